@@ -1,0 +1,341 @@
+//! Lifecycle events: the append-only truth of a house. A [`Change`] is what a person asks for;
+//! [`crate::rules::decide`] turns it into an [`Event`] or refuses it.
+
+use crate::codes::HouseCode;
+use crate::dict::{
+    ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, RegistrationSource,
+    ReviewFinding, RiskLevel,
+};
+use crate::house::{HouseRecord, People};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The roles of DOMAIN §1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 县领导小组办公室.
+    CountyOffice,
+    /// 镇街经办人.
+    TownOperator,
+    /// 镇街主要负责同志.
+    TownPrincipal,
+    /// 行业部门.
+    Department,
+    /// 专业技术人员.
+    TechReviewer,
+    /// 鉴定机构.
+    Appraiser,
+    /// 督导/巡查人员.
+    Inspector,
+    /// 审计（只读）.
+    Auditor,
+    /// Imports of existing ledgers and the demo generator.
+    System,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[
+        Role::CountyOffice,
+        Role::TownOperator,
+        Role::TownPrincipal,
+        Role::Department,
+        Role::TechReviewer,
+        Role::Appraiser,
+        Role::Inspector,
+        Role::Auditor,
+        Role::System,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::CountyOffice => "县领导小组办公室",
+            Role::TownOperator => "镇街经办人",
+            Role::TownPrincipal => "镇街主要负责同志",
+            Role::Department => "行业部门",
+            Role::TechReviewer => "专业技术人员",
+            Role::Appraiser => "鉴定机构",
+            Role::Inspector => "督导巡查人员",
+            Role::Auditor => "审计人员",
+            Role::System => "系统导入",
+        }
+    }
+}
+
+/// Who did something: the account's login, display name and role at that time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// A reference to an evidence file stored content-addressed (photo, report, signed form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// SHA-256 of the file content, lowercase hex.
+    pub sha256: String,
+    pub kind: EvidenceKind,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    Photo,
+    /// 整治前照片.
+    PhotoBefore,
+    /// 整治后照片.
+    PhotoAfter,
+    Report,
+    SignedForm,
+    Other,
+}
+
+/// A lifecycle step. The same type is the request and, once accepted, the event's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// 登记: the house becomes known.
+    Registered {
+        source: RegistrationSource,
+        record: Box<HouseRecord>,
+        people: Box<People>,
+    },
+    /// 排查 with its initial judgement (初判).
+    Surveyed(Box<Survey>),
+    /// 专业技术人员现场复核.
+    Reviewed {
+        reviewer_names: String,
+        finding: ReviewFinding,
+        opinion: Option<String>,
+    },
+    /// 安全鉴定.
+    Appraised(Box<Appraisal>),
+    /// 告知所有权人/使用人.
+    OwnerNotified { method: String, recipient: String },
+    /// 管理措施 (interim control; never a closure basis).
+    InterimControlApplied { measures: Vec<MgmtMeasure> },
+    /// 工程措施开工.
+    EngineeringStarted {
+        measure: EngMeasure,
+        contractor: Option<String>,
+        deadline: Option<NaiveDate>,
+    },
+    /// 工程措施竣工并经专业技术人员验收 (before/after photos as evidence).
+    EngineeringAccepted {
+        measure: EngMeasure,
+        reviewer_names: String,
+        opinion: Option<String>,
+    },
+    /// 销号, on a claimed basis the rules check.
+    Closed {
+        basis: ClosureBasis,
+        platform_closed_on: Option<NaiveDate>,
+    },
+    /// A closure made before the system on management measures (legacy data, rule R2):
+    /// recorded for the look-back list, never counted as closed.
+    LegacyClosureRecorded {
+        measures: Vec<MgmtMeasure>,
+        closed_on: NaiveDate,
+    },
+    /// 回头看: a technical reviewer re-reviews a legacy closure on site and signs.
+    LookBackReviewed {
+        reviewer_names: String,
+        hazard_remains: bool,
+        opinion: Option<String>,
+    },
+    /// The hazard remains after a closure (look-back, confirmed problem, change of use).
+    Reopened,
+    /// Corrects the initial judgement, risk level or appraisal grade (one audited event).
+    Reclassified {
+        judgement: Option<Judgement>,
+        risk_level: Option<RiskLevel>,
+        grade: Option<Grade>,
+    },
+    /// Corrects the house record and/or its people (identifiers, address, use, building data).
+    Corrected {
+        record: Box<HouseRecord>,
+        people: Option<Box<People>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Survey {
+    /// 排查批次, dictionary `survey_round`.
+    pub round: String,
+    pub surveyor: String,
+    pub judgement: Judgement,
+    pub risk_level: Option<RiskLevel>,
+    pub hazard_categories: Vec<String>,
+    pub hazard_parts: Vec<String>,
+    pub geohazards: Vec<String>,
+    pub fire_hazards: Vec<String>,
+    pub added_load: bool,
+    pub remarks: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appraisal {
+    pub agency_name: String,
+    pub agency_credit_code: Option<String>,
+    pub reviewer_names: String,
+    pub standard: String,
+    pub report_no: String,
+    pub grade: Grade,
+    pub advice: Option<HandlingAdvice>,
+    /// 整治后复核: an appraisal after engineering (closure evidence; does not change ⑤).
+    pub post_rectification: bool,
+}
+
+/// Kinds of change, for permissions, counts and filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Registered,
+    Surveyed,
+    Reviewed,
+    Appraised,
+    OwnerNotified,
+    InterimControlApplied,
+    EngineeringStarted,
+    EngineeringAccepted,
+    Closed,
+    LegacyClosureRecorded,
+    LookBackReviewed,
+    Reopened,
+    Reclassified,
+    Corrected,
+}
+
+impl ChangeKind {
+    pub const ALL: &'static [ChangeKind] = &[
+        ChangeKind::Registered,
+        ChangeKind::Surveyed,
+        ChangeKind::Reviewed,
+        ChangeKind::Appraised,
+        ChangeKind::OwnerNotified,
+        ChangeKind::InterimControlApplied,
+        ChangeKind::EngineeringStarted,
+        ChangeKind::EngineeringAccepted,
+        ChangeKind::Closed,
+        ChangeKind::LegacyClosureRecorded,
+        ChangeKind::LookBackReviewed,
+        ChangeKind::Reopened,
+        ChangeKind::Reclassified,
+        ChangeKind::Corrected,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ChangeKind::Registered => "registered",
+            ChangeKind::Surveyed => "surveyed",
+            ChangeKind::Reviewed => "reviewed",
+            ChangeKind::Appraised => "appraised",
+            ChangeKind::OwnerNotified => "owner_notified",
+            ChangeKind::InterimControlApplied => "interim_control_applied",
+            ChangeKind::EngineeringStarted => "engineering_started",
+            ChangeKind::EngineeringAccepted => "engineering_accepted",
+            ChangeKind::Closed => "closed",
+            ChangeKind::LegacyClosureRecorded => "legacy_closure_recorded",
+            ChangeKind::LookBackReviewed => "look_back_reviewed",
+            ChangeKind::Reopened => "reopened",
+            ChangeKind::Reclassified => "reclassified",
+            ChangeKind::Corrected => "corrected",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::Registered => "登记",
+            ChangeKind::Surveyed => "排查初判",
+            ChangeKind::Reviewed => "专业技术人员现场复核",
+            ChangeKind::Appraised => "安全鉴定",
+            ChangeKind::OwnerNotified => "告知所有权人",
+            ChangeKind::InterimControlApplied => "采取管理措施",
+            ChangeKind::EngineeringStarted => "工程措施开工",
+            ChangeKind::EngineeringAccepted => "工程措施完成验收",
+            ChangeKind::Closed => "销号",
+            ChangeKind::LegacyClosureRecorded => "登记前期管理措施销号",
+            ChangeKind::LookBackReviewed => "回头看现场复核",
+            ChangeKind::Reopened => "重新纳入整治",
+            ChangeKind::Reclassified => "更正判定/等级",
+            ChangeKind::Corrected => "更正房屋信息",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<ChangeKind> {
+        ChangeKind::ALL.iter().copied().find(|k| k.code() == s)
+    }
+}
+
+impl Change {
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::Registered { .. } => ChangeKind::Registered,
+            Change::Surveyed(_) => ChangeKind::Surveyed,
+            Change::Reviewed { .. } => ChangeKind::Reviewed,
+            Change::Appraised(_) => ChangeKind::Appraised,
+            Change::OwnerNotified { .. } => ChangeKind::OwnerNotified,
+            Change::InterimControlApplied { .. } => ChangeKind::InterimControlApplied,
+            Change::EngineeringStarted { .. } => ChangeKind::EngineeringStarted,
+            Change::EngineeringAccepted { .. } => ChangeKind::EngineeringAccepted,
+            Change::Closed { .. } => ChangeKind::Closed,
+            Change::LegacyClosureRecorded { .. } => ChangeKind::LegacyClosureRecorded,
+            Change::LookBackReviewed { .. } => ChangeKind::LookBackReviewed,
+            Change::Reopened => ChangeKind::Reopened,
+            Change::Reclassified { .. } => ChangeKind::Reclassified,
+            Change::Corrected { .. } => ChangeKind::Corrected,
+        }
+    }
+
+    /// The personal part of a change, if it carries one (stored apart, protected at rest).
+    pub fn people(&self) -> Option<&People> {
+        match self {
+            Change::Registered { people, .. } => Some(people),
+            Change::Corrected { people, .. } => people.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A request to change a house: the step plus its circumstances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub house: HouseCode,
+    /// The house version the person saw (0 for a new house). A stale one is a conflict.
+    pub expected_version: u32,
+    pub change: Change,
+    /// When it happened in the field (排查日期, 鉴定日期, 竣工日期 …).
+    pub effective: NaiveDate,
+    /// Required where the step changes earlier facts (rule R4).
+    pub reason: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An accepted step. `seq` is the house version after it (1 for registration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub house: HouseCode,
+    pub seq: u32,
+    pub effective: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+    pub actor: Actor,
+    pub reason: Option<String>,
+    pub evidence: Vec<Evidence>,
+    pub change: Change,
+}
+
+impl Event {
+    /// The command that, decided against the state before this event, yields it again.
+    pub fn to_command(&self) -> Command {
+        Command {
+            house: self.house.clone(),
+            expected_version: self.seq - 1,
+            change: self.change.clone(),
+            effective: self.effective,
+            reason: self.reason.clone(),
+            evidence: self.evidence.clone(),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The house record (一房一档) in the national platform's blocks: 房屋基本情况 and 建设/管理情况 here;
+//! 排查情况 and 整治情况 are lifecycle events. Personal data sits apart in [`People`].
+
+use crate::codes::{OwnerId, PhoneNumber, RegionCode, RegionLevel};
+use crate::dict::{Dictionaries, UsageCategory, kind};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// 房屋基本情况 + 建设情况 + 管理情况, without personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HouseRecord {
+    /// 自建房编号（归集平台）, usually `YH` + 15 digits; other shapes are kept as given.
+    pub platform_code: Option<String>,
+    /// 普查房屋编号.
+    pub census_id: Option<String>,
+    /// 房屋建筑统一编码 (JGJ/T 496), opaque.
+    pub unified_code: Option<String>,
+    pub town: RegionCode,
+    pub village: RegionCode,
+    pub group_name: Option<String>,
+    pub road: Option<String>,
+    pub door_no: Option<String>,
+    /// 房屋地址.
+    pub address: String,
+    pub longitude: Option<f64>,
+    pub latitude: Option<f64>,
+    pub usage: UsageCategory,
+    /// 经营类型, dictionary `business_type`; empty for non-business houses.
+    pub business_types: Vec<String>,
+    pub occupants_over_10: bool,
+    pub zone_type: Option<String>,
+    pub land_type: Option<String>,
+    pub land_use_subtype: Option<String>,
+    pub floors_above: u8,
+    pub floors_below: u8,
+    /// 建筑面积（㎡）, two decimals.
+    pub floor_area_m2: f64,
+    pub build_year: Option<u16>,
+    pub structure_type: String,
+    pub wall_material: Option<String>,
+    pub floor_slab: Option<String>,
+    pub roof_type: Option<String>,
+    pub qr_plaque_installed_on: Option<NaiveDate>,
+    pub construction: Construction,
+}
+
+/// 建设情况 + 管理情况.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Construction {
+    pub design_mode: Option<String>,
+    pub builder_mode: Option<String>,
+    pub seismic_measures: Vec<String>,
+    pub is_altered: bool,
+    pub alteration_types: Vec<String>,
+    pub main_structure_changed: bool,
+    pub is_decorated: bool,
+    pub permits_held: Vec<String>,
+    pub illegal_flags: Vec<String>,
+}
+
+/// Owner, user and responsible persons. Kept apart from the record so storage can protect it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct People {
+    /// 产权人（户主）.
+    pub owner_name: String,
+    pub owner_id: Option<OwnerId>,
+    pub owner_phone: Option<PhoneNumber>,
+    /// 产权人类型: 产权人 / 实际拥有人.
+    pub owner_role: Option<String>,
+    pub user_name: Option<String>,
+    pub user_phone: Option<PhoneNumber>,
+    /// 房屋安全责任人.
+    pub safety_person: Option<String>,
+    pub safety_phone: Option<PhoneNumber>,
+    /// 安全监管责任人（网格员/包保干部）.
+    pub supervisor: Option<String>,
+    pub supervisor_phone: Option<PhoneNumber>,
+}
+
+impl HouseRecord {
+    pub fn is_business(&self) -> bool {
+        self.usage.is_business()
+    }
+
+    /// Field checks that need no database: each message names the field in Chinese.
+    pub fn check(&self, dict: &Dictionaries) -> Result<(), String> {
+        if self.village.level() != RegionLevel::Village {
+            return Err("所在村（社区）须为 12 位村级区划代码".into());
+        }
+        if self.town.level() != RegionLevel::Town || self.village.town() != self.town {
+            return Err(format!(
+                "村（社区）{} 不属于镇街 {}",
+                self.village, self.town
+            ));
+        }
+        if self.address.trim().is_empty() {
+            return Err("房屋地址不能为空".into());
+        }
+        if self.is_business() && self.business_types.is_empty() {
+            return Err("经营性自建房须填写经营类型".into());
+        }
+        if !self.is_business() && !self.business_types.is_empty() {
+            return Err("非经营性自建房不应填写经营类型".into());
+        }
+        if self.floors_above == 0 || self.floors_above > 60 {
+            return Err("地上层数应在 1–60 之间".into());
+        }
+        if !(self.floor_area_m2.is_finite() && self.floor_area_m2 > 0.0 && self.floor_area_m2 < 1e6)
+        {
+            return Err("建筑面积应大于 0".into());
+        }
+        if let Some(y) = self.build_year
+            && !(1900..=2100).contains(&y)
+        {
+            return Err("建成年份不合理".into());
+        }
+        match (self.longitude, self.latitude) {
+            (Some(lon), Some(lat))
+                if !((73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat)) =>
+            {
+                return Err("经纬度不在我国境内".into());
+            }
+            (Some(_), None) | (None, Some(_)) => return Err("经度和纬度须同时填写".into()),
+            _ => {}
+        }
+        let one = |k: &str, label: &str, v: &Option<String>| match v {
+            Some(v) if !dict.allows(k, v) => Err(format!("{label}“{v}”不在字典中")),
+            _ => Ok(()),
+        };
+        let many = |k: &str, label: &str, v: &[String]| match v.iter().find(|x| !dict.allows(k, x))
+        {
+            Some(x) => Err(format!("{label}“{x}”不在字典中")),
+            None => Ok(()),
+        };
+        many(kind::BUSINESS_TYPE, "经营类型", &self.business_types)?;
+        one(
+            kind::STRUCTURE_TYPE,
+            "结构类型",
+            &Some(self.structure_type.clone()),
+        )?;
+        one(kind::ZONE_TYPE, "所在区域", &self.zone_type)?;
+        one(kind::LAND_TYPE, "土地性质", &self.land_type)?;
+        one(kind::WALL_MATERIAL, "墙体材料", &self.wall_material)?;
+        one(kind::FLOOR_SLAB, "楼板", &self.floor_slab)?;
+        one(kind::ROOF_TYPE, "屋盖", &self.roof_type)?;
+        let c = &self.construction;
+        one(kind::DESIGN_MODE, "设计方式", &c.design_mode)?;
+        one(kind::BUILDER_MODE, "施工方式", &c.builder_mode)?;
+        many(kind::SEISMIC_MEASURE, "抗震构造措施", &c.seismic_measures)?;
+        many(kind::ALTERATION_TYPE, "改扩建内容", &c.alteration_types)?;
+        many(kind::PERMIT, "行政许可", &c.permits_held)?;
+        many(kind::ILLEGAL_FLAG, "违法违规情况", &c.illegal_flags)?;
+        if !c.is_altered && !c.alteration_types.is_empty() {
+            return Err("未改扩建的房屋不应填写改扩建内容".into());
+        }
+        Ok(())
+    }
+}
+
+impl People {
+    pub fn check(&self, dict: &Dictionaries) -> Result<(), String> {
+        let name = self.owner_name.trim();
+        if name.is_empty() || name == "不详" || name == "无" {
+            return Err("产权人（户主）须填写真实姓名或单位名称，不能为空或“不详”".into());
+        }
+        if let Some(r) = &self.owner_role
+            && !dict.allows(kind::OWNER_ROLE, r)
+        {
+            return Err(format!("产权人类型“{r}”不在字典中"));
+        }
+        Ok(())
+    }
+}

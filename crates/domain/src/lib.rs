@@ -1,0 +1,20 @@
+//! Anju's domain: the self-built house campaign's regions, house record, lifecycle events, the
+//! rules that accept or refuse each step, and the ledger facts. Pure: no I/O, no async.
+#![forbid(unsafe_code)]
+
+pub mod codes;
+pub mod dict;
+pub mod event;
+pub mod house;
+pub mod ledger;
+pub mod region;
+pub mod rules;
+pub mod sample;
+pub mod state;
+
+pub use codes::{HouseCode, RegionCode, RegionLevel};
+pub use event::{Actor, Change, ChangeKind, Command, Event, Role};
+pub use ledger::Facts;
+pub use region::Scope;
+pub use rules::{RuleCode, RuleViolation, decide};
+pub use state::{HouseState, Status, apply};

@@ -1,0 +1,120 @@
+//! Small well-formed values for tests, examples and the demo: a house record, its people, a
+//! survey, an appraisal, evidence. Fictional people; valid codes.
+
+use crate::codes::{IdCardNumber, OwnerId, PhoneNumber, RegionCode};
+use crate::dict::{Grade, Judgement, RiskLevel, UsageCategory};
+use crate::event::{Appraisal, Evidence, EvidenceKind, Survey};
+use crate::house::{Construction, HouseRecord, People};
+
+/// A plain two-storey brick house in the given village.
+pub fn record(village: RegionCode, usage: UsageCategory) -> HouseRecord {
+    HouseRecord {
+        platform_code: None,
+        census_id: None,
+        unified_code: None,
+        town: village.town(),
+        village,
+        group_name: Some("一组".into()),
+        road: None,
+        door_no: Some("1号".into()),
+        address: "示例村一组1号".into(),
+        longitude: Some(116.34),
+        latitude: Some(35.41),
+        usage,
+        business_types: if usage.is_business() {
+            vec!["餐饮饭店".into()]
+        } else {
+            vec![]
+        },
+        occupants_over_10: false,
+        zone_type: Some("建制镇".into()),
+        land_type: Some("集体土地".into()),
+        land_use_subtype: Some("宅基地".into()),
+        floors_above: 2,
+        floors_below: 0,
+        floor_area_m2: 180.5,
+        build_year: Some(1998),
+        structure_type: "砌体结构(砖混)".into(),
+        wall_material: Some("红砖".into()),
+        floor_slab: Some("预制板".into()),
+        roof_type: Some("预制板".into()),
+        qr_plaque_installed_on: None,
+        construction: Construction {
+            design_mode: Some("无专业设计、未采用标准图集".into()),
+            builder_mode: Some("建筑工匠建造".into()),
+            ..Construction::default()
+        },
+    }
+}
+
+pub fn people() -> People {
+    People {
+        owner_name: "张三".into(),
+        owner_id: Some(OwnerId::Person(
+            IdCardNumber::with_check("37082919650412301").expect("valid"),
+        )),
+        owner_phone: Some(PhoneNumber::parse("13805371234").expect("valid")),
+        owner_role: Some("产权人".into()),
+        user_name: None,
+        user_phone: None,
+        safety_person: Some("张三".into()),
+        safety_phone: None,
+        supervisor: Some("李网格".into()),
+        supervisor_phone: None,
+    }
+}
+
+pub fn survey(judgement: Judgement) -> Survey {
+    let hazard = judgement.is_hazard();
+    Survey {
+        round: "攻坚行动首轮".into(),
+        surveyor: "王排查".into(),
+        judgement,
+        risk_level: hazard.then_some(if judgement == Judgement::Severe {
+            RiskLevel::CollapseRisk
+        } else {
+            RiskLevel::General
+        }),
+        hazard_categories: if hazard {
+            vec!["上部承重结构".into()]
+        } else {
+            vec![]
+        },
+        hazard_parts: if hazard {
+            vec!["墙体".into()]
+        } else {
+            vec![]
+        },
+        geohazards: vec![],
+        fire_hazards: vec![],
+        added_load: false,
+        remarks: None,
+    }
+}
+
+pub fn appraisal(grade: Grade, post_rectification: bool) -> Appraisal {
+    Appraisal {
+        agency_name: "济宁市建设工程质量检测中心".into(),
+        agency_credit_code: None,
+        reviewer_names: "赵鉴定、钱鉴定".into(),
+        standard: "JGJ 125-2016".into(),
+        report_no: "JD-2024-0001".into(),
+        grade,
+        advice: None,
+        post_rectification,
+    }
+}
+
+/// An evidence reference whose hash is derived from its name (tests and demo only).
+pub fn evidence(kind: EvidenceKind, name: &str) -> Evidence {
+    // A stable fake digest: the name's bytes folded into 32 bytes, hex.
+    let mut digest = [0u8; 32];
+    for (i, b) in name.bytes().enumerate() {
+        digest[i % 32] = digest[i % 32].wrapping_mul(31).wrapping_add(b);
+    }
+    Evidence {
+        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        kind,
+        name: name.into(),
+    }
+}
