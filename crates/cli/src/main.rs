@@ -1,1 +1,63 @@
-fn main() {}
+//! `anju`: the one binary. This file only parses the command line and dispatches.
+#![forbid(unsafe_code)]
+
+use anju::{bench, config::Config, demo, events, serve};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "anju",
+    version,
+    about = "安居 Anju：自建房安全专项整治工作系统 (self-built house safety campaign system)"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations (also done by every other command).
+    Migrate,
+    /// Load a deterministic demo county into the database.
+    Demo(demo::DemoArgs),
+    /// Export or import the full event log as JSON Lines.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Check that every house's stored state equals a fresh replay of its events.
+    Check,
+    /// Serve Anju over HTTP (the full web application is not built yet: a status page).
+    Serve(serve::ServeArgs),
+    /// Benchmarks: demo load and event recording against bare SQL, side by side.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANJU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Migrate => {
+                let store = cli.config.open().await?;
+                println!("数据库已是最新版本（{}）", store.db.backend());
+                Ok(())
+            }
+            Command::Demo(args) => demo::run(&cli.config, args).await,
+            Command::Events(cmd) => events::run(&cli.config, cmd).await,
+            Command::Check => events::check(&cli.config).await,
+            Command::Serve(args) => serve::run(&cli.config, args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}

@@ -99,6 +99,9 @@ pub enum Change {
     /// 登记: the house becomes known.
     Registered {
         source: RegistrationSource,
+        /// The unguessable token behind the plaque's public QR page (32 lowercase hex digits);
+        /// part of the house's permanent identity, so it moves with the event log.
+        plaque_token: String,
         record: Box<HouseRecord>,
         people: Box<People>,
     },

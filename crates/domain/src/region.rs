@@ -27,14 +27,31 @@ impl Region {
     }
 }
 
-/// A merge or rename: `old` ceased on `effective`, its houses now belong to `new`.
+/// A merge or rename taking effect on `effective`. A merge (or a rename that changes the code)
+/// ends `old`, and its houses report under `new` from then on; a rename that keeps the code has
+/// `old == new`. `old_name` is the name `old` had until then, so an earlier ledger keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionChange {
     pub old: RegionCode,
     pub new: RegionCode,
+    pub old_name: String,
     pub effective: NaiveDate,
     pub kind: RegionChangeKind,
     pub note: String,
+}
+
+/// The name a region had on `day`, given its current name and the recorded changes.
+pub fn name_on(
+    code: &RegionCode,
+    current: &str,
+    day: NaiveDate,
+    changes: &[RegionChange],
+) -> String {
+    changes
+        .iter()
+        .filter(|c| c.old == *code && c.effective > day)
+        .min_by_key(|c| c.effective)
+        .map_or_else(|| current.to_string(), |c| c.old_name.clone())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,6 +235,7 @@ mod tests {
         let changes = vec![RegionChange {
             old,
             new,
+            old_name: "黄垓镇".into(),
             effective: day(10),
             kind: RegionChangeKind::Merge,
             note: "黄垓镇并入满硐镇".into(),
@@ -226,6 +244,23 @@ mod tests {
         assert_eq!(resolve_on(&old, day(10), &changes), new);
         let other = RegionCode::parse("370829001").unwrap();
         assert_eq!(resolve_on(&other, day(20), &changes), other);
+        let rename = RegionChange {
+            old: other,
+            new: other,
+            old_name: "嘉祥镇".into(),
+            effective: day(15),
+            kind: RegionChangeKind::Rename,
+            note: "更名".into(),
+        };
+        assert_eq!(
+            resolve_on(&other, day(20), std::slice::from_ref(&rename)),
+            other
+        );
+        assert_eq!(
+            name_on(&other, "嘉祥街道", day(14), std::slice::from_ref(&rename)),
+            "嘉祥镇"
+        );
+        assert_eq!(name_on(&other, "嘉祥街道", day(15), &[rename]), "嘉祥街道");
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl House {
             &clerk(),
             Change::Registered {
                 source: RegistrationSource::Census,
+                plaque_token: "0123456789abcdef0123456789abcdef".into(),
                 record: Box::new(sample::record(village, usage)),
                 people: Box::new(sample::people()),
             },
@@ -397,6 +398,7 @@ fn l2_registration_happens_once_and_first() {
         &clerk(),
         Change::Registered {
             source: RegistrationSource::Census,
+            plaque_token: "0123456789abcdef0123456789abcdef".into(),
             record: Box::new(record),
             people: Box::new(sample::people()),
         },

@@ -1,0 +1,320 @@
+//! `anju bench`: measured side by side in the same run against the bare SQL doing the same
+//! writes, on SQLite and (with `--postgres`) PostgreSQL. Reports medians and ratios: this machine
+//! is shared and noisy, so absolute figures vary more than ratios.
+//!
+//! - demo load: `anju demo` end to end (generation, every step decided by the rules, projection,
+//!   audit rows) against a bare batched `INSERT` of the very same rows, precomputed.
+//! - event recording: `Store::execute` one step per transaction (load in scope, decide, event,
+//!   projection, audit row) against a bare transaction inserting the same event row and bumping
+//!   the house's version.
+
+use anju_demo::Demo;
+use anju_domain::dict::MgmtMeasure;
+use anju_domain::event::{Change, Command};
+use anju_domain::{HouseState, Scope};
+use anju_store::write::{INSERT_EVENT, insert_rows};
+use anju_store::{NewHouse, Reference, Store, on_tx};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Houses in the demo-load benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    pub houses: u64,
+    /// Steps in the event-recording benchmark.
+    #[arg(long, default_value_t = 2_000)]
+    pub steps: usize,
+    /// Repetitions; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// A PostgreSQL server URL; a scratch database is created and dropped for every run.
+    #[arg(long, env = "ANJU_BENCH_POSTGRES")]
+    pub postgres: Option<String>,
+    /// Where the SQLite scratch files go.
+    #[arg(long, default_value = "target/bench")]
+    pub work_dir: PathBuf,
+    /// Which benchmark: demo, record or all.
+    #[arg(long, default_value = "all")]
+    pub only: String,
+}
+
+/// A scratch database for one run; dropped (PostgreSQL) or deleted (SQLite) afterwards.
+struct Scratch {
+    url: String,
+    admin: Option<String>,
+    name: String,
+}
+
+impl Scratch {
+    async fn new(args: &BenchArgs, backend: &str, tag: &str) -> anyhow::Result<Scratch> {
+        let name = format!("anju_bench_{tag}_{}", std::process::id());
+        if backend == "sqlite" {
+            std::fs::create_dir_all(&args.work_dir)?;
+            let path = args.work_dir.join(format!("{name}.db"));
+            remove_sqlite(&path);
+            Ok(Scratch {
+                url: format!("sqlite://{}", path.display()),
+                admin: None,
+                name: path.display().to_string(),
+            })
+        } else {
+            let admin = args.postgres.clone().context("no PostgreSQL URL")?;
+            let db = anju_store::Db::connect(&admin).await?;
+            if let anju_store::Db::Postgres(p) = &db {
+                let drop = format!("DROP DATABASE IF EXISTS {name}");
+                sqlx::query(sqlx::AssertSqlSafe(drop)).execute(p).await?;
+                let create = format!("CREATE DATABASE {name}");
+                sqlx::query(sqlx::AssertSqlSafe(create)).execute(p).await?;
+            }
+            db.close().await;
+            Ok(Scratch {
+                url: with_database(&admin, &name),
+                admin: Some(admin),
+                name,
+            })
+        }
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        match &self.admin {
+            None => remove_sqlite(std::path::Path::new(&self.name)),
+            Some(admin) => {
+                let db = anju_store::Db::connect(admin).await?;
+                if let anju_store::Db::Postgres(p) = &db {
+                    let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                    sqlx::query(sqlx::AssertSqlSafe(drop)).execute(p).await?;
+                }
+                db.close().await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_sqlite(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// The same server URL pointing at database `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut backends = vec!["sqlite"];
+    if args.postgres.is_some() {
+        backends.push("postgres");
+    }
+    println!(
+        "机器：{} 核；每项重复 {} 次，取中位数",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.runs
+    );
+    for backend in backends {
+        if args.only == "all" || args.only == "demo" {
+            bench_demo(&args, backend).await?;
+        }
+        if args.only == "all" || args.only == "record" {
+            bench_record(&args, backend).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
+    let (mut full, mut bare) = (Vec::new(), Vec::new());
+    let mut events = 0;
+    for run in 0..args.runs {
+        // Anju: the whole `anju demo` load.
+        let scratch = Scratch::new(args, backend, "demo").await?;
+        let store = Store::open(&scratch.url).await?;
+        let t = Instant::now();
+        let summary = crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
+        full.push(t.elapsed());
+        events = summary.events;
+        store.db.close().await;
+        scratch.drop().await?;
+
+        // Baseline: the same rows, precomputed outside the clock, inserted with bare SQL in
+        // the same batches and transactions.
+        let scratch = Scratch::new(args, backend, "bare").await?;
+        let store = Store::open(&scratch.url).await?;
+        let demo = Demo::new(args.houses, 2024);
+        let mut reference = Reference::defaults();
+        reference.regions.extend(demo.villages.iter().cloned());
+        store.add_reference(&reference).await?;
+        let mut batches = Vec::new();
+        let mut base = 0;
+        for start in (0..args.houses).step_by(5_000) {
+            let houses: Vec<NewHouse> = (start..(start + 5_000).min(args.houses))
+                .map(|i| {
+                    let h = demo.house(i);
+                    NewHouse {
+                        events: h.events,
+                        state: h.state,
+                    }
+                })
+                .collect();
+            batches.push(store.bulk_rows(base, &houses));
+            base += houses.len() as i64;
+        }
+        let t = Instant::now();
+        for rows in &batches {
+            let mut tx = store.db.begin().await?;
+            insert_rows(&mut tx, rows).await?;
+            tx.commit().await?;
+        }
+        bare.push(t.elapsed());
+        store.db.close().await;
+        scratch.drop().await?;
+        eprintln!(
+            "  demo run {} on {backend}: anju {:.2?}, bare {:.2?}",
+            run + 1,
+            full[run],
+            bare[run]
+        );
+    }
+    let (f, b) = (median(full), median(bare));
+    println!(
+        "[{backend}] demo load, {} houses / {events} events: anju {:.2} s ({:.0} houses/s), bare INSERT {:.2} s; ratio {:.2}×",
+        args.houses,
+        f.as_secs_f64(),
+        args.houses as f64 / f.as_secs_f64(),
+        b.as_secs_f64(),
+        f.as_secs_f64() / b.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
+    const HOUSES: u64 = 20_000;
+    let demo = Demo::new(HOUSES, 2024);
+    // Houses with an open hazard accept interim control again and again.
+    let targets: Vec<HouseState> = (0..HOUSES)
+        .map(|i| demo.house(i).state)
+        .filter(|s| s.hazard && s.closure.is_none())
+        .take(args.steps)
+        .collect();
+    anyhow::ensure!(!targets.is_empty(), "no open hazard houses in the demo");
+    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let (mut full, mut bare) = (Vec::new(), Vec::new());
+    let (mut lat_full, mut lat_bare) = (Vec::new(), Vec::new());
+    for run in 0..args.runs {
+        let scratch = Scratch::new(args, backend, "record").await?;
+        let store = Store::open(&scratch.url).await?;
+        crate::demo::load(&store, HOUSES, 2024, |_| {}).await?;
+        let t = Instant::now();
+        for s in &targets {
+            let town = s.record.as_ref().expect("registered").town;
+            let actor = anju_demo::town_actor(&town, anju_domain::Role::TownOperator);
+            let cmd = Command {
+                house: s.code.clone(),
+                expected_version: s.version + run as u32 * 2,
+                change: Change::InterimControlApplied {
+                    measures: vec![MgmtMeasure::StopUse],
+                },
+                effective: today,
+                reason: None,
+                evidence: vec![],
+            };
+            let one = Instant::now();
+            store.execute(&Scope::All, &actor, &cmd, "bench").await?;
+            lat_full.push(one.elapsed());
+        }
+        full.push(t.elapsed());
+
+        // Baseline: per step, one transaction inserting the same kind of event row and bumping
+        // the house's version, no rules, no projection rebuild, no audit.
+        let events = store.house_events(&Scope::All, &targets[0].code).await?;
+        let template = anju_store::codec::to_row(
+            events.last().expect("has events"),
+            anju_domain::Facts::empty(),
+            "370829001000",
+            "370829001001",
+        );
+        const BUMP: &str = "UPDATE houses SET version = version + 1, updated_at = $2 WHERE code = $1 RETURNING id, version";
+        let t = Instant::now();
+        for s in &targets {
+            let one = Instant::now();
+            let mut tx = store.db.begin().await?;
+            on_tx!(&mut tx, c => {
+                let (id, version): (i64, i32) = sqlx::query_as(BUMP)
+                    .bind(s.code.as_str())
+                    .bind(anju_store::now_micros())
+                    .fetch_one(&mut *c).await?;
+                let e = &template;
+                sqlx::query(INSERT_EVENT)
+                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::now_micros())
+                    .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
+                    .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(e.facts)
+                    .bind(&e.town_code).bind(&e.village_code)
+                    .execute(&mut *c).await?;
+            });
+            tx.commit().await?;
+            lat_bare.push(one.elapsed());
+        }
+        bare.push(t.elapsed());
+        store.db.close().await;
+        scratch.drop().await?;
+        eprintln!(
+            "  record run {} on {backend}: anju {:.2?}, bare {:.2?}",
+            run + 1,
+            full[run],
+            bare[run]
+        );
+    }
+    let n = targets.len() as f64;
+    let (f, b) = (median(full), median(bare));
+    let p = |mut v: Vec<Duration>, q: f64| {
+        v.sort();
+        v[((v.len() as f64 - 1.0) * q) as usize]
+    };
+    println!(
+        "[{backend}] recording {} steps, one transaction each: anju {:.0} steps/s (median {:.2?}, p99 {:.2?}), bare {:.0} steps/s (median {:.2?}, p99 {:.2?}); ratio {:.2}×",
+        targets.len(),
+        n / f.as_secs_f64(),
+        p(lat_full.clone(), 0.5),
+        p(lat_full, 0.99),
+        n / b.as_secs_f64(),
+        p(lat_bare.clone(), 0.5),
+        p(lat_bare, 0.99),
+        f.as_secs_f64() / b.as_secs_f64()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_database_name_is_swapped_in_a_server_url() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

@@ -1,0 +1,8 @@
+//! The `anju` command's parts, as a library so integration tests drive the same code.
+#![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod events;
+pub mod serve;

@@ -1,0 +1,139 @@
+-- Anju schema, SQLite. The event log is the truth; houses, house_people and house_sectors
+-- are its projection, rewritten in the same transaction as each event.
+
+CREATE TABLE regions (
+    code               TEXT PRIMARY KEY,          -- 12-digit statistical division code
+    name               TEXT NOT NULL,
+    level              TEXT NOT NULL,             -- province | city | county | town | village
+    parent_code        TEXT REFERENCES regions(code),
+    valid_from         DATE NOT NULL,
+    valid_to           DATE,                      -- first day it no longer exists
+    is_demo            BOOLEAN NOT NULL,
+    reports_separately BOOLEAN NOT NULL
+);
+CREATE INDEX regions_parent ON regions(parent_code);
+
+-- Merges and renames (乡镇撤并): old ledgers keep the old towns, later ones map old -> new.
+CREATE TABLE region_changes (
+    id          INTEGER PRIMARY KEY,
+    old_code    TEXT NOT NULL REFERENCES regions(code),
+    new_code    TEXT NOT NULL REFERENCES regions(code),
+    old_name    TEXT NOT NULL,                -- the name old_code had until effective
+    effective   DATE NOT NULL,
+    kind        TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    recorded_by TEXT NOT NULL
+);
+
+CREATE TABLE departments (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+
+-- Business type -> supervising department (三管三必须); configurable.
+CREATE TABLE sector_departments (
+    business_type   TEXT PRIMARY KEY,
+    department_code TEXT NOT NULL REFERENCES departments(code)
+);
+
+CREATE TABLE dictionary_entries (
+    kind     TEXT NOT NULL,
+    label    TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    active   BOOLEAN NOT NULL,
+    PRIMARY KEY (kind, label)
+);
+
+CREATE TABLE houses (
+    id             INTEGER PRIMARY KEY,
+    code           TEXT NOT NULL UNIQUE,          -- plaque code (一房一码)
+    qr_token       TEXT NOT NULL UNIQUE,          -- unguessable token behind the public QR page
+    version        INTEGER NOT NULL,              -- number of events; optimistic concurrency
+    town_code      TEXT NOT NULL,
+    village_code   TEXT NOT NULL,
+    platform_code  TEXT,                          -- 归集平台自建房编号
+    census_id      TEXT,                          -- 普查房屋编号
+    address        TEXT NOT NULL,
+    is_business    BOOLEAN NOT NULL,
+    status         TEXT NOT NULL,
+    judgement      TEXT,
+    grade          TEXT,
+    facts          INTEGER NOT NULL,              -- ledger facts bitmask (anju_domain::Facts): feeds 附件1/附件2
+    registered_on  DATE NOT NULL,
+    last_effective DATE NOT NULL,
+    updated_at     BIGINT NOT NULL,               -- microseconds since the Unix epoch, UTC
+    updated_by     TEXT NOT NULL,
+    state          TEXT NOT NULL                  -- HouseState JSON, record included (no personal data)
+);
+CREATE INDEX houses_village ON houses(village_code);
+CREATE INDEX houses_town_facts ON houses(town_code, facts);
+CREATE INDEX houses_status ON houses(status);
+CREATE INDEX houses_platform_code ON houses(platform_code);
+CREATE INDEX houses_census_id ON houses(census_id);
+
+-- Personal data, apart from the record so it can be protected at rest.
+CREATE TABLE house_people (
+    house_id   INTEGER PRIMARY KEY REFERENCES houses(id),
+    owner_name TEXT NOT NULL,
+    data       TEXT NOT NULL                      -- People JSON
+);
+
+-- Departments supervising a business-use house (one per distinct business type's department).
+CREATE TABLE house_sectors (
+    house_id        INTEGER NOT NULL REFERENCES houses(id),
+    department_code TEXT NOT NULL,
+    PRIMARY KEY (house_id, department_code)
+);
+CREATE INDEX house_sectors_department ON house_sectors(department_code, house_id);
+
+CREATE TABLE events (
+    id           INTEGER PRIMARY KEY,
+    house_id     INTEGER NOT NULL REFERENCES houses(id),
+    seq          INTEGER NOT NULL,                -- house version after this event
+    kind         TEXT NOT NULL,
+    effective    DATE NOT NULL,                   -- when it happened in the field
+    recorded_at  BIGINT NOT NULL,                 -- when it was recorded, µs since epoch UTC
+    actor_id     TEXT NOT NULL,
+    actor_name   TEXT NOT NULL,
+    actor_role   TEXT NOT NULL,
+    reason       TEXT,
+    evidence     TEXT NOT NULL,                   -- JSON array of evidence references
+    payload      TEXT NOT NULL,                   -- Change JSON without personal data
+    personal     TEXT,                            -- People JSON, when the change carries it
+    facts        INTEGER NOT NULL,                -- ledger facts after this event: "as of" ledgers
+    town_code    TEXT NOT NULL,                   -- town and village after this event
+    village_code TEXT NOT NULL,
+    UNIQUE (house_id, seq)
+);
+CREATE INDEX events_effective ON events(effective);
+CREATE INDEX events_recorded ON events(recorded_at);
+
+-- Audit trail: append-only, each row chained to the previous one by SHA-256.
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY,
+    at        BIGINT NOT NULL,
+    actor_id  TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    source    TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    object    TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+
+-- One row: the head of the audit chain, locked by each writer so the chain never forks.
+CREATE TABLE audit_head (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    last_id   BIGINT NOT NULL,
+    last_hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

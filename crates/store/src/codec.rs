@@ -1,0 +1,119 @@
+//! Events to and from rows: the change's payload is stored without personal data, which goes
+//! to its own column so that it can be protected at rest.
+
+use crate::error::{Result, StoreError};
+use anju_domain::event::{Actor, Change, Event, Role};
+use anju_domain::{Facts, HouseCode};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+
+/// The columns of an `events` row, apart from ids.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub seq: i32,
+    pub kind: &'static str,
+    pub effective: NaiveDate,
+    pub recorded_at: i64,
+    pub actor_id: String,
+    pub actor_name: String,
+    pub actor_role: String,
+    pub reason: Option<String>,
+    pub evidence: String,
+    pub payload: String,
+    pub personal: Option<String>,
+    pub facts: i32,
+    pub town_code: String,
+    pub village_code: String,
+}
+
+pub fn role_code(r: Role) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn parse_role(s: &str) -> Result<Role> {
+    serde_json::from_value(Value::String(s.to_string()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown role {s}")))
+}
+
+/// Microseconds since the Unix epoch; the stored form of every instant.
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(us: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_micros(us)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp out of range: {us}")))
+}
+
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialize")
+}
+
+/// Splits an event into its row; `facts`, town and village are those after the event.
+pub fn to_row(e: &Event, facts: Facts, town: &str, village: &str) -> EventRow {
+    let mut payload = serde_json::to_value(&e.change).expect("domain types serialize");
+    let personal = match payload.as_object_mut().and_then(|o| o.remove("people")) {
+        Some(Value::Null) | None => None,
+        Some(p) => Some(p.to_string()),
+    };
+    EventRow {
+        seq: e.seq as i32,
+        kind: e.change.kind().code(),
+        effective: e.effective,
+        recorded_at: micros(e.recorded_at),
+        actor_id: e.actor.id.clone(),
+        actor_name: e.actor.name.clone(),
+        actor_role: role_code(e.actor.role),
+        reason: e.reason.clone(),
+        evidence: json(&e.evidence),
+        payload: payload.to_string(),
+        personal,
+        facts: facts.bits() as i32,
+        town_code: town.to_string(),
+        village_code: village.to_string(),
+    }
+}
+
+/// Reassembles an event from its stored parts.
+#[allow(clippy::too_many_arguments)]
+pub fn from_row(
+    house: &str,
+    seq: i32,
+    effective: NaiveDate,
+    recorded_at: i64,
+    actor_id: String,
+    actor_name: String,
+    actor_role: &str,
+    reason: Option<String>,
+    evidence: &str,
+    payload: &str,
+    personal: Option<&str>,
+) -> Result<Event> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("event {house}#{seq}: {what}: {e}"))
+    };
+    let mut change: Value = serde_json::from_str(payload).map_err(|e| corrupt("payload", &e))?;
+    if let (Some(p), Some(obj)) = (personal, change.as_object_mut()) {
+        let p: Value = serde_json::from_str(p).map_err(|e| corrupt("personal", &e))?;
+        obj.insert("people".into(), p);
+    }
+    let change: Change = serde_json::from_value(change).map_err(|e| corrupt("change", &e))?;
+    Ok(Event {
+        house: HouseCode::parse(house).map_err(|e| corrupt("code", &e))?,
+        seq: seq as u32,
+        effective,
+        recorded_at: from_micros(recorded_at)?,
+        actor: Actor {
+            id: actor_id,
+            name: actor_name,
+            role: parse_role(actor_role)?,
+        },
+        reason,
+        evidence: serde_json::from_str(evidence).map_err(|e| corrupt("evidence", &e))?,
+        change,
+    })
+}

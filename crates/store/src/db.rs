@@ -1,0 +1,227 @@
+//! The two backends behind one type. Every backend difference lives in this module: connection
+//! options, migrations, how a write transaction begins.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A connection pool to either backend.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same code on whichever pool or transaction is at hand: `on_db!(db, p => expr)`.
+/// The SQL inside is one `&'static str` with `$N` placeholders that both backends accept.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+impl Db {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(sqlx::Error::Configuration(
+                format!(
+                    "unsupported database URL scheme (use sqlite:// or postgres://): {}",
+                    redact(url)
+                )
+                .into(),
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Begins a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`) so two
+    /// writers never deadlock upgrading a read lock; PostgreSQL locks rows as it goes.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Applies the pending migrations of this backend, each in its own transaction.
+    pub async fn migrate(&self) -> Result<Vec<i64>, sqlx::Error> {
+        const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+        on_db!(self, p => sqlx::query(CREATE).execute(p).await.map(|r| r.rows_affected()))?;
+        let done: Vec<i64> = on_db!(self, p => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(p).await)?;
+        let list = match self {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS,
+            Db::Postgres(_) => POSTGRES_MIGRATIONS,
+        };
+        let mut applied = Vec::new();
+        for (version, name, sql) in list {
+            if done.contains(version) {
+                continue;
+            }
+            let mut tx = self.begin().await?;
+            on_tx!(&mut tx, c => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *c).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                    .bind(version)
+                    .bind(name)
+                    .bind(crate::now_micros())
+                    .execute(&mut *c)
+                    .await?;
+            });
+            tx.commit().await?;
+            tracing::info!(version, name, "applied migration");
+            applied.push(*version);
+        }
+        Ok(applied)
+    }
+
+    /// Drops every table (PostgreSQL: the `public` schema). Only for an explicit reset.
+    pub async fn reset_schema(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Postgres(p) => {
+                sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+                    .execute(p)
+                    .await?;
+            }
+            Db::Sqlite(p) => {
+                const TABLES: &[&str] = &[
+                    "events",
+                    "house_sectors",
+                    "house_people",
+                    "houses",
+                    "audit_log",
+                    "audit_head",
+                    "region_changes",
+                    "regions",
+                    "sector_departments",
+                    "departments",
+                    "dictionary_entries",
+                    "settings",
+                    "schema_migrations",
+                ];
+                for t in TABLES {
+                    let sql = format!("DROP TABLE IF EXISTS {t}");
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+    }
+}
+
+/// A database URL with its password replaced, fit for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            super::redact("postgres://anju:s3cret@db:5432/anju"),
+            "postgres://anju:***@db:5432/anju"
+        );
+        assert_eq!(
+            super::redact("sqlite://data/anju.db"),
+            "sqlite://data/anju.db"
+        );
+    }
+}

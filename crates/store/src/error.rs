@@ -1,0 +1,31 @@
+//! Store errors: a refused step (rule), a missing or out-of-scope house, or a database failure.
+//! The first two carry a Chinese message for people; the last is for the log only.
+
+use anju_domain::RuleViolation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The rules refused the step; nothing was written.
+    #[error("{0}")]
+    Rule(#[from] RuleViolation),
+    /// Not there, or not in the caller's scope: the two look exactly alike.
+    #[error("该房屋不存在或不在您的辖区内")]
+    NotFound,
+    /// A stored row could not be read back (corrupt or from an incompatible version).
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// The rule violation, if this is a refusal.
+    pub fn rule(&self) -> Option<&RuleViolation> {
+        match self {
+            StoreError::Rule(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

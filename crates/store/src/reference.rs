@@ -1,0 +1,234 @@
+//! Reference data: regions and their history, departments, the business-type → department
+//! table and the editable dictionaries. Seeded on first start; editable later.
+
+use crate::db::{Db, Tx};
+use crate::error::{Result, StoreError};
+use crate::{on_db, on_tx};
+use anju_domain::codes::{RegionCode, RegionLevel};
+use anju_domain::dict::{DEFAULT_DEPARTMENTS, DEFAULT_SECTORS, Dictionaries};
+use anju_domain::region::{Region, RegionChange, RegionChangeKind};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// Everything reference-shaped, as one value: what the event log carries besides events.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reference {
+    pub regions: Vec<Region>,
+    pub region_changes: Vec<RegionChange>,
+    pub departments: Vec<(String, String)>,
+    pub sectors: Vec<(String, String)>,
+    pub dictionaries: Dictionaries,
+}
+
+impl Reference {
+    /// The defaults: Jiaxiang County and the notice's dictionaries.
+    pub fn defaults() -> Reference {
+        Reference {
+            regions: anju_domain::region::jiaxiang_seed(),
+            region_changes: vec![],
+            departments: pairs(DEFAULT_DEPARTMENTS),
+            sectors: pairs(DEFAULT_SECTORS),
+            dictionaries: Dictionaries::default(),
+        }
+    }
+
+    /// business type → department code.
+    pub fn sector_map(&self) -> BTreeMap<String, String> {
+        self.sectors.iter().cloned().collect()
+    }
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn level_code(l: RegionLevel) -> &'static str {
+    match l {
+        RegionLevel::Province => "province",
+        RegionLevel::City => "city",
+        RegionLevel::County => "county",
+        RegionLevel::Town => "town",
+        RegionLevel::Village => "village",
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Inserts what is missing; existing rows are left alone (seeding is idempotent).
+pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
+    const REGION: &str = "INSERT INTO regions (code, name, level, parent_code, valid_from, valid_to, is_demo, reports_separately) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING";
+    const DEPT: &str =
+        "INSERT INTO departments (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING";
+    const SECTOR: &str = "INSERT INTO sector_departments (business_type, department_code) VALUES ($1, $2) ON CONFLICT (business_type) DO NOTHING";
+    const DICT: &str = "INSERT INTO dictionary_entries (kind, label, position, active) VALUES ($1, $2, $3, TRUE) ON CONFLICT (kind, label) DO NOTHING";
+    const CHANGE: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) \
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM region_changes WHERE old_code = $1 AND effective = $4)";
+    // Parents first, so the foreign key holds.
+    let mut regions = r.regions.clone();
+    regions.sort_by_key(|x| (x.level, x.code));
+    on_tx!(tx, c => {
+        for x in &regions {
+            sqlx::query(REGION)
+                .bind(x.code.as_str())
+                .bind(&x.name)
+                .bind(level_code(x.level))
+                .bind(x.parent.map(|p| p.as_str().to_string()))
+                .bind(x.valid_from)
+                .bind(x.valid_to)
+                .bind(x.is_demo)
+                .bind(x.reports_separately)
+                .execute(&mut *c)
+                .await?;
+        }
+        for (code, name) in &r.departments {
+            sqlx::query(DEPT).bind(code).bind(name).execute(&mut *c).await?;
+        }
+        for (bt, dept) in &r.sectors {
+            sqlx::query(SECTOR).bind(bt).bind(dept).execute(&mut *c).await?;
+        }
+        for (kind, labels) in &r.dictionaries.kinds {
+            for (i, label) in labels.iter().enumerate() {
+                sqlx::query(DICT).bind(kind).bind(label).bind(i as i32).execute(&mut *c).await?;
+            }
+        }
+        for ch in &r.region_changes {
+            sqlx::query(CHANGE)
+                .bind(ch.old.as_str())
+                .bind(ch.new.as_str())
+                .bind(&ch.old_name)
+                .bind(ch.effective)
+                .bind(kind_code(ch.kind))
+                .bind(&ch.note)
+                .bind(0_i64)
+                .bind("system")
+                .execute(&mut *c)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+type RegionRow = (
+    String,
+    String,
+    Option<String>,
+    NaiveDate,
+    Option<NaiveDate>,
+    bool,
+    bool,
+);
+
+/// Loads all reference data, in a stable order.
+pub async fn load(db: &Db) -> Result<Reference> {
+    const REGIONS: &str = "SELECT code, name, parent_code, valid_from, valid_to, is_demo, reports_separately FROM regions ORDER BY code";
+    const CHANGES: &str = "SELECT old_code, new_code, old_name, effective, kind, note FROM region_changes ORDER BY effective, id";
+    const DEPTS: &str = "SELECT code, name FROM departments ORDER BY code";
+    const SECTORS: &str =
+        "SELECT business_type, department_code FROM sector_departments ORDER BY business_type";
+    const DICT: &str =
+        "SELECT kind, label FROM dictionary_entries WHERE active ORDER BY kind, position, label";
+    let rows: Vec<RegionRow> = on_db!(db, p => sqlx::query_as(REGIONS).fetch_all(p).await)?;
+    let mut regions = Vec::with_capacity(rows.len());
+    for (code, name, parent, valid_from, valid_to, is_demo, reports_separately) in rows {
+        let code = RegionCode::parse(&code).map_err(corrupt)?;
+        regions.push(Region {
+            level: code.level(),
+            code,
+            name,
+            parent: parent
+                .map(|p| RegionCode::parse(&p))
+                .transpose()
+                .map_err(corrupt)?,
+            valid_from,
+            valid_to,
+            is_demo,
+            reports_separately,
+        });
+    }
+    let rows: Vec<(String, String, String, NaiveDate, String, String)> =
+        on_db!(db, p => sqlx::query_as(CHANGES).fetch_all(p).await)?;
+    let mut region_changes = Vec::with_capacity(rows.len());
+    for (old, new, old_name, effective, kind, note) in rows {
+        region_changes.push(RegionChange {
+            old: RegionCode::parse(&old).map_err(corrupt)?,
+            new: RegionCode::parse(&new).map_err(corrupt)?,
+            old_name,
+            effective,
+            kind: if kind == "merge" {
+                RegionChangeKind::Merge
+            } else {
+                RegionChangeKind::Rename
+            },
+            note,
+        });
+    }
+    let departments = on_db!(db, p => sqlx::query_as(DEPTS).fetch_all(p).await)?;
+    let sectors = on_db!(db, p => sqlx::query_as(SECTORS).fetch_all(p).await)?;
+    let entries: Vec<(String, String)> = on_db!(db, p => sqlx::query_as(DICT).fetch_all(p).await)?;
+    let mut kinds: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, l) in entries {
+        kinds.entry(k).or_default().push(l);
+    }
+    Ok(Reference {
+        regions,
+        region_changes,
+        departments,
+        sectors,
+        dictionaries: Dictionaries { kinds },
+    })
+}
+
+fn kind_code(k: RegionChangeKind) -> &'static str {
+    match k {
+        RegionChangeKind::Merge => "merge",
+        RegionChangeKind::Rename => "rename",
+    }
+}
+
+/// Records a merge or rename. A merge ends the old region on `effective` (its houses keep their
+/// codes and report under the new one from then on); a rename in place changes the current name.
+pub async fn change_region(
+    tx: &mut Tx,
+    ch: &RegionChange,
+    new_name: Option<&str>,
+    at: i64,
+    by: &str,
+) -> Result<()> {
+    const END: &str = "UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL";
+    const RENAME: &str = "UPDATE regions SET name = $1 WHERE code = $2 AND valid_to IS NULL";
+    const INSERT: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    let refuse = |m: String| {
+        StoreError::Rule(anju_domain::RuleViolation {
+            code: anju_domain::RuleCode::F1,
+            message: m,
+        })
+    };
+    on_tx!(tx, c => {
+        let n = if ch.old == ch.new {
+            let name = new_name.ok_or_else(|| refuse("更名须填写新名称".into()))?;
+            sqlx::query(RENAME).bind(name).bind(ch.old.as_str()).execute(&mut *c).await?.rows_affected()
+        } else {
+            sqlx::query(END).bind(ch.effective).bind(ch.old.as_str()).execute(&mut *c).await?.rows_affected()
+        };
+        if n != 1 {
+            return Err(refuse(format!("区划 {} 不存在或已撤并", ch.old)));
+        }
+        sqlx::query(INSERT)
+            .bind(ch.old.as_str())
+            .bind(ch.new.as_str())
+            .bind(&ch.old_name)
+            .bind(ch.effective)
+            .bind(kind_code(ch.kind))
+            .bind(&ch.note)
+            .bind(at)
+            .bind(by)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}

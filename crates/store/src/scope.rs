@@ -1,0 +1,85 @@
+//! Scope as SQL parameters. Every query that returns houses binds these three values, in this
+//! order, through [`ScopeParams`]: there is no house query without them.
+
+use anju_domain::Scope;
+
+/// A scope lowered to bind values: a half-open range of village codes, and optionally a
+/// department whose sector the house must belong to.
+#[derive(Debug, Clone)]
+pub struct ScopeParams {
+    pub lo: String,
+    pub hi: String,
+    pub department: Option<String>,
+}
+
+/// The SQL condition matching [`ScopeParams`] bound at `$1`, `$2`, `$3` against alias `h`.
+/// Kept as a literal fragment so each statement stays one static string.
+#[macro_export]
+macro_rules! scope_sql {
+    () => {
+        "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
+         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = $3))"
+    };
+}
+
+impl ScopeParams {
+    pub fn of(scope: &Scope) -> ScopeParams {
+        let range = |prefix: &str| {
+            // The successor of a digit prefix: "370829001" -> "370829002"; "" -> "~".
+            let mut hi = prefix.as_bytes().to_vec();
+            match hi.last_mut() {
+                Some(b) => *b += 1,
+                None => hi.push(b'~'),
+            }
+            (prefix.to_string(), String::from_utf8(hi).expect("ASCII"))
+        };
+        match scope {
+            Scope::All => {
+                let (lo, hi) = range("");
+                ScopeParams {
+                    lo,
+                    hi,
+                    department: None,
+                }
+            }
+            Scope::Region { code } => {
+                let (lo, hi) = range(code.prefix());
+                ScopeParams {
+                    lo,
+                    hi,
+                    department: None,
+                }
+            }
+            Scope::Department { department, within } => {
+                let (lo, hi) = range(within.prefix());
+                ScopeParams {
+                    lo,
+                    hi,
+                    department: Some(department.clone()),
+                }
+            }
+            // An empty range: matches no code.
+            Scope::Nothing => ScopeParams {
+                lo: "1".into(),
+                hi: "0".into(),
+                department: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anju_domain::RegionCode;
+
+    #[test]
+    fn a_town_scope_is_the_range_of_its_village_codes() {
+        let p = ScopeParams::of(&Scope::Region {
+            code: RegionCode::parse("370829109").unwrap(),
+        });
+        assert_eq!((p.lo.as_str(), p.hi.as_str()), ("370829109", "370829110"));
+        assert!("370829109203" >= p.lo.as_str() && "370829109203" < p.hi.as_str());
+        assert!("370829110001" >= p.hi.as_str());
+    }
+}

@@ -1,0 +1,510 @@
+//! Writes. A step goes: load (in scope, locked) → `decide` → append the event, rewrite the
+//! projection, write the audit row — all in one transaction. Bulk loads (demo, event-log import)
+//! write many already-decided houses with multi-row statements, still in transactions.
+
+use crate::audit::{self, AuditEntry};
+use crate::codec::{self, EventRow};
+use crate::db::Tx;
+use crate::error::{Result, StoreError};
+use crate::houses::{code_taken, load_for_update};
+use crate::{Store, on_tx};
+use anju_domain::event::{Actor, Change, Command, Event};
+use anju_domain::house::People;
+use anju_domain::rules::{conflict, decide};
+use anju_domain::{HouseState, RuleCode, RuleViolation, Scope, apply};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeSet;
+
+/// The projection columns of one house.
+#[derive(Debug, Clone)]
+pub struct HouseRow {
+    pub code: String,
+    pub version: i32,
+    pub town_code: String,
+    pub village_code: String,
+    pub platform_code: Option<String>,
+    pub census_id: Option<String>,
+    pub address: String,
+    pub is_business: bool,
+    pub status: &'static str,
+    pub judgement: Option<&'static str>,
+    pub grade: Option<&'static str>,
+    pub facts: i32,
+    pub registered_on: NaiveDate,
+    pub last_effective: NaiveDate,
+    pub updated_at: i64,
+    pub updated_by: String,
+    pub state: String,
+}
+
+impl HouseRow {
+    /// Only for registered houses (`record` present), which is all that is ever stored.
+    pub fn of(s: &HouseState) -> HouseRow {
+        let r = s.record.as_ref().expect("a stored house is registered");
+        HouseRow {
+            code: s.code.to_string(),
+            version: s.version as i32,
+            town_code: r.town.to_string(),
+            village_code: r.village.to_string(),
+            platform_code: r.platform_code.clone(),
+            census_id: r.census_id.clone(),
+            address: r.address.clone(),
+            is_business: r.is_business(),
+            status: s.status().code(),
+            judgement: s.judgement.map(|j| j.code()),
+            grade: s.appraisal.as_ref().map(|a| a.value.code()),
+            facts: s.facts().bits() as i32,
+            registered_on: s.registered_on.expect("registered"),
+            last_effective: s.last_effective.expect("has events"),
+            updated_at: s.last_recorded_at.map_or(0, codec::micros),
+            updated_by: s
+                .last_actor
+                .as_ref()
+                .map_or_else(String::new, |a| a.id.clone()),
+            state: serde_json::to_string(s).expect("state serializes"),
+        }
+    }
+}
+
+/// A house ready for a bulk write: its whole history, already decided.
+#[derive(Debug, Clone)]
+pub struct NewHouse {
+    pub events: Vec<Event>,
+    /// The state after the last event (equal to a replay of `events`).
+    pub state: HouseState,
+}
+
+impl NewHouse {
+    /// Folds `events` (assumed accepted by `decide`) into a house ready to write.
+    pub fn from_events(events: Vec<Event>) -> NewHouse {
+        let code = events.first().expect("a house has events").house.clone();
+        let mut state = HouseState::new(code);
+        for e in &events {
+            state = apply(state, e);
+        }
+        NewHouse { events, state }
+    }
+}
+
+/// Rows of `events` with the facts, town and village after each event.
+fn event_rows(events: &[Event]) -> Vec<EventRow> {
+    let Some(first) = events.first() else {
+        return vec![];
+    };
+    let mut state = HouseState::new(first.house.clone());
+    events
+        .iter()
+        .map(|e| {
+            state = apply(
+                std::mem::replace(&mut state, HouseState::new(e.house.clone())),
+                e,
+            );
+            let r = state.record.as_ref().expect("registered");
+            codec::to_row(e, state.facts(), r.town.as_str(), r.village.as_str())
+        })
+        .collect()
+}
+
+fn plaque_token_of(events: &[Event]) -> String {
+    events
+        .iter()
+        .find_map(|e| match &e.change {
+            Change::Registered { plaque_token, .. } => Some(plaque_token.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn latest_people(events: &[Event]) -> Option<&People> {
+    events.iter().rev().find_map(|e| e.change.people())
+}
+
+const INSERT_HOUSE: &str = "INSERT INTO houses (code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+const UPDATE_HOUSE: &str = "UPDATE houses SET version = $2, town_code = $3, village_code = $4, platform_code = $5, census_id = $6, address = $7, is_business = $8, status = $9, judgement = $10, grade = $11, facts = $12, registered_on = $13, last_effective = $14, updated_at = $15, updated_by = $16, state = $17 \
+    WHERE id = $1 AND version = $18";
+const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, data) VALUES ($1, $2, $3) \
+    ON CONFLICT (house_id) DO UPDATE SET owner_name = excluded.owner_name, data = excluded.data";
+const DELETE_SECTORS: &str = "DELETE FROM house_sectors WHERE house_id = $1";
+const INSERT_SECTOR: &str = "INSERT INTO house_sectors (house_id, department_code) VALUES ($1, $2)";
+/// One event row (also used by `anju bench` as the bare single-row baseline).
+pub const INSERT_EVENT: &str = "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, facts, town_code, village_code) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+impl Store {
+    /// Decides and records one step on a house within `scope`. On refusal nothing of the house
+    /// changes; the refusal itself is audited. `source` is the client address or `cli`.
+    #[tracing::instrument(skip_all, fields(house = %cmd.house, kind = cmd.change.kind().code()))]
+    pub async fn execute(
+        &self,
+        scope: &Scope,
+        actor: &Actor,
+        cmd: &Command,
+        source: &str,
+    ) -> Result<Event> {
+        let now = now();
+        let mut tx = self.db.begin().await?;
+        match self.execute_in(&mut tx, scope, actor, cmd, now).await {
+            Ok(event) => {
+                let detail = serde_json::json!({ "seq": event.seq, "effective": event.effective });
+                let entry = audit_entry(actor, source, cmd, now, "ok", detail.to_string());
+                audit::append(&mut tx, &entry).await?;
+                tx.commit().await?;
+                Ok(event)
+            }
+            Err(err) => {
+                tx.rollback().await?;
+                if let StoreError::Rule(v) = &err {
+                    let mut tx = self.db.begin().await?;
+                    let outcome = format!("refused:{}", v.code.as_str());
+                    let detail =
+                        serde_json::json!({ "rule": v.code.as_str(), "message": v.message });
+                    let entry = audit_entry(actor, source, cmd, now, &outcome, detail.to_string());
+                    audit::append(&mut tx, &entry).await?;
+                    tx.commit().await?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn execute_in(
+        &self,
+        tx: &mut Tx,
+        scope: &Scope,
+        actor: &Actor,
+        cmd: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        let loaded = load_for_update(tx, scope, &cmd.house).await?;
+        let registering = matches!(cmd.change, Change::Registered { .. });
+        let (id, state) = match loaded {
+            Some((id, state)) => (Some(id), state),
+            None if registering => {
+                if code_taken(tx, &cmd.house).await? {
+                    return Err(RuleViolation {
+                        code: RuleCode::L2,
+                        message: format!("房屋编码 {} 已被使用", cmd.house),
+                    }
+                    .into());
+                }
+                (None, HouseState::new(cmd.house.clone()))
+            }
+            None => return Err(StoreError::NotFound),
+        };
+        if let Change::Registered { record, .. } | Change::Corrected { record, .. } = &cmd.change {
+            self.check_village(scope, &record.village, cmd.effective)?;
+        }
+        let reference = self.reference();
+        let event = decide(&state, cmd, actor, now, &reference.dictionaries)?;
+        let expected = state.version;
+        let next = apply(state, &event);
+        let row = HouseRow::of(&next);
+        let id = match id {
+            None => insert_house(tx, &row, &plaque_token_of(std::slice::from_ref(&event))).await?,
+            Some(id) => {
+                if !update_house(tx, id, &row, expected).await? {
+                    return Err(conflict(&next, expected).into());
+                }
+                id
+            }
+        };
+        if let Some(p) = event.change.people() {
+            upsert_people(tx, id, p).await?;
+        }
+        if matches!(
+            event.change,
+            Change::Registered { .. } | Change::Corrected { .. }
+        ) {
+            self.write_sectors(tx, id, &next).await?;
+        }
+        let r = next.record.as_ref().expect("registered");
+        let erow = codec::to_row(&event, next.facts(), r.town.as_str(), r.village.as_str());
+        insert_event(tx, id, &erow).await?;
+        Ok(event)
+    }
+
+    /// The village must exist, be valid on the day, and lie within the caller's scope.
+    fn check_village(
+        &self,
+        scope: &Scope,
+        village: &anju_domain::RegionCode,
+        day: NaiveDate,
+    ) -> Result<()> {
+        let reference = self.reference();
+        let region = reference.regions.iter().find(|r| r.code == *village);
+        match region {
+            Some(r) if r.valid_on(day) => {}
+            Some(r) => {
+                return Err(RuleViolation {
+                    code: RuleCode::F1,
+                    message: format!(
+                        "村（社区）{}（{}）在 {day} 已撤并或尚未设立",
+                        r.name, r.code
+                    ),
+                }
+                .into());
+            }
+            None => {
+                return Err(RuleViolation {
+                    code: RuleCode::F1,
+                    message: format!("村（社区）代码 {village} 不存在"),
+                }
+                .into());
+            }
+        }
+        let inside = match scope {
+            Scope::All => true,
+            Scope::Nothing => false,
+            Scope::Region { code } | Scope::Department { within: code, .. } => {
+                code.contains(village)
+            }
+        };
+        if !inside {
+            return Err(RuleViolation {
+                code: RuleCode::P1,
+                message: format!("村（社区）{village} 不在您的辖区内"),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn departments_of(&self, state: &HouseState) -> BTreeSet<String> {
+        let reference = self.reference();
+        let map = reference.sector_map();
+        state
+            .record
+            .iter()
+            .filter(|r| r.is_business())
+            .flat_map(|r| r.business_types.iter())
+            .filter_map(|t| map.get(t).cloned())
+            .collect()
+    }
+
+    async fn write_sectors(&self, tx: &mut Tx, id: i64, state: &HouseState) -> Result<()> {
+        let depts = self.departments_of(state);
+        on_tx!(tx, c => {
+            sqlx::query(DELETE_SECTORS).bind(id).execute(&mut *c).await?;
+            for d in &depts {
+                sqlx::query(INSERT_SECTOR).bind(id).bind(d).execute(&mut *c).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Writes houses whose events were already decided, with multi-row statements, inside `tx`.
+    /// Ids are assigned after the current maximum, under the transaction's write lock.
+    pub async fn bulk_insert(&self, tx: &mut Tx, houses: &[NewHouse]) -> Result<()> {
+        if houses.is_empty() {
+            return Ok(());
+        }
+        const MAX_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM houses";
+        let base: i64 = on_tx!(tx, c => sqlx::query_scalar(MAX_ID).fetch_one(&mut *c).await)?;
+        let rows = self.bulk_rows(base, houses);
+        insert_rows(tx, &rows).await
+    }
+
+    /// The rows `houses` become, with ids from `base + 1` on.
+    pub fn bulk_rows(&self, base: i64, houses: &[NewHouse]) -> BulkRows {
+        let mut rows = BulkRows::default();
+        for (i, h) in houses.iter().enumerate() {
+            let id = base + 1 + i as i64;
+            rows.houses
+                .push((id, HouseRow::of(&h.state), plaque_token_of(&h.events)));
+            if let Some(p) = latest_people(&h.events) {
+                let data = serde_json::to_string(p).expect("serializes");
+                rows.people.push((id, p.owner_name.clone(), data));
+            }
+            rows.sectors
+                .extend(self.departments_of(&h.state).into_iter().map(|d| (id, d)));
+            rows.events
+                .extend(event_rows(&h.events).into_iter().map(|r| (id, r)));
+        }
+        rows
+    }
+}
+
+/// Precomputed rows of a bulk write: what [`insert_rows`] sends, and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct BulkRows {
+    pub houses: Vec<(i64, HouseRow, String)>,
+    pub people: Vec<(i64, String, String)>,
+    pub sectors: Vec<(i64, String)>,
+    pub events: Vec<(i64, EventRow)>,
+}
+
+/// Bare batched `INSERT`s of precomputed rows (also the baseline of `anju bench`).
+pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
+    for chunk in rows.houses.chunks(500) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO houses (id, code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) ");
+            qb.push_values(chunk, |mut b, (id, r, token)| {
+                b.push_bind(*id).push_bind(&r.code).push_bind(token).push_bind(r.version)
+                    .push_bind(&r.town_code).push_bind(&r.village_code).push_bind(&r.platform_code)
+                    .push_bind(&r.census_id).push_bind(&r.address).push_bind(r.is_business)
+                    .push_bind(r.status).push_bind(r.judgement).push_bind(r.grade).push_bind(r.facts)
+                    .push_bind(r.registered_on).push_bind(r.last_effective).push_bind(r.updated_at)
+                    .push_bind(&r.updated_by).push_bind(&r.state);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    for chunk in rows.people.chunks(2000) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_people (house_id, owner_name, data) ");
+            qb.push_values(chunk, |mut b, (id, name, data)| {
+                b.push_bind(*id).push_bind(name).push_bind(data);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    for chunk in rows.sectors.chunks(5000) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_sectors (house_id, department_code) ");
+            qb.push_values(chunk, |mut b, (id, d)| {
+                b.push_bind(*id).push_bind(d);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    for chunk in rows.events.chunks(1000) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, facts, town_code, village_code) ");
+            qb.push_values(chunk, |mut b, (id, e)| {
+                b.push_bind(*id).push_bind(e.seq).push_bind(e.kind).push_bind(e.effective)
+                    .push_bind(e.recorded_at).push_bind(&e.actor_id).push_bind(&e.actor_name)
+                    .push_bind(&e.actor_role).push_bind(&e.reason).push_bind(&e.evidence)
+                    .push_bind(&e.payload).push_bind(&e.personal).push_bind(e.facts)
+                    .push_bind(&e.town_code).push_bind(&e.village_code);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    if let Tx::Postgres(_) = tx {
+        // Explicit ids leave the identity sequence behind; move it past them.
+        const SYNC: &str =
+            "SELECT setval(pg_get_serial_sequence('houses', 'id'), (SELECT MAX(id) FROM houses))";
+        on_tx!(tx, c => sqlx::query(SYNC).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+fn audit_entry(
+    actor: &Actor,
+    source: &str,
+    cmd: &Command,
+    at: DateTime<Utc>,
+    outcome: &str,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor_id: actor.id.clone(),
+        actor_role: codec::role_code(actor.role),
+        source: source.to_string(),
+        action: format!("house.{}", cmd.change.kind().code()),
+        object: cmd.house.to_string(),
+        outcome: outcome.to_string(),
+        reason: cmd.reason.clone(),
+        detail,
+    }
+}
+
+async fn insert_house(tx: &mut Tx, r: &HouseRow, token: &str) -> Result<i64> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(INSERT_HOUSE)
+        .bind(&r.code).bind(token).bind(r.version).bind(&r.town_code).bind(&r.village_code)
+        .bind(&r.platform_code).bind(&r.census_id).bind(&r.address).bind(r.is_business)
+        .bind(r.status).bind(r.judgement).bind(r.grade).bind(r.facts).bind(r.registered_on)
+        .bind(r.last_effective).bind(r.updated_at).bind(&r.updated_by).bind(&r.state)
+        .fetch_one(&mut *c).await)?)
+}
+
+/// Rewrites the projection if the stored version is still `expected`; false when it is not.
+async fn update_house(tx: &mut Tx, id: i64, r: &HouseRow, expected: u32) -> Result<bool> {
+    let n = on_tx!(tx, c => sqlx::query(UPDATE_HOUSE)
+        .bind(id).bind(r.version).bind(&r.town_code).bind(&r.village_code)
+        .bind(&r.platform_code).bind(&r.census_id).bind(&r.address).bind(r.is_business)
+        .bind(r.status).bind(r.judgement).bind(r.grade).bind(r.facts).bind(r.registered_on)
+        .bind(r.last_effective).bind(r.updated_at).bind(&r.updated_by).bind(&r.state)
+        .bind(expected as i32)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+async fn upsert_people(tx: &mut Tx, id: i64, p: &People) -> Result<()> {
+    let data = serde_json::to_string(p).expect("serializes");
+    on_tx!(tx, c => sqlx::query(UPSERT_PEOPLE).bind(id).bind(&p.owner_name).bind(&data).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+async fn insert_event(tx: &mut Tx, house_id: i64, e: &EventRow) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(INSERT_EVENT)
+        .bind(house_id).bind(e.seq).bind(e.kind).bind(e.effective).bind(e.recorded_at)
+        .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
+        .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(e.facts)
+        .bind(&e.town_code).bind(&e.village_code)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The current instant, truncated to the microsecond both databases keep.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    codec::from_micros(codec::micros(t)).unwrap_or(t)
+}
+
+/// A refused attempt made outside `execute` (demo, import), to be audited with a batch.
+#[derive(Debug, Clone)]
+pub struct RefusedAttempt {
+    pub house: String,
+    pub actor: Actor,
+    pub change: String,
+    pub violation: RuleViolation,
+    pub at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Writes one batch of already-decided houses and the refusals met while deciding them, in
+    /// one transaction with its audit rows: one for the batch, one per refusal.
+    pub async fn write_batch(
+        &self,
+        houses: &[NewHouse],
+        refusals: &[RefusedAttempt],
+        action: &str,
+        actor: &Actor,
+        source: &str,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        self.bulk_insert(&mut tx, houses).await?;
+        for r in refusals {
+            let entry = AuditEntry {
+                at: r.at,
+                actor_id: r.actor.id.clone(),
+                actor_role: codec::role_code(r.actor.role),
+                source: source.to_string(),
+                action: format!("house.{}", r.change),
+                object: r.house.clone(),
+                outcome: format!("refused:{}", r.violation.code.as_str()),
+                reason: None,
+                detail: serde_json::json!({ "rule": r.violation.code.as_str(), "message": r.violation.message }).to_string(),
+            };
+            audit::append(&mut tx, &entry).await?;
+        }
+        let events: usize = houses.iter().map(|h| h.events.len()).sum();
+        let entry = AuditEntry {
+            at: now(),
+            actor_id: actor.id.clone(),
+            actor_role: codec::role_code(actor.role),
+            source: source.to_string(),
+            action: action.to_string(),
+            object: "houses".into(),
+            outcome: "ok".into(),
+            reason: None,
+            detail: serde_json::json!({ "houses": houses.len(), "events": events, "refused": refusals.len() }).to_string(),
+        };
+        audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
