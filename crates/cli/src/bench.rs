@@ -70,7 +70,7 @@ impl Scratch {
             }
             db.close().await;
             Ok(Scratch {
-                url: with_database(&admin, &name),
+                url: anju_store::db::with_database(&admin, &name),
                 admin: Some(admin),
                 name,
             })
@@ -96,22 +96,6 @@ impl Scratch {
 fn remove_sqlite(path: &std::path::Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-}
-
-/// The same server URL pointing at database `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
     }
 }
 
@@ -301,20 +285,4 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         f.as_secs_f64() / b.as_secs_f64()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_database_name_is_swapped_in_a_server_url() {
-        assert_eq!(
-            super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            super::with_database("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
-    }
 }

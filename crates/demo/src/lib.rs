@@ -35,7 +35,7 @@ impl Rng {
 
     /// Uniform in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() >> 11) as u128 * n as u128 >> 53) as u64
+        (((self.next_u64() >> 11) as u128 * n as u128) >> 53) as u64
     }
 
     /// True with probability `p`.
@@ -633,7 +633,7 @@ fn person(rng: &mut Rng, village: &Region) -> People {
 
 /// Villages for every town (demo data, marked as such): 12–30 per town, 12-digit codes.
 pub fn villages(seed: u64) -> Vec<Region> {
-    let mut rng = Rng::new(seed ^ 0x5EED_0F_1A6E);
+    let mut rng = Rng::new(seed ^ 0x005E_ED0F_1A6E);
     let mut out = Vec::new();
     for (town, _) in JIAXIANG_TOWNS {
         let town_code = RegionCode::parse(town).expect("valid");

@@ -164,7 +164,7 @@ impl HouseState {
     pub fn replay<'a>(code: HouseCode, events: impl IntoIterator<Item = &'a Event>) -> HouseState {
         events
             .into_iter()
-            .fold(HouseState::new(code), |s, e| apply(s, e))
+            .fold(HouseState::new(code), apply)
     }
 
     pub fn is_business(&self) -> bool {

@@ -76,3 +76,71 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
         Ok(id)
     })
 }
+
+/// Walks the chain from the first row; returns the id of the first row whose link or hash does
+/// not hold (or the id after the last row, when rows were cut off the end), or `None` when the
+/// whole chain is intact.
+pub async fn verify(db: &crate::Db) -> Result<Option<i64>> {
+    const PAGE: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
+        FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000";
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
+    let mut prev = "0".repeat(64);
+    let mut last = 0_i64;
+    loop {
+        let rows: Vec<Row> =
+            crate::on_db!(db, p => sqlx::query_as(PAGE).bind(last).fetch_all(p).await)?;
+        if rows.is_empty() {
+            // Rows cut off the end leave the head pointing past them.
+            const HEAD: &str = "SELECT last_id, last_hash FROM audit_head WHERE id = 1";
+            let (head_id, head_hash): (i64, String) =
+                crate::on_db!(db, p => sqlx::query_as(HEAD).fetch_one(p).await)?;
+            let prev_ok = head_hash == prev || (last == 0 && head_id == 0);
+            return Ok((head_id != last || !prev_ok).then_some(last + 1));
+        }
+        for (
+            id,
+            at,
+            actor_id,
+            actor_role,
+            source,
+            action,
+            object,
+            outcome,
+            reason,
+            detail,
+            prev_hash,
+            hash,
+        ) in rows
+        {
+            let entry = AuditEntry {
+                at: crate::codec::from_micros(at)?,
+                actor_id,
+                actor_role,
+                source,
+                action,
+                object,
+                outcome,
+                reason,
+                detail,
+            };
+            if id != last + 1 || prev_hash != prev || chain_hash(&prev, id, &entry) != hash {
+                return Ok(Some(id));
+            }
+            prev = hash;
+            last = id;
+        }
+    }
+}

@@ -12,6 +12,8 @@ pub mod ledger;
 pub mod log;
 pub mod reference;
 pub mod scope;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod write;
 
 pub use db::{Db, Tx};

@@ -24,15 +24,9 @@ macro_rules! scope_sql {
 
 impl ScopeParams {
     pub fn of(scope: &Scope) -> ScopeParams {
-        let range = |prefix: &str| {
-            // The successor of a digit prefix: "370829001" -> "370829002"; "" -> "~".
-            let mut hi = prefix.as_bytes().to_vec();
-            match hi.last_mut() {
-                Some(b) => *b += 1,
-                None => hi.push(b'~'),
-            }
-            (prefix.to_string(), String::from_utf8(hi).expect("ASCII"))
-        };
+        // Bounds are digits only (or a letter, above every digit): any collation, PostgreSQL's
+        // locale-aware ones included, orders them as plain bytes do.
+        let range = |prefix: &str| (prefix.to_string(), successor(prefix));
         match scope {
             Scope::All => {
                 let (lo, hi) = range("");
@@ -68,6 +62,19 @@ impl ScopeParams {
     }
 }
 
+/// The smallest digit string above every code starting with `prefix`: the prefix plus one,
+/// as a decimal number of the same width ("370829109" -> "370829110"); "a" when there is none.
+fn successor(prefix: &str) -> String {
+    let mut digits = prefix.as_bytes().to_vec();
+    while let Some(last) = digits.pop() {
+        if last < b'9' {
+            digits.push(last + 1);
+            return String::from_utf8(digits).expect("ASCII digits");
+        }
+    }
+    "a".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,8 +85,10 @@ mod tests {
         let p = ScopeParams::of(&Scope::Region {
             code: RegionCode::parse("370829109").unwrap(),
         });
-        assert_eq!((p.lo.as_str(), p.hi.as_str()), ("370829109", "370829110"));
+        assert_eq!((p.lo.as_str(), p.hi.as_str()), ("370829109", "37082911"));
         assert!("370829109203" >= p.lo.as_str() && "370829109203" < p.hi.as_str());
         assert!("370829110001" >= p.hi.as_str());
+        assert_eq!(successor("370829199"), "3708292");
+        assert_eq!(successor(""), "a");
     }
 }

@@ -1,0 +1,181 @@
+//! The `anju` command as a user runs it, and the demo county moved between backends.
+
+use anju_domain::Scope;
+use anju_store::testing;
+use std::process::Command;
+
+fn anju() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_anju"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
+    let sqlite = testing::sqlite().await;
+    let summary = anju::demo::load(&sqlite.store, 3_000, 7, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.houses, 3_000);
+    assert!(summary.refused.len() >= 3, "{:?}", summary.refused);
+    let mut first = Vec::new();
+    let n = sqlite
+        .store
+        .export_events(&Scope::All, &mut first)
+        .await
+        .unwrap();
+    assert_eq!(n, summary.events);
+
+    let pg = testing::postgres().await;
+    let actor = anju_store::log::cli_actor();
+    let imported = pg
+        .store
+        .import_events(&mut first.as_slice(), &actor)
+        .await
+        .unwrap();
+    assert_eq!((imported.houses, imported.events), (3_000, summary.events));
+    let mut second = Vec::new();
+    pg.store
+        .export_events(&Scope::All, &mut second)
+        .await
+        .unwrap();
+    assert!(
+        first == second,
+        "SQLite → JSONL → PostgreSQL → JSONL differs"
+    );
+    assert!(
+        pg.store
+            .verify_projection(&Scope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        sqlite.store.town_totals(&Scope::All).await.unwrap(),
+        pg.store.town_totals(&Scope::All).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_is_deterministic_and_walks_every_town() {
+    let a = testing::sqlite().await;
+    let b = testing::postgres().await;
+    anju::demo::load(&a.store, 2_000, 11, |_| {}).await.unwrap();
+    anju::demo::load(&b.store, 2_000, 11, |_| {}).await.unwrap();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    a.store.export_events(&Scope::All, &mut x).await.unwrap();
+    b.store.export_events(&Scope::All, &mut y).await.unwrap();
+    assert!(x == y, "the same seed gave different counties");
+    let towns = a.store.town_totals(&Scope::All).await.unwrap();
+    assert_eq!(towns.len(), 16);
+    assert!(towns.iter().all(|t| t.houses > 0 && t.hazard > 0));
+    let text = String::from_utf8(x).unwrap();
+    for kind in [
+        "registered",
+        "surveyed",
+        "reviewed",
+        "appraised",
+        "owner_notified",
+        "interim_control_applied",
+        "engineering_started",
+        "engineering_accepted",
+        "closed",
+        "legacy_closure_recorded",
+        "look_back_reviewed",
+        "reopened",
+        "reclassified",
+    ] {
+        assert!(
+            text.contains(&format!("\"type\":\"{kind}\"")),
+            "no {kind} event in the demo"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["migrate", "--help"],
+        vec!["demo", "--help"],
+        vec!["events", "--help"],
+        vec!["events", "export", "--help"],
+        vec!["events", "import", "--help"],
+        vec!["check", "--help"],
+        vec!["serve", "--help"],
+        vec!["bench", "--help"],
+    ] {
+        let out = anju().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn demo_export_import_and_check_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("a");
+    let run = |args: &[&str]| {
+        anju()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["demo", "--houses", "500", "--seed", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("500 栋房屋"), "{stdout}");
+    // A second demo into the same database is refused, and names the way out.
+    let out = run(&["demo", "--houses", "500"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reset"));
+    let log = dir.path().join("log.jsonl");
+    assert!(
+        run(&["events", "export", "--out", log.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["check"]).status.success());
+    // Into another data directory, then exported again: the same bytes.
+    let other = dir.path().join("b");
+    let out = anju()
+        .arg("--data-dir")
+        .arg(&other)
+        .args(["events", "import", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = anju()
+        .arg("--data-dir")
+        .arg(&other)
+        .args(["events", "export"])
+        .output()
+        .unwrap();
+    assert_eq!(again.stdout, std::fs::read(&log).unwrap());
+    // A broken log is refused with its line, and exits non-zero.
+    let bad = dir.path().join("bad.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("{\"not\":\"an event\"}\n");
+    std::fs::write(&bad, text).unwrap();
+    let third = dir.path().join("c");
+    let out = anju()
+        .arg("--data-dir")
+        .arg(&third)
+        .args(["events", "import", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("行"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

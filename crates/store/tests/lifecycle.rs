@@ -1,0 +1,546 @@
+//! Storage behaviour, each case on SQLite and PostgreSQL: refused steps change nothing and are
+//! audited, scope hides what lies outside it, stale changes conflict, the projection always
+//! equals a replay of the stored events, and the event log moves losslessly.
+
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{
+    ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, RegistrationSource, ReviewFinding,
+    UsageCategory,
+};
+use anju_domain::event::{Actor, Change, Command, EvidenceKind, Role};
+use anju_domain::region::{RegionChange, RegionChangeKind};
+use anju_domain::{HouseCode, RuleCode, Scope, sample};
+use anju_store::{Store, StoreError, on_db};
+use chrono::{Duration, NaiveDate};
+
+fn actor(id: &str, role: Role) -> Actor {
+    Actor {
+        id: id.into(),
+        name: format!("{id}姓名"),
+        role,
+    }
+}
+fn clerk() -> Actor {
+    actor("clerk", Role::TownOperator)
+}
+fn principal() -> Actor {
+    actor("principal", Role::TownPrincipal)
+}
+fn reviewer() -> Actor {
+    actor("reviewer", Role::TechReviewer)
+}
+fn appraiser() -> Actor {
+    actor("appraiser", Role::Appraiser)
+}
+
+const VILLAGE: &str = "370829101201";
+const OTHER_VILLAGE: &str = "370829102201";
+
+async fn with_villages(store: &Store) {
+    let mut r = anju_store::Reference::defaults();
+    for (code, town) in [(VILLAGE, "370829101"), (OTHER_VILLAGE, "370829102")] {
+        r.regions.push(anju_domain::region::Region {
+            code: RegionCode::parse(code).unwrap(),
+            name: format!("测试村{code}"),
+            level: anju_domain::RegionLevel::Village,
+            parent: Some(RegionCode::parse(town).unwrap()),
+            valid_from: anju_domain::region::seed_valid_from(),
+            valid_to: None,
+            is_demo: true,
+            reports_separately: true,
+        });
+    }
+    store.add_reference(&r).await.unwrap();
+}
+
+/// A house in the database, stepped through `Store::execute` with a day per step.
+struct House<'a> {
+    store: &'a Store,
+    code: HouseCode,
+    version: u32,
+    day: NaiveDate,
+}
+
+impl<'a> House<'a> {
+    async fn register(
+        store: &'a Store,
+        serial: u32,
+        village: &str,
+        usage: UsageCategory,
+    ) -> House<'a> {
+        let mut h = House {
+            store,
+            code: HouseCode::new(&RegionCode::parse("370829").unwrap(), serial),
+            version: 0,
+            day: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+        };
+        let mut record = sample::record(RegionCode::parse(village).unwrap(), usage);
+        record.platform_code = Some(format!("YH370829{serial:09}"));
+        h.ok(
+            &clerk(),
+            Change::Registered {
+                source: RegistrationSource::Census,
+                plaque_token: format!("{serial:032x}"),
+                record: Box::new(record),
+                people: Box::new(sample::people()),
+            },
+        )
+        .await;
+        h
+    }
+
+    fn cmd(&self, change: Change) -> Command {
+        let reason = matches!(
+            change,
+            Change::Reopened | Change::Reclassified { .. } | Change::Corrected { .. }
+        )
+        .then(|| "核实后更正".to_string());
+        let evidence = match &change {
+            Change::EngineeringAccepted { .. } => vec![
+                sample::evidence(EvidenceKind::PhotoBefore, "b.jpg"),
+                sample::evidence(EvidenceKind::PhotoAfter, "a.jpg"),
+            ],
+            Change::LookBackReviewed { .. } => {
+                vec![sample::evidence(EvidenceKind::SignedForm, "s.jpg")]
+            }
+            _ => vec![],
+        };
+        Command {
+            house: self.code.clone(),
+            expected_version: self.version,
+            change,
+            effective: self.day,
+            reason,
+            evidence,
+        }
+    }
+
+    async fn ok(&mut self, who: &Actor, change: Change) {
+        let cmd = self.cmd(change);
+        let e = self
+            .store
+            .execute(&Scope::All, who, &cmd, "test")
+            .await
+            .unwrap_or_else(|e| panic!("refused: {e}"));
+        self.version = e.seq;
+        self.day += Duration::days(1);
+    }
+
+    /// A step that must be refused with `code`, leaving every house table as it was and
+    /// adding exactly one audit row for the refusal.
+    async fn refused(&mut self, who: &Actor, cmd: Command, code: RuleCode) {
+        let before = snapshot(self.store).await;
+        let audits = audit_count(self.store).await;
+        let err = self
+            .store
+            .execute(&Scope::All, who, &cmd, "test")
+            .await
+            .expect_err("accepted");
+        assert_eq!(err.rule().map(|v| v.code), Some(code), "{err}");
+        assert_eq!(
+            snapshot(self.store).await,
+            before,
+            "a refused step changed stored data"
+        );
+        assert_eq!(
+            audit_count(self.store).await,
+            audits + 1,
+            "the refusal was not audited once"
+        );
+    }
+}
+
+/// Every row of every house table, in a stable order.
+async fn snapshot(store: &Store) -> Vec<String> {
+    const Q: &[&str] = &[
+        "SELECT code || '|' || CAST(version AS TEXT) || '|' || status || '|' || CAST(facts AS TEXT) || '|' || state FROM houses ORDER BY id",
+        "SELECT CAST(house_id AS TEXT) || '|' || CAST(seq AS TEXT) || '|' || kind || '|' || payload FROM events ORDER BY house_id, seq",
+        "SELECT CAST(house_id AS TEXT) || '|' || data FROM house_people ORDER BY house_id",
+        "SELECT CAST(house_id AS TEXT) || '|' || department_code FROM house_sectors ORDER BY house_id, department_code",
+    ];
+    let mut out = Vec::new();
+    for q in Q {
+        let rows: Vec<String> =
+            on_db!(&store.db, p => sqlx::query_scalar(*q).fetch_all(p).await).unwrap();
+        out.extend(rows);
+    }
+    out
+}
+
+async fn audit_count(store: &Store) -> i64 {
+    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await)
+        .unwrap()
+}
+
+fn close(basis: ClosureBasis) -> Change {
+    Change::Closed {
+        basis,
+        platform_closed_on: None,
+    }
+}
+fn survey(j: Judgement) -> Change {
+    Change::Surveyed(Box::new(sample::survey(j)))
+}
+fn appraise(g: Grade) -> Change {
+    Change::Appraised(Box::new(sample::appraisal(g, false)))
+}
+fn notify() -> Change {
+    Change::OwnerNotified {
+        method: "直接送达".into(),
+        recipient: "张三".into(),
+    }
+}
+fn start() -> Change {
+    Change::EngineeringStarted {
+        measure: EngMeasure::Reinforce,
+        contractor: None,
+        deadline: None,
+    }
+}
+fn accept() -> Change {
+    Change::EngineeringAccepted {
+        measure: EngMeasure::Reinforce,
+        reviewer_names: "孙工".into(),
+        opinion: None,
+    }
+}
+
+async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    // L2: registered twice.
+    let mut again = h.cmd(Change::Registered {
+        source: RegistrationSource::Census,
+        plaque_token: format!("{:032x}", 1),
+        record: Box::new(sample::record(
+            RegionCode::parse(VILLAGE).unwrap(),
+            UsageCategory::Other,
+        )),
+        people: Box::new(sample::people()),
+    });
+    again.expected_version = h.version;
+    h.refused(&clerk(), again, RuleCode::L2).await;
+    // L1: a review before the survey.
+    let c = h.cmd(Change::Reviewed {
+        reviewer_names: "孙工".into(),
+        finding: ReviewFinding::NoHazard,
+        opinion: None,
+    });
+    h.refused(&reviewer(), c, RuleCode::L1).await;
+    // F1: hazard without a category.
+    let mut s = sample::survey(Judgement::Hazard);
+    s.hazard_categories.clear();
+    let c = h.cmd(Change::Surveyed(Box::new(s)));
+    h.refused(&clerk(), c, RuleCode::F1).await;
+    // D1: a survey dated before registration.
+    let mut c = h.cmd(survey(Judgement::Hazard));
+    c.effective -= Duration::days(30);
+    h.refused(&clerk(), c, RuleCode::D1).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    // P1: a clerk may not appraise.
+    let c = h.cmd(appraise(Grade::C));
+    h.refused(&clerk(), c, RuleCode::P1).await;
+    h.ok(&appraiser(), appraise(Grade::C)).await;
+    h.ok(
+        &clerk(),
+        Change::InterimControlApplied {
+            measures: vec![MgmtMeasure::Hoarding, MgmtMeasure::WallPatching],
+        },
+    )
+    .await;
+    // R1: closing on the hoarding.
+    let c = h.cmd(close(ClosureBasis::ManagementMeasure));
+    h.refused(&principal(), c, RuleCode::R1).await;
+    // R3: engineering before the owner is told.
+    let c = h.cmd(start());
+    h.refused(&clerk(), c, RuleCode::R3).await;
+    h.ok(&clerk(), notify()).await;
+    h.ok(&clerk(), start()).await;
+    // C1: engineering not yet accepted.
+    let c = h.cmd(close(ClosureBasis::Engineering));
+    h.refused(&principal(), c, RuleCode::C1).await;
+    // E1: acceptance without photos.
+    let mut c = h.cmd(accept());
+    c.evidence.clear();
+    h.refused(&reviewer(), c, RuleCode::E1).await;
+    h.ok(&reviewer(), accept()).await;
+    // C2: the person who accepted the work cannot approve the closure (same account).
+    let c = h.cmd(close(ClosureBasis::Engineering));
+    h.refused(&actor("reviewer", Role::System), c, RuleCode::C2)
+        .await;
+    // V1: a stale version.
+    let mut c = h.cmd(close(ClosureBasis::Engineering));
+    c.expected_version -= 1;
+    h.refused(&principal(), c, RuleCode::V1).await;
+    h.ok(&principal(), close(ClosureBasis::Engineering)).await;
+    // C3: closed twice.
+    let c = h.cmd(close(ClosureBasis::Engineering));
+    h.refused(&principal(), c, RuleCode::C3).await;
+    // R4: reopening without a reason.
+    let mut c = h.cmd(Change::Reopened);
+    c.reason = None;
+    h.refused(&principal(), c, RuleCode::R4).await;
+    // R2: a legacy closure must be looked back at first.
+    let mut l = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    l.ok(&clerk(), survey(Judgement::Hazard)).await;
+    l.ok(
+        &clerk(),
+        Change::LegacyClosureRecorded {
+            measures: vec![MgmtMeasure::WallPatching],
+            closed_on: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
+        },
+    )
+    .await;
+    let c = l.cmd(close(ClosureBasis::ReviewNoHazard));
+    l.refused(&principal(), c, RuleCode::R2).await;
+    assert!(
+        store
+            .verify_projection(&Scope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::Other).await;
+    let mine = Scope::Region {
+        code: RegionCode::parse("370829101").unwrap(),
+    };
+    let theirs = Scope::Region {
+        code: RegionCode::parse("370829102").unwrap(),
+    };
+    assert!(matches!(
+        store.house(&mine, &h.code).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.house_events(&mine, &h.code).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.house(&theirs, &h.code).await.is_ok());
+    assert_eq!(store.count_houses(&mine).await.unwrap(), 0);
+    assert_eq!(store.count_houses(&Scope::Nothing).await.unwrap(), 0);
+    // Writing to it from the wrong town answers exactly like a missing house.
+    let cmd = h.cmd(survey(Judgement::NoHazard));
+    let err = store
+        .execute(&mine, &clerk(), &cmd, "test")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err}");
+    assert_eq!(err.to_string(), "该房屋不存在或不在您的辖区内");
+    // Registering a house in another town's village is refused.
+    let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 8);
+    let cmd = Command {
+        house: code,
+        expected_version: 0,
+        change: Change::Registered {
+            source: RegistrationSource::DynamicSurvey,
+            plaque_token: format!("{:032x}", 8),
+            record: Box::new(sample::record(
+                RegionCode::parse(OTHER_VILLAGE).unwrap(),
+                UsageCategory::Other,
+            )),
+            people: Box::new(sample::people()),
+        },
+        effective: h.day,
+        reason: None,
+        evidence: vec![],
+    };
+    let err = store
+        .execute(&mine, &clerk(), &cmd, "test")
+        .await
+        .unwrap_err();
+    assert_eq!(err.rule().map(|v| v.code), Some(RuleCode::P1));
+}
+
+async fn a_department_sees_only_business_houses_of_its_sector(store: &Store) {
+    with_villages(store).await;
+    let restaurant = House::register(store, 11, VILLAGE, UsageCategory::Business).await; // 餐饮饭店 → 商务
+    let home = House::register(store, 12, VILLAGE, UsageCategory::Other).await;
+    let county = RegionCode::parse("370829").unwrap();
+    let commerce = Scope::Department {
+        department: "商务".into(),
+        within: county,
+    };
+    let education = Scope::Department {
+        department: "教育".into(),
+        within: county,
+    };
+    assert!(store.house(&commerce, &restaurant.code).await.is_ok());
+    assert!(matches!(
+        store.house(&commerce, &home.code).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.house(&education, &restaurant.code).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.count_houses(&commerce).await.unwrap(), 1);
+}
+
+async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 3, VILLAGE, UsageCategory::Other).await;
+    let seen = h.cmd(survey(Judgement::Hazard));
+    h.ok(
+        &actor("colleague", Role::TownOperator),
+        survey(Judgement::Severe),
+    )
+    .await;
+    let err = store
+        .execute(&Scope::All, &clerk(), &seen, "test")
+        .await
+        .unwrap_err();
+    let v = err.rule().expect("a rule violation");
+    assert_eq!(v.code, RuleCode::V1);
+    assert!(v.message.contains("colleague姓名"), "{}", v.message);
+    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    assert_eq!(view.state.judgement, Some(Judgement::Severe));
+}
+
+async fn personal_data_is_stored_apart_from_the_event_payload(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 4, VILLAGE, UsageCategory::Other).await;
+    let payload: String = on_db!(&store.db, p => sqlx::query_scalar("SELECT payload FROM events WHERE seq = 1").fetch_one(p).await).unwrap();
+    let id = sample::people().owner_id.unwrap();
+    assert!(
+        !payload.contains(id.as_str()),
+        "ID number inside the payload"
+    );
+    assert!(!payload.contains("13805371234"), "phone inside the payload");
+    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    assert_eq!(view.people, Some(sample::people()));
+    let events = store.house_events(&Scope::All, &h.code).await.unwrap();
+    assert_eq!(events[0].change.people(), Some(&sample::people()));
+}
+
+async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 5, VILLAGE, UsageCategory::MixedBusiness).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(&appraiser(), appraise(Grade::B)).await;
+    h.ok(&principal(), close(ClosureBasis::AppraisalAB)).await;
+    let mut first = Vec::new();
+    store.export_events(&Scope::All, &mut first).await.unwrap();
+
+    // Into a fresh database of the other backend and back: byte-identical.
+    let other = if store.db.backend() == "sqlite" {
+        anju_store::testing::postgres().await
+    } else {
+        anju_store::testing::sqlite().await
+    };
+    let actor = anju_store::log::cli_actor();
+    let summary = other
+        .store
+        .import_events(&mut first.as_slice(), &actor)
+        .await
+        .unwrap();
+    assert_eq!((summary.houses, summary.events), (1, 4));
+    let mut second = Vec::new();
+    other
+        .store
+        .export_events(&Scope::All, &mut second)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(first.clone()).unwrap(),
+        String::from_utf8(second).unwrap()
+    );
+    assert!(
+        other
+            .store
+            .verify_projection(&Scope::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A log whose closure rests on management measures is refused at that line; nothing written.
+    let text = String::from_utf8(first).unwrap();
+    let tampered = text.replace(
+        "\"basis\":\"appraisal_a_b\"",
+        "\"basis\":\"management_measure\"",
+    );
+    assert_ne!(tampered, text, "the closure line was not found");
+    let fresh = anju_store::testing::sqlite().await;
+    let err = fresh
+        .store
+        .import_events(&mut tampered.as_bytes(), &actor)
+        .await
+        .unwrap_err();
+    assert_eq!(err.line, 5, "{err}");
+    assert!(err.message.contains("R1"), "{err}");
+    assert_eq!(fresh.store.count_houses(&Scope::All).await.unwrap(), 0);
+    assert_eq!(fresh.store.count_events(&Scope::All).await.unwrap(), 0);
+    // Importing the same log twice is refused at its first house.
+    let err = other
+        .store
+        .import_events(&mut text.as_bytes(), &actor)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("已存在"), "{err}");
+}
+
+async fn a_merged_town_keeps_its_history(store: &Store) {
+    with_villages(store).await;
+    let old = RegionCode::parse("370829114").unwrap();
+    let new = RegionCode::parse("370829113").unwrap();
+    let mut tx = store.db.begin().await.unwrap();
+    let change = RegionChange {
+        old,
+        new,
+        old_name: "黄垓镇".into(),
+        effective: NaiveDate::from_ymd_opt(2024, 5, 10).unwrap(),
+        kind: RegionChangeKind::Merge,
+        note: "撤并".into(),
+    };
+    anju_store::reference::change_region(&mut tx, &change, None, 0, "county")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store.reload_reference().await.unwrap();
+    let r = store.reference();
+    let town = r.regions.iter().find(|x| x.code == old).unwrap();
+    assert!(town.valid_on(NaiveDate::from_ymd_opt(2024, 5, 9).unwrap()));
+    assert!(!town.valid_on(NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()));
+    assert_eq!(r.region_changes, vec![change]);
+    // Merging it again is refused: it no longer exists.
+    let mut tx = store.db.begin().await.unwrap();
+    let again =
+        anju_store::reference::change_region(&mut tx, &r.region_changes[0], None, 0, "county")
+            .await;
+    assert!(again.is_err());
+    tx.rollback().await.unwrap();
+}
+
+async fn opening_twice_applies_migrations_once(store: &Store) {
+    let applied = store.db.migrate().await.unwrap();
+    assert!(applied.is_empty());
+    assert_eq!(
+        store.reference().regions.len(),
+        anju_domain::region::jiaxiang_seed().len()
+    );
+}
+
+async fn the_audit_chain_links_every_row(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 6, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
+    on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
+    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), Some(1));
+}
+
+anju_store::both!(
+    every_rule_refuses_through_the_store_and_changes_nothing,
+    a_town_account_cannot_see_or_touch_another_towns_house,
+    a_department_sees_only_business_houses_of_its_sector,
+    a_stale_change_is_refused_naming_who_changed_the_house,
+    personal_data_is_stored_apart_from_the_event_payload,
+    the_event_log_round_trips_and_an_invalid_log_writes_nothing,
+    a_merged_town_keeps_its_history,
+    opening_twice_applies_migrations_once,
+    the_audit_chain_links_every_row,
+);
