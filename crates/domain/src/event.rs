@@ -111,6 +111,7 @@ pub enum Change {
     Reviewed {
         reviewer_names: String,
         finding: ReviewFinding,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         opinion: Option<String>,
     },
     /// 安全鉴定.
@@ -122,23 +123,28 @@ pub enum Change {
     /// 工程措施开工.
     EngineeringStarted {
         measure: EngMeasure,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         contractor: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline: Option<NaiveDate>,
     },
     /// 工程措施竣工并经专业技术人员验收 (before/after photos as evidence).
     EngineeringAccepted {
         measure: EngMeasure,
         reviewer_names: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         opinion: Option<String>,
     },
     /// 销号, on a claimed basis the rules check.
     Closed {
         basis: ClosureBasis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         platform_closed_on: Option<NaiveDate>,
     },
     /// A closure made before the system on management measures (legacy data, rule R2):
     /// recorded for the look-back list, never counted as closed.
     LegacyClosureRecorded {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         measures: Vec<MgmtMeasure>,
         closed_on: NaiveDate,
     },
@@ -146,19 +152,24 @@ pub enum Change {
     LookBackReviewed {
         reviewer_names: String,
         hazard_remains: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         opinion: Option<String>,
     },
     /// The hazard remains after a closure (look-back, confirmed problem, change of use).
     Reopened,
     /// Corrects the initial judgement, risk level or appraisal grade (one audited event).
     Reclassified {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         judgement: Option<Judgement>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         risk_level: Option<RiskLevel>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         grade: Option<Grade>,
     },
     /// Corrects the house record and/or its people (identifiers, address, use, building data).
     Corrected {
         record: Box<HouseRecord>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         people: Option<Box<People>>,
     },
 }
@@ -169,25 +180,35 @@ pub struct Survey {
     pub round: String,
     pub surveyor: String,
     pub judgement: Judgement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<RiskLevel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hazard_categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hazard_parts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub geohazards: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fire_hazards: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub added_load: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remarks: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Appraisal {
     pub agency_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agency_credit_code: Option<String>,
     pub reviewer_names: String,
     pub standard: String,
     pub report_no: String,
     pub grade: Grade,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<HandlingAdvice>,
     /// 整治后复核: an appraisal after engineering (closure evidence; does not change ⑤).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub post_rectification: bool,
 }
 
@@ -312,7 +333,9 @@ pub struct Command {
     /// When it happened in the field (排查日期, 鉴定日期, 竣工日期 …).
     pub effective: NaiveDate,
     /// Required where the step changes earlier facts (rule R4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
 }
 
@@ -324,7 +347,9 @@ pub struct Event {
     pub effective: NaiveDate,
     pub recorded_at: DateTime<Utc>,
     pub actor: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
     pub change: Change,
 }

@@ -10,36 +10,54 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HouseRecord {
     /// 自建房编号（归集平台）, usually `YH` + 15 digits; other shapes are kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_code: Option<String>,
     /// 普查房屋编号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub census_id: Option<String>,
     /// 房屋建筑统一编码 (JGJ/T 496), opaque.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unified_code: Option<String>,
     pub town: RegionCode,
     pub village: RegionCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub road: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub door_no: Option<String>,
     /// 房屋地址.
     pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
     pub usage: UsageCategory,
     /// 经营类型, dictionary `business_type`; empty for non-business houses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub business_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub occupants_over_10: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub land_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub land_use_subtype: Option<String>,
     pub floors_above: u8,
     pub floors_below: u8,
     /// 建筑面积（㎡）, two decimals.
     pub floor_area_m2: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_year: Option<u16>,
     pub structure_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_material: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor_slab: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roof_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qr_plaque_installed_on: Option<NaiveDate>,
     pub construction: Construction,
 }
@@ -47,14 +65,23 @@ pub struct HouseRecord {
 /// 建设情况 + 管理情况.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Construction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub design_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seismic_measures: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_altered: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alteration_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub main_structure_changed: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_decorated: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permits_held: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub illegal_flags: Vec<String>,
 }
 
@@ -63,17 +90,26 @@ pub struct Construction {
 pub struct People {
     /// 产权人（户主）.
     pub owner_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<OwnerId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_phone: Option<PhoneNumber>,
     /// 产权人类型: 产权人 / 实际拥有人.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_phone: Option<PhoneNumber>,
     /// 房屋安全责任人.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_person: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_phone: Option<PhoneNumber>,
     /// 安全监管责任人（网格员/包保干部）.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor_phone: Option<PhoneNumber>,
 }
 

@@ -25,6 +25,7 @@ pub struct Engineering {
     pub measure: EngMeasure,
     pub started_on: NaiveDate,
     /// Completion accepted by a technical reviewer; revoked when a closure on it is reopened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Step<EngMeasure>>,
 }
 
@@ -38,9 +39,11 @@ pub struct Closure {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Legacy {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measures: Vec<MgmtMeasure>,
     pub closed_on: NaiveDate,
     /// The look-back re-review: `value` is whether the hazard remains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub look_back: Option<Step<bool>>,
 }
 
@@ -50,25 +53,43 @@ pub struct HouseState {
     pub code: HouseCode,
     /// Number of events applied; the version a change must state.
     pub version: u32,
+    /// Not stored with the projection's state: the store reads it from the house's latest
+    /// registration or correction event, so the record is kept once per change, not twice.
+    #[serde(skip)]
     pub record: Option<HouseRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_effective: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_recorded_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_actor: Option<Actor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judgement: Option<Judgement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<RiskLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surveyed_on: Option<NaiveDate>,
     /// Column ①: judged hazardous at a survey, unless corrected by reclassification.
     pub hazard: bool,
     /// The latest professional review (or look-back) finding still standing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Step<ReviewFinding>>,
     /// The appraisal that decides on rectification (not a post-rectification one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appraisal: Option<Step<Grade>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_appraisal: Option<Step<Grade>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<MgmtMeasure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engineering: Option<Engineering>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure: Option<Closure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy: Option<Legacy>,
     /// Bases recorded at or before this event no longer count (a reopen invalidated them).
     pub reopened_at_seq: u32,
@@ -162,9 +183,7 @@ impl HouseState {
 
     /// Folds a house's events, in order, from nothing.
     pub fn replay<'a>(code: HouseCode, events: impl IntoIterator<Item = &'a Event>) -> HouseState {
-        events
-            .into_iter()
-            .fold(HouseState::new(code), apply)
+        events.into_iter().fold(HouseState::new(code), apply)
     }
 
     pub fn is_business(&self) -> bool {

@@ -20,8 +20,27 @@ pub struct HouseView {
     pub plaque_token: String,
 }
 
-pub(crate) fn parse_state(json: &str) -> Result<HouseState> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("house state: {e}")))
+/// The payload of a house's latest record-bearing event, as a scalar subquery on alias `h`.
+#[macro_export]
+macro_rules! record_payload_sql {
+    () => {
+        "(SELECT e2.payload FROM events e2 WHERE e2.house_id = h.id AND e2.kind IN ('registered', 'corrected') ORDER BY e2.seq DESC LIMIT 1)"
+    };
+}
+
+/// A stored state with its record put back from the latest registration or correction.
+pub(crate) fn parse_state(json: &str, record_payload: Option<&str>) -> Result<HouseState> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("house state: {e}"));
+    let mut state: HouseState = serde_json::from_str(json).map_err(corrupt)?;
+    let payload =
+        record_payload.ok_or_else(|| StoreError::Corrupt("house without registration".into()))?;
+    let change: serde_json::Value = serde_json::from_str(payload).map_err(corrupt)?;
+    let record = change
+        .get("record")
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt("event without record".into()))?;
+    state.record = Some(serde_json::from_value(record).map_err(corrupt)?);
+    Ok(state)
 }
 
 pub(crate) type EventTuple = (
@@ -67,21 +86,24 @@ impl Store {
     /// One house with its people, if it exists within `scope`.
     pub async fn house(&self, scope: &Scope, code: &HouseCode) -> Result<HouseView> {
         const SQL: &str = concat!(
-            "SELECT h.id, h.state, h.qr_token, p.data FROM houses h LEFT JOIN house_people p ON p.house_id = h.id WHERE h.code = $4 AND ",
+            "SELECT h.id, h.state, h.qr_token, p.data, ",
+            record_payload_sql!(),
+            " FROM houses h LEFT JOIN house_people p ON p.house_id = h.id WHERE h.code = $4 AND ",
             scope_sql!()
         );
         let sp = ScopeParams::of(scope);
-        let row: Option<(i64, String, String, Option<String>)> = on_db!(&self.db, p => sqlx::query_as(SQL)
+        type Row = (i64, String, String, Option<String>, Option<String>);
+        let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
             .fetch_optional(p).await)?;
-        let (id, state, plaque_token, people) = row.ok_or(StoreError::NotFound)?;
+        let (id, state, plaque_token, people, record) = row.ok_or(StoreError::NotFound)?;
         let people = people
             .map(|p| serde_json::from_str(&p))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("house people: {e}")))?;
         Ok(HouseView {
             id,
-            state: parse_state(&state)?,
+            state: parse_state(&state, record.as_deref())?,
             people,
             plaque_token,
         })
@@ -131,21 +153,32 @@ impl Store {
     /// of its stored events (state, facts, version, status). Returns the houses that differ.
     pub async fn verify_projection(&self, scope: &Scope) -> Result<Vec<String>> {
         const HOUSES: &str = concat!(
-            "SELECT h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code FROM houses h WHERE ",
+            "SELECT h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
+            record_payload_sql!(),
+            " FROM houses h WHERE ",
             scope_sql!(),
             " ORDER BY h.id"
         );
         let sp = ScopeParams::of(scope);
-        type Row = (String, String, i32, i32, String, String, String);
+        type Row = (
+            String,
+            String,
+            i32,
+            i32,
+            String,
+            String,
+            String,
+            Option<String>,
+        );
         let houses: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.department)
             .fetch_all(p).await)?;
         let mut bad = Vec::new();
-        for (code, state, facts, version, status, town, village) in houses {
+        for (code, state, facts, version, status, town, village, record) in houses {
             let code = HouseCode::parse(&code).map_err(|e| StoreError::Corrupt(e.0))?;
             let events = self.house_events(scope, &code).await?;
             let replayed = HouseState::replay(code.clone(), &events);
-            let stored = parse_state(&state)?;
+            let stored = parse_state(&state, record.as_deref())?;
             let rec = replayed.record.as_ref();
             let same = stored == replayed
                 && facts as u32 == replayed.facts().bits()
@@ -168,16 +201,20 @@ pub(crate) async fn load_for_update(
     code: &HouseCode,
 ) -> Result<Option<(i64, HouseState)>> {
     const SQLITE: &str = concat!(
-        "SELECT h.id, h.state FROM houses h WHERE h.code = $4 AND ",
+        "SELECT h.id, h.state, ",
+        record_payload_sql!(),
+        " FROM houses h WHERE h.code = $4 AND ",
         scope_sql!()
     );
     const POSTGRES: &str = concat!(
-        "SELECT h.id, h.state FROM houses h WHERE h.code = $4 AND ",
+        "SELECT h.id, h.state, ",
+        record_payload_sql!(),
+        " FROM houses h WHERE h.code = $4 AND ",
         scope_sql!(),
         " FOR UPDATE OF h"
     );
     let sp = ScopeParams::of(scope);
-    let row: Option<(i64, String)> = match tx {
+    let row: Option<(i64, String, Option<String>)> = match tx {
         Tx::Sqlite(_) => on_tx!(tx, c => sqlx::query_as(SQLITE)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
             .fetch_optional(&mut *c).await)?,
@@ -185,7 +222,8 @@ pub(crate) async fn load_for_update(
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
             .fetch_optional(&mut *c).await)?,
     };
-    row.map(|(id, s)| Ok((id, parse_state(&s)?))).transpose()
+    row.map(|(id, s, r)| Ok((id, parse_state(&s, r.as_deref())?)))
+        .transpose()
 }
 
 /// Whether a house code is taken at all, regardless of scope (only for allocating codes).

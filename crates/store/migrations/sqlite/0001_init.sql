@@ -64,11 +64,10 @@ CREATE TABLE houses (
     last_effective DATE NOT NULL,
     updated_at     BIGINT NOT NULL,               -- microseconds since the Unix epoch, UTC
     updated_by     TEXT NOT NULL,
-    state          TEXT NOT NULL                  -- HouseState JSON, record included (no personal data)
+    state          TEXT NOT NULL                  -- HouseState JSON; the record lives in the latest registered/corrected event
 );
 CREATE INDEX houses_village ON houses(village_code);
 CREATE INDEX houses_town_facts ON houses(town_code, facts);
-CREATE INDEX houses_status ON houses(status);
 CREATE INDEX houses_platform_code ON houses(platform_code);
 CREATE INDEX houses_census_id ON houses(census_id);
 
@@ -106,8 +105,6 @@ CREATE TABLE events (
     village_code TEXT NOT NULL,
     UNIQUE (house_id, seq)
 );
-CREATE INDEX events_effective ON events(effective);
-CREATE INDEX events_recorded ON events(recorded_at);
 
 -- Audit trail: append-only, each row chained to the previous one by SHA-256.
 CREATE TABLE audit_log (
