@@ -79,3 +79,237 @@ impl std::ops::BitOr for Facts {
         Facts(self.0 | rhs.0)
     }
 }
+
+/// A counted column: houses whose facts include all of `all` and none of `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub all: Facts,
+    pub none: Facts,
+}
+
+impl Count {
+    pub const fn new(all: Facts, none: Facts) -> Count {
+        Count { all, none }
+    }
+
+    pub fn matches(self, f: Facts) -> bool {
+        f.contains(self.all) && f.0 & self.none.0 == 0
+    }
+}
+
+const NONE: Facts = Facts::empty();
+const B: Facts = Facts::BUSINESS;
+
+/// The two official ledgers of the notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Form {
+    /// 附件1 前期采取管理措施销号的自建房复核台账.
+    Attachment1,
+    /// 附件2 自建房安全专项整治攻坚行动工作台账.
+    Attachment2,
+}
+
+/// 附件2's counted columns, in order. Rates and the online-inspection figures come on top.
+pub const ATTACHMENT2_COUNTS: &[Count] = &[
+    // 已排查自建房总量
+    Count::new(Facts::SURVEYED, NONE),
+    // 经营性: 已排查, 初判隐患, 动态销号
+    Count::new(Facts::SURVEYED.union(B), NONE),
+    Count::new(Facts::HAZARD.union(B), NONE),
+    Count::new(Facts::CLOSED.union(Facts::HAZARD).union(B), NONE),
+    // 非经营性: 已排查, ① … ⑦
+    Count::new(Facts::SURVEYED, B),
+    Count::new(Facts::HAZARD, B),
+    Count::new(Facts::REVIEW_NO_HAZARD.union(Facts::HAZARD), B),
+    Count::new(Facts::DIRECT_ENGINEERING.union(Facts::HAZARD), B),
+    Count::new(Facts::APPRAISED.union(Facts::HAZARD), B),
+    Count::new(Facts::CD.union(Facts::HAZARD), B),
+    Count::new(Facts::CD_ENGINEERED.union(Facts::HAZARD), B),
+    Count::new(Facts::CLOSED.union(Facts::HAZARD), B),
+];
+
+/// 附件1's counted columns, in order: 总量, then 经营性 and 非经营性 each 数量, 经专业技术人员现场复核,
+/// 存在安全隐患, 工程措施整治.
+pub const ATTACHMENT1_COUNTS: &[Count] = &[
+    Count::new(Facts::LEGACY, NONE),
+    Count::new(Facts::LEGACY.union(B), NONE),
+    Count::new(Facts::LOOK_BACK_DONE.union(Facts::LEGACY).union(B), NONE),
+    Count::new(Facts::LOOK_BACK_HAZARD.union(Facts::LEGACY).union(B), NONE),
+    Count::new(
+        Facts::LOOK_BACK_ENGINEERED.union(Facts::LEGACY).union(B),
+        NONE,
+    ),
+    Count::new(Facts::LEGACY, B),
+    Count::new(Facts::LOOK_BACK_DONE.union(Facts::LEGACY), B),
+    Count::new(Facts::LOOK_BACK_HAZARD.union(Facts::LEGACY), B),
+    Count::new(Facts::LOOK_BACK_ENGINEERED.union(Facts::LEGACY), B),
+];
+
+impl Form {
+    pub fn counts(self) -> &'static [Count] {
+        match self {
+            Form::Attachment1 => ATTACHMENT1_COUNTS,
+            Form::Attachment2 => ATTACHMENT2_COUNTS,
+        }
+    }
+}
+
+impl Facts {
+    pub const fn union(self, other: Facts) -> Facts {
+        Facts(self.0 | other.0)
+    }
+}
+
+/// A rate shown as a percentage with two decimals; `None` (shown `—`, JSON null) when its
+/// denominator is 0 — never 0% or 100%.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub numerator: i64,
+    pub denominator: i64,
+}
+
+impl Rate {
+    pub fn new(numerator: i64, denominator: i64) -> Rate {
+        Rate {
+            numerator,
+            denominator,
+        }
+    }
+
+    /// Hundredths of a percent, rounded half up: 2/3 → 6667 (66.67%).
+    pub fn basis_points(self) -> Option<i64> {
+        (self.denominator != 0).then(|| {
+            let scaled = i128::from(self.numerator) * 10_000;
+            let d = i128::from(self.denominator);
+            ((scaled * 2 + d) / (d * 2)) as i64
+        })
+    }
+
+    /// `66.67%`, or `—`.
+    pub fn display(self) -> String {
+        match self.basis_points() {
+            Some(bp) => format!("{}.{:02}%", bp / 100, bp % 100),
+            None => "—".into(),
+        }
+    }
+
+    /// The percentage as a number with two decimals (66.67), or `None`.
+    pub fn percent(self) -> Option<f64> {
+        self.basis_points().map(|bp| bp as f64 / 100.0)
+    }
+}
+
+/// One row of a ledger: a town (or village) or the 合计 row, with its counts in the order of
+/// [`Form::counts`], plus the online-inspection problem figures of 附件2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub code: String,
+    pub name: String,
+    pub counts: Vec<i64>,
+    /// 附件2 线上检查: problems with a verdict, and all problems (business-use houses).
+    pub online_confirmed: i64,
+    pub online_total: i64,
+}
+
+/// A consistency check that does not hold, shown beside the table (never "fixed").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckFailure {
+    pub row: String,
+    pub check: String,
+}
+
+impl LedgerRow {
+    pub fn empty(code: &str, name: &str, form: Form) -> LedgerRow {
+        LedgerRow {
+            code: code.into(),
+            name: name.into(),
+            counts: vec![0; form.counts().len()],
+            online_confirmed: 0,
+            online_total: 0,
+        }
+    }
+
+    pub fn add(&mut self, other: &LedgerRow) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.online_confirmed += other.online_confirmed;
+        self.online_total += other.online_total;
+    }
+
+    /// 附件2: 问题确认率, 鉴定率 ④/(①−②−③), 整治率 (⑥+③)/(⑤+③), 销号率 ⑦/①.
+    pub fn attachment2_rates(&self) -> [Rate; 4] {
+        let c = &self.counts;
+        [
+            Rate::new(self.online_confirmed, self.online_total),
+            Rate::new(c[8], c[5] - c[6] - c[7]),
+            Rate::new(c[10] + c[7], c[9] + c[7]),
+            Rate::new(c[11], c[5]),
+        ]
+    }
+
+    /// The consistency checks of DOMAIN §5 (附件2) or their 附件1 counterparts.
+    pub fn checks(&self, form: Form) -> Vec<CheckFailure> {
+        let c = &self.counts;
+        let rules: Vec<(bool, &str)> = match form {
+            Form::Attachment2 => vec![
+                (c[6] + c[7] + c[8] <= c[5], "②+③+④ ≤ ①"),
+                (c[9] <= c[8], "⑤ ≤ ④"),
+                (c[10] <= c[9], "⑥ ≤ ⑤"),
+                (c[11] <= c[5], "⑦ ≤ ①"),
+                (
+                    self.online_confirmed <= self.online_total,
+                    "问题确认数 ≤ 问题数",
+                ),
+                (c[1] + c[4] == c[0], "经营性 + 非经营性 = 已排查总量"),
+                (
+                    c[3] <= c[2] && c[2] <= c[1],
+                    "经营性：动态销号 ≤ 初判隐患 ≤ 已排查",
+                ),
+            ],
+            Form::Attachment1 => vec![
+                (c[1] + c[5] == c[0], "经营性 + 非经营性 = 总量"),
+                (c[2] <= c[1] && c[6] <= c[5], "现场复核数 ≤ 数量"),
+                (c[3] <= c[2] && c[7] <= c[6], "存在安全隐患数 ≤ 现场复核数"),
+                (
+                    c[4] <= c[3] && c[8] <= c[7],
+                    "工程措施整治数 ≤ 存在安全隐患数",
+                ),
+            ],
+        };
+        rules
+            .into_iter()
+            .filter(|(ok, _)| !ok)
+            .map(|(_, check)| CheckFailure {
+                row: self.name.clone(),
+                check: check.into(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_round_half_up_and_show_a_dash_for_zero_denominators() {
+        assert_eq!(Rate::new(2, 3).display(), "66.67%");
+        assert_eq!(Rate::new(1, 3).display(), "33.33%");
+        assert_eq!(Rate::new(1, 8).display(), "12.50%");
+        assert_eq!(Rate::new(1, 16).display(), "6.25%");
+        assert_eq!(Rate::new(1, 20_000).display(), "0.01%");
+        assert_eq!(Rate::new(1, 200_000).display(), "0.00%");
+        assert_eq!(Rate::new(0, 0).display(), "—");
+        assert_eq!(Rate::new(0, 0).percent(), None);
+        assert_eq!(Rate::new(5, 5).percent(), Some(100.0));
+    }
+
+    #[test]
+    fn a_count_needs_all_of_its_facts_and_none_of_the_excluded() {
+        let f = Facts::SURVEYED | Facts::HAZARD;
+        assert!(ATTACHMENT2_COUNTS[5].matches(f));
+        assert!(!ATTACHMENT2_COUNTS[5].matches(f | Facts::BUSINESS));
+        assert!(ATTACHMENT2_COUNTS[2].matches(f | Facts::BUSINESS));
+    }
+}

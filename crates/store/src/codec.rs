@@ -21,9 +21,19 @@ pub struct EventRow {
     pub evidence: String,
     pub payload: String,
     pub personal: Option<String>,
-    pub facts: i32,
+}
+
+/// A `fact_spans` row: the ledger facts a house had from one event until its next.
+#[derive(Debug, Clone)]
+pub struct SpanRow {
+    pub seq: i32,
     pub town_code: String,
     pub village_code: String,
+    pub facts: i32,
+    pub effective_from: NaiveDate,
+    pub effective_to: Option<NaiveDate>,
+    pub recorded_from: i64,
+    pub recorded_to: Option<i64>,
 }
 
 pub fn role_code(r: Role) -> String {
@@ -53,8 +63,22 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).expect("domain types serialize")
 }
 
-/// Splits an event into its row; `facts`, town and village are those after the event.
-pub fn to_row(e: &Event, facts: Facts, town: &str, village: &str) -> EventRow {
+/// The open span an event starts, with the house's facts, town and village after it.
+pub fn span(e: &Event, facts: Facts, town: &str, village: &str) -> SpanRow {
+    SpanRow {
+        seq: e.seq as i32,
+        town_code: town.to_string(),
+        village_code: village.to_string(),
+        facts: facts.bits() as i32,
+        effective_from: e.effective,
+        effective_to: None,
+        recorded_from: micros(e.recorded_at),
+        recorded_to: None,
+    }
+}
+
+/// Splits an event into its row: the payload without personal data, which goes apart.
+pub fn to_row(e: &Event) -> EventRow {
     let mut payload = serde_json::to_value(&e.change).expect("domain types serialize");
     let personal = match payload.as_object_mut().and_then(|o| o.remove("people")) {
         Some(Value::Null) | None => None,
@@ -72,9 +96,6 @@ pub fn to_row(e: &Event, facts: Facts, town: &str, village: &str) -> EventRow {
         evidence: json(&e.evidence),
         payload: payload.to_string(),
         personal,
-        facts: facts.bits() as i32,
-        town_code: town.to_string(),
-        village_code: village.to_string(),
     }
 }
 

@@ -177,10 +177,12 @@ impl Store {
         for (code, state, facts, version, status, town, village, record) in houses {
             let code = HouseCode::parse(&code).map_err(|e| StoreError::Corrupt(e.0))?;
             let events = self.house_events(scope, &code).await?;
+            let spans_ok = self.spans_match(scope, &code, &events).await?;
             let replayed = HouseState::replay(code.clone(), &events);
             let stored = parse_state(&state, record.as_deref())?;
             let rec = replayed.record.as_ref();
-            let same = stored == replayed
+            let same = spans_ok
+                && stored == replayed
                 && facts as u32 == replayed.facts().bits()
                 && version as u32 == replayed.version
                 && status == replayed.status().code()
@@ -190,6 +192,46 @@ impl Store {
             }
         }
         Ok(bad)
+    }
+}
+
+impl Store {
+    /// Whether the stored fact spans of a house are those its events open and close.
+    async fn spans_match(&self, scope: &Scope, code: &HouseCode, events: &[Event]) -> Result<bool> {
+        const SQL: &str = concat!(
+            "SELECT s.seq, s.town_code, s.village_code, s.facts, s.effective_from, s.effective_to, s.recorded_from, s.recorded_to \
+             FROM fact_spans s JOIN houses h ON h.id = s.house_id WHERE h.code = $4 AND ",
+            scope_sql!(),
+            " ORDER BY s.seq"
+        );
+        type Row = (
+            i32,
+            String,
+            String,
+            i32,
+            NaiveDate,
+            Option<NaiveDate>,
+            i64,
+            Option<i64>,
+        );
+        let sp = ScopeParams::of(scope);
+        let stored: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .fetch_all(p).await)?;
+        let (_, expected) = crate::write::event_rows(events);
+        Ok(stored.len() == expected.len()
+            && stored.iter().zip(&expected).all(|(a, b)| {
+                *a == (
+                    b.seq,
+                    b.town_code.clone(),
+                    b.village_code.clone(),
+                    b.facts,
+                    b.effective_from,
+                    b.effective_to,
+                    b.recorded_from,
+                    b.recorded_to,
+                )
+            }))
     }
 }
 

@@ -3,7 +3,7 @@
 //! write many already-decided houses with multi-row statements, still in transactions.
 
 use crate::audit::{self, AuditEntry};
-use crate::codec::{self, EventRow};
+use crate::codec::{self, EventRow, SpanRow};
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::houses::{code_taken, load_for_update};
@@ -86,13 +86,14 @@ impl NewHouse {
     }
 }
 
-/// Rows of `events` with the facts, town and village after each event.
-fn event_rows(events: &[Event]) -> Vec<EventRow> {
+/// Rows of `events`, and the fact spans they open, each closed by the next event.
+pub(crate) fn event_rows(events: &[Event]) -> (Vec<EventRow>, Vec<SpanRow>) {
     let Some(first) = events.first() else {
-        return vec![];
+        return (vec![], vec![]);
     };
     let mut state = HouseState::new(first.house.clone());
-    events
+    let mut spans: Vec<SpanRow> = Vec::with_capacity(events.len());
+    let rows = events
         .iter()
         .map(|e| {
             state = apply(
@@ -100,9 +101,20 @@ fn event_rows(events: &[Event]) -> Vec<EventRow> {
                 e,
             );
             let r = state.record.as_ref().expect("registered");
-            codec::to_row(e, state.facts(), r.town.as_str(), r.village.as_str())
+            if let Some(prev) = spans.last_mut() {
+                prev.effective_to = Some(e.effective);
+                prev.recorded_to = Some(codec::micros(e.recorded_at));
+            }
+            spans.push(codec::span(
+                e,
+                state.facts(),
+                r.town.as_str(),
+                r.village.as_str(),
+            ));
+            codec::to_row(e)
         })
-        .collect()
+        .collect();
+    (rows, spans)
 }
 
 fn plaque_token_of(events: &[Event]) -> String {
@@ -128,8 +140,11 @@ const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, dat
 const DELETE_SECTORS: &str = "DELETE FROM house_sectors WHERE house_id = $1";
 const INSERT_SECTOR: &str = "INSERT INTO house_sectors (house_id, department_code) VALUES ($1, $2)";
 /// One event row (also used by `anju bench` as the bare single-row baseline).
-pub const INSERT_EVENT: &str = "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, facts, town_code, village_code) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+pub const INSERT_EVENT: &str = "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+const CLOSE_SPAN: &str = "UPDATE fact_spans SET effective_to = $2, recorded_to = $3 WHERE house_id = $1 AND recorded_to IS NULL";
+const INSERT_SPAN: &str = "INSERT INTO fact_spans (house_id, seq, town_code, village_code, facts, effective_from, effective_to, recorded_from, recorded_to) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 impl Store {
     /// Decides and records one step on a house within `scope`. On refusal nothing of the house
@@ -219,8 +234,17 @@ impl Store {
             self.write_sectors(tx, id, &next).await?;
         }
         let r = next.record.as_ref().expect("registered");
-        let erow = codec::to_row(&event, next.facts(), r.town.as_str(), r.village.as_str());
-        insert_event(tx, id, &erow).await?;
+        insert_event(tx, id, &codec::to_row(&event)).await?;
+        let span = codec::span(&event, next.facts(), r.town.as_str(), r.village.as_str());
+        on_tx!(tx, c => {
+            sqlx::query(CLOSE_SPAN)
+                .bind(id).bind(span.effective_from).bind(span.recorded_from)
+                .execute(&mut *c).await?;
+            sqlx::query(INSERT_SPAN)
+                .bind(id).bind(span.seq).bind(&span.town_code).bind(&span.village_code).bind(span.facts)
+                .bind(span.effective_from).bind(span.effective_to).bind(span.recorded_from).bind(span.recorded_to)
+                .execute(&mut *c).await?;
+        });
         Ok(event)
     }
 
@@ -318,8 +342,9 @@ impl Store {
             }
             rows.sectors
                 .extend(self.departments_of(&h.state).into_iter().map(|d| (id, d)));
-            rows.events
-                .extend(event_rows(&h.events).into_iter().map(|r| (id, r)));
+            let (events, spans) = event_rows(&h.events);
+            rows.events.extend(events.into_iter().map(|r| (id, r)));
+            rows.spans.extend(spans.into_iter().map(|r| (id, r)));
         }
         rows
     }
@@ -332,6 +357,7 @@ pub struct BulkRows {
     pub people: Vec<(i64, String, String)>,
     pub sectors: Vec<(i64, String)>,
     pub events: Vec<(i64, EventRow)>,
+    pub spans: Vec<(i64, SpanRow)>,
 }
 
 /// Bare batched `INSERT`s of precomputed rows (also the baseline of `anju bench`).
@@ -370,13 +396,23 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
     }
     for chunk in rows.events.chunks(1000) {
         on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, facts, town_code, village_code) ");
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal) ");
             qb.push_values(chunk, |mut b, (id, e)| {
                 b.push_bind(*id).push_bind(e.seq).push_bind(e.kind).push_bind(e.effective)
                     .push_bind(e.recorded_at).push_bind(&e.actor_id).push_bind(&e.actor_name)
                     .push_bind(&e.actor_role).push_bind(&e.reason).push_bind(&e.evidence)
-                    .push_bind(&e.payload).push_bind(&e.personal).push_bind(e.facts)
-                    .push_bind(&e.town_code).push_bind(&e.village_code);
+                    .push_bind(&e.payload).push_bind(&e.personal);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    for chunk in rows.spans.chunks(3000) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO fact_spans (house_id, seq, town_code, village_code, facts, effective_from, effective_to, recorded_from, recorded_to) ");
+            qb.push_values(chunk, |mut b, (id, s)| {
+                b.push_bind(*id).push_bind(s.seq).push_bind(&s.town_code).push_bind(&s.village_code)
+                    .push_bind(s.facts).push_bind(s.effective_from).push_bind(s.effective_to)
+                    .push_bind(s.recorded_from).push_bind(s.recorded_to);
             });
             qb.build().execute(&mut *c).await?;
         });
@@ -442,8 +478,7 @@ async fn insert_event(tx: &mut Tx, house_id: i64, e: &EventRow) -> Result<()> {
     on_tx!(tx, c => sqlx::query(INSERT_EVENT)
         .bind(house_id).bind(e.seq).bind(e.kind).bind(e.effective).bind(e.recorded_at)
         .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
-        .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(e.facts)
-        .bind(&e.town_code).bind(&e.village_code)
+        .bind(&e.evidence).bind(&e.payload).bind(&e.personal)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

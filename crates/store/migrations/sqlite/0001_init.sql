@@ -100,11 +100,26 @@ CREATE TABLE events (
     evidence     TEXT NOT NULL,                   -- JSON array of evidence references
     payload      TEXT NOT NULL,                   -- Change JSON without personal data
     personal     TEXT,                            -- People JSON, when the change carries it
-    facts        INTEGER NOT NULL,                -- ledger facts after this event: "as of" ledgers
-    town_code    TEXT NOT NULL,                   -- town and village after this event
-    village_code TEXT NOT NULL,
     UNIQUE (house_id, seq)
 );
+
+-- Derived, for ledgers "as of" a date (附件1/附件2): each event opens a span of the house's ledger
+-- facts, town and village, closed by the house's next event. A house's facts on field date D are
+-- those of its span with effective_from <= D < effective_to; as recorded at instant T, those of
+-- the span with recorded_from <= T < recorded_to (NULL: still open).
+CREATE TABLE fact_spans (
+    house_id       BIGINT NOT NULL REFERENCES houses(id),
+    seq            INTEGER NOT NULL,
+    town_code      TEXT NOT NULL,
+    village_code   TEXT NOT NULL,
+    facts          INTEGER NOT NULL,
+    effective_from DATE NOT NULL,
+    effective_to   DATE,
+    recorded_from  BIGINT NOT NULL,
+    recorded_to    BIGINT,
+    PRIMARY KEY (house_id, seq)
+);
+CREATE INDEX fact_spans_village ON fact_spans(village_code);
 
 -- Audit trail: append-only, each row chained to the previous one by SHA-256.
 CREATE TABLE audit_log (
