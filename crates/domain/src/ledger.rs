@@ -313,3 +313,167 @@ mod tests {
         assert!(ATTACHMENT2_COUNTS[2].matches(f | Facts::BUSINESS));
     }
 }
+
+/// Which reading of "as of" a ledger uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "at", rename_all = "snake_case")]
+pub enum AsOf {
+    /// Today's projection.
+    Now,
+    /// What had happened by the end of this field date (effective dates).
+    Happened(chrono::NaiveDate),
+    /// What had been recorded by this instant (reproduces what was reported then).
+    Recorded(chrono::DateTime<chrono::Utc>),
+}
+
+/// A computed ledger: one row per town (or village), the 合计 row, and the failed checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerTable {
+    pub form: Form,
+    /// 嘉祥县 or the town's name: the unit the ledger is for.
+    pub unit: String,
+    pub as_of: AsOf,
+    pub rows: Vec<LedgerRow>,
+    pub total: LedgerRow,
+    pub checks: Vec<CheckFailure>,
+}
+
+impl LedgerTable {
+    /// Adds the 合计 row and runs the consistency checks on every row.
+    pub fn build(form: Form, unit: &str, as_of: AsOf, rows: Vec<LedgerRow>) -> LedgerTable {
+        let mut total = LedgerRow::empty("", "合计", form);
+        for r in &rows {
+            total.add(r);
+        }
+        let checks = rows
+            .iter()
+            .chain(std::iter::once(&total))
+            .flat_map(|r| r.checks(form))
+            .collect();
+        LedgerTable {
+            form,
+            unit: unit.into(),
+            as_of,
+            rows,
+            total,
+            checks,
+        }
+    }
+
+    /// Data rows followed by the 合计 row.
+    pub fn all_rows(&self) -> impl Iterator<Item = &LedgerRow> {
+        self.rows.iter().chain(std::iter::once(&self.total))
+    }
+}
+
+impl Form {
+    pub fn title(self) -> &'static str {
+        match self {
+            Form::Attachment1 => "前期采取管理措施销号的自建房复核台账",
+            Form::Attachment2 => "自建房安全专项整治攻坚行动工作台账",
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Form::Attachment1 => 1,
+            Form::Attachment2 => 2,
+        }
+    }
+
+    pub fn from_number(n: u8) -> Option<Form> {
+        match n {
+            1 => Some(Form::Attachment1),
+            2 => Some(Form::Attachment2),
+            _ => None,
+        }
+    }
+
+    /// Flat column headings (group-prefixed), after the 镇街 column: what CSV and JSON carry.
+    pub fn headings(self) -> &'static [&'static str] {
+        match self {
+            Form::Attachment1 => &[
+                "总量",
+                "经营性自建房-数量",
+                "经营性自建房-经专业技术人员现场复核数量",
+                "经营性自建房-存在安全隐患数量",
+                "经营性自建房-工程措施整治数量",
+                "非经营性自建房-数量",
+                "非经营性自建房-经专业技术人员现场复核数量",
+                "非经营性自建房-存在安全隐患数量",
+                "非经营性自建房-工程措施整治数量",
+            ],
+            Form::Attachment2 => &[
+                "已排查自建房总量",
+                "经营性-已排查经营性自建房数量",
+                "经营性-整治销号-初判隐患数量",
+                "经营性-整治销号-动态销号数量",
+                "经营性-线上检查-问题确认/问题",
+                "经营性-线上检查-问题确认率",
+                "非经营性-已排查非经营性自建房数量",
+                "①初判隐患数量",
+                "②经技术人员鉴定复核无隐患数量",
+                "③未鉴定直接工程措施数量",
+                "④已鉴定数量",
+                "⑤C、D级房屋数量",
+                "鉴定率（④/①-②-③）",
+                "⑥鉴定为C、D级房屋采取工程措施整治数量",
+                "整治率（⑥+③/⑤+③）",
+                "⑦已销号数量（含经技术人员复核无隐患、鉴定为A、B级、工程措施销号）",
+                "销号率（⑦/①）",
+            ],
+        }
+    }
+}
+
+/// One printed cell: a count, a rate, or the `a/b` problem figure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Count(i64),
+    Text(String),
+}
+
+/// Where a cell's figure comes from, for drill-down: a counted column, or none (rates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellSource {
+    Count(usize),
+    Derived,
+}
+
+impl LedgerRow {
+    /// The printed cells of this row in the order of [`Form::headings`].
+    pub fn cells(&self, form: Form) -> Vec<(Cell, CellSource)> {
+        let c = &self.counts;
+        let n = |i: usize| (Cell::Count(c[i]), CellSource::Count(i));
+        let rate = |r: Rate| (Cell::Text(r.display()), CellSource::Derived);
+        match form {
+            Form::Attachment1 => (0..c.len()).map(n).collect(),
+            Form::Attachment2 => {
+                let [confirm, appraisal, rectification, closure] = self.attachment2_rates();
+                vec![
+                    n(0),
+                    n(1),
+                    n(2),
+                    n(3),
+                    (
+                        Cell::Text(format!("{}/{}", self.online_confirmed, self.online_total)),
+                        CellSource::Derived,
+                    ),
+                    rate(confirm),
+                    n(4),
+                    n(5),
+                    n(6),
+                    n(7),
+                    n(8),
+                    n(9),
+                    rate(appraisal),
+                    n(10),
+                    rate(rectification),
+                    n(11),
+                    rate(closure),
+                ]
+            }
+        }
+    }
+}

@@ -22,6 +22,15 @@ macro_rules! scope_sql {
     };
 }
 
+/// [`scope_sql!`] for alias `h` being a `fact_spans` row (its village as of the span).
+#[macro_export]
+macro_rules! scope_sql_spans {
+    () => {
+        "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
+         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.house_id AND s.department_code = $3))"
+    };
+}
+
 impl ScopeParams {
     pub fn of(scope: &Scope) -> ScopeParams {
         // Bounds are digits only (or a letter, above every digit): any collation, PostgreSQL's

@@ -3,7 +3,14 @@
 //! never skip, when the server cannot be reached: `ANJU_TEST_POSTGRES` names it (default: the
 //! local `postgres` user).
 
-use crate::Store;
+use crate::{Store, on_db};
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{
+    ClosureBasis, EngMeasure, Grade, Judgement, RegistrationSource, UsageCategory,
+};
+use anju_domain::event::{Actor, Change, Command, EvidenceKind, Role};
+use anju_domain::{HouseCode, RuleCode, Scope, sample};
+use chrono::{Duration, NaiveDate};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub struct TestDb {
@@ -101,4 +108,198 @@ macro_rules! both {
             }
         )*
     };
+}
+
+// Houses stepped through the real store, and the steps they take.
+
+pub fn actor(id: &str, role: Role) -> Actor {
+    Actor {
+        id: id.into(),
+        name: format!("{id}姓名"),
+        role,
+    }
+}
+pub fn clerk() -> Actor {
+    actor("clerk", Role::TownOperator)
+}
+pub fn principal() -> Actor {
+    actor("principal", Role::TownPrincipal)
+}
+pub fn reviewer() -> Actor {
+    actor("reviewer", Role::TechReviewer)
+}
+pub fn appraiser() -> Actor {
+    actor("appraiser", Role::Appraiser)
+}
+
+pub const VILLAGE: &str = "370829101201";
+pub const OTHER_VILLAGE: &str = "370829102201";
+
+pub async fn with_villages(store: &Store) {
+    let mut r = crate::Reference::defaults();
+    for (code, town) in [(VILLAGE, "370829101"), (OTHER_VILLAGE, "370829102")] {
+        r.regions.push(anju_domain::region::Region {
+            code: RegionCode::parse(code).unwrap(),
+            name: format!("测试村{code}"),
+            level: anju_domain::RegionLevel::Village,
+            parent: Some(RegionCode::parse(town).unwrap()),
+            valid_from: anju_domain::region::seed_valid_from(),
+            valid_to: None,
+            is_demo: true,
+            reports_separately: true,
+        });
+    }
+    store.add_reference(&r).await.unwrap();
+}
+
+/// A house in the database, stepped through `Store::execute` with a day per step.
+pub struct House<'a> {
+    pub store: &'a Store,
+    pub code: HouseCode,
+    pub version: u32,
+    pub day: NaiveDate,
+}
+
+impl<'a> House<'a> {
+    pub async fn register(
+        store: &'a Store,
+        serial: u32,
+        village: &str,
+        usage: UsageCategory,
+    ) -> House<'a> {
+        let mut h = House {
+            store,
+            code: HouseCode::new(&RegionCode::parse("370829").unwrap(), serial),
+            version: 0,
+            day: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+        };
+        let mut record = sample::record(RegionCode::parse(village).unwrap(), usage);
+        record.platform_code = Some(format!("YH370829{serial:09}"));
+        h.ok(
+            &clerk(),
+            Change::Registered {
+                source: RegistrationSource::Census,
+                plaque_token: format!("{serial:032x}"),
+                record: Box::new(record),
+                people: Box::new(sample::people()),
+            },
+        )
+        .await;
+        h
+    }
+
+    pub fn cmd(&self, change: Change) -> Command {
+        let reason = matches!(
+            change,
+            Change::Reopened | Change::Reclassified { .. } | Change::Corrected { .. }
+        )
+        .then(|| "核实后更正".to_string());
+        let evidence = match &change {
+            Change::EngineeringAccepted { .. } => vec![
+                sample::evidence(EvidenceKind::PhotoBefore, "b.jpg"),
+                sample::evidence(EvidenceKind::PhotoAfter, "a.jpg"),
+            ],
+            Change::LookBackReviewed { .. } => {
+                vec![sample::evidence(EvidenceKind::SignedForm, "s.jpg")]
+            }
+            _ => vec![],
+        };
+        Command {
+            house: self.code.clone(),
+            expected_version: self.version,
+            change,
+            effective: self.day,
+            reason,
+            evidence,
+        }
+    }
+
+    pub async fn ok(&mut self, who: &Actor, change: Change) {
+        let cmd = self.cmd(change);
+        let e = self
+            .store
+            .execute(&Scope::All, who, &cmd, "test")
+            .await
+            .unwrap_or_else(|e| panic!("refused: {e}"));
+        self.version = e.seq;
+        self.day += Duration::days(1);
+    }
+
+    /// A step that must be refused with `code`, leaving every house table as it was and
+    /// adding exactly one audit row for the refusal.
+    pub async fn refused(&mut self, who: &Actor, cmd: Command, code: RuleCode) {
+        let before = snapshot(self.store).await;
+        let audits = audit_count(self.store).await;
+        let err = self
+            .store
+            .execute(&Scope::All, who, &cmd, "test")
+            .await
+            .expect_err("accepted");
+        assert_eq!(err.rule().map(|v| v.code), Some(code), "{err}");
+        assert_eq!(
+            snapshot(self.store).await,
+            before,
+            "a refused step changed stored data"
+        );
+        assert_eq!(
+            audit_count(self.store).await,
+            audits + 1,
+            "the refusal was not audited once"
+        );
+    }
+}
+
+/// Every row of every house table, in a stable order.
+pub async fn snapshot(store: &Store) -> Vec<String> {
+    const Q: &[&str] = &[
+        "SELECT code || '|' || CAST(version AS TEXT) || '|' || status || '|' || CAST(facts AS TEXT) || '|' || state FROM houses ORDER BY id",
+        "SELECT CAST(house_id AS TEXT) || '|' || CAST(seq AS TEXT) || '|' || kind || '|' || payload FROM events ORDER BY house_id, seq",
+        "SELECT CAST(house_id AS TEXT) || '|' || data FROM house_people ORDER BY house_id",
+        "SELECT CAST(house_id AS TEXT) || '|' || department_code FROM house_sectors ORDER BY house_id, department_code",
+    ];
+    let mut out = Vec::new();
+    for q in Q {
+        let rows: Vec<String> =
+            on_db!(&store.db, p => sqlx::query_scalar(*q).fetch_all(p).await).unwrap();
+        out.extend(rows);
+    }
+    out
+}
+
+pub async fn audit_count(store: &Store) -> i64 {
+    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await)
+        .unwrap()
+}
+
+pub fn close(basis: ClosureBasis) -> Change {
+    Change::Closed {
+        basis,
+        platform_closed_on: None,
+    }
+}
+pub fn survey(j: Judgement) -> Change {
+    Change::Surveyed(Box::new(sample::survey(j)))
+}
+pub fn appraise(g: Grade) -> Change {
+    Change::Appraised(Box::new(sample::appraisal(g, false)))
+}
+pub fn notify() -> Change {
+    Change::OwnerNotified {
+        method: "直接送达".into(),
+        recipient: "张三".into(),
+    }
+}
+pub fn start() -> Change {
+    Change::EngineeringStarted {
+        measure: EngMeasure::Reinforce,
+        contractor: None,
+        deadline: None,
+    }
+}
+pub fn accept() -> Change {
+    Change::EngineeringAccepted {
+        measure: EngMeasure::Reinforce,
+        reviewer_names: "孙工".into(),
+        opinion: None,
+    }
 }

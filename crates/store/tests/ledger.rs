@@ -1,0 +1,397 @@
+//! 附件1 and 附件2 over a hand-built county. Every expected figure below was worked out by hand
+//! from the paths the houses walk (see the table in `build`), not by the code under test.
+
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{
+    ClosureBasis, Grade, Judgement, MgmtMeasure, ReviewFinding, UsageCategory,
+};
+use anju_domain::event::Change;
+use anju_domain::ledger::{AsOf, Form};
+use anju_domain::region::Region;
+use anju_domain::{RegionLevel, Scope};
+use anju_store::Store;
+use anju_store::testing::*;
+use chrono::NaiveDate;
+
+/// The lifecycle paths of the fixture.
+#[derive(Clone, Copy)]
+enum P {
+    Unsurveyed,
+    NoHazard,
+    Await,
+    ReviewClosed,
+    DirectClosed,
+    Direct,
+    AbClosed,
+    Cd,
+    CdEngClosed,
+    LegacyPending,
+    LegacyNoHazardClosed,
+    LegacyHazardEngineered,
+    LegacyHazard,
+}
+
+async fn walk<'a>(
+    store: &'a Store,
+    serial: u32,
+    village: &str,
+    usage: UsageCategory,
+    path: P,
+) -> House<'a> {
+    let mut h = House::register(store, serial, village, usage).await;
+    let review = |finding| Change::Reviewed {
+        reviewer_names: "孙工".into(),
+        finding,
+        opinion: None,
+    };
+    let legacy = Change::LegacyClosureRecorded {
+        measures: vec![MgmtMeasure::WallPatching],
+        closed_on: NaiveDate::from_ymd_opt(2023, 9, 1).unwrap(),
+    };
+    let look_back = |remains| Change::LookBackReviewed {
+        reviewer_names: "孙工".into(),
+        hazard_remains: remains,
+        opinion: None,
+    };
+    if matches!(path, P::Unsurveyed) {
+        return h;
+    }
+    let judgement = if matches!(path, P::NoHazard) {
+        Judgement::NoHazard
+    } else {
+        Judgement::Hazard
+    };
+    h.ok(&clerk(), survey(judgement)).await;
+    match path {
+        P::Unsurveyed | P::NoHazard | P::Await => {}
+        P::ReviewClosed => {
+            h.ok(&reviewer(), review(ReviewFinding::NoHazard)).await;
+            h.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
+                .await;
+        }
+        P::DirectClosed | P::Direct => {
+            h.ok(&reviewer(), review(ReviewFinding::Hazard)).await;
+            h.ok(&clerk(), start()).await;
+            h.ok(&reviewer(), accept()).await;
+            if matches!(path, P::DirectClosed) {
+                h.ok(&principal(), close(ClosureBasis::Engineering)).await;
+            }
+        }
+        P::AbClosed => {
+            h.ok(&appraiser(), appraise(Grade::A)).await;
+            h.ok(&principal(), close(ClosureBasis::AppraisalAB)).await;
+        }
+        P::Cd => {
+            h.ok(&appraiser(), appraise(Grade::C)).await;
+            h.ok(&clerk(), notify()).await;
+        }
+        P::CdEngClosed => {
+            h.ok(&appraiser(), appraise(Grade::C)).await;
+            h.ok(&clerk(), notify()).await;
+            h.ok(&clerk(), start()).await;
+            h.ok(&reviewer(), accept()).await;
+            h.ok(&principal(), close(ClosureBasis::Engineering)).await;
+        }
+        P::LegacyPending => h.ok(&clerk(), legacy).await,
+        P::LegacyNoHazardClosed => {
+            h.ok(&clerk(), legacy).await;
+            h.ok(&reviewer(), look_back(false)).await;
+            h.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
+                .await;
+        }
+        P::LegacyHazardEngineered | P::LegacyHazard => {
+            h.ok(&clerk(), legacy).await;
+            h.ok(&reviewer(), look_back(true)).await;
+            if matches!(path, P::LegacyHazardEngineered) {
+                h.ok(&clerk(), start()).await;
+                h.ok(&reviewer(), accept()).await;
+            }
+        }
+    }
+    h
+}
+
+const TOWN1_VILLAGE: &str = "370829101201"; // 纸坊镇
+const TOWN2_VILLAGE_A: &str = "370829102201"; // 梁宝寺镇
+const TOWN2_VILLAGE_B: &str = "370829102202";
+
+async fn build(store: &Store) {
+    with_villages(store).await;
+    let mut r = anju_store::Reference::defaults();
+    r.regions.push(Region {
+        code: RegionCode::parse(TOWN2_VILLAGE_B).unwrap(),
+        name: "测试二村".into(),
+        level: RegionLevel::Village,
+        parent: Some(RegionCode::parse("370829102").unwrap()),
+        valid_from: anju_domain::region::seed_valid_from(),
+        valid_to: None,
+        is_demo: true,
+        reports_separately: true,
+    });
+    store.add_reference(&r).await.unwrap();
+    // Town 1, non-business (letters as in the hand calculation):
+    //   a=20 NoHazard, b=3 Await, c=1 ReviewClosed, d=1 DirectClosed, e=5 Direct, f=2 AbClosed,
+    //   g=2 Cd, h=1 CdEngClosed, i=3 LegacyPending, j=1 LegacyNoHazardClosed,
+    //   k=1 LegacyHazardEngineered, l=1 LegacyHazard, and 1 Unsurveyed.
+    // Town 1, business:
+    //   p=5 NoHazard, q=2 Await, r=7 ReviewClosed, s=1 LegacyPending, t=2 LegacyNoHazardClosed,
+    //   u=1 LegacyHazard, v=4 LegacyHazardEngineered.
+    let plan: &[(P, u32, UsageCategory)] = &[
+        (P::NoHazard, 20, UsageCategory::Other),
+        (P::Await, 3, UsageCategory::Other),
+        (P::ReviewClosed, 1, UsageCategory::Other),
+        (P::DirectClosed, 1, UsageCategory::Other),
+        (P::Direct, 5, UsageCategory::Other),
+        (P::AbClosed, 2, UsageCategory::Other),
+        (P::Cd, 2, UsageCategory::Other),
+        (P::CdEngClosed, 1, UsageCategory::Other),
+        (P::LegacyPending, 3, UsageCategory::Other),
+        (P::LegacyNoHazardClosed, 1, UsageCategory::Other),
+        (P::LegacyHazardEngineered, 1, UsageCategory::Other),
+        (P::LegacyHazard, 1, UsageCategory::Other),
+        (P::Unsurveyed, 1, UsageCategory::Other),
+        (P::NoHazard, 5, UsageCategory::MixedBusiness),
+        (P::Await, 2, UsageCategory::MixedBusiness),
+        (P::ReviewClosed, 7, UsageCategory::MixedBusiness),
+        (P::LegacyPending, 1, UsageCategory::MixedBusiness),
+        (P::LegacyNoHazardClosed, 2, UsageCategory::MixedBusiness),
+        (P::LegacyHazard, 1, UsageCategory::MixedBusiness),
+        (P::LegacyHazardEngineered, 4, UsageCategory::MixedBusiness),
+    ];
+    let mut serial = 100;
+    for (path, n, usage) in plan {
+        for _ in 0..*n {
+            serial += 1;
+            walk(store, serial, TOWN1_VILLAGE, *usage, *path).await;
+        }
+    }
+    // Town 2: X in village B walks C → engineering → closure one day a step from 2024-03-20:
+    // registered 20, surveyed 21, appraised 22, notified 23, started 24, accepted 25, closed 26.
+    walk(
+        store,
+        1,
+        TOWN2_VILLAGE_B,
+        UsageCategory::Other,
+        P::CdEngClosed,
+    )
+    .await;
+    // Y in village A: appraised C, then corrected to B, then closed on the appraisal.
+    let mut y = walk(store, 2, TOWN2_VILLAGE_A, UsageCategory::Other, P::Cd).await;
+    y.ok(
+        &appraiser(),
+        Change::Reclassified {
+            judgement: None,
+            risk_level: None,
+            grade: Some(Grade::B),
+        },
+    )
+    .await;
+    y.ok(&principal(), close(ClosureBasis::AppraisalAB)).await;
+    // Z in village A: closed on a review, then reopened.
+    let mut z = walk(
+        store,
+        3,
+        TOWN2_VILLAGE_A,
+        UsageCategory::Other,
+        P::ReviewClosed,
+    )
+    .await;
+    z.ok(&reviewer(), Change::Reopened).await;
+}
+
+fn counts(table: &anju_domain::ledger::LedgerTable, code: &str) -> Vec<i64> {
+    table
+        .all_rows()
+        .find(|r| r.code.starts_with(code))
+        .unwrap_or_else(|| panic!("no row {code}"))
+        .counts
+        .clone()
+}
+
+async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
+    build(store).await;
+    let t = store
+        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .await
+        .unwrap();
+    assert_eq!(t.unit, "嘉祥县");
+    assert_eq!(
+        t.rows.len(),
+        16,
+        "every town is listed, even with nothing to count"
+    );
+    // Town 1. Non-business ① = b+c+d+e+f+g+h+i+j+k+l = 3+1+1+5+2+2+1+3+1+1+1 = 21;
+    // ② = c+j = 2; ③ = d+e+k = 7; ④ = f+g+h = 5; ⑤ = g+h = 3; ⑥ = h = 1; ⑦ = c+d+f+h+j = 6;
+    // 已排查非经营性 = a+① = 41. Business 已排查 = p+q+r+s+t+u+v = 22, 初判隐患 = 17,
+    // 动态销号 = r+t = 9. 总量 = 41+22 = 63.
+    assert_eq!(
+        counts(&t, "370829101"),
+        vec![63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6]
+    );
+    let row = t
+        .rows
+        .iter()
+        .find(|r| r.code.starts_with("370829101"))
+        .unwrap();
+    let [confirm, appraisal, rectification, closure] = row.attachment2_rates();
+    assert_eq!(
+        confirm.display(),
+        "—",
+        "no online problems: the rate is a dash, never 0%"
+    );
+    assert_eq!(appraisal.display(), "41.67%"); // 5 / (21-2-7) = 5/12
+    assert_eq!(rectification.display(), "80.00%"); // (1+7) / (3+7)
+    assert_eq!(closure.display(), "28.57%"); // 6/21
+    // Town 2 now: X ④⑤⑥⑦; Y ④⑦ (corrected to B: out of ⑤); Z ① only (reopened: out of ② and ⑦).
+    assert_eq!(
+        counts(&t, "370829102"),
+        vec![3, 0, 0, 0, 3, 3, 0, 0, 2, 1, 1, 2]
+    );
+    // 合计 = town 1 + town 2.
+    assert_eq!(
+        t.total.counts,
+        vec![66, 22, 17, 9, 44, 24, 2, 7, 7, 4, 2, 8]
+    );
+    // A town with no houses shows dashes for its rates.
+    let empty = t
+        .rows
+        .iter()
+        .find(|r| r.code.starts_with("370829001"))
+        .unwrap();
+    assert!(empty.attachment2_rates().iter().all(|r| r.display() == "—"));
+    assert!(t.checks.is_empty(), "{:?}", t.checks);
+}
+
+async fn attachment1_counts_the_look_back_list(store: &Store) {
+    build(store).await;
+    let t = store
+        .ledger(Form::Attachment1, &Scope::All, AsOf::Now)
+        .await
+        .unwrap();
+    // Business: 数量 s+t+u+v = 8, 复核 t+u+v = 7, 隐患 u+v = 5, 工程 v = 4.
+    // Non-business: 数量 i+j+k+l = 6, 复核 j+k+l = 3, 隐患 k+l = 2, 工程 k = 1. 总量 14.
+    assert_eq!(counts(&t, "370829101"), vec![14, 8, 7, 5, 4, 6, 3, 2, 1]);
+    assert_eq!(counts(&t, "370829102"), vec![0; 9]);
+}
+
+async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
+    build(store).await;
+    let town2 = Scope::Region {
+        code: RegionCode::parse("370829102").unwrap(),
+    };
+    let on = |d| AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, d).unwrap());
+    // X (village B): appraised C on the 22nd, accepted on the 25th, closed on the 26th.
+    let before = store
+        .ledger(Form::Attachment2, &town2, on(24))
+        .await
+        .unwrap();
+    assert_eq!(before.unit, "梁宝寺镇");
+    assert_eq!(
+        counts(&before, TOWN2_VILLAGE_B),
+        vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
+    );
+    let accepted = store
+        .ledger(Form::Attachment2, &town2, on(25))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&accepted, TOWN2_VILLAGE_B),
+        vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0]
+    );
+    let closed = store
+        .ledger(Form::Attachment2, &town2, on(26))
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&closed, TOWN2_VILLAGE_B),
+        vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1]
+    );
+    // Before anything was surveyed, nothing counts; the house registered on the 20th exists
+    // but is not yet surveyed.
+    let start = store
+        .ledger(Form::Attachment2, &Scope::All, on(20))
+        .await
+        .unwrap();
+    assert!(start.total.counts.iter().all(|c| *c == 0));
+    // As recorded: before the test wrote anything, nothing; now, the same as today.
+    let long_ago = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap();
+    let then = store
+        .ledger(Form::Attachment2, &Scope::All, AsOf::Recorded(long_ago))
+        .await
+        .unwrap();
+    assert!(then.total.counts.iter().all(|c| *c == 0));
+    let now = store
+        .ledger(
+            Form::Attachment2,
+            &Scope::All,
+            AsOf::Recorded(anju_store::now()),
+        )
+        .await
+        .unwrap();
+    let today = store
+        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .await
+        .unwrap();
+    assert_eq!(now.rows, today.rows);
+}
+
+async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
+    build(store).await;
+    let town1 = RegionCode::parse("370829101").unwrap();
+    // ⑦ of town 1: c+d+f+h+j = 6 houses; the 合计 adds X and Y of town 2.
+    let closed = store
+        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 11, Some(&town1))
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 6);
+    let all = store
+        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 11, None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 8);
+    // Each cell's list has exactly the cell's count, for every column of both forms.
+    for form in [Form::Attachment1, Form::Attachment2] {
+        let t = store.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
+        let row = t
+            .rows
+            .iter()
+            .find(|r| r.code.starts_with("370829101"))
+            .unwrap();
+        for (i, n) in row.counts.iter().enumerate() {
+            let houses = store
+                .ledger_houses(form, &Scope::All, AsOf::Now, i, Some(&town1))
+                .await
+                .unwrap();
+            assert_eq!(houses.len() as i64, *n, "{form:?} column {i}");
+        }
+    }
+    // A town account drilling into another town's figure gets nothing.
+    let town2 = Scope::Region {
+        code: RegionCode::parse("370829102").unwrap(),
+    };
+    let leak = store
+        .ledger_houses(Form::Attachment2, &town2, AsOf::Now, 11, Some(&town1))
+        .await
+        .unwrap();
+    assert!(leak.is_empty());
+    // As of a date: X is not yet in ⑦ on the 25th.
+    let b = RegionCode::parse(TOWN2_VILLAGE_B).unwrap();
+    let d25 = AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, 25).unwrap());
+    let x = store
+        .ledger_houses(Form::Attachment2, &town2, d25, 11, Some(&b))
+        .await
+        .unwrap();
+    assert!(x.is_empty());
+    let x = store
+        .ledger_houses(Form::Attachment2, &town2, d25, 10, Some(&b))
+        .await
+        .unwrap();
+    assert_eq!(x.len(), 1);
+}
+
+anju_store::both!(
+    attachment2_counts_every_column_as_worked_out_by_hand,
+    attachment1_counts_the_look_back_list,
+    a_ledger_as_of_a_date_counts_what_had_happened_by_then,
+    every_figure_opens_to_the_houses_it_counts,
+);
