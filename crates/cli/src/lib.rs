@@ -5,4 +5,5 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod ledger;
 pub mod serve;

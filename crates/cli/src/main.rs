@@ -1,7 +1,7 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{bench, config::Config, demo, events, serve};
+use anju::{bench, config::Config, demo, events, ledger, serve};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -33,6 +33,8 @@ enum Command {
     Events(events::EventsCommand),
     /// Check that every house's stored state equals a fresh replay of its events.
     Check,
+    /// Compute 附件1 or 附件2, today or as of a date, as xlsx, CSV or JSON.
+    Ledger(ledger::LedgerArgs),
     /// Serve Anju over HTTP (the full web application is not built yet: a status page).
     Serve(serve::ServeArgs),
     /// Benchmarks: demo load and event recording against bare SQL, side by side.
@@ -61,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => demo::run(&cli.config, args).await,
             Command::Events(cmd) => events::run(&cli.config, cmd).await,
             Command::Check => events::check(&cli.config).await,
+            Command::Ledger(args) => ledger::run(&cli.config, args).await,
             Command::Serve(args) => serve::run(&cli.config, args).await,
             Command::Bench(args) => bench::run(args).await,
         }

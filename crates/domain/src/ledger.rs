@@ -427,11 +427,22 @@ impl Form {
 }
 
 /// One printed cell: a count, a rate, or the `a/b` problem figure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
     Count(i64),
+    Rate(Rate),
     Text(String),
+}
+
+impl Cell {
+    /// As printed: `12`, `41.67%` or `—`, `3/4`.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Count(n) => n.to_string(),
+            Cell::Rate(r) => r.display(),
+            Cell::Text(t) => t.clone(),
+        }
+    }
 }
 
 /// Where a cell's figure comes from, for drill-down: a counted column, or none (rates).
@@ -446,7 +457,7 @@ impl LedgerRow {
     pub fn cells(&self, form: Form) -> Vec<(Cell, CellSource)> {
         let c = &self.counts;
         let n = |i: usize| (Cell::Count(c[i]), CellSource::Count(i));
-        let rate = |r: Rate| (Cell::Text(r.display()), CellSource::Derived);
+        let rate = |r: Rate| (Cell::Rate(r), CellSource::Derived);
         match form {
             Form::Attachment1 => (0..c.len()).map(n).collect(),
             Form::Attachment2 => {
