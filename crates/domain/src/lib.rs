@@ -8,6 +8,7 @@ pub mod event;
 pub mod house;
 pub mod ledger;
 pub mod region;
+pub mod report;
 pub mod rules;
 pub mod sample;
 pub mod state;

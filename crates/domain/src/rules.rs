@@ -19,6 +19,8 @@ pub enum RuleCode {
     R3,
     /// Nothing is deleted or overwritten: corrections need a reason.
     R4,
+    /// A signed or submitted ledger is frozen.
+    R5,
     /// A closure needs a standing basis.
     C1,
     /// A closure is approved by someone other than whoever recorded its basis.
@@ -48,6 +50,7 @@ impl RuleCode {
             RuleCode::R2 => "R2",
             RuleCode::R3 => "R3",
             RuleCode::R4 => "R4",
+            RuleCode::R5 => "R5",
             RuleCode::C1 => "C1",
             RuleCode::C2 => "C2",
             RuleCode::C3 => "C3",

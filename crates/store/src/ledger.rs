@@ -86,14 +86,8 @@ impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
     pub async fn ledger(&self, form: Form, scope: &Scope, as_of: AsOf) -> Result<LedgerTable> {
-        let reference = self.reference();
-        let day = region_day(as_of);
-        let unit_code = scope
-            .region()
-            .copied()
-            .unwrap_or_else(|| county_of(&reference.regions));
-        let by_village = unit_code.level() >= RegionLevel::Town;
-        let group = if by_village {
+        let unit = self.unit_of(scope);
+        let group = if unit.level() >= RegionLevel::Town {
             "h.village_code"
         } else {
             "h.town_code"
@@ -117,53 +111,141 @@ impl Store {
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()
         })?;
+        Ok(self
+            .assemble(
+                form,
+                &unit,
+                as_of,
+                raw.into_iter().map(|(c, n)| (c, n, None)),
+            )
+            .0)
+    }
+
+    /// The same table as [`Store::ledger`], computed house by house so that every figure keeps
+    /// the codes of the houses it counts (for a frozen snapshot). `houses[row][column]` lists
+    /// the codes behind `table.rows[row].counts[column]`; the 合计 row is their union.
+    pub async fn ledger_with_houses(
+        &self,
+        form: Form,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<(LedgerTable, Vec<Vec<Vec<String>>>)> {
+        let unit = self.unit_of(scope);
+        let by_village = unit.level() >= RegionLevel::Town;
+        let id = if matches!(as_of, AsOf::Now) {
+            "h.id"
+        } else {
+            "h.house_id"
+        };
+        let sql = format!(
+            "SELECT x.code, h.town_code, h.village_code, h.facts {} ORDER BY x.code",
+            source(as_of).replacen(
+                " WHERE ",
+                &format!(" JOIN houses x ON x.id = {id} WHERE "),
+                1
+            )
+        );
+        let sp = ScopeParams::of(scope);
+        let rows: Vec<(String, String, String, i32)> = on_db!(&self.db, p => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.department);
+            bind_as_of!(q, as_of).fetch_all(p).await
+        })?;
+        let counts = form.counts();
+        let mut groups: BTreeMap<String, (Vec<i64>, Vec<Vec<String>>)> = BTreeMap::new();
+        for (code, town, village, facts) in rows {
+            let key = if by_village { village } else { town };
+            let facts = Facts::from_bits(facts as u32);
+            let (n, lists) = groups
+                .entry(key)
+                .or_insert_with(|| (vec![0; counts.len()], vec![Vec::new(); counts.len()]));
+            for (i, c) in counts.iter().enumerate() {
+                if c.matches(facts) {
+                    n[i] += 1;
+                    lists[i].push(code.clone());
+                }
+            }
+        }
+        let (table, lists) = self.assemble(
+            form,
+            &unit,
+            as_of,
+            groups
+                .into_iter()
+                .map(|(code, (n, lists))| (code, n, Some(lists))),
+        );
+        Ok((table, lists))
+    }
+
+    /// The unit a scope's ledger is for: its region, or the county.
+    fn unit_of(&self, scope: &Scope) -> RegionCode {
+        scope
+            .region()
+            .copied()
+            .unwrap_or_else(|| county_of(&self.reference().regions))
+    }
+
+    /// Rows for every town (or village) of `unit` valid on the day, the grouped counts added in
+    /// (old codes mapped through merges), the 合计 and checks; and, when given, the house lists
+    /// in the same row order.
+    fn assemble(
+        &self,
+        form: Form,
+        unit: &RegionCode,
+        as_of: AsOf,
+        groups: impl Iterator<Item = (String, Vec<i64>, Option<Vec<Vec<String>>>)>,
+    ) -> (LedgerTable, Vec<Vec<Vec<String>>>) {
+        let reference = self.reference();
+        let day = region_day(as_of);
         let changes = &reference.region_changes;
-        let level = if by_village {
+        let level = if unit.level() >= RegionLevel::Town {
             RegionLevel::Village
         } else {
             RegionLevel::Town
         };
-        let mut rows: BTreeMap<RegionCode, LedgerRow> = reference
+        let width = form.counts().len();
+        let mut rows: BTreeMap<RegionCode, (LedgerRow, Vec<Vec<String>>)> = reference
             .regions
             .iter()
-            .filter(|r| r.level == level && r.valid_on(day) && unit_code.contains(&r.code))
+            .filter(|r| r.level == level && r.valid_on(day) && unit.contains(&r.code))
             .map(|r| {
+                let name = name_on(&r.code, &r.name, day, changes);
                 (
                     r.code,
-                    LedgerRow::empty(
-                        r.code.as_str(),
-                        &name_on(&r.code, &r.name, day, changes),
-                        form,
+                    (
+                        LedgerRow::empty(r.code.as_str(), &name, form),
+                        vec![Vec::new(); width],
                     ),
                 )
             })
             .collect();
-        for (code, counts) in raw {
+        for (code, counts, lists) in groups {
             let Ok(code) = RegionCode::parse(&code) else {
                 continue;
             };
             let code = resolve_on(&code, day, changes);
-            let row = rows
-                .entry(code)
-                .or_insert_with(|| LedgerRow::empty(code.as_str(), code.as_str(), form));
+            let (row, houses) = rows.entry(code).or_insert_with(|| {
+                (
+                    LedgerRow::empty(code.as_str(), code.as_str(), form),
+                    vec![Vec::new(); width],
+                )
+            });
             for (a, b) in row.counts.iter_mut().zip(counts) {
                 *a += b;
             }
+            for (a, b) in houses.iter_mut().zip(lists.unwrap_or_default()) {
+                a.extend(b);
+            }
         }
-        let unit = reference
+        let unit_name = reference
             .regions
             .iter()
-            .find(|r| r.code == unit_code)
+            .find(|r| r.code == *unit)
             .map_or_else(
-                || unit_code.to_string(),
+                || unit.to_string(),
                 |r| name_on(&r.code, &r.name, day, changes),
             );
-        Ok(LedgerTable::build(
-            form,
-            &unit,
-            as_of,
-            rows.into_values().collect(),
-        ))
+        let (rows, houses): (Vec<LedgerRow>, Vec<Vec<Vec<String>>>) = rows.into_values().unzip();
+        (LedgerTable::build(form, &unit_name, as_of, rows), houses)
     }
 
     /// The houses counted in one cell: `column` of [`Form::counts`], in the row `group` (a town or
@@ -181,11 +263,7 @@ impl Store {
         };
         let reference = self.reference();
         let day = region_day(as_of);
-        let unit_code = scope
-            .region()
-            .copied()
-            .unwrap_or_else(|| county_of(&reference.regions));
-        let by_village = unit_code.level() >= RegionLevel::Town;
+        let by_village = self.unit_of(scope).level() >= RegionLevel::Town;
         let id = if matches!(as_of, AsOf::Now) {
             "h.id"
         } else {

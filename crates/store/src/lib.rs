@@ -11,6 +11,7 @@ pub mod houses;
 pub mod ledger;
 pub mod log;
 pub mod reference;
+pub mod reports;
 pub mod scope;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -389,7 +389,168 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
     assert_eq!(x.len(), 1);
 }
 
+async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
+    use anju_domain::report::{ReportAction, ReportStatus};
+    build(store).await;
+    let town1 = RegionCode::parse("370829101").unwrap();
+    let scope = Scope::Region { code: town1 };
+    let day = NaiveDate::from_ymd_opt(2024, 6, 4).unwrap();
+    let op = actor("t101-jb", anju_domain::Role::TownOperator);
+    let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
+    let county = actor("county", anju_domain::Role::CountyOffice);
+    let id = store
+        .prepare_report(
+            &op,
+            &scope,
+            Form::Attachment2,
+            town1,
+            day,
+            "0537-1234567",
+            None,
+        )
+        .await
+        .unwrap();
+    // Only the principal signs.
+    let e = store
+        .act_on_report(&op, &scope, id, &ReportAction::Sign)
+        .await
+        .unwrap_err();
+    assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::P1);
+    assert_eq!(
+        store
+            .act_on_report(&boss, &scope, id, &ReportAction::Sign)
+            .await
+            .unwrap(),
+        ReportStatus::Signed
+    );
+    let signed = store.report(id).await.unwrap();
+    assert!(signed.digest_holds());
+    let frozen = signed.frozen().unwrap().unwrap();
+    // The frozen table is the ledger as of that day, and each figure lists its houses.
+    let live = store
+        .ledger(
+            Form::Attachment2,
+            &scope,
+            anju_domain::ledger::AsOf::Happened(day),
+        )
+        .await
+        .unwrap();
+    assert_eq!(frozen.table, live);
+    let v = RegionCode::parse(TOWN1_VILLAGE).unwrap();
+    let row = frozen
+        .table
+        .rows
+        .iter()
+        .position(|r| r.code == TOWN1_VILLAGE)
+        .unwrap();
+    let behind = store
+        .ledger_houses(
+            Form::Attachment2,
+            &scope,
+            anju_domain::ledger::AsOf::Happened(day),
+            11,
+            Some(&v),
+        )
+        .await
+        .unwrap();
+    let codes: Vec<String> = behind.into_iter().map(|h| h.code).collect();
+    assert_eq!(frozen.houses[row][11], codes);
+    assert_eq!(frozen.houses[row][11].len(), 6);
+    // Signing again is refused: the figures are frozen.
+    let e = store
+        .act_on_report(&boss, &scope, id, &ReportAction::Sign)
+        .await
+        .unwrap_err();
+    assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R5);
+
+    // Later events change today's figures, not the frozen ones.
+    let mut late = walk(store, 900, TOWN1_VILLAGE, UsageCategory::Other, P::Await).await;
+    late.ok(
+        &reviewer(),
+        Change::Reviewed {
+            reviewer_names: "孙工".into(),
+            finding: ReviewFinding::NoHazard,
+            opinion: None,
+        },
+    )
+    .await;
+    late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
+        .await;
+    let again = store.report(id).await.unwrap();
+    assert_eq!(again.snapshot, signed.snapshot);
+    assert!(again.digest_holds());
+    let diffs = store
+        .compare_report(id, anju_domain::ledger::AsOf::Now)
+        .await
+        .unwrap();
+    // The late house is surveyed, hazardous, reviewed no-hazard and closed: 总量, 非经营性已排查,
+    // ①, ② and ⑦ each go up by one, in the village row and in 合计.
+    let cols: Vec<usize> = diffs
+        .iter()
+        .filter(|d| d.row == "合计")
+        .map(|d| d.column)
+        .collect();
+    assert_eq!(cols, vec![0, 4, 5, 6, 11]);
+    assert!(diffs.iter().all(|d| d.now == d.frozen + 1));
+
+    // Submitted, returned with a reason, prepared again superseding it.
+    store
+        .act_on_report(&op, &scope, id, &ReportAction::Submit)
+        .await
+        .unwrap();
+    let e = store
+        .act_on_report(
+            &county,
+            &Scope::All,
+            id,
+            &ReportAction::Return { reason: "".into() },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R4);
+    store
+        .act_on_report(
+            &county,
+            &Scope::All,
+            id,
+            &ReportAction::Return {
+                reason: "②栏与复核记录不符".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let id2 = store
+        .prepare_report(
+            &op,
+            &scope,
+            Form::Attachment2,
+            town1,
+            day,
+            "0537-1234567",
+            Some(id),
+        )
+        .await
+        .unwrap();
+    assert_ne!(id, id2);
+    // Another town cannot act on it: it looks missing.
+    let other = Scope::Region {
+        code: RegionCode::parse("370829102").unwrap(),
+    };
+    assert!(matches!(
+        store
+            .act_on_report(&boss, &other, id2, &ReportAction::Sign)
+            .await,
+        Err(anju_store::StoreError::NotFound)
+    ));
+
+    // Tampering with the stored snapshot is detected by the digest.
+    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
+        .bind(id).execute(p).await.map(|_| ())).unwrap();
+    assert!(!store.report(id).await.unwrap().digest_holds());
+}
+
 anju_store::both!(
+    a_signed_ledger_is_frozen_with_its_houses_and_digest,
     attachment2_counts_every_column_as_worked_out_by_hand,
     attachment1_counts_the_look_back_list,
     a_ledger_as_of_a_date_counts_what_had_happened_by_then,

@@ -145,6 +145,33 @@ CREATE TABLE audit_head (
 );
 INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 
+-- Ledgers handed in (附件1/附件2): prepared, signed (frozen: snapshot + digest), submitted,
+-- accepted or returned. The snapshot holds the figures and the house codes behind each one.
+CREATE TABLE ledger_reports (
+    id             INTEGER PRIMARY KEY,
+    form           INTEGER NOT NULL,              -- 1 = 附件1, 2 = 附件2
+    unit_code      TEXT NOT NULL,                 -- the town (or county) the ledger is for
+    as_of          DATE NOT NULL,                 -- figures as of this field date
+    status         TEXT NOT NULL,
+    preparer_id    TEXT NOT NULL,
+    preparer_name  TEXT NOT NULL,
+    contact        TEXT NOT NULL,
+    prepared_at    BIGINT NOT NULL,
+    signer_id      TEXT,
+    signer_name    TEXT,
+    signed_at      BIGINT,
+    submitted_at   BIGINT,
+    reviewer_id    TEXT,
+    reviewed_at    BIGINT,
+    return_reason  TEXT,
+    snapshot       TEXT,                          -- frozen at signing; never changed after
+    digest         TEXT,                          -- SHA-256 of snapshot
+    scan_sha256    TEXT,                          -- scanned signed-and-stamped copy
+    scan_name      TEXT,
+    supersedes     BIGINT REFERENCES ledger_reports(id)
+);
+CREATE INDEX ledger_reports_unit ON ledger_reports(unit_code, form, as_of);
+
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,0 +1,213 @@
+//! Sign-off of a ledger (签字报送): a town operator prepares it, the town principal signs it —
+//! which freezes it (R5) — it is submitted, and the county office accepts it or returns it with
+//! a reason. A returned ledger is corrected by preparing a new one that supersedes it.
+
+use crate::event::Role;
+use crate::rules::{RuleCode, RuleViolation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    /// 已填报: figures not yet frozen.
+    Prepared,
+    /// 已签字: frozen snapshot with digest.
+    Signed,
+    /// 已报送.
+    Submitted,
+    /// 已接收.
+    Accepted,
+    /// 已退回 (with a reason).
+    Returned,
+}
+
+impl ReportStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            ReportStatus::Prepared => "已填报",
+            ReportStatus::Signed => "已签字",
+            ReportStatus::Submitted => "已报送",
+            ReportStatus::Accepted => "已接收",
+            ReportStatus::Returned => "已退回",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ReportStatus::Prepared => "prepared",
+            ReportStatus::Signed => "signed",
+            ReportStatus::Submitted => "submitted",
+            ReportStatus::Accepted => "accepted",
+            ReportStatus::Returned => "returned",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<ReportStatus> {
+        [
+            ReportStatus::Prepared,
+            ReportStatus::Signed,
+            ReportStatus::Submitted,
+            ReportStatus::Accepted,
+            ReportStatus::Returned,
+        ]
+        .into_iter()
+        .find(|x| x.code() == s)
+    }
+
+    /// Signed and later: the figures are frozen.
+    pub fn is_frozen(self) -> bool {
+        !matches!(self, ReportStatus::Prepared)
+    }
+}
+
+/// A step on a prepared ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReportAction {
+    Sign,
+    Submit,
+    Accept,
+    Return {
+        reason: String,
+    },
+    /// Attach the scanned signed-and-stamped copy (SHA-256 of the file).
+    AttachScan {
+        sha256: String,
+        name: String,
+    },
+}
+
+impl ReportAction {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReportAction::Sign => "签字",
+            ReportAction::Submit => "报送",
+            ReportAction::Accept => "接收",
+            ReportAction::Return { .. } => "退回",
+            ReportAction::AttachScan { .. } => "上传盖章扫描件",
+        }
+    }
+}
+
+fn refuse<T>(code: RuleCode, message: impl Into<String>) -> Result<T, RuleViolation> {
+    Err(RuleViolation {
+        code,
+        message: message.into(),
+    })
+}
+
+/// Who may prepare a ledger: the town's operator for a town, the county office for the county.
+pub fn may_prepare(role: Role) -> bool {
+    matches!(role, Role::TownOperator | Role::CountyOffice | Role::System)
+}
+
+/// Decides a step on a ledger in `status`; the status after it, or the rule that refuses it.
+pub fn decide_report(
+    status: ReportStatus,
+    action: &ReportAction,
+    role: Role,
+) -> Result<ReportStatus, RuleViolation> {
+    use ReportStatus as S;
+    let allowed = match action {
+        ReportAction::Sign => matches!(
+            role,
+            Role::TownPrincipal | Role::CountyOffice | Role::System
+        ),
+        ReportAction::Submit => matches!(
+            role,
+            Role::TownPrincipal | Role::TownOperator | Role::CountyOffice | Role::System
+        ),
+        ReportAction::Accept | ReportAction::Return { .. } => {
+            matches!(role, Role::CountyOffice | Role::System)
+        }
+        ReportAction::AttachScan { .. } => matches!(
+            role,
+            Role::TownPrincipal | Role::TownOperator | Role::CountyOffice | Role::System
+        ),
+    };
+    if !allowed {
+        return refuse(
+            RuleCode::P1,
+            format!("{}无权对台账进行“{}”", role.label(), action.label()),
+        );
+    }
+    match (status, action) {
+        (S::Prepared, ReportAction::Sign) => Ok(S::Signed),
+        (S::Signed, ReportAction::Submit) => Ok(S::Submitted),
+        (S::Submitted, ReportAction::Accept) => Ok(S::Accepted),
+        (S::Submitted, ReportAction::Return { reason }) => {
+            if reason.trim().is_empty() {
+                return refuse(RuleCode::R4, "退回台账须填写退回原因（规则R4）");
+            }
+            Ok(S::Returned)
+        }
+        (S::Signed | S::Submitted | S::Accepted, ReportAction::AttachScan { sha256, .. }) => {
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return refuse(RuleCode::F1, "扫描件摘要格式不正确");
+            }
+            Ok(status)
+        }
+        (S::Prepared, ReportAction::AttachScan { .. }) => {
+            refuse(RuleCode::L1, "台账尚未签字，不能上传签字盖章扫描件")
+        }
+        (S::Signed | S::Submitted | S::Accepted | S::Returned, ReportAction::Sign) => refuse(
+            RuleCode::R5,
+            "台账已签字，数字已冻结，不能重新签字；如需更正，请在下一期台账中体现或被退回后重新填报（规则R5）",
+        ),
+        (s, a) => refuse(
+            RuleCode::L1,
+            format!("台账当前为“{}”，不能“{}”", s.label(), a.label()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_off_path_and_its_refusals() {
+        let s = decide_report(
+            ReportStatus::Prepared,
+            &ReportAction::Sign,
+            Role::TownPrincipal,
+        )
+        .unwrap();
+        assert_eq!(s, ReportStatus::Signed);
+        let e = decide_report(
+            ReportStatus::Prepared,
+            &ReportAction::Sign,
+            Role::TownOperator,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, RuleCode::P1);
+        let e = decide_report(
+            ReportStatus::Signed,
+            &ReportAction::Sign,
+            Role::TownPrincipal,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, RuleCode::R5);
+        let s = decide_report(s, &ReportAction::Submit, Role::TownOperator).unwrap();
+        let e = decide_report(
+            s,
+            &ReportAction::Return { reason: " ".into() },
+            Role::CountyOffice,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, RuleCode::R4);
+        let e = decide_report(s, &ReportAction::Accept, Role::TownPrincipal).unwrap_err();
+        assert_eq!(e.code, RuleCode::P1);
+        assert_eq!(
+            decide_report(s, &ReportAction::Accept, Role::CountyOffice).unwrap(),
+            ReportStatus::Accepted
+        );
+        let e = decide_report(
+            ReportStatus::Prepared,
+            &ReportAction::Accept,
+            Role::CountyOffice,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, RuleCode::L1);
+    }
+}

@@ -1,0 +1,298 @@
+//! Ledgers handed in: prepare, sign (freeze the figures and the houses behind them, with a
+//! SHA-256 digest), submit, accept or return. Each step in one transaction with its audit row.
+
+use crate::audit::{self, AuditEntry};
+use crate::error::{Result, StoreError};
+use crate::{Store, codec, on_db, on_tx};
+use anju_domain::codes::RegionCode;
+use anju_domain::event::Actor;
+use anju_domain::ledger::{AsOf, Form, LedgerTable};
+use anju_domain::report::{ReportAction, ReportStatus, decide_report, may_prepare};
+use anju_domain::{RuleCode, RuleViolation, Scope};
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+/// What a signature freezes: the table and, per row and column, the codes of the houses counted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub table: LedgerTable,
+    pub houses: Vec<Vec<Vec<String>>>,
+}
+
+/// A ledger report as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub id: i64,
+    pub form: Form,
+    pub unit: RegionCode,
+    pub as_of: NaiveDate,
+    pub status: ReportStatus,
+    pub preparer_name: String,
+    pub contact: String,
+    pub signer_name: Option<String>,
+    pub return_reason: Option<String>,
+    pub snapshot: Option<String>,
+    pub digest: Option<String>,
+    pub scan_sha256: Option<String>,
+}
+
+impl Report {
+    pub fn frozen(&self) -> Result<Option<Snapshot>> {
+        self.snapshot
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("report snapshot: {e}")))
+    }
+
+    /// Whether the stored snapshot still hashes to the digest recorded at signing.
+    pub fn digest_holds(&self) -> bool {
+        match (&self.snapshot, &self.digest) {
+            (Some(s), Some(d)) => sha256_hex(s.as_bytes()) == *d,
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One cell whose figure differs between a frozen snapshot and a fresh computation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CellDiff {
+    pub row: String,
+    pub column: usize,
+    pub frozen: i64,
+    pub now: i64,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn rule(code: RuleCode, message: impl Into<String>) -> StoreError {
+    StoreError::Rule(RuleViolation {
+        code,
+        message: message.into(),
+    })
+}
+
+fn form_of(n: i32) -> Result<Form> {
+    Form::from_number(n as u8).ok_or_else(|| StoreError::Corrupt(format!("form {n}")))
+}
+
+type ReportRow = (
+    i64,
+    i32,
+    String,
+    NaiveDate,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256 FROM ledger_reports WHERE id = $1";
+
+impl Store {
+    /// A town operator (or the county office, for the county) prepares a ledger as of a date.
+    pub async fn prepare_report(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        form: Form,
+        unit: RegionCode,
+        as_of: NaiveDate,
+        contact: &str,
+        supersedes: Option<i64>,
+    ) -> Result<i64> {
+        if !may_prepare(actor.role) {
+            return Err(rule(
+                RuleCode::P1,
+                format!("{}无权填报台账", actor.role.label()),
+            ));
+        }
+        if scope.narrowed_to(&unit) == Scope::Nothing
+            || scope.region().is_some_and(|r| !r.contains(&unit))
+        {
+            return Err(rule(RuleCode::P1, format!("{unit} 不在您的辖区内")));
+        }
+        if as_of > anju_domain::rules::beijing_date(crate::now()) {
+            return Err(rule(RuleCode::D1, "台账截止日期不能晚于今天"));
+        }
+        if let Some(old) = supersedes {
+            let r = self.report(old).await?;
+            if r.status != ReportStatus::Returned || r.unit != unit || r.form != form {
+                return Err(rule(
+                    RuleCode::L1,
+                    "只能对同一单位、同一表单且已退回的台账重新填报",
+                ));
+            }
+        }
+        const INSERT: &str = "INSERT INTO ledger_reports (form, unit_code, as_of, status, preparer_id, preparer_name, contact, prepared_at, supersedes) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        let now = crate::now();
+        let mut tx = self.db.begin().await?;
+        let id: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(INSERT)
+            .bind(i32::from(form.number())).bind(unit.as_str()).bind(as_of)
+            .bind(ReportStatus::Prepared.code()).bind(&actor.id).bind(&actor.name).bind(contact)
+            .bind(codec::micros(now)).bind(supersedes)
+            .fetch_one(&mut *c).await)?;
+        audit::append(
+            &mut tx,
+            &entry(actor, now, "report.prepare", id, "ok", None),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn report(&self, id: i64) -> Result<Report> {
+        let row: Option<ReportRow> =
+            on_db!(&self.db, p => sqlx::query_as(SELECT).bind(id).fetch_optional(p).await)?;
+        let r = row.ok_or(StoreError::NotFound)?;
+        Ok(Report {
+            id: r.0,
+            form: form_of(r.1)?,
+            unit: RegionCode::parse(&r.2).map_err(|e| StoreError::Corrupt(e.0))?,
+            as_of: r.3,
+            status: ReportStatus::from_code(&r.4)
+                .ok_or_else(|| StoreError::Corrupt(r.4.clone()))?,
+            preparer_name: r.5,
+            contact: r.6,
+            signer_name: r.7,
+            return_reason: r.8,
+            snapshot: r.9,
+            digest: r.10,
+            scan_sha256: r.11,
+        })
+    }
+
+    /// Takes a step on a report. Signing computes the ledger as of its date, house by house,
+    /// and freezes it; nothing afterwards changes the snapshot.
+    pub async fn act_on_report(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+        action: &ReportAction,
+    ) -> Result<ReportStatus> {
+        let report = self.report(id).await?;
+        if scope.region().is_some_and(|r| !r.contains(&report.unit)) || *scope == Scope::Nothing {
+            return Err(StoreError::NotFound);
+        }
+        let next = decide_report(report.status, action, actor.role)?;
+        let now = crate::now();
+        let mut tx = self.db.begin().await?;
+        // Guarded by the status read above: a concurrent step makes this update match nothing.
+        const GUARD: &str = " WHERE id = $1 AND status = $2";
+        let n = match action {
+            ReportAction::Sign => {
+                let unit_scope = Scope::Region { code: report.unit };
+                let (table, houses) = self
+                    .ledger_with_houses(report.form, &unit_scope, AsOf::Happened(report.as_of))
+                    .await?;
+                let snapshot =
+                    serde_json::to_string(&Snapshot { table, houses }).expect("serializes");
+                let digest = sha256_hex(snapshot.as_bytes());
+                const SQL: &str = "UPDATE ledger_reports SET status = $3, signer_id = $4, signer_name = $5, signed_at = $6, snapshot = $7, digest = $8";
+                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
+                    .bind(id).bind(report.status.code()).bind(next.code()).bind(&actor.id).bind(&actor.name)
+                    .bind(codec::micros(now)).bind(&snapshot).bind(&digest)
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
+            }
+            ReportAction::Submit => {
+                const SQL: &str = "UPDATE ledger_reports SET status = $3, submitted_at = $4";
+                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
+                    .bind(id).bind(report.status.code()).bind(next.code()).bind(codec::micros(now))
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
+            }
+            ReportAction::Accept | ReportAction::Return { .. } => {
+                let reason = match action {
+                    ReportAction::Return { reason } => Some(reason.clone()),
+                    _ => None,
+                };
+                const SQL: &str = "UPDATE ledger_reports SET status = $3, reviewer_id = $4, reviewed_at = $5, return_reason = $6";
+                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
+                    .bind(id).bind(report.status.code()).bind(next.code()).bind(&actor.id)
+                    .bind(codec::micros(now)).bind(reason)
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
+            }
+            ReportAction::AttachScan { sha256, name } => {
+                const SQL: &str =
+                    "UPDATE ledger_reports SET status = $3, scan_sha256 = $4, scan_name = $5";
+                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
+                    .bind(id).bind(report.status.code()).bind(next.code()).bind(sha256).bind(name)
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
+            }
+        };
+        if n != 1 {
+            tx.rollback().await?;
+            return Err(rule(RuleCode::V1, "台账已被他人处理，请刷新后重试"));
+        }
+        let reason = match action {
+            ReportAction::Return { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let kind = match action {
+            ReportAction::Sign => "report.sign",
+            ReportAction::Submit => "report.submit",
+            ReportAction::Accept => "report.accept",
+            ReportAction::Return { .. } => "report.return",
+            ReportAction::AttachScan { .. } => "report.attach_scan",
+        };
+        audit::append(&mut tx, &entry(actor, now, kind, id, "ok", reason)).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Per cell, where the frozen snapshot and a fresh computation for the same unit differ.
+    pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
+        let report = self.report(id).await?;
+        let Some(frozen) = report.frozen()? else {
+            return Err(rule(RuleCode::L1, "台账尚未签字，没有冻结的数字可比较"));
+        };
+        let now = self
+            .ledger(report.form, &Scope::Region { code: report.unit }, as_of)
+            .await?;
+        let mut diffs = Vec::new();
+        for row in frozen.table.all_rows() {
+            let fresh = now.all_rows().find(|r| r.code == row.code);
+            for (i, f) in row.counts.iter().enumerate() {
+                let n = fresh.map_or(0, |r| r.counts[i]);
+                if n != *f {
+                    diffs.push(CellDiff {
+                        row: row.name.clone(),
+                        column: i,
+                        frozen: *f,
+                        now: n,
+                    });
+                }
+            }
+        }
+        Ok(diffs)
+    }
+}
+
+fn entry(
+    actor: &Actor,
+    at: chrono::DateTime<chrono::Utc>,
+    action: &str,
+    id: i64,
+    outcome: &str,
+    reason: Option<String>,
+) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor_id: actor.id.clone(),
+        actor_role: codec::role_code(actor.role),
+        source: "cli".into(),
+        action: action.into(),
+        object: format!("ledger_report:{id}"),
+        outcome: outcome.into(),
+        reason,
+        detail: "{}".into(),
+    }
+}
