@@ -19,6 +19,20 @@ pub struct Snapshot {
     pub houses: Vec<Vec<Vec<String>>>,
 }
 
+/// What a town operator fills in to prepare a ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub form: Form,
+    /// The town (or county) the ledger is for.
+    pub unit: RegionCode,
+    /// The field date the figures are as of.
+    pub as_of: NaiveDate,
+    /// 联系方式 printed in the header block.
+    pub contact: String,
+    /// The returned report this one corrects.
+    pub supersedes: Option<i64>,
+}
+
 /// A ledger report as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -102,12 +116,15 @@ impl Store {
         &self,
         actor: &Actor,
         scope: &Scope,
-        form: Form,
-        unit: RegionCode,
-        as_of: NaiveDate,
-        contact: &str,
-        supersedes: Option<i64>,
+        new: &NewReport,
     ) -> Result<i64> {
+        let NewReport {
+            form,
+            unit,
+            as_of,
+            contact,
+            supersedes,
+        } = new.clone();
         if !may_prepare(actor.role) {
             return Err(rule(
                 RuleCode::P1,
@@ -137,7 +154,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let id: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(INSERT)
             .bind(i32::from(form.number())).bind(unit.as_str()).bind(as_of)
-            .bind(ReportStatus::Prepared.code()).bind(&actor.id).bind(&actor.name).bind(contact)
+            .bind(ReportStatus::Prepared.code()).bind(&actor.id).bind(&actor.name).bind(&contact)
             .bind(codec::micros(now)).bind(supersedes)
             .fetch_one(&mut *c).await)?;
         audit::append(
