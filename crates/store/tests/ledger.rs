@@ -398,18 +398,14 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
-    let id = store
-        .prepare_report(
-            &op,
-            &scope,
-            Form::Attachment2,
-            town1,
-            day,
-            "0537-1234567",
-            None,
-        )
-        .await
-        .unwrap();
+    let new = anju_store::reports::NewReport {
+        form: Form::Attachment2,
+        unit: town1,
+        as_of: day,
+        contact: "0537-1234567".into(),
+        supersedes: None,
+    };
+    let id = store.prepare_report(&op, &scope, &new).await.unwrap();
     // Only the principal signs.
     let e = store
         .act_on_report(&op, &scope, id, &ReportAction::Sign)
@@ -519,18 +515,11 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         )
         .await
         .unwrap();
-    let id2 = store
-        .prepare_report(
-            &op,
-            &scope,
-            Form::Attachment2,
-            town1,
-            day,
-            "0537-1234567",
-            Some(id),
-        )
-        .await
-        .unwrap();
+    let again = anju_store::reports::NewReport {
+        supersedes: Some(id),
+        ..new
+    };
+    let id2 = store.prepare_report(&op, &scope, &again).await.unwrap();
     assert_ne!(id, id2);
     // Another town cannot act on it: it looks missing.
     let other = Scope::Region {
