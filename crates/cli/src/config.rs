@@ -12,6 +12,15 @@ pub struct Config {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB`; default: `sqlite://DATA_DIR/anju.db`.
     #[arg(long, global = true, env = "ANJU_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Directories with the Chinese fonts PDFs are typeset in (default: Debian's Noto CJK and
+    /// WenQuanYi directories).
+    #[arg(
+        long = "font-dir",
+        global = true,
+        env = "ANJU_FONT_DIRS",
+        value_delimiter = ':'
+    )]
+    pub font_dirs: Vec<PathBuf>,
 }
 
 impl Config {
@@ -19,6 +28,14 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("anju.db").display()))
+    }
+
+    pub fn font_dirs(&self) -> Vec<PathBuf> {
+        if self.font_dirs.is_empty() {
+            anju_pdf::default_font_dirs()
+        } else {
+            self.font_dirs.clone()
+        }
     }
 
     /// Opens the store, creating the data directory for an embedded database.

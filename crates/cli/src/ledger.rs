@@ -24,7 +24,7 @@ pub struct LedgerArgs {
     /// A town's 9-digit code: one row per village instead of one per town.
     #[arg(long)]
     pub town: Option<String>,
-    /// xlsx, csv or json.
+    /// xlsx, pdf, csv or json.
     #[arg(long, default_value = "xlsx")]
     pub format: String,
     /// Output file; `-` for stdout (csv, json).
@@ -67,7 +67,11 @@ pub async fn run(config: &Config, args: LedgerArgs) -> anyhow::Result<()> {
         "xlsx" => anju_render::xlsx(&table, &header)?,
         "csv" => anju_render::csv(&table),
         "json" => serde_json::to_vec_pretty(&anju_render::json(&table, &header))?,
-        other => anyhow::bail!("不支持的格式“{other}”：可选 xlsx、csv、json"),
+        "pdf" => {
+            let fonts = anju_pdf::Fonts::load(&config.font_dirs())?;
+            anju_pdf::ledger(&fonts, &table, &header)?
+        }
+        other => anyhow::bail!("不支持的格式“{other}”：可选 xlsx、pdf、csv、json"),
     };
     if args.out.as_os_str() == "-" {
         use std::io::Write;

@@ -179,3 +179,80 @@ fn demo_export_import_and_check_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
+    use calamine::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        anju()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["demo", "--houses", "800", "--seed", "5"])
+            .status
+            .success()
+    );
+    let xlsx = dir.path().join("a2.xlsx");
+    let out = run(&[
+        "ledger",
+        "--form",
+        "2",
+        "--format",
+        "xlsx",
+        "--out",
+        xlsx.to_str().unwrap(),
+        "--preparer",
+        "王五",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let range = book.worksheet_range("附件2").unwrap();
+    assert_eq!(
+        range.get_value((1, 0)).unwrap().to_string(),
+        "嘉祥县自建房安全专项整治攻坚行动工作台账"
+    );
+    // 16 towns and 合计 below the three header rows.
+    assert_eq!(range.get_value((6 + 16, 0)).unwrap().to_string(), "合计");
+    let pdf = dir.path().join("a1.pdf");
+    let out = run(&[
+        "ledger",
+        "--form",
+        "1",
+        "--town",
+        "370829101",
+        "--as-of",
+        "2024-05-01",
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let csv = run(&["ledger", "--form", "2", "--format", "csv", "--out", "-"]);
+    assert!(
+        String::from_utf8(csv.stdout)
+            .unwrap()
+            .starts_with("\u{feff}镇街,")
+    );
+    let json = run(&["ledger", "--form", "2", "--format", "json", "--out", "-"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["rows"].as_array().unwrap().len(), 17);
+    let bad = run(&["ledger", "--form", "2", "--format", "doc", "--out", "-"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("不支持的格式"));
+}

@@ -81,6 +81,37 @@ fn header_spans(form: Form) -> (&'static [Span], u32) {
     }
 }
 
+/// A cell of the printed header block: position and extent (0-based, from the first header
+/// row and the region column), and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderCell {
+    pub row: u32,
+    pub col: u16,
+    pub rowspan: u32,
+    pub colspan: u16,
+    pub text: &'static str,
+}
+
+/// The printed header of `form` as cells, the region column first; and its number of rows.
+pub fn header_cells(table: &LedgerTable) -> (Vec<HeaderCell>, u32) {
+    let (spans, rows) = header_spans(table.form);
+    let mut cells = vec![HeaderCell {
+        row: 0,
+        col: 0,
+        rowspan: rows,
+        colspan: 1,
+        text: region_heading(table),
+    }];
+    cells.extend(spans.iter().map(|Span(r0, c0, r1, c1, text)| HeaderCell {
+        row: *r0,
+        col: *c0,
+        rowspan: r1 - r0 + 1,
+        colspan: c1 - c0 + 1,
+        text,
+    }));
+    (cells, rows)
+}
+
 /// The label of the first column: towns under a county, villages under a town.
 pub fn region_heading(table: &LedgerTable) -> &'static str {
     let by_village = table

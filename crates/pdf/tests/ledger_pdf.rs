@@ -1,0 +1,97 @@
+//! The ledger PDF, re-read with poppler's `pdftotext`: title, header block, printed headings,
+//! figures, rates and the signature line are all there, in Chinese, with the font embedded.
+
+use anju_domain::ledger::{AsOf, Form, LedgerRow, LedgerTable};
+use anju_pdf::{Fonts, default_font_dirs, ledger};
+use anju_render::Header;
+use std::process::Command;
+
+fn table() -> LedgerTable {
+    let row = |code: &str, name: &str, counts: [i64; 12]| LedgerRow {
+        code: code.into(),
+        name: name.into(),
+        counts: counts.to_vec(),
+        online_confirmed: 0,
+        online_total: 0,
+    };
+    LedgerTable::build(
+        Form::Attachment2,
+        "嘉祥县",
+        AsOf::Now,
+        vec![
+            row(
+                "370829101000",
+                "纸坊镇",
+                [63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6],
+            ),
+            row("370829102000", "梁宝寺镇", [0; 12]),
+        ],
+    )
+}
+
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("anju-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ledger.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (Debian poppler-utils) is needed to re-read PDFs");
+    assert!(out.status.success());
+    // Keep a PNG of the first page to look at.
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let _ = Command::new("pdftoppm")
+        .args(["-png", "-r", "80", "-singlefile", file.to_str().unwrap()])
+        .arg(shots.join("ledger-attachment2"))
+        .status();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_ledger_pdf_reads_back_with_its_title_figures_and_signature_line() {
+    let fonts =
+        Fonts::load(&default_font_dirs()).expect("fonts-noto-cjk is installed by scripts/test");
+    let header = Header {
+        preparer: "张经办".into(),
+        contact: "0537-6836811".into(),
+        filled_on: "2024-06-04".into(),
+    };
+    let bytes = ledger(&fonts, &table(), &header).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let text = pdf_text(&bytes);
+    let flat: String = text.split_whitespace().collect();
+    for needle in [
+        "附件2",
+        "嘉祥县自建房安全专项整治攻坚行动工作台账",
+        "填报人：",
+        "张经办",
+        "0537-6836811",
+        "2024-06-04",
+        "（单位：栋）",
+        "经营性自建房",
+        "非经营性自建房",
+        "纸坊镇",
+        "梁宝寺镇",
+        "合计",
+        "41.67%",
+        "80.00%",
+        "28.57%",
+        "主要负责同志签字：",
+        "单位（盖章）：",
+    ] {
+        assert!(
+            flat.contains(needle),
+            "{needle} missing from the PDF text:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_chinese_font_is_a_clear_error() {
+    let err = Fonts::load(&[std::path::PathBuf::from("/nonexistent")])
+        .err()
+        .expect("no fonts there");
+    assert!(err.to_string().contains("fonts-noto-cjk"), "{err}");
+}
