@@ -35,7 +35,7 @@ pub struct BenchArgs {
     /// Where the SQLite scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
-    /// Which benchmark: demo, record or all.
+    /// Which benchmark: demo, record, ledger or all.
     #[arg(long, default_value = "all")]
     pub only: String,
 }
@@ -120,6 +120,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         if args.only == "all" || args.only == "record" {
             bench_record(&args, backend).await?;
+        }
+        if args.only == "all" || args.only == "ledger" {
+            bench_ledger(&args, backend).await?;
         }
     }
     Ok(())
@@ -278,5 +281,80 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         p(lat_bare, 0.99),
         f.as_secs_f64() / b.as_secs_f64()
     );
+    Ok(())
+}
+
+/// The bare statement a ledger boils down to: 附件2's twelve counts per town over today's
+/// projection, written out by hand (bit values of `anju_domain::Facts`).
+const BARE_ATTACHMENT2: &str = "SELECT town_code, \
+    SUM(CASE WHEN (facts & 1) = 1 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 3) = 3 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 6) = 6 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 262) = 262 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 3) = 1 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 6) = 4 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 14) = 12 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 22) = 20 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 38) = 36 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 70) = 68 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 134) = 132 THEN 1 ELSE 0 END), \
+    SUM(CASE WHEN (facts & 262) = 260 THEN 1 ELSE 0 END) \
+    FROM houses GROUP BY town_code";
+
+async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
+    use anju_domain::ledger::{AsOf, Form};
+    let scratch = Scratch::new(args, backend, "ledger").await?;
+    let store = Store::open(&scratch.url).await?;
+    crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
+    if let anju_store::Db::Sqlite(p) = &store.db {
+        sqlx::query("ANALYZE").execute(p).await?;
+    }
+    if let anju_store::Db::Postgres(p) = &store.db {
+        sqlx::query("VACUUM ANALYZE").execute(p).await?;
+    }
+    let as_of = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 15).expect("valid"));
+    let (mut now, mut dated, mut recorded, mut bare) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let instant = AsOf::Recorded(anju_store::now());
+    // One warm-up of each, then the measured runs interleaved so noise hits all alike.
+    for run in 0..=args.runs {
+        let t = Instant::now();
+        let table = store
+            .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+            .await?;
+        let a = t.elapsed();
+        let t = Instant::now();
+        store.ledger(Form::Attachment2, &Scope::All, as_of).await?;
+        let b = t.elapsed();
+        let t = Instant::now();
+        store
+            .ledger(Form::Attachment2, &Scope::All, instant)
+            .await?;
+        let c = t.elapsed();
+        let t = Instant::now();
+        let n = anju_store::on_db!(&store.db, p => sqlx::query(BARE_ATTACHMENT2).fetch_all(p).await.map(|r| r.len()))?;
+        let d = t.elapsed();
+        anyhow::ensure!(n > 0 && table.total.counts[0] > 0, "empty ledger");
+        if run > 0 {
+            now.push(a);
+            dated.push(b);
+            recorded.push(c);
+            bare.push(d);
+        }
+    }
+    let (a, b, c, d) = (median(now), median(dated), median(recorded), median(bare));
+    println!(
+        "[{backend}] 附件2 for the county over {} houses: today {:.0} ms, as of a date {:.0} ms, as recorded at an instant {:.0} ms, bare GROUP BY {:.0} ms; ratios {:.2}× / {:.2}× / {:.2}×",
+        args.houses,
+        a.as_secs_f64() * 1e3,
+        b.as_secs_f64() * 1e3,
+        c.as_secs_f64() * 1e3,
+        d.as_secs_f64() * 1e3,
+        a.as_secs_f64() / d.as_secs_f64(),
+        b.as_secs_f64() / d.as_secs_f64(),
+        c.as_secs_f64() / d.as_secs_f64(),
+    );
+    store.db.close().await;
+    scratch.drop().await?;
     Ok(())
 }

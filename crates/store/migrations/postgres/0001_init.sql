@@ -66,8 +66,8 @@ CREATE TABLE houses (
     updated_by     TEXT NOT NULL,
     state          TEXT NOT NULL                  -- HouseState JSON; the record lives in the latest registered/corrected event
 );
-CREATE INDEX houses_village ON houses(village_code);
-CREATE INDEX houses_town_facts ON houses(town_code, facts);
+-- Scope (a village-code range) and ledgers (counts per village and facts) from the index alone.
+CREATE INDEX houses_village_facts ON houses(village_code, facts);
 CREATE INDEX houses_platform_code ON houses(platform_code);
 CREATE INDEX houses_census_id ON houses(census_id);
 
@@ -119,7 +119,7 @@ CREATE TABLE fact_spans (
     recorded_to    BIGINT,
     PRIMARY KEY (house_id, seq)
 );
-CREATE INDEX fact_spans_village ON fact_spans(village_code);
+CREATE INDEX fact_spans_village ON fact_spans(village_code, facts);
 
 -- Audit trail: append-only, each row chained to the previous one by SHA-256.
 CREATE TABLE audit_log (
