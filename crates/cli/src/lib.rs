@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod ledger;
+pub mod report;
 pub mod serve;

@@ -1,7 +1,7 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{bench, config::Config, demo, events, ledger, serve};
+use anju::{bench, config::Config, demo, events, ledger, report, serve};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -35,14 +35,27 @@ enum Command {
     Check,
     /// Compute 附件1 or 附件2, today or as of a date, as xlsx, CSV or JSON.
     Ledger(ledger::LedgerArgs),
+    /// Hand in a ledger: prepare, sign (freezes it), submit, accept or return; show, compare.
+    Report(report::ReportArgs),
     /// Serve Anju over HTTP (the full web application is not built yet: a status page).
     Serve(serve::ServeArgs),
     /// Benchmarks: demo load and event recording against bare SQL, side by side.
     Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message chain, in Chinese where it comes from Anju; no backtrace for users.
+            eprintln!("错误：{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ANJU_LOG")
@@ -64,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Events(cmd) => events::run(&cli.config, cmd).await,
             Command::Check => events::check(&cli.config).await,
             Command::Ledger(args) => ledger::run(&cli.config, args).await,
+            Command::Report(args) => report::run(&cli.config, args).await,
             Command::Serve(args) => serve::run(&cli.config, args).await,
             Command::Bench(args) => bench::run(args).await,
         }

@@ -102,6 +102,9 @@ fn every_subcommand_has_help() {
         vec!["check", "--help"],
         vec!["serve", "--help"],
         vec!["bench", "--help"],
+        vec!["ledger", "--help"],
+        vec!["report", "--help"],
+        vec!["report", "prepare", "--help"],
     ] {
         let out = anju().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -255,4 +258,72 @@ fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
     let bad = run(&["ledger", "--form", "2", "--format", "doc", "--out", "-"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("不支持的格式"));
+}
+
+#[test]
+fn a_town_hands_in_a_ledger_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        anju()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["demo", "--houses", "600", "--seed", "9"])
+            .status
+            .success()
+    );
+    let out = run(&[
+        "report",
+        "--actor",
+        "t101-jb",
+        "prepare",
+        "--form",
+        "2",
+        "--town",
+        "370829101",
+        "--as-of",
+        "2024-06-04",
+        "--contact",
+        "0537-1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("已填报台账 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The operator may not sign; the principal may, once.
+    let out = run(&["report", "--actor", "t101-jb", "sign", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[P1]"));
+    let out = run(&[
+        "report",
+        "--actor",
+        "t101-fz",
+        "--role",
+        "town_principal",
+        "sign",
+        "1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("已签字"));
+    let out = run(&[
+        "report",
+        "--actor",
+        "t101-fz",
+        "--role",
+        "town_principal",
+        "sign",
+        "1",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[R5]"));
+    let out = run(&["report", "show", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("校验一致") && text.contains("合计"),
+        "{text}"
+    );
 }

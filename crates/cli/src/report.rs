@@ -1,0 +1,222 @@
+//! `anju report`: hand in a ledger — prepare, sign (freezes it), submit, accept or return —
+//! and look at a frozen one: its figures, its digest, how today's figures differ.
+//! Until accounts exist, the person acting is named with `--actor`, `--name` and `--role`.
+
+use crate::config::Config;
+use anju_domain::RegionCode;
+use anju_domain::Scope;
+use anju_domain::event::{Actor, Role};
+use anju_domain::ledger::{AsOf, Form};
+use anju_domain::report::ReportAction;
+use anju_store::reports::NewReport;
+use anyhow::Context;
+use chrono::NaiveDate;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Who acts: account id.
+    #[arg(long, global = true, default_value = "")]
+    pub actor: String,
+    /// Who acts: display name.
+    #[arg(long, global = true, default_value = "")]
+    pub name: String,
+    /// Who acts: town_operator, town_principal or county_office.
+    #[arg(long, global = true, default_value = "town_operator")]
+    pub role: String,
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ReportCommand {
+    /// Prepare a town's ledger as of a date (town operator).
+    Prepare {
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+        form: u8,
+        /// The town's 9-digit code.
+        #[arg(long)]
+        town: String,
+        #[arg(long)]
+        as_of: NaiveDate,
+        /// 联系方式.
+        #[arg(long)]
+        contact: String,
+        /// The returned report this one corrects.
+        #[arg(long)]
+        supersedes: Option<i64>,
+    },
+    /// Sign: freezes the figures and the houses behind them (town principal).
+    Sign { id: i64 },
+    /// Submit to the county office.
+    Submit { id: i64 },
+    /// Accept (county office).
+    Accept { id: i64 },
+    /// Return with a reason (county office).
+    Return {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record the scanned signed-and-stamped copy.
+    AttachScan { id: i64, file: PathBuf },
+    /// Show a report: status, digest check, frozen figures (CSV).
+    Show { id: i64 },
+    /// Today's figures beside the frozen ones: every cell that differs.
+    Compare { id: i64 },
+}
+
+fn actor(args: &ReportArgs) -> anyhow::Result<Actor> {
+    let role: Role = serde_json::from_value(serde_json::Value::String(args.role.clone()))
+        .map_err(|_| anyhow::anyhow!("未知角色“{}”", args.role))?;
+    anyhow::ensure!(!args.actor.is_empty(), "请用 --actor 指明操作人账号");
+    Ok(Actor {
+        id: args.actor.clone(),
+        name: if args.name.is_empty() {
+            args.actor.clone()
+        } else {
+            args.name.clone()
+        },
+        role,
+    })
+}
+
+fn refused(e: anju_store::StoreError) -> anyhow::Error {
+    match e.rule() {
+        Some(v) => anyhow::anyhow!("操作被拒绝：{v}"),
+        None => e.into(),
+    }
+}
+
+pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
+    let store = config.open().await?;
+    let scope = Scope::All;
+    let step = |id: i64, action: ReportAction| {
+        let store = &store;
+        let who = actor(&args);
+        async move {
+            let status = store
+                .act_on_report(&who?, &Scope::All, id, &action)
+                .await
+                .map_err(refused)?;
+            println!("台账 {id}：{}", status.label());
+            anyhow::Ok(())
+        }
+    };
+    match &args.command {
+        ReportCommand::Prepare {
+            form,
+            town,
+            as_of,
+            contact,
+            supersedes,
+        } => {
+            let who = actor(&args)?;
+            let unit = RegionCode::parse(town).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let new = NewReport {
+                form: Form::from_number(*form).context("表单只能是 1 或 2")?,
+                unit,
+                as_of: *as_of,
+                contact: contact.clone(),
+                supersedes: *supersedes,
+            };
+            let id = store
+                .prepare_report(&who, &scope, &new)
+                .await
+                .map_err(refused)?;
+            println!("已填报台账 {id}");
+        }
+        ReportCommand::Sign { id } => step(*id, ReportAction::Sign).await?,
+        ReportCommand::Submit { id } => step(*id, ReportAction::Submit).await?,
+        ReportCommand::Accept { id } => step(*id, ReportAction::Accept).await?,
+        ReportCommand::Return { id, reason } => {
+            step(
+                *id,
+                ReportAction::Return {
+                    reason: reason.clone(),
+                },
+            )
+            .await?
+        }
+        ReportCommand::AttachScan { id, file } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let sha256 = sha256_hex(&bytes);
+            let name = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            step(*id, ReportAction::AttachScan { sha256, name }).await?
+        }
+        ReportCommand::Show { id } => {
+            let r = store.report(*id).await?;
+            println!(
+                "台账 {}：附件{} {} 截至 {}，{}",
+                r.id,
+                r.form.number(),
+                r.unit,
+                r.as_of,
+                r.status.label()
+            );
+            println!("填报人：{}  联系方式：{}", r.preparer_name, r.contact);
+            if let Some(s) = &r.signer_name {
+                println!("签字：{s}");
+            }
+            if let Some(reason) = &r.return_reason {
+                println!("退回原因：{reason}");
+            }
+            if let Some(d) = &r.digest {
+                let ok = if r.digest_holds() {
+                    "一致"
+                } else {
+                    "不一致（快照已被改动）"
+                };
+                println!("SHA-256：{d}（校验{ok}）");
+            }
+            if let Some(frozen) = r.frozen()? {
+                print!(
+                    "{}",
+                    String::from_utf8_lossy(&anju_render::csv(&frozen.table))
+                        .trim_start_matches('\u{feff}')
+                );
+            }
+            if !r.digest_holds() {
+                anyhow::bail!("台账快照与签字时的摘要不一致");
+            }
+        }
+        ReportCommand::Compare { id } => {
+            let r = store.report(*id).await?;
+            let diffs = store
+                .compare_report(*id, AsOf::Now)
+                .await
+                .map_err(refused)?;
+            let headings = r.form.headings();
+            if diffs.is_empty() {
+                println!("今日数字与签字时一致");
+            }
+            for d in diffs {
+                let column = column_heading(r.form, d.column, headings);
+                println!(
+                    "{} / {}：签字时 {}，今日 {}",
+                    d.row, column, d.frozen, d.now
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The heading of a counted column (附件2 interleaves rates between counts).
+fn column_heading(form: Form, column: usize, headings: &[&str]) -> String {
+    let printed = match form {
+        Form::Attachment1 => column,
+        Form::Attachment2 => [0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 13, 15][column],
+    };
+    headings
+        .get(printed)
+        .map_or_else(|| column.to_string(), |h| h.to_string())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
