@@ -118,3 +118,29 @@ pub fn evidence(kind: EvidenceKind, name: &str) -> Evidence {
         name: name.into(),
     }
 }
+
+/// A county 附件2 with two towns: 纸坊镇 with every figure distinct, 梁宝寺镇 with none (for
+/// renderer tests; the figures are those of the hand-built fixture in the store's ledger tests).
+pub fn ledger_table() -> crate::ledger::LedgerTable {
+    use crate::ledger::{AsOf, Form, LedgerRow, LedgerTable};
+    let row = |code: &str, name: &str, counts: [i64; 12]| LedgerRow {
+        code: code.into(),
+        name: name.into(),
+        counts: counts.to_vec(),
+        online_confirmed: 0,
+        online_total: 0,
+    };
+    LedgerTable::build(
+        Form::Attachment2,
+        "嘉祥县",
+        AsOf::Now,
+        vec![
+            row(
+                "370829101000",
+                "纸坊镇",
+                [63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6],
+            ),
+            row("370829102000", "梁宝寺镇", [0; 12]),
+        ],
+    )
+}

@@ -1,32 +1,13 @@
 //! The ledger PDF, re-read with poppler's `pdftotext`: title, header block, printed headings,
 //! figures, rates and the signature line are all there, in Chinese, with the font embedded.
 
-use anju_domain::ledger::{AsOf, Form, LedgerRow, LedgerTable};
+use anju_domain::ledger::LedgerTable;
 use anju_pdf::{Fonts, default_font_dirs, ledger};
 use anju_render::Header;
 use std::process::Command;
 
 fn table() -> LedgerTable {
-    let row = |code: &str, name: &str, counts: [i64; 12]| LedgerRow {
-        code: code.into(),
-        name: name.into(),
-        counts: counts.to_vec(),
-        online_confirmed: 0,
-        online_total: 0,
-    };
-    LedgerTable::build(
-        Form::Attachment2,
-        "嘉祥县",
-        AsOf::Now,
-        vec![
-            row(
-                "370829101000",
-                "纸坊镇",
-                [63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6],
-            ),
-            row("370829102000", "梁宝寺镇", [0; 12]),
-        ],
-    )
+    anju_domain::sample::ledger_table()
 }
 
 fn pdf_text(bytes: &[u8]) -> String {

@@ -9,26 +9,7 @@ use std::io::Cursor;
 /// Two towns with hand-picked counts (附件2 column order: 总量, 经营性 已排查/初判隐患/动态销号,
 /// 非经营性 已排查, ①…⑦).
 fn table() -> LedgerTable {
-    let row = |code: &str, name: &str, counts: [i64; 12]| LedgerRow {
-        code: code.into(),
-        name: name.into(),
-        counts: counts.to_vec(),
-        online_confirmed: 0,
-        online_total: 0,
-    };
-    LedgerTable::build(
-        Form::Attachment2,
-        "嘉祥县",
-        AsOf::Now,
-        vec![
-            row(
-                "370829101000",
-                "纸坊镇",
-                [63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6],
-            ),
-            row("370829102000", "梁宝寺镇", [0; 12]),
-        ],
-    )
+    anju_domain::sample::ledger_table()
 }
 
 fn header() -> Header {
