@@ -76,7 +76,7 @@ impl Facts {
 impl std::ops::BitOr for Facts {
     type Output = Facts;
     fn bitor(self, rhs: Facts) -> Facts {
-        Facts(self.0 | rhs.0)
+        self.union(rhs)
     }
 }
 

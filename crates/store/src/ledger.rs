@@ -63,6 +63,20 @@ fn source(as_of: AsOf) -> String {
     }
 }
 
+/// [`source`] joined to the current house row as `x` (its code, address, status).
+fn source_with_houses(as_of: AsOf) -> String {
+    let id = if matches!(as_of, AsOf::Now) {
+        "h.id"
+    } else {
+        "h.house_id"
+    };
+    source(as_of).replacen(
+        " WHERE ",
+        &format!(" JOIN houses x ON x.id = {id} WHERE "),
+        1,
+    )
+}
+
 /// The day regions are named and merged for.
 fn region_day(as_of: AsOf) -> NaiveDate {
     match as_of {
@@ -86,7 +100,8 @@ impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
     pub async fn ledger(&self, form: Form, scope: &Scope, as_of: AsOf) -> Result<LedgerTable> {
-        let by_village = self.unit_of(scope).level() >= RegionLevel::Town;
+        let unit = self.unit_of(scope);
+        let by_village = unit.level() >= RegionLevel::Town;
         // The database counts houses per (village, facts) — a covering index scan yielding a few
         // thousand rows for a county — and the domain's column definitions do the rest.
         let sql = format!(
@@ -116,7 +131,7 @@ impl Store {
         Ok(self
             .assemble(
                 form,
-                &self.unit_of(scope),
+                &unit,
                 as_of,
                 groups.into_iter().map(|(c, n)| (c, n, None)),
             )
@@ -134,18 +149,9 @@ impl Store {
     ) -> Result<(LedgerTable, Vec<Vec<Vec<String>>>)> {
         let unit = self.unit_of(scope);
         let by_village = unit.level() >= RegionLevel::Town;
-        let id = if matches!(as_of, AsOf::Now) {
-            "h.id"
-        } else {
-            "h.house_id"
-        };
         let sql = format!(
             "SELECT x.code, h.town_code, h.village_code, h.facts {} ORDER BY x.code",
-            source(as_of).replacen(
-                " WHERE ",
-                &format!(" JOIN houses x ON x.id = {id} WHERE "),
-                1
-            )
+            source_with_houses(as_of)
         );
         let sp = ScopeParams::of(scope);
         let rows: Vec<(String, String, String, i32)> = on_db!(&self.db, p => {
@@ -266,18 +272,9 @@ impl Store {
         let reference = self.reference();
         let day = region_day(as_of);
         let by_village = self.unit_of(scope).level() >= RegionLevel::Town;
-        let id = if matches!(as_of, AsOf::Now) {
-            "h.id"
-        } else {
-            "h.house_id"
-        };
         let sql = format!(
             "SELECT x.code, x.address, h.village_code, x.status, h.town_code {} AND {} ORDER BY x.code",
-            source(as_of).replacen(
-                " WHERE ",
-                &format!(" JOIN houses x ON x.id = {id} WHERE "),
-                1
-            ),
+            source_with_houses(as_of),
             predicate(count)
         );
         let sp = ScopeParams::of(scope);

@@ -78,6 +78,14 @@ pub struct CellDiff {
     pub now: i64,
 }
 
+/// Whether a caller's scope covers a ledger's unit (a town account: its own town only).
+fn covers(scope: &Scope, unit: &RegionCode) -> bool {
+    match scope {
+        Scope::Nothing => false,
+        _ => scope.region().is_none_or(|r| r.contains(unit)),
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -131,9 +139,7 @@ impl Store {
                 format!("{}无权填报台账", actor.role.label()),
             ));
         }
-        if scope.narrowed_to(&unit) == Scope::Nothing
-            || scope.region().is_some_and(|r| !r.contains(&unit))
-        {
+        if !covers(scope, &unit) {
             return Err(rule(RuleCode::P1, format!("{unit} 不在您的辖区内")));
         }
         if as_of > anju_domain::rules::beijing_date(crate::now()) {
@@ -197,15 +203,12 @@ impl Store {
         action: &ReportAction,
     ) -> Result<ReportStatus> {
         let report = self.report(id).await?;
-        if scope.region().is_some_and(|r| !r.contains(&report.unit)) || *scope == Scope::Nothing {
+        if !covers(scope, &report.unit) {
             return Err(StoreError::NotFound);
         }
         let next = decide_report(report.status, action, actor.role)?;
-        let now = crate::now();
-        let mut tx = self.db.begin().await?;
-        // Guarded by the status read above: a concurrent step makes this update match nothing.
-        const GUARD: &str = " WHERE id = $1 AND status = $2";
-        let n = match action {
+        // Freeze before taking the write lock: computing a ledger can take a while.
+        let frozen = match action {
             ReportAction::Sign => {
                 let unit_scope = Scope::Region { code: report.unit };
                 let (table, houses) = self
@@ -214,45 +217,63 @@ impl Store {
                 let snapshot =
                     serde_json::to_string(&Snapshot { table, houses }).expect("serializes");
                 let digest = sha256_hex(snapshot.as_bytes());
-                const SQL: &str = "UPDATE ledger_reports SET status = $3, signer_id = $4, signer_name = $5, signed_at = $6, snapshot = $7, digest = $8";
-                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
-                    .bind(id).bind(report.status.code()).bind(next.code()).bind(&actor.id).bind(&actor.name)
-                    .bind(codec::micros(now)).bind(&snapshot).bind(&digest)
+                Some((snapshot, digest))
+            }
+            _ => None,
+        };
+        let reason = match action {
+            ReportAction::Return { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        let now = crate::now();
+        let mut tx = self.db.begin().await?;
+        // Each update is guarded by the status read above: a concurrent step makes it match nothing.
+        macro_rules! guarded {
+            ($set:literal) => {
+                concat!(
+                    "UPDATE ledger_reports SET status = $3, ",
+                    $set,
+                    " WHERE id = $1 AND status = $2"
+                )
+            };
+        }
+        let (from, to) = (report.status.code(), next.code());
+        let n = match (action, &frozen) {
+            (ReportAction::Sign, Some((snapshot, digest))) => {
+                const SQL: &str = guarded!(
+                    "signer_id = $4, signer_name = $5, signed_at = $6, snapshot = $7, digest = $8"
+                );
+                on_tx!(&mut tx, c => sqlx::query(SQL)
+                    .bind(id).bind(from).bind(to).bind(&actor.id).bind(&actor.name)
+                    .bind(codec::micros(now)).bind(snapshot).bind(digest)
                     .execute(&mut *c).await.map(|r| r.rows_affected()))?
             }
-            ReportAction::Submit => {
-                const SQL: &str = "UPDATE ledger_reports SET status = $3, submitted_at = $4";
-                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
-                    .bind(id).bind(report.status.code()).bind(next.code()).bind(codec::micros(now))
+            (ReportAction::Submit, _) => {
+                const SQL: &str = guarded!("submitted_at = $4");
+                on_tx!(&mut tx, c => sqlx::query(SQL)
+                    .bind(id).bind(from).bind(to).bind(codec::micros(now))
                     .execute(&mut *c).await.map(|r| r.rows_affected()))?
             }
-            ReportAction::Accept | ReportAction::Return { .. } => {
-                let reason = match action {
-                    ReportAction::Return { reason } => Some(reason.clone()),
-                    _ => None,
-                };
-                const SQL: &str = "UPDATE ledger_reports SET status = $3, reviewer_id = $4, reviewed_at = $5, return_reason = $6";
-                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
-                    .bind(id).bind(report.status.code()).bind(next.code()).bind(&actor.id)
-                    .bind(codec::micros(now)).bind(reason)
-                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
-            }
-            ReportAction::AttachScan { sha256, name } => {
+            (ReportAction::Accept | ReportAction::Return { .. }, _) => {
                 const SQL: &str =
-                    "UPDATE ledger_reports SET status = $3, scan_sha256 = $4, scan_name = $5";
-                on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(format!("{SQL}{GUARD}")))
-                    .bind(id).bind(report.status.code()).bind(next.code()).bind(sha256).bind(name)
+                    guarded!("reviewer_id = $4, reviewed_at = $5, return_reason = $6");
+                on_tx!(&mut tx, c => sqlx::query(SQL)
+                    .bind(id).bind(from).bind(to).bind(&actor.id)
+                    .bind(codec::micros(now)).bind(&reason)
                     .execute(&mut *c).await.map(|r| r.rows_affected()))?
             }
+            (ReportAction::AttachScan { sha256, name }, _) => {
+                const SQL: &str = guarded!("scan_sha256 = $4, scan_name = $5");
+                on_tx!(&mut tx, c => sqlx::query(SQL)
+                    .bind(id).bind(from).bind(to).bind(sha256).bind(name)
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?
+            }
+            (ReportAction::Sign, None) => unreachable!("frozen above"),
         };
         if n != 1 {
             tx.rollback().await?;
             return Err(rule(RuleCode::V1, "台账已被他人处理，请刷新后重试"));
         }
-        let reason = match action {
-            ReportAction::Return { reason } => Some(reason.clone()),
-            _ => None,
-        };
         let kind = match action {
             ReportAction::Sign => "report.sign",
             ReportAction::Submit => "report.submit",

@@ -13,7 +13,7 @@ use anju_domain::house::People;
 use anju_domain::rules::{conflict, decide};
 use anju_domain::{HouseState, RuleCode, RuleViolation, Scope, apply};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The projection columns of one house.
 #[derive(Debug, Clone)]
@@ -294,20 +294,19 @@ impl Store {
         Ok(())
     }
 
-    fn departments_of(&self, state: &HouseState) -> BTreeSet<String> {
-        let reference = self.reference();
-        let map = reference.sector_map();
+    /// The departments supervising a house, by its business types (`sectors`: type → department).
+    fn departments_of(sectors: &BTreeMap<String, String>, state: &HouseState) -> BTreeSet<String> {
         state
             .record
             .iter()
             .filter(|r| r.is_business())
             .flat_map(|r| r.business_types.iter())
-            .filter_map(|t| map.get(t).cloned())
+            .filter_map(|t| sectors.get(t).cloned())
             .collect()
     }
 
     async fn write_sectors(&self, tx: &mut Tx, id: i64, state: &HouseState) -> Result<()> {
-        let depts = self.departments_of(state);
+        let depts = Self::departments_of(&self.reference().sector_map(), state);
         on_tx!(tx, c => {
             sqlx::query(DELETE_SECTORS).bind(id).execute(&mut *c).await?;
             for d in &depts {
@@ -332,6 +331,7 @@ impl Store {
     /// The rows `houses` become, with ids from `base + 1` on.
     pub fn bulk_rows(&self, base: i64, houses: &[NewHouse]) -> BulkRows {
         let mut rows = BulkRows::default();
+        let sectors = self.reference().sector_map();
         for (i, h) in houses.iter().enumerate() {
             let id = base + 1 + i as i64;
             rows.houses
@@ -340,8 +340,11 @@ impl Store {
                 let data = serde_json::to_string(p).expect("serializes");
                 rows.people.push((id, p.owner_name.clone(), data));
             }
-            rows.sectors
-                .extend(self.departments_of(&h.state).into_iter().map(|d| (id, d)));
+            rows.sectors.extend(
+                Self::departments_of(&sectors, &h.state)
+                    .into_iter()
+                    .map(|d| (id, d)),
+            );
             let (events, spans) = event_rows(&h.events);
             rows.events.extend(events.into_iter().map(|r| (id, r)));
             rows.spans.extend(spans.into_iter().map(|r| (id, r)));
