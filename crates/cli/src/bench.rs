@@ -134,7 +134,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     for run in 0..args.runs {
         // Anju: the whole `anju demo` load.
         let scratch = Scratch::new(args, backend, "demo").await?;
-        let store = Store::open(&scratch.url).await?;
+        let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
         let t = Instant::now();
         let summary = crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
         full.push(t.elapsed());
@@ -145,7 +145,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         // Baseline: the same rows, precomputed outside the clock, inserted with bare SQL in
         // the same batches and transactions.
         let scratch = Scratch::new(args, backend, "bare").await?;
-        let store = Store::open(&scratch.url).await?;
+        let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
         let demo = Demo::new(args.houses, 2024);
         let mut reference = Reference::defaults();
         reference.regions.extend(demo.villages.iter().cloned());
@@ -208,7 +208,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     let (mut lat_full, mut lat_bare) = (Vec::new(), Vec::new());
     for run in 0..args.runs {
         let scratch = Scratch::new(args, backend, "record").await?;
-        let store = Store::open(&scratch.url).await?;
+        let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
         crate::demo::load(&store, HOUSES, 2024, |_| {}).await?;
         let t = Instant::now();
         for s in &targets {
@@ -233,7 +233,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         // Baseline: per step, one transaction inserting the same kind of event row and bumping
         // the house's version, no rules, no projection rebuild, no audit.
         let events = store.house_events(&Scope::All, &targets[0].code).await?;
-        let template = anju_store::codec::to_row(events.last().expect("has events"));
+        let template = anju_store::codec::to_row(events.last().expect("has events"), store.vault());
         const BUMP: &str = "UPDATE houses SET version = version + 1, updated_at = $2 WHERE code = $1 RETURNING id, version";
         let t = Instant::now();
         for s in &targets {
@@ -304,7 +304,7 @@ const BARE_ATTACHMENT2: &str = "SELECT town_code, \
 async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     use anju_domain::ledger::{AsOf, Form};
     let scratch = Scratch::new(args, backend, "ledger").await?;
-    let store = Store::open(&scratch.url).await?;
+    let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
     crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
     if let anju_store::Db::Sqlite(p) = &store.db {
         sqlx::query("ANALYZE").execute(p).await?;

@@ -4,10 +4,12 @@
 
 use crate::config::Config;
 use anju_demo::{Demo, DemoHouse};
+use anju_domain::auth::Principal;
+use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};
 use anju_domain::region::JIAXIANG_TOWNS;
 use anju_domain::{RuleCode, Scope};
-use anju_store::{NewHouse, Reference, RefusedAttempt, Store};
+use anju_store::{NewAccount, NewHouse, Reference, RefusedAttempt, Store};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -148,7 +150,8 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if existing > 0 {
         if args.serve && !args.reset {
             eprintln!("数据库中已有 {existing} 栋房屋，直接使用现有数据。");
-            print_accounts();
+            let password = std::fs::read_to_string(accounts_file(config)).ok();
+            print_accounts(password.as_deref().map(str::trim));
             return crate::serve::serve(store, &args.serve_args).await;
         }
         anyhow::bail!(
@@ -178,22 +181,175 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         .map(|(code, n)| format!("{} {n} 次", code.as_str()))
         .collect();
     println!("演示中被规则拒绝的违规操作：{}", refused.join("，"));
-    print_accounts();
+    let password = create_accounts(&store, config).await?;
+    print_accounts(Some(&password));
     if args.serve {
         crate::serve::serve(store, &args.serve_args).await?;
     }
     Ok(())
 }
 
-/// The people the demo's events are recorded under. Login accounts arrive with the accounts
-/// issue; until then these are the actors shown in every house's history.
-pub fn print_accounts() {
-    println!("演示数据中的人员（演示模式，数据均为虚构）：");
-    println!("  县领导小组办公室          county");
+const DEPARTMENT_USERNAMES: &[(&str, &str)] = &[
+    ("住建", "bm-zj"),
+    ("教育", "bm-jy"),
+    ("工信", "bm-gx"),
+    ("公安", "bm-ga"),
+    ("民政", "bm-mz"),
+    ("商务", "bm-sw"),
+    ("文旅", "bm-wl"),
+    ("卫健", "bm-wj"),
+    ("市场监管", "bm-scjg"),
+];
+
+/// Where the demo accounts' password is kept for later `--serve` runs (owner-readable only).
+fn accounts_file(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("demo-accounts.txt")
+}
+
+/// Creates the demo's login accounts — the same names its events are recorded under — with one
+/// random password per installation (no default password), marks the database as demo data,
+/// and assigns houses to the reviewers and appraisers who acted on them.
+pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<String> {
+    let system = Principal {
+        account_id: 0,
+        username: "demo".into(),
+        name: "演示数据生成".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    };
+    let password = anju_store::accounts::one_time_password();
+    let county = RegionCode::parse(anju_domain::region::JIAXIANG).expect("valid");
+    let mut accounts: Vec<NewAccount> = vec![
+        new(
+            "county",
+            "县领导小组办公室（演示）",
+            Role::CountyOffice,
+            Some(county),
+            None,
+        ),
+        new(
+            "shenji",
+            "审计人员（演示）",
+            Role::Auditor,
+            Some(county),
+            None,
+        ),
+        new(
+            "duban",
+            "督导人员（演示）",
+            Role::Inspector,
+            Some(county),
+            None,
+        ),
+    ];
+    for (code, name) in JIAXIANG_TOWNS {
+        let town = RegionCode::parse(code).expect("valid");
+        let t = &code[6..9];
+        accounts.push(new(
+            &format!("t{t}-jb"),
+            &format!("{name}经办人"),
+            Role::TownOperator,
+            Some(town),
+            None,
+        ));
+        accounts.push(new(
+            &format!("t{t}-fz"),
+            &format!("{name}主要负责同志"),
+            Role::TownPrincipal,
+            Some(town),
+            None,
+        ));
+    }
+    for i in 1..=12 {
+        accounts.push(new(
+            &format!("js{i:02}"),
+            &format!("专业技术人员{i:02}"),
+            Role::TechReviewer,
+            None,
+            None,
+        ));
+    }
+    for i in 1..=5 {
+        accounts.push(new(
+            &format!("jd{i:02}"),
+            &format!("鉴定机构{i:02}"),
+            Role::Appraiser,
+            None,
+            None,
+        ));
+    }
+    for (dept, user) in DEPARTMENT_USERNAMES {
+        accounts.push(new(
+            user,
+            &format!("{dept}部门（演示）"),
+            Role::Department,
+            Some(county),
+            Some(dept),
+        ));
+    }
+    for a in &accounts {
+        store.create_demo_account(&system, a, &password).await?;
+    }
+    store.assign_by_history(&system, "demo").await?;
+    let entry = anju_store::audit::AuditEntry {
+        at: anju_store::now(),
+        actor_id: "demo".into(),
+        actor_role: "system".into(),
+        source: "cli".into(),
+        action: "setting.demo".into(),
+        object: "demo".into(),
+        outcome: "ok".into(),
+        reason: None,
+        detail: serde_json::json!({ "accounts": accounts.len() }).to_string(),
+    };
+    store.put_setting("demo", "true", &entry).await?;
+    write_private(&accounts_file(config), &password)?;
+    Ok(password)
+}
+
+fn new(
+    username: &str,
+    name: &str,
+    role: Role,
+    region: Option<RegionCode>,
+    department: Option<&str>,
+) -> NewAccount {
+    NewAccount {
+        username: username.into(),
+        display_name: name.into(),
+        role,
+        region,
+        department: department.map(str::to_string),
+    }
+}
+
+fn write_private(path: &std::path::Path, password: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("无法写入 {}", path.display()))?;
+    writeln!(f, "{password}")?;
+    Ok(())
+}
+
+/// The demo's accounts and their password, as printed after a load and at each `--serve`.
+pub fn print_accounts(password: Option<&str>) {
+    println!(
+        "演示模式（数据均为虚构）。演示账号（密码均为：{}）：",
+        password.unwrap_or("见数据目录 demo-accounts.txt")
+    );
+    println!("  县领导小组办公室   county      审计 shenji   督导 duban");
     for (code, name) in JIAXIANG_TOWNS.iter().take(3) {
         let t = &code[6..9];
-        println!("  {name:<10} 经办人 t{t}-jb    主要负责同志 t{t}-fz");
+        println!("  {name:<8} 经办人 t{t}-jb    主要负责同志 t{t}-fz");
     }
     println!("  （其余镇街同理：t<镇街代码后三位>-jb / -fz）");
-    println!("  专业技术人员 js01–js12    鉴定机构 jd01–jd05");
+    println!("  专业技术人员 js01–js12    鉴定机构 jd01–jd05    行业部门 bm-zj、bm-sw、bm-scjg 等");
 }

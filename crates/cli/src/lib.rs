@@ -1,6 +1,7 @@
 //! The `anju` command's parts, as a library so integration tests drive the same code.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod bench;
 pub mod config;
 pub mod demo;

@@ -1,7 +1,7 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{bench, config::Config, demo, events, ledger, report, serve};
+use anju::{admin, bench, config::Config, demo, events, ledger, report, serve};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -37,8 +37,17 @@ enum Command {
     Ledger(ledger::LedgerArgs),
     /// Hand in a ledger: prepare, sign (freezes it), submit, accept or return; show, compare.
     Report(report::ReportArgs),
-    /// Serve Anju over HTTP (the full web application is not built yet: a status page).
+    /// Serve Anju over HTTP (first start with an empty database prints the admin's one-time password).
     Serve(serve::ServeArgs),
+    /// Accounts: add, list, reset, disable, enable, end sessions, TOTP.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// The audit trail: verify the hash chain, show the latest rows.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
+    /// Personal-data keys: rotate, show ids.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
     /// Benchmarks: demo load and event recording against bare SQL, side by side.
     Bench(bench::BenchArgs),
 }
@@ -80,6 +89,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Report(args) => report::run(&cli.config, args).await,
             Command::Serve(args) => serve::run(&cli.config, args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::User(cmd) => admin::user(&cli.config, cmd).await,
+            Command::Audit(cmd) => admin::audit(&cli.config, cmd).await,
+            Command::Keys(cmd) => admin::keys(&cli.config, cmd).await,
         }
     })
 }

@@ -2,6 +2,7 @@
 //! rules that accept or refuse each step, and the ledger facts. Pure: no I/O, no async.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod codes;
 pub mod dict;
 pub mod event;

@@ -143,6 +143,8 @@ pub enum Scope {
         department: String,
         within: RegionCode,
     },
+    /// The houses assigned to a technical reviewer or appraiser, wherever they lie.
+    Assigned { assignee: String },
     /// Nothing at all: a caller with no grant.
     Nothing,
 }
@@ -153,7 +155,7 @@ impl Scope {
         match self {
             Scope::Region { code } => Some(code),
             Scope::Department { within, .. } => Some(within),
-            Scope::All | Scope::Nothing => None,
+            Scope::All | Scope::Assigned { .. } | Scope::Nothing => None,
         }
     }
 
@@ -179,6 +181,9 @@ impl Scope {
                     within: c,
                 })
             }
+            // Assignments cut across regions and cannot be intersected with one: a narrowed
+            // view of them is empty (reviewers read houses, not regional ledgers).
+            Scope::Assigned { .. } => Scope::Nothing,
             Scope::Nothing => Scope::Nothing,
         }
     }

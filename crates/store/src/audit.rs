@@ -144,3 +144,70 @@ pub async fn verify(db: &crate::Db) -> Result<Option<i64>> {
         }
     }
 }
+
+/// One stored audit row, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_role: String,
+    pub source: String,
+    pub action: String,
+    pub object: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub detail: String,
+}
+
+/// The latest `limit` rows, newest first.
+pub async fn tail(db: &crate::Db, limit: i64) -> Result<Vec<AuditRow>> {
+    const SQL: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail \
+        FROM audit_log ORDER BY id DESC LIMIT $1";
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> =
+        crate::on_db!(db, p => sqlx::query_as(SQL).bind(limit).fetch_all(p).await)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(AuditRow {
+                id: r.0,
+                at: crate::codec::from_micros(r.1)?,
+                actor_id: r.2,
+                actor_role: r.3,
+                source: r.4,
+                action: r.5,
+                object: r.6,
+                outcome: r.7,
+                reason: r.8,
+                detail: r.9,
+            })
+        })
+        .collect()
+}
+
+/// The retention floor of the audit trail. Anju itself never deletes audit rows (the table is
+/// append-only and the chain would show a gap); archiving older rows is an operator's decision
+/// that must keep at least this many days online.
+pub const RETENTION_DAYS: i64 = 180;
+
+impl crate::Store {
+    /// Appends one audit row in its own transaction (for events that change nothing else:
+    /// refused requests, exports, verifications).
+    pub async fn record_audit(&self, e: &AuditEntry) -> Result<i64> {
+        let mut tx = self.db.begin().await?;
+        let id = append(&mut tx, e).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}

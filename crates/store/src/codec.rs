@@ -2,6 +2,7 @@
 //! to its own column so that it can be protected at rest.
 
 use crate::error::{Result, StoreError};
+use crate::vault::{Vault, column};
 use anju_domain::event::{Actor, Change, Event, Role};
 use anju_domain::{Facts, HouseCode};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -77,12 +78,13 @@ pub fn span(e: &Event, facts: Facts, town: &str, village: &str) -> SpanRow {
     }
 }
 
-/// Splits an event into its row: the payload without personal data, which goes apart.
-pub fn to_row(e: &Event) -> EventRow {
+/// Splits an event into its row: the payload without personal data, which goes apart,
+/// sealed with the vault's current key.
+pub fn to_row(e: &Event, vault: &Vault) -> EventRow {
     let mut payload = serde_json::to_value(&e.change).expect("domain types serialize");
     let personal = match payload.as_object_mut().and_then(|o| o.remove("people")) {
         Some(Value::Null) | None => None,
-        Some(p) => Some(p.to_string()),
+        Some(p) => Some(vault.seal(column::EVENT_PERSONAL, &p.to_string())),
     };
     EventRow {
         seq: e.seq as i32,
@@ -99,7 +101,7 @@ pub fn to_row(e: &Event) -> EventRow {
     }
 }
 
-/// Reassembles an event from its stored parts.
+/// Reassembles an event from its stored parts; `personal` is already opened.
 #[allow(clippy::too_many_arguments)]
 pub fn from_row(
     house: &str,

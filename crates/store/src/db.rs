@@ -48,16 +48,30 @@ macro_rules! on_tx {
     };
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../migrations/sqlite/0002_accounts.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../migrations/postgres/0002_accounts.sql"),
+    ),
+];
 
 impl Db {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
@@ -152,25 +166,25 @@ impl Db {
                     .await?;
             }
             Db::Sqlite(p) => {
-                const TABLES: &[&str] = &[
-                    "events",
-                    "house_sectors",
-                    "house_people",
-                    "houses",
-                    "audit_log",
-                    "audit_head",
-                    "region_changes",
-                    "regions",
-                    "sector_departments",
-                    "departments",
-                    "dictionary_entries",
-                    "settings",
-                    "schema_migrations",
-                ];
-                for t in TABLES {
-                    let sql = format!("DROP TABLE IF EXISTS {t}");
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+                // Every table there is, foreign keys off on this one connection while dropping.
+                let mut c = p.acquire().await?;
+                sqlx::query("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *c)
+                    .await?;
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                )
+                .fetch_all(&mut *c)
+                .await?;
+                for t in tables {
+                    let sql = format!("DROP TABLE IF EXISTS \"{t}\"");
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *c)
+                        .await?;
                 }
+                sqlx::query("PRAGMA foreign_keys = ON")
+                    .execute(&mut *c)
+                    .await?;
             }
         }
         Ok(())

@@ -14,6 +14,12 @@ pub enum StoreError {
     /// A stored row could not be read back (corrupt or from an incompatible version).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The caller's role may not do this at all (checked before anything is looked up).
+    #[error("{0}")]
+    Denied(String),
+    /// Sealed personal data could not be opened, or the key set does not fit the database.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
 }

@@ -5,6 +5,7 @@ use crate::codec;
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::scope::ScopeParams;
+use crate::vault::{Vault, column};
 use crate::{Store, on_db, on_tx, scope_sql};
 use anju_domain::event::Event;
 use anju_domain::house::People;
@@ -57,8 +58,11 @@ pub(crate) type EventTuple = (
     Option<String>,
 );
 
-pub(crate) fn event_of(t: EventTuple) -> Result<Event> {
+pub(crate) fn event_of(vault: &Vault, t: EventTuple) -> Result<Event> {
     let (code, seq, eff, rec, aid, aname, arole, reason, evidence, payload, personal) = t;
+    let personal = personal
+        .map(|p| vault.open(column::EVENT_PERSONAL, &p))
+        .transpose()?;
     codec::from_row(
         &code,
         seq,
@@ -94,10 +98,12 @@ impl Store {
         let sp = ScopeParams::of(scope);
         type Row = (i64, String, String, Option<String>, Option<String>);
         let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_optional(p).await)?;
         let (id, state, plaque_token, people, record) = row.ok_or(StoreError::NotFound)?;
         let people = people
+            .map(|p| self.vault.open(column::HOUSE_PEOPLE, &p))
+            .transpose()?
             .map(|p| serde_json::from_str(&p))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("house people: {e}")))?;
@@ -120,12 +126,12 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         let rows: Vec<EventTuple> = on_db!(&self.db, p => sqlx::query_as(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
         if rows.is_empty() {
             return Err(StoreError::NotFound);
         }
-        rows.into_iter().map(event_of).collect()
+        rows.into_iter().map(|t| event_of(&self.vault, t)).collect()
     }
 
     /// How many houses lie within `scope`.
@@ -133,7 +139,7 @@ impl Store {
         const SQL: &str = concat!("SELECT COUNT(*) FROM houses h WHERE ", scope_sql!());
         let sp = ScopeParams::of(scope);
         Ok(on_db!(&self.db, p => sqlx::query_scalar(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_one(p).await)?)
     }
 
@@ -145,7 +151,7 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         Ok(on_db!(&self.db, p => sqlx::query_scalar(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_one(p).await)?)
     }
 
@@ -171,7 +177,7 @@ impl Store {
             Option<String>,
         );
         let houses: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_all(p).await)?;
         let mut bad = Vec::new();
         for (code, state, facts, version, status, town, village, record) in houses {
@@ -216,9 +222,9 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         let stored: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
-        let (_, expected) = crate::write::event_rows(events);
+        let (_, expected) = crate::write::event_rows(events, &self.vault);
         Ok(stored.len() == expected.len()
             && stored.iter().zip(&expected).all(|(a, b)| {
                 *a == (
@@ -258,10 +264,10 @@ pub(crate) async fn load_for_update(
     let sp = ScopeParams::of(scope);
     let row: Option<(i64, String, Option<String>)> = match tx {
         Tx::Sqlite(_) => on_tx!(tx, c => sqlx::query_as(SQLITE)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_optional(&mut *c).await)?,
         Tx::Postgres(_) => on_tx!(tx, c => sqlx::query_as(POSTGRES)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(code.as_str())
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_optional(&mut *c).await)?,
     };
     row.map(|(id, s, r)| Ok((id, parse_state(&s, r.as_deref())?)))

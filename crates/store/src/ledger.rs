@@ -110,7 +110,7 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         let raw: Vec<(String, i32, i64)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.department);
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
             bind_as_of!(q, as_of).fetch_all(p).await
         })?;
         let counts = form.counts();
@@ -155,7 +155,7 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         let rows: Vec<(String, String, String, i32)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.department);
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
             bind_as_of!(q, as_of).fetch_all(p).await
         })?;
         let counts = form.counts();
@@ -279,7 +279,7 @@ impl Store {
         );
         let sp = ScopeParams::of(scope);
         let rows: Vec<(String, String, String, String, String)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.department);
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
             bind_as_of!(q, as_of).fetch_all(p).await
         })?;
         let changes = &reference.region_changes;
@@ -322,7 +322,7 @@ impl Store {
         let sp = ScopeParams::of(scope);
         type Row = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
         let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.department)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_all(p).await)?;
         Ok(rows
             .into_iter()

@@ -3,6 +3,8 @@
 //! Every function that returns houses takes a [`anju_domain::Scope`].
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod accounts;
 pub mod audit;
 pub mod codec;
 pub mod db;
@@ -10,17 +12,22 @@ pub mod error;
 pub mod houses;
 pub mod ledger;
 pub mod log;
+pub mod personal;
 pub mod reference;
 pub mod reports;
 pub mod scope;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod totp;
+pub mod vault;
 pub mod write;
 
+pub use accounts::{Account, AuthError, NewAccount, Session};
 pub use db::{Db, Tx};
 pub use error::{Result, StoreError};
 pub use houses::HouseView;
 pub use reference::Reference;
+pub use vault::Vault;
 pub use write::{NewHouse, RefusedAttempt, now};
 
 use std::sync::{Arc, RwLock};
@@ -35,18 +42,22 @@ pub fn now_micros() -> i64 {
 pub struct Store {
     pub db: Db,
     reference: Arc<RwLock<Arc<Reference>>>,
+    vault: Arc<Vault>,
 }
 
 impl Store {
     /// Connects, applies pending migrations, seeds the default reference data into an empty
-    /// database, and loads the reference cache.
-    pub async fn open(url: &str) -> Result<Store> {
+    /// database, seals personal data left in plain text by an older version, and loads the
+    /// reference cache. `vault` holds the keys personal data is sealed with.
+    pub async fn open(url: &str, vault: Vault) -> Result<Store> {
         let db = Db::connect(url).await?;
         db.migrate().await?;
         let store = Store {
             db,
             reference: Arc::new(RwLock::new(Arc::new(Reference::defaults()))),
+            vault: Arc::new(vault),
         };
+        store.check_keys().await?;
         if store.count_regions().await? == 0 {
             let mut tx = store.db.begin().await?;
             reference::insert_missing(&mut tx, &Reference::defaults()).await?;
@@ -62,6 +73,22 @@ impl Store {
         )
     }
 
+    /// The same database with another key set (e.g. after a key was added for rotation).
+    pub async fn with_vault(&self, vault: Vault) -> Result<Store> {
+        let store = Store {
+            db: self.db.clone(),
+            reference: self.reference.clone(),
+            vault: Arc::new(vault),
+        };
+        store.check_keys().await?;
+        Ok(store)
+    }
+
+    /// The keys personal data is sealed with.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
     /// The reference data as last loaded.
     pub fn reference(&self) -> Arc<Reference> {
         self.reference.read().expect("reference lock").clone()
@@ -71,6 +98,27 @@ impl Store {
     pub async fn reload_reference(&self) -> Result<()> {
         let fresh = reference::load(&self.db).await?;
         *self.reference.write().expect("reference lock") = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// A plain setting (`settings` table), if set.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        const SQL: &str = "SELECT value FROM settings WHERE key = $1";
+        Ok(on_db!(&self.db, p => sqlx::query_scalar(SQL).bind(key).fetch_optional(p).await)?)
+    }
+
+    /// Sets a plain setting with its audit row, in one transaction.
+    pub async fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+        entry: &audit::AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        const SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        on_tx!(&mut tx, c => sqlx::query(SQL).bind(key).bind(value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        audit::append(&mut tx, entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 

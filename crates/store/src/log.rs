@@ -75,7 +75,7 @@ impl Store {
                 i64,
             );
             let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as::<_, Row>(PAGE)
-                .bind(&sp.lo).bind(&sp.hi).bind(&sp.department).bind(last_house).bind(last_seq)
+                .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(last_house).bind(last_seq)
                 .fetch_all(p).await)?;
             if rows.is_empty() {
                 break;
@@ -84,7 +84,7 @@ impl Store {
                 last_house = house_id;
                 last_seq = b;
                 let t: EventTuple = (a, b, c, d, e, f, g, h, i, j, k);
-                let e = event_of(t)?;
+                let e = event_of(&self.vault, t)?;
                 serde_json::to_writer(&mut *out, &e)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.write_all(b"\n").map_err(io)?;

@@ -81,8 +81,10 @@ pub struct CellDiff {
 /// Whether a caller's scope covers a ledger's unit (a town account: its own town only).
 fn covers(scope: &Scope, unit: &RegionCode) -> bool {
     match scope {
-        Scope::Nothing => false,
-        _ => scope.region().is_none_or(|r| r.contains(unit)),
+        Scope::Nothing | Scope::Assigned { .. } => false,
+        Scope::All | Scope::Region { .. } | Scope::Department { .. } => {
+            scope.region().is_none_or(|r| r.contains(unit))
+        }
     }
 }
 

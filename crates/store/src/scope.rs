@@ -1,5 +1,7 @@
 //! Scope as SQL parameters. Every query that returns houses binds these three values, in this
-//! order, through [`ScopeParams`]: there is no house query without them.
+//! order, through [`ScopeParams`]: there is no house query without them. The third value is
+//! either a department code (its sector's houses) or an assignee key `assignee:<username>`
+//! (the houses assigned to a reviewer); the two never look alike.
 
 use anju_domain::Scope;
 
@@ -9,7 +11,8 @@ use anju_domain::Scope;
 pub struct ScopeParams {
     pub lo: String,
     pub hi: String,
-    pub department: Option<String>,
+    /// A department code or an assignee key (see the module doc).
+    pub key: Option<String>,
 }
 
 /// The SQL condition matching [`ScopeParams`] bound at `$1`, `$2`, `$3` against alias `h`.
@@ -18,7 +21,8 @@ pub struct ScopeParams {
 macro_rules! scope_sql {
     () => {
         "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
-         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = $3))"
+         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = $3) OR EXISTS \
+         (SELECT 1 FROM assignments a WHERE a.assignee = $3 AND a.house_id = h.id))"
     };
 }
 
@@ -27,7 +31,8 @@ macro_rules! scope_sql {
 macro_rules! scope_sql_spans {
     () => {
         "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
-         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.house_id AND s.department_code = $3))"
+         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.house_id AND s.department_code = $3) OR EXISTS \
+         (SELECT 1 FROM assignments a WHERE a.assignee = $3 AND a.house_id = h.house_id))"
     };
 }
 
@@ -39,33 +44,33 @@ impl ScopeParams {
         match scope {
             Scope::All => {
                 let (lo, hi) = range("");
-                ScopeParams {
-                    lo,
-                    hi,
-                    department: None,
-                }
+                ScopeParams { lo, hi, key: None }
             }
             Scope::Region { code } => {
                 let (lo, hi) = range(code.prefix());
-                ScopeParams {
-                    lo,
-                    hi,
-                    department: None,
-                }
+                ScopeParams { lo, hi, key: None }
             }
             Scope::Department { department, within } => {
                 let (lo, hi) = range(within.prefix());
                 ScopeParams {
                     lo,
                     hi,
-                    department: Some(department.clone()),
+                    key: Some(department.clone()),
+                }
+            }
+            Scope::Assigned { assignee } => {
+                let (lo, hi) = range("");
+                ScopeParams {
+                    lo,
+                    hi,
+                    key: Some(assignee.clone()),
                 }
             }
             // An empty range: matches no code.
             Scope::Nothing => ScopeParams {
                 lo: "1".into(),
                 hi: "0".into(),
-                department: None,
+                key: None,
             },
         }
     }

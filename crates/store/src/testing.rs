@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub struct TestDb {
     pub store: Store,
+    /// The database's URL (for tools such as `pg_dump`, and for reopening).
+    pub url: String,
     pg_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -26,11 +28,17 @@ pub fn postgres_admin_url() -> String {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// A fresh random key set per test database.
+pub fn test_vault() -> crate::Vault {
+    crate::Vault::generate()
+}
+
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("anju.db").display());
     TestDb {
-        store: Store::open(&url).await.expect("open sqlite"),
+        store: Store::open(&url, test_vault()).await.expect("open sqlite"),
+        url,
         pg_name: None,
         _dir: Some(dir),
     }
@@ -57,10 +65,12 @@ pub async fn postgres() -> TestDb {
         .await
         .expect("create test database");
     pool.close().await;
+    let url = crate::db::with_database(&admin, &name);
     TestDb {
-        store: Store::open(&crate::db::with_database(&admin, &name))
+        store: Store::open(&url, test_vault())
             .await
             .expect("open postgres"),
+        url,
         pg_name: Some(name),
         _dir: None,
     }

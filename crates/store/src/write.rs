@@ -7,6 +7,7 @@ use crate::codec::{self, EventRow, SpanRow};
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::houses::{code_taken, load_for_update};
+use crate::vault::{Vault, column, digest_kind};
 use crate::{Store, on_tx};
 use anju_domain::event::{Actor, Change, Command, Event};
 use anju_domain::house::People;
@@ -87,7 +88,7 @@ impl NewHouse {
 }
 
 /// Rows of `events`, and the fact spans they open, each closed by the next event.
-pub(crate) fn event_rows(events: &[Event]) -> (Vec<EventRow>, Vec<SpanRow>) {
+pub(crate) fn event_rows(events: &[Event], vault: &Vault) -> (Vec<EventRow>, Vec<SpanRow>) {
     let Some(first) = events.first() else {
         return (vec![], vec![]);
     };
@@ -111,7 +112,7 @@ pub(crate) fn event_rows(events: &[Event]) -> (Vec<EventRow>, Vec<SpanRow>) {
                 r.town.as_str(),
                 r.village.as_str(),
             ));
-            codec::to_row(e)
+            codec::to_row(e, vault)
         })
         .collect();
     (rows, spans)
@@ -135,8 +136,9 @@ const INSERT_HOUSE: &str = "INSERT INTO houses (code, qr_token, version, town_co
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
 const UPDATE_HOUSE: &str = "UPDATE houses SET version = $2, town_code = $3, village_code = $4, platform_code = $5, census_id = $6, address = $7, is_business = $8, status = $9, judgement = $10, grade = $11, facts = $12, registered_on = $13, last_effective = $14, updated_at = $15, updated_by = $16, state = $17 \
     WHERE id = $1 AND version = $18";
-const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, data) VALUES ($1, $2, $3) \
-    ON CONFLICT (house_id) DO UPDATE SET owner_name = excluded.owner_name, data = excluded.data";
+const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, data, owner_id_digest, owner_phone_digest) VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (house_id) DO UPDATE SET owner_name = excluded.owner_name, data = excluded.data, \
+    owner_id_digest = excluded.owner_id_digest, owner_phone_digest = excluded.owner_phone_digest";
 const DELETE_SECTORS: &str = "DELETE FROM house_sectors WHERE house_id = $1";
 const INSERT_SECTOR: &str = "INSERT INTO house_sectors (house_id, department_code) VALUES ($1, $2)";
 /// One event row (also used by `anju bench` as the bare single-row baseline).
@@ -225,7 +227,7 @@ impl Store {
             }
         };
         if let Some(p) = event.change.people() {
-            upsert_people(tx, id, p).await?;
+            upsert_people(tx, id, &PeopleRow::of(p, &self.vault)).await?;
         }
         if matches!(
             event.change,
@@ -234,7 +236,7 @@ impl Store {
             self.write_sectors(tx, id, &next).await?;
         }
         let r = next.record.as_ref().expect("registered");
-        insert_event(tx, id, &codec::to_row(&event)).await?;
+        insert_event(tx, id, &codec::to_row(&event, &self.vault)).await?;
         let span = codec::span(&event, next.facts(), r.town.as_str(), r.village.as_str());
         on_tx!(tx, c => {
             sqlx::query(CLOSE_SPAN)
@@ -279,7 +281,7 @@ impl Store {
         }
         let inside = match scope {
             Scope::All => true,
-            Scope::Nothing => false,
+            Scope::Nothing | Scope::Assigned { .. } => false,
             Scope::Region { code } | Scope::Department { within: code, .. } => {
                 code.contains(village)
             }
@@ -337,15 +339,14 @@ impl Store {
             rows.houses
                 .push((id, HouseRow::of(&h.state), plaque_token_of(&h.events)));
             if let Some(p) = latest_people(&h.events) {
-                let data = serde_json::to_string(p).expect("serializes");
-                rows.people.push((id, p.owner_name.clone(), data));
+                rows.people.push((id, PeopleRow::of(p, &self.vault)));
             }
             rows.sectors.extend(
                 Self::departments_of(&sectors, &h.state)
                     .into_iter()
                     .map(|d| (id, d)),
             );
-            let (events, spans) = event_rows(&h.events);
+            let (events, spans) = event_rows(&h.events, &self.vault);
             rows.events.extend(events.into_iter().map(|r| (id, r)));
             rows.spans.extend(spans.into_iter().map(|r| (id, r)));
         }
@@ -357,7 +358,7 @@ impl Store {
 #[derive(Debug, Clone, Default)]
 pub struct BulkRows {
     pub houses: Vec<(i64, HouseRow, String)>,
-    pub people: Vec<(i64, String, String)>,
+    pub people: Vec<(i64, PeopleRow)>,
     pub sectors: Vec<(i64, String)>,
     pub events: Vec<(i64, EventRow)>,
     pub spans: Vec<(i64, SpanRow)>,
@@ -381,9 +382,10 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
     }
     for chunk in rows.people.chunks(2000) {
         on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_people (house_id, owner_name, data) ");
-            qb.push_values(chunk, |mut b, (id, name, data)| {
-                b.push_bind(*id).push_bind(name).push_bind(data);
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_people (house_id, owner_name, data, owner_id_digest, owner_phone_digest) ");
+            qb.push_values(chunk, |mut b, (id, p)| {
+                b.push_bind(*id).push_bind(&p.owner_name).push_bind(&p.sealed)
+                    .push_bind(&p.id_digest).push_bind(&p.phone_digest);
             });
             qb.build().execute(&mut *c).await?;
         });
@@ -471,9 +473,38 @@ async fn update_house(tx: &mut Tx, id: i64, r: &HouseRow, expected: u32) -> Resu
     Ok(n == 1)
 }
 
-async fn upsert_people(tx: &mut Tx, id: i64, p: &People) -> Result<()> {
-    let data = serde_json::to_string(p).expect("serializes");
-    on_tx!(tx, c => sqlx::query(UPSERT_PEOPLE).bind(id).bind(&p.owner_name).bind(&data).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+/// A `house_people` row: the owner's name in clear (searched by name), everything else sealed,
+/// and keyed hashes of the owner's ID and phone number for exact search and duplicates.
+#[derive(Debug, Clone)]
+pub struct PeopleRow {
+    pub owner_name: String,
+    pub sealed: String,
+    pub id_digest: Option<String>,
+    pub phone_digest: Option<String>,
+}
+
+impl PeopleRow {
+    pub fn of(p: &People, vault: &Vault) -> PeopleRow {
+        let data = serde_json::to_string(p).expect("serializes");
+        PeopleRow {
+            owner_name: p.owner_name.clone(),
+            sealed: vault.seal(column::HOUSE_PEOPLE, &data),
+            id_digest: p
+                .owner_id
+                .as_ref()
+                .map(|i| vault.digest(digest_kind::ID, i.as_str())),
+            phone_digest: p
+                .owner_phone
+                .as_ref()
+                .map(|n| vault.digest(digest_kind::PHONE, n.as_str())),
+        }
+    }
+}
+
+async fn upsert_people(tx: &mut Tx, id: i64, p: &PeopleRow) -> Result<()> {
+    on_tx!(tx, c => sqlx::query(UPSERT_PEOPLE).bind(id).bind(&p.owner_name).bind(&p.sealed)
+        .bind(&p.id_digest).bind(&p.phone_digest)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 

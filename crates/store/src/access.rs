@@ -1,0 +1,357 @@
+//! The one authorisation check. Every entry point a logged-in account reaches goes through
+//! [`Access`]: it asks `anju_domain::auth::allows` whether the role may do this at all
+//! (refusals are audited and carry no data), then runs the store function with the scope the
+//! account's grant yields — so an id outside the scope answers exactly like a missing one.
+//! Personal identifiers come back masked; the full values only through [`Access::reveal_people`],
+//! with a reason, audited.
+
+use crate::audit::{self, AuditEntry};
+use crate::codec::role_code;
+use crate::error::{Result, StoreError};
+use crate::houses::HouseView;
+use crate::ledger::LedgerHouse;
+use crate::reports::{CellDiff, NewReport, Report};
+use crate::{Store, on_db};
+use anju_domain::auth::{Action, Principal, assignee_key, denied_message};
+use anju_domain::codes::{OwnerId, PhoneNumber, RegionCode};
+use anju_domain::event::{Change, Command, Event, Role};
+use anju_domain::house::People;
+use anju_domain::ledger::{AsOf, Form, LedgerTable};
+use anju_domain::report::{ReportAction, ReportStatus};
+use anju_domain::{HouseCode, HouseState, Scope};
+use serde::Serialize;
+
+/// People as shown by default: names in full, ID and phone numbers masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeopleView {
+    pub owner_name: String,
+    pub owner_id: Option<String>,
+    pub owner_phone: Option<String>,
+    pub owner_role: Option<String>,
+    pub user_name: Option<String>,
+    pub user_phone: Option<String>,
+    pub safety_person: Option<String>,
+    pub safety_phone: Option<String>,
+    pub supervisor: Option<String>,
+    pub supervisor_phone: Option<String>,
+}
+
+impl PeopleView {
+    pub fn masked(p: &People) -> PeopleView {
+        let phone = |x: &Option<PhoneNumber>| x.as_ref().map(PhoneNumber::masked);
+        PeopleView {
+            owner_name: p.owner_name.clone(),
+            owner_id: p.owner_id.as_ref().map(OwnerId::masked),
+            owner_phone: phone(&p.owner_phone),
+            owner_role: p.owner_role.clone(),
+            user_name: p.user_name.clone(),
+            user_phone: phone(&p.user_phone),
+            safety_person: p.safety_person.clone(),
+            safety_phone: phone(&p.safety_phone),
+            supervisor: p.supervisor.clone(),
+            supervisor_phone: phone(&p.supervisor_phone),
+        }
+    }
+}
+
+/// A house as an account sees it by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseFor {
+    pub state: HouseState,
+    pub people: Option<PeopleView>,
+    pub plaque_token: String,
+}
+
+/// An event with the identifiers taken out of any personal part it carries (names stay).
+pub fn without_identifiers(mut e: Event) -> Event {
+    let strip = |p: &mut People| {
+        p.owner_id = None;
+        p.owner_phone = None;
+        p.user_phone = None;
+        p.safety_phone = None;
+        p.supervisor_phone = None;
+    };
+    match &mut e.change {
+        Change::Registered { people, .. } => strip(people),
+        Change::Corrected {
+            people: Some(people),
+            ..
+        } => strip(people),
+        _ => {}
+    }
+    e
+}
+
+/// A logged-in account's view of the store. Cheap to make per request.
+pub struct Access<'a> {
+    store: &'a Store,
+    who: &'a Principal,
+    source: &'a str,
+}
+
+impl Store {
+    pub fn access<'a>(&'a self, who: &'a Principal, source: &'a str) -> Access<'a> {
+        Access {
+            store: self,
+            who,
+            source,
+        }
+    }
+}
+
+impl Access<'_> {
+    pub fn principal(&self) -> &Principal {
+        self.who
+    }
+
+    /// The account's read scope.
+    pub fn scope(&self) -> Scope {
+        self.who.scope()
+    }
+
+    /// Refuses (and audits the refusal) unless the role may do `action` at all.
+    async fn require(&self, action: Action, object: &str) -> Result<()> {
+        if self.who.may(action) {
+            return Ok(());
+        }
+        let message = denied_message(self.who.role, action);
+        let mut tx = self.store.db.begin().await?;
+        let entry = AuditEntry {
+            at: crate::now(),
+            actor_id: self.who.username.clone(),
+            actor_role: role_code(self.who.role),
+            source: self.source.to_string(),
+            action: format!("{action:?}"),
+            object: object.to_string(),
+            outcome: "refused:denied".into(),
+            reason: None,
+            detail: serde_json::json!({ "message": message }).to_string(),
+        };
+        audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Err(StoreError::Denied(message))
+    }
+
+    /// The scope narrowed to a ledger unit, or `NotFound` when the unit lies outside it.
+    fn unit_scope(&self, unit: Option<&RegionCode>) -> Result<Scope> {
+        let scope = self.scope();
+        let Some(unit) = unit else {
+            return match scope {
+                Scope::Nothing | Scope::Assigned { .. } => Err(StoreError::NotFound),
+                s => Ok(s),
+            };
+        };
+        match scope.narrowed_to(unit) {
+            Scope::Nothing => Err(StoreError::NotFound),
+            s if s.region() == Some(unit) => Ok(s),
+            // The caller's own region lies inside the unit asked for: not the whole unit.
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    pub async fn house(&self, code: &HouseCode) -> Result<HouseFor> {
+        self.require(Action::ReadHouses, code.as_str()).await?;
+        let HouseView {
+            state,
+            people,
+            plaque_token,
+            ..
+        } = self.store.house(&self.scope(), code).await?;
+        Ok(HouseFor {
+            state,
+            people: people.as_ref().map(PeopleView::masked),
+            plaque_token,
+        })
+    }
+
+    pub async fn house_events(&self, code: &HouseCode) -> Result<Vec<Event>> {
+        self.require(Action::ReadHouses, code.as_str()).await?;
+        let events = self.store.house_events(&self.scope(), code).await?;
+        Ok(events.into_iter().map(without_identifiers).collect())
+    }
+
+    /// Records a step as this account (the rules then check the step against the role).
+    pub async fn execute(&self, cmd: &Command) -> Result<Event> {
+        self.require(Action::Record, cmd.house.as_str()).await?;
+        let event = self
+            .store
+            .execute(&self.scope(), &self.who.actor(), cmd, self.source)
+            .await?;
+        Ok(without_identifiers(event))
+    }
+
+    /// The full personal data of a house, for a stated reason; the reveal is audited.
+    pub async fn reveal_people(&self, code: &HouseCode, reason: &str) -> Result<People> {
+        self.require(Action::RevealPersonal, code.as_str()).await?;
+        let reason = reason.trim();
+        if reason.chars().count() < 4 {
+            return Err(StoreError::Denied(
+                "查看完整个人信息须填写事由（至少 4 个字）".into(),
+            ));
+        }
+        let view = self.store.house(&self.scope(), code).await?;
+        let people = view.people.ok_or(StoreError::NotFound)?;
+        let mut tx = self.store.db.begin().await?;
+        let entry = AuditEntry {
+            at: crate::now(),
+            actor_id: self.who.username.clone(),
+            actor_role: role_code(self.who.role),
+            source: self.source.to_string(),
+            action: "personal.reveal".into(),
+            object: code.to_string(),
+            outcome: "ok".into(),
+            reason: Some(reason.to_string()),
+            detail: "{}".into(),
+        };
+        audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(people)
+    }
+
+    /// Houses whose owner has this ID number (exact, by keyed hash), within scope.
+    pub async fn find_by_owner_id(&self, id: &OwnerId) -> Result<Vec<HouseCode>> {
+        self.require(Action::ReadHouses, "search").await?;
+        self.find_by_digest(true, &self.store.id_digest(id)).await
+    }
+
+    /// Houses whose owner has this phone number (exact, by keyed hash), within scope.
+    pub async fn find_by_owner_phone(&self, phone: &PhoneNumber) -> Result<Vec<HouseCode>> {
+        self.require(Action::ReadHouses, "search").await?;
+        self.find_by_digest(false, &self.store.phone_digest(phone))
+            .await
+    }
+
+    async fn find_by_digest(&self, id: bool, digest: &str) -> Result<Vec<HouseCode>> {
+        const BY_ID: &str = concat!(
+            "SELECT h.code FROM houses h JOIN house_people p ON p.house_id = h.id WHERE p.owner_id_digest = $4 AND ",
+            crate::scope_sql!(),
+            " ORDER BY h.code"
+        );
+        const BY_PHONE: &str = concat!(
+            "SELECT h.code FROM houses h JOIN house_people p ON p.house_id = h.id WHERE p.owner_phone_digest = $4 AND ",
+            crate::scope_sql!(),
+            " ORDER BY h.code"
+        );
+        let sql = if id { BY_ID } else { BY_PHONE };
+        let sp = crate::scope::ScopeParams::of(&self.scope());
+        let codes: Vec<String> = on_db!(&self.store.db, p => sqlx::query_scalar(sql)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(digest).fetch_all(p).await)?;
+        codes
+            .iter()
+            .map(|c| HouseCode::parse(c).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    }
+
+    /// A ledger for the caller's whole scope, or for one unit (town/county) inside it.
+    pub async fn ledger(
+        &self,
+        form: Form,
+        unit: Option<&RegionCode>,
+        as_of: AsOf,
+    ) -> Result<LedgerTable> {
+        self.require(Action::ReadLedger, "ledger").await?;
+        let scope = self.unit_scope(unit)?;
+        self.store.ledger(form, &scope, as_of).await
+    }
+
+    /// The houses behind one figure of a ledger.
+    pub async fn ledger_houses(
+        &self,
+        form: Form,
+        unit: Option<&RegionCode>,
+        as_of: AsOf,
+        column: usize,
+        group: Option<&RegionCode>,
+    ) -> Result<Vec<LedgerHouse>> {
+        self.require(Action::ReadLedger, "ledger").await?;
+        let scope = self.unit_scope(unit)?;
+        self.store
+            .ledger_houses(form, &scope, as_of, column, group)
+            .await
+    }
+
+    pub async fn prepare_report(&self, new: &NewReport) -> Result<i64> {
+        self.require(Action::PrepareReport, new.unit.as_str())
+            .await?;
+        self.unit_scope(Some(&new.unit))?;
+        self.store
+            .prepare_report(&self.who.actor(), &self.scope(), new)
+            .await
+    }
+
+    pub async fn act_on_report(&self, id: i64, action: &ReportAction) -> Result<ReportStatus> {
+        let needed = match action {
+            ReportAction::Sign => Action::SignReport,
+            ReportAction::Submit | ReportAction::AttachScan { .. } => Action::SubmitReport,
+            ReportAction::Accept | ReportAction::Return { .. } => Action::ReviewReport,
+        };
+        self.require(needed, &format!("report:{id}")).await?;
+        self.store
+            .act_on_report(&self.who.actor(), &self.scope(), id, action)
+            .await
+    }
+
+    /// A report of a unit within scope.
+    pub async fn report(&self, id: i64) -> Result<Report> {
+        self.require(Action::ReadLedger, &format!("report:{id}"))
+            .await?;
+        let r = self.store.report(id).await?;
+        // A report holds a whole unit's figures: region accounts only, not a sector's view.
+        match self.unit_scope(Some(&r.unit))? {
+            Scope::All | Scope::Region { .. } => Ok(r),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
+        self.report(id).await?;
+        self.store.compare_report(id, as_of).await
+    }
+
+    /// Assigns a house within scope to a reviewer's or appraiser's account.
+    pub async fn assign(&self, code: &HouseCode, assignee: &str) -> Result<()> {
+        self.require(Action::AssignHouses, code.as_str()).await?;
+        let view = self.store.house(&self.scope(), code).await?;
+        let target = self
+            .store
+            .account(assignee)
+            .await
+            .map_err(|_| StoreError::Denied(format!("账号 {assignee} 不存在")))?;
+        if !matches!(target.role, Role::TechReviewer | Role::Appraiser) {
+            return Err(StoreError::Denied(
+                "只能分派给专业技术人员或鉴定机构账号".into(),
+            ));
+        }
+        let mut tx = self.store.db.begin().await?;
+        const SQL: &str = "INSERT INTO assignments (assignee, house_id, assigned_by, at) VALUES ($1, $2, $3, $4) ON CONFLICT (assignee, house_id) DO NOTHING";
+        crate::on_tx!(&mut tx, c => sqlx::query(SQL).bind(assignee_key(assignee)).bind(view.id)
+            .bind(&self.who.username).bind(crate::now_micros())
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        let entry = AuditEntry {
+            at: crate::now(),
+            actor_id: self.who.username.clone(),
+            actor_role: role_code(self.who.role),
+            source: self.source.to_string(),
+            action: "house.assign".into(),
+            object: code.to_string(),
+            outcome: "ok".into(),
+            reason: None,
+            detail: serde_json::json!({ "assignee": assignee }).to_string(),
+        };
+        audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Per-town counts of today's projection within scope (the dashboard's table).
+    pub async fn town_totals(&self) -> Result<Vec<crate::ledger::TownTotals>> {
+        self.require(Action::ReadHouses, "dashboard").await?;
+        self.store.town_totals(&self.scope()).await
+    }
+
+    /// The latest audit rows (auditors and the county office).
+    pub async fn audit_tail(&self, limit: i64) -> Result<Vec<audit::AuditRow>> {
+        self.require(Action::ReadAudit, "audit").await?;
+        audit::tail(&self.store.db, limit).await
+    }
+}

@@ -1,0 +1,114 @@
+//! Anju's web layer. Requests pass, outermost first: security headers → the client's address →
+//! the session (cookie → `Store::session`) → the CSRF check on every state-changing request →
+//! the route. Handlers that need a login take [`LoggedIn`], which yields the account whose
+//! `Access` view is the only way to the store's houses.
+#![forbid(unsafe_code)]
+
+pub mod pages;
+pub mod session;
+
+use anju_store::Store;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::Arc;
+
+pub use session::{LoggedIn, Source};
+
+/// How the server presents itself.
+#[derive(Debug, Clone, Default)]
+pub struct WebOptions {
+    /// Mark the session cookie `Secure` (set when served behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub options: Arc<WebOptions>,
+}
+
+impl AppState {
+    pub fn new(store: Store, options: WebOptions) -> AppState {
+        AppState {
+            store,
+            options: Arc::new(options),
+        }
+    }
+
+    /// Demo data is marked on every page.
+    pub async fn is_demo(&self) -> bool {
+        matches!(self.store.setting("demo").await, Ok(Some(v)) if v == "true")
+    }
+}
+
+const CSS: &str = include_str!("../assets/app.css");
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", axum::routing::post(pages::logout))
+        .route(
+            "/password",
+            get(pages::password_form).post(pages::change_password),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    CSS,
+                )
+                    .into_response()
+            }),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::load_session,
+        ))
+        .layer(middleware::from_fn(session::client_address))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// CSP without inline script or style, no framing, no MIME sniffing, no referrer, and no
+/// caching of pages (they carry personal data).
+async fn security_headers(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -1,0 +1,325 @@
+//! Login, logout, password change and the home page.
+
+use crate::AppState;
+use crate::session::{
+    AnySession, LOGIN_CSRF_COOKIE, LoggedIn, SESSION_COOKIE, Source, Token, server_error,
+    set_cookie,
+};
+use anju_domain::region::JIAXIANG_TOWNS;
+use anju_store::AuthError;
+use anju_store::vault::random_bytes;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+fn render<T: Template>(t: &T, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            server_error()
+        }
+    }
+}
+
+fn random_token() -> String {
+    random_bytes::<24>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    demo: bool,
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+async fn login_page(
+    state: &AppState,
+    username: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token();
+    let page = LoginPage {
+        demo: state.is_demo().await,
+        csrf: csrf.clone(),
+        username,
+        error,
+    };
+    let mut res = render(&page, status);
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        Some(3600),
+        state.options.secure_cookies,
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+pub async fn login_form(State(state): State<AppState>) -> Response {
+    login_page(&state, String::new(), None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    totp: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
+    match state
+        .store
+        .login(
+            &f.username,
+            &f.password,
+            totp,
+            &source.0,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(ok) => {
+            let to = if ok.session.must_change_password {
+                "/password"
+            } else {
+                "/"
+            };
+            let mut res = Redirect::to(to).into_response();
+            let secure = state.options.secure_cookies;
+            for c in [
+                set_cookie(SESSION_COOKIE, &ok.token, None, secure),
+                set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), secure),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "login failed on the store");
+            server_error()
+        }
+        Err(e) => {
+            login_page(
+                &state,
+                f.username.chars().take(64).collect(),
+                Some(e.to_string()),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    token: Option<Extension<Token>>,
+) -> Response {
+    if let Some(Extension(Token(t))) = token
+        && let Err(e) = state.store.logout(&t, &source.0).await
+    {
+        tracing::error!(error = %e, "logout failed");
+        return server_error();
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        SESSION_COOKIE,
+        "",
+        Some(0),
+        state.options.secure_cookies,
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    demo: bool,
+    csrf: String,
+    forced: bool,
+    done: bool,
+    error: Option<String>,
+    policy: String,
+}
+
+async fn password_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    done: bool,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let policy = state.store.security().await.unwrap_or_default().password;
+    let page = PasswordPage {
+        demo: state.is_demo().await,
+        csrf: s.csrf.clone(),
+        forced: s.must_change_password && !done,
+        done,
+        error,
+        policy: format!(
+            "密码要求：至少 {} 位，包含大写字母、小写字母、数字、其他符号中的至少 {} 类，不能包含用户名，不能与最近 {} 次相同；每 {} 天须更换。",
+            policy.min_length, policy.min_classes, policy.history, policy.max_age_days
+        ),
+    };
+    render(&page, status)
+}
+
+pub async fn password_form(State(state): State<AppState>, AnySession(s): AnySession) -> Response {
+    password_page(&state, &s, false, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    old: String,
+    new: String,
+    confirm: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    AnySession(s): AnySession,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if f.new != f.confirm {
+        return password_page(
+            &state,
+            &s,
+            false,
+            Some("两次输入的新密码不一致".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .store
+        .change_password(
+            &s.principal.username,
+            &f.old,
+            &f.new,
+            &source.0,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "password change failed on the store");
+            server_error()
+        }
+        Err(AuthError::Failed) => {
+            password_page(
+                &state,
+                &s,
+                false,
+                Some("原密码不正确".into()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => {
+            password_page(
+                &state,
+                &s,
+                false,
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+pub struct TownRow {
+    pub name: String,
+    pub houses: i64,
+    pub surveyed: i64,
+    pub business: i64,
+    pub hazard: i64,
+    pub appraised: i64,
+    pub cd: i64,
+    pub closed: i64,
+    pub legacy_pending: i64,
+    pub needs_notice: i64,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    demo: bool,
+    csrf: String,
+    name: String,
+    role: String,
+    unit: String,
+    rows: Vec<TownRow>,
+}
+
+pub async fn home(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+) -> Response {
+    let access = state.store.access(&s.principal, &source.0);
+    let totals = match access.town_totals().await {
+        Ok(t) => t,
+        Err(anju_store::StoreError::Denied(_)) => vec![],
+        Err(e) => {
+            tracing::error!(error = %e, "home page failed");
+            return server_error();
+        }
+    };
+    let reference = state.store.reference();
+    let unit = s
+        .principal
+        .region
+        .and_then(|r| reference.regions.iter().find(|x| x.code == r))
+        .map_or_else(String::new, |r| r.name.clone());
+    let rows = totals
+        .into_iter()
+        .map(|r| TownRow {
+            name: JIAXIANG_TOWNS
+                .iter()
+                .find(|(c, _)| r.town_code.starts_with(c))
+                .map_or(r.town_code.clone(), |(_, n)| (*n).to_string()),
+            houses: r.houses,
+            surveyed: r.surveyed,
+            business: r.business,
+            hazard: r.hazard,
+            appraised: r.appraised,
+            cd: r.cd,
+            closed: r.closed,
+            legacy_pending: r.legacy_pending,
+            needs_notice: r.needs_notice,
+        })
+        .collect();
+    let page = HomePage {
+        demo: state.is_demo().await,
+        csrf: s.csrf.clone(),
+        name: s.principal.name.clone(),
+        role: s.principal.role.label().to_string(),
+        unit,
+        rows,
+    };
+    render(&page, StatusCode::OK)
+}

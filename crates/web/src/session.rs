@@ -1,0 +1,227 @@
+//! Sessions and CSRF. The cookie holds a random token (HttpOnly, SameSite=Lax, Secure behind
+//! HTTPS); the server keeps only its hash. Every POST/PUT/PATCH/DELETE must carry the session's
+//! CSRF token (form field `csrf` or header `X-CSRF-Token`); the login form, before there is a
+//! session, uses a double-submit cookie. A cross-origin `Origin` is refused outright.
+
+use crate::AppState;
+use anju_store::Session;
+use anju_store::audit::AuditEntry;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+
+pub const SESSION_COOKIE: &str = "anju_session";
+pub const LOGIN_CSRF_COOKIE: &str = "anju_login_csrf";
+/// Forms are small; uploads (later) send the token as a header and are not buffered here.
+const FORM_LIMIT: usize = 64 * 1024;
+
+/// The client's address as recorded in the audit trail.
+#[derive(Debug, Clone)]
+pub struct Source(pub String);
+
+/// The session token from the cookie, for logout.
+#[derive(Debug, Clone)]
+pub struct Token(pub String);
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Compares two secrets in time independent of where they first differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+pub async fn client_address(mut req: Request, next: Next) -> Response {
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    req.extensions_mut().insert(Source(addr));
+    next.run(req).await
+}
+
+pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
+        match state.store.session(&token, chrono::Utc::now()).await {
+            Ok(Some(s)) => {
+                req.extensions_mut().insert(s);
+                req.extensions_mut().insert(Token(token));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return server_error();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+pub fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "服务器内部错误，请稍后重试",
+    )
+        .into_response()
+}
+
+fn csrf_refused() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "请求无效：安全校验（CSRF）未通过。请刷新页面后重试。",
+    )
+        .into_response()
+}
+
+/// Whether an `Origin` header, if any, names this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    origin_host == host
+}
+
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let source = req
+        .extensions()
+        .get::<Source>()
+        .map_or_else(String::new, |s| s.0.clone());
+    let (parts, body) = req.into_parts();
+    let expected = if parts.uri.path() == "/login" {
+        cookie(&parts.headers, LOGIN_CSRF_COOKIE)
+    } else {
+        parts.extensions.get::<Session>().map(|s| s.csrf.clone())
+    };
+    let header_token = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let (given, body) = match header_token {
+        Some(t) => (Some(t), body),
+        None if is_form => {
+            let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+                return (StatusCode::PAYLOAD_TOO_LARGE, "表单内容过大").into_response();
+            };
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+            let t = fields
+                .into_iter()
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v);
+            (t, Body::from(bytes))
+        }
+        None => (None, body),
+    };
+    let ok = same_origin(&parts.headers)
+        && matches!((&expected, &given), (Some(e), Some(g)) if !e.is_empty() && same_secret(e, g));
+    if !ok {
+        let who = parts
+            .extensions
+            .get::<Session>()
+            .map(|s| s.principal.clone());
+        let entry = AuditEntry {
+            at: anju_store::now(),
+            actor_id: who
+                .as_ref()
+                .map_or_else(String::new, |p| p.username.clone()),
+            actor_role: who
+                .as_ref()
+                .map_or_else(String::new, |p| anju_store::codec::role_code(p.role)),
+            source,
+            action: format!("http.{}", parts.method.as_str().to_lowercase()),
+            object: parts.uri.path().chars().take(200).collect(),
+            outcome: "refused:csrf".into(),
+            reason: None,
+            detail: "{}".into(),
+        };
+        if let Err(e) = state.store.record_audit(&entry).await {
+            tracing::error!(error = %e, "audit of a CSRF refusal failed");
+        }
+        return csrf_refused();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A logged-in account whose password need not be changed first. Pages redirect to the login
+/// (or to the password change); other requests get 401.
+pub struct LoggedIn(pub Session);
+
+/// Any live session, also one that must change its password first.
+pub struct AnySession(pub Session);
+
+fn login_redirect(parts: &Parts) -> Response {
+    if parts.method == Method::GET {
+        Redirect::to("/login").into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, "请先登录").into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LoggedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Session>() {
+            Some(s) if s.must_change_password => Err(Redirect::to("/password").into_response()),
+            Some(s) => Ok(LoggedIn(s.clone())),
+            None => Err(login_redirect(parts)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AnySession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .map(AnySession)
+            .ok_or_else(|| login_redirect(parts))
+    }
+}
