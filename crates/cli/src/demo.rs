@@ -150,8 +150,15 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if existing > 0 {
         if args.serve && !args.reset {
             eprintln!("数据库中已有 {existing} 栋房屋，直接使用现有数据。");
-            let password = std::fs::read_to_string(accounts_file(config)).ok();
-            print_accounts(password.as_deref().map(str::trim));
+            // Data from a version without accounts: give it the demo accounts now.
+            let password = if store.count_accounts().await? == 0 {
+                Some(create_accounts(&store, config).await?)
+            } else {
+                std::fs::read_to_string(accounts_file(config))
+                    .ok()
+                    .map(|p| p.trim().to_string())
+            };
+            print_accounts(password.as_deref());
             return crate::serve::serve(store, &args.serve_args).await;
         }
         anyhow::bail!(

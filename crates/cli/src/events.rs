@@ -8,29 +8,60 @@ use std::path::PathBuf;
 
 #[derive(clap::Subcommand)]
 pub enum EventsCommand {
-    /// Write the reference data and every event as JSON Lines (stdout by default).
+    /// Write the reference data and every event as JSON Lines (stdout by default). The log is
+    /// a full backup: it holds ID and phone numbers in clear, so it must be asked for with
+    /// `--include-personal`; a file is created readable by its owner only.
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Confirms that the export carries personal data unmasked (required).
+        #[arg(long)]
+        include_personal: bool,
     },
     /// Read a log written by `export` (stdin by default); every event is re-checked against the
     /// rules and nothing is written unless the whole log is valid.
     Import { file: Option<PathBuf> },
 }
 
+/// A new file readable by its owner only.
+fn private_file(p: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(p)
+        .with_context(|| format!("无法创建 {}", p.display()))
+}
+
 pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
     let store = config.open().await?;
     match cmd {
-        EventsCommand::Export { out } => {
+        EventsCommand::Export {
+            out,
+            include_personal,
+        } => {
+            if !include_personal {
+                anyhow::bail!(
+                    "事件日志是完整备份，含未脱敏的身份证号和电话：确认需要时请加 --include-personal（导出将记入审计日志）"
+                );
+            }
             let mut sink: Box<dyn Write> = match &out {
-                Some(p) => Box::new(BufWriter::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("无法创建 {}", p.display()))?,
-                )),
+                Some(p) => Box::new(BufWriter::new(private_file(p)?)),
                 None => Box::new(BufWriter::new(std::io::stdout().lock())),
             };
             let n = store.export_events(&Scope::All, &mut sink).await?;
-            eprintln!("已导出 {n} 条事件");
+            sink.flush()?;
+            store
+                .record_audit(&crate::admin::cli_audit(
+                    "events.export",
+                    "events",
+                    serde_json::json!({ "events": n, "personal": true }),
+                ))
+                .await?;
+            eprintln!("已导出 {n} 条事件（含个人信息，请妥善保管）");
         }
         EventsCommand::Import { file } => {
             let mut source: Box<dyn std::io::BufRead> = match &file {

@@ -88,5 +88,12 @@ pub async fn run(config: &Config, args: LedgerArgs) -> anyhow::Result<()> {
     for c in &table.checks {
         eprintln!("校验未通过：{} {}", c.row, c.check);
     }
+    store
+        .record_audit(&crate::admin::cli_audit(
+            "ledger.export",
+            &args.town.clone().unwrap_or_else(|| "county".into()),
+            serde_json::json!({ "form": args.form, "format": args.format, "as_of": format!("{as_of:?}") }),
+        ))
+        .await?;
     Ok(())
 }

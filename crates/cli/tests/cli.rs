@@ -138,11 +138,21 @@ fn demo_export_import_and_check_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--reset"));
     let log = dir.path().join("log.jsonl");
     assert!(
-        run(&["events", "export", "--out", log.to_str().unwrap()])
-            .status
-            .success()
+        run(&[
+            "events",
+            "export",
+            "--include-personal",
+            "--out",
+            log.to_str().unwrap()
+        ])
+        .status
+        .success()
     );
     assert!(run(&["check"]).status.success());
+    // Without the explicit confirmation there is no export of personal data.
+    let refused = run(&["events", "export"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--include-personal"));
     // Into another data directory, then exported again: the same bytes.
     let other = dir.path().join("b");
     let out = anju()
@@ -159,7 +169,7 @@ fn demo_export_import_and_check_from_the_command_line() {
     let again = anju()
         .arg("--data-dir")
         .arg(&other)
-        .args(["events", "export"])
+        .args(["events", "export", "--include-personal"])
         .output()
         .unwrap();
     assert_eq!(again.stdout, std::fs::read(&log).unwrap());

@@ -709,7 +709,8 @@ impl Store {
         else {
             return Ok(None);
         };
-        let policy = self.security().await?.session;
+        let sec = self.security().await?;
+        let policy = &sec.session;
         let now_us = micros(now);
         let idle = now_us - last_seen > policy.idle_minutes * 60_000_000;
         let old = now_us - created > policy.absolute_hours * 3_600_000_000;
@@ -722,7 +723,6 @@ impl Store {
             on_db!(&self.db, p => sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1").bind(&hash).bind(now_us).execute(p).await.map(|r| r.rows_affected()))?;
         }
         let account = account_of((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9))?;
-        let sec = self.security().await?;
         let expired = sec.password.max_age_days > 0
             && now - account.password_set_at > Duration::days(sec.password.max_age_days);
         Ok(Some(Session {
