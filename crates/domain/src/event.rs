@@ -92,6 +92,19 @@ pub enum EvidenceKind {
     Other,
 }
 
+impl EvidenceKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            EvidenceKind::Photo => "照片",
+            EvidenceKind::PhotoBefore => "整治前照片",
+            EvidenceKind::PhotoAfter => "整治后照片",
+            EvidenceKind::Report => "报告",
+            EvidenceKind::SignedForm => "签字表",
+            EvidenceKind::Other => "其他材料",
+        }
+    }
+}
+
 /// A lifecycle step. The same type is the request and, once accepted, the event's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -317,3 +317,30 @@ pub fn json(table: &LedgerTable, header: &Header) -> serde_json::Value {
         "checks": table.checks,
     })
 }
+
+/// A plain list as xlsx: a bold header row, then one row per item; text cells pass through
+/// [`neutralise`] so nothing a user typed is read as a formula. Uses constant memory, so a
+/// long list streams to the file.
+pub fn list_xlsx(
+    sheet: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, RenderError> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    ws.set_name(sheet)?;
+    ws.set_freeze_panes(1, 0)?;
+    let bold = Format::new().set_bold().set_border(FormatBorder::Thin);
+    for c in 0..headers.len() {
+        ws.set_column_width(c as u16, 16)?;
+    }
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, neutralise(v))?;
+        }
+    }
+    Ok(wb.save_to_buffer()?)
+}

@@ -37,6 +37,23 @@ pub struct PeopleView {
 }
 
 impl PeopleView {
+    /// The full values (only after a permitted, audited reveal).
+    pub fn full(p: &People) -> PeopleView {
+        let phone = |x: &Option<PhoneNumber>| x.as_ref().map(|n| n.as_str().to_string());
+        PeopleView {
+            owner_name: p.owner_name.clone(),
+            owner_id: p.owner_id.as_ref().map(|i| i.as_str().to_string()),
+            owner_phone: phone(&p.owner_phone),
+            owner_role: p.owner_role.clone(),
+            user_name: p.user_name.clone(),
+            user_phone: phone(&p.user_phone),
+            safety_person: p.safety_person.clone(),
+            safety_phone: phone(&p.safety_phone),
+            supervisor: p.supervisor.clone(),
+            supervisor_phone: phone(&p.supervisor_phone),
+        }
+    }
+
     pub fn masked(p: &People) -> PeopleView {
         let phone = |x: &Option<PhoneNumber>| x.as_ref().map(PhoneNumber::masked);
         PeopleView {
@@ -341,6 +358,20 @@ impl Access<'_> {
         audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A page of the house list within scope.
+    pub async fn houses_page(
+        &self,
+        filter: &crate::list::HouseFilter,
+        sort: crate::list::Sort,
+        page: i64,
+        per_page: i64,
+    ) -> Result<crate::list::HousePage> {
+        self.require(Action::ReadHouses, "houses").await?;
+        self.store
+            .houses_page(&self.scope(), filter, sort, page, per_page)
+            .await
     }
 
     /// Per-town counts of today's projection within scope (the dashboard's table).

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod houses;
 pub mod ledger;
+pub mod list;
 pub mod log;
 pub mod personal;
 pub mod reference;

@@ -749,7 +749,116 @@ async fn creating_accounts_has_no_default_password_and_stays_in_region(store: &S
     );
 }
 
+/// Each account operation that changes something writes exactly one audit row, naming it.
+async fn one_audit_row_per_write(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 9, VILLAGE, UsageCategory::Other).await;
+    let admin = system();
+    let t0 = Utc::now();
+    async fn step<F: std::future::Future<Output = ()>>(store: &Store, action: &str, f: F) {
+        let before = audit_count(store).await;
+        f.await;
+        assert_eq!(
+            audit_count(store).await,
+            before + 1,
+            "{action}: not exactly one audit row"
+        );
+        assert_eq!(access_tail(store).await.action, action);
+    }
+    let new = NewAccount {
+        username: "wu".into(),
+        display_name: "吴".into(),
+        role: Role::TownOperator,
+        region: Some(code(TOWN)),
+        department: None,
+    };
+    let mut otp = String::new();
+    step(store, "account.create", async {
+        otp = store.create_account(&admin, &new, "x").await.unwrap().1
+    })
+    .await;
+    let mut token = String::new();
+    step(store, "login", async {
+        token = store.login("wu", &otp, None, "x", t0).await.unwrap().token
+    })
+    .await;
+    step(store, "account.password", async {
+        store
+            .change_password("wu", &otp, "Anju-2024z", "x", t0)
+            .await
+            .unwrap()
+    })
+    .await;
+    step(store, "logout", async {
+        store.logout(&token, "x").await.unwrap()
+    })
+    .await;
+    step(store, "account.reset_password", async {
+        store
+            .reset_password(&admin, "wu", "x")
+            .await
+            .map(|_| ())
+            .unwrap()
+    })
+    .await;
+    step(store, "account.totp_enable", async {
+        store
+            .enable_totp(&admin, "wu", "x")
+            .await
+            .map(|_| ())
+            .unwrap()
+    })
+    .await;
+    step(store, "account.end_sessions", async {
+        store
+            .end_sessions(&admin, "wu", "x")
+            .await
+            .map(|_| ())
+            .unwrap()
+    })
+    .await;
+    step(store, "account.disable", async {
+        store.set_disabled(&admin, "wu", true, "x").await.unwrap()
+    })
+    .await;
+    step(store, "setting.security", async {
+        store
+            .set_security(&admin, &Security::default(), "x")
+            .await
+            .unwrap()
+    })
+    .await;
+    let clerk = principal_of(Role::TownOperator, "clerk", Some(TOWN), None);
+    step(store, "house.surveyed", async {
+        store
+            .access(&clerk, "x")
+            .execute(&h.cmd(survey(Judgement::NoHazard)))
+            .await
+            .map(|_| ())
+            .unwrap()
+    })
+    .await;
+    h.version += 1;
+    new_account(store, "js07", Role::TechReviewer, None).await;
+    step(store, "house.assign", async {
+        store
+            .access(&clerk, "x")
+            .assign(&h.code, "js07")
+            .await
+            .unwrap()
+    })
+    .await;
+    // A permission refusal is one row too.
+    let auditor = principal_of(Role::Auditor, "au", Some(TOWN), None);
+    step(store, "Record", async {
+        let r = store.access(&auditor, "x").execute(&h.cmd(notify())).await;
+        assert!(matches!(r, Err(StoreError::Denied(_))));
+    })
+    .await;
+}
+
 anju_store::both!(
+    one_audit_row_per_write,
     personal_data_is_sealed_masked_and_revealed_only_with_a_reason,
     key_rotation_reseals_everything_and_old_keys_can_retire,
     one_time_passwords_policy_history_and_expiry,

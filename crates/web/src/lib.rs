@@ -4,6 +4,7 @@
 //! `Access` view is the only way to the store's houses.
 #![forbid(unsafe_code)]
 
+pub mod houses;
 pub mod pages;
 pub mod session;
 
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
             "/password",
             get(pages::password_form).post(pages::change_password),
         )
+        .route("/houses", get(houses::list))
+        .route("/houses.xlsx", get(houses::export))
+        .route("/houses/{code}", get(houses::show))
+        .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

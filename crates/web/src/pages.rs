@@ -32,9 +32,36 @@ fn random_token() -> String {
         .collect()
 }
 
+/// The header every logged-in page shows.
+pub struct Chrome {
+    pub csrf: String,
+    pub name: String,
+    pub role: String,
+    pub unit: String,
+}
+
+pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
+    let reference = state.store.reference();
+    Chrome {
+        csrf: s.csrf.clone(),
+        name: s.principal.name.clone(),
+        role: s.principal.role.label().to_string(),
+        unit: s
+            .principal
+            .region
+            .and_then(|r| reference.regions.iter().find(|x| x.code == r))
+            .map_or_else(String::new, |r| r.name.clone()),
+    }
+}
+
+pub fn render_page<T: Template>(t: &T) -> Response {
+    render(t, StatusCode::OK)
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    chrome: Option<Chrome>,
     demo: bool,
     csrf: String,
     username: String,
@@ -49,6 +76,7 @@ async fn login_page(
 ) -> Response {
     let csrf = random_token();
     let page = LoginPage {
+        chrome: None,
         demo: state.is_demo().await,
         csrf: csrf.clone(),
         username,
@@ -155,6 +183,7 @@ pub async fn logout(
 #[derive(Template)]
 #[template(path = "password.html")]
 struct PasswordPage {
+    chrome: Option<Chrome>,
     demo: bool,
     csrf: String,
     forced: bool,
@@ -172,6 +201,7 @@ async fn password_page(
 ) -> Response {
     let policy = state.store.security().await.unwrap_or_default().password;
     let page = PasswordPage {
+        chrome: None,
         demo: state.is_demo().await,
         csrf: s.csrf.clone(),
         forced: s.must_change_password && !done,
@@ -267,11 +297,8 @@ pub struct TownRow {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    chrome: Option<Chrome>,
     demo: bool,
-    csrf: String,
-    name: String,
-    role: String,
-    unit: String,
     rows: Vec<TownRow>,
 }
 
@@ -289,12 +316,6 @@ pub async fn home(
             return server_error();
         }
     };
-    let reference = state.store.reference();
-    let unit = s
-        .principal
-        .region
-        .and_then(|r| reference.regions.iter().find(|x| x.code == r))
-        .map_or_else(String::new, |r| r.name.clone());
     let rows = totals
         .into_iter()
         .map(|r| TownRow {
@@ -314,11 +335,8 @@ pub async fn home(
         })
         .collect();
     let page = HomePage {
+        chrome: Some(chrome(&state, &s)),
         demo: state.is_demo().await,
-        csrf: s.csrf.clone(),
-        name: s.principal.name.clone(),
-        role: s.principal.role.label().to_string(),
-        unit,
         rows,
     };
     render(&page, StatusCode::OK)

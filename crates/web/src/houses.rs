@@ -1,0 +1,631 @@
+//! 房屋: the filtered list (and its xlsx export) and the house page with its history, masked
+//! people and the reveal-with-reason form.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome, render_page};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::dict::{Grade, Judgement};
+use anju_domain::region::Region;
+use anju_domain::state::Status;
+use anju_domain::{HouseCode, RegionCode, RegionLevel};
+use anju_store::StoreError;
+use anju_store::access::PeopleView;
+use anju_store::list::{HouseFilter, HousePage, Overdue, Sort};
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const PER_PAGE: i64 = 50;
+/// Rows an xlsx export of the list may hold.
+const EXPORT_LIMIT: i64 = 50_000;
+
+/// The filter form's fields as typed (kept as text to show them again).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FilterForm {
+    pub q: String,
+    pub town: String,
+    pub village: String,
+    pub business: String,
+    pub department: String,
+    pub status: String,
+    pub judgement: String,
+    pub grade: String,
+    pub overdue: String,
+    pub sort: String,
+    pub page: String,
+}
+
+impl FilterForm {
+    /// The typed filter, or the first field that is not valid (named in Chinese).
+    pub fn parse(&self) -> Result<(HouseFilter, Sort, i64), String> {
+        let opt = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
+        let region = |s: &str, what: &str| -> Result<Option<RegionCode>, String> {
+            opt(s)
+                .map(|c| RegionCode::parse(&c).map_err(|_| format!("{what}代码无效：{c}")))
+                .transpose()
+        };
+        let business = match self.business.as_str() {
+            "" => None,
+            "true" => Some(true),
+            "false" => Some(false),
+            other => return Err(format!("用途筛选无效：{other}")),
+        };
+        let status = opt(&self.status)
+            .map(|s| Status::from_code(&s).ok_or_else(|| format!("状态无效：{s}")))
+            .transpose()?;
+        let judgement = opt(&self.judgement)
+            .map(|s| Judgement::from_label(&s).ok_or_else(|| format!("初判无效：{s}")))
+            .transpose()?;
+        let grade = opt(&self.grade)
+            .map(|s| Grade::from_label(&s).ok_or_else(|| format!("鉴定等级无效：{s}")))
+            .transpose()?;
+        let overdue = opt(&self.overdue)
+            .map(|s| Overdue::from_code(&s).ok_or_else(|| format!("逾期筛选无效：{s}")))
+            .transpose()?;
+        let sort = match opt(&self.sort) {
+            None => Sort::Code,
+            Some(s) => Sort::from_code(&s).ok_or_else(|| format!("排序无效：{s}"))?,
+        };
+        let page = match opt(&self.page) {
+            None => 1,
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| format!("页码无效：{p}"))?,
+        };
+        Ok((
+            HouseFilter {
+                town: region(&self.town, "镇街")?,
+                village: region(&self.village, "村（社区）")?,
+                business,
+                department: opt(&self.department),
+                status,
+                judgement,
+                grade,
+                overdue,
+                q: opt(&self.q),
+            },
+            sort,
+            page,
+        ))
+    }
+
+    /// The query string of this filter on another page.
+    fn query(&self, page: Option<i64>) -> String {
+        let mut pairs: Vec<(&str, String)> = [
+            ("q", &self.q),
+            ("town", &self.town),
+            ("village", &self.village),
+            ("business", &self.business),
+            ("department", &self.department),
+            ("status", &self.status),
+            ("judgement", &self.judgement),
+            ("grade", &self.grade),
+            ("overdue", &self.overdue),
+            ("sort", &self.sort),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect();
+        if let Some(p) = page {
+            pairs.push(("page", p.to_string()));
+        }
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+pub struct Row {
+    pub code: String,
+    pub address: String,
+    pub village: String,
+    pub owner: String,
+    pub business: bool,
+    pub status: String,
+    pub judgement: String,
+    pub grade: String,
+    pub last: String,
+}
+
+#[derive(Template)]
+#[template(path = "houses.html")]
+struct HousesPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    f: FilterForm,
+    query: String,
+    error: Option<String>,
+    towns: Vec<(String, String)>,
+    villages: Vec<(String, String)>,
+    departments: Vec<(String, String)>,
+    statuses: Vec<(String, String)>,
+    judgements: Vec<(String, String)>,
+    grades: Vec<(String, String)>,
+    overdues: Vec<(String, String)>,
+    sorts: Vec<(String, String)>,
+    rows: Vec<Row>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+fn names(regions: &[Region]) -> BTreeMap<String, String> {
+    regions
+        .iter()
+        .filter(|r| r.valid_to.is_none())
+        .map(|r| (r.code.to_string(), r.name.clone()))
+        .collect()
+}
+
+fn label<T: Copy>(
+    code: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    label: fn(T) -> &'static str,
+) -> String {
+    code.and_then(parse)
+        .map_or_else(String::new, |v| label(v).to_string())
+}
+
+fn rows_of(page: &HousePage, names: &BTreeMap<String, String>) -> Vec<Row> {
+    page.houses
+        .iter()
+        .map(|h| Row {
+            code: h.code.clone(),
+            address: h.address.clone(),
+            village: names
+                .get(&h.village_code)
+                .cloned()
+                .unwrap_or_else(|| h.village_code.clone()),
+            owner: h.owner_name.clone().unwrap_or_default(),
+            business: h.is_business,
+            status: label(Some(&h.status), Status::from_code, Status::label),
+            judgement: label(
+                h.judgement.as_deref(),
+                Judgement::from_label,
+                Judgement::label,
+            ),
+            grade: label(h.grade.as_deref(), Grade::from_label, Grade::label),
+            last: h.last_effective.to_string(),
+        })
+        .collect()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Query(form): Query<FilterForm>,
+) -> Response {
+    let access = state.store.access(&s.principal, &source.0);
+    let reference = state.store.reference();
+    let names = names(&reference.regions);
+    let (parsed, error) = match form.parse() {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e)),
+    };
+    let (page, sort_error) = match &parsed {
+        Some((filter, sort, page)) => {
+            match access.houses_page(filter, *sort, *page, PER_PAGE).await {
+                Ok(p) => (Some(p), None),
+                Err(StoreError::Denied(m)) => (None, Some(m)),
+                Err(e) => {
+                    tracing::error!(error = %e, "house list failed");
+                    return server_error();
+                }
+            }
+        }
+        None => (None, None),
+    };
+    let scope_region = s.principal.region;
+    let in_scope = |r: &&Region| {
+        scope_region.is_none_or(|mine| mine.contains(&r.code) || r.code.contains(&mine))
+    };
+    let towns: Vec<(String, String)> = reference
+        .regions
+        .iter()
+        .filter(|r| r.level == RegionLevel::Town && r.valid_to.is_none())
+        .filter(in_scope)
+        .map(|r| (r.code.to_string(), r.name.clone()))
+        .collect();
+    let villages: Vec<(String, String)> = match RegionCode::parse(form.town.trim()) {
+        Ok(town) => reference
+            .regions
+            .iter()
+            .filter(|r| {
+                r.level == RegionLevel::Village && r.valid_to.is_none() && town.contains(&r.code)
+            })
+            .filter(in_scope)
+            .map(|r| (r.code.to_string(), r.name.clone()))
+            .collect(),
+        Err(_) => vec![],
+    };
+    let (total, pno, rows) = match &page {
+        Some(p) => (p.total, p.page, rows_of(p, &names)),
+        None => (0, 1, vec![]),
+    };
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let to_pairs = |v: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
+        v.into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    let out = HousesPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        query: form.query(None),
+        prev: (pno > 1).then(|| form.query(Some(pno - 1))),
+        next: (pno < pages).then(|| form.query(Some(pno + 1))),
+        error: error.or(sort_error),
+        towns,
+        villages,
+        departments: reference.departments.clone(),
+        statuses: to_pairs(Status::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+        judgements: to_pairs(
+            Judgement::ALL
+                .iter()
+                .map(|x| (x.code(), x.label()))
+                .collect(),
+        ),
+        grades: to_pairs(Grade::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+        overdues: to_pairs(Overdue::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+        sorts: to_pairs(vec![
+            ("code", "按房屋编码"),
+            ("updated", "按最近变动"),
+            ("address", "按地址"),
+        ]),
+        rows,
+        total,
+        page: pno,
+        pages,
+        f: form,
+    };
+    render_page(&out)
+}
+
+/// The filtered list as xlsx (no personal identifiers: owner names only), audited.
+pub async fn export(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Query(form): Query<FilterForm>,
+) -> Response {
+    let (filter, sort, _) = match form.parse() {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let page = match access.houses_page(&filter, sort, 1, EXPORT_LIMIT).await {
+        Ok(p) => p,
+        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "house export failed");
+            return server_error();
+        }
+    };
+    if page.total > EXPORT_LIMIT {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "符合条件的房屋有 {} 栋，超过单次导出上限 {EXPORT_LIMIT} 栋，请增加筛选条件",
+                page.total
+            ),
+        )
+            .into_response();
+    }
+    let names = names(&state.store.reference().regions);
+    let rows: Vec<Vec<String>> = rows_of(&page, &names)
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.code,
+                r.address,
+                r.village,
+                r.owner,
+                if r.business { "是" } else { "否" }.to_string(),
+                r.status,
+                r.judgement,
+                r.grade,
+                r.last,
+            ]
+        })
+        .collect();
+    let headers = [
+        "房屋编码",
+        "地址",
+        "村（社区）",
+        "产权人",
+        "经营性",
+        "状态",
+        "初判",
+        "鉴定等级",
+        "最近变动日期",
+    ];
+    let bytes = match anju_render::list_xlsx("房屋清单", &headers, &rows) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "xlsx failed");
+            return server_error();
+        }
+    };
+    let entry = anju_store::audit::AuditEntry {
+        at: anju_store::now(),
+        actor_id: s.principal.username.clone(),
+        actor_role: anju_store::codec::role_code(s.principal.role),
+        source: source.0.clone(),
+        action: "houses.export".into(),
+        object: "houses".into(),
+        outcome: "ok".into(),
+        reason: None,
+        detail: serde_json::json!({ "rows": rows.len(), "filter": form.query(None) }).to_string(),
+    };
+    if let Err(e) = state.store.record_audit(&entry).await {
+        tracing::error!(error = %e, "audit failed");
+        return server_error();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"houses.xlsx\"; filename*=UTF-8''%E6%88%BF%E5%B1%8B%E6%B8%85%E5%8D%95.xlsx"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub value: String,
+}
+
+pub struct TimelineItem {
+    pub date: String,
+    pub kind: String,
+    pub actor: String,
+    pub reason: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "house.html")]
+struct HousePageT {
+    chrome: Option<Chrome>,
+    demo: bool,
+    code: String,
+    status: String,
+    basic: Vec<Field>,
+    survey: Vec<Field>,
+    rectification: Vec<Field>,
+    people: Vec<Field>,
+    revealed: bool,
+    may_reveal: bool,
+    error: Option<String>,
+    timeline: Vec<TimelineItem>,
+}
+
+fn f(name: &'static str, value: impl Into<String>) -> Field {
+    Field {
+        name,
+        value: value.into(),
+    }
+}
+
+fn people_fields(p: &PeopleView) -> Vec<Field> {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    vec![
+        f("产权人（户主）", p.owner_name.clone()),
+        f("身份证号/信用代码", o(&p.owner_id)),
+        f("产权人电话", o(&p.owner_phone)),
+        f("产权人类型", o(&p.owner_role)),
+        f("使用人", o(&p.user_name)),
+        f("使用人电话", o(&p.user_phone)),
+        f("房屋安全责任人", o(&p.safety_person)),
+        f("责任人电话", o(&p.safety_phone)),
+        f("安全监管责任人", o(&p.supervisor)),
+        f("监管责任人电话", o(&p.supervisor_phone)),
+    ]
+}
+
+async fn house_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    code: &str,
+    reveal_reason: Option<&str>,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+    let Ok(code) = HouseCode::parse(code) else {
+        return not_found();
+    };
+    let access = state.store.access(&s.principal, source);
+    let house = match access.house(&code).await {
+        Ok(h) => h,
+        Err(StoreError::NotFound) => return not_found(),
+        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "house page failed");
+            return server_error();
+        }
+    };
+    let events = match access.house_events(&code).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "house events failed");
+            return server_error();
+        }
+    };
+    let mut error = None;
+    let mut revealed = false;
+    let mut people = house.people.as_ref().map(people_fields).unwrap_or_default();
+    if let Some(reason) = reveal_reason {
+        match access.reveal_people(&code, reason).await {
+            Ok(full) => {
+                people = people_fields(&PeopleView::full(&full));
+                revealed = true;
+            }
+            Err(StoreError::Denied(m)) => error = Some(m),
+            Err(e) => {
+                tracing::error!(error = %e, "reveal failed");
+                return server_error();
+            }
+        }
+    }
+    let reference = state.store.reference();
+    let names = names(&reference.regions);
+    let st = &house.state;
+    let mut basic = vec![f("房屋编码", st.code.to_string())];
+    if let Some(r) = &st.record {
+        basic.extend([
+            f(
+                "镇街",
+                names
+                    .get(r.town.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| r.town.to_string()),
+            ),
+            f(
+                "村（社区）",
+                names
+                    .get(r.village.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| r.village.to_string()),
+            ),
+            f("地址", r.address.clone()),
+            f("归集平台编号", r.platform_code.clone().unwrap_or_default()),
+            f("普查编号", r.census_id.clone().unwrap_or_default()),
+            f("用途", r.usage.label()),
+            f("经营类型", r.business_types.join("、")),
+            f(
+                "层数（地上/地下）",
+                format!("{} / {}", r.floors_above, r.floors_below),
+            ),
+            f("建筑面积（㎡）", format!("{:.1}", r.floor_area_m2)),
+        ]);
+    }
+    let date = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+    let survey = vec![
+        f("排查日期", date(st.surveyed_on)),
+        f(
+            "隐患初判",
+            st.judgement
+                .map_or_else(String::new, |j| j.label().to_string()),
+        ),
+        f(
+            "风险等级",
+            st.risk_level
+                .map_or_else(String::new, |r| r.label().to_string()),
+        ),
+        f(
+            "专业复核",
+            st.review
+                .as_ref()
+                .map_or_else(String::new, |r| format!("{}（{}）", r.value.label(), r.on)),
+        ),
+        f(
+            "安全鉴定",
+            st.appraisal
+                .as_ref()
+                .map_or_else(String::new, |a| format!("{}（{}）", a.value.label(), a.on)),
+        ),
+    ];
+    let rectification = vec![
+        f("告知产权人", date(st.notified_on)),
+        f(
+            "管理措施",
+            st.controls
+                .iter()
+                .map(|m| m.label())
+                .collect::<Vec<_>>()
+                .join("、"),
+        ),
+        f(
+            "工程措施",
+            st.engineering.as_ref().map_or_else(String::new, |e| {
+                let accepted = e
+                    .accepted
+                    .as_ref()
+                    .map_or_else(|| "未验收".to_string(), |a| format!("{} 验收", a.on));
+                format!("{}（{} 开工，{accepted}）", e.measure.label(), e.started_on)
+            }),
+        ),
+        f(
+            "销号",
+            st.closure
+                .as_ref()
+                .map_or_else(String::new, |c| format!("{}（{}）", c.basis.label(), c.on)),
+        ),
+        f(
+            "历史销号",
+            st.legacy.as_ref().map_or_else(String::new, |l| {
+                let lb = l
+                    .look_back
+                    .as_ref()
+                    .map_or_else(|| "待回头看".to_string(), |s| format!("{} 已回头看", s.on));
+                format!("{} 以管理措施销号，{lb}", l.closed_on)
+            }),
+        ),
+    ];
+    let timeline = events
+        .iter()
+        .rev()
+        .map(|e| TimelineItem {
+            date: e.effective.to_string(),
+            kind: e.change.kind().label().to_string(),
+            actor: format!("{}（{}）", e.actor.name, e.actor.role.label()),
+            reason: e.reason.clone().unwrap_or_default(),
+            evidence: e
+                .evidence
+                .iter()
+                .map(|x| format!("{}：{}", x.kind.label(), x.name))
+                .collect(),
+        })
+        .collect();
+    let page = HousePageT {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        code: st.code.to_string(),
+        status: st.status().label().to_string(),
+        basic,
+        survey,
+        rectification,
+        people,
+        revealed,
+        may_reveal: s.principal.may(anju_domain::auth::Action::RevealPersonal),
+        error,
+        timeline,
+    };
+    render_page(&page)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(code): Path<String>,
+) -> Response {
+    house_page(&state, &s, &source.0, &code, None).await
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Shows the full personal data once, for the typed reason (audited); nothing is stored.
+pub async fn reveal(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(code): Path<String>,
+    Form(form): Form<RevealForm>,
+) -> Response {
+    house_page(&state, &s, &source.0, &code, Some(&form.reason)).await
+}
