@@ -8,6 +8,7 @@ pub mod dict;
 pub mod event;
 pub mod house;
 pub mod ledger;
+pub mod offer;
 pub mod region;
 pub mod report;
 pub mod rules;

@@ -560,3 +560,57 @@ fn a_business_house_carries_the_business_fact() {
     assert!(h.facts().contains(Facts::BUSINESS));
     assert!(!h.facts().contains(Facts::SURVEYED));
 }
+
+/// The steps offered are the ones the rules would accept (lifecycle, role, basis), asked of
+/// `decide` itself.
+#[test]
+fn offered_steps_follow_the_lifecycle_the_role_and_the_standing_basis() {
+    use anju_domain::ChangeKind as K;
+    use anju_domain::offer::offer;
+    let h = House::registered(UsageCategory::Other);
+    let o = offer(&h.state, &clerk(), h.now(), &h.dict);
+    assert!(o.kinds.contains(&K::Surveyed), "{:?}", o.kinds);
+    assert!(!o.kinds.contains(&K::Closed) && !o.kinds.contains(&K::OwnerNotified));
+    let o = offer(&h.state, &principal(), h.now(), &h.dict);
+    assert!(
+        !o.kinds.contains(&K::Surveyed),
+        "a principal does not survey"
+    );
+
+    // Appraised D: the clerk may notify and apply interim control, but engineering waits for
+    // the notification (R3) and nothing may be closed — least of all on management measures.
+    let mut h = House::surveyed(Judgement::Hazard);
+    let o = offer(&h.state, &appraiser(), h.now(), &h.dict);
+    assert!(o.kinds.contains(&K::Appraised));
+    let o = offer(&h.state, &reviewer(), h.now(), &h.dict);
+    assert!(o.kinds.contains(&K::Reviewed));
+    h.ok(&appraiser(), appraise(Grade::D));
+    let o = offer(&h.state, &clerk(), h.now(), &h.dict);
+    assert!(o.kinds.contains(&K::OwnerNotified) && o.kinds.contains(&K::InterimControlApplied));
+    assert!(
+        !o.kinds.contains(&K::EngineeringStarted),
+        "R3: notify first"
+    );
+    let p = offer(&h.state, &principal(), h.now(), &h.dict);
+    assert!(!p.kinds.contains(&K::Closed) && p.closure_bases.is_empty());
+    h.ok(&clerk(), notify());
+    let o = offer(&h.state, &clerk(), h.now(), &h.dict);
+    assert!(o.kinds.contains(&K::EngineeringStarted));
+    h.ok(&clerk(), start(EngMeasure::ALL[0]));
+    h.ok(&reviewer(), accept(EngMeasure::ALL[0]));
+    let p = offer(&h.state, &principal(), h.now(), &h.dict);
+    assert_eq!(p.closure_bases, vec![ClosureBasis::Engineering]);
+    assert!(!p.closure_bases.contains(&ClosureBasis::ManagementMeasure));
+    // C2: the reviewer who accepted the engineering may not approve the closure.
+    let r = offer(
+        &h.state,
+        &actor("reviewer", Role::TownPrincipal),
+        h.now(),
+        &h.dict,
+    );
+    assert!(r.closure_bases.is_empty(), "{:?}", r.closure_bases);
+    h.ok(&principal(), close(ClosureBasis::Engineering));
+    let p = offer(&h.state, &principal(), h.now(), &h.dict);
+    assert!(!p.kinds.contains(&K::Closed), "C3: not twice");
+    assert!(p.kinds.contains(&K::Reopened));
+}

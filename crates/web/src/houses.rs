@@ -408,6 +408,7 @@ struct HousePageT {
     may_reveal: bool,
     error: Option<String>,
     timeline: Vec<TimelineItem>,
+    actions: Vec<(String, String)>,
 }
 
 fn f(name: &'static str, value: impl Into<String>) -> Field {
@@ -587,7 +588,20 @@ async fn house_page(
                 .collect(),
         })
         .collect();
+    let offered = anju_domain::offer::offer(
+        st,
+        &s.principal.actor(),
+        anju_store::now(),
+        &reference.dictionaries,
+    );
+    let actions = offered
+        .kinds
+        .iter()
+        .filter(|k| crate::steps::has_form(**k))
+        .map(|k| (k.code().to_string(), k.label().to_string()))
+        .collect();
     let page = HousePageT {
+        actions,
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         code: st.code.to_string(),

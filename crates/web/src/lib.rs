@@ -7,6 +7,7 @@
 pub mod houses;
 pub mod pages;
 pub mod session;
+pub mod steps;
 
 use anju_store::Store;
 use axum::Router;
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router {
         .route("/houses.xlsx", get(houses::export))
         .route("/houses/{code}", get(houses::show))
         .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
+        .route(
+            "/houses/{code}/steps/{kind}",
+            get(steps::form).post(steps::submit),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

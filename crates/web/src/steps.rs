@@ -1,0 +1,579 @@
+//! Forms for the lifecycle steps. Which steps a house offers an account comes from
+//! `anju_domain::offer` (the rules themselves); what is recorded is decided by the rules again
+//! on submit. A refusal shows the rule in words and keeps what was typed; a stale form says
+//! who changed the house and when, and offers to reload.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::dict::{
+    ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
+    RiskLevel, kind,
+};
+use anju_domain::event::{Appraisal, Change, ChangeKind, Command, Survey};
+use anju_domain::offer::offer;
+use anju_domain::rules::beijing_date;
+use anju_domain::{HouseCode, RuleCode};
+use anju_store::StoreError;
+use askama::Template;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// How a field is entered.
+pub enum Input {
+    Text,
+    Date,
+    Area,
+    Select(Vec<(String, String)>),
+    Checks(Vec<(String, String)>),
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input: Input,
+    pub required: bool,
+    pub values: Vec<String>,
+}
+
+impl Field {
+    pub fn value(&self) -> &str {
+        self.values.first().map_or("", String::as_str)
+    }
+
+    pub fn has(&self, v: &str) -> bool {
+        self.values.iter().any(|x| x == v)
+    }
+
+    pub fn is_text(&self) -> bool {
+        matches!(self.input, Input::Text)
+    }
+    pub fn is_date(&self) -> bool {
+        matches!(self.input, Input::Date)
+    }
+    pub fn is_area(&self) -> bool {
+        matches!(self.input, Input::Area)
+    }
+    pub fn options(&self) -> &[(String, String)] {
+        match &self.input {
+            Input::Select(o) | Input::Checks(o) => o,
+            _ => &[],
+        }
+    }
+    pub fn is_select(&self) -> bool {
+        matches!(self.input, Input::Select(_))
+    }
+    pub fn is_checks(&self) -> bool {
+        matches!(self.input, Input::Checks(_))
+    }
+}
+
+fn opts<T: Copy>(
+    all: &[T],
+    code: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    all.iter()
+        .map(|x| (code(*x).to_string(), label(*x).to_string()))
+        .collect()
+}
+
+fn dict_opts(state: &AppState, k: &str) -> Vec<(String, String)> {
+    state
+        .store
+        .reference()
+        .dictionaries
+        .values(k)
+        .iter()
+        .map(|v| (v.clone(), v.clone()))
+        .collect()
+}
+
+fn field(name: &'static str, label: &'static str, input: Input, required: bool) -> Field {
+    Field {
+        name,
+        label,
+        input,
+        required,
+        values: vec![],
+    }
+}
+
+/// The steps that have a form here (the others need uploads or the record form).
+pub fn has_form(k: ChangeKind) -> bool {
+    matches!(
+        k,
+        ChangeKind::Surveyed
+            | ChangeKind::Reviewed
+            | ChangeKind::Appraised
+            | ChangeKind::OwnerNotified
+            | ChangeKind::InterimControlApplied
+            | ChangeKind::EngineeringStarted
+            | ChangeKind::Closed
+            | ChangeKind::Reopened
+            | ChangeKind::Reclassified
+    )
+}
+
+fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field> {
+    let mut f = vec![field("effective", "发生日期", Input::Date, true)];
+    match k {
+        ChangeKind::Surveyed => f.extend([
+            field(
+                "round",
+                "排查批次",
+                Input::Select(dict_opts(state, kind::SURVEY_ROUND)),
+                true,
+            ),
+            field("surveyor", "排查人员", Input::Text, true),
+            field(
+                "judgement",
+                "隐患初判",
+                Input::Select(opts(Judgement::ALL, Judgement::code, Judgement::label)),
+                true,
+            ),
+            field(
+                "risk_level",
+                "风险等级（存在隐患时填写）",
+                Input::Select(opts(RiskLevel::ALL, RiskLevel::code, RiskLevel::label)),
+                false,
+            ),
+            field(
+                "hazard_categories",
+                "隐患类别",
+                Input::Checks(dict_opts(state, kind::HAZARD_CATEGORY)),
+                false,
+            ),
+            field("remarks", "备注", Input::Area, false),
+        ]),
+        ChangeKind::Reviewed => f.extend([
+            field("reviewer_names", "复核人员", Input::Text, true),
+            field(
+                "finding",
+                "复核结论",
+                Input::Select(opts(
+                    ReviewFinding::ALL,
+                    ReviewFinding::code,
+                    ReviewFinding::label,
+                )),
+                true,
+            ),
+            field("opinion", "复核意见", Input::Area, false),
+        ]),
+        ChangeKind::Appraised => f.extend([
+            field("agency_name", "鉴定机构", Input::Text, true),
+            field("reviewer_names", "鉴定人员", Input::Text, true),
+            field(
+                "standard",
+                "鉴定标准",
+                Input::Select(dict_opts(state, kind::APPRAISAL_STANDARD)),
+                true,
+            ),
+            field("report_no", "鉴定报告编号", Input::Text, true),
+            field(
+                "grade",
+                "鉴定等级",
+                Input::Select(opts(Grade::ALL, Grade::code, Grade::label)),
+                true,
+            ),
+            field(
+                "advice",
+                "处理建议",
+                Input::Select(opts(
+                    HandlingAdvice::ALL,
+                    HandlingAdvice::code,
+                    HandlingAdvice::label,
+                )),
+                false,
+            ),
+            field(
+                "post_rectification",
+                "整治后复核鉴定",
+                Input::Checks(vec![("true".into(), "是".into())]),
+                false,
+            ),
+        ]),
+        ChangeKind::OwnerNotified => f.extend([
+            field(
+                "method",
+                "告知方式",
+                Input::Select(dict_opts(state, kind::NOTICE_METHOD)),
+                true,
+            ),
+            field("recipient", "被告知人", Input::Text, true),
+        ]),
+        ChangeKind::InterimControlApplied => f.push(field(
+            "measures",
+            "管理措施（临时管控，不能作为销号依据）",
+            Input::Checks(opts(
+                MgmtMeasure::ALL,
+                MgmtMeasure::code,
+                MgmtMeasure::label,
+            )),
+            true,
+        )),
+        ChangeKind::EngineeringStarted => f.extend([
+            field(
+                "measure",
+                "工程措施",
+                Input::Select(opts(EngMeasure::ALL, EngMeasure::code, EngMeasure::label)),
+                true,
+            ),
+            field("contractor", "施工单位", Input::Text, false),
+            field("deadline", "计划完成日期", Input::Date, false),
+        ]),
+        ChangeKind::Closed => f.extend([
+            field(
+                "basis",
+                "销号依据",
+                Input::Select(opts(bases, ClosureBasis::code, ClosureBasis::label)),
+                true,
+            ),
+            field("platform_closed_on", "归集平台销号日期", Input::Date, false),
+        ]),
+        ChangeKind::Reopened => f.push(field("reason", "重新纳入整治的原因", Input::Area, true)),
+        ChangeKind::Reclassified => f.extend([
+            field(
+                "judgement",
+                "更正隐患初判为",
+                Input::Select(opts(Judgement::ALL, Judgement::code, Judgement::label)),
+                false,
+            ),
+            field(
+                "risk_level",
+                "更正风险等级为",
+                Input::Select(opts(RiskLevel::ALL, RiskLevel::code, RiskLevel::label)),
+                false,
+            ),
+            field(
+                "grade",
+                "更正鉴定等级为",
+                Input::Select(opts(Grade::ALL, Grade::code, Grade::label)),
+                false,
+            ),
+            field("reason", "更正原因", Input::Area, true),
+        ]),
+        _ => {}
+    }
+    f
+}
+
+type Posted = BTreeMap<String, Vec<String>>;
+
+fn one(p: &Posted, k: &str) -> Option<String> {
+    p.get(k)
+        .and_then(|v| v.first())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn need(p: &Posted, k: &str, label: &str) -> Result<String, String> {
+    one(p, k).ok_or_else(|| format!("请填写“{label}”"))
+}
+
+fn pick<T>(
+    p: &Posted,
+    k: &str,
+    label: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<T>, String> {
+    one(p, k)
+        .map(|v| parse(&v).ok_or_else(|| format!("“{label}”的值无效：{v}")))
+        .transpose()
+}
+
+fn date(p: &Posted, k: &str, label: &str) -> Result<Option<NaiveDate>, String> {
+    one(p, k)
+        .map(|v| {
+            NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map_err(|_| format!("“{label}”须为日期，如 2024-05-01"))
+        })
+        .transpose()
+}
+
+/// The posted form as a command (parse, don't validate: the rules validate).
+fn command(code: &HouseCode, k: ChangeKind, p: &Posted) -> Result<Command, String> {
+    let version: u32 = one(p, "version")
+        .and_then(|v| v.parse().ok())
+        .ok_or("表单缺少房屋版本，请重新打开")?;
+    let effective = date(p, "effective", "发生日期")?.ok_or("请填写“发生日期”")?;
+    let list = |k: &str| {
+        p.get(k)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+    };
+    let change = match k {
+        ChangeKind::Surveyed => Change::Surveyed(Box::new(Survey {
+            round: need(p, "round", "排查批次")?,
+            surveyor: need(p, "surveyor", "排查人员")?,
+            judgement: pick(p, "judgement", "隐患初判", Judgement::from_label)?
+                .ok_or("请选择“隐患初判”")?,
+            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::from_label)?,
+            hazard_categories: list("hazard_categories"),
+            hazard_parts: vec![],
+            geohazards: vec![],
+            fire_hazards: vec![],
+            added_load: false,
+            remarks: one(p, "remarks"),
+        })),
+        ChangeKind::Reviewed => Change::Reviewed {
+            reviewer_names: need(p, "reviewer_names", "复核人员")?,
+            finding: pick(p, "finding", "复核结论", ReviewFinding::from_label)?
+                .ok_or("请选择“复核结论”")?,
+            opinion: one(p, "opinion"),
+        },
+        ChangeKind::Appraised => Change::Appraised(Box::new(Appraisal {
+            agency_name: need(p, "agency_name", "鉴定机构")?,
+            agency_credit_code: None,
+            reviewer_names: need(p, "reviewer_names", "鉴定人员")?,
+            standard: need(p, "standard", "鉴定标准")?,
+            report_no: need(p, "report_no", "鉴定报告编号")?,
+            grade: pick(p, "grade", "鉴定等级", Grade::from_label)?.ok_or("请选择“鉴定等级”")?,
+            advice: pick(p, "advice", "处理建议", HandlingAdvice::from_label)?,
+            post_rectification: one(p, "post_rectification").is_some(),
+        })),
+        ChangeKind::OwnerNotified => Change::OwnerNotified {
+            method: need(p, "method", "告知方式")?,
+            recipient: need(p, "recipient", "被告知人")?,
+        },
+        ChangeKind::InterimControlApplied => Change::InterimControlApplied {
+            measures: list("measures")
+                .iter()
+                .map(|m| MgmtMeasure::from_label(m).ok_or_else(|| format!("管理措施无效：{m}")))
+                .collect::<Result<_, _>>()?,
+        },
+        ChangeKind::EngineeringStarted => Change::EngineeringStarted {
+            measure: pick(p, "measure", "工程措施", EngMeasure::from_label)?
+                .ok_or("请选择“工程措施”")?,
+            contractor: one(p, "contractor"),
+            deadline: date(p, "deadline", "计划完成日期")?,
+        },
+        ChangeKind::Closed => Change::Closed {
+            basis: pick(p, "basis", "销号依据", ClosureBasis::from_label)?
+                .ok_or("请选择“销号依据”")?,
+            platform_closed_on: date(p, "platform_closed_on", "归集平台销号日期")?,
+        },
+        ChangeKind::Reopened => Change::Reopened,
+        ChangeKind::Reclassified => Change::Reclassified {
+            judgement: pick(p, "judgement", "隐患初判", Judgement::from_label)?,
+            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::from_label)?,
+            grade: pick(p, "grade", "鉴定等级", Grade::from_label)?,
+        },
+        _ => return Err("该步骤不能在此表单办理".into()),
+    };
+    Ok(Command {
+        house: code.clone(),
+        expected_version: version,
+        change,
+        effective,
+        reason: one(p, "reason"),
+        evidence: vec![],
+    })
+}
+
+#[derive(Template)]
+#[template(path = "step.html")]
+struct StepPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    code: String,
+    kind: String,
+    title: String,
+    version: u32,
+    fields: Vec<Field>,
+    error: Option<String>,
+    stale: bool,
+}
+
+fn parse_kind(s: &str) -> Option<ChangeKind> {
+    ChangeKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.code() == s)
+        .filter(|k| has_form(*k))
+}
+
+/// The form, empty or refilled.
+#[allow(clippy::too_many_arguments)]
+async fn form_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    code: &HouseCode,
+    k: ChangeKind,
+    posted: Option<&Posted>,
+    error: Option<String>,
+    stale: bool,
+    status: StatusCode,
+) -> Response {
+    let access = state.store.access(&s.principal, source);
+    let house = match access.house(code).await {
+        Ok(h) => h,
+        Err(StoreError::NotFound) => {
+            return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+        }
+        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "step form failed");
+            return server_error();
+        }
+    };
+    let now = anju_store::now();
+    let reference = state.store.reference();
+    let offered = offer(
+        &house.state,
+        &s.principal.actor(),
+        now,
+        &reference.dictionaries,
+    );
+    if !offered.kinds.contains(&k) && posted.is_none() {
+        return (
+            StatusCode::CONFLICT,
+            format!("当前状态下不能办理“{}”", k.label()),
+        )
+            .into_response();
+    }
+    let mut fields = fields(state, k, &offered.closure_bases);
+    for f in &mut fields {
+        f.values = match posted {
+            Some(p) => p.get(f.name).cloned().unwrap_or_default(),
+            None if f.name == "effective" => vec![beijing_date(now).to_string()],
+            None => vec![],
+        };
+    }
+    let version = match posted
+        .and_then(|p| one(p, "version"))
+        .and_then(|v| v.parse().ok())
+    {
+        Some(v) if !stale => v,
+        _ => house.state.version,
+    };
+    let page = StepPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        code: code.to_string(),
+        kind: k.code().to_string(),
+        title: k.label().to_string(),
+        version,
+        fields,
+        error,
+        stale,
+    };
+    match page.render() {
+        Ok(html) => (status, axum::response::Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            server_error()
+        }
+    }
+}
+
+pub async fn form(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path((code, k)): Path<(String, String)>,
+) -> Response {
+    let (Ok(code), Some(k)) = (HouseCode::parse(&code), parse_kind(&k)) else {
+        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+    };
+    form_page(
+        &state,
+        &s,
+        &source.0,
+        &code,
+        k,
+        None,
+        None,
+        false,
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path((code, k)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (Ok(code), Some(k)) = (HouseCode::parse(&code), parse_kind(&k)) else {
+        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let mut posted: Posted = BTreeMap::new();
+    for (key, v) in pairs {
+        posted.entry(key).or_default().push(v);
+    }
+    let cmd = match command(&code, k, &posted) {
+        Ok(c) => c,
+        Err(e) => {
+            return form_page(
+                &state,
+                &s,
+                &source.0,
+                &code,
+                k,
+                Some(&posted),
+                Some(e),
+                false,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match state
+        .store
+        .access(&s.principal, &source.0)
+        .execute(&cmd)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/houses/{code}")).into_response(),
+        Err(StoreError::Rule(v)) if v.code == RuleCode::V1 => {
+            let msg = format!("{v}。请重新载入房屋的最新情况后再办理（您填写的内容已保留）。");
+            form_page(
+                &state,
+                &s,
+                &source.0,
+                &code,
+                k,
+                Some(&posted),
+                Some(msg),
+                true,
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(StoreError::Rule(v)) => {
+            form_page(
+                &state,
+                &s,
+                &source.0,
+                &code,
+                k,
+                Some(&posted),
+                Some(v.to_string()),
+                false,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(StoreError::NotFound) => {
+            (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response()
+        }
+        Err(StoreError::Denied(m)) => (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "step failed");
+            server_error()
+        }
+    }
+}
