@@ -159,7 +159,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
                     .map(|p| p.trim().to_string())
             };
             print_accounts(password.as_deref());
-            return crate::serve::serve(store, &args.serve_args).await;
+            return crate::serve::serve(store, &args.serve_args, config).await;
         }
         anyhow::bail!(
             "数据库中已有 {existing} 栋房屋；如需重新生成演示数据，请加 --reset（将清空现有数据）"
@@ -191,7 +191,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let password = create_accounts(&store, config).await?;
     print_accounts(Some(&password));
     if args.serve {
-        crate::serve::serve(store, &args.serve_args).await?;
+        crate::serve::serve(store, &args.serve_args, config).await?;
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ pub struct ServeArgs {
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
     let store = config.open().await?;
     bootstrap(&store).await?;
-    serve(store, &args).await
+    serve(store, &args, config).await
 }
 
 /// The first account of an empty database, printed once.
@@ -41,19 +41,20 @@ pub async fn bootstrap(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn router(store: Store, args: &ServeArgs) -> axum::Router {
+pub fn router(store: Store, args: &ServeArgs, font_dirs: Vec<std::path::PathBuf>) -> axum::Router {
     anju_web::router(AppState::new(
         store,
         WebOptions {
             secure_cookies: args.secure_cookies,
+            font_dirs,
         },
     ))
 }
 
-pub async fn serve(store: Store, args: &ServeArgs) -> anyhow::Result<()> {
+pub async fn serve(store: Store, args: &ServeArgs, config: &Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("安居已启动：http://{}/", listener.local_addr()?);
-    let app = router(store, args);
+    let app = router(store, args, config.font_dirs());
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod houses;
+pub mod ledgers;
 pub mod pages;
 pub mod session;
 pub mod steps;
@@ -24,6 +25,8 @@ pub use session::{LoggedIn, Source};
 pub struct WebOptions {
     /// Mark the session cookie `Secure` (set when served behind HTTPS).
     pub secure_cookies: bool,
+    /// Where the Chinese fonts for PDFs are (default: Debian's Noto CJK directories).
+    pub font_dirs: Vec<std::path::PathBuf>,
 }
 
 /// What every handler can reach.
@@ -31,6 +34,9 @@ pub struct WebOptions {
 pub struct AppState {
     pub store: Store,
     pub options: Arc<WebOptions>,
+    fonts: Arc<std::sync::OnceLock<Result<Arc<anju_pdf::Fonts>, String>>>,
+    /// PDF typesetting is CPU-heavy: one at a time on a 2-core machine.
+    pdf_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -38,7 +44,40 @@ impl AppState {
         AppState {
             store,
             options: Arc::new(options),
+            fonts: Arc::new(std::sync::OnceLock::new()),
+            pdf_permits: Arc::new(tokio::sync::Semaphore::new(1)),
         }
+    }
+
+    /// Typesets a ledger as PDF off the async threads, one at a time.
+    pub async fn pdf(
+        &self,
+        table: anju_domain::ledger::LedgerTable,
+        header: anju_render::Header,
+    ) -> Result<Vec<u8>, String> {
+        let fonts = self
+            .fonts
+            .get_or_init(|| {
+                let dirs = if self.options.font_dirs.is_empty() {
+                    anju_pdf::default_font_dirs()
+                } else {
+                    self.options.font_dirs.clone()
+                };
+                anju_pdf::Fonts::load(&dirs)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()?;
+        let _permit = self
+            .pdf_permits
+            .acquire()
+            .await
+            .map_err(|_| "服务正在关闭".to_string())?;
+        tokio::task::spawn_blocking(move || {
+            anju_pdf::ledger(&fonts, &table, &header).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|_| "PDF 生成失败".to_string())?
     }
 
     /// Demo data is marked on every page.
@@ -67,6 +106,9 @@ pub fn router(state: AppState) -> Router {
             "/houses/{code}/steps/{kind}",
             get(steps::form).post(steps::submit),
         )
+        .route("/ledgers/{n}", get(ledgers::show))
+        .route("/ledgers/{n}/houses", get(ledgers::houses))
+        .route("/ledgers/{n}/download", get(ledgers::download))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

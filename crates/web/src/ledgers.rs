@@ -1,0 +1,404 @@
+//! 台账 附件1 / 附件2 on the web: the table as printed (the same multi-row header as the xlsx
+//! and PDF), every figure a link to the houses it counts, downloads in xlsx, CSV and PDF.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome, render_page};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::RegionCode;
+use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
+use anju_domain::rules::beijing_date;
+use anju_render::Header;
+use anju_store::StoreError;
+use anju_store::access::Access;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LedgerQuery {
+    /// The town (or county) the ledger is for; default: the account's whole scope.
+    pub unit: String,
+    /// What had happened by this date; default: today.
+    pub as_of: String,
+    pub column: String,
+    pub group: String,
+    pub format: String,
+}
+
+struct Parsed {
+    form: Form,
+    unit: Option<RegionCode>,
+    as_of: AsOf,
+    day: Option<NaiveDate>,
+}
+
+fn parse(n: &str, q: &LedgerQuery) -> Result<Parsed, String> {
+    let form = n
+        .parse::<u8>()
+        .ok()
+        .and_then(Form::from_number)
+        .ok_or("台账只有附件1和附件2")?;
+    let unit = Some(q.unit.trim())
+        .filter(|s| !s.is_empty())
+        .map(|u| RegionCode::parse(u).map_err(|_| format!("区划代码无效：{u}")))
+        .transpose()?;
+    let day = Some(q.as_of.trim())
+        .filter(|s| !s.is_empty())
+        .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| format!("日期无效：{d}")))
+        .transpose()?;
+    Ok(Parsed {
+        form,
+        unit,
+        as_of: day.map_or(AsOf::Now, AsOf::Happened),
+        day,
+    })
+}
+
+fn query_string(
+    form: Form,
+    unit: Option<&RegionCode>,
+    day: Option<NaiveDate>,
+    extra: &[(&str, String)],
+) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![];
+    if let Some(u) = unit {
+        pairs.push(("unit", u.to_string()));
+    }
+    if let Some(d) = day {
+        pairs.push(("as_of", d.to_string()));
+    }
+    pairs.extend(extra.iter().cloned());
+    let _ = form;
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+pub struct HeadCell {
+    pub text: &'static str,
+    pub rowspan: u32,
+    pub colspan: u16,
+}
+
+pub struct BodyCell {
+    pub text: String,
+    pub link: Option<String>,
+}
+
+pub struct BodyRow {
+    pub name: String,
+    pub link: Option<String>,
+    pub cells: Vec<BodyCell>,
+    pub total: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    number: u8,
+    title: String,
+    unit_name: String,
+    as_of: String,
+    unit: String,
+    head: Vec<Vec<HeadCell>>,
+    rows: Vec<BodyRow>,
+    checks: Vec<String>,
+    downloads: String,
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound => {
+            (StatusCode::NOT_FOUND, "该区划不存在或不在您的辖区内").into_response()
+        }
+        StoreError::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
+        e => {
+            tracing::error!(error = %e, "ledger failed");
+            server_error()
+        }
+    }
+}
+
+async fn table(access: &Access<'_>, p: &Parsed) -> Result<LedgerTable, StoreError> {
+    access.ledger(p.form, p.unit.as_ref(), p.as_of).await
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(n): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> Response {
+    let p = match parse(&n, &q) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let t = match table(&access, &p).await {
+        Ok(t) => t,
+        Err(e) => return store_error(e),
+    };
+    let (cells, header_rows) = anju_render::header_cells(&t);
+    let mut head: Vec<Vec<HeadCell>> = (0..header_rows).map(|_| vec![]).collect();
+    for c in cells {
+        head[c.row as usize].push(HeadCell {
+            text: c.text,
+            rowspan: c.rowspan,
+            colspan: c.colspan,
+        });
+    }
+    // A town row links to that town's own ledger; a village row has no finer ledger.
+    let town_level = t.rows.iter().all(|r| {
+        RegionCode::parse(&r.code).is_ok_and(|c| c.level() == anju_domain::RegionLevel::Town)
+    });
+    let row = |r: &anju_domain::ledger::LedgerRow, total: bool| {
+        BodyRow {
+        name: r.name.clone(),
+        link: (!total && town_level)
+            .then(|| format!("/ledgers/{}?{}", p.form.number(), query_string(p.form, RegionCode::parse(&r.code).ok().as_ref(), p.day, &[]))),
+        cells: r
+            .cells(p.form)
+            .into_iter()
+            .map(|(cell, src)| BodyCell {
+                text: cell.display(),
+                link: match src {
+                    CellSource::Count(i) if matches!(cell, anju_domain::ledger::Cell::Count(n) if n > 0) => {
+                        let mut extra = vec![("column", i.to_string())];
+                        if !total {
+                            extra.push(("group", r.code.clone()));
+                        }
+                        Some(format!("/ledgers/{}/houses?{}", p.form.number(), query_string(p.form, p.unit.as_ref(), p.day, &extra)))
+                    }
+                    _ => None,
+                },
+            })
+            .collect(),
+        total,
+    }
+    };
+    let mut rows: Vec<BodyRow> = t.rows.iter().map(|r| row(r, false)).collect();
+    rows.push(row(&t.total, true));
+    let page = LedgerPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        number: p.form.number(),
+        title: anju_render::title(&t),
+        unit_name: t.unit.clone(),
+        as_of: p.day.map_or_else(
+            || format!("{}（今日）", beijing_date(anju_store::now())),
+            |d| d.to_string(),
+        ),
+        unit: p.unit.map(|u| u.to_string()).unwrap_or_default(),
+        head,
+        rows,
+        checks: t
+            .checks
+            .iter()
+            .map(|c| format!("{}：{}", c.row, c.check))
+            .collect(),
+        downloads: query_string(p.form, p.unit.as_ref(), p.day, &[]),
+    };
+    render_page(&page)
+}
+
+pub struct HouseRow {
+    pub code: String,
+    pub address: String,
+    pub village: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "ledger_houses.html")]
+struct HousesPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    number: u8,
+    heading: String,
+    back: String,
+    rows: Vec<HouseRow>,
+}
+
+/// The houses behind one figure (same scope, same date).
+pub async fn houses(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(n): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> Response {
+    let p = match parse(&n, &q) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+    };
+    let Ok(column) = q.column.parse::<usize>() else {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "栏目无效").into_response();
+    };
+    let group = match Some(q.group.trim()).filter(|g| !g.is_empty()) {
+        None => None,
+        Some(g) => match RegionCode::parse(g) {
+            Ok(c) => Some(c),
+            Err(_) => return (StatusCode::UNPROCESSABLE_ENTITY, "区划代码无效").into_response(),
+        },
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let list = match access
+        .ledger_houses(p.form, p.unit.as_ref(), p.as_of, column, group.as_ref())
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return store_error(e),
+    };
+    let reference = state.store.reference();
+    let name = |code: &str| {
+        reference
+            .regions
+            .iter()
+            .find(|r| r.code.as_str() == code)
+            .map_or_else(|| code.to_string(), |r| r.name.clone())
+    };
+    let heading = format!(
+        "{}：{}",
+        group.map_or_else(|| "合计".to_string(), |g| name(g.as_str())),
+        p.form
+            .headings()
+            .get(column_heading_index(p.form, column))
+            .copied()
+            .unwrap_or("")
+    );
+    let rows = list
+        .into_iter()
+        .map(|h| HouseRow {
+            village: name(&h.village_code),
+            status: anju_domain::state::Status::from_code(&h.status)
+                .map_or(h.status.clone(), |s| s.label().to_string()),
+            code: h.code,
+            address: h.address,
+        })
+        .collect();
+    let page = HousesPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        number: p.form.number(),
+        heading,
+        back: format!(
+            "/ledgers/{}?{}",
+            p.form.number(),
+            query_string(p.form, p.unit.as_ref(), p.day, &[])
+        ),
+        rows,
+    };
+    render_page(&page)
+}
+
+/// The heading of counted column `i` (rates sit between counts in the printed order).
+fn column_heading_index(form: Form, i: usize) -> usize {
+    let empty = anju_domain::ledger::LedgerRow::empty("", "", form);
+    empty
+        .cells(form)
+        .iter()
+        .position(|(_, src)| matches!(src, CellSource::Count(j) if *j == i))
+        .unwrap_or(0)
+}
+
+/// xlsx, CSV or PDF of the ledger as shown; audited.
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(n): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> Response {
+    let p = match parse(&n, &q) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let t = match table(&access, &p).await {
+        Ok(t) => t,
+        Err(e) => return store_error(e),
+    };
+    let header = Header {
+        preparer: s.principal.name.clone(),
+        contact: String::new(),
+        filled_on: p
+            .day
+            .unwrap_or_else(|| beijing_date(anju_store::now()))
+            .to_string(),
+    };
+    let (bytes, mime, ext) = match q.format.as_str() {
+        "xlsx" => match anju_render::xlsx(&t, &header) {
+            Ok(b) => (
+                b,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "xlsx failed");
+                return server_error();
+            }
+        },
+        "csv" => (anju_render::csv(&t), "text/csv; charset=utf-8", "csv"),
+        "pdf" => match state.pdf(t.clone(), header).await {
+            Ok(b) => (b, "application/pdf", "pdf"),
+            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+        },
+        other => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("不支持的格式“{other}”：可选 xlsx、csv、pdf"),
+            )
+                .into_response();
+        }
+    };
+    let entry = anju_store::audit::AuditEntry {
+        at: anju_store::now(),
+        actor_id: s.principal.username.clone(),
+        actor_role: anju_store::codec::role_code(s.principal.role),
+        source: source.0.clone(),
+        action: "ledger.export".into(),
+        object: p
+            .unit
+            .map_or_else(|| "scope".to_string(), |u| u.to_string()),
+        outcome: "ok".into(),
+        reason: None,
+        detail: serde_json::json!({ "form": p.form.number(), "format": ext, "as_of": p.day })
+            .to_string(),
+    };
+    if let Err(e) = state.store.record_audit(&entry).await {
+        tracing::error!(error = %e, "audit failed");
+        return server_error();
+    }
+    let file = format!("附件{}-{}.{ext}", p.form.number(), t.unit);
+    let disposition = format!(
+        "attachment; filename=\"ledger{}.{ext}\"; filename*=UTF-8''{}",
+        p.form.number(),
+        percent(&file)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
