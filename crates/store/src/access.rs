@@ -320,6 +320,15 @@ impl Access<'_> {
         }
     }
 
+    /// The reports of a unit within scope (region accounts only), newest first.
+    pub async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
+        self.require(Action::ReadLedger, unit.as_str()).await?;
+        match self.unit_scope(Some(unit))? {
+            Scope::All | Scope::Region { .. } => self.store.reports_of(unit).await,
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
     pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
         self.report(id).await?;
         self.store.compare_report(id, as_of).await

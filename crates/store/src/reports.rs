@@ -118,6 +118,23 @@ type ReportRow = (
     Option<String>,
 );
 
+fn report_of(r: ReportRow) -> Result<Report> {
+    Ok(Report {
+        id: r.0,
+        form: form_of(r.1)?,
+        unit: RegionCode::parse(&r.2).map_err(|e| StoreError::Corrupt(e.0))?,
+        as_of: r.3,
+        status: ReportStatus::from_code(&r.4).ok_or_else(|| StoreError::Corrupt(r.4.clone()))?,
+        preparer_name: r.5,
+        contact: r.6,
+        signer_name: r.7,
+        return_reason: r.8,
+        snapshot: r.9,
+        digest: r.10,
+        scan_sha256: r.11,
+    })
+}
+
 const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256 FROM ledger_reports WHERE id = $1";
 
 impl Store {
@@ -177,22 +194,15 @@ impl Store {
     pub async fn report(&self, id: i64) -> Result<Report> {
         let row: Option<ReportRow> =
             on_db!(&self.db, p => sqlx::query_as(SELECT).bind(id).fetch_optional(p).await)?;
-        let r = row.ok_or(StoreError::NotFound)?;
-        Ok(Report {
-            id: r.0,
-            form: form_of(r.1)?,
-            unit: RegionCode::parse(&r.2).map_err(|e| StoreError::Corrupt(e.0))?,
-            as_of: r.3,
-            status: ReportStatus::from_code(&r.4)
-                .ok_or_else(|| StoreError::Corrupt(r.4.clone()))?,
-            preparer_name: r.5,
-            contact: r.6,
-            signer_name: r.7,
-            return_reason: r.8,
-            snapshot: r.9,
-            digest: r.10,
-            scan_sha256: r.11,
-        })
+        report_of(row.ok_or(StoreError::NotFound)?)
+    }
+
+    /// The reports of one unit, newest first.
+    pub async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
+        const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256 FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
+        let rows: Vec<ReportRow> =
+            on_db!(&self.db, p => sqlx::query_as(LIST).bind(unit.as_str()).fetch_all(p).await)?;
+        rows.into_iter().map(report_of).collect()
     }
 
     /// Takes a step on a report. Signing computes the ledger as of its date, house by house,

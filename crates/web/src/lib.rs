@@ -7,6 +7,7 @@
 pub mod houses;
 pub mod ledgers;
 pub mod pages;
+pub mod reports;
 pub mod session;
 pub mod steps;
 
@@ -109,6 +110,9 @@ pub fn router(state: AppState) -> Router {
         .route("/ledgers/{n}", get(ledgers::show))
         .route("/ledgers/{n}/houses", get(ledgers::houses))
         .route("/ledgers/{n}/download", get(ledgers::download))
+        .route("/reports", get(reports::list).post(reports::prepare))
+        .route("/reports/{id}", get(reports::show))
+        .route("/reports/{id}/act", axum::routing::post(reports::act))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

@@ -1,0 +1,324 @@
+//! 签字报送 on the web: a town operator prepares a ledger, the principal signs it (freezing the
+//! figures and the houses behind them), it is submitted, the county office accepts or returns
+//! it with a reason. A report page shows the frozen figures, whether the digest still holds,
+//! and every cell where today's figures differ.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome, render_page};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::RegionCode;
+use anju_domain::auth::Action;
+use anju_domain::ledger::{AsOf, Form};
+use anju_domain::report::ReportAction;
+use anju_store::StoreError;
+use anju_store::reports::NewReport;
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form as FormData, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound => {
+            (StatusCode::NOT_FOUND, "该台账不存在或不在您的辖区内").into_response()
+        }
+        StoreError::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
+        StoreError::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.to_string()).into_response(),
+        e => {
+            tracing::error!(error = %e, "report failed");
+            server_error()
+        }
+    }
+}
+
+pub struct Line {
+    pub id: i64,
+    pub form: u8,
+    pub as_of: String,
+    pub status: String,
+    pub preparer: String,
+    pub signer: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ListPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    unit: String,
+    unit_name: String,
+    lines: Vec<Line>,
+    may_prepare: bool,
+    today: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UnitQuery {
+    unit: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Query(q): Query<UnitQuery>,
+) -> Response {
+    let unit = match Some(q.unit.trim()).filter(|u| !u.is_empty()) {
+        Some(u) => match RegionCode::parse(u) {
+            Ok(c) => c,
+            Err(_) => return (StatusCode::UNPROCESSABLE_ENTITY, "区划代码无效").into_response(),
+        },
+        None => match s.principal.region {
+            Some(r) => r,
+            None => return (StatusCode::NOT_FOUND, "请指定镇街").into_response(),
+        },
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let reports = match access.reports_of(&unit).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let reference = state.store.reference();
+    let unit_name = reference
+        .regions
+        .iter()
+        .find(|r| r.code == unit)
+        .map_or_else(|| unit.to_string(), |r| r.name.clone());
+    let page = ListPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        unit: unit.to_string(),
+        unit_name,
+        lines: reports
+            .into_iter()
+            .map(|r| Line {
+                id: r.id,
+                form: r.form.number(),
+                as_of: r.as_of.to_string(),
+                status: r.status.label().to_string(),
+                preparer: r.preparer_name,
+                signer: r.signer_name.unwrap_or_default(),
+            })
+            .collect(),
+        may_prepare: s.principal.may(Action::PrepareReport),
+        today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
+    };
+    render_page(&page)
+}
+
+#[derive(Deserialize)]
+pub struct PrepareForm {
+    unit: String,
+    form: u8,
+    as_of: String,
+    contact: String,
+}
+
+pub async fn prepare(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    FormData(f): FormData<PrepareForm>,
+) -> Response {
+    let (Ok(unit), Some(form), Ok(as_of)) = (
+        RegionCode::parse(f.unit.trim()),
+        Form::from_number(f.form),
+        NaiveDate::parse_from_str(f.as_of.trim(), "%Y-%m-%d"),
+    ) else {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "表单、区划或日期无效").into_response();
+    };
+    if f.contact.trim().is_empty() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "请填写联系方式").into_response();
+    }
+    let new = NewReport {
+        form,
+        unit,
+        as_of,
+        contact: f.contact.trim().to_string(),
+        supersedes: None,
+    };
+    match state
+        .store
+        .access(&s.principal, &source.0)
+        .prepare_report(&new)
+        .await
+    {
+        Ok(id) => Redirect::to(&format!("/reports/{id}")).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub struct DiffLine {
+    pub row: String,
+    pub heading: String,
+    pub frozen: i64,
+    pub now: i64,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    id: i64,
+    title: String,
+    unit: String,
+    as_of: String,
+    status: String,
+    preparer: String,
+    contact: String,
+    signer: String,
+    return_reason: String,
+    digest: String,
+    digest_holds: bool,
+    frozen: bool,
+    headings: Vec<&'static str>,
+    rows: Vec<(String, Vec<String>)>,
+    diffs: Vec<DiffLine>,
+    actions: Vec<(String, String)>,
+    may_return: bool,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let access = state.store.access(&s.principal, &source.0);
+    let r = match access.report(id).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let snapshot = match r.frozen() {
+        Ok(s) => s,
+        Err(e) => return store_error(e),
+    };
+    let diffs = if snapshot.is_some() {
+        match access.compare_report(id, AsOf::Happened(r.as_of)).await {
+            Ok(d) => d,
+            Err(e) => return store_error(e),
+        }
+    } else {
+        vec![]
+    };
+    let counts_headings: Vec<&'static str> = {
+        let empty = anju_domain::ledger::LedgerRow::empty("", "", r.form);
+        empty
+            .cells(r.form)
+            .iter()
+            .zip(r.form.headings())
+            .filter(|((_, src), _)| matches!(src, anju_domain::ledger::CellSource::Count(_)))
+            .map(|(_, h)| *h)
+            .collect()
+    };
+    let rows = snapshot
+        .as_ref()
+        .map(|snap| {
+            snap.table
+                .rows
+                .iter()
+                .chain(std::iter::once(&snap.table.total))
+                .map(|row| {
+                    (
+                        row.name.clone(),
+                        row.cells(r.form).iter().map(|(c, _)| c.display()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let role_may = |a: Action| s.principal.may(a);
+    let mut actions = vec![];
+    use anju_domain::report::ReportStatus as S;
+    match r.status {
+        S::Prepared if role_may(Action::SignReport) => {
+            actions.push(("sign".into(), "签字（冻结数字）".into()))
+        }
+        S::Signed if role_may(Action::SubmitReport) => {
+            actions.push(("submit".into(), "报送".into()))
+        }
+        S::Submitted if role_may(Action::ReviewReport) => {
+            actions.push(("accept".into(), "接收".into()))
+        }
+        _ => {}
+    }
+    let page = ReportPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        id,
+        title: format!("附件{} {}", r.form.number(), r.form.title()),
+        unit: r.unit.to_string(),
+        as_of: r.as_of.to_string(),
+        status: r.status.label().to_string(),
+        preparer: r.preparer_name.clone(),
+        contact: r.contact.clone(),
+        signer: r.signer_name.clone().unwrap_or_default(),
+        return_reason: r.return_reason.clone().unwrap_or_default(),
+        digest: r.digest.clone().unwrap_or_default(),
+        digest_holds: r.digest_holds(),
+        frozen: snapshot.is_some(),
+        headings: r.form.headings().to_vec(),
+        rows,
+        diffs: diffs
+            .into_iter()
+            .map(|d| DiffLine {
+                heading: counts_headings
+                    .get(d.column)
+                    .copied()
+                    .unwrap_or("")
+                    .to_string(),
+                row: d.row,
+                frozen: d.frozen,
+                now: d.now,
+            })
+            .collect(),
+        actions,
+        may_return: r.status == S::Submitted && role_may(Action::ReviewReport),
+    };
+    render_page(&page)
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+    FormData(f): FormData<ActForm>,
+) -> Response {
+    let action = match f.action.as_str() {
+        "sign" => ReportAction::Sign,
+        "submit" => ReportAction::Submit,
+        "accept" => ReportAction::Accept,
+        "return" => ReportAction::Return {
+            reason: f.reason.trim().to_string(),
+        },
+        other => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("未知操作：{other}"),
+            )
+                .into_response();
+        }
+    };
+    match state
+        .store
+        .access(&s.principal, &source.0)
+        .act_on_report(id, &action)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
+        Err(e) => store_error(e),
+    }
+}

@@ -1,0 +1,179 @@
+//! Sign-off on the web, on SQLite and PostgreSQL: prepare → sign (frozen) → submit → return
+//! with a reason; a later change shows as a difference and never alters the frozen figures.
+
+use anju_domain::auth::Principal;
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{Judgement, UsageCategory};
+use anju_domain::event::Role;
+use anju_store::testing::*;
+use anju_store::{NewAccount, Store};
+use anju_web::{AppState, WebOptions};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+async fn send(store: &Store, req: Request<Body>) -> (StatusCode, String, String) {
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
+    let system = Principal {
+        account_id: 0,
+        username: "system".into(),
+        name: "系统".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    };
+    let new = NewAccount {
+        username: username.into(),
+        display_name: format!("{username}姓名"),
+        role,
+        region: Some(RegionCode::parse(region).unwrap()),
+        department: None,
+    };
+    store
+        .create_demo_account(&system, &new, "Anju-2024q")
+        .await
+        .unwrap();
+    let ok = store
+        .login(username, "Anju-2024q", None, "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    (format!("anju_session={}", ok.token), ok.session.csrf)
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
+        .unwrap()
+}
+
+async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    let (op, op_csrf) = session(store, "op", Role::TownOperator, "370829101").await;
+    let (pr, pr_csrf) = session(store, "pr", Role::TownPrincipal, "370829101").await;
+    let (co, co_csrf) = session(store, "co", Role::CountyOffice, "370829").await;
+    let town = "370829101000";
+    let (status, location, body) = send(
+        store,
+        post(
+            "/reports",
+            &op,
+            &[
+                ("csrf", &op_csrf),
+                ("unit", town),
+                ("form", "2"),
+                ("as_of", "2024-06-30"),
+                ("contact", "0537-6812345"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let id = location.trim_start_matches("/reports/").to_string();
+    // The operator may not sign; the principal may.
+    let (_, _, page) = send(store, get(&location, &op)).await;
+    assert!(page.contains("已填报") && !page.contains("签字（冻结数字）"));
+    let (status, _, _) = send(
+        store,
+        post(
+            &format!("/reports/{id}/act"),
+            &op,
+            &[("csrf", &op_csrf), ("action", "sign")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, _, page) = send(store, get(&location, &pr)).await;
+    assert!(page.contains("签字（冻结数字）"));
+    let (status, _, _) = send(
+        store,
+        post(
+            &format!("/reports/{id}/act"),
+            &pr,
+            &[("csrf", &pr_csrf), ("action", "sign")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(store, get(&location, &pr)).await;
+    assert!(
+        page.contains("已签字")
+            && page.contains("核对一致")
+            && page.contains("当前数据与签字时一致"),
+        "{page}"
+    );
+    // A house surveyed later, back-dated before the report date, shows as a difference.
+    let mut h2 = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    h2.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    let (_, _, page) = send(store, get(&location, &pr)).await;
+    assert!(
+        page.contains("已排查自建房总量") && !page.contains("当前数据与签字时一致"),
+        "{page}"
+    );
+    // Submit, then the county office returns it with a reason.
+    let (status, _, _) = send(
+        store,
+        post(
+            &format!("/reports/{id}/act"),
+            &op,
+            &[("csrf", &op_csrf), ("action", "submit")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(store, get(&location, &co)).await;
+    assert!(page.contains("已报送") && page.contains("退回"));
+    let (status, _, _) = send(
+        store,
+        post(
+            &format!("/reports/{id}/act"),
+            &co,
+            &[
+                ("csrf", &co_csrf),
+                ("action", "return"),
+                ("reason", "数字与村级台账不符"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(store, get(&location, &op)).await;
+    assert!(page.contains("已退回") && page.contains("数字与村级台账不符"));
+    let (_, _, list) = send(store, get(&format!("/reports?unit={town}"), &op)).await;
+    assert!(list.contains(&format!("/reports/{id}")));
+    // Another town's clerk sees neither the list nor the report.
+    let (other, _) = session(store, "other", Role::TownOperator, "370829102").await;
+    let (status, _, _) = send(store, get(&location, &other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(store, get(&format!("/reports?unit={town}"), &other)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+anju_store::both!(a_town_ledger_is_prepared_signed_submitted_and_returned);
