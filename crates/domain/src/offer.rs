@@ -13,7 +13,7 @@ use crate::state::HouseState;
 use chrono::{DateTime, Utc};
 
 /// The steps an account may take on a house now, in lifecycle order; for `Closed`, the bases
-/// that would be accepted.
+/// that stand now (the form lists all, marking these).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Offer {
     pub kinds: Vec<ChangeKind>,
@@ -102,9 +102,15 @@ fn samples(kind: ChangeKind) -> Vec<Change> {
     }
 }
 
-/// Objections that the form itself will answer.
-fn about_the_form(code: RuleCode) -> bool {
+/// Objections that the form itself will answer. For a closure, the basis is the form's
+/// content too: a basis that does not stand (C1) or management measures (R1) are refused with
+/// the rule in words when chosen, which is how people learn why.
+fn about_the_form(state: &HouseState, kind: ChangeKind, code: RuleCode) -> bool {
     matches!(code, RuleCode::F1 | RuleCode::E1 | RuleCode::R4)
+        || (kind == ChangeKind::Closed
+            && state.closure.is_none()
+            && state.surveyed_on.is_some()
+            && matches!(code, RuleCode::C1 | RuleCode::R1))
 }
 
 /// What `actor` may do on the house now.
@@ -127,15 +133,14 @@ pub fn offer(state: &HouseState, actor: &Actor, now: DateTime<Utc>, dict: &Dicti
                 reason: None,
                 evidence: vec![],
             };
-            let ok = match decide(state, &cmd, actor, now, dict) {
-                Ok(_) => true,
-                Err(v) => about_the_form(v.code),
-            };
-            if ok {
-                any = true;
-                if let Some(b) = basis {
-                    out.closure_bases.push(b);
+            match decide(state, &cmd, actor, now, dict) {
+                Ok(_) => {
+                    any = true;
+                    if let Some(b) = basis {
+                        out.closure_bases.push(b);
+                    }
                 }
+                Err(v) => any |= about_the_form(state, *kind, v.code),
             }
         }
         if any {

@@ -592,7 +592,11 @@ fn offered_steps_follow_the_lifecycle_the_role_and_the_standing_basis() {
         "R3: notify first"
     );
     let p = offer(&h.state, &principal(), h.now(), &h.dict);
-    assert!(!p.kinds.contains(&K::Closed) && p.closure_bases.is_empty());
+    assert!(
+        p.kinds.contains(&K::Closed),
+        "offered, so that a wrong basis is explained"
+    );
+    assert!(p.closure_bases.is_empty(), "but no basis stands");
     h.ok(&clerk(), notify());
     let o = offer(&h.state, &clerk(), h.now(), &h.dict);
     assert!(o.kinds.contains(&K::EngineeringStarted));

@@ -230,8 +230,20 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
         ChangeKind::Closed => f.extend([
             field(
                 "basis",
-                "销号依据",
-                Input::Select(opts(bases, ClosureBasis::code, ClosureBasis::label)),
+                "销号依据（标“当前成立”的依据才能销号）",
+                Input::Select(
+                    ClosureBasis::ALL
+                        .iter()
+                        .map(|b| {
+                            let standing = if bases.contains(b) {
+                                "（当前成立）"
+                            } else {
+                                ""
+                            };
+                            (b.code().to_string(), format!("{}{standing}", b.label()))
+                        })
+                        .collect(),
+                ),
                 true,
             ),
             field("platform_closed_on", "归集平台销号日期", Input::Date, false),
