@@ -34,6 +34,10 @@ pub struct TownTotals {
     pub closed: i64,
     pub legacy_pending: i64,
     pub needs_notice: i64,
+    /// C/D (or obviously unsafe) houses without engineering started.
+    pub needs_engineering: i64,
+    /// C/D houses whose engineering is accepted (⑥ of 附件2, today).
+    pub cd_engineered: i64,
 }
 
 fn predicate(c: Count) -> String {
@@ -312,6 +316,8 @@ impl Store {
             Count::new(Facts::CLOSED, Facts::empty()),
             Count::new(Facts::LEGACY, Facts::LOOK_BACK_DONE),
             Count::new(Facts::NEEDS_NOTICE, Facts::empty()),
+            Count::new(Facts::NEEDS_ENGINEERING, Facts::empty()),
+            Count::new(Facts::CD_ENGINEERED, Facts::empty()),
         ];
         let columns: Vec<String> = counts.iter().map(|c| sum(*c)).collect();
         let sql = format!(
@@ -320,7 +326,20 @@ impl Store {
             source(AsOf::Now)
         );
         let sp = ScopeParams::of(scope);
-        type Row = (String, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+        type Row = (
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
         let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_all(p).await)?;
@@ -337,6 +356,8 @@ impl Store {
                 closed: r.7,
                 legacy_pending: r.8,
                 needs_notice: r.9,
+                needs_engineering: r.10,
+                cd_engineered: r.11,
             })
             .collect())
     }

@@ -88,6 +88,20 @@ impl AppState {
 }
 
 const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/app.js");
+/// Apache ECharts 5.6.0, vendored (Apache-2.0, `assets/vendor/ECHARTS-LICENSE.txt`).
+const ECHARTS: &str = include_str!("../assets/vendor/echarts.min.js");
+
+fn asset(mime: &'static str, body: &'static str) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
@@ -116,16 +130,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    CSS,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/css; charset=utf-8", CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
+        )
+        .route(
+            "/static/echarts.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -5,7 +5,6 @@ use crate::session::{
     AnySession, LOGIN_CSRF_COOKIE, LoggedIn, SESSION_COOKIE, Source, Token, server_error,
     set_cookie,
 };
-use anju_domain::region::JIAXIANG_TOWNS;
 use anju_store::AuthError;
 use anju_store::vault::random_bytes;
 use askama::Template;
@@ -282,16 +281,27 @@ pub async fn change_password(
 }
 
 pub struct TownRow {
+    pub code: String,
     pub name: String,
     pub houses: i64,
     pub surveyed: i64,
-    pub business: i64,
+    pub survey_rate: String,
     pub hazard: i64,
     pub appraised: i64,
     pub cd: i64,
+    pub cd_engineered: i64,
+    pub engineering_rate: String,
     pub closed: i64,
     pub legacy_pending: i64,
     pub needs_notice: i64,
+    pub needs_engineering: i64,
+}
+
+pub struct DeadlineRow {
+    pub phase: String,
+    pub due: String,
+    pub days: i64,
+    pub overdue: String,
 }
 
 #[derive(Template)]
@@ -299,9 +309,23 @@ pub struct TownRow {
 struct HomePage {
     chrome: Option<Chrome>,
     demo: bool,
+    unit: String,
+    level: &'static str,
+    deadlines: Vec<DeadlineRow>,
     rows: Vec<TownRow>,
+    chart: String,
+    sum_notice: i64,
+    sum_engineering: i64,
+    sum_look_back: i64,
 }
 
+/// A percentage with two decimals, or `—` when there is nothing to divide by.
+fn rate(n: i64, d: i64) -> (String, Option<f64>) {
+    let r = anju_domain::ledger::Rate::new(n, d);
+    (r.display(), r.percent())
+}
+
+/// 首页: phase deadlines, overdue items and each town's progress, within the account's scope.
 pub async fn home(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
@@ -316,28 +340,84 @@ pub async fn home(
             return server_error();
         }
     };
-    let rows = totals
+    let reference = state.store.reference();
+    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let deadlines = match state.store.setting("deadlines").await {
+        Ok(Some(json)) => serde_json::from_str(&json)
+            .unwrap_or_else(|_| anju_domain::campaign::default_deadlines()),
+        _ => anju_domain::campaign::default_deadlines(),
+    };
+    let name_of = |code: &str| {
+        reference
+            .regions
+            .iter()
+            .find(|r| r.code.as_str() == code)
+            .map_or_else(|| code.to_string(), |r| r.name.clone())
+    };
+    let rows: Vec<(TownRow, Option<f64>, Option<f64>)> = totals
         .into_iter()
-        .map(|r| TownRow {
-            name: JIAXIANG_TOWNS
-                .iter()
-                .find(|(c, _)| r.town_code.starts_with(c))
-                .map_or(r.town_code.clone(), |(_, n)| (*n).to_string()),
-            houses: r.houses,
-            surveyed: r.surveyed,
-            business: r.business,
-            hazard: r.hazard,
-            appraised: r.appraised,
-            cd: r.cd,
-            closed: r.closed,
-            legacy_pending: r.legacy_pending,
-            needs_notice: r.needs_notice,
+        .map(|r| {
+            let (survey_rate, sv) = rate(r.surveyed, r.houses);
+            let (engineering_rate, ev) = rate(r.cd_engineered, r.cd);
+            (
+                TownRow {
+                    name: name_of(&r.town_code),
+                    code: r.town_code,
+                    houses: r.houses,
+                    surveyed: r.surveyed,
+                    survey_rate,
+                    hazard: r.hazard,
+                    appraised: r.appraised,
+                    cd: r.cd,
+                    cd_engineered: r.cd_engineered,
+                    engineering_rate,
+                    closed: r.closed,
+                    legacy_pending: r.legacy_pending,
+                    needs_notice: r.needs_notice,
+                    needs_engineering: r.needs_engineering,
+                },
+                sv,
+                ev,
+            )
         })
         .collect();
+    let chart = serde_json::json!({
+        "tooltip": { "trigger": "axis" },
+        "legend": { "data": ["排查率", "整治率"] },
+        "grid": { "left": 40, "right": 10, "bottom": 80 },
+        "xAxis": { "type": "category", "data": rows.iter().map(|r| r.0.name.clone()).collect::<Vec<_>>(), "axisLabel": { "rotate": 45 } },
+        "yAxis": { "type": "value", "max": 100, "axisLabel": { "formatter": "{value}%" } },
+        "series": [
+            { "name": "排查率", "type": "bar", "data": rows.iter().map(|r| r.1).collect::<Vec<_>>() },
+            { "name": "整治率", "type": "bar", "data": rows.iter().map(|r| r.2).collect::<Vec<_>>() },
+        ]
+    })
+    .to_string();
+    let rows: Vec<TownRow> = rows.into_iter().map(|r| r.0).collect();
+    let c = chrome(&state, &s);
     let page = HomePage {
-        chrome: Some(chrome(&state, &s)),
+        unit: if c.unit.is_empty() {
+            "辖区".into()
+        } else {
+            c.unit.clone()
+        },
+        chrome: Some(c),
         demo: state.is_demo().await,
+        level: "镇街",
+        deadlines: deadlines
+            .into_iter()
+            .map(|d: anju_domain::campaign::Deadline| DeadlineRow {
+                days: anju_domain::campaign::days_left(d.due, today),
+                due: d.due.to_string(),
+                phase: d.phase,
+                overdue: d.overdue,
+            })
+            .collect(),
+        sum_notice: rows.iter().map(|r| r.needs_notice).sum(),
+        sum_engineering: rows.iter().map(|r| r.needs_engineering).sum(),
+        sum_look_back: rows.iter().map(|r| r.legacy_pending).sum(),
         rows,
+        chart,
     };
     render(&page, StatusCode::OK)
 }

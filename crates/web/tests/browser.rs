@@ -338,6 +338,14 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     // The county office opens 附件2 and drills into the county total of surveyed houses.
     let c = browser(port, 1920, 1080).await;
     log_in(&c, &base, "county").await;
+    // The dashboard draws its chart (ECharts, served from the binary).
+    wait_for(&c, "div.chart canvas", "dashboard-chart").await;
+    let home = text(&c).await;
+    assert!(
+        home.contains("阶段与时限") && home.contains("C、D级未采取工程措施"),
+        "{home}"
+    );
+    shot(&c, "desktop-home").await;
     c.goto(&format!("{base}/ledgers/2")).await.unwrap();
     shot(&c, "desktop-ledger2").await;
     c.find(Locator::Css("tr.total a[href*='column=0']"))
