@@ -4,6 +4,7 @@
 //! `Access` view is the only way to the store's houses.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod houses;
 pub mod ledgers;
 pub mod pages;
@@ -127,6 +128,14 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(reports::list).post(reports::prepare))
         .route("/reports/{id}", get(reports::show))
         .route("/reports/{id}/act", axum::routing::post(reports::act))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/houses", get(api::houses))
+        .route("/api/v1/houses/{code}", get(api::house))
+        .route(
+            "/api/v1/houses/{code}/events",
+            axum::routing::post(api::record),
+        )
+        .route("/api/v1/ledgers/{n}", get(api::ledger))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

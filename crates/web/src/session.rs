@@ -199,7 +199,14 @@ pub struct LoggedIn(pub Session);
 pub struct AnySession(pub Session);
 
 fn login_redirect(parts: &Parts) -> Response {
-    if parts.method == Method::GET {
+    if parts.uri.path().starts_with("/api/") {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"error":{"code":"unauthenticated","message":"请先登录"}}"#,
+        )
+            .into_response()
+    } else if parts.method == Method::GET {
         Redirect::to("/login").into_response()
     } else {
         (StatusCode::UNAUTHORIZED, "请先登录").into_response()
