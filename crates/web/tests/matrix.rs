@@ -1,0 +1,197 @@
+//! The authorisation matrix over HTTP, generated from the router's own route list: every route
+//! × every role × an object outside the caller's scope → refused, or answered without any of
+//! that object's data. A route added to the router without a case here fails the test.
+
+use anju_domain::auth::Principal;
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{Grade, Judgement, UsageCategory};
+use anju_domain::event::Role;
+use anju_domain::ledger::Form;
+use anju_store::reports::NewReport;
+use anju_store::testing::*;
+use anju_store::{NewAccount, Store};
+use anju_web::{AppState, WebOptions};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn normalise(p: &str) -> String {
+    p.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn served_routes() -> Vec<String> {
+    include_str!("../src/lib.rs")
+        .split(".route(")
+        .skip(1)
+        .filter_map(|s| s.trim_start().strip_prefix('"'))
+        .filter_map(|s| s.split('"').next())
+        .map(normalise)
+        .collect()
+}
+
+/// Routes that touch no object (public, or the caller's own session and password).
+const NO_OBJECT: &[&str] = &[
+    "/login",
+    "/logout",
+    "/password",
+    "/healthz",
+    "/static/app.css",
+    "/static/app.js",
+    "/static/echarts.min.js",
+    "/api/v1/openapi.json",
+];
+
+async fn send(
+    store: &Store,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+    form: &str,
+) -> (StatusCode, String) {
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(header::COOKIE, cookie);
+    if method == Method::POST {
+        req = req.header("x-csrf-token", csrf);
+        req = req.header(
+            header::CONTENT_TYPE,
+            if path.starts_with("/api/") {
+                "application/json"
+            } else {
+                "application/x-www-form-urlencoded"
+            },
+        );
+    }
+    let res = app
+        .oneshot(req.body(Body::from(form.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
+    with_villages(store).await;
+    // The object: a business house in OTHER_TOWN (appraised C), and a report of OTHER_TOWN.
+    let mut h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(&appraiser(), appraise(Grade::C)).await;
+    let other_town = "370829102000";
+    let sys = Principal {
+        account_id: 0,
+        username: "system".into(),
+        name: "系统".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    };
+    let report = store
+        .access(&sys, "t")
+        .prepare_report(&NewReport {
+            form: Form::Attachment2,
+            unit: RegionCode::parse(other_town).unwrap(),
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+            contact: "0537-1".into(),
+            supersedes: None,
+        })
+        .await
+        .unwrap();
+    let code = h.code.to_string();
+    // The object's own data (village names are public reference data, shown in filters).
+    let secrets = [
+        code.clone(),
+        "示例村一组1号".to_string(),
+        "张三".to_string(),
+    ];
+
+    let cases: Vec<(&str, Method, String, String)> = vec![
+        ("/", Method::GET, "/".into(), String::new()),
+        ("/houses", Method::GET, format!("/houses?town={other_town}"), String::new()),
+        ("/houses.xlsx", Method::GET, format!("/houses.xlsx?town={other_town}"), String::new()),
+        ("/houses/{}", Method::GET, format!("/houses/{code}"), String::new()),
+        ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
+        ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
+        ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/owner_notified"), "version=3&effective=2024-04-01&method=直接送达&recipient=张三".into()),
+        ("/ledgers/{}", Method::GET, format!("/ledgers/2?unit={other_town}"), String::new()),
+        ("/ledgers/{}/houses", Method::GET, format!("/ledgers/2/houses?unit={other_town}&column=0"), String::new()),
+        ("/ledgers/{}/download", Method::GET, format!("/ledgers/2/download?unit={other_town}&format=csv"), String::new()),
+        ("/reports", Method::GET, format!("/reports?unit={other_town}"), String::new()),
+        ("/reports", Method::POST, "/reports".into(), format!("unit={other_town}&form=2&as_of=2024-06-01&contact=1")),
+        ("/reports/{}", Method::GET, format!("/reports/{report}"), String::new()),
+        ("/reports/{}/act", Method::POST, format!("/reports/{report}/act"), "action=sign".into()),
+        ("/api/v1/houses", Method::GET, format!("/api/v1/houses?town={other_town}"), String::new()),
+        ("/api/v1/houses/{}", Method::GET, format!("/api/v1/houses/{code}"), String::new()),
+        ("/api/v1/houses/{}/events", Method::POST, format!("/api/v1/houses/{code}/events"), r#"{"expected_version":3,"effective":"2024-04-01","change":{"type":"owner_notified","method":"直接送达","recipient":"张三"}}"#.into()),
+        ("/api/v1/ledgers/{}", Method::GET, format!("/api/v1/ledgers/2?unit={other_town}"), String::new()),
+    ];
+    // Every served route that touches an object has a case.
+    for r in served_routes() {
+        assert!(
+            NO_OBJECT.contains(&r.as_str()) || cases.iter().any(|c| c.0 == r),
+            "route {r} has no case in the matrix"
+        );
+    }
+
+    let callers = [
+        ("co", Role::CountyOffice, Some("370829101"), None),
+        ("op", Role::TownOperator, Some("370829101"), None),
+        ("pr", Role::TownPrincipal, Some("370829101"), None),
+        ("dp", Role::Department, Some("370829"), Some("教育")),
+        ("rv", Role::TechReviewer, None, None),
+        ("ap", Role::Appraiser, None, None),
+        ("in", Role::Inspector, Some("370829101"), None),
+        ("au", Role::Auditor, Some("370829101"), None),
+    ];
+    let before = snapshot(store).await;
+    for (user, role, region, dept) in callers {
+        let new = NewAccount {
+            username: user.into(),
+            display_name: format!("{user}姓名"),
+            role,
+            region: region.map(|r| RegionCode::parse(r).unwrap()),
+            department: dept.map(str::to_string),
+        };
+        store
+            .create_demo_account(&sys, &new, "Anju-2024q")
+            .await
+            .unwrap();
+        let ok = store
+            .login(user, "Anju-2024q", None, "t", chrono::Utc::now())
+            .await
+            .unwrap();
+        let cookie = format!("anju_session={}", ok.token);
+        for (route, method, path, body) in &cases {
+            let (status, text) =
+                send(store, method.clone(), path, &cookie, &ok.session.csrf, body).await;
+            assert!(
+                status != StatusCode::INTERNAL_SERVER_ERROR,
+                "{role:?} {method} {path}: {text}"
+            );
+            for s in &secrets {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "{role:?} {method} {path} ({route}) answered {status} with {s}"
+                );
+            }
+            if *method == Method::POST {
+                assert!(
+                    !status.is_success() && status != StatusCode::SEE_OTHER,
+                    "{role:?} {method} {path}: {status} {text}"
+                );
+            }
+        }
+    }
+    assert_eq!(snapshot(store).await, before, "nothing changed");
+    let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
+    assert_eq!(reports, 1);
+}
+
+anju_store::both!(every_route_refuses_every_role_outside_its_scope);
