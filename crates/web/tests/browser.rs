@@ -170,6 +170,20 @@ async fn wait_for(c: &Client, css: &str, name: &str) -> fantoccini::elements::El
     }
 }
 
+/// A GET with the browser's session cookie, outside the browser.
+async fn fetch(url: &str, cookie: &str) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let req = axum::http::Request::get(url)
+        .header(axum::http::header::COOKIE, cookie)
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let res = client.request(req).await.unwrap();
+    assert_eq!(res.status(), axum::http::StatusCode::OK);
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
 async fn text(c: &Client) -> String {
     c.find(Locator::Css("body"))
         .await
@@ -359,6 +373,34 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     assert!(
         page.contains("共 1 栋") && page.contains(h.code.as_str()),
         "{page}"
+    );
+    // Download the xlsx with the browser's session (downloads go to disk inside the browser),
+    // and re-read it.
+    c.goto(&format!("{base}/ledgers/2")).await.unwrap();
+    let href = wait_for(&c, "a[href*='format=xlsx']", "xlsx-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = c.get_named_cookie("anju_session").await.unwrap();
+    let xlsx = fetch(
+        &format!("{base}{href}"),
+        &format!("anju_session={}", session.value()),
+    )
+    .await;
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let sheet = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&sheet).unwrap();
+    let total = (0..range.height() as u32)
+        .find(|r| range.get_value((*r, 0)).is_some_and(|v| *v == "合计"))
+        .expect("a 合计 row");
+    assert_eq!(
+        range.get_value((total, 1)).unwrap().to_string(),
+        "1",
+        "one surveyed house"
     );
     c.close().await.unwrap();
     let _ = Grade::A;
