@@ -251,6 +251,26 @@ fn entry(
     }
 }
 
+/// An audit row for a successful change made by an administrator (or the account itself).
+fn admin_entry(
+    at: DateTime<Utc>,
+    by: &Principal,
+    source: &str,
+    action: &str,
+    object: &str,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    entry(
+        at,
+        (&by.username, &role_code(by.role)),
+        source,
+        action,
+        object,
+        "ok",
+        detail,
+    )
+}
+
 impl Store {
     /// The security policies in force (defaults until an administrator changes them).
     pub async fn security(&self) -> Result<Security, StoreError> {
@@ -281,13 +301,12 @@ impl Store {
         const SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         let value = serde_json::to_string(new).expect("serializes");
         on_tx!(&mut tx, c => sqlx::query(SQL).bind(SECURITY_KEY).bind(&value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = entry(
+        let e = admin_entry(
             crate::now(),
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             "setting.security",
             SECURITY_KEY,
-            "ok",
             serde_json::json!({ "old": old, "new": new }),
         );
         audit::append(&mut tx, &e).await?;
@@ -401,15 +420,8 @@ impl Store {
             .bind(&hash).bind(micros(now)).bind(&by.username).bind(must_change)
             .fetch_one(&mut *c).await)?;
         push_history(&mut tx, id, &hash, now).await?;
-        let e = entry(
-            now,
-            (&by.username, &role_code(by.role)),
-            source,
-            "account.create",
-            username,
-            "ok",
-            serde_json::json!({ "role": role_code(new.role), "region": new.region.map(|r| r.to_string()), "department": new.department }),
-        );
+        let detail = serde_json::json!({ "role": role_code(new.role), "region": new.region.map(|r| r.to_string()), "department": new.department });
+        let e = admin_entry(now, by, source, "account.create", username, detail);
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
         Ok(Account {
@@ -431,13 +443,12 @@ impl Store {
             WHERE e.actor_role IN ('tech_reviewer', 'appraiser') \
             ON CONFLICT (assignee, house_id) DO NOTHING";
         let n = on_tx!(&mut tx, c => sqlx::query(SQL).bind(&by.username).bind(micros(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = entry(
+        let e = admin_entry(
             now,
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             "house.assign_by_history",
             "houses",
-            "ok",
             serde_json::json!({ "assignments": n }),
         );
         audit::append(&mut tx, &e).await?;
@@ -768,13 +779,12 @@ impl Store {
         let target = self.managed(by, username).await?;
         let mut tx = self.db.begin().await?;
         let n = on_tx!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(target.id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = entry(
+        let e = admin_entry(
             crate::now(),
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             "account.end_sessions",
             username,
-            "ok",
             serde_json::json!({ "sessions": n }),
         );
         audit::append(&mut tx, &e).await?;
@@ -850,13 +860,12 @@ impl Store {
             sqlx::query("DELETE FROM login_locks WHERE username = $1").bind(username).execute(&mut *c).await?;
         });
         push_history(&mut tx, target.id, &hash, now).await?;
-        let e = entry(
+        let e = admin_entry(
             now,
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             "account.reset_password",
             username,
-            "ok",
             serde_json::json!({}),
         );
         audit::append(&mut tx, &e).await?;
@@ -888,13 +897,12 @@ impl Store {
         } else {
             "account.enable"
         };
-        let e = entry(
+        let e = admin_entry(
             crate::now(),
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             action,
             username,
-            "ok",
             serde_json::json!({}),
         );
         audit::append(&mut tx, &e).await?;
@@ -919,13 +927,12 @@ impl Store {
         let mut tx = self.db.begin().await?;
         on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
             .bind(target.id).bind(&sealed).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = entry(
+        let e = admin_entry(
             crate::now(),
-            (&by.username, &role_code(by.role)),
+            by,
             source,
             "account.totp_enable",
             username,
-            "ok",
             serde_json::json!({}),
         );
         audit::append(&mut tx, &e).await?;

@@ -112,16 +112,7 @@ struct LedgerPage {
 }
 
 fn store_error(e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound => {
-            (StatusCode::NOT_FOUND, "该区划不存在或不在您的辖区内").into_response()
-        }
-        StoreError::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
-        e => {
-            tracing::error!(error = %e, "ledger failed");
-            server_error()
-        }
-    }
+    crate::session::page_error(e, "该区划不存在或不在您的辖区内")
 }
 
 async fn table(access: &Access<'_>, p: &Parsed) -> Result<LedgerTable, StoreError> {

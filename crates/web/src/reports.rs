@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::{LoggedIn, Source};
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::ledger::{AsOf, Form};
@@ -21,17 +21,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 fn store_error(e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound => {
-            (StatusCode::NOT_FOUND, "该台账不存在或不在您的辖区内").into_response()
-        }
-        StoreError::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
-        StoreError::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.to_string()).into_response(),
-        e => {
-            tracing::error!(error = %e, "report failed");
-            server_error()
-        }
-    }
+    crate::session::page_error(e, "该台账不存在或不在您的辖区内")
 }
 
 pub struct Line {

@@ -94,6 +94,21 @@ pub fn server_error() -> Response {
         .into_response()
 }
 
+/// A store error as a plain-text answer for pages: not found (with what was looked for),
+/// denied, a rule refusal in words, or a logged server error.
+pub fn page_error(e: anju_store::StoreError, not_found: &'static str) -> Response {
+    use anju_store::StoreError as E;
+    match e {
+        E::NotFound => (StatusCode::NOT_FOUND, not_found).into_response(),
+        E::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
+        E::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.to_string()).into_response(),
+        e => {
+            tracing::error!(error = %e, "request failed on the store");
+            server_error()
+        }
+    }
+}
+
 fn csrf_refused() -> Response {
     (
         StatusCode::FORBIDDEN,
