@@ -5,6 +5,7 @@ use crate::config::Config;
 use anju_domain::RegionLevel;
 use anju_store::Store;
 use anju_web::{AppState, WebOptions};
+use anyhow::Context;
 use std::net::SocketAddr;
 
 #[derive(clap::Args, Clone)]
@@ -41,20 +42,24 @@ pub async fn bootstrap(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn router(store: Store, args: &ServeArgs, font_dirs: Vec<std::path::PathBuf>) -> axum::Router {
-    anju_web::router(AppState::new(
+pub fn router(store: Store, args: &ServeArgs, config: &Config) -> anyhow::Result<axum::Router> {
+    let evidence_dir = config.data_dir.join("evidence");
+    let state = AppState::new(
         store,
         WebOptions {
             secure_cookies: args.secure_cookies,
-            font_dirs,
+            font_dirs: config.font_dirs(),
+            evidence_dir: Some(evidence_dir.clone()),
         },
-    ))
+    )
+    .with_context(|| format!("无法创建证据材料目录 {}", evidence_dir.display()))?;
+    Ok(anju_web::router(state))
 }
 
 pub async fn serve(store: Store, args: &ServeArgs, config: &Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("安居已启动：http://{}/", listener.local_addr()?);
-    let app = router(store, args, config.font_dirs());
+    let app = router(store, args, config)?;
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

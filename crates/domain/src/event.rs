@@ -93,6 +93,31 @@ pub enum EvidenceKind {
 }
 
 impl EvidenceKind {
+    pub const ALL: &'static [EvidenceKind] = &[
+        EvidenceKind::Photo,
+        EvidenceKind::PhotoBefore,
+        EvidenceKind::PhotoAfter,
+        EvidenceKind::Report,
+        EvidenceKind::SignedForm,
+        EvidenceKind::Other,
+    ];
+
+    /// The stored code (as serialised).
+    pub fn code(self) -> &'static str {
+        match self {
+            EvidenceKind::Photo => "photo",
+            EvidenceKind::PhotoBefore => "photo_before",
+            EvidenceKind::PhotoAfter => "photo_after",
+            EvidenceKind::Report => "report",
+            EvidenceKind::SignedForm => "signed_form",
+            EvidenceKind::Other => "other",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<EvidenceKind> {
+        Self::ALL.iter().copied().find(|k| k.code() == s)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             EvidenceKind::Photo => "照片",

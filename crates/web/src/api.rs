@@ -148,6 +148,23 @@ pub async fn record(
             "登记和更正房屋信息请使用导入或房屋信息表单",
         );
     }
+    // Evidence must name files that were uploaded (`POST /api/v1/evidence`): a closure cannot
+    // rest on photos that do not exist.
+    if let Some(e) = step
+        .evidence
+        .iter()
+        .find(|e| state.evidence.find(&e.sha256).is_none())
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "E1",
+            format!(
+                "证据材料“{}”（{}）未上传，请先通过 /api/v1/evidence 上传文件",
+                e.name,
+                e.kind.label()
+            ),
+        );
+    }
     let cmd = Command {
         house: code,
         expected_version: step.expected_version,
@@ -214,4 +231,48 @@ pub async fn ledger(
         }
         Err(e) => store_error(e),
     }
+}
+
+/// Uploads one evidence file (the request body is the file). Answers its digest, to be named
+/// in a step's `evidence`.
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: axum::body::Bytes,
+) -> Response {
+    if !s.principal.may(anju_domain::auth::Action::Record) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "denied",
+            "您的角色不能办理步骤，也不能上传证据材料",
+        );
+    }
+    let stored = match state.store_evidence(body.to_vec()).await {
+        Ok(x) => x,
+        Err(m) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
+    };
+    let entry = anju_store::audit::AuditEntry {
+        at: anju_store::now(),
+        actor_id: s.principal.username.clone(),
+        actor_role: anju_store::codec::role_code(s.principal.role),
+        source: source.0.clone(),
+        action: "evidence.upload".into(),
+        object: stored.sha256.clone(),
+        outcome: "ok".into(),
+        reason: None,
+        detail: json!({ "media": stored.media.mime(), "bytes": stored.bytes }).to_string(),
+    };
+    if let Err(e) = state.store.record_audit(&entry).await {
+        return store_error(e);
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "sha256": stored.sha256,
+            "media": stored.media.mime(),
+            "bytes": stored.bytes,
+        })),
+    )
+        .into_response()
 }

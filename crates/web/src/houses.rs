@@ -390,7 +390,16 @@ pub struct TimelineItem {
     pub kind: String,
     pub actor: String,
     pub reason: String,
-    pub evidence: Vec<String>,
+    pub evidence: Vec<EvidenceLink>,
+}
+
+/// An evidence file in the timeline: a thumbnail for a stored photo, a link for a document,
+/// a label for a reference whose file is not stored (imported history).
+pub struct EvidenceLink {
+    pub label: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub thumb: Option<String>,
 }
 
 #[derive(Template)]
@@ -584,7 +593,19 @@ async fn house_page(
             evidence: e
                 .evidence
                 .iter()
-                .map(|x| format!("{}：{}", x.kind.label(), x.name))
+                .map(|x| {
+                    let found = state.evidence.find(&x.sha256);
+                    let url = format!("/houses/{}/evidence/{}", code, x.sha256);
+                    EvidenceLink {
+                        label: x.kind.label().to_string(),
+                        name: x.name.clone(),
+                        thumb: found
+                            .as_ref()
+                            .filter(|(_, m)| m.is_image())
+                            .map(|_| format!("{url}/thumb")),
+                        url: found.map(|_| url),
+                    }
+                })
                 .collect(),
         })
         .collect();

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod evidence;
 pub mod houses;
 pub mod ledgers;
 pub mod pages;
@@ -29,6 +30,9 @@ pub struct WebOptions {
     pub secure_cookies: bool,
     /// Where the Chinese fonts for PDFs are (default: Debian's Noto CJK directories).
     pub font_dirs: Vec<std::path::PathBuf>,
+    /// Where evidence files are stored (content-addressed); `anju serve` uses `DATA_DIR/evidence`.
+    /// Without one, a directory under the system's temporary directory, one per process (tests).
+    pub evidence_dir: Option<std::path::PathBuf>,
 }
 
 /// What every handler can reach.
@@ -39,16 +43,47 @@ pub struct AppState {
     fonts: Arc<std::sync::OnceLock<Result<Arc<anju_pdf::Fonts>, String>>>,
     /// PDF typesetting is CPU-heavy: one at a time on a 2-core machine.
     pdf_permits: Arc<tokio::sync::Semaphore>,
+    /// The evidence files.
+    pub evidence: anju_evidence::EvidenceStore,
+    /// Decoding and re-encoding photos is CPU-heavy: two at a time.
+    image_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
-    pub fn new(store: Store, options: WebOptions) -> AppState {
-        AppState {
+    /// Fails only if the evidence directory cannot be created.
+    pub fn new(store: Store, options: WebOptions) -> std::io::Result<AppState> {
+        let dir = match &options.evidence_dir {
+            Some(d) => d.clone(),
+            None => std::env::temp_dir().join(format!("anju-evidence-{}", std::process::id())),
+        };
+        Ok(AppState {
             store,
             options: Arc::new(options),
             fonts: Arc::new(std::sync::OnceLock::new()),
             pdf_permits: Arc::new(tokio::sync::Semaphore::new(1)),
-        }
+            evidence: anju_evidence::EvidenceStore::open(dir)?,
+            image_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+        })
+    }
+
+    /// Checks and stores one uploaded file off the async threads.
+    pub async fn store_evidence(&self, bytes: Vec<u8>) -> Result<anju_evidence::Stored, String> {
+        let _permit = self
+            .image_permits
+            .acquire()
+            .await
+            .map_err(|_| "服务正在关闭".to_string())?;
+        let store = self.evidence.clone();
+        tokio::task::spawn_blocking(move || {
+            let p = anju_evidence::prepare(&bytes, &anju_evidence::Policy::default())
+                .map_err(|e| e.to_string())?;
+            store.put(&p).map_err(|e| {
+                tracing::error!(error = %e, "evidence write failed");
+                "证据材料保存失败，请稍后重试".to_string()
+            })
+        })
+        .await
+        .map_err(|_| "证据材料处理失败".to_string())?
     }
 
     /// Typesets a ledger as PDF off the async threads, one at a time.
@@ -120,8 +155,16 @@ pub fn router(state: AppState) -> Router {
         .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
         .route(
             "/houses/{code}/steps/{kind}",
-            get(steps::form).post(steps::submit),
+            get(steps::form)
+                .post(steps::submit)
+                .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
         )
+        .route("/houses/{code}/evidence/{sha}", get(evidence::file))
+        .route(
+            "/houses/{code}/evidence/{sha}/thumb",
+            get(evidence::thumbnail),
+        )
+        .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
         .route("/ledgers/{n}", get(ledgers::show))
         .route("/ledgers/{n}/houses", get(ledgers::houses))
         .route("/ledgers/{n}/download", get(ledgers::download))
@@ -136,6 +179,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(api::record),
         )
         .route("/api/v1/ledgers/{n}", get(api::ledger))
+        .route(
+            "/api/v1/evidence",
+            axum::routing::post(api::upload).layer(axum::extract::DefaultBodyLimit::max(
+                anju_evidence::Policy::default().max_bytes + 1024,
+            )),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/static/app.css",

@@ -1,6 +1,6 @@
 //! Sessions and CSRF. The cookie holds a random token (HttpOnly, SameSite=Lax, Secure behind
 //! HTTPS); the server keeps only its hash. Every POST/PUT/PATCH/DELETE must carry the session's
-//! CSRF token (form field `csrf` or header `X-CSRF-Token`); the login form, before there is a
+//! CSRF token (form field `csrf`, header `X-CSRF-Token`, or for uploads the `csrf` query parameter); the login form, before there is a
 //! session, uses a double-submit cookie. A cross-origin `Origin` is refused outright.
 
 use crate::AppState;
@@ -160,8 +160,25 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let is_multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
     let (given, body) = match header_token {
         Some(t) => (Some(t), body),
+        // Uploads are not buffered to find a form field: their forms carry the token in the
+        // action's query string instead.
+        None if is_multipart => {
+            let t = parts.uri.query().and_then(|q| {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                    .ok()?
+                    .into_iter()
+                    .find(|(k, _)| k == "csrf")
+                    .map(|(_, v)| v)
+            });
+            (t, body)
+        }
         None if is_form => {
             let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
                 return (StatusCode::PAYLOAD_TOO_LARGE, "表单内容过大").into_response();

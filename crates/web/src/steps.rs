@@ -10,16 +10,15 @@ use anju_domain::dict::{
     ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
     RiskLevel, kind,
 };
-use anju_domain::event::{Appraisal, Change, ChangeKind, Command, Survey};
+use anju_domain::event::{Appraisal, Change, ChangeKind, Command, Evidence, EvidenceKind, Survey};
 use anju_domain::offer::offer;
 use anju_domain::rules::beijing_date;
 use anju_domain::{HouseCode, RuleCode};
 use anju_store::StoreError;
 use askama::Template;
 use axum::Extension;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -31,6 +30,8 @@ pub enum Input {
     Area,
     Select(Vec<(String, String)>),
     Checks(Vec<(String, String)>),
+    /// Evidence files of one kind (photos from the camera or the gallery, scans, PDFs).
+    Files(EvidenceKind),
 }
 
 pub struct Field {
@@ -71,6 +72,34 @@ impl Field {
     pub fn is_checks(&self) -> bool {
         matches!(self.input, Input::Checks(_))
     }
+    pub fn is_files(&self) -> bool {
+        matches!(self.input, Input::Files(_))
+    }
+    /// What the file picker offers: photos only, or photos and PDFs.
+    pub fn accept(&self) -> &'static str {
+        match self.input {
+            Input::Files(
+                EvidenceKind::Photo | EvidenceKind::PhotoBefore | EvidenceKind::PhotoAfter,
+            ) => "image/jpeg,image/png,image/webp",
+            _ => "image/jpeg,image/png,image/webp,application/pdf",
+        }
+    }
+}
+
+/// The form field an evidence kind is uploaded under.
+fn file_field(k: EvidenceKind) -> &'static str {
+    match k {
+        EvidenceKind::Photo => "ev_photo",
+        EvidenceKind::PhotoBefore => "ev_photo_before",
+        EvidenceKind::PhotoAfter => "ev_photo_after",
+        EvidenceKind::Report => "ev_report",
+        EvidenceKind::SignedForm => "ev_signed_form",
+        EvidenceKind::Other => "ev_other",
+    }
+}
+
+fn files(k: EvidenceKind, label: &'static str) -> Field {
+    field(file_field(k), label, Input::Files(k), false)
 }
 
 fn opts<T: Copy>(
@@ -104,7 +133,8 @@ fn field(name: &'static str, label: &'static str, input: Input, required: bool) 
     }
 }
 
-/// The steps that have a form here (the others need uploads or the record form).
+/// The steps that have a form here (registration and corrections go through import and the
+/// record form).
 pub fn has_form(k: ChangeKind) -> bool {
     matches!(
         k,
@@ -114,7 +144,9 @@ pub fn has_form(k: ChangeKind) -> bool {
             | ChangeKind::OwnerNotified
             | ChangeKind::InterimControlApplied
             | ChangeKind::EngineeringStarted
+            | ChangeKind::EngineeringAccepted
             | ChangeKind::Closed
+            | ChangeKind::LookBackReviewed
             | ChangeKind::Reopened
             | ChangeKind::Reclassified
     )
@@ -150,6 +182,7 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 false,
             ),
             field("remarks", "备注", Input::Area, false),
+            files(EvidenceKind::Photo, "现场照片"),
         ]),
         ChangeKind::Reviewed => f.extend([
             field("reviewer_names", "复核人员", Input::Text, true),
@@ -164,6 +197,8 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 true,
             ),
             field("opinion", "复核意见", Input::Area, false),
+            files(EvidenceKind::SignedForm, "复核人员签字的复核表"),
+            files(EvidenceKind::Photo, "现场照片"),
         ]),
         ChangeKind::Appraised => f.extend([
             field("agency_name", "鉴定机构", Input::Text, true),
@@ -197,6 +232,7 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 Input::Checks(vec![("true".into(), "是".into())]),
                 false,
             ),
+            files(EvidenceKind::Report, "鉴定报告"),
         ]),
         ChangeKind::OwnerNotified => f.extend([
             field(
@@ -206,17 +242,21 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 true,
             ),
             field("recipient", "被告知人", Input::Text, true),
+            files(EvidenceKind::SignedForm, "签收回执"),
         ]),
-        ChangeKind::InterimControlApplied => f.push(field(
-            "measures",
-            "管理措施（临时管控，不能作为销号依据）",
-            Input::Checks(opts(
-                MgmtMeasure::ALL,
-                MgmtMeasure::code,
-                MgmtMeasure::label,
-            )),
-            true,
-        )),
+        ChangeKind::InterimControlApplied => f.extend([
+            field(
+                "measures",
+                "管理措施（临时管控，不能作为销号依据）",
+                Input::Checks(opts(
+                    MgmtMeasure::ALL,
+                    MgmtMeasure::code,
+                    MgmtMeasure::label,
+                )),
+                true,
+            ),
+            files(EvidenceKind::Photo, "现场照片"),
+        ]),
         ChangeKind::EngineeringStarted => f.extend([
             field(
                 "measure",
@@ -226,6 +266,49 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
             ),
             field("contractor", "施工单位", Input::Text, false),
             field("deadline", "计划完成日期", Input::Date, false),
+            files(EvidenceKind::PhotoBefore, "整治前照片"),
+        ]),
+        ChangeKind::EngineeringAccepted => f.extend([
+            field(
+                "measure",
+                "完成的工程措施",
+                Input::Select(opts(EngMeasure::ALL, EngMeasure::code, EngMeasure::label)),
+                true,
+            ),
+            field(
+                "reviewer_names",
+                "验收人员（专业技术人员）",
+                Input::Text,
+                true,
+            ),
+            field("opinion", "验收意见", Input::Area, false),
+            files(EvidenceKind::PhotoBefore, "整治前照片 *"),
+            files(
+                EvidenceKind::PhotoAfter,
+                "整治后照片 *（拆除的可上传拆除后现场照片）",
+            ),
+            files(EvidenceKind::Photo, "拆除后现场照片"),
+            files(EvidenceKind::Report, "验收资料"),
+        ]),
+        ChangeKind::LookBackReviewed => f.extend([
+            field(
+                "reviewer_names",
+                "复核人员（专业技术人员）",
+                Input::Text,
+                true,
+            ),
+            field(
+                "hazard_remains",
+                "复核结论",
+                Input::Select(vec![
+                    ("false".into(), "隐患已消除".into()),
+                    ("true".into(), "隐患仍存在（重新纳入整治）".into()),
+                ]),
+                true,
+            ),
+            field("opinion", "复核意见", Input::Area, false),
+            files(EvidenceKind::SignedForm, "复核人员签字的复核表 *"),
+            files(EvidenceKind::Photo, "现场照片"),
         ]),
         ChangeKind::Closed => f.extend([
             field(
@@ -247,8 +330,12 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 true,
             ),
             field("platform_closed_on", "归集平台销号日期", Input::Date, false),
+            files(EvidenceKind::Other, "销号材料"),
         ]),
-        ChangeKind::Reopened => f.push(field("reason", "重新纳入整治的原因", Input::Area, true)),
+        ChangeKind::Reopened => f.extend([
+            field("reason", "重新纳入整治的原因", Input::Area, true),
+            files(EvidenceKind::Other, "相关材料"),
+        ]),
         ChangeKind::Reclassified => f.extend([
             field(
                 "judgement",
@@ -269,6 +356,7 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 false,
             ),
             field("reason", "更正原因", Input::Area, true),
+            files(EvidenceKind::Other, "相关材料"),
         ]),
         _ => {}
     }
@@ -309,7 +397,12 @@ fn date(p: &Posted, k: &str, label: &str) -> Result<Option<NaiveDate>, String> {
 }
 
 /// The posted form as a command (parse, don't validate: the rules validate).
-fn command(code: &HouseCode, k: ChangeKind, p: &Posted) -> Result<Command, String> {
+fn command(
+    code: &HouseCode,
+    k: ChangeKind,
+    p: &Posted,
+    evidence: Vec<Evidence>,
+) -> Result<Command, String> {
     let version: u32 = one(p, "version")
         .and_then(|v| v.parse().ok())
         .ok_or("表单缺少房屋版本，请重新打开")?;
@@ -368,6 +461,21 @@ fn command(code: &HouseCode, k: ChangeKind, p: &Posted) -> Result<Command, Strin
             contractor: one(p, "contractor"),
             deadline: date(p, "deadline", "计划完成日期")?,
         },
+        ChangeKind::EngineeringAccepted => Change::EngineeringAccepted {
+            measure: pick(p, "measure", "工程措施", EngMeasure::from_label)?
+                .ok_or("请选择“完成的工程措施”")?,
+            reviewer_names: need(p, "reviewer_names", "验收人员")?,
+            opinion: one(p, "opinion"),
+        },
+        ChangeKind::LookBackReviewed => Change::LookBackReviewed {
+            reviewer_names: need(p, "reviewer_names", "复核人员")?,
+            hazard_remains: match one(p, "hazard_remains").as_deref() {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err("请选择“复核结论”".into()),
+            },
+            opinion: one(p, "opinion"),
+        },
         ChangeKind::Closed => Change::Closed {
             basis: pick(p, "basis", "销号依据", ClosureBasis::from_label)?
                 .ok_or("请选择“销号依据”")?,
@@ -387,8 +495,86 @@ fn command(code: &HouseCode, k: ChangeKind, p: &Posted) -> Result<Command, Strin
         change,
         effective,
         reason: one(p, "reason"),
-        evidence: vec![],
+        evidence,
     })
+}
+
+/// Evidence already stored for a form that is shown again (after a refusal): kept, so that
+/// photos need not be taken again. The tag binds it to the session, so a form cannot claim a
+/// file it did not upload.
+pub struct Kept {
+    pub evidence: Evidence,
+    pub tag: String,
+    pub is_image: bool,
+}
+
+impl Kept {
+    pub fn label(&self) -> &'static str {
+        self.evidence.kind.label()
+    }
+    pub fn value(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.evidence.kind.code(),
+            self.evidence.sha256,
+            self.tag,
+            self.evidence.name
+        )
+    }
+}
+
+pub(crate) fn kept_tag(csrf: &str, kind: EvidenceKind, sha: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("anju-kept|{csrf}|{}|{sha}", kind.code()));
+    hex::encode(&d[..12])
+}
+
+fn kept(state: &AppState, csrf: &str, e: Evidence) -> Kept {
+    Kept {
+        tag: kept_tag(csrf, e.kind, &e.sha256),
+        is_image: state
+            .evidence
+            .find(&e.sha256)
+            .is_some_and(|(_, m)| m.is_image()),
+        evidence: e,
+    }
+}
+
+/// The kept evidence a resubmitted form carries, checked against the session and the store.
+fn kept_from(state: &AppState, csrf: &str, p: &Posted) -> Vec<Evidence> {
+    p.get("kept")
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let mut it = v.splitn(4, '|');
+            let kind = EvidenceKind::from_code(it.next()?)?;
+            let sha = it.next()?.to_string();
+            let tag = it.next()?;
+            let name = it.next().unwrap_or("").to_string();
+            (tag == kept_tag(csrf, kind, &sha) && state.evidence.find(&sha).is_some()).then_some(
+                Evidence {
+                    sha256: sha,
+                    kind,
+                    name,
+                },
+            )
+        })
+        .collect()
+}
+
+/// A file's name as shown: no path, at most 80 characters.
+fn file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '|')
+        .take(80)
+        .collect();
+    if clean.is_empty() {
+        "未命名文件".into()
+    } else {
+        clean
+    }
 }
 
 #[derive(Template)]
@@ -401,6 +587,7 @@ struct StepPage {
     title: String,
     version: u32,
     fields: Vec<Field>,
+    kept: Vec<Kept>,
     error: Option<String>,
     stale: bool,
 }
@@ -413,17 +600,23 @@ fn parse_kind(s: &str) -> Option<ChangeKind> {
         .filter(|k| has_form(*k))
 }
 
+/// What a form is shown again with.
+#[derive(Default)]
+struct Draft<'a> {
+    posted: Option<&'a Posted>,
+    kept: Vec<Evidence>,
+    error: Option<String>,
+    stale: bool,
+}
+
 /// The form, empty or refilled.
-#[allow(clippy::too_many_arguments)]
 async fn form_page(
     state: &AppState,
     s: &anju_store::Session,
     source: &str,
     code: &HouseCode,
     k: ChangeKind,
-    posted: Option<&Posted>,
-    error: Option<String>,
-    stale: bool,
+    draft: Draft<'_>,
     status: StatusCode,
 ) -> Response {
     let access = state.store.access(&s.principal, source);
@@ -446,6 +639,7 @@ async fn form_page(
         now,
         &reference.dictionaries,
     );
+    let posted = draft.posted;
     if !offered.kinds.contains(&k) && posted.is_none() {
         return (
             StatusCode::CONFLICT,
@@ -465,7 +659,7 @@ async fn form_page(
         .and_then(|p| one(p, "version"))
         .and_then(|v| v.parse().ok())
     {
-        Some(v) if !stale => v,
+        Some(v) if !draft.stale => v,
         _ => house.state.version,
     };
     let page = StepPage {
@@ -476,8 +670,13 @@ async fn form_page(
         title: k.label().to_string(),
         version,
         fields,
-        error,
-        stale,
+        kept: draft
+            .kept
+            .into_iter()
+            .map(|e| kept(state, &s.csrf, e))
+            .collect(),
+        error: draft.error,
+        stale: draft.stale,
     };
     match page.render() {
         Ok(html) => (status, axum::response::Html(html)).into_response(),
@@ -503,40 +702,149 @@ pub async fn form(
         &source.0,
         &code,
         k,
-        None,
-        None,
-        false,
+        Draft::default(),
         StatusCode::OK,
     )
     .await
 }
+
+/// A posted form: its fields, and the files uploaded with it (not yet checked).
+struct Submission {
+    posted: Posted,
+    uploads: Vec<(EvidenceKind, String, Vec<u8>)>,
+}
+
+async fn read_submission(state: &AppState, req: Request) -> Result<Submission, String> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut sub = Submission {
+        posted: BTreeMap::new(),
+        uploads: vec![],
+    };
+    if !multipart {
+        let body = axum::body::to_bytes(req.into_body(), FORM_LIMIT)
+            .await
+            .map_err(|_| "表单内容过大".to_string())?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        for (key, v) in pairs {
+            sub.posted.entry(key).or_default().push(v);
+        }
+        return Ok(sub);
+    }
+    let mut form = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| format!("表单格式有误：{e}"))?;
+    let too_large = || {
+        format!(
+            "上传内容过大：一次提交的文件合计不能超过 {} MB",
+            UPLOAD_LIMIT / 1024 / 1024
+        )
+    };
+    while let Some(field) = form.next_field().await.map_err(|_| too_large())? {
+        let name = field.name().unwrap_or("").to_string();
+        let kind = EvidenceKind::ALL
+            .iter()
+            .copied()
+            .find(|k| file_field(*k) == name);
+        match (kind, field.file_name().map(file_name)) {
+            (Some(k), Some(fname)) => {
+                let bytes = field.bytes().await.map_err(|_| too_large())?;
+                if !bytes.is_empty() {
+                    if sub.uploads.len() >= MAX_FILES {
+                        return Err(format!("一次最多上传 {MAX_FILES} 个文件"));
+                    }
+                    sub.uploads.push((k, fname, bytes.to_vec()));
+                }
+            }
+            _ => {
+                let text = field.text().await.map_err(|_| too_large())?;
+                sub.posted.entry(name).or_default().push(text);
+            }
+        }
+    }
+    Ok(sub)
+}
+
+/// Largest urlencoded form.
+const FORM_LIMIT: usize = 256 * 1024;
+/// Largest multipart submission (the route's body limit).
+pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+/// Most files in one submission.
+const MAX_FILES: usize = 12;
 
 pub async fn submit(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
     LoggedIn(s): LoggedIn,
     Path((code, k)): Path<(String, String)>,
-    body: Bytes,
+    req: Request,
 ) -> Response {
     let (Ok(code), Some(k)) = (HouseCode::parse(&code), parse_kind(&k)) else {
         return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let mut posted: Posted = BTreeMap::new();
-    for (key, v) in pairs {
-        posted.entry(key).or_default().push(v);
+    let refill = |posted, kept, error: String, stale, status| {
+        let state = state.clone();
+        let s = s.clone();
+        let source = source.0.clone();
+        let code = code.clone();
+        async move {
+            let draft = Draft {
+                posted: Some(posted),
+                kept,
+                error: Some(error),
+                stale,
+            };
+            form_page(&state, &s, &source, &code, k, draft, status).await
+        }
+    };
+    let sub = match read_submission(&state, req).await {
+        Ok(sub) => sub,
+        Err(e) => {
+            return refill(
+                &BTreeMap::new(),
+                vec![],
+                e,
+                false,
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )
+            .await;
+        }
+    };
+    // Files are checked and stored first (content-addressed: a refused step leaves at most
+    // unreferenced files, never a half-written event), then kept across a refusal.
+    let mut evidence = kept_from(&state, &s.csrf, &sub.posted);
+    let mut refused = vec![];
+    for (kind, name, bytes) in sub.uploads {
+        match state.store_evidence(bytes).await {
+            Ok(stored) => evidence.push(Evidence {
+                sha256: stored.sha256,
+                kind,
+                name,
+            }),
+            Err(e) => refused.push(format!("{}“{name}”：{e}", kind.label())),
+        }
     }
-    let cmd = match command(&code, k, &posted) {
+    if !refused.is_empty() {
+        let msg = format!("以下文件未能上传，请更换后重新提交：{}", refused.join("；"));
+        return refill(
+            &sub.posted,
+            evidence,
+            msg,
+            false,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let cmd = match command(&code, k, &sub.posted, evidence.clone()) {
         Ok(c) => c,
         Err(e) => {
-            return form_page(
-                &state,
-                &s,
-                &source.0,
-                &code,
-                k,
-                Some(&posted),
-                Some(e),
+            return refill(
+                &sub.posted,
+                evidence,
+                e,
                 false,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -551,29 +859,16 @@ pub async fn submit(
     {
         Ok(_) => Redirect::to(&format!("/houses/{code}")).into_response(),
         Err(StoreError::Rule(v)) if v.code == RuleCode::V1 => {
-            let msg = format!("{v}。请重新载入房屋的最新情况后再办理（您填写的内容已保留）。");
-            form_page(
-                &state,
-                &s,
-                &source.0,
-                &code,
-                k,
-                Some(&posted),
-                Some(msg),
-                true,
-                StatusCode::CONFLICT,
-            )
-            .await
+            let msg = format!(
+                "{v}。请重新载入房屋的最新情况后再办理（您填写的内容和已上传的文件已保留）。"
+            );
+            refill(&sub.posted, evidence, msg, true, StatusCode::CONFLICT).await
         }
         Err(StoreError::Rule(v)) => {
-            form_page(
-                &state,
-                &s,
-                &source.0,
-                &code,
-                k,
-                Some(&posted),
-                Some(v.to_string()),
+            refill(
+                &sub.posted,
+                evidence,
+                v.to_string(),
                 false,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

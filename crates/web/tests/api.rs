@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn send(store: &Store, req: Request<Body>) -> (StatusCode, Value) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let body = res.into_body().collect().await.unwrap().to_bytes();
@@ -173,3 +173,121 @@ fn normalise(p: &str) -> String {
 }
 
 anju_store::both!(the_api_answers_within_scope_and_names_the_rule);
+
+/// Engineering acceptance over the API: photos are uploaded first; a step naming photos that
+/// were never uploaded is refused (E1), one naming uploaded ones is recorded.
+async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(&appraiser(), appraise(Grade::C)).await;
+    h.ok(&clerk(), notify()).await;
+    h.ok(&clerk(), start()).await;
+    let code = h.code.to_string();
+    let (reviewer, csrf) = session(store, "api-rv", Role::TechReviewer, "370829").await;
+    let county = Principal {
+        account_id: 0,
+        username: "county".into(),
+        name: "县专班".into(),
+        role: Role::CountyOffice,
+        region: Some(RegionCode::parse("370829").unwrap()),
+        department: None,
+    };
+    store
+        .access(&county, "t")
+        .assign(&h.code, "api-rv")
+        .await
+        .unwrap();
+    let upload = |bytes: Vec<u8>, token: Option<&str>| {
+        let mut r = Request::post("/api/v1/evidence")
+            .header(header::COOKIE, &reviewer)
+            .header(header::CONTENT_TYPE, "application/octet-stream");
+        if let Some(t) = token {
+            r = r.header("x-csrf-token", t);
+        }
+        r.body(Body::from(bytes)).unwrap()
+    };
+    let jpeg = |seed: u8| {
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            16,
+            12,
+            image::Rgb([seed, 0, 0]),
+        ))
+        .write_to(
+            &mut std::io::Cursor::new(&mut out),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+        out
+    };
+    assert_eq!(
+        send(store, upload(jpeg(1), None)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = send(
+        store,
+        upload(b"MZ\x90\0 not an image".to_vec(), Some(&csrf)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("不支持的文件类型")
+    );
+    let (status, before) = send(store, upload(jpeg(1), Some(&csrf))).await;
+    assert_eq!(status, StatusCode::CREATED, "{before}");
+    let (_, after) = send(store, upload(jpeg(200), Some(&csrf))).await;
+    assert_eq!(before["media"], "image/jpeg");
+    let step = |before_sha: &str, after_sha: &str| {
+        json!({
+            "expected_version": h.version,
+            "effective": "2024-06-01",
+            "evidence": [
+                { "sha256": before_sha, "kind": "photo_before", "name": "前.jpg" },
+                { "sha256": after_sha, "kind": "photo_after", "name": "后.jpg" },
+            ],
+            "change": { "type": "engineering_accepted", "measure": "reinforce", "reviewer_names": "李验收" },
+        })
+    };
+    let path = format!("/api/v1/houses/{code}/events");
+    let snap = snapshot(store).await;
+    let (status, body) = send(
+        store,
+        post(
+            &path,
+            &reviewer,
+            Some(&csrf),
+            &step(before["sha256"].as_str().unwrap(), &"ab".repeat(32)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "E1", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("后.jpg")
+    );
+    assert_eq!(snapshot(store).await, snap);
+    let (status, body) = send(
+        store,
+        post(
+            &path,
+            &reviewer,
+            Some(&csrf),
+            &step(
+                before["sha256"].as_str().unwrap(),
+                after["sha256"].as_str().unwrap(),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["evidence"][1]["sha256"], after["sha256"]);
+}
+
+anju_store::both!(api_evidence_must_be_uploaded_before_it_is_named);

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn app(store: &Store) -> axum::Router {
-    anju_web::router(AppState::new(store.clone(), WebOptions::default()))
+    anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap())
 }
 
 async fn send(store: &Store, req: Request<Body>) -> (Response<Body>, String) {

@@ -77,7 +77,7 @@ async fn browser(port: u16, width: u32, height: u32) -> Client {
 async fn serve(store: &Store) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -278,6 +278,20 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .click()
         .await
         .unwrap();
+    // A photo of the house, as the phone's camera would hand it to the file input.
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = photo_dir.path().join("现场照片.jpg");
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 90])
+    }))
+    .save_with_format(&photo, image::ImageFormat::Jpeg)
+    .unwrap();
+    c.find(Locator::Id("f-ev_photo"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
     shot(&c, "phone-survey-form").await;
     c.find(Locator::Css("main form button[type=submit]"))
         .await
@@ -287,7 +301,31 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .unwrap();
     wait_for(&c, "ol.timeline", "survey").await;
     let page = text(&c).await;
-    assert!(page.contains("存在一定安全隐患"), "{page}");
+    assert!(
+        page.contains("存在一定安全隐患") && page.contains("现场照片.jpg"),
+        "{page}"
+    );
+    // The thumbnail is served and decodes in the browser.
+    let mut width = serde_json::Value::Null;
+    for _ in 0..50 {
+        width = c
+            .execute(
+                "const i = document.querySelector('ul.evidence img'); if (!i) return null; i.scrollIntoView(); return i.complete && i.naturalWidth > 0 ? i.naturalWidth : null;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if !width.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        width,
+        serde_json::json!(320),
+        "thumbnail of a 640 × 480 photo"
+    );
+    shot(&c, "phone-house-with-photo").await;
     c.close().await.unwrap();
 
     // A reviewer finds no hazard (recorded outside the browser); the principal tries the

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 async fn send(store: &Store, req: Request<Body>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 async fn send(store: &Store, path: &str, cookie: &str) -> (StatusCode, Vec<u8>) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     let req = Request::get(path)
         .header(header::COOKIE, cookie)
         .body(Body::empty())

@@ -43,6 +43,8 @@ const NO_OBJECT: &[&str] = &[
     "/static/app.js",
     "/static/echarts.min.js",
     "/api/v1/openapi.json",
+    // Stores a file under its digest; it is part of no house until a step in scope names it.
+    "/api/v1/evidence",
 ];
 
 async fn send(
@@ -53,7 +55,7 @@ async fn send(
     csrf: &str,
     form: &str,
 ) -> (StatusCode, String) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()));
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     let mut req = Request::builder()
         .method(method.clone())
         .uri(path)
@@ -84,6 +86,27 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     let mut h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(&appraiser(), appraise(Grade::C)).await;
+    // A photo in the house's history.
+    let state = AppState::new(store.clone(), WebOptions::default()).unwrap();
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let photo = state.store_evidence(jpeg).await.unwrap();
+    let mut cmd = h.cmd(notify());
+    cmd.evidence = vec![anju_domain::event::Evidence {
+        sha256: photo.sha256.clone(),
+        kind: anju_domain::event::EvidenceKind::SignedForm,
+        name: "回执.jpg".into(),
+    }];
+    store
+        .execute(&anju_domain::region::Scope::All, &clerk(), &cmd, "t")
+        .await
+        .unwrap();
+    let sha = photo.sha256;
     let other_town = "370829102000";
     let sys = Principal {
         account_id: 0,
@@ -119,7 +142,11 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/houses/{}", Method::GET, format!("/houses/{code}"), String::new()),
         ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
         ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
-        ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/owner_notified"), "version=3&effective=2024-04-01&method=直接送达&recipient=张三".into()),
+        ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/interim_control_applied"), "version=4&effective=2024-04-09&measures=StopUse".into()),
+        ("/houses/{}/evidence/{}", Method::GET, format!("/houses/{code}/evidence/{sha}"), String::new()),
+        ("/houses/{}/evidence/{}/thumb", Method::GET, format!("/houses/{code}/evidence/{sha}/thumb"), String::new()),
+        // Another session's tag.
+        ("/evidence/pending/{}/{}", Method::GET, format!("/evidence/pending/{sha}/0123456789abcdef01234567"), String::new()),
         ("/ledgers/{}", Method::GET, format!("/ledgers/2?unit={other_town}"), String::new()),
         ("/ledgers/{}/houses", Method::GET, format!("/ledgers/2/houses?unit={other_town}&column=0"), String::new()),
         ("/ledgers/{}/download", Method::GET, format!("/ledgers/2/download?unit={other_town}&format=csv"), String::new()),
@@ -129,7 +156,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/reports/{}/act", Method::POST, format!("/reports/{report}/act"), "action=sign".into()),
         ("/api/v1/houses", Method::GET, format!("/api/v1/houses?town={other_town}"), String::new()),
         ("/api/v1/houses/{}", Method::GET, format!("/api/v1/houses/{code}"), String::new()),
-        ("/api/v1/houses/{}/events", Method::POST, format!("/api/v1/houses/{code}/events"), r#"{"expected_version":3,"effective":"2024-04-01","change":{"type":"owner_notified","method":"直接送达","recipient":"张三"}}"#.into()),
+        ("/api/v1/houses/{}/events", Method::POST, format!("/api/v1/houses/{code}/events"), r#"{"expected_version":4,"effective":"2024-04-09","change":{"type":"interim_control_applied","measures":["stop_use"]}}"#.into()),
         ("/api/v1/ledgers/{}", Method::GET, format!("/api/v1/ledgers/2?unit={other_town}"), String::new()),
     ];
     // Every served route that touches an object has a case.
@@ -179,6 +206,12 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
                 assert!(
                     !text.contains(s.as_str()),
                     "{role:?} {method} {path} ({route}) answered {status} with {s}"
+                );
+            }
+            if route.contains("evidence") {
+                assert!(
+                    !status.is_success(),
+                    "{role:?} {path}: a file outside the scope was served"
                 );
             }
             if *method == Method::POST {

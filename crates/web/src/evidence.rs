@@ -1,0 +1,138 @@
+//! Serving evidence files. A file is served only under a house the account may read whose
+//! history references it (`Access::house_events`, the one scoped path to houses); the same file
+//! under another house, or a house out of scope, answers like a missing one. Photos are served
+//! inline, PDFs only as downloads, both with a sandboxing CSP.
+
+use crate::AppState;
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::HouseCode;
+use anju_store::StoreError;
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+const MISSING: &str = "该材料不存在或不在您的辖区内";
+
+async fn file_response(
+    path: std::path::PathBuf,
+    mime: &'static str,
+    download: Option<String>,
+) -> Response {
+    let Ok(bytes) = tokio::fs::read(&path).await else {
+        return (StatusCode::NOT_FOUND, MISSING).into_response();
+    };
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    // Private to the browser that fetched it (it may show a person's house or signature).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    if let Some(name) = download {
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"evidence.pdf\"; filename*=UTF-8''{encoded}"
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    res
+}
+
+async fn serve(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    code: &str,
+    sha: &str,
+    thumb: bool,
+) -> Response {
+    let Ok(code) = HouseCode::parse(code) else {
+        return (StatusCode::NOT_FOUND, MISSING).into_response();
+    };
+    let events = match state
+        .store
+        .access(&s.principal, source)
+        .house_events(&code)
+        .await
+    {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => return (StatusCode::NOT_FOUND, MISSING).into_response(),
+        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "evidence lookup failed");
+            return server_error();
+        }
+    };
+    let Some(ev) = events
+        .iter()
+        .flat_map(|e| e.evidence.iter())
+        .find(|x| x.sha256 == sha)
+    else {
+        return (StatusCode::NOT_FOUND, MISSING).into_response();
+    };
+    let Some((path, media)) = state.evidence.find(sha) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "该材料的文件未入库（可能是导入的历史记录）",
+        )
+            .into_response();
+    };
+    if thumb {
+        return match state.evidence.thumbnail(sha) {
+            Some(t) => file_response(t, "image/jpeg", None).await,
+            None => (StatusCode::NOT_FOUND, MISSING).into_response(),
+        };
+    }
+    let download = (!media.is_image()).then(|| ev.name.clone());
+    file_response(path, media.mime(), download).await
+}
+
+pub async fn file(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path((code, sha)): Path<(String, String)>,
+) -> Response {
+    serve(&state, &s, &source.0, &code, &sha, false).await
+}
+
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path((code, sha)): Path<(String, String)>,
+) -> Response {
+    serve(&state, &s, &source.0, &code, &sha, true).await
+}
+
+/// The thumbnail of a photo this session uploaded with a form that was refused and is being
+/// filled in again (not yet part of any house's history).
+pub async fn pending(
+    State(state): State<AppState>,
+    LoggedIn(s): LoggedIn,
+    Path((sha, tag)): Path<(String, String)>,
+) -> Response {
+    let owned = anju_domain::event::EvidenceKind::ALL
+        .iter()
+        .any(|k| crate::steps::kept_tag(&s.csrf, *k, &sha) == tag);
+    match state.evidence.thumbnail(&sha) {
+        Some(t) if owned => file_response(t, "image/jpeg", None).await,
+        _ => (StatusCode::NOT_FOUND, MISSING).into_response(),
+    }
+}
