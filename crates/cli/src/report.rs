@@ -141,7 +141,14 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
         ReportCommand::AttachScan { id, file } => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let sha256 = sha256_hex(&bytes);
+            // Checked and stored like any evidence (the web page serves it from there).
+            let prepared = anju_evidence::prepare(&bytes, &anju_evidence::Policy::default())
+                .map_err(|e| anyhow::anyhow!("扫描件未能保存：{e}"))?;
+            let dir = config.data_dir.join("evidence");
+            let stored = anju_evidence::EvidenceStore::open(&dir)
+                .and_then(|e| e.put(&prepared))
+                .with_context(|| format!("无法写入证据材料目录 {}", dir.display()))?;
+            let sha256 = stored.sha256;
             let name = file
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -214,9 +221,4 @@ fn column_heading(form: Form, column: usize, headings: &[&str]) -> String {
     headings
         .get(printed)
         .map_or_else(|| column.to_string(), |h| h.to_string())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }

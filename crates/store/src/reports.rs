@@ -48,6 +48,8 @@ pub struct Report {
     pub snapshot: Option<String>,
     pub digest: Option<String>,
     pub scan_sha256: Option<String>,
+    /// The scanned copy's file name as uploaded.
+    pub scan_name: Option<String>,
 }
 
 impl Report {
@@ -116,6 +118,7 @@ type ReportRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn report_of(r: ReportRow) -> Result<Report> {
@@ -132,10 +135,11 @@ fn report_of(r: ReportRow) -> Result<Report> {
         snapshot: r.9,
         digest: r.10,
         scan_sha256: r.11,
+        scan_name: r.12,
     })
 }
 
-const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256 FROM ledger_reports WHERE id = $1";
+const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name FROM ledger_reports WHERE id = $1";
 
 impl Store {
     /// A town operator (or the county office, for the county) prepares a ledger as of a date.
@@ -199,7 +203,7 @@ impl Store {
 
     /// The reports of one unit, newest first.
     pub async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
-        const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256 FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
+        const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
         let rows: Vec<ReportRow> =
             on_db!(&self.db, p => sqlx::query_as(LIST).bind(unit.as_str()).fetch_all(p).await)?;
         rows.into_iter().map(report_of).collect()

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 const MISSING: &str = "该材料不存在或不在您的辖区内";
 
-async fn file_response(
+pub(crate) async fn file_response(
     path: std::path::PathBuf,
     mime: &'static str,
     download: Option<String>,

@@ -323,7 +323,27 @@ pub async fn download(
             .unwrap_or_else(|| beijing_date(anju_store::now()))
             .to_string(),
     };
-    let (bytes, mime, ext) = match q.format.as_str() {
+    let detail = serde_json::json!({ "form": p.form.number(), "format": q.format, "as_of": p.day });
+    let object = p
+        .unit
+        .map_or_else(|| "scope".to_string(), |u| u.to_string());
+    send_ledger(&state, &s, &source.0, t, header, &q.format, &object, detail).await
+}
+
+/// Renders a ledger table as xlsx, CSV or PDF and answers it as a download; the export is
+/// audited (`ledger.export`, with `object` and `detail`) before anything is sent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_ledger(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    t: anju_domain::ledger::LedgerTable,
+    header: Header,
+    format: &str,
+    object: &str,
+    detail: serde_json::Value,
+) -> Response {
+    let (bytes, mime, ext) = match format {
         "xlsx" => match anju_render::xlsx(&t, &header) {
             Ok(b) => (
                 b,
@@ -352,24 +372,21 @@ pub async fn download(
         at: anju_store::now(),
         actor_id: s.principal.username.clone(),
         actor_role: anju_store::codec::role_code(s.principal.role),
-        source: source.0.clone(),
+        source: source.to_string(),
         action: "ledger.export".into(),
-        object: p
-            .unit
-            .map_or_else(|| "scope".to_string(), |u| u.to_string()),
+        object: object.to_string(),
         outcome: "ok".into(),
         reason: None,
-        detail: serde_json::json!({ "form": p.form.number(), "format": ext, "as_of": p.day })
-            .to_string(),
+        detail: detail.to_string(),
     };
     if let Err(e) = state.store.record_audit(&entry).await {
         tracing::error!(error = %e, "audit failed");
         return server_error();
     }
-    let file = format!("附件{}-{}.{ext}", p.form.number(), t.unit);
+    let number = t.form.number();
+    let file = format!("附件{number}-{}.{ext}", t.unit);
     let disposition = format!(
-        "attachment; filename=\"ledger{}.{ext}\"; filename*=UTF-8''{}",
-        p.form.number(),
+        "attachment; filename=\"ledger{number}.{ext}\"; filename*=UTF-8''{}",
         percent(&file)
     );
     (

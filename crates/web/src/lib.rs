@@ -171,6 +171,15 @@ pub fn router(state: AppState) -> Router {
         .route("/reports", get(reports::list).post(reports::prepare))
         .route("/reports/{id}", get(reports::show))
         .route("/reports/{id}/act", axum::routing::post(reports::act))
+        .route("/reports/{id}/download", get(reports::download))
+        .route(
+            "/reports/{id}/scan",
+            get(reports::scan).post(reports::upload_scan).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    anju_evidence::Policy::default().max_bytes + 64 * 1024,
+                ),
+            ),
+        )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/houses", get(api::houses))
         .route("/api/v1/houses/{code}", get(api::house))

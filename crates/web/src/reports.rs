@@ -171,6 +171,9 @@ struct ReportPage {
     diffs: Vec<DiffLine>,
     actions: Vec<(String, String)>,
     may_return: bool,
+    /// The scanned signed-and-stamped copy (name), if uploaded.
+    scan: Option<String>,
+    may_scan: bool,
 }
 
 pub async fn show(
@@ -269,6 +272,12 @@ pub async fn show(
             .collect(),
         actions,
         may_return: r.status == S::Submitted && role_may(Action::ReviewReport),
+        scan: r
+            .scan_sha256
+            .as_ref()
+            .map(|_| r.scan_name.clone().unwrap_or_else(|| "扫描件".into())),
+        may_scan: matches!(r.status, S::Signed | S::Submitted | S::Accepted)
+            && role_may(Action::SubmitReport),
     };
     render_page(&page)
 }
@@ -311,4 +320,157 @@ pub async fn act(
         Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
         Err(e) => store_error(e),
     }
+}
+
+/// Uploads the scanned signed-and-stamped copy of a signed report (PDF or photo).
+pub async fn upload_scan(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let access = state.store.access(&s.principal, &source.0);
+    // Scope first: nothing is stored for a report the account cannot see.
+    if let Err(e) = access.report(id).await {
+        return store_error(e);
+    }
+    let mut file = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("scan") {
+            let name = field
+                .file_name()
+                .map(|n| {
+                    n.rsplit(['/', '\\'])
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(80)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            match field.bytes().await {
+                Ok(b) if !b.is_empty() => file = Some((name, b.to_vec())),
+                Ok(_) => {}
+                Err(_) => {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "扫描件过大（不超过 15 MB）")
+                        .into_response();
+                }
+            }
+        }
+    }
+    let Some((name, bytes)) = file else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "请选择签字盖章后的扫描件（PDF 或照片）",
+        )
+            .into_response();
+    };
+    let stored = match state.store_evidence(bytes).await {
+        Ok(x) => x,
+        Err(m) => return (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
+    };
+    let name = if name.is_empty() {
+        format!("扫描件.{}", stored.media.extension())
+    } else {
+        name
+    };
+    match access
+        .act_on_report(
+            id,
+            &ReportAction::AttachScan {
+                sha256: stored.sha256,
+                name,
+            },
+        )
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The scanned copy, to those who may see the report.
+pub async fn scan(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let r = match state.store.access(&s.principal, &source.0).report(id).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let found = r
+        .scan_sha256
+        .as_deref()
+        .and_then(|sha| state.evidence.find(sha));
+    match found {
+        Some((path, media)) => {
+            let download = (!media.is_image()).then(|| r.scan_name.clone().unwrap_or_default());
+            crate::evidence::file_response(path, media.mime(), download).await
+        }
+        None => (StatusCode::NOT_FOUND, "该台账尚未上传扫描件").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    #[serde(default)]
+    format: String,
+}
+
+/// A signed report as printed: the figures frozen at signing (never today's), with the
+/// preparer's line and blank spaces for the principal's signature and the unit's seal.
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<DownloadQuery>,
+) -> Response {
+    let r = match state.store.access(&s.principal, &source.0).report(id).await {
+        Ok(r) => r,
+        Err(e) => return store_error(e),
+    };
+    let snapshot = match r.frozen() {
+        Ok(Some(snap)) => snap,
+        Ok(None) => {
+            return (
+                StatusCode::CONFLICT,
+                "台账尚未签字，没有冻结的数字；请先签字，或在台账页面下载当前数字",
+            )
+                .into_response();
+        }
+        Err(e) => return store_error(e),
+    };
+    if !r.digest_holds() {
+        return (
+            StatusCode::CONFLICT,
+            "冻结数据与签字时的摘要不符，已拒绝输出，请联系管理员核查",
+        )
+            .into_response();
+    }
+    let header = anju_render::Header {
+        preparer: r.preparer_name.clone(),
+        contact: r.contact.clone(),
+        filled_on: r.as_of.to_string(),
+    };
+    let format = if q.format.is_empty() {
+        "pdf"
+    } else {
+        q.format.as_str()
+    };
+    let detail = serde_json::json!({ "report": id, "form": r.form.number(), "format": format, "digest": r.digest });
+    crate::ledgers::send_ledger(
+        &state,
+        &s,
+        &source.0,
+        snapshot.table,
+        header,
+        format,
+        &format!("report:{id}"),
+        detail,
+    )
+    .await
 }
