@@ -252,7 +252,7 @@ fn entry(
 }
 
 /// An audit row for a successful change made by an administrator (or the account itself).
-fn admin_entry(
+pub(crate) fn admin_entry(
     at: DateTime<Utc>,
     by: &Principal,
     source: &str,
@@ -290,7 +290,7 @@ impl Store {
         new: &Security,
         source: &str,
     ) -> AuthResult<()> {
-        require(by, Action::ManageSettings)?;
+        crate::settings::require_county_wide(by)?;
         if new.password.min_length < 8 || new.password.min_classes < 2 {
             return Err(AuthError::Invalid(
                 "密码策略不得低于：至少 8 位、至少 2 类字符".into(),
@@ -966,7 +966,7 @@ fn manages(by: &Principal, a: &Account) -> bool {
     }
 }
 
-fn require(by: &Principal, action: Action) -> AuthResult<()> {
+pub(crate) fn require(by: &Principal, action: Action) -> AuthResult<()> {
     if by.may(action) {
         Ok(())
     } else {

@@ -17,6 +17,7 @@ pub mod personal;
 pub mod reference;
 pub mod reports;
 pub mod scope;
+pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod totp;

@@ -4,6 +4,7 @@
 //! `Access` view is the only way to the store's houses.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod evidence;
 pub mod houses;
@@ -179,6 +180,24 @@ pub fn router(state: AppState) -> Router {
                     anju_evidence::Policy::default().max_bytes + 64 * 1024,
                 ),
             ),
+        )
+        .route("/admin/accounts", get(admin::accounts).post(admin::create))
+        .route(
+            "/admin/accounts/{username}/{op}",
+            axum::routing::post(admin::act),
+        )
+        .route("/admin/settings", get(admin::settings))
+        .route(
+            "/admin/settings/deadlines",
+            axum::routing::post(admin::save_deadlines),
+        )
+        .route(
+            "/admin/settings/security",
+            axum::routing::post(admin::save_security),
+        )
+        .route(
+            "/admin/dictionaries",
+            axum::routing::post(admin::save_dictionary),
         )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/houses", get(api::houses))

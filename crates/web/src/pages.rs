@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-fn render<T: Template>(t: &T, status: StatusCode) -> Response {
+pub fn render<T: Template>(t: &T, status: StatusCode) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -37,6 +37,8 @@ pub struct Chrome {
     pub name: String,
     pub role: String,
     pub unit: String,
+    /// Whether the 用户/设置 link is shown.
+    pub admin: bool,
 }
 
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
@@ -45,6 +47,7 @@ pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
         csrf: s.csrf.clone(),
         name: s.principal.name.clone(),
         role: s.principal.role.label().to_string(),
+        admin: s.principal.may(anju_domain::auth::Action::ManageAccounts),
         unit: s
             .principal
             .region
@@ -342,10 +345,12 @@ pub async fn home(
     };
     let reference = state.store.reference();
     let today = anju_domain::rules::beijing_date(anju_store::now());
-    let deadlines = match state.store.setting("deadlines").await {
-        Ok(Some(json)) => serde_json::from_str(&json)
-            .unwrap_or_else(|_| anju_domain::campaign::default_deadlines()),
-        _ => anju_domain::campaign::default_deadlines(),
+    let deadlines = match state.store.deadlines().await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "deadlines failed");
+            return server_error();
+        }
     };
     let name_of = |code: &str| {
         reference

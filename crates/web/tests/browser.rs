@@ -440,6 +440,13 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         "1",
         "one surveyed house"
     );
+    // 用户/设置 as the county office sees them.
+    c.goto(&format!("{base}/admin/accounts")).await.unwrap();
+    wait_for(&c, "form[action='/admin/accounts']", "accounts").await;
+    shot(&c, "desktop-accounts").await;
+    c.goto(&format!("{base}/admin/settings")).await.unwrap();
+    wait_for(&c, "form[action='/admin/settings/deadlines']", "settings").await;
+    shot(&c, "desktop-settings").await;
     c.close().await.unwrap();
     let _ = Grade::A;
 }

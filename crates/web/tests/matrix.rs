@@ -86,6 +86,14 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     let mut h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(&appraiser(), appraise(Grade::C)).await;
+    let sys = Principal {
+        account_id: 0,
+        username: "system".into(),
+        name: "系统".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    };
     // A photo in the house's history.
     let state = AppState::new(store.clone(), WebOptions::default()).unwrap();
     let mut jpeg = Vec::new();
@@ -107,15 +115,23 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         .await
         .unwrap();
     let sha = photo.sha256;
+    // An account of the other town.
+    store
+        .create_demo_account(
+            &sys,
+            &NewAccount {
+                username: "far-clerk".into(),
+                display_name: "远镇经办甲".into(),
+                role: Role::TownOperator,
+                region: Some(RegionCode::parse("370829102").unwrap()),
+                department: None,
+            },
+            "Anju-2024q",
+        )
+        .await
+        .unwrap();
     let other_town = "370829102000";
-    let sys = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+
     let report = store
         .access(&sys, "t")
         .prepare_report(&NewReport {
@@ -133,6 +149,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         code.clone(),
         "示例村一组1号".to_string(),
         "张三".to_string(),
+        "远镇经办甲".to_string(),
     ];
 
     let cases: Vec<(&str, Method, String, String)> = vec![
@@ -157,6 +174,14 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/reports/{}/download", Method::GET, format!("/reports/{report}/download?format=csv"), String::new()),
         ("/reports/{}/scan", Method::GET, format!("/reports/{report}/scan"), String::new()),
         ("/reports/{}/scan", Method::POST, format!("/reports/{report}/scan"), String::new()),
+        ("/admin/accounts", Method::GET, "/admin/accounts".into(), String::new()),
+        ("/admin/accounts", Method::POST, "/admin/accounts".into(), "username=newfar&display_name=x&role=town_operator&region=370829102000".into()),
+        ("/admin/accounts/{}/{}", Method::POST, "/admin/accounts/far-clerk/reset".into(), String::new()),
+        ("/admin/accounts/{}/{}", Method::POST, "/admin/accounts/far-clerk/disable".into(), String::new()),
+        ("/admin/settings", Method::GET, "/admin/settings".into(), String::new()),
+        ("/admin/settings/deadlines", Method::POST, "/admin/settings/deadlines".into(), "phase=x&due=2024-01-01&overdue=y".into()),
+        ("/admin/settings/security", Method::POST, "/admin/settings/security".into(), "min_length=8&min_classes=2&history=0&max_age_days=0&max_failures=20&lock_minutes=1&idle_minutes=240&absolute_hours=24".into()),
+        ("/admin/dictionaries", Method::POST, "/admin/dictionaries".into(), "kind=survey_round&label=x&op=add".into()),
         ("/api/v1/houses", Method::GET, format!("/api/v1/houses?town={other_town}"), String::new()),
         ("/api/v1/houses/{}", Method::GET, format!("/api/v1/houses/{code}"), String::new()),
         ("/api/v1/houses/{}/events", Method::POST, format!("/api/v1/houses/{code}/events"), r#"{"expected_version":4,"effective":"2024-04-09","change":{"type":"interim_control_applied","measures":["stop_use"]}}"#.into()),

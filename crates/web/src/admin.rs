@@ -1,0 +1,465 @@
+//! 用户/设置 (county office): accounts (create with a one-time password, reset, disable,
+//! enable, end sessions), campaign deadlines, the password and session policy, and the
+//! descriptive dictionaries. Every change goes through the store, which checks the permission
+//! (`ManageAccounts` / `ManageSettings`, settings only from a county-level account) and writes
+//! the change with its audit row.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome, render};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_domain::RegionCode;
+use anju_domain::auth::Action;
+use anju_domain::campaign::Deadline;
+use anju_domain::event::Role;
+use anju_store::NewAccount;
+use anju_store::accounts::{AuthError, Security};
+use askama::Template;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+
+pub struct AccountLine {
+    pub username: String,
+    pub name: String,
+    pub role: String,
+    pub unit: String,
+    pub state: String,
+    pub disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    accounts: Vec<AccountLine>,
+    roles: Vec<(String, String)>,
+    units: Vec<(String, String)>,
+    departments: Vec<(String, String)>,
+    error: Option<String>,
+    /// A one-time password just issued: (user name, password), shown once.
+    issued: Option<(String, String)>,
+}
+
+fn auth_status(e: &AuthError) -> StatusCode {
+    match e {
+        AuthError::Denied(_) => StatusCode::FORBIDDEN,
+        AuthError::NotFound => StatusCode::NOT_FOUND,
+        AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+fn pairs(body: &Bytes) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn field<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(key, _)| key == k)
+        .map_or("", |(_, v)| v.trim())
+}
+
+async fn accounts_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    error: Option<String>,
+    issued: Option<(String, String)>,
+    status: StatusCode,
+) -> Response {
+    let list = match state.store.accounts(&s.principal).await {
+        Ok(l) => l,
+        Err(e @ AuthError::Denied(_)) => {
+            return (StatusCode::FORBIDDEN, e.to_string()).into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "accounts failed");
+            return server_error();
+        }
+    };
+    let reference = state.store.reference();
+    let name_of = |r: &Option<RegionCode>| {
+        r.and_then(|c| reference.regions.iter().find(|x| x.code == c))
+            .map_or_else(String::new, |x| x.name.clone())
+    };
+    let accounts = list
+        .iter()
+        .map(|a| {
+            let mut st = vec![];
+            if a.disabled {
+                st.push("已停用");
+            }
+            if a.must_change {
+                st.push("待修改初始密码");
+            }
+            if a.totp_enabled {
+                st.push("已启用动态口令");
+            }
+            AccountLine {
+                username: a.username.clone(),
+                name: a.display_name.clone(),
+                role: a.role.label().to_string(),
+                unit: match &a.department {
+                    Some(d) => format!("{} · {d}", name_of(&a.region)),
+                    None => name_of(&a.region),
+                },
+                state: if st.is_empty() {
+                    "正常".into()
+                } else {
+                    st.join("，")
+                },
+                disabled: a.disabled,
+            }
+        })
+        .collect();
+    // Units the administrator may anchor an account at: its own region and below, towns up.
+    let mine = s.principal.region;
+    let units = reference
+        .regions
+        .iter()
+        .filter(|r| {
+            r.valid_to.is_none()
+                && matches!(
+                    r.level,
+                    anju_domain::RegionLevel::County | anju_domain::RegionLevel::Town
+                )
+        })
+        .filter(|r| mine.is_none_or(|m| m.contains(&r.code)))
+        .map(|r| (r.code.to_string(), r.name.clone()))
+        .collect();
+    let page = AccountsPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        accounts,
+        roles: Role::ALL
+            .iter()
+            .filter(|r| **r != Role::System)
+            .map(|r| (anju_store::codec::role_code(*r), r.label().to_string()))
+            .collect(),
+        units,
+        departments: reference.departments.clone(),
+        error,
+        issued,
+    };
+    render(&page, status)
+}
+
+pub async fn accounts(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+    accounts_page(&state, &s, None, None, StatusCode::OK).await
+}
+
+/// Creates an account; its one-time password is shown once on the answer page.
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let parsed = (|| {
+        // The user name's form is checked by the store.
+        let username = field(&p, "username").to_string();
+        let display_name = field(&p, "display_name").to_string();
+        if display_name.is_empty() {
+            return Err("请填写姓名".into());
+        }
+        let role = anju_store::codec::parse_role(field(&p, "role"))
+            .ok()
+            .filter(|r| *r != Role::System)
+            .ok_or("请选择角色")?;
+        let region = match field(&p, "region") {
+            "" => None,
+            r => Some(RegionCode::parse(r).map_err(|_| "所属单位无效".to_string())?),
+        };
+        let department = Some(field(&p, "department").to_string()).filter(|d| !d.is_empty());
+        if role == Role::Department && department.is_none() {
+            return Err("行业部门账号须选择所属部门".into());
+        }
+        if !matches!(role, Role::TechReviewer | Role::Appraiser) && region.is_none() {
+            return Err("请选择所属单位（县或镇街）".into());
+        }
+        Ok(NewAccount {
+            username,
+            display_name,
+            role,
+            region,
+            department,
+        })
+    })();
+    let new = match parsed {
+        Ok(n) => n,
+        Err(m) => {
+            return accounts_page(&state, &s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
+        }
+    };
+    match state
+        .store
+        .create_account(&s.principal, &new, &source.0)
+        .await
+    {
+        Ok((a, otp)) => {
+            accounts_page(&state, &s, None, Some((a.username, otp)), StatusCode::OK).await
+        }
+        Err(e) => {
+            let status = auth_status(&e);
+            accounts_page(&state, &s, Some(e.to_string()), None, status).await
+        }
+    }
+}
+
+/// reset | disable | enable | end-sessions on one account.
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path((username, op)): Path<(String, String)>,
+) -> Response {
+    let store = &state.store;
+    let by = &s.principal;
+    let outcome = match op.as_str() {
+        "reset" => store
+            .reset_password(by, &username, &source.0)
+            .await
+            .map(|otp| Some((username.clone(), otp))),
+        "disable" => store
+            .set_disabled(by, &username, true, &source.0)
+            .await
+            .map(|_| None),
+        "enable" => store
+            .set_disabled(by, &username, false, &source.0)
+            .await
+            .map(|_| None),
+        "end-sessions" => store
+            .end_sessions(by, &username, &source.0)
+            .await
+            .map(|_| None),
+        _ => Err(AuthError::NotFound),
+    };
+    match outcome {
+        Ok(None) => Redirect::to("/admin/accounts").into_response(),
+        Ok(issued) => accounts_page(&state, &s, None, issued, StatusCode::OK).await,
+        Err(e) => {
+            let status = auth_status(&e);
+            accounts_page(&state, &s, Some(e.to_string()), None, status).await
+        }
+    }
+}
+
+pub struct DictLine {
+    pub kind: String,
+    pub title: String,
+    pub values: Vec<(String, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    deadlines: Vec<Deadline>,
+    blank_rows: usize,
+    security: Security,
+    dictionaries: Vec<DictLine>,
+    error: Option<String>,
+    saved: Option<String>,
+}
+
+/// The dictionary kinds' names as shown.
+fn dict_title(kind: &str) -> String {
+    use anju_domain::dict::kind as k;
+    match kind {
+        k::BUSINESS_TYPE => "经营类型",
+        k::STRUCTURE_TYPE => "结构类型",
+        k::ZONE_TYPE => "所在区域",
+        k::LAND_TYPE => "土地性质",
+        k::WALL_MATERIAL => "墙体材料",
+        k::SURVEY_ROUND => "排查批次",
+        k::HAZARD_CATEGORY => "隐患类别",
+        k::APPRAISAL_STANDARD => "鉴定标准",
+        k::NOTICE_METHOD => "告知方式",
+        other => other,
+    }
+    .to_string()
+}
+
+async fn settings_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    error: Option<String>,
+    saved: Option<String>,
+    status: StatusCode,
+) -> Response {
+    if !s.principal.may(Action::ManageSettings) {
+        return (StatusCode::FORBIDDEN, "只有县领导小组办公室可以修改设置").into_response();
+    }
+    let (deadlines, security, entries) = match (
+        state.store.deadlines().await,
+        state.store.security().await,
+        state.store.dictionary_entries().await,
+    ) {
+        (Ok(d), Ok(s), Ok(e)) => (d, s, e),
+        _ => return server_error(),
+    };
+    let mut dictionaries: Vec<DictLine> = vec![];
+    for e in entries {
+        match dictionaries.last_mut() {
+            Some(d) if d.kind == e.kind => d.values.push((e.label, e.active)),
+            _ => dictionaries.push(DictLine {
+                title: dict_title(&e.kind),
+                kind: e.kind,
+                values: vec![(e.label, e.active)],
+            }),
+        }
+    }
+    let page = SettingsPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        deadlines,
+        blank_rows: 2,
+        security,
+        dictionaries,
+        error,
+        saved,
+    };
+    render(&page, status)
+}
+
+pub async fn settings(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+    settings_page(&state, &s, None, None, StatusCode::OK).await
+}
+
+async fn settings_outcome(
+    state: &AppState,
+    s: &anju_store::Session,
+    r: Result<(), AuthError>,
+    what: &str,
+) -> Response {
+    match r {
+        Ok(()) => {
+            settings_page(
+                state,
+                s,
+                None,
+                Some(format!("{what}已保存")),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let status = auth_status(&e);
+            settings_page(state, s, Some(e.to_string()), None, status).await
+        }
+    }
+}
+
+/// Phase deadlines: rows of phase / due / overdue; blank rows are ignored.
+pub async fn save_deadlines(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let col = |k: &str| {
+        p.iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (phases, dues, overdue) = (col("phase"), col("due"), col("overdue"));
+    let mut rows = vec![];
+    for (i, phase) in phases.iter().enumerate() {
+        let due = dues.get(i).map_or("", String::as_str);
+        if phase.is_empty() && due.is_empty() {
+            continue;
+        }
+        let Ok(due) = NaiveDate::parse_from_str(due, "%Y-%m-%d") else {
+            let msg = format!("第 {} 行“{phase}”的截止日期无效（如 2024-06-30）", i + 1);
+            return settings_page(
+                &state,
+                &s,
+                Some(msg),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        };
+        rows.push(Deadline {
+            phase: phase.clone(),
+            due,
+            overdue: overdue.get(i).cloned().unwrap_or_default(),
+        });
+    }
+    let r = state
+        .store
+        .set_deadlines(&s.principal, &rows, &source.0)
+        .await;
+    settings_outcome(&state, &s, r, "阶段时限").await
+}
+
+/// The password and session policy.
+pub async fn save_security(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let current = match state.store.security().await {
+        Ok(c) => c,
+        Err(_) => return server_error(),
+    };
+    let num = |k: &str, lo: i64, hi: i64, label: &str| -> Result<i64, String> {
+        field(&p, k)
+            .parse::<i64>()
+            .ok()
+            .filter(|v| (lo..=hi).contains(v))
+            .ok_or_else(|| format!("“{label}”须为 {lo} 至 {hi} 之间的整数"))
+    };
+    let parsed = (|| -> Result<Security, String> {
+        let mut n = current.clone();
+        n.password.min_length = num("min_length", 8, 64, "密码最短长度")? as usize;
+        n.password.min_classes = num("min_classes", 2, 4, "字符类别数")? as usize;
+        n.password.history = num("history", 0, 24, "不得重复使用的历史密码数")? as usize;
+        n.password.max_age_days = num("max_age_days", 0, 365, "密码有效天数")?;
+        n.session.max_failures = num("max_failures", 3, 20, "连续失败次数")?;
+        n.session.lock_minutes = num("lock_minutes", 1, 1440, "锁定分钟数")?;
+        n.session.idle_minutes = num("idle_minutes", 5, 240, "空闲超时分钟数")?;
+        n.session.absolute_hours = num("absolute_hours", 1, 24, "会话最长小时数")?;
+        n.session.totp_required_for_signers = field(&p, "totp_required_for_signers") == "true";
+        Ok(n)
+    })();
+    match parsed {
+        Ok(n) => {
+            let r = state.store.set_security(&s.principal, &n, &source.0).await;
+            settings_outcome(&state, &s, r, "安全策略").await
+        }
+        Err(m) => settings_page(&state, &s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+/// Adds, retires or restores a dictionary value.
+pub async fn save_dictionary(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let active = field(&p, "op") != "retire";
+    let r = state
+        .store
+        .set_dictionary_entry(
+            &s.principal,
+            field(&p, "kind"),
+            field(&p, "label"),
+            active,
+            &source.0,
+        )
+        .await;
+    settings_outcome(&state, &s, r, "字典").await
+}

@@ -1,0 +1,367 @@
+//! 用户/设置 through the real router, on SQLite and PostgreSQL: the county office creates,
+//! resets, disables and re-enables accounts (one-time passwords shown once, each change
+//! audited); edits deadlines, the security policy and dictionaries; bad input changes nothing;
+//! nobody else can.
+
+mod common;
+
+use anju_domain::event::Role;
+use anju_store::Store;
+use anju_store::testing::*;
+use axum::http::StatusCode;
+use common::*;
+
+fn one_time_password(html: &str) -> String {
+    html.split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("a one-time password on the page")
+        .to_string()
+}
+
+async fn audit_actions(store: &Store) -> Vec<String> {
+    anju_store::on_db!(&store.db, p => sqlx::query_scalar::<_, String>("SELECT action FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
+}
+
+async fn the_county_office_manages_accounts(store: &Store) {
+    with_villages(store).await;
+    let (co, csrf) = session(store, "co", Role::CountyOffice, "370829").await;
+    let (_, _, page) = send(store, get("/", &co)).await;
+    assert!(page.contains("/admin/accounts"), "the link is shown");
+    let form = |u: &'static str, role: &'static str, region: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("username", u),
+            ("display_name", "李经办"),
+            ("role", role),
+            ("region", region),
+        ]
+    };
+    // Bad input is named and creates nothing.
+    let before = store.count_accounts().await.unwrap();
+    for (pairs, msg) in [
+        (
+            form("bad name!", "town_operator", "370829101000"),
+            "用户名须为",
+        ),
+        (form("li", "", "370829101000"), "请选择角色"),
+        (form("li", "town_operator", ""), "请选择所属单位"),
+        (form("co", "town_operator", "370829101000"), "已存在"),
+    ] {
+        let (status, _, html) = send(store, post("/admin/accounts", &co, &pairs)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{msg}: {html}");
+        assert!(html.contains(msg), "{msg}: {html}");
+    }
+    assert_eq!(store.count_accounts().await.unwrap(), before);
+
+    let (status, _, html) = send(
+        store,
+        post(
+            "/admin/accounts",
+            &co,
+            &form("li", "town_operator", "370829101000"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let otp = one_time_password(&html);
+    assert!(html.contains("只显示这一次"));
+    // The one-time password logs in and must be changed first.
+    let (li, _) = login(store, "li", &otp).await;
+    let (status, location, _) = send(store, get("/houses", &li)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/password")
+    );
+    // The list shows it; the password itself never appears again.
+    let (_, _, list) = send(store, get("/admin/accounts", &co)).await;
+    assert!(list.contains("李经办") && list.contains("待修改初始密码") && !list.contains(&otp));
+
+    // Reset: a new one-time password, the old one stops working, sessions end.
+    let (status, _, html) = send(
+        store,
+        post("/admin/accounts/li/reset", &co, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let otp2 = one_time_password(&html);
+    assert_ne!(otp, otp2);
+    assert!(
+        store
+            .login("li", &otp, None, "t", chrono::Utc::now())
+            .await
+            .is_err()
+    );
+    assert_eq!(send(store, get("/houses", &li)).await.1, "/login");
+    // Disable: cannot log in; enable: can again.
+    let (status, _, _) = send(
+        store,
+        post("/admin/accounts/li/disable", &co, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        store
+            .login("li", &otp2, None, "t", chrono::Utc::now())
+            .await
+            .is_err()
+    );
+    send(
+        store,
+        post("/admin/accounts/li/enable", &co, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert!(
+        store
+            .login("li", &otp2, None, "t", chrono::Utc::now())
+            .await
+            .is_ok()
+    );
+    // Not one's own account.
+    let (status, _, html) = send(
+        store,
+        post("/admin/accounts/co/disable", &co, &[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("不能停用自己的账号"));
+
+    let actions = audit_actions(store).await;
+    for a in [
+        "account.create",
+        "account.reset_password",
+        "account.disable",
+        "account.enable",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
+    }
+
+    // A town clerk and a town-level county account reach none of it; a town's county-office
+    // account does not see or touch accounts of another town.
+    let (clerk, ccsrf) = session(store, "clerk1", Role::TownOperator, "370829101").await;
+    for (path, is_post) in [
+        ("/admin/accounts", false),
+        ("/admin/settings", false),
+        ("/admin/accounts/li/reset", true),
+        ("/admin/settings/deadlines", true),
+    ] {
+        let req = if is_post {
+            post(
+                path,
+                &clerk,
+                &[("csrf", &ccsrf), ("phase", "x"), ("due", "2024-01-01")],
+            )
+        } else {
+            get(path, &clerk)
+        };
+        assert_eq!(send(store, req).await.0, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (town_co, tcsrf) = session(store, "town-co", Role::CountyOffice, "370829102").await;
+    let (_, _, list) = send(store, get("/admin/accounts", &town_co)).await;
+    assert!(!list.contains("李经办"), "another town's account listed");
+    let (status, _, _) = send(
+        store,
+        post("/admin/accounts/li/reset", &town_co, &[("csrf", &tcsrf)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(
+        store,
+        post(
+            "/admin/settings/deadlines",
+            &town_co,
+            &[("csrf", &tcsrf), ("phase", "x"), ("due", "2024-01-01")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+anju_store::both!(the_county_office_manages_accounts);
+
+async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store) {
+    with_villages(store).await;
+    let (co, csrf) = session(store, "co", Role::CountyOffice, "370829").await;
+    let (status, _, page) = send(store, get("/admin/settings", &co)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("全面复查复核") && page.contains("2024-04-30"),
+        "the notice's dates by default"
+    );
+
+    // A bad date: named, nothing saved.
+    let (status, _, html) = send(
+        store,
+        post(
+            "/admin/settings/deadlines",
+            &co,
+            &[
+                ("csrf", &csrf),
+                ("phase", "回头看"),
+                ("due", "2024-13-01"),
+                ("overdue", "x"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("截止日期无效"), "{html}");
+    assert!(store.setting("deadlines").await.unwrap().is_none());
+    // Two phases (a blank row ignored): the dashboard shows them.
+    let (status, _, html) = send(
+        store,
+        post(
+            "/admin/settings/deadlines",
+            &co,
+            &[
+                ("csrf", &csrf),
+                ("phase", "复查复核"),
+                ("due", "2027-01-31"),
+                ("overdue", "未回头看"),
+                ("phase", "整治攻坚"),
+                ("due", "2027-03-31"),
+                ("overdue", "C、D级未整治"),
+                ("phase", ""),
+                ("due", ""),
+                ("overdue", ""),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("阶段时限已保存"));
+    let d = store.deadlines().await.unwrap();
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[1].phase, "整治攻坚");
+    assert_eq!(d[1].due.to_string(), "2027-03-31");
+    let (_, _, home) = send(store, get("/", &co)).await;
+    assert!(
+        home.contains("整治攻坚") && !home.contains("全面复查复核"),
+        "{home}"
+    );
+
+    // The policy can be tightened, never loosened below the floor.
+    let policy = |min: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("min_length", min),
+            ("min_classes", "3"),
+            ("history", "5"),
+            ("max_age_days", "90"),
+            ("max_failures", "5"),
+            ("lock_minutes", "30"),
+            ("idle_minutes", "30"),
+            ("absolute_hours", "12"),
+            ("totp_required_for_signers", "true"),
+        ]
+    };
+    let (status, _, html) = send(store, post("/admin/settings/security", &co, &policy("6"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("密码最短长度"), "{html}");
+    assert_eq!(store.security().await.unwrap().password.min_length, 8);
+    let (status, _, _) = send(store, post("/admin/settings/security", &co, &policy("12"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let sec = store.security().await.unwrap();
+    assert_eq!(sec.password.min_length, 12);
+    assert!(sec.session.totp_required_for_signers);
+
+    // Dictionaries: a new survey round appears in the survey form; retiring hides it there
+    // (kept in the store), restoring brings it back.
+    let kind = anju_domain::dict::kind::SURVEY_ROUND;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let (clerk, _) = session(store, "clerk1", Role::TownOperator, "370829101").await;
+    let form = format!("/houses/{}/steps/surveyed", h.code);
+    let dict = |label: &'static str, op: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("kind", kind),
+            ("label", label),
+            ("op", op),
+        ]
+    };
+    let (status, _, _) = send(
+        store,
+        post("/admin/dictionaries", &co, &dict("2027年春季复查", "add")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        send(store, get(&form, &clerk))
+            .await
+            .2
+            .contains("2027年春季复查")
+    );
+    send(
+        store,
+        post(
+            "/admin/dictionaries",
+            &co,
+            &dict("2027年春季复查", "retire"),
+        ),
+    )
+    .await;
+    assert!(
+        !send(store, get(&form, &clerk))
+            .await
+            .2
+            .contains("2027年春季复查")
+    );
+    let entries = store.dictionary_entries().await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.label == "2027年春季复查" && !e.active)
+    );
+    send(
+        store,
+        post(
+            "/admin/dictionaries",
+            &co,
+            &dict("2027年春季复查", "restore"),
+        ),
+    )
+    .await;
+    assert!(
+        send(store, get(&form, &clerk))
+            .await
+            .2
+            .contains("2027年春季复查")
+    );
+    let (status, _, html) = send(
+        store,
+        post(
+            "/admin/dictionaries",
+            &co,
+            &[
+                ("csrf", &csrf),
+                ("kind", "no_such"),
+                ("label", "x"),
+                ("op", "add"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("没有名为"));
+
+    let actions = audit_actions(store).await;
+    for a in [
+        "setting.deadlines",
+        "setting.security",
+        "dictionary.add",
+        "dictionary.retire",
+        "dictionary.restore",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
+    }
+}
+
+use anju_domain::dict::UsageCategory;
+
+anju_store::both!(the_county_office_edits_deadlines_policy_and_dictionaries);

@@ -1,0 +1,82 @@
+//! What the web tests share: an account and its session, requests through the real router.
+#![allow(dead_code)]
+
+use anju_domain::auth::Principal;
+use anju_domain::codes::RegionCode;
+use anju_domain::event::Role;
+use anju_store::{NewAccount, Store};
+use anju_web::{AppState, WebOptions};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub const TEST_PASSWORD: &str = "Anju-2024q";
+
+pub fn system() -> Principal {
+    Principal {
+        account_id: 0,
+        username: "system".into(),
+        name: "系统".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    }
+}
+
+/// Creates an account (password [`TEST_PASSWORD`]) and logs it in: (cookie, CSRF token).
+pub async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
+    let new = NewAccount {
+        username: username.into(),
+        display_name: format!("{username}姓名"),
+        role,
+        region: Some(RegionCode::parse(region).unwrap()),
+        department: None,
+    };
+    store
+        .create_demo_account(&system(), &new, TEST_PASSWORD)
+        .await
+        .unwrap();
+    login(store, username, TEST_PASSWORD).await
+}
+
+pub async fn login(store: &Store, username: &str, password: &str) -> (String, String) {
+    let ok = store
+        .login(username, password, None, "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    (format!("anju_session={}", ok.token), ok.session.csrf)
+}
+
+/// Sends a request through a fresh router: (status, Location, body as text).
+pub async fn send(store: &Store, req: Request<Body>) -> (StatusCode, String, String) {
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+pub fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn post(path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
+        .unwrap()
+}
