@@ -35,9 +35,15 @@ pub struct BenchArgs {
     /// Where the SQLite scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
-    /// Which benchmark: demo, record, ledger or all.
+    /// Which benchmark: demo, record, ledger, web or all.
     #[arg(long, default_value = "all")]
     pub only: String,
+    /// Concurrent connections in the web benchmark.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Seconds of load per endpoint in the web benchmark.
+    #[arg(long, default_value_t = 15)]
+    pub seconds: u64,
 }
 
 /// A scratch database for one run; dropped (PostgreSQL) or deleted (SQLite) afterwards.
@@ -123,6 +129,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         if args.only == "all" || args.only == "ledger" {
             bench_ledger(&args, backend).await?;
+        }
+        if args.only == "all" || args.only == "web" {
+            let scratch = Scratch::new(&args, backend, "web").await?;
+            let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
+            crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
+            analyze(&store).await?;
+            crate::bench_web::bench_web(
+                &store,
+                args.houses,
+                backend,
+                args.connections,
+                Duration::from_secs(args.seconds),
+            )
+            .await?;
+            store.db.close().await;
+            scratch.drop().await?;
         }
     }
     Ok(())
@@ -301,17 +323,23 @@ const BARE_ATTACHMENT2: &str = "SELECT town_code, \
     SUM(CASE WHEN (facts & 262) = 260 THEN 1 ELSE 0 END) \
     FROM houses GROUP BY town_code";
 
-async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
-    use anju_domain::ledger::{AsOf, Form};
-    let scratch = Scratch::new(args, backend, "ledger").await?;
-    let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
-    crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
+/// Fresh statistics after a bulk load, as an administrator would run.
+async fn analyze(store: &Store) -> anyhow::Result<()> {
     if let anju_store::Db::Sqlite(p) = &store.db {
         sqlx::query("ANALYZE").execute(p).await?;
     }
     if let anju_store::Db::Postgres(p) = &store.db {
         sqlx::query("VACUUM ANALYZE").execute(p).await?;
     }
+    Ok(())
+}
+
+async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
+    use anju_domain::ledger::{AsOf, Form};
+    let scratch = Scratch::new(args, backend, "ledger").await?;
+    let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
+    crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
+    analyze(&store).await?;
     let as_of = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 15).expect("valid"));
     let (mut now, mut dated, mut recorded, mut bare) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

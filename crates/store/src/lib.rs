@@ -45,6 +45,8 @@ pub struct Store {
     pub db: Db,
     reference: Arc<RwLock<Arc<Reference>>>,
     vault: Arc<Vault>,
+    /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
+    pub(crate) counts: Arc<std::sync::Mutex<list::CountCache>>,
 }
 
 impl Store {
@@ -57,6 +59,7 @@ impl Store {
         let store = Store {
             db,
             reference: Arc::new(RwLock::new(Arc::new(Reference::defaults()))),
+            counts: Arc::default(),
             vault: Arc::new(vault),
         };
         store.check_keys().await?;
@@ -81,6 +84,7 @@ impl Store {
             db: self.db.clone(),
             reference: self.reference.clone(),
             vault: Arc::new(vault),
+            counts: self.counts.clone(),
         };
         store.check_keys().await?;
         Ok(store)

@@ -1,9 +1,15 @@
 //! The house list: filters, search, sort and pages over the projection, always within a scope.
-//! One constant statement per sort order; every filter is a parameter that may be NULL.
+//!
+//! The statement is assembled from the conditions actually present (every value a bound
+//! parameter, never spliced in), so the planner sees what it can use: the scope, the town and
+//! the village filters fold into one range on `village_code`, and a single town or village is
+//! also stated as an equality so `houses(town_code, code)` serves "this town, by code" in order.
+//! Totals are cached per statement and parameters, keyed by the audit chain's head: every write
+//! appends an audit row under the head's row lock, so an unchanged head means unchanged houses.
 
 use crate::error::Result;
 use crate::scope::ScopeParams;
-use crate::{Store, on_db, scope_sql};
+use crate::{Store, on_db};
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::ledger::Facts;
@@ -128,51 +134,54 @@ pub struct HousePage {
     pub per_page: i64,
 }
 
-/// The filter conditions on alias `h`, parameters `$4` … `$14` (after the scope's three).
-macro_rules! filter_sql {
-    () => {
-        " AND (CAST($4 AS TEXT) IS NULL OR h.town_code = $4) \
-          AND (CAST($5 AS TEXT) IS NULL OR h.village_code = $5) \
-          AND (CAST($6 AS BOOLEAN) IS NULL OR h.is_business = $6) \
-          AND (CAST($7 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM house_sectors d WHERE d.house_id = h.id AND d.department_code = $7)) \
-          AND (CAST($8 AS TEXT) IS NULL OR h.status = $8) \
-          AND (CAST($9 AS TEXT) IS NULL OR h.judgement = $9) \
-          AND (CAST($10 AS TEXT) IS NULL OR h.grade = $10) \
-          AND (h.facts & $11) = $11 AND (h.facts & $12) = 0 \
-          AND (CAST($13 AS TEXT) IS NULL OR h.code = $13 OR h.address LIKE $14 \
-               OR EXISTS (SELECT 1 FROM house_people o WHERE o.house_id = h.id AND o.owner_name LIKE $15))"
-    };
-}
-
-macro_rules! page_sql {
-    ($order:literal) => {
-        concat!(
-            "SELECT h.code, h.town_code, h.village_code, h.address, h.is_business, h.status, h.judgement, h.grade, \
-             (SELECT o.owner_name FROM house_people o WHERE o.house_id = h.id), h.last_effective, h.updated_at \
-             FROM houses h WHERE ",
-            scope_sql!(),
-            filter_sql!(),
-            " ORDER BY ",
-            $order,
-            " LIMIT $16 OFFSET $17"
-        )
-    };
-}
-
-const BY_CODE: &str = page_sql!("h.code");
-const BY_UPDATED: &str = page_sql!("h.updated_at DESC, h.code");
-const BY_ADDRESS: &str = page_sql!("h.address, h.code");
-const COUNT: &str = concat!(
-    "SELECT COUNT(*) FROM houses h WHERE ",
-    scope_sql!(),
-    filter_sql!()
-);
-
 /// Escapes `%`, `_` and `\` for a LIKE pattern (with `ESCAPE` not needed: none is left).
 fn like_literal(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '%' | '_' | '\\'))
         .collect()
+}
+
+/// A bound value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Bind {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+}
+
+/// A WHERE clause under construction: conditions and their parameters.
+#[derive(Default)]
+struct Where {
+    conds: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    /// The placeholder of a new parameter.
+    fn p(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+    fn eq_text(&mut self, col: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            let p = self.p(Bind::Text(v.to_string()));
+            self.conds.push(format!("{col} = {p}"));
+        }
+    }
+}
+
+/// Totals by statement and parameters, with the audit head they were counted at.
+#[derive(Default)]
+pub(crate) struct CountCache {
+    map: std::collections::HashMap<(String, Vec<Bind>), (i64, i64)>,
+}
+
+const COUNT_CACHE_MAX: usize = 4096;
+
+/// The prefix range of a region's codes (as `ScopeParams` computes for a scope).
+fn region_range(code: &RegionCode) -> (String, String) {
+    let p = ScopeParams::of(&Scope::Region { code: *code });
+    (p.lo, p.hi)
 }
 
 type Row = (
@@ -202,49 +211,104 @@ impl Store {
         let per_page = per_page.clamp(1, 500);
         let page = page.max(1);
         let sp = ScopeParams::of(scope);
-        let (set, clear) = filter
-            .overdue
-            .map_or((Facts::empty(), Facts::empty()), Overdue::masks);
+        let mut w = Where::default();
+        // One range on village_code: the scope's, narrowed by the town and village filters.
+        let (mut lo, mut hi) = (sp.lo.clone(), sp.hi.clone());
+        for r in [filter.town, filter.village].into_iter().flatten() {
+            let (l, h) = region_range(&r);
+            lo = lo.max(l);
+            hi = hi.min(h);
+        }
+        let plo = w.p(Bind::Text(lo));
+        let phi = w.p(Bind::Text(hi));
+        w.conds.push(format!(
+            "h.village_code >= {plo} AND h.village_code < {phi}"
+        ));
+        // A single town (by filter or by the account's scope), stated for the index.
+        let town = filter.town.or(match scope {
+            Scope::Region { code } if code.level() == anju_domain::RegionLevel::Town => Some(*code),
+            _ => None,
+        });
+        w.eq_text("h.town_code", town.map(|t| t.to_string()).as_deref());
+        w.eq_text(
+            "h.village_code",
+            filter.village.map(|v| v.to_string()).as_deref(),
+        );
+        if let Some(key) = &sp.key {
+            let p = w.p(Bind::Text(key.clone()));
+            w.conds.push(format!(
+                "(EXISTS (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = {p}) \
+                 OR EXISTS (SELECT 1 FROM assignments a WHERE a.assignee = {p} AND a.house_id = h.id))"
+            ));
+        }
+        if let Some(b) = filter.business {
+            let p = w.p(Bind::Bool(b));
+            w.conds.push(format!("h.is_business = {p}"));
+        }
+        if let Some(d) = &filter.department {
+            let p = w.p(Bind::Text(d.clone()));
+            w.conds.push(format!(
+                "EXISTS (SELECT 1 FROM house_sectors d WHERE d.house_id = h.id AND d.department_code = {p})"
+            ));
+        }
+        w.eq_text("h.status", filter.status.map(|s| s.code()));
+        w.eq_text("h.judgement", filter.judgement.map(|j| j.code()));
+        w.eq_text("h.grade", filter.grade.map(|g| g.code()));
+        if let Some(o) = filter.overdue {
+            let (set, clear) = o.masks();
+            let ps = w.p(Bind::Int(i64::from(set.bits())));
+            let pc = w.p(Bind::Int(i64::from(clear.bits())));
+            w.conds
+                .push(format!("(h.facts & {ps}) = {ps} AND (h.facts & {pc}) = 0"));
+        }
         let q = filter
             .q
             .as_deref()
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(|q| q.chars().take(50).collect::<String>());
-        let code_q = q.as_deref().map(|q| match HouseCode::parse(q) {
-            Ok(c) => c.to_string(),
-            Err(_) => q.to_string(),
-        });
-        let like_any = q.as_deref().map(|q| format!("%{}%", like_literal(q)));
-        let like_start = q.as_deref().map(|q| format!("{}%", like_literal(q)));
-        let sql = match sort {
-            Sort::Code => BY_CODE,
-            Sort::Updated => BY_UPDATED,
-            Sort::Address => BY_ADDRESS,
-        };
-        macro_rules! bind_all {
-            ($q:expr) => {
-                $q.bind(&sp.lo)
-                    .bind(&sp.hi)
-                    .bind(&sp.key)
-                    .bind(filter.town.map(|c| c.to_string()))
-                    .bind(filter.village.map(|c| c.to_string()))
-                    .bind(filter.business)
-                    .bind(&filter.department)
-                    .bind(filter.status.map(|s| s.code()))
-                    .bind(filter.judgement.map(|j| j.code()))
-                    .bind(filter.grade.map(|g| g.code()))
-                    .bind(set.bits() as i32)
-                    .bind(clear.bits() as i32)
-                    .bind(&code_q)
-                    .bind(&like_any)
-                    .bind(&like_start)
+        if let Some(q) = q {
+            let code = match HouseCode::parse(&q) {
+                Ok(c) => c.to_string(),
+                Err(_) => q.clone(),
             };
+            let pc = w.p(Bind::Text(code));
+            let pa = w.p(Bind::Text(format!("%{}%", like_literal(&q))));
+            let po = w.p(Bind::Text(format!("{}%", like_literal(&q))));
+            w.conds.push(format!(
+                "(h.code = {pc} OR h.address LIKE {pa} \
+                 OR EXISTS (SELECT 1 FROM house_people o WHERE o.house_id = h.id AND o.owner_name LIKE {po}))"
+            ));
         }
-        let rows: Vec<Row> = on_db!(&self.db, p => bind_all!(sqlx::query_as(sql))
-            .bind(per_page).bind((page - 1) * per_page).fetch_all(p).await)?;
-        let total: i64 =
-            on_db!(&self.db, p => bind_all!(sqlx::query_scalar(COUNT)).fetch_one(p).await)?;
+        let cond = w.conds.join(" AND ");
+        let order = match sort {
+            Sort::Code => "h.code",
+            Sort::Updated => "h.updated_at DESC, h.code",
+            Sort::Address => "h.address, h.code",
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM houses h WHERE {cond}");
+        let mut binds = w.binds;
+        let total = self.cached_count(&count_sql, &binds).await?;
+        let pl = binds.len() + 1;
+        binds.push(Bind::Int(per_page));
+        binds.push(Bind::Int((page - 1) * per_page));
+        let sql = format!(
+            "SELECT h.code, h.town_code, h.village_code, h.address, h.is_business, h.status, h.judgement, h.grade, \
+             (SELECT o.owner_name FROM house_people o WHERE o.house_id = h.id), h.last_effective, h.updated_at \
+             FROM houses h WHERE {cond} ORDER BY {order} LIMIT ${pl} OFFSET ${}",
+            pl + 1
+        );
+        let rows: Vec<Row> = on_db!(&self.db, p => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                query = match b {
+                    Bind::Text(t) => query.bind(t.clone()),
+                    Bind::Int(i) => query.bind(*i),
+                    Bind::Bool(v) => query.bind(*v),
+                };
+            }
+            query.fetch_all(p).await
+        })?;
         let houses = rows
             .into_iter()
             .map(|r| HouseSummary {
@@ -267,5 +331,39 @@ impl Store {
             page,
             per_page,
         })
+    }
+
+    /// `COUNT(*)` of a list statement, from the cache while no write has happened since.
+    async fn cached_count(&self, sql: &str, binds: &[Bind]) -> Result<i64> {
+        const HEAD: &str = "SELECT last_id FROM audit_head WHERE id = 1";
+        let head: Option<i64> =
+            on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
+        let head = head.unwrap_or(0);
+        let key = (sql.to_string(), binds.to_vec());
+        if let Some((at, n)) = self.counts.lock().expect("count cache").map.get(&key)
+            && *at == head
+        {
+            return Ok(*n);
+        }
+        let n: i64 = on_db!(&self.db, p => {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()));
+            for b in binds {
+                query = match b {
+                    Bind::Text(t) => query.bind(t.clone()),
+                    Bind::Int(i) => query.bind(*i),
+                    Bind::Bool(v) => query.bind(*v),
+                };
+            }
+            query.fetch_one(p).await
+        })?;
+        let mut cache = self.counts.lock().expect("count cache");
+        if cache.map.len() >= COUNT_CACHE_MAX {
+            cache.map.retain(|_, (at, _)| *at == head);
+            if cache.map.len() >= COUNT_CACHE_MAX {
+                cache.map.clear();
+            }
+        }
+        cache.map.insert(key, (head, n));
+        Ok(n)
     }
 }

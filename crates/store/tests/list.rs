@@ -249,3 +249,42 @@ async fn pages_and_sorts(store: &Store) {
 }
 
 anju_store::both!(every_filter_narrows_the_list_within_scope, pages_and_sorts);
+
+/// Totals are cached, but never across a write: a step or a new house changes them at once,
+/// and a refused step (audited, nothing else written) leaves them right.
+async fn totals_follow_every_write(store: &Store) {
+    with_villages(store).await;
+    let scope = Scope::Region {
+        code: RegionCode::parse("370829101").unwrap(),
+    };
+    let hazard = HouseFilter {
+        judgement: Some(Judgement::Hazard),
+        ..HouseFilter::default()
+    };
+    let total = |f: HouseFilter| {
+        let scope = scope.clone();
+        async move {
+            store
+                .houses_page(&scope, &f, Sort::Code, 1, 10)
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    let mut h1 = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    assert_eq!(total(HouseFilter::default()).await, 1);
+    assert_eq!(total(hazard.clone()).await, 0);
+    assert_eq!(total(hazard.clone()).await, 0, "answered from the cache");
+    h1.ok(&clerk(), survey(Judgement::Hazard)).await;
+    assert_eq!(total(hazard.clone()).await, 1);
+    House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    assert_eq!(total(HouseFilter::default()).await, 2);
+    // A refused step writes only its audit row: the totals stay what they are.
+    let cmd = h1.cmd(close(anju_domain::dict::ClosureBasis::ManagementMeasure));
+    h1.refused(&principal(), cmd, anju_domain::RuleCode::R1)
+        .await;
+    assert_eq!(total(hazard).await, 1);
+    assert_eq!(total(HouseFilter::default()).await, 2);
+}
+
+anju_store::both!(totals_follow_every_write);

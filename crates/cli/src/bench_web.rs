@@ -1,0 +1,323 @@
+//! `anju bench --only web`: the web application under load. The real router and server on
+//! 127.0.0.1, a built-in HTTP/1.1 load generator (keep-alive connections, each sending its next
+//! request as soon as the last answer is read), for a fixed time per endpoint:
+//!
+//! - the house list with a filter (`/houses?town=…&judgement=…&page=…`, county-wide account);
+//! - the house page (`/houses/{code}`, random houses);
+//! - `/healthz`, the floor of the HTTP stack and the generator on this machine;
+//!
+//! and side by side, in the same run and at the same concurrency, the same reads through the
+//! store without HTTP (`Access::houses_page`; `Access::house` + `Access::house_events`), so the
+//! ratio shows what sessions, templates and HTTP add. Client and server share the machine's
+//! cores, as `oha` or `wrk` on the same host would.
+
+use anju_domain::auth::Principal;
+use anju_domain::event::Role;
+use anju_store::list::{HouseFilter, Sort};
+use anju_store::{NewAccount, Store};
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one endpoint did under load.
+pub struct Load {
+    pub requests: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Load {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[i - 1]
+    }
+    fn line(&self, what: &str) -> String {
+        format!(
+            "{what}: {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests, {} errors)",
+            self.rps(),
+            self.pct(0.50).as_secs_f64() * 1e3,
+            self.pct(0.99).as_secs_f64() * 1e3,
+            self.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            self.requests,
+            self.errors
+        )
+    }
+}
+
+fn merge(parts: Vec<(usize, Vec<Duration>)>, elapsed: Duration) -> Load {
+    let mut latencies = vec![];
+    let mut errors = 0;
+    for (e, l) in parts {
+        errors += e;
+        latencies.extend(l);
+    }
+    latencies.sort();
+    Load {
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+    }
+}
+
+/// `conns` keep-alive connections GET `paths` in turn for `time`; non-200 answers are errors.
+pub async fn http_load(
+    addr: SocketAddr,
+    cookie: &str,
+    paths: Arc<Vec<String>>,
+    conns: usize,
+    time: Duration,
+) -> anyhow::Result<Load> {
+    let start = Instant::now();
+    let deadline = start + time;
+    let mut tasks = vec![];
+    for c in 0..conns {
+        let paths = paths.clone();
+        let cookie = cookie.to_string();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(
+                hyper_util::rt::TokioIo::new(stream),
+            )
+            .await?;
+            tokio::spawn(conn);
+            let (mut errors, mut lat) = (0usize, Vec::with_capacity(4096));
+            let mut i = c;
+            while Instant::now() < deadline {
+                let path = &paths[i % paths.len()];
+                i += conns;
+                let req = hyper::Request::get(path.as_str())
+                    .header(hyper::header::HOST, "127.0.0.1")
+                    .header(hyper::header::COOKIE, &cookie)
+                    .body(Empty::<Bytes>::new())?;
+                let t = Instant::now();
+                sender.ready().await?;
+                let res = sender.send_request(req).await?;
+                let ok = res.status() == hyper::StatusCode::OK;
+                let body = res.into_body().collect().await?.to_bytes();
+                lat.push(t.elapsed());
+                if !ok || body.is_empty() {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((errors, lat))
+        }));
+    }
+    let mut parts = vec![];
+    for t in tasks {
+        parts.push(t.await??);
+    }
+    Ok(merge(parts, start.elapsed()))
+}
+
+/// `conns` tasks run `work(i)` in turn for `time` (the same reads without HTTP).
+async fn direct_load<F, Fut>(conns: usize, time: Duration, work: F) -> anyhow::Result<Load>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let work = Arc::new(work);
+    let start = Instant::now();
+    let deadline = start + time;
+    let mut tasks = vec![];
+    for c in 0..conns {
+        let work = work.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut errors, mut lat) = (0usize, Vec::with_capacity(4096));
+            let mut i = c;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = work(i).await;
+                lat.push(t.elapsed());
+                if r.is_err() {
+                    errors += 1;
+                }
+                i += conns;
+            }
+            (errors, lat)
+        }));
+    }
+    let mut parts = vec![];
+    for t in tasks {
+        parts.push(t.await?);
+    }
+    Ok(merge(parts, start.elapsed()))
+}
+
+/// The list filters sent: each town × two judgements × pages 1–3.
+fn list_paths(towns: &[String]) -> Vec<(String, HouseFilter, i64)> {
+    use anju_domain::dict::Judgement;
+    let mut out = vec![];
+    for t in towns {
+        for j in [Judgement::Hazard, Judgement::NoHazard] {
+            for page in 1..=3 {
+                let filter = HouseFilter {
+                    town: anju_domain::RegionCode::parse(t).ok(),
+                    judgement: Some(j),
+                    ..HouseFilter::default()
+                };
+                out.push((
+                    format!("/houses?town={t}&judgement={}&page={page}", j.code()),
+                    filter,
+                    page,
+                ));
+            }
+        }
+    }
+    out
+}
+
+pub async fn bench_web(
+    store: &Store,
+    houses: u64,
+    backend: &str,
+    conns: usize,
+    time: Duration,
+) -> anyhow::Result<()> {
+    let system = Principal {
+        account_id: 0,
+        username: "system".into(),
+        name: "系统".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    };
+    let password = "Bench-2024q";
+    let account = NewAccount {
+        username: "bench-county".into(),
+        display_name: "压测".into(),
+        role: Role::CountyOffice,
+        region: Some(anju_domain::RegionCode::parse("370829").context("county code")?),
+        department: None,
+    };
+    store
+        .create_demo_account(&system, &account, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let login = store
+        .login("bench-county", password, None, "bench", chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cookie = format!("anju_session={}", login.token);
+    let principal = login.session.principal.clone();
+
+    let towns: Vec<String> = store
+        .reference()
+        .regions
+        .iter()
+        .filter(|r| r.level == anju_domain::RegionLevel::Town && r.valid_to.is_none())
+        .map(|r| r.code.to_string())
+        .collect();
+    let lists = Arc::new(list_paths(&towns));
+    // Every 97th house, shuffled by a fixed stride so neighbours are not read together.
+    let codes: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT code FROM houses WHERE id % 97 = 0 ORDER BY id LIMIT 10000").fetch_all(p).await)?;
+    anyhow::ensure!(!codes.is_empty(), "no houses");
+    let codes: Arc<Vec<String>> = Arc::new(
+        (0..codes.len())
+            .map(|i| codes[(i * 7919) % codes.len()].clone())
+            .collect(),
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = anju_web::router(anju_web::AppState::new(
+        store.clone(),
+        anju_web::WebOptions::default(),
+    )?);
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+
+    let list_urls = Arc::new(lists.iter().map(|x| x.0.clone()).collect::<Vec<_>>());
+    let house_urls = Arc::new(
+        codes
+            .iter()
+            .map(|c| format!("/houses/{c}"))
+            .collect::<Vec<_>>(),
+    );
+    let health = Arc::new(vec!["/healthz".to_string()]);
+    // Warm up caches and connections.
+    http_load(
+        addr,
+        &cookie,
+        list_urls.clone(),
+        conns,
+        Duration::from_secs(2),
+    )
+    .await?;
+    http_load(
+        addr,
+        &cookie,
+        house_urls.clone(),
+        conns,
+        Duration::from_secs(2),
+    )
+    .await?;
+
+    let list = http_load(addr, &cookie, list_urls, conns, time).await?;
+    let page = http_load(addr, &cookie, house_urls, conns, time).await?;
+    let floor = http_load(addr, &cookie, health, conns, time).await?;
+    let (s, p, l) = (store.clone(), principal.clone(), lists.clone());
+    let list_direct = direct_load(conns, time, move |i| {
+        let (s, p, l) = (s.clone(), p.clone(), l.clone());
+        async move {
+            let (_, filter, page) = &l[i % l.len()];
+            s.access(&p, "bench")
+                .houses_page(filter, Sort::Code, *page, 50)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let (s, p, c) = (store.clone(), principal.clone(), codes.clone());
+    let page_direct = direct_load(conns, time, move |i| {
+        let (s, p, c) = (s.clone(), p.clone(), c.clone());
+        async move {
+            let code = anju_domain::HouseCode::parse(&c[i % c.len()])?;
+            let a = s.access(&p, "bench");
+            a.house(&code).await?;
+            a.house_events(&code).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    server.abort();
+
+    println!(
+        "[{backend}] web, {houses} houses, {conns} connections, {} s each:",
+        time.as_secs()
+    );
+    println!("  {}", list.line("房屋 list with a filter (HTTP)"));
+    println!("  {}", list_direct.line("  the same through the store"));
+    println!("  {}", page.line("房屋 page (HTTP)"));
+    println!("  {}", page_direct.line("  the same through the store"));
+    println!("  {}", floor.line("/healthz (HTTP floor)"));
+    println!(
+        "  ratios HTTP/store: list {:.2}× (throughput {:.2}×), page {:.2}× (throughput {:.2}×)",
+        list.pct(0.99).as_secs_f64() / list_direct.pct(0.99).as_secs_f64().max(1e-9),
+        list_direct.rps() / list.rps().max(1e-9),
+        page.pct(0.99).as_secs_f64() / page_direct.pct(0.99).as_secs_f64().max(1e-9),
+        page_direct.rps() / page.rps().max(1e-9),
+    );
+    anyhow::ensure!(
+        list.errors == 0 && page.errors == 0 && list.requests > 0 && page.requests > 0,
+        "the server answered with errors under load"
+    );
+    Ok(())
+}
