@@ -39,6 +39,10 @@ pub enum Action {
     ReadAudit,
     /// Export data with personal identifiers unmasked.
     ExportPersonal,
+    /// Issue problems found by checks (问题台账), and decide disputes and fixes.
+    IssueProblems,
+    /// Confirm, dispute and fix the problems of one's own town or sector.
+    HandleProblems,
 }
 
 impl Action {
@@ -56,6 +60,8 @@ impl Action {
         Action::ManageSettings,
         Action::ReadAudit,
         Action::ExportPersonal,
+        Action::IssueProblems,
+        Action::HandleProblems,
     ];
 
     pub fn label(self) -> &'static str {
@@ -73,6 +79,8 @@ impl Action {
             Action::ManageSettings => "修改字典和设置",
             Action::ReadAudit => "查看审计日志",
             Action::ExportPersonal => "导出未脱敏的个人信息",
+            Action::IssueProblems => "下发和核验问题",
+            Action::HandleProblems => "确认和整改问题",
         }
     }
 }
@@ -93,6 +101,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | A::PrepareReport
                 | A::SubmitReport
                 | A::AssignHouses
+                | A::HandleProblems
         ),
         R::TownPrincipal => matches!(
             action,
@@ -102,10 +111,14 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | A::ReadLedger
                 | A::SignReport
                 | A::SubmitReport
+                | A::HandleProblems
         ),
-        R::Department => matches!(action, A::ReadHouses | A::Record | A::ReadLedger),
+        R::Department => matches!(
+            action,
+            A::ReadHouses | A::Record | A::ReadLedger | A::HandleProblems
+        ),
         R::TechReviewer | R::Appraiser => matches!(action, A::ReadHouses | A::Record),
-        R::Inspector => matches!(action, A::ReadHouses | A::ReadLedger),
+        R::Inspector => matches!(action, A::ReadHouses | A::ReadLedger | A::IssueProblems),
         R::Auditor => matches!(action, A::ReadHouses | A::ReadLedger | A::ReadAudit),
     }
 }

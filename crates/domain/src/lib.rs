@@ -10,6 +10,7 @@ pub mod event;
 pub mod house;
 pub mod ledger;
 pub mod offer;
+pub mod problem;
 pub mod region;
 pub mod report;
 pub mod rules;

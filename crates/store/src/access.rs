@@ -394,4 +394,79 @@ impl Access<'_> {
         self.require(Action::ReadAudit, "audit").await?;
         audit::tail(&self.store.db, limit).await
     }
+
+    /// Issues a batch of problems (county office, inspectors), all or nothing.
+    pub async fn issue_problems(
+        &self,
+        batch: &crate::problems::NewBatch,
+        problems: &[crate::problems::NewProblem],
+    ) -> Result<i64> {
+        self.require(Action::IssueProblems, "problems").await?;
+        self.store
+            .issue_problems(
+                &self.who.actor(),
+                &self.scope(),
+                batch,
+                problems,
+                self.source,
+            )
+            .await
+    }
+
+    /// A step on a problem: the town's (confirm, dispute, fix) or the issuer's (decide a
+    /// dispute, verify, send back).
+    pub async fn act_on_problem(
+        &self,
+        id: i64,
+        expected_version: i32,
+        action: &anju_domain::problem::ProblemAction,
+        evidence: &[anju_domain::event::Evidence],
+    ) -> Result<anju_domain::problem::ProblemStatus> {
+        let needed = if action.by_issuer() {
+            Action::IssueProblems
+        } else {
+            Action::HandleProblems
+        };
+        self.require(needed, &format!("problem:{id}")).await?;
+        self.store
+            .act_on_problem(
+                &self.who.actor(),
+                &self.scope(),
+                id,
+                expected_version,
+                action,
+                evidence,
+                self.source,
+            )
+            .await
+    }
+
+    /// The problems within scope.
+    pub async fn problems(
+        &self,
+        status: Option<anju_domain::problem::ProblemStatus>,
+    ) -> Result<Vec<crate::problems::Problem>> {
+        self.require(Action::ReadHouses, "problems").await?;
+        self.store.problems(&self.scope(), status).await
+    }
+
+    /// One problem and its history, within scope.
+    pub async fn problem(
+        &self,
+        id: i64,
+    ) -> Result<(crate::problems::Problem, Vec<crate::problems::ProblemStep>)> {
+        self.require(Action::ReadHouses, &format!("problem:{id}"))
+            .await?;
+        let p = self.store.problem(&self.scope(), id).await?;
+        let steps = self.store.problem_steps(&self.scope(), id).await?;
+        Ok((p, steps))
+    }
+
+    /// Problem figures per town within scope.
+    pub async fn problem_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, anju_domain::problem::ProblemCounts>> {
+        self.require(Action::ReadHouses, "problems").await?;
+        self.store.problem_counts(&self.scope()).await
+    }
 }

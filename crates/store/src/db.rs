@@ -64,6 +64,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "list",
         include_str!("../migrations/sqlite/0003_list.sql"),
     ),
+    (
+        4,
+        "problems",
+        include_str!("../migrations/sqlite/0004_problems.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -80,6 +85,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "list",
         include_str!("../migrations/postgres/0003_list.sql"),
+    ),
+    (
+        4,
+        "problems",
+        include_str!("../migrations/postgres/0004_problems.sql"),
     ),
 ];
 

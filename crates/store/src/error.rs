@@ -14,6 +14,9 @@ pub enum StoreError {
     /// A stored row could not be read back (corrupt or from an incompatible version).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// Input that cannot be taken, with what is wrong (per row for batches); nothing written.
+    #[error("{0}")]
+    Invalid(String),
     /// The caller's role may not do this at all (checked before anything is looked up).
     #[error("{0}")]
     Denied(String),

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod list;
 pub mod log;
 pub mod personal;
+pub mod problems;
 pub mod reference;
 pub mod reports;
 pub mod scope;

@@ -185,7 +185,7 @@ impl Store {
         }
     }
 
-    async fn execute_in(
+    pub(crate) async fn execute_in(
         &self,
         tx: &mut Tx,
         scope: &Scope,

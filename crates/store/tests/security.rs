@@ -469,6 +469,35 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
         .await
         .unwrap();
     new_account(store, "js99", Role::TechReviewer, None).await;
+    // A problem of OTHER_TOWN about the house.
+    store
+        .access(&county, "x")
+        .issue_problems(
+            &anju_store::problems::NewBatch {
+                source: anju_domain::problem::ProblemSource::OnlineInspection,
+                name: "第1批".into(),
+                issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            },
+            &[anju_store::problems::NewProblem {
+                row_no: 1,
+                town: code(OTHER_TOWN),
+                house: Some(h.code.to_string()),
+                category: anju_domain::problem::ProblemCategory::FalseClosure,
+                description: "销号不实".into(),
+                deadline: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let problem_id = store
+        .problems(&anju_domain::Scope::All, None)
+        .await
+        .unwrap()[0]
+        .id;
+    let out_of_scope = |e: StoreError| match e {
+        StoreError::Invalid(m) if m.contains("不在您的辖区内") => StoreError::NotFound,
+        e => e,
+    };
     let id = sample::people().owner_id.unwrap();
     let phone = sample::people().owner_phone.unwrap();
     let other_town = code(OTHER_TOWN);
@@ -619,6 +648,79 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
                 Action::AssignHouses,
                 a.assign(&h.code, "js99").await.map(|v| format!("{v:?}")),
             ),
+            (
+                "issue_problems",
+                Action::IssueProblems,
+                a.issue_problems(
+                    &anju_store::problems::NewBatch {
+                        source: anju_domain::problem::ProblemSource::CountySupervision,
+                        name: "越权".into(),
+                        issued_on: NaiveDate::from_ymd_opt(2024, 5, 2).unwrap(),
+                    },
+                    &[anju_store::problems::NewProblem {
+                        row_no: 1,
+                        town: code(OTHER_TOWN),
+                        house: None,
+                        category: anju_domain::problem::ProblemCategory::Other,
+                        description: "x".into(),
+                        deadline: None,
+                    }],
+                )
+                .await
+                .map(|v| format!("{v:?}"))
+                .map_err(out_of_scope),
+            ),
+            (
+                "problem",
+                Action::ReadHouses,
+                a.problem(problem_id).await.map(|v| format!("{v:?}")),
+            ),
+            (
+                "problems",
+                Action::ReadHouses,
+                a.problems(None).await.and_then(|v| {
+                    if v.is_empty() {
+                        Err(StoreError::NotFound)
+                    } else {
+                        Ok(format!("{v:?}"))
+                    }
+                }),
+            ),
+            (
+                "problem_counts",
+                Action::ReadHouses,
+                a.problem_counts().await.and_then(|v| {
+                    if v.is_empty() {
+                        Err(StoreError::NotFound)
+                    } else {
+                        Ok(format!("{v:?}"))
+                    }
+                }),
+            ),
+            (
+                "act_on_problem(confirm)",
+                Action::HandleProblems,
+                a.act_on_problem(
+                    problem_id,
+                    1,
+                    &anju_domain::problem::ProblemAction::Confirm,
+                    &[],
+                )
+                .await
+                .map(|v| format!("{v:?}")),
+            ),
+            (
+                "act_on_problem(accept_dispute)",
+                Action::IssueProblems,
+                a.act_on_problem(
+                    problem_id,
+                    1,
+                    &anju_domain::problem::ProblemAction::AcceptDispute,
+                    &[],
+                )
+                .await
+                .map(|v| format!("{v:?}")),
+            ),
         ];
         for (name, action, r) in results {
             checked += 1;
@@ -644,7 +746,14 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
             who.role
         );
     }
-    assert_eq!(checked, 15 * callers.len());
+    assert_eq!(checked, 21 * callers.len());
+    let steps: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
+    let problems: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap();
+    assert_eq!(
+        (steps, problems),
+        (0, 1),
+        "no problem issued or moved by a refused caller"
+    );
     let reports: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1, "no report prepared by a refused caller");
     assert_eq!(
@@ -656,6 +765,7 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
     let own = principal_of(Role::TownOperator, "own", Some(OTHER_TOWN), None);
     let a = store.access(&own, "x");
     assert!(a.house(&h.code).await.is_ok());
+    assert!(a.problem(problem_id).await.is_ok());
     assert_eq!(a.find_by_owner_id(&id).await.unwrap(), vec![h.code.clone()]);
     assert!(
         a.ledger(Form::Attachment2, Some(&other_town), AsOf::Now)

@@ -33,6 +33,7 @@ fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::NotFound => error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
         StoreError::Denied(m) => error(StatusCode::FORBIDDEN, "denied", m),
+        StoreError::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
         StoreError::Rule(v) if v.code == anju_domain::RuleCode::V1 => {
             error(StatusCode::CONFLICT, v.code.as_str(), v.message)
         }

@@ -102,6 +102,7 @@ pub fn page_error(e: anju_store::StoreError, not_found: &'static str) -> Respons
         E::NotFound => (StatusCode::NOT_FOUND, not_found).into_response(),
         E::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
         E::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.to_string()).into_response(),
+        E::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
         e => {
             tracing::error!(error = %e, "request failed on the store");
             server_error()

@@ -1,0 +1,464 @@
+//! The problem ledger in the database (DOMAIN §7, `anju_domain::problem`). Issuing a batch is all
+//! or nothing, with every bad row named; each step on a problem is decided by
+//! `decide_problem`, written with its history row and its audit row in one transaction, and
+//! refused steps are audited too. A problem confirmed on a closed house reopens the house in the
+//! same transaction.
+
+use crate::audit::{self, AuditEntry};
+use crate::codec::{from_micros, micros, role_code};
+use crate::db::Tx;
+use crate::error::{Result, StoreError};
+use crate::houses::load_for_update;
+use crate::{Store, on_db, on_tx};
+use anju_domain::codes::RegionCode;
+use anju_domain::event::{Actor, Change, Command, Evidence, Role};
+use anju_domain::problem::{
+    ProblemAction, ProblemCategory, ProblemCounts, ProblemSource, ProblemStatus, decide_problem,
+};
+use anju_domain::rules::beijing_date;
+use anju_domain::state::Status;
+use anju_domain::{HouseCode, Scope};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
+
+/// A batch as sent down by a higher level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch {
+    pub source: ProblemSource,
+    /// 下发批次, e.g. "2024年第3批线上巡检".
+    pub name: String,
+    pub issued_on: NaiveDate,
+}
+
+/// One problem of a batch. The house may be named by its plaque code, platform code or census
+/// id; the store resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProblem {
+    /// Its row in the file (or form) it came from, for error messages.
+    pub row_no: u32,
+    pub town: RegionCode,
+    pub house: Option<String>,
+    pub category: ProblemCategory,
+    pub description: String,
+    pub deadline: Option<NaiveDate>,
+}
+
+/// A problem as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub id: i64,
+    pub batch_id: i64,
+    pub batch_name: String,
+    pub source: ProblemSource,
+    pub issued_on: NaiveDate,
+    pub row_no: i32,
+    pub town_code: String,
+    pub house_code: Option<String>,
+    pub is_business: bool,
+    pub category: ProblemCategory,
+    pub description: String,
+    pub deadline: Option<NaiveDate>,
+    pub status: ProblemStatus,
+    pub version: i32,
+}
+
+/// One step in a problem's history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProblemStep {
+    pub seq: i32,
+    pub action: String,
+    pub from: ProblemStatus,
+    pub to: ProblemStatus,
+    pub at: DateTime<Utc>,
+    pub actor_name: String,
+    pub actor_role: String,
+    pub detail: String,
+    pub evidence: Vec<Evidence>,
+}
+
+fn covers(scope: &Scope, town: &RegionCode) -> bool {
+    match scope {
+        Scope::Nothing | Scope::Assigned { .. } => false,
+        Scope::All | Scope::Region { .. } | Scope::Department { .. } => {
+            scope.region().is_none_or(|r| r.contains(town))
+        }
+    }
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {v}"))
+}
+
+type ProblemRow = (
+    i64,
+    i64,
+    String,
+    String,
+    NaiveDate,
+    i32,
+    String,
+    Option<String>,
+    bool,
+    String,
+    String,
+    Option<NaiveDate>,
+    String,
+    i32,
+);
+
+const SELECT: &str = "SELECT p.id, p.batch_id, b.name, b.source, b.issued_on, p.row_no, p.town_code, \
+    (SELECT h.code FROM houses h WHERE h.id = p.house_id), p.is_business, p.category, p.description, \
+    p.deadline, p.status, p.version FROM problems p JOIN problem_batches b ON b.id = p.batch_id";
+
+/// A problem within scope, parameters `$2` … `$4`: the town in the scope's range and, for a
+/// department, a house of its sector.
+const IN_SCOPE: &str = "p.town_code >= $2 AND p.town_code < $3 AND (CAST($4 AS TEXT) IS NULL OR EXISTS \
+    (SELECT 1 FROM house_sectors s WHERE s.house_id = p.house_id AND s.department_code = $4))";
+
+fn problem_of(r: ProblemRow) -> Result<Problem> {
+    Ok(Problem {
+        id: r.0,
+        batch_id: r.1,
+        batch_name: r.2,
+        source: ProblemSource::parse(&r.3).ok_or_else(|| corrupt("source", &r.3))?,
+        issued_on: r.4,
+        row_no: r.5,
+        town_code: r.6,
+        house_code: r.7,
+        is_business: r.8,
+        category: ProblemCategory::parse(&r.9).ok_or_else(|| corrupt("category", &r.9))?,
+        description: r.10,
+        deadline: r.11,
+        status: ProblemStatus::parse(&r.12).ok_or_else(|| corrupt("status", &r.12))?,
+        version: r.13,
+    })
+}
+
+fn entry(
+    actor: &Actor,
+    source: &str,
+    action: &str,
+    object: String,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        at: crate::now(),
+        actor_id: actor.id.clone(),
+        actor_role: role_code(actor.role),
+        source: source.to_string(),
+        action: action.to_string(),
+        object,
+        outcome: outcome.to_string(),
+        reason: None,
+        detail: detail.to_string(),
+    }
+}
+
+/// A house named by any of its three identifiers, within scope: (id, town, business use, closed).
+async fn resolve_house(
+    tx: &mut Tx,
+    scope: &Scope,
+    key: &str,
+) -> Result<Option<(i64, String, bool, String)>> {
+    let sp = crate::scope::ScopeParams::of(scope);
+    const SQL: &str = concat!(
+        "SELECT h.id, h.town_code, h.is_business, h.status FROM houses h WHERE (h.code = $4 OR h.platform_code = $4 OR h.census_id = $4) AND ",
+        crate::scope_sql!(),
+        " ORDER BY h.id LIMIT 2"
+    );
+    let rows: Vec<(i64, String, bool, String)> = on_tx!(tx, c => sqlx::query_as(SQL)
+        .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(key)
+        .fetch_all(&mut *c).await)?;
+    Ok(match rows.len() {
+        1 => rows.into_iter().next(),
+        _ => None,
+    })
+}
+
+impl Store {
+    /// Issues a batch of problems. All or nothing: a row whose town is outside the scope, whose
+    /// house matches no house (or not one in that town), whose description is empty, or which
+    /// repeats an earlier row of the batch, is named and nothing is written.
+    pub async fn issue_problems(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        batch: &NewBatch,
+        problems: &[NewProblem],
+        source: &str,
+    ) -> Result<i64> {
+        if batch.name.trim().is_empty() {
+            return Err(StoreError::Invalid("请填写下发批次".into()));
+        }
+        if problems.is_empty() {
+            return Err(StoreError::Invalid("该批次没有问题".into()));
+        }
+        let now = crate::now();
+        let mut tx = self.db.begin().await?;
+        let mut errors = vec![];
+        let mut rows = vec![];
+        let mut seen = std::collections::HashSet::new();
+        for p in problems {
+            let row = p.row_no;
+            if !covers(scope, &p.town) {
+                errors.push(format!("第 {row} 行：镇街 {} 不在您的辖区内", p.town));
+                continue;
+            }
+            if p.description.trim().is_empty() {
+                errors.push(format!("第 {row} 行：问题描述为空"));
+                continue;
+            }
+            let key = (
+                p.town,
+                p.house.clone(),
+                p.category,
+                p.description.trim().to_string(),
+            );
+            if !seen.insert(key) {
+                errors.push(format!("第 {row} 行：与本批次前面的行重复"));
+                continue;
+            }
+            let house = match p.house.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+                None => None,
+                Some(h) => match resolve_house(&mut tx, scope, h).await? {
+                    None => {
+                        errors.push(format!(
+                            "第 {row} 行：房屋“{h}”不存在、不唯一或不在您的辖区内（可填房屋编码、归集平台编码或普查编号）"
+                        ));
+                        continue;
+                    }
+                    Some((id, town, business, _)) => {
+                        if !p
+                            .town
+                            .contains(&RegionCode::parse(&town).map_err(|e| corrupt("town", &e.0))?)
+                        {
+                            errors.push(format!(
+                                "第 {row} 行：房屋“{h}”属于 {town}，与所填镇街 {} 不符",
+                                p.town
+                            ));
+                            continue;
+                        }
+                        Some((id, business))
+                    }
+                },
+            };
+            rows.push((p, house));
+        }
+        if !errors.is_empty() {
+            tx.rollback().await?;
+            return Err(StoreError::Invalid(format!(
+                "问题清单有 {} 行不能导入，未写入任何数据：{}",
+                errors.len(),
+                errors.join("；")
+            )));
+        }
+        const BATCH: &str = "INSERT INTO problem_batches (source, name, issued_on, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let batch_id: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(BATCH)
+            .bind(batch.source.code()).bind(batch.name.trim()).bind(batch.issued_on)
+            .bind(micros(now)).bind(&actor.id)
+            .fetch_one(&mut *c).await)?;
+        const PROBLEM: &str = "INSERT INTO problems (batch_id, row_no, town_code, house_id, is_business, category, description, deadline, status, version, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)";
+        for (p, house) in &rows {
+            on_tx!(&mut tx, c => sqlx::query(PROBLEM)
+                .bind(batch_id).bind(p.row_no as i32).bind(p.town.to_string())
+                .bind(house.map(|h| h.0)).bind(house.is_some_and(|h| h.1))
+                .bind(p.category.code()).bind(p.description.trim()).bind(p.deadline)
+                .bind(ProblemStatus::Pending.code()).bind(micros(now))
+                .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        }
+        let e = entry(
+            actor,
+            source,
+            "problem.issue",
+            format!("batch:{batch_id}"),
+            "ok",
+            serde_json::json!({ "source": batch.source.code(), "name": batch.name, "problems": rows.len() }),
+        );
+        audit::append(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(batch_id)
+    }
+
+    /// Takes a step on a problem (`expected_version` as loaded; V1 when someone was first).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn act_on_problem(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: i64,
+        expected_version: i32,
+        action: &ProblemAction,
+        evidence: &[Evidence],
+        source: &str,
+    ) -> Result<ProblemStatus> {
+        let p = self.problem(scope, id).await?;
+        let audit_refusal = |code: &str, message: &str| {
+            entry(
+                actor,
+                source,
+                &format!("problem.{}", action.code()),
+                format!("problem:{id}"),
+                &format!("refused:{code}"),
+                serde_json::json!({ "message": message }),
+            )
+        };
+        let next = match decide_problem(p.status, action, actor.role, evidence.len()) {
+            Ok(n) => n,
+            Err(v) => {
+                let mut tx = self.db.begin().await?;
+                audit::append(&mut tx, &audit_refusal(v.code.as_str(), &v.message)).await?;
+                tx.commit().await?;
+                return Err(v.into());
+            }
+        };
+        let now = crate::now();
+        let mut tx = self.db.begin().await?;
+        const UPDATE: &str = "UPDATE problems SET status = $3, version = version + 1, updated_at = $4 WHERE id = $1 AND version = $2";
+        let n = on_tx!(&mut tx, c => sqlx::query(UPDATE)
+            .bind(id).bind(expected_version).bind(next.code()).bind(micros(now))
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        if n != 1 {
+            tx.rollback().await?;
+            return Err(anju_domain::RuleViolation {
+                code: anju_domain::RuleCode::V1,
+                message: "该问题已被他人处理，请刷新后核对再提交".into(),
+            }
+            .into());
+        }
+        const STEP: &str = "INSERT INTO problem_events (problem_id, seq, action, from_status, to_status, at, actor_id, actor_name, actor_role, detail, evidence) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        on_tx!(&mut tx, c => sqlx::query(STEP)
+            .bind(id).bind(expected_version).bind(action.code()).bind(p.status.code()).bind(next.code())
+            .bind(micros(now)).bind(&actor.id).bind(&actor.name).bind(role_code(actor.role))
+            .bind(serde_json::to_string(action).expect("serializes"))
+            .bind(serde_json::to_string(evidence).expect("serializes"))
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        // Found true about a closed house: the closure no longer stands.
+        let mut reopened = None;
+        if next == ProblemStatus::Confirmed
+            && let Some(code) = &p.house_code
+        {
+            let code = HouseCode::parse(code).map_err(|e| corrupt("house code", &e.0))?;
+            if let Some((_, state)) = load_for_update(&mut tx, &Scope::All, &code).await?
+                && state.status() == Status::Closed
+            {
+                let system = Actor {
+                    id: format!("problem:{id}"),
+                    name: format!("问题台账第 {id} 号（{}确认属实）", actor.name),
+                    role: Role::System,
+                };
+                let cmd = Command {
+                    house: code.clone(),
+                    expected_version: state.version,
+                    change: Change::Reopened,
+                    effective: beijing_date(now)
+                        .max(state.last_effective.unwrap_or(NaiveDate::MIN)),
+                    reason: Some(format!(
+                        "{}问题“{}”经确认属实，重新纳入整治",
+                        p.source.label(),
+                        p.description
+                    )),
+                    evidence: vec![],
+                };
+                let event = self
+                    .execute_in(&mut tx, &Scope::All, &system, &cmd, now)
+                    .await?;
+                reopened = Some((code, event.seq));
+            }
+        }
+        let e = entry(
+            actor,
+            source,
+            &format!("problem.{}", action.code()),
+            format!("problem:{id}"),
+            "ok",
+            serde_json::json!({
+                "from": p.status.code(), "to": next.code(),
+                "evidence": evidence.len(),
+                "reopened": reopened.as_ref().map(|(c, s)| format!("{c}#{s}")),
+            }),
+        );
+        audit::append(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// A problem within scope (out of scope answers like missing).
+    pub async fn problem(&self, scope: &Scope, id: i64) -> Result<Problem> {
+        if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
+            return Err(StoreError::NotFound);
+        }
+        let sp = crate::scope::ScopeParams::of(scope);
+        let sql = format!("{SELECT} WHERE p.id = $1 AND {IN_SCOPE}");
+        let row: Option<ProblemRow> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
+            .fetch_optional(p).await)?;
+        problem_of(row.ok_or(StoreError::NotFound)?)
+    }
+
+    /// A problem's history, oldest first.
+    pub async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
+        self.problem(scope, id).await?;
+        const SQL: &str = "SELECT seq, action, from_status, to_status, at, actor_name, actor_role, detail, evidence FROM problem_events WHERE problem_id = $1 ORDER BY seq";
+        type Row = (
+            i32,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> =
+            on_db!(&self.db, p => sqlx::query_as(SQL).bind(id).fetch_all(p).await)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ProblemStep {
+                    seq: r.0,
+                    action: r.1,
+                    from: ProblemStatus::parse(&r.2).ok_or_else(|| corrupt("status", &r.2))?,
+                    to: ProblemStatus::parse(&r.3).ok_or_else(|| corrupt("status", &r.3))?,
+                    at: from_micros(r.4)?,
+                    actor_name: r.5,
+                    actor_role: r.6,
+                    detail: r.7,
+                    evidence: serde_json::from_str(&r.8)
+                        .map_err(|e| corrupt("evidence", &e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The problems within scope, newest batch first.
+    pub async fn problems(
+        &self,
+        scope: &Scope,
+        status: Option<ProblemStatus>,
+    ) -> Result<Vec<Problem>> {
+        let sp = crate::scope::ScopeParams::of(scope);
+        if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "{SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR p.status = $1) AND {IN_SCOPE} \
+             ORDER BY b.issued_on DESC, p.batch_id DESC, p.row_no LIMIT 5000"
+        );
+        let rows: Vec<ProblemRow> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(status.map(|s| s.code())).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
+            .fetch_all(p).await)?;
+        rows.into_iter().map(problem_of).collect()
+    }
+
+    /// Problem figures per town within scope (问题确认率, 问题整改率).
+    pub async fn problem_counts(&self, scope: &Scope) -> Result<BTreeMap<String, ProblemCounts>> {
+        let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
+        for p in self.problems(scope, None).await? {
+            out.entry(p.town_code.clone()).or_default().add(p.status);
+        }
+        Ok(out)
+    }
+}

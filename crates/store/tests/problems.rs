@@ -1,0 +1,399 @@
+//! The problem ledger on both backends: issuing a batch (all or nothing, bad rows named), every
+//! state transition and its refusals (a town cannot verify its own fix; a dispute needs
+//! evidence), the rates worked out by hand, and a confirmed problem reopening a closed house.
+
+use anju_domain::Scope;
+use anju_domain::codes::RegionCode;
+use anju_domain::dict::{ClosureBasis, Judgement, ReviewFinding, UsageCategory};
+use anju_domain::event::{Change, EvidenceKind, Role};
+use anju_domain::problem::{
+    ProblemAction as A, ProblemCategory, ProblemSource, ProblemStatus as S,
+};
+use anju_domain::state::Status;
+use anju_domain::{RuleCode, sample};
+use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::testing::*;
+use anju_store::{Store, StoreError};
+
+fn town(code: &str) -> RegionCode {
+    RegionCode::parse(code).unwrap()
+}
+
+fn county() -> anju_domain::event::Actor {
+    actor("co", Role::CountyOffice)
+}
+
+fn town_scope() -> Scope {
+    Scope::Region {
+        code: town("370829101"),
+    }
+}
+
+fn problem(row: u32, t: &str, house: Option<&str>, text: &str) -> NewProblem {
+    NewProblem {
+        row_no: row,
+        town: town(t),
+        house: house.map(str::to_string),
+        category: ProblemCategory::FalseClosure,
+        description: text.into(),
+        deadline: None,
+    }
+}
+
+fn batch() -> NewBatch {
+    NewBatch {
+        source: ProblemSource::OnlineInspection,
+        name: "2024年第3批线上巡检".into(),
+        issued_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap(),
+    }
+}
+
+async fn rows(store: &Store, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    anju_store::on_db!(&store.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
+}
+
+async fn a_bad_batch_is_refused_whole_with_every_bad_row_named(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let other = House::register(store, 2, OTHER_VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let other_code = other.code.to_string();
+    let audits = audit_count(store).await;
+    let bad = vec![
+        problem(2, "370829101000", Some(&code), "销号依据不足"),
+        problem(3, "370829101000", Some("AJ37082999999999X"), "查无此房"),
+        problem(4, "370829101000", Some(&other_code), "房屋不在该镇"),
+        problem(5, "370829101000", Some(&code), "销号依据不足"),
+        problem(6, "370829101000", None, "  "),
+    ];
+    let err = store
+        .issue_problems(&county(), &Scope::All, &batch(), &bad, "t")
+        .await
+        .unwrap_err();
+    let StoreError::Invalid(msg) = err else {
+        panic!("{err}")
+    };
+    for needle in ["第 3 行", "第 4 行", "第 5 行", "第 6 行", "4 行不能导入"] {
+        assert!(msg.contains(needle), "{needle}: {msg}");
+    }
+    assert!(!msg.contains("第 2 行"), "{msg}");
+    // A town's account cannot send problems to another town either.
+    let err = store
+        .issue_problems(
+            &county(),
+            &town_scope(),
+            &batch(),
+            &[problem(7, "370829102000", None, "他镇问题")],
+            "t",
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("不在您的辖区内"));
+    for t in ["problem_batches", "problems", "problem_events"] {
+        assert_eq!(rows(store, t).await, 0, "{t}");
+    }
+    assert_eq!(audit_count(store).await, audits);
+}
+
+anju_store::both!(a_bad_batch_is_refused_whole_with_every_bad_row_named);
+
+async fn every_transition_and_its_refusals(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let b = store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[
+                problem(1, "370829101000", Some(&code), "以管代改"),
+                problem(2, "370829101000", None, "漏排一户"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    assert!(b > 0);
+    let list = store.problems(&town_scope(), None).await.unwrap();
+    assert_eq!(list.len(), 2);
+    let (p1, p2) = (list[0].clone(), list[1].clone());
+    assert_eq!(p1.house_code.as_deref(), Some(code.as_str()));
+    assert_eq!(p1.status, S::Pending);
+    // The other town sees none of them.
+    let far = Scope::Region {
+        code: town("370829102"),
+    };
+    assert!(store.problems(&far, None).await.unwrap().is_empty());
+    assert!(matches!(
+        store.problem(&far, p1.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let photo = [sample::evidence(EvidenceKind::Photo, "整改后.jpg")];
+    let scope = town_scope();
+    let step = |id: i64,
+                v: i32,
+                a: A,
+                who: anju_domain::event::Actor,
+                ev: &'static [anju_domain::event::Evidence]| {
+        let scope = scope.clone();
+        async move { store.act_on_problem(&who, &scope, id, v, &a, ev, "t").await }
+    };
+    let ev: &'static [anju_domain::event::Evidence] = Box::leak(Box::new(photo));
+    assert_eq!(
+        step(p1.id, 1, A::Confirm, clerk(), &[]).await.unwrap(),
+        S::Confirmed
+    );
+    // Stale: someone confirmed first.
+    let err = step(p1.id, 1, A::StartRectify, clerk(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.rule().unwrap().code, RuleCode::V1);
+    assert_eq!(
+        step(p1.id, 2, A::StartRectify, clerk(), &[]).await.unwrap(),
+        S::Rectifying
+    );
+    // Fixed without evidence: E1, audited, nothing changed.
+    let audits = audit_count(store).await;
+    let fixed = || A::ReportFixed {
+        note: "已拆除围挡并加固".into(),
+    };
+    let err = step(p1.id, 3, fixed(), clerk(), &[]).await.unwrap_err();
+    assert_eq!(err.rule().unwrap().code, RuleCode::E1);
+    assert_eq!(audit_count(store).await, audits + 1);
+    assert_eq!(
+        store.problem(&scope, p1.id).await.unwrap().status,
+        S::Rectifying
+    );
+    assert_eq!(
+        step(p1.id, 3, fixed(), clerk(), ev).await.unwrap(),
+        S::Rectified
+    );
+    // A town cannot verify its own fix (nor can its principal).
+    for who in [clerk(), principal()] {
+        let err = step(p1.id, 4, A::Verify, who, &[]).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Rule(ref v) if v.code == RuleCode::P1),
+            "{err}"
+        );
+    }
+    // The county office sends it back once, then verifies.
+    let back = A::ReturnFix {
+        reason: "整改后照片不清晰".into(),
+    };
+    assert_eq!(
+        step(p1.id, 4, back, county(), &[]).await.unwrap(),
+        S::Rectifying
+    );
+    assert_eq!(
+        step(p1.id, 5, fixed(), clerk(), ev).await.unwrap(),
+        S::Rectified
+    );
+    assert_eq!(
+        step(p1.id, 6, A::Verify, county(), &[]).await.unwrap(),
+        S::Closed
+    );
+    let (p, steps) = (
+        store.problem(&scope, p1.id).await.unwrap(),
+        store.problem_steps(&scope, p1.id).await.unwrap(),
+    );
+    assert_eq!((p.status, p.version), (S::Closed, 7));
+    let path: Vec<_> = steps.iter().map(|s| s.to.code()).collect();
+    assert_eq!(
+        path,
+        [
+            "confirmed",
+            "rectifying",
+            "rectified",
+            "rectifying",
+            "rectified",
+            "closed"
+        ]
+    );
+    assert_eq!(steps[2].evidence.len(), 1);
+
+    // A dispute: without evidence refused; with it, the county accepts → 不属实.
+    let dispute = || A::Dispute {
+        reason: "该户已于2023年拆除".into(),
+    };
+    let err = step(p2.id, 1, dispute(), clerk(), &[]).await.unwrap_err();
+    assert_eq!(err.rule().unwrap().code, RuleCode::E1);
+    assert_eq!(
+        step(p2.id, 1, dispute(), clerk(), ev).await.unwrap(),
+        S::Disputed
+    );
+    let err = step(p2.id, 2, A::AcceptDispute, clerk(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.rule().unwrap().code, RuleCode::P1);
+    assert_eq!(
+        step(p2.id, 2, A::AcceptDispute, county(), &[])
+            .await
+            .unwrap(),
+        S::Unfounded
+    );
+    let err = step(p2.id, 3, A::Confirm, clerk(), &[]).await.unwrap_err();
+    assert_eq!(err.rule().unwrap().code, RuleCode::L1);
+}
+
+anju_store::both!(every_transition_and_its_refusals);
+
+/// Town 101: closed, unfounded, pending, confirmed, disputed → verdicts 3 of 5 (60.00%), found
+/// true 2 (closed, confirmed), closed 1 → 50.00%. Town 102: one pending → 0.00% and `—`.
+async fn rates_by_town_worked_out_by_hand(store: &Store) {
+    with_villages(store).await;
+    let t = "370829101000";
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[
+                problem(1, t, None, "一"),
+                problem(2, t, None, "二"),
+                problem(3, t, None, "三"),
+                problem(4, t, None, "四"),
+                problem(5, t, None, "五"),
+                problem(6, "370829102000", None, "六"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = store
+        .problems(&Scope::All, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let ev = [sample::evidence(EvidenceKind::Photo, "p.jpg")];
+    let s = Scope::All;
+    let act = |id, v, a: A, who, e: &[anju_domain::event::Evidence]| {
+        let e = e.to_vec();
+        let s = s.clone();
+        async move {
+            store
+                .act_on_problem(&who, &s, id, v, &a, &e, "t")
+                .await
+                .unwrap()
+        }
+    };
+    // 1: closed.
+    act(ids[0], 1, A::Confirm, clerk(), &[]).await;
+    act(
+        ids[0],
+        2,
+        A::ReportFixed { note: "改".into() },
+        clerk(),
+        &ev,
+    )
+    .await;
+    act(ids[0], 3, A::Verify, county(), &[]).await;
+    // 2: unfounded.
+    act(
+        ids[1],
+        1,
+        A::Dispute {
+            reason: "不实".into(),
+        },
+        clerk(),
+        &ev,
+    )
+    .await;
+    act(ids[1], 2, A::AcceptDispute, county(), &[]).await;
+    // 3: pending. 4: confirmed. 5: disputed.
+    act(ids[3], 1, A::Confirm, clerk(), &[]).await;
+    act(
+        ids[4],
+        1,
+        A::Dispute {
+            reason: "不实".into(),
+        },
+        clerk(),
+        &ev,
+    )
+    .await;
+    let counts = store.problem_counts(&Scope::All).await.unwrap();
+    let a = &counts["370829101000"];
+    assert_eq!(
+        (a.total, a.with_verdict, a.found_true, a.closed),
+        (5, 3, 2, 1)
+    );
+    assert_eq!(a.confirmation_rate().display(), "60.00%");
+    assert_eq!(a.rectification_rate().display(), "50.00%");
+    let b = &counts["370829102000"];
+    assert_eq!(b.confirmation_rate().display(), "0.00%");
+    assert_eq!(b.rectification_rate().display(), "—");
+}
+
+anju_store::both!(rates_by_town_worked_out_by_hand);
+
+async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(
+        &reviewer(),
+        Change::Reviewed {
+            reviewer_names: "孙工".into(),
+            finding: ReviewFinding::NoHazard,
+            opinion: None,
+        },
+    )
+    .await;
+    h.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
+        .await;
+    let state = |store: &Store| {
+        let code = h.code.clone();
+        let store = store.clone();
+        async move {
+            store
+                .house(&Scope::All, &code)
+                .await
+                .unwrap()
+                .state
+                .status()
+        }
+    };
+    assert_eq!(state(store).await, Status::Closed);
+    let code = h.code.to_string();
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[problem(
+                1,
+                "370829101000",
+                Some(&code),
+                "复核不到位，销号不实",
+            )],
+            "t",
+        )
+        .await
+        .unwrap();
+    let p = store.problems(&Scope::All, None).await.unwrap().remove(0);
+    store
+        .act_on_problem(&clerk(), &town_scope(), p.id, 1, &A::Confirm, &[], "t")
+        .await
+        .unwrap();
+    assert_ne!(
+        state(store).await,
+        Status::Closed,
+        "the closure no longer stands"
+    );
+    let events = store.house_events(&Scope::All, &h.code).await.unwrap();
+    let last = events.last().unwrap();
+    assert!(matches!(last.change, Change::Reopened));
+    assert!(
+        last.reason.as_deref().unwrap().contains("销号不实"),
+        "{:?}",
+        last.reason
+    );
+    assert_eq!(last.actor.id, format!("problem:{}", p.id));
+}
+
+anju_store::both!(a_confirmed_problem_reopens_a_closed_house);
