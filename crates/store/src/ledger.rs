@@ -132,12 +132,14 @@ impl Store {
                 }
             }
         }
+        let online = self.online_for(form, scope, as_of).await?;
         Ok(self
             .assemble(
                 form,
                 &unit,
                 as_of,
                 groups.into_iter().map(|(c, n)| (c, n, None)),
+                online,
             )
             .0)
     }
@@ -177,6 +179,7 @@ impl Store {
                 }
             }
         }
+        let online = self.online_for(form, scope, as_of).await?;
         let (table, lists) = self.assemble(
             form,
             &unit,
@@ -184,8 +187,22 @@ impl Store {
             groups
                 .into_iter()
                 .map(|(code, (n, lists))| (code, n, Some(lists))),
+            online,
         );
         Ok((table, lists))
+    }
+
+    /// 附件2's online-inspection figures per village (none for 附件1).
+    async fn online_for(
+        &self,
+        form: Form,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<BTreeMap<String, (i64, i64)>> {
+        match form {
+            Form::Attachment2 => self.online_inspection(scope, as_of).await,
+            Form::Attachment1 => Ok(BTreeMap::new()),
+        }
     }
 
     /// The unit a scope's ledger is for: its region, or the county.
@@ -205,6 +222,7 @@ impl Store {
         unit: &RegionCode,
         as_of: AsOf,
         groups: impl Iterator<Item = (String, Vec<i64>, Option<Vec<Vec<String>>>)>,
+        online: BTreeMap<String, (i64, i64)>,
     ) -> (LedgerTable, Vec<Vec<Vec<String>>>) {
         let reference = self.reference();
         let day = region_day(as_of);
@@ -247,6 +265,28 @@ impl Store {
             for (a, b) in houses.iter_mut().zip(lists.unwrap_or_default()) {
                 a.extend(b);
             }
+        }
+        for (village, (confirmed, total)) in online {
+            let Ok(v) = RegionCode::parse(&village) else {
+                continue;
+            };
+            let code = resolve_on(
+                &if level == RegionLevel::Village {
+                    v
+                } else {
+                    v.town()
+                },
+                day,
+                changes,
+            );
+            let (row, _) = rows.entry(code).or_insert_with(|| {
+                (
+                    LedgerRow::empty(code.as_str(), code.as_str(), form),
+                    vec![Vec::new(); width],
+                )
+            });
+            row.online_confirmed += confirmed;
+            row.online_total += total;
         }
         let unit_name = reference
             .regions

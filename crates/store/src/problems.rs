@@ -12,6 +12,7 @@ use crate::houses::load_for_update;
 use crate::{Store, on_db, on_tx};
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Change, Command, Evidence, Role};
+use anju_domain::ledger::AsOf;
 use anju_domain::problem::{
     ProblemAction, ProblemCategory, ProblemCounts, ProblemSource, ProblemStatus, decide_problem,
 };
@@ -458,6 +459,73 @@ impl Store {
         let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
         for p in self.problems(scope, None).await? {
             out.entry(p.town_code.clone()).or_default().add(p.status);
+        }
+        Ok(out)
+    }
+
+    /// 附件2 线上检查 per village: (problems with a verdict, all problems) of the online
+    /// inspection about business-use houses in scope, as of `as_of` (a problem counts once its
+    /// batch was issued — or recorded, for [`AsOf::Recorded`] — with the status its history had
+    /// reached by then).
+    pub(crate) async fn online_inspection(
+        &self,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<BTreeMap<String, (i64, i64)>> {
+        let sp = crate::scope::ScopeParams::of(scope);
+        const PROBLEMS: &str = concat!(
+            "SELECT p.id, h.village_code, b.issued_on, b.created_at, p.status FROM problems p \
+             JOIN problem_batches b ON b.id = p.batch_id JOIN houses h ON h.id = p.house_id \
+             WHERE b.source = 'online_inspection' AND p.is_business AND ",
+            crate::scope_sql!()
+        );
+        let rows: Vec<(i64, String, NaiveDate, i64, String)> = on_db!(&self.db, p => sqlx::query_as(PROBLEMS)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).fetch_all(p).await)?;
+        let mut history: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
+        if !matches!(as_of, AsOf::Now) && !rows.is_empty() {
+            const EVENTS: &str = "SELECT e.problem_id, e.to_status, e.at FROM problem_events e \
+                JOIN problems p ON p.id = e.problem_id JOIN problem_batches b ON b.id = p.batch_id \
+                WHERE b.source = 'online_inspection' ORDER BY e.problem_id, e.seq";
+            let events: Vec<(i64, String, i64)> =
+                on_db!(&self.db, p => sqlx::query_as(EVENTS).fetch_all(p).await)?;
+            for (id, to, at) in events {
+                history.entry(id).or_default().push((to, at));
+            }
+        }
+        let mut out: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for (id, village, issued_on, created_at, status) in rows {
+            let status = match as_of {
+                AsOf::Now => Some(status),
+                AsOf::Happened(d) => (issued_on <= d).then(|| {
+                    history
+                        .get(&id)
+                        .and_then(|h| {
+                            h.iter()
+                                .take_while(|(_, at)| {
+                                    from_micros(*at).is_ok_and(|t| beijing_date(t) <= d)
+                                })
+                                .last()
+                        })
+                        .map_or_else(
+                            || ProblemStatus::Pending.code().to_string(),
+                            |x| x.0.clone(),
+                        )
+                }),
+                AsOf::Recorded(t) => (created_at <= micros(t)).then(|| {
+                    history
+                        .get(&id)
+                        .and_then(|h| h.iter().take_while(|(_, at)| *at <= micros(t)).last())
+                        .map_or_else(
+                            || ProblemStatus::Pending.code().to_string(),
+                            |x| x.0.clone(),
+                        )
+                }),
+            };
+            let Some(status) = status else { continue };
+            let status = ProblemStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?;
+            let e = out.entry(village).or_default();
+            e.0 += i64::from(status.has_verdict());
+            e.1 += 1;
         }
         Ok(out)
     }

@@ -397,3 +397,98 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
 }
 
 anju_store::both!(a_confirmed_problem_reopens_a_closed_house);
+
+/// 附件2 线上检查: online-inspection problems about business-use houses only. Town 101 has two
+/// (one confirmed, one pending) → 1/2, 50.00%; a problem about a non-business house and one from
+/// another source do not count. Before the batch was issued: 0/0 and `—`.
+async fn attachment_2_shows_online_inspection_problems(store: &Store) {
+    use anju_domain::ledger::{AsOf, Form};
+    with_villages(store).await;
+    let a = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
+    let b = House::register(store, 2, VILLAGE, UsageCategory::MixedBusiness).await;
+    let c = House::register(store, 3, VILLAGE, UsageCategory::Other).await;
+    let t = "370829101000";
+    let (ac, bc, cc) = (a.code.to_string(), b.code.to_string(), c.code.to_string());
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[
+                problem(1, t, Some(&ac), "经营性一"),
+                problem(2, t, Some(&bc), "经营性二"),
+                problem(3, t, Some(&cc), "非经营性"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    let mut other = batch();
+    other.source = ProblemSource::CountySupervision;
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &other,
+            &[problem(1, t, Some(&ac), "县督导")],
+            "t",
+        )
+        .await
+        .unwrap();
+    for p in store.problems(&Scope::All, None).await.unwrap() {
+        if p.description != "经营性二" {
+            store
+                .act_on_problem(&clerk(), &Scope::All, p.id, 1, &A::Confirm, &[], "t")
+                .await
+                .unwrap();
+        }
+    }
+    let row = |table: &anju_domain::ledger::LedgerTable| {
+        let r = table.rows.iter().find(|r| r.code == t).unwrap().clone();
+        (r.online_confirmed, r.online_total)
+    };
+    let now = store
+        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .await
+        .unwrap();
+    assert_eq!(row(&now), (1, 2));
+    assert_eq!((now.total.online_confirmed, now.total.online_total), (1, 2));
+    let r = now.rows.iter().find(|r| r.code == t).unwrap();
+    let shown: Vec<String> = r
+        .cells(Form::Attachment2)
+        .iter()
+        .map(|(c, _)| c.display())
+        .collect();
+    assert!(
+        shown.contains(&"1/2".to_string()) && shown.contains(&"50.00%".to_string()),
+        "{shown:?}"
+    );
+    let before = store
+        .ledger(
+            Form::Attachment2,
+            &Scope::All,
+            AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 9).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(row(&before), (0, 0));
+    // Issued by then, but confirmed only today: 0 with a verdict of 2.
+    let issued = store
+        .ledger(
+            Form::Attachment2,
+            &Scope::All,
+            AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(row(&issued), (0, 2));
+    // The town's own 附件2: the village row carries them.
+    let town_table = store
+        .ledger(Form::Attachment2, &town_scope(), AsOf::Now)
+        .await
+        .unwrap();
+    let v = town_table.rows.iter().find(|r| r.code == VILLAGE).unwrap();
+    assert_eq!((v.online_confirmed, v.online_total), (1, 2));
+}
+
+anju_store::both!(attachment_2_shows_online_inspection_problems);
