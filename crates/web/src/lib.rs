@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod houses;
 pub mod ledgers;
 pub mod pages;
+pub mod problems;
 pub mod reports;
 pub mod session;
 pub mod steps;
@@ -180,6 +181,18 @@ pub fn router(state: AppState) -> Router {
                     anju_evidence::Policy::default().max_bytes + 64 * 1024,
                 ),
             ),
+        )
+        .route(
+            "/problems",
+            get(problems::list)
+                .post(problems::issue)
+                .layer(axum::extract::DefaultBodyLimit::max(problems::LIST_LIMIT)),
+        )
+        .route("/problems/{id}", get(problems::show))
+        .route(
+            "/problems/{id}/act",
+            axum::routing::post(problems::act)
+                .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
         )
         .route("/admin/accounts", get(admin::accounts).post(admin::create))
         .route(

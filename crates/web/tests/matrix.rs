@@ -115,6 +115,31 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         .await
         .unwrap();
     let sha = photo.sha256;
+    // A problem about the house.
+    store
+        .access(&sys, "t")
+        .issue_problems(
+            &anju_store::problems::NewBatch {
+                source: anju_domain::problem::ProblemSource::OnlineInspection,
+                name: "第1批".into(),
+                issued_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            },
+            &[anju_store::problems::NewProblem {
+                row_no: 2,
+                town: RegionCode::parse("370829102").unwrap(),
+                house: Some(h.code.to_string()),
+                category: anju_domain::problem::ProblemCategory::FalseClosure,
+                description: "远镇问题甲乙丙".into(),
+                deadline: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let problem = store
+        .problems(&anju_domain::Scope::All, None)
+        .await
+        .unwrap()[0]
+        .id;
     // An account of the other town.
     store
         .create_demo_account(
@@ -150,6 +175,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "示例村一组1号".to_string(),
         "张三".to_string(),
         "远镇经办甲".to_string(),
+        "远镇问题甲乙丙".to_string(),
     ];
 
     let cases: Vec<(&str, Method, String, String)> = vec![
@@ -174,6 +200,10 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/reports/{}/download", Method::GET, format!("/reports/{report}/download?format=csv"), String::new()),
         ("/reports/{}/scan", Method::GET, format!("/reports/{report}/scan"), String::new()),
         ("/reports/{}/scan", Method::POST, format!("/reports/{report}/scan"), String::new()),
+        ("/problems", Method::GET, "/problems".into(), String::new()),
+        ("/problems", Method::POST, "/problems".into(), "source=self_check&name=x&issued_on=2024-05-01".into()),
+        ("/problems/{}", Method::GET, format!("/problems/{problem}"), String::new()),
+        ("/problems/{}/act", Method::POST, format!("/problems/{problem}/act"), "action=confirm&version=1".into()),
         ("/admin/accounts", Method::GET, "/admin/accounts".into(), String::new()),
         ("/admin/accounts", Method::POST, "/admin/accounts".into(), "username=newfar&display_name=x&role=town_operator&region=370829102000".into()),
         ("/admin/accounts/{}/{}", Method::POST, "/admin/accounts/far-clerk/reset".into(), String::new()),
@@ -251,6 +281,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         }
     }
     assert_eq!(snapshot(store).await, before, "nothing changed");
+    let steps: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
+    assert_eq!(steps, 0, "no problem moved");
     let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1);
 }

@@ -1,0 +1,599 @@
+//! 问题台账 pages: the list with each town's 问题确认率 and 问题整改率; issuing a batch from the
+//! problem list a higher level sent (xlsx or CSV, matched to houses by any identifier, refused
+//! whole with every bad row named); a problem's page with its history and the steps this account
+//! may take, with evidence uploads.
+
+use crate::AppState;
+use crate::pages::{Chrome, chrome, render};
+use crate::session::{LoggedIn, Source, page_error};
+use anju_domain::RegionCode;
+use anju_domain::auth::Action;
+use anju_domain::event::{Evidence, EvidenceKind};
+use anju_domain::problem::{
+    ProblemAction, ProblemCategory, ProblemSource, ProblemStatus, decide_problem,
+};
+use anju_store::problems::{NewBatch, NewProblem};
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+/// Largest problem list accepted (a few thousand rows fit in far less).
+pub const LIST_LIMIT: usize = 5 * 1024 * 1024;
+
+pub struct Line {
+    pub id: i64,
+    pub batch: String,
+    pub source: String,
+    pub town: String,
+    pub house: String,
+    pub category: String,
+    pub description: String,
+    pub deadline: String,
+    pub status: String,
+}
+
+pub struct RateLine {
+    pub town: String,
+    pub total: u64,
+    pub with_verdict: u64,
+    pub found_true: u64,
+    pub closed: u64,
+    pub confirmation: String,
+    pub rectification: String,
+}
+
+#[derive(Template)]
+#[template(path = "problems.html")]
+struct ListPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    lines: Vec<Line>,
+    rates: Vec<RateLine>,
+    statuses: Vec<(String, String)>,
+    status: String,
+    may_issue: bool,
+    sources: Vec<(String, String)>,
+    today: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    status: String,
+}
+
+fn town_name(state: &AppState, code: &str) -> String {
+    state
+        .store
+        .reference()
+        .regions
+        .iter()
+        .find(|r| r.code.as_str() == code)
+        .map_or_else(|| code.to_string(), |r| r.name.clone())
+}
+
+async fn list_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    status: Option<ProblemStatus>,
+    error: Option<String>,
+    code: StatusCode,
+) -> Response {
+    let access = state.store.access(&s.principal, source);
+    let (problems, counts) = match (access.problems(status).await, access.problem_counts().await) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(e), _) | (_, Err(e)) => return page_error(e, "没有可查看的问题"),
+    };
+    let lines = problems
+        .iter()
+        .map(|p| Line {
+            id: p.id,
+            batch: format!("{}（{}）", p.batch_name, p.issued_on),
+            source: p.source.label().into(),
+            town: town_name(state, &p.town_code),
+            house: p.house_code.clone().unwrap_or_default(),
+            category: p.category.label().into(),
+            description: p.description.clone(),
+            deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
+            status: p.status.label().into(),
+        })
+        .collect();
+    let rates = counts
+        .iter()
+        .map(|(town, c)| RateLine {
+            town: town_name(state, town),
+            total: c.total,
+            with_verdict: c.with_verdict,
+            found_true: c.found_true,
+            closed: c.closed,
+            confirmation: c.confirmation_rate().display(),
+            rectification: c.rectification_rate().display(),
+        })
+        .collect();
+    let page = ListPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        lines,
+        rates,
+        statuses: ProblemStatus::ALL
+            .iter()
+            .map(|x| (x.code().to_string(), x.label().to_string()))
+            .collect(),
+        status: status.map(|x| x.code().to_string()).unwrap_or_default(),
+        may_issue: s.principal.may(Action::IssueProblems),
+        sources: ProblemSource::ALL
+            .iter()
+            .map(|x| (x.code().to_string(), x.label().to_string()))
+            .collect(),
+        today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
+        error,
+    };
+    render(&page, code)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let status = ProblemStatus::parse(&q.status);
+    list_page(&state, &s, &source.0, status, None, StatusCode::OK).await
+}
+
+/// The records of a CSV text (RFC 4180: quotes, doubled quotes, CRLF or LF).
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    let mut row = vec![];
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                out.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        out.push(row);
+    }
+    out
+}
+
+/// The rows of an uploaded problem list (xlsx by its content, otherwise UTF-8 CSV).
+fn sheet_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+                .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
+        let name = wb
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or("Excel 文件没有工作表")?;
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| format!("无法读取工作表“{name}”：{e}"))?;
+        Ok(range
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string().trim().to_string()).collect())
+            .collect())
+    } else {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| "CSV 文件须为 UTF-8 编码（Excel 另存为“CSV UTF-8”）".to_string())?;
+        Ok(csv_records(text.trim_start_matches('\u{feff}')))
+    }
+}
+
+/// The problems of an uploaded list, or every bad row named. Columns by header: 镇街 and 问题描述
+/// required; 房屋编号 (plaque code, platform code or census id), 问题类别, 整改时限 optional.
+fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String> {
+    let rows = sheet_rows(bytes)?;
+    let header = rows.first().ok_or("文件为空")?;
+    let col = |names: &[&str]| {
+        header
+            .iter()
+            .position(|h| names.iter().any(|n| h.trim() == *n))
+    };
+    let town_col = col(&["镇街", "镇（街道）", "乡镇"]).ok_or("缺少“镇街”列")?;
+    let text_col = col(&["问题描述", "问题"]).ok_or("缺少“问题描述”列")?;
+    let house_col = col(&["房屋编号", "房屋编码", "归集平台编码", "普查编号"]);
+    let cat_col = col(&["问题类别", "类别"]);
+    let due_col = col(&["整改时限", "整改期限"]);
+    let reference = state.store.reference();
+    let mut out = vec![];
+    let mut errors = vec![];
+    for (i, r) in rows.iter().enumerate().skip(1) {
+        let line = i + 1;
+        let cell = |c: Option<usize>| c.and_then(|c| r.get(c)).map_or("", |s| s.trim());
+        if r.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let t = cell(Some(town_col));
+        let town = RegionCode::parse(t).ok().or_else(|| {
+            reference
+                .regions
+                .iter()
+                .find(|x| x.level == anju_domain::RegionLevel::Town && x.name == t)
+                .map(|x| x.code)
+        });
+        let Some(town) = town else {
+            errors.push(format!("第 {line} 行：镇街“{t}”无法识别"));
+            continue;
+        };
+        let category = match cell(cat_col) {
+            "" => ProblemCategory::Other,
+            c => match ProblemCategory::parse(c) {
+                Some(x) => x,
+                None => {
+                    errors.push(format!("第 {line} 行：问题类别“{c}”无法识别"));
+                    continue;
+                }
+            },
+        };
+        let deadline = match cell(due_col) {
+            "" => None,
+            d => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.push(format!(
+                        "第 {line} 行：整改时限“{d}”不是日期（如 2024-06-15）"
+                    ));
+                    continue;
+                }
+            },
+        };
+        out.push(NewProblem {
+            row_no: line as u32,
+            town,
+            house: Some(cell(house_col).to_string()).filter(|h| !h.is_empty()),
+            category,
+            description: cell(Some(text_col)).to_string(),
+            deadline,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(format!(
+            "问题清单有 {} 行不能导入，未写入任何数据：{}",
+            errors.len(),
+            errors.join("；")
+        ));
+    }
+    if out.is_empty() {
+        return Err("问题清单没有数据行".into());
+    }
+    Ok(out)
+}
+
+/// Issues a batch from an uploaded list (county office, inspectors).
+pub async fn issue(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    mut form: Multipart,
+) -> Response {
+    let mut fields = std::collections::HashMap::new();
+    let mut file = None;
+    while let Ok(Some(f)) = form.next_field().await {
+        let name = f.name().unwrap_or("").to_string();
+        if name == "file" {
+            match f.bytes().await {
+                Ok(b) => file = Some(b.to_vec()),
+                Err(_) => {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "文件过大（不超过 5 MB）")
+                        .into_response();
+                }
+            }
+        } else if let Ok(t) = f.text().await {
+            fields.insert(name, t.trim().to_string());
+        }
+    }
+    let field = |k: &str| fields.get(k).map_or("", String::as_str);
+    let refuse = |m: String| {
+        list_page(
+            &state,
+            &s,
+            &source.0,
+            None,
+            Some(m),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    if !s.principal.may(Action::IssueProblems) {
+        return (StatusCode::FORBIDDEN, "您的角色不能下发问题").into_response();
+    }
+    let Some(src) = ProblemSource::parse(field("source")) else {
+        return refuse("请选择问题来源".into()).await;
+    };
+    let Ok(issued_on) = NaiveDate::parse_from_str(field("issued_on"), "%Y-%m-%d") else {
+        return refuse("请填写下发日期".into()).await;
+    };
+    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+        return refuse("请选择问题清单文件（Excel 或 CSV）".into()).await;
+    };
+    let problems = match parse_list(&state, &bytes) {
+        Ok(p) => p,
+        Err(m) => return refuse(m).await,
+    };
+    let batch = NewBatch {
+        source: src,
+        name: field("name").to_string(),
+        issued_on,
+    };
+    match state
+        .store
+        .access(&s.principal, &source.0)
+        .issue_problems(&batch, &problems)
+        .await
+    {
+        Ok(_) => Redirect::to("/problems").into_response(),
+        Err(anju_store::StoreError::Invalid(m)) => refuse(m).await,
+        Err(e) => page_error(e, "没有可查看的问题"),
+    }
+}
+
+pub struct StepLine {
+    pub at: String,
+    pub action: String,
+    pub to: String,
+    pub actor: String,
+    pub detail: String,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "problem.html")]
+struct ProblemPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    id: i64,
+    version: i32,
+    line: Line,
+    steps: Vec<StepLine>,
+    /// (action code, label, needs text, needs files)
+    actions: Vec<(String, String, bool, bool)>,
+    error: Option<String>,
+}
+
+/// The actions the rules would accept from this account now (asked of `decide_problem`).
+fn offered(status: ProblemStatus, s: &anju_store::Session) -> Vec<(String, String, bool, bool)> {
+    let samples = [
+        ProblemAction::Confirm,
+        ProblemAction::Dispute { reason: "x".into() },
+        ProblemAction::StartRectify,
+        ProblemAction::ReportFixed { note: "x".into() },
+        ProblemAction::AcceptDispute,
+        ProblemAction::RejectDispute { reason: "x".into() },
+        ProblemAction::Verify,
+        ProblemAction::ReturnFix { reason: "x".into() },
+    ];
+    let allowed = |a: &ProblemAction| {
+        s.principal.may(if a.by_issuer() {
+            Action::IssueProblems
+        } else {
+            Action::HandleProblems
+        })
+    };
+    samples
+        .iter()
+        .filter(|a| allowed(a) && decide_problem(status, a, s.principal.role, 1).is_ok())
+        .map(|a| {
+            let text = matches!(
+                a,
+                ProblemAction::Dispute { .. }
+                    | ProblemAction::RejectDispute { .. }
+                    | ProblemAction::ReportFixed { .. }
+                    | ProblemAction::ReturnFix { .. }
+            );
+            let files = matches!(
+                a,
+                ProblemAction::Dispute { .. } | ProblemAction::ReportFixed { .. }
+            );
+            (a.code().to_string(), a.label().to_string(), text, files)
+        })
+        .collect()
+}
+
+async fn problem_page(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    id: i64,
+    error: Option<String>,
+    code: StatusCode,
+) -> Response {
+    let (p, steps) = match state.store.access(&s.principal, source).problem(id).await {
+        Ok(x) => x,
+        Err(e) => return page_error(e, "该问题不存在或不在您的辖区内"),
+    };
+    let page = ProblemPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        id,
+        version: p.version,
+        actions: offered(p.status, s),
+        line: Line {
+            id: p.id,
+            batch: format!("{}（{}）", p.batch_name, p.issued_on),
+            source: p.source.label().into(),
+            town: town_name(state, &p.town_code),
+            house: p.house_code.clone().unwrap_or_default(),
+            category: p.category.label().into(),
+            description: p.description.clone(),
+            deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
+            status: p.status.label().into(),
+        },
+        steps: steps
+            .iter()
+            .map(|x| {
+                let detail: Option<ProblemAction> = serde_json::from_str(&x.detail).ok();
+                StepLine {
+                    at: x
+                        .at
+                        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                    action: detail
+                        .as_ref()
+                        .map_or_else(|| x.action.clone(), |a| a.label().to_string()),
+                    to: x.to.label().into(),
+                    actor: x.actor_name.clone(),
+                    detail: match detail {
+                        Some(
+                            ProblemAction::Dispute { reason }
+                            | ProblemAction::RejectDispute { reason }
+                            | ProblemAction::ReturnFix { reason },
+                        ) => reason,
+                        Some(ProblemAction::ReportFixed { note }) => note,
+                        _ => String::new(),
+                    },
+                    evidence: x
+                        .evidence
+                        .iter()
+                        .map(|e| format!("{}：{}", e.kind.label(), e.name))
+                        .collect(),
+                }
+            })
+            .collect(),
+        error,
+    };
+    render(&page, code)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    problem_page(&state, &s, &source.0, id, None, StatusCode::OK).await
+}
+
+/// One step on a problem (multipart: the text and any evidence files).
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<i64>,
+    mut form: Multipart,
+) -> Response {
+    let mut fields = std::collections::HashMap::new();
+    let mut files = vec![];
+    while let Ok(Some(f)) = form.next_field().await {
+        let name = f.name().unwrap_or("").to_string();
+        if name == "files" {
+            let fname = f
+                .file_name()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect::<String>();
+            match f.bytes().await {
+                Ok(b) if !b.is_empty() => files.push((fname, b.to_vec())),
+                Ok(_) => {}
+                Err(_) => {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "上传内容过大").into_response();
+                }
+            }
+        } else if let Ok(t) = f.text().await {
+            fields.insert(name, t.trim().to_string());
+        }
+    }
+    let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let text = field("text");
+    let action = match field("action").as_str() {
+        "confirm" => ProblemAction::Confirm,
+        "dispute" => ProblemAction::Dispute { reason: text },
+        "accept_dispute" => ProblemAction::AcceptDispute,
+        "reject_dispute" => ProblemAction::RejectDispute { reason: text },
+        "start_rectify" => ProblemAction::StartRectify,
+        "report_fixed" => ProblemAction::ReportFixed { note: text },
+        "verify" => ProblemAction::Verify,
+        "return_fix" => ProblemAction::ReturnFix { reason: text },
+        other => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("未知操作：{other}"),
+            )
+                .into_response();
+        }
+    };
+    let Ok(version) = field("version").parse::<i32>() else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "表单缺少版本，请刷新后重试",
+        )
+            .into_response();
+    };
+    // Scope first: nothing is stored for a problem the account cannot see.
+    if let Err(e) = state
+        .store
+        .access(&s.principal, &source.0)
+        .problem(id)
+        .await
+    {
+        return page_error(e, "该问题不存在或不在您的辖区内");
+    }
+    let mut evidence = vec![];
+    for (name, bytes) in files {
+        match state.store_evidence(bytes).await {
+            Ok(st) => evidence.push(Evidence {
+                sha256: st.sha256,
+                kind: EvidenceKind::Other,
+                name: if name.is_empty() {
+                    "佐证材料".into()
+                } else {
+                    name
+                },
+            }),
+            Err(m) => {
+                return problem_page(
+                    &state,
+                    &s,
+                    &source.0,
+                    id,
+                    Some(m),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        }
+    }
+    match state
+        .store
+        .access(&s.principal, &source.0)
+        .act_on_problem(id, version, &action, &evidence)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/problems/{id}")).into_response(),
+        Err(anju_store::StoreError::Rule(v)) => {
+            let status = if v.code == anju_domain::RuleCode::V1 {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            problem_page(&state, &s, &source.0, id, Some(v.to_string()), status).await
+        }
+        Err(e) => page_error(e, "该问题不存在或不在您的辖区内"),
+    }
+}
