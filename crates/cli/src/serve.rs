@@ -16,6 +16,10 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set this when a proxy serves Anju over HTTPS).
     #[arg(long, env = "ANJU_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// The address plaques' QR codes point at, e.g. https://anju.example.gov.cn (default: the
+    /// address each request came in on).
+    #[arg(long, env = "ANJU_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
@@ -50,6 +54,7 @@ pub fn router(store: Store, args: &ServeArgs, config: &Config) -> anyhow::Result
             secure_cookies: args.secure_cookies,
             font_dirs: config.font_dirs(),
             evidence_dir: Some(evidence_dir.clone()),
+            public_url: args.public_url.clone(),
         },
     )
     .with_context(|| format!("无法创建证据材料目录 {}", evidence_dir.display()))?;

@@ -274,9 +274,7 @@ pub(crate) fn admin_entry(
 impl Store {
     /// The security policies in force (defaults until an administrator changes them).
     pub async fn security(&self) -> Result<Security, StoreError> {
-        const SQL: &str = "SELECT value FROM settings WHERE key = $1";
-        let v: Option<String> = on_db!(&self.db, p => sqlx::query_scalar(SQL).bind(SECURITY_KEY).fetch_optional(p).await)?;
-        match v {
+        match self.setting(SECURITY_KEY).await? {
             None => Ok(Security::default()),
             Some(s) => serde_json::from_str(&s)
                 .map_err(|e| StoreError::Corrupt(format!("security settings: {e}"))),
@@ -311,6 +309,7 @@ impl Store {
         );
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
+        self.forget_setting(SECURITY_KEY);
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod list;
 pub mod log;
 pub mod personal;
+pub mod plaque;
 pub mod problems;
 pub mod reference;
 pub mod reports;
@@ -48,7 +49,16 @@ pub struct Store {
     vault: Arc<Vault>,
     /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
     pub(crate) counts: Arc<std::sync::Mutex<list::CountCache>>,
+    /// Settings read on every request (security policy, demo flag), kept for
+    /// [`SETTINGS_TTL`]; a change made through this store is seen at once.
+    settings: Arc<std::sync::Mutex<SettingsCache>>,
 }
+
+/// Settings by key, with when they were read.
+type SettingsCache = std::collections::HashMap<String, (std::time::Instant, Option<String>)>;
+
+/// How long another process's change to a setting may take to be seen.
+pub const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store {
     /// Connects, applies pending migrations, seeds the default reference data into an empty
@@ -61,6 +71,7 @@ impl Store {
             db,
             reference: Arc::new(RwLock::new(Arc::new(Reference::defaults()))),
             counts: Arc::default(),
+            settings: Arc::default(),
             vault: Arc::new(vault),
         };
         store.check_keys().await?;
@@ -86,6 +97,7 @@ impl Store {
             reference: self.reference.clone(),
             vault: Arc::new(vault),
             counts: self.counts.clone(),
+            settings: self.settings.clone(),
         };
         store.check_keys().await?;
         Ok(store)
@@ -110,8 +122,24 @@ impl Store {
 
     /// A plain setting (`settings` table), if set.
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        if let Some((at, v)) = self.settings.lock().expect("settings cache").get(key)
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(v.clone());
+        }
         const SQL: &str = "SELECT value FROM settings WHERE key = $1";
-        Ok(on_db!(&self.db, p => sqlx::query_scalar(SQL).bind(key).fetch_optional(p).await)?)
+        let v: Option<String> =
+            on_db!(&self.db, p => sqlx::query_scalar(SQL).bind(key).fetch_optional(p).await)?;
+        self.settings
+            .lock()
+            .expect("settings cache")
+            .insert(key.to_string(), (std::time::Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    /// Forgets a cached setting (after changing it).
+    pub(crate) fn forget_setting(&self, key: &str) {
+        self.settings.lock().expect("settings cache").remove(key);
     }
 
     /// Sets a plain setting with its audit row, in one transaction.
@@ -126,6 +154,7 @@ impl Store {
         on_tx!(&mut tx, c => sqlx::query(SQL).bind(key).bind(value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         audit::append(&mut tx, entry).await?;
         tx.commit().await?;
+        self.forget_setting(key);
         Ok(())
     }
 

@@ -219,16 +219,25 @@ impl Store {
             lo = lo.max(l);
             hi = hi.min(h);
         }
-        let plo = w.p(Bind::Text(lo));
-        let phi = w.p(Bind::Text(hi));
-        w.conds.push(format!(
-            "h.village_code >= {plo} AND h.village_code < {phi}"
-        ));
-        // A single town (by filter or by the account's scope), stated for the index.
+        // A single town (by filter or by the account's scope), stated as an equality for the
+        // (town_code, code) index; a village likewise.
         let town = filter.town.or(match scope {
             Scope::Region { code } if code.level() == anju_domain::RegionLevel::Town => Some(*code),
             _ => None,
         });
+        // The range is implied by an equality that lies wholly inside it; otherwise it stays
+        // (and, for a town outside the scope, matches nothing).
+        let implied = [filter.village, town].into_iter().flatten().any(|r| {
+            let (l, h) = region_range(&r);
+            sp.lo <= l && h <= sp.hi
+        });
+        if !implied {
+            let plo = w.p(Bind::Text(lo));
+            let phi = w.p(Bind::Text(hi));
+            w.conds.push(format!(
+                "h.village_code >= {plo} AND h.village_code < {phi}"
+            ));
+        }
         w.eq_text("h.town_code", town.map(|t| t.to_string()).as_deref());
         w.eq_text(
             "h.village_code",

@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod houses;
 pub mod ledgers;
 pub mod pages;
+pub mod plaque;
 pub mod problems;
 pub mod reports;
 pub mod session;
@@ -35,6 +36,9 @@ pub struct WebOptions {
     /// Where evidence files are stored (content-addressed); `anju serve` uses `DATA_DIR/evidence`.
     /// Without one, a directory under the system's temporary directory, one per process (tests).
     pub evidence_dir: Option<std::path::PathBuf>,
+    /// The address plaques' QR codes point at (e.g. `https://anju.example.gov.cn`); without it,
+    /// the address the request came in on.
+    pub public_url: Option<String>,
 }
 
 /// What every handler can reach.
@@ -161,6 +165,8 @@ pub fn router(state: AppState) -> Router {
                 .post(steps::submit)
                 .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
         )
+        .route("/houses/{code}/qr.svg", get(plaque::qr))
+        .route("/q/{token}", get(plaque::public))
         .route("/houses/{code}/evidence/{sha}", get(evidence::file))
         .route(
             "/houses/{code}/evidence/{sha}/thumb",

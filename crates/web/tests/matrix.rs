@@ -45,6 +45,9 @@ const NO_OBJECT: &[&str] = &[
     "/api/v1/openapi.json",
     // Stores a file under its digest; it is part of no house until a step in scope names it.
     "/api/v1/evidence",
+    // Public by design, reached by the plaque's unguessable token; shows no personal data
+    // (tests/plaque.rs).
+    "/q/{}",
 ];
 
 async fn send(
@@ -186,6 +189,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
         ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
         ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/interim_control_applied"), "version=4&effective=2024-04-09&measures=StopUse".into()),
+        ("/houses/{}/qr.svg", Method::GET, format!("/houses/{code}/qr.svg"), String::new()),
         ("/houses/{}/evidence/{}", Method::GET, format!("/houses/{code}/evidence/{sha}"), String::new()),
         ("/houses/{}/evidence/{}/thumb", Method::GET, format!("/houses/{code}/evidence/{sha}/thumb"), String::new()),
         // Another session's tag.

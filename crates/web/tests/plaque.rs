@@ -1,0 +1,81 @@
+//! 一房一码 on SQLite and PostgreSQL: the house page's QR code (in scope only) and the public page
+//! behind the plaque: code, place and safety status, no personal data; an account that may read
+//! the house is sent to the full page.
+
+mod common;
+
+use anju_domain::Scope;
+use anju_domain::dict::{Judgement, UsageCategory};
+use anju_domain::event::Role;
+use anju_store::Store;
+use anju_store::testing::*;
+use axum::http::StatusCode;
+use common::*;
+
+async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    let code = h.code.to_string();
+    let token = store
+        .house(&Scope::All, &h.code)
+        .await
+        .unwrap()
+        .plaque_token;
+    let (jb, _) = session(store, "jb", Role::TownOperator, "370829101").await;
+    let (far, _) = session(store, "far", Role::TownOperator, "370829102").await;
+
+    let (status, _, page) = send(store, get(&format!("/houses/{code}"), &jb)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("/houses/{code}/qr.svg")));
+    let (status, _, svg) = send(store, get(&format!("/houses/{code}/qr.svg"), &jb)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+    // Not for a house out of scope.
+    assert_eq!(
+        send(store, get(&format!("/houses/{code}/qr.svg"), &far))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Anyone with the plaque: the public page.
+    let (status, _, public) = send(store, get(&format!("/q/{token}"), "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        public.contains(&code)
+            && public.contains("测试村370829101201")
+            && public.contains("存在一定安全隐患"),
+        "{public}"
+    );
+    let people = anju_domain::sample::people();
+    for secret in [
+        people.owner_name.clone(),
+        people.owner_id.as_ref().unwrap().as_str().to_string(),
+        people.owner_phone.as_ref().unwrap().as_str().to_string(),
+        "示例村一组1号".to_string(),
+    ] {
+        assert!(!public.contains(&secret), "the public page shows {secret}");
+    }
+    // An account out of scope sees the public page too; one in scope the full page.
+    let (status, _, _) = send(store, get(&format!("/q/{token}"), &far)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, location, _) = send(store, get(&format!("/q/{token}"), &jb)).await;
+    assert_eq!(
+        (status, location),
+        (StatusCode::SEE_OTHER, format!("/houses/{code}"))
+    );
+    // A wrong token is not found; a malformed one never reaches the database.
+    assert_eq!(
+        send(store, get(&format!("/q/{}", "0".repeat(32)), ""))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(store, get("/q/'%20OR%201=1--", "")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+anju_store::both!(the_plaque_opens_a_public_page_without_personal_data);
