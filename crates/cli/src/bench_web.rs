@@ -185,14 +185,7 @@ pub async fn bench_web(
     conns: usize,
     time: Duration,
 ) -> anyhow::Result<()> {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let password = "Bench-2024q";
     let account = NewAccount {
         username: "bench-county".into(),

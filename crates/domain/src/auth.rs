@@ -151,6 +151,18 @@ impl Principal {
     /// The houses this account reads: region accounts their subtree; department accounts the
     /// business-use houses of their sector within their county; reviewers and appraisers the
     /// houses assigned to them. An account with nothing to anchor it reads nothing.
+    /// The system itself (imports, the demo, tests): every action, every house.
+    pub fn system() -> Principal {
+        Principal {
+            account_id: 0,
+            username: "system".into(),
+            name: "系统".into(),
+            role: Role::System,
+            region: None,
+            department: None,
+        }
+    }
+
     pub fn scope(&self) -> Scope {
         match self.role {
             Role::System => Scope::All,

@@ -61,14 +61,7 @@ async fn audit_outcomes(store: &Store) -> Vec<String> {
 }
 
 async fn account(store: &Store, username: &str, role: Role) -> String {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let (_, otp) = store
         .create_account(
             &system,

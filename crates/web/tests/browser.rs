@@ -90,14 +90,7 @@ async fn serve(store: &Store) -> SocketAddr {
 }
 
 async fn account(store: &Store, username: &str, role: Role, region: &str) {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let new = NewAccount {
         username: username.into(),
         display_name: format!("{username}姓名"),

@@ -34,14 +34,7 @@ fn get(path: &str, cookie: &str) -> Request<Body> {
 
 /// A logged-in session of a new account anchored at `region` (password already changed).
 async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let new = NewAccount {
         username: username.into(),
         display_name: format!("{username}姓名"),

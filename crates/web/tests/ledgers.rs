@@ -28,14 +28,7 @@ async fn send(store: &Store, path: &str, cookie: &str) -> (StatusCode, Vec<u8>) 
 }
 
 async fn session(store: &Store, username: &str, role: Role, region: &str) -> String {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let new = NewAccount {
         username: username.into(),
         display_name: format!("{username}姓名"),

@@ -89,14 +89,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     let mut h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(&appraiser(), appraise(Grade::C)).await;
-    let sys = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let sys = Principal::system();
     // A photo in the house's history.
     let state = AppState::new(store.clone(), WebOptions::default()).unwrap();
     let mut jpeg = Vec::new();

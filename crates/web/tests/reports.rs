@@ -1,76 +1,18 @@
 //! Sign-off on the web, on SQLite and PostgreSQL: prepare → sign (frozen) → submit → return
 //! with a reason; a later change shows as a difference and never alters the frozen figures.
 
-use anju_domain::auth::Principal;
-use anju_domain::codes::RegionCode;
+mod common;
+
 use anju_domain::dict::{Judgement, UsageCategory};
 use anju_domain::event::Role;
+use anju_store::Store;
 use anju_store::testing::*;
-use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::*;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-
-async fn send(store: &Store, req: Request<Body>) -> (StatusCode, String, String) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        location,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
-}
-
-async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
-    let new = NewAccount {
-        username: username.into(),
-        display_name: format!("{username}姓名"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    };
-    store
-        .create_demo_account(&system, &new, "Anju-2024q")
-        .await
-        .unwrap();
-    let ok = store
-        .login(username, "Anju-2024q", None, "test", chrono::Utc::now())
-        .await
-        .unwrap();
-    (format!("anju_session={}", ok.token), ok.session.csrf)
-}
-
-fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn post(path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
-    Request::post(path)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
-        .unwrap()
-}
 
 async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) {
     with_villages(store).await;

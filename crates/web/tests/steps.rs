@@ -22,14 +22,7 @@ async fn send(store: &Store, req: Request<Body>) -> (StatusCode, String) {
 }
 
 async fn session(store: &Store, username: &str, role: Role) -> (String, String) {
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     let new = NewAccount {
         username: username.into(),
         display_name: format!("{username}姓名"),
@@ -396,14 +389,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let system = Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = Principal::system();
     store
         .create_demo_account(
             &system,

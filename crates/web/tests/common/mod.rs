@@ -14,14 +14,7 @@ use tower::ServiceExt;
 pub const TEST_PASSWORD: &str = "Anju-2024q";
 
 pub fn system() -> Principal {
-    Principal {
-        account_id: 0,
-        username: "system".into(),
-        name: "系统".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    }
+    Principal::system()
 }
 
 /// Creates an account (password [`TEST_PASSWORD`]) and logs it in: (cookie, CSRF token).
