@@ -77,6 +77,21 @@ fn town_name(state: &AppState, code: &str) -> String {
         .map_or_else(|| code.to_string(), |r| r.name.clone())
 }
 
+/// A problem as the pages show it.
+fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
+    Line {
+        id: p.id,
+        batch: format!("{}（{}）", p.batch_name, p.issued_on),
+        source: p.source.label().into(),
+        town: town_name(state, &p.town_code),
+        house: p.house_code.clone().unwrap_or_default(),
+        category: p.category.label().into(),
+        description: p.description.clone(),
+        deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
+        status: p.status.label().into(),
+    }
+}
+
 async fn list_page(
     state: &AppState,
     s: &anju_store::Session,
@@ -90,20 +105,7 @@ async fn list_page(
         (Ok(p), Ok(c)) => (p, c),
         (Err(e), _) | (_, Err(e)) => return page_error(e, "没有可查看的问题"),
     };
-    let lines = problems
-        .iter()
-        .map(|p| Line {
-            id: p.id,
-            batch: format!("{}（{}）", p.batch_name, p.issued_on),
-            source: p.source.label().into(),
-            town: town_name(state, &p.town_code),
-            house: p.house_code.clone().unwrap_or_default(),
-            category: p.category.label().into(),
-            description: p.description.clone(),
-            deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
-            status: p.status.label().into(),
-        })
-        .collect();
+    let lines = problems.iter().map(|p| line(state, p)).collect();
     let rates = counts
         .iter()
         .map(|(town, c)| RateLine {
@@ -432,17 +434,7 @@ async fn problem_page(
         id,
         version: p.version,
         actions: offered(p.status, s),
-        line: Line {
-            id: p.id,
-            batch: format!("{}（{}）", p.batch_name, p.issued_on),
-            source: p.source.label().into(),
-            town: town_name(state, &p.town_code),
-            house: p.house_code.clone().unwrap_or_default(),
-            category: p.category.label().into(),
-            description: p.description.clone(),
-            deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
-            status: p.status.label().into(),
-        },
+        line: line(state, &p),
         steps: steps
             .iter()
             .map(|x| {
