@@ -9,6 +9,7 @@ use crate::codec::{from_micros, micros, role_code};
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::houses::load_for_update;
+use crate::reports::covers;
 use crate::{Store, on_db, on_tx};
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Change, Command, Evidence, Role};
@@ -75,15 +76,6 @@ pub struct ProblemStep {
     pub actor_role: String,
     pub detail: String,
     pub evidence: Vec<Evidence>,
-}
-
-fn covers(scope: &Scope, town: &RegionCode) -> bool {
-    match scope {
-        Scope::Nothing | Scope::Assigned { .. } => false,
-        Scope::All | Scope::Region { .. } | Scope::Department { .. } => {
-            scope.region().is_none_or(|r| r.contains(town))
-        }
-    }
 }
 
 fn corrupt(what: &str, v: &str) -> StoreError {

@@ -81,7 +81,8 @@ pub struct CellDiff {
 }
 
 /// Whether a caller's scope covers a ledger's unit (a town account: its own town only).
-fn covers(scope: &Scope, unit: &RegionCode) -> bool {
+/// Whether a unit (town or county) lies within a scope: region and department accounts only.
+pub(crate) fn covers(scope: &Scope, unit: &RegionCode) -> bool {
     match scope {
         Scope::Nothing | Scope::Assigned { .. } => false,
         Scope::All | Scope::Region { .. } | Scope::Department { .. } => {

@@ -1,15 +1,18 @@
 //! The JSON API on SQLite and PostgreSQL: scope, masking, CSRF, rule refusals with their codes,
 //! stale versions; and the OpenAPI document lists every route.
 
+mod common;
+
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
+use anju_store::Store;
 use anju_store::testing::*;
-use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::session;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -20,26 +23,6 @@ async fn send(store: &Store, req: Request<Body>) -> (StatusCode, Value) {
     let status = res.status();
     let body = res.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
-    let system = Principal::system();
-    let new = NewAccount {
-        username: username.into(),
-        display_name: format!("{username}姓名"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    };
-    store
-        .create_demo_account(&system, &new, "Anju-2024q")
-        .await
-        .unwrap();
-    let ok = store
-        .login(username, "Anju-2024q", None, "test", chrono::Utc::now())
-        .await
-        .unwrap();
-    (format!("anju_session={}", ok.token), ok.session.csrf)
 }
 
 fn get(path: &str, cookie: &str) -> Request<Body> {

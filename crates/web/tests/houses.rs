@@ -1,14 +1,15 @@
 //! The house list and house page through the real router, on SQLite and PostgreSQL.
 
-use anju_domain::auth::Principal;
-use anju_domain::codes::RegionCode;
+mod common;
+
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
+use anju_store::Store;
 use anju_store::testing::*;
-use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::session;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -33,26 +34,6 @@ fn get(path: &str, cookie: &str) -> Request<Body> {
 }
 
 /// A logged-in session of a new account anchored at `region` (password already changed).
-async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
-    let system = Principal::system();
-    let new = NewAccount {
-        username: username.into(),
-        display_name: format!("{username}姓名"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    };
-    store
-        .create_demo_account(&system, &new, "Anju-2024q")
-        .await
-        .unwrap();
-    let ok = store
-        .login(username, "Anju-2024q", None, "test", chrono::Utc::now())
-        .await
-        .unwrap();
-    (format!("anju_session={}", ok.token), ok.session.csrf)
-}
-
 async fn fixture(store: &Store) -> (String, String) {
     with_villages(store).await;
     let mut h1 = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
