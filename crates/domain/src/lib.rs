@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod campaign;
 pub mod codes;
+pub mod columns;
 pub mod dict;
 pub mod event;
 pub mod house;

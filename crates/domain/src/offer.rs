@@ -20,7 +20,7 @@ pub struct Offer {
     pub closure_bases: Vec<ClosureBasis>,
 }
 
-fn samples(kind: ChangeKind) -> Vec<Change> {
+fn samples(state: &HouseState, kind: ChangeKind) -> Vec<Change> {
     match kind {
         ChangeKind::Surveyed => vec![Change::Surveyed(Box::new(Survey {
             round: String::new(),
@@ -94,11 +94,22 @@ fn samples(kind: ChangeKind) -> Vec<Change> {
                 grade: Some(Grade::C),
             },
         ],
-        // Registration, legacy closures and record corrections come from imports and the
-        // record form, not from a step button.
-        ChangeKind::Registered | ChangeKind::LegacyClosureRecorded | ChangeKind::Corrected => {
-            vec![]
-        }
+        ChangeKind::LegacyClosureRecorded => vec![Change::LegacyClosureRecorded {
+            measures: vec![MgmtMeasure::ALL[0]],
+            closed_on: chrono::NaiveDate::MIN,
+        }],
+        // A correction with the record as it stands: refused as "unchanged" (F1, the form's
+        // content) wherever a correction is allowed at all.
+        ChangeKind::Corrected => state
+            .record
+            .iter()
+            .map(|r| Change::Corrected {
+                record: Box::new(r.clone()),
+                people: None,
+            })
+            .collect(),
+        // Registration makes a new house: it is not a step on this one.
+        ChangeKind::Registered => vec![],
     }
 }
 
@@ -120,7 +131,7 @@ pub fn offer(state: &HouseState, actor: &Actor, now: DateTime<Utc>, dict: &Dicti
     let mut out = Offer::default();
     for kind in ChangeKind::ALL {
         let mut any = false;
-        for change in samples(*kind) {
+        for change in samples(state, *kind) {
             let basis = match &change {
                 Change::Closed { basis, .. } => Some(*basis),
                 _ => None,

@@ -160,6 +160,23 @@ pub fn permitted(role: Role, change: &Change) -> bool {
     }
 }
 
+/// Whether the role may register houses (the permission does not depend on the content).
+pub fn may_register(role: Role) -> bool {
+    let village = crate::RegionCode::parse("370829100201").expect("valid");
+    permitted(
+        role,
+        &Change::Registered {
+            source: crate::dict::RegistrationSource::DynamicSurvey,
+            plaque_token: String::new(),
+            record: Box::new(crate::sample::record(
+                village,
+                crate::dict::UsageCategory::Other,
+            )),
+            people: Box::default(),
+        },
+    )
+}
+
 fn nonempty(s: &str, what: &str) -> Result<(), RuleViolation> {
     if s.trim().is_empty() {
         return refuse(RuleCode::F1, format!("{what}不能为空"));

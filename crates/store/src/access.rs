@@ -197,6 +197,16 @@ impl Access<'_> {
         Ok(without_identifiers(event))
     }
 
+    /// Registers a new house as this account; the house code is given by the store.
+    pub async fn register(&self, cmd: &Command) -> Result<Event> {
+        self.require(Action::Record, "house.new").await?;
+        let event = self
+            .store
+            .register(&self.scope(), &self.who.actor(), cmd, self.source)
+            .await?;
+        Ok(without_identifiers(event))
+    }
+
     /// The full personal data of a house, for a stated reason; the reveal is audited.
     pub async fn reveal_people(&self, code: &HouseCode, reason: &str) -> Result<People> {
         self.require(Action::RevealPersonal, code.as_str()).await?;

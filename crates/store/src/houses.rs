@@ -9,7 +9,7 @@ use crate::vault::{Vault, column};
 use crate::{Store, on_db, on_tx, scope_sql};
 use anju_domain::event::Event;
 use anju_domain::house::People;
-use anju_domain::{HouseCode, HouseState, Scope};
+use anju_domain::{HouseCode, HouseState, RegionCode, Scope};
 use chrono::NaiveDate;
 
 /// A house as stored: its projected state, its people and the plaque token.
@@ -280,4 +280,47 @@ pub(crate) async fn code_taken(tx: &mut Tx, code: &HouseCode) -> Result<bool> {
     let n: i64 =
         on_tx!(tx, c => sqlx::query_scalar(SQL).bind(code.as_str()).fetch_one(&mut *c).await)?;
     Ok(n > 0)
+}
+
+/// The highest house code of a county, under the write lock (PostgreSQL takes an advisory lock
+/// so that two registrations cannot draw the same serial).
+pub(crate) async fn last_code(tx: &mut Tx, county: &RegionCode) -> Result<Option<HouseCode>> {
+    const SQL: &str = "SELECT code FROM houses WHERE code LIKE $1 ORDER BY code DESC LIMIT 1";
+    let prefix = format!("AJ{}%", &county.as_str()[..6]);
+    let code: Option<String> = match tx {
+        Tx::Sqlite(c) => {
+            sqlx::query_scalar(SQL)
+                .bind(&prefix)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+        Tx::Postgres(c) => {
+            sqlx::query("SELECT pg_advisory_xact_lock(7301)")
+                .execute(&mut **c)
+                .await?;
+            sqlx::query_scalar(SQL)
+                .bind(&prefix)
+                .fetch_optional(&mut **c)
+                .await?
+        }
+    };
+    Ok(code.and_then(|c| HouseCode::parse(&c).ok()))
+}
+
+/// The code and village of a house that already carries the record's platform code or census
+/// id.
+pub(crate) async fn carrying_identifiers(
+    tx: &mut Tx,
+    record: &anju_domain::house::HouseRecord,
+) -> Result<Option<(String, String)>> {
+    const SQL: &str =
+        "SELECT code, village_code FROM houses WHERE platform_code = $1 OR census_id = $2 LIMIT 1";
+    if record.platform_code.is_none() && record.census_id.is_none() {
+        return Ok(None);
+    }
+    let found: Option<(String, String)> = on_tx!(tx, c => sqlx::query_as(SQL)
+        .bind(record.platform_code.as_deref())
+        .bind(record.census_id.as_deref())
+        .fetch_optional(&mut *c).await)?;
+    Ok(found)
 }

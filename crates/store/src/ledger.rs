@@ -404,7 +404,7 @@ impl Store {
 }
 
 /// The county of the reference data (the unit of an unscoped ledger).
-fn county_of(regions: &[anju_domain::region::Region]) -> RegionCode {
+pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> RegionCode {
     regions
         .iter()
         .find(|r| r.level == RegionLevel::County)

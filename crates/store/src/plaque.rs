@@ -44,3 +44,8 @@ impl Store {
         }))
     }
 }
+
+/// A fresh unguessable plaque token (128 random bits as 32 lowercase hex digits).
+pub fn new_plaque_token() -> String {
+    hex::encode(crate::vault::random_bytes::<16>())
+}

@@ -12,7 +12,7 @@ use crate::{Store, on_tx};
 use anju_domain::event::{Actor, Change, Command, Event};
 use anju_domain::house::People;
 use anju_domain::rules::{conflict, decide};
-use anju_domain::{HouseState, RuleCode, RuleViolation, Scope, apply};
+use anju_domain::{HouseCode, HouseState, RegionCode, RuleCode, RuleViolation, Scope, apply};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -159,9 +159,47 @@ impl Store {
         cmd: &Command,
         source: &str,
     ) -> Result<Event> {
+        self.run(scope, actor, cmd.clone(), source, false).await
+    }
+
+    /// Registers a new house: the next free house code of the county is given to it under the
+    /// transaction's write lock (`cmd.house` is ignored). A platform code or census id already
+    /// carried by another house is refused (L2): the same house is never registered twice.
+    pub async fn register(
+        &self,
+        scope: &Scope,
+        actor: &Actor,
+        cmd: &Command,
+        source: &str,
+    ) -> Result<Event> {
+        if !matches!(cmd.change, Change::Registered { .. }) {
+            return Err(StoreError::Invalid("register takes a registration".into()));
+        }
+        self.run(scope, actor, cmd.clone(), source, true).await
+    }
+
+    async fn run(
+        &self,
+        scope: &Scope,
+        actor: &Actor,
+        mut cmd: Command,
+        source: &str,
+        allocate: bool,
+    ) -> Result<Event> {
         let now = now();
         let mut tx = self.db.begin().await?;
-        match self.execute_in(&mut tx, scope, actor, cmd, now).await {
+        let outcome = match allocate {
+            true => match self.allocate(&mut tx, scope, &cmd).await {
+                Ok(code) => {
+                    cmd.house = code;
+                    self.execute_in(&mut tx, scope, actor, &cmd, now).await
+                }
+                Err(e) => Err(e),
+            },
+            false => self.execute_in(&mut tx, scope, actor, &cmd, now).await,
+        };
+        let cmd = &cmd;
+        match outcome {
             Ok(event) => {
                 let detail = serde_json::json!({ "seq": event.seq, "effective": event.effective });
                 let entry = audit_entry(actor, source, cmd, now, "ok", detail.to_string());
@@ -248,6 +286,35 @@ impl Store {
                 .execute(&mut *c).await?;
         });
         Ok(event)
+    }
+
+    /// The next house code of the county, after refusing identifiers another house carries.
+    async fn allocate(&self, tx: &mut Tx, scope: &Scope, cmd: &Command) -> Result<HouseCode> {
+        if let Change::Registered { record, .. } = &cmd.change
+            && let Some((other, village)) = crate::houses::carrying_identifiers(tx, record).await?
+        {
+            // The code is named only to an account that may see that house.
+            let visible = match scope {
+                Scope::All => true,
+                Scope::Region { code } => {
+                    RegionCode::parse(&village).is_ok_and(|v| code.contains(&v))
+                }
+                _ => false,
+            };
+            let message = if visible {
+                format!("该房屋已登记（房屋编码 {other}），请勿重复登记")
+            } else {
+                "该房屋（相同的归集平台编号或普查编号）已在其他辖区登记，请勿重复登记；如有疑问请联系县级办公室".into()
+            };
+            return Err(RuleViolation {
+                code: RuleCode::L2,
+                message,
+            }
+            .into());
+        }
+        let county = crate::ledger::county_of(&self.reference().regions);
+        let last = crate::houses::last_code(tx, &county).await?;
+        Ok(HouseCode::new(&county, last.map_or(1, |c| c.serial() + 1)))
     }
 
     /// The village must exist, be valid on the day, and lie within the caller's scope.

@@ -7,7 +7,7 @@ use crate::session::{LoggedIn, Source, server_error};
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::region::Region;
 use anju_domain::state::Status;
-use anju_domain::{HouseCode, RegionCode, RegionLevel};
+use anju_domain::{ChangeKind, HouseCode, RegionCode, RegionLevel};
 use anju_store::StoreError;
 use anju_store::access::PeopleView;
 use anju_store::list::{HouseFilter, HousePage, Overdue, Sort};
@@ -155,6 +155,7 @@ struct HousesPage {
     pages: i64,
     prev: Option<String>,
     next: Option<String>,
+    may_register: bool,
 }
 
 fn names(regions: &[Region]) -> BTreeMap<String, String> {
@@ -258,6 +259,7 @@ pub async fn list(
             .collect()
     };
     let out = HousesPage {
+        may_register: anju_domain::rules::may_register(s.principal.role),
         chrome: Some(chrome(&state, &s)),
         demo: state.is_demo().await,
         query: form.query(None),
@@ -618,8 +620,16 @@ async fn house_page(
     let actions = offered
         .kinds
         .iter()
-        .filter(|k| crate::steps::has_form(**k))
-        .map(|k| (k.code().to_string(), k.label().to_string()))
+        .filter_map(|k| {
+            let href = match k {
+                ChangeKind::Corrected => format!("/houses/{}/correct", st.code),
+                k if crate::steps::has_form(*k) => {
+                    format!("/houses/{}/steps/{}", st.code, k.code())
+                }
+                _ => return None,
+            };
+            Some((href, k.label().to_string()))
+        })
         .collect();
     let page = HousePageT {
         actions,

@@ -12,6 +12,7 @@ pub mod ledgers;
 pub mod pages;
 pub mod plaque;
 pub mod problems;
+pub mod record;
 pub mod reports;
 pub mod session;
 pub mod steps;
@@ -157,7 +158,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/houses", get(houses::list))
         .route("/houses.xlsx", get(houses::export))
+        .route("/houses/new", get(record::new_form).post(record::register))
         .route("/houses/{code}", get(houses::show))
+        .route(
+            "/houses/{code}/correct",
+            get(record::correct_form).post(record::correct),
+        )
         .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
         .route(
             "/houses/{code}/steps/{kind}",

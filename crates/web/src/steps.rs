@@ -133,8 +133,8 @@ fn field(name: &'static str, label: &'static str, input: Input, required: bool) 
     }
 }
 
-/// The steps that have a form here (registration and corrections go through import and the
-/// record form).
+/// The steps that have a form here (registration and record corrections have the record form,
+/// `crate::record`).
 pub fn has_form(k: ChangeKind) -> bool {
     matches!(
         k,
@@ -146,6 +146,7 @@ pub fn has_form(k: ChangeKind) -> bool {
             | ChangeKind::EngineeringStarted
             | ChangeKind::EngineeringAccepted
             | ChangeKind::Closed
+            | ChangeKind::LegacyClosureRecorded
             | ChangeKind::LookBackReviewed
             | ChangeKind::Reopened
             | ChangeKind::Reclassified
@@ -332,6 +333,20 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
             field("platform_closed_on", "归集平台销号日期", Input::Date, false),
             files(EvidenceKind::Other, "销号材料"),
         ]),
+        ChangeKind::LegacyClosureRecorded => f.extend([
+            field("closed_on", "前期销号日期", Input::Date, true),
+            field(
+                "measures",
+                "前期销号时采取的管理措施",
+                Input::Checks(opts(
+                    MgmtMeasure::ALL,
+                    MgmtMeasure::code,
+                    MgmtMeasure::label,
+                )),
+                true,
+            ),
+            files(EvidenceKind::Other, "前期销号材料"),
+        ]),
         ChangeKind::Reopened => f.extend([
             field("reason", "重新纳入整治的原因", Input::Area, true),
             files(EvidenceKind::Other, "相关材料"),
@@ -363,7 +378,7 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
     f
 }
 
-type Posted = BTreeMap<String, Vec<String>>;
+pub(crate) type Posted = BTreeMap<String, Vec<String>>;
 
 fn one(p: &Posted, k: &str) -> Option<String> {
     p.get(k)
@@ -480,6 +495,13 @@ fn command(
             basis: pick(p, "basis", "销号依据", ClosureBasis::from_label)?
                 .ok_or("请选择“销号依据”")?,
             platform_closed_on: date(p, "platform_closed_on", "归集平台销号日期")?,
+        },
+        ChangeKind::LegacyClosureRecorded => Change::LegacyClosureRecorded {
+            measures: list("measures")
+                .iter()
+                .map(|m| MgmtMeasure::from_label(m).ok_or_else(|| format!("管理措施无效：{m}")))
+                .collect::<Result<_, _>>()?,
+            closed_on: date(p, "closed_on", "前期销号日期")?.ok_or("请填写“前期销号日期”")?,
         },
         ChangeKind::Reopened => Change::Reopened,
         ChangeKind::Reclassified => Change::Reclassified {
@@ -709,12 +731,12 @@ pub async fn form(
 }
 
 /// A posted form: its fields, and the files uploaded with it (not yet checked).
-struct Submission {
-    posted: Posted,
+pub(crate) struct Submission {
+    pub(crate) posted: Posted,
     uploads: Vec<(EvidenceKind, String, Vec<u8>)>,
 }
 
-async fn read_submission(state: &AppState, req: Request) -> Result<Submission, String> {
+pub(crate) async fn read_submission(state: &AppState, req: Request) -> Result<Submission, String> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)

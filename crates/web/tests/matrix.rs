@@ -182,6 +182,11 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
         ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
         ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/interim_control_applied"), "version=4&effective=2024-04-09&measures=StopUse".into()),
+        // Registering into another town's village, with the identifiers of its house.
+        ("/houses/new", Method::GET, "/houses/new".into(), String::new()),
+        ("/houses/new", Method::POST, "/houses/new".into(), format!("version=0&effective=2024-04-09&source=核查发现漏排&platform_code=YH370829000000007&village={OTHER_VILLAGE}&address=远镇新房&owner_name=李四&usage=其他自建房&floors_above=2&floor_area_m2=100&structure_type=砌体结构(砖混)")),
+        ("/houses/{}/correct", Method::GET, format!("/houses/{code}/correct"), String::new()),
+        ("/houses/{}/correct", Method::POST, format!("/houses/{code}/correct"), format!("version=4&effective=2024-04-09&reason=核实&village={OTHER_VILLAGE}&address=改&usage=自住兼经营性自建房&business_types=餐饮饭店&floors_above=2&floor_area_m2=100&structure_type=砌体结构(砖混)")),
         ("/houses/{}/qr.svg", Method::GET, format!("/houses/{code}/qr.svg"), String::new()),
         ("/houses/{}/evidence/{}", Method::GET, format!("/houses/{code}/evidence/{sha}"), String::new()),
         ("/houses/{}/evidence/{}/thumb", Method::GET, format!("/houses/{code}/evidence/{sha}/thumb"), String::new()),

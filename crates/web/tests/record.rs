@@ -1,0 +1,315 @@
+//! The house record forms through the real router, on SQLite and PostgreSQL: registering a
+//! house (its code given by the store, every bad column named, nothing written on refusal, the
+//! same house never registered twice, villages outside the account's scope refused), correcting
+//! a record (reason required, people kept unless replaced on purpose, a stale form), and the
+//! legacy-closure step that puts a house on the look-back list.
+
+mod common;
+
+use anju_domain::dict::{Judgement, UsageCategory};
+use anju_domain::event::Role;
+use anju_store::Store;
+use anju_store::testing::*;
+use axum::http::StatusCode;
+use common::{get, post, send, session};
+
+const TOWN: &str = "370829101";
+
+fn registration<'a>(csrf: &'a str, census: &'a str, village: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("version", "0"),
+        ("effective", "2024-04-02"),
+        ("source", "核查发现漏排"),
+        ("census_id", census),
+        ("village", village),
+        ("group_name", "三组"),
+        ("address", "测试村三组12号"),
+        ("owner_name", "王五"),
+        ("owner_id", "370829196504123010"),
+        ("owner_phone", "13905371234"),
+        ("usage", "自住兼经营性自建房"),
+        ("business_types", "餐饮饭店"),
+        ("business_types", "批发零售"),
+        ("floors_above", "3"),
+        ("floors_below", "0"),
+        ("floor_area_m2", "245.5"),
+        ("structure_type", "砌体结构(砖混)"),
+        ("is_altered", "是"),
+        ("alteration_types", "楼顶加层"),
+        ("permits_held", "宅基地批准书"),
+    ]
+}
+
+async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
+    with_villages(store).await;
+    House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let (clerk, csrf) = session(store, "reg-clerk", Role::TownOperator, TOWN).await;
+
+    let (status, _, html) = send(store, get("/houses", &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/houses/new\""),
+        "the list offers 登记房屋"
+    );
+    let (status, _, html) = send(store, get("/houses/new", &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    for block in ["房屋基本情况", "产权人及责任人", "建设情况", "管理情况"] {
+        assert!(html.contains(block), "{block} block shown");
+    }
+    assert!(
+        html.contains(&format!("value=\"{VILLAGE}\"")),
+        "own village offered"
+    );
+    assert!(
+        !html.contains(&format!("value=\"{OTHER_VILLAGE}\"")),
+        "another town's village is not offered"
+    );
+
+    // Bad columns: each named by its header, the typed values kept, nothing written.
+    let before = snapshot(store).await;
+    let mut bad = registration(&csrf, "PC-0001", VILLAGE);
+    bad.retain(|(k, _)| *k != "address");
+    for (k, v) in &mut bad {
+        match *k {
+            "owner_id" => *v = "370829196504123011",
+            "floors_above" => *v = "三层",
+            _ => {}
+        }
+    }
+    let (status, _, html) = send(store, post("/houses/new", &clerk, &bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for named in [
+        "房屋地址：必填",
+        "身份证号/统一社会信用代码",
+        "地上层数：“三层”不是整数",
+    ] {
+        assert!(html.contains(named), "{named} named in: {html}");
+    }
+    assert!(
+        html.contains("value=\"测试村三组12号\"") || html.contains("王五"),
+        "input kept"
+    );
+    assert_eq!(snapshot(store).await, before, "nothing written on refusal");
+
+    // A village of another town is refused by the store even when posted by hand.
+    let (status, _, html) = send(
+        store,
+        post(
+            "/houses/new",
+            &clerk,
+            &registration(&csrf, "PC-0001", OTHER_VILLAGE),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("不在您的辖区内"), "{html}");
+    assert_eq!(snapshot(store).await, before);
+
+    // The valid registration: the store gives the next code of the county.
+    let (status, location, _) = send(
+        store,
+        post(
+            "/houses/new",
+            &clerk,
+            &registration(&csrf, "PC-0001", VILLAGE),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let code = anju_domain::HouseCode::new(&anju_domain::RegionCode::parse("370829").unwrap(), 2);
+    assert_eq!(location, format!("/houses/{code}"));
+    let (_, _, html) = send(store, get(&location, &clerk)).await;
+    assert!(html.contains("测试村三组12号"), "address shown");
+    assert!(
+        html.contains("餐饮饭店、批发零售"),
+        "both business types kept"
+    );
+    assert!(html.contains("139****1234"), "phone shown masked");
+    assert!(!html.contains("13905371234"), "phone never shown in full");
+    assert!(
+        html.contains(&format!("/houses/{code}/correct")),
+        "correction offered"
+    );
+
+    // The same census id again: the same house is never registered twice.
+    let before = snapshot(store).await;
+    let (status, _, html) = send(
+        store,
+        post(
+            "/houses/new",
+            &clerk,
+            &registration(&csrf, "PC-0001", VILLAGE),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!("该房屋已登记（房屋编码 {code}）")),
+        "{html}"
+    );
+    assert_eq!(snapshot(store).await, before);
+
+    // A house of another town carries the platform code: refused without naming that house.
+    let far = House::register(store, 5, OTHER_VILLAGE, UsageCategory::Other).await;
+    let mut dup = registration(&csrf, "PC-0002", VILLAGE);
+    dup.push(("platform_code", "YH370829000000005"));
+    let (status, _, html) = send(store, post("/houses/new", &clerk, &dup)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("已在其他辖区登记"), "{html}");
+    assert!(
+        !html.contains(far.code.as_str()),
+        "the other town's house is not named"
+    );
+
+    // A principal signs; registering is not theirs.
+    let (principal, _) = session(store, "reg-principal", Role::TownPrincipal, TOWN).await;
+    let (status, _, _) = send(store, get("/houses/new", &principal)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let (clerk, csrf) = session(store, "cor-clerk", Role::TownOperator, TOWN).await;
+    let (status, _, html) = send(store, get(&format!("/houses/{code}/correct"), &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("value=\"示例村一组1号\""),
+        "record pre-filled"
+    );
+    assert!(
+        !html.contains("13805371234"),
+        "personal data never pre-filled"
+    );
+
+    let form = |address: &'static str, reason: &'static str, version: &'static str| {
+        vec![
+            ("csrf", csrf.as_str()),
+            ("version", version),
+            ("effective", "2024-04-01"),
+            ("reason", reason),
+            ("village", VILLAGE),
+            ("address", address),
+            ("usage", "其他自建房"),
+            ("floors_above", "2"),
+            ("floor_area_m2", "180.5"),
+            ("structure_type", "砌体结构(砖混)"),
+        ]
+    };
+    let before = snapshot(store).await;
+    let (status, _, html) = send(
+        store,
+        post(
+            &format!("/houses/{code}/correct"),
+            &clerk,
+            &form("示例村一组1号之一", "", "1"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("R4"), "a correction needs a reason: {html}");
+    assert_eq!(snapshot(store).await, before);
+
+    let (status, _, _) = send(
+        store,
+        post(
+            &format!("/houses/{code}/correct"),
+            &clerk,
+            &form("示例村一组1号之一", "门牌号核实有误", "1"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = send(store, get(&format!("/houses/{code}"), &clerk)).await;
+    assert!(
+        html.contains("示例村一组1号之一"),
+        "corrected address shown"
+    );
+    assert!(
+        html.contains("张三"),
+        "owner kept: the people block was not replaced"
+    );
+
+    // The form saw version 1; the house is at 2 now.
+    let (status, _, html) = send(
+        store,
+        post(
+            &format!("/houses/{code}/correct"),
+            &clerk,
+            &form("示例村一组2号", "再次核实", "1"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        html.contains("cor-clerk姓名") || html.contains("已于"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"示例村一组2号\""), "typed value kept");
+}
+
+async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    let code = h.code.to_string();
+    let (clerk, csrf) = session(store, "leg-clerk", Role::TownOperator, TOWN).await;
+    let (_, _, html) = send(store, get(&format!("/houses/{code}"), &clerk)).await;
+    let step = format!("/houses/{code}/steps/legacy_closure_recorded");
+    assert!(
+        html.contains(&step),
+        "legacy closure offered on a hazard house"
+    );
+    let (status, _, html) = send(store, get(&step, &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("前期销号日期") && html.contains("刷墙勾缝"));
+
+    let version = h.version.to_string();
+    let action = format!("{step}?csrf={csrf}");
+    let (status, _, html) = send(
+        store,
+        post(
+            &action,
+            &clerk,
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", version.as_str()),
+                ("effective", "2024-04-01"),
+                ("closed_on", "2023-12-20"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("管理措施"), "measures are required: {html}");
+    let (status, _, _) = send(
+        store,
+        post(
+            &action,
+            &clerk,
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", version.as_str()),
+                ("effective", "2024-04-01"),
+                ("closed_on", "2023-12-20"),
+                ("measures", "刷墙勾缝"),
+                ("measures", "增加围挡"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let house = store
+        .house(&anju_domain::Scope::All, &h.code)
+        .await
+        .unwrap();
+    let legacy = house.state.legacy.expect("legacy closure recorded");
+    assert!(legacy.look_back.is_none(), "awaits the look-back");
+    assert!(house.state.closure.is_none(), "never counted as closed");
+}
+
+anju_store::both!(a_clerk_registers_a_house_found_in_the_field);
+anju_store::both!(a_record_is_corrected_with_a_reason_and_people_kept);
+anju_store::both!(a_legacy_closure_lands_on_the_look_back_list);
