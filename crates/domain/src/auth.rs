@@ -43,6 +43,10 @@ pub enum Action {
     IssueProblems,
     /// Confirm, dispute and fix the problems of one's own town or sector.
     HandleProblems,
+    /// Send a supervision notice (督办) to a lagging town.
+    Supervise,
+    /// Answer a supervision notice sent to one's own town.
+    AnswerSupervision,
 }
 
 impl Action {
@@ -62,6 +66,8 @@ impl Action {
         Action::ExportPersonal,
         Action::IssueProblems,
         Action::HandleProblems,
+        Action::Supervise,
+        Action::AnswerSupervision,
     ];
 
     pub fn label(self) -> &'static str {
@@ -81,6 +87,8 @@ impl Action {
             Action::ExportPersonal => "导出未脱敏的个人信息",
             Action::IssueProblems => "下发和核验问题",
             Action::HandleProblems => "确认和整改问题",
+            Action::Supervise => "下发督办通知",
+            Action::AnswerSupervision => "答复督办通知",
         }
     }
 }
@@ -102,6 +110,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | A::SubmitReport
                 | A::AssignHouses
                 | A::HandleProblems
+                | A::AnswerSupervision
         ),
         R::TownPrincipal => matches!(
             action,
@@ -112,13 +121,17 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | A::SignReport
                 | A::SubmitReport
                 | A::HandleProblems
+                | A::AnswerSupervision
         ),
         R::Department => matches!(
             action,
             A::ReadHouses | A::Record | A::ReadLedger | A::HandleProblems
         ),
         R::TechReviewer | R::Appraiser => matches!(action, A::ReadHouses | A::Record),
-        R::Inspector => matches!(action, A::ReadHouses | A::ReadLedger | A::IssueProblems),
+        R::Inspector => matches!(
+            action,
+            A::ReadHouses | A::ReadLedger | A::IssueProblems | A::Supervise
+        ),
         R::Auditor => matches!(action, A::ReadHouses | A::ReadLedger | A::ReadAudit),
     }
 }

@@ -197,6 +197,89 @@ impl Access<'_> {
         Ok(without_identifiers(event))
     }
 
+    /// Sends a supervision notice (督办) to a town within scope.
+    pub async fn supervise(&self, new: &crate::supervision::NewSupervision) -> Result<i64> {
+        self.require(Action::Supervise, new.town.as_str()).await?;
+        self.store
+            .supervise(&self.who.actor(), &self.scope(), new, self.source)
+            .await
+    }
+
+    fn may_see_supervision(&self) -> Result<()> {
+        if self.who.may(Action::Supervise) || self.who.may(Action::AnswerSupervision) {
+            Ok(())
+        } else {
+            Err(StoreError::Denied(denied_message(
+                self.who.role,
+                Action::AnswerSupervision,
+            )))
+        }
+    }
+
+    pub async fn supervisions(&self) -> Result<Vec<crate::supervision::Supervision>> {
+        self.may_see_supervision()?;
+        self.store.supervisions(&self.scope()).await
+    }
+
+    pub async fn supervision(&self, id: i64) -> Result<crate::supervision::Supervision> {
+        self.may_see_supervision()?;
+        self.store.supervision(&self.scope(), id).await
+    }
+
+    /// The town's answer to a notice (once).
+    pub async fn answer_supervision(
+        &self,
+        id: i64,
+        text: &str,
+        evidence: &[anju_domain::event::Evidence],
+    ) -> Result<()> {
+        self.require(Action::AnswerSupervision, &format!("supervision:{id}"))
+            .await?;
+        self.store
+            .answer_supervision(
+                &self.who.actor(),
+                &self.scope(),
+                id,
+                text,
+                evidence,
+                self.source,
+            )
+            .await
+    }
+
+    /// What this account must do next.
+    pub async fn reminders(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<crate::reminders::Reminder>> {
+        self.store.reminders(self.who, today).await
+    }
+
+    /// The towns in scope ranked by progress, the lagging first (通报).
+    pub async fn ranking(&self) -> Result<Vec<anju_domain::campaign::Ranked>> {
+        self.require(Action::ReadLedger, "ranking").await?;
+        self.store.ranking(&self.scope()).await
+    }
+
+    pub async fn lookback_towns(&self) -> Result<Vec<crate::lookback::LookBackTown>> {
+        self.require(Action::ReadHouses, "lookback").await?;
+        self.store.lookback_towns(&self.scope()).await
+    }
+
+    pub async fn lookback_pending(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::lookback::LookBackHouse>> {
+        self.require(Action::ReadHouses, "lookback").await?;
+        self.store.lookback_pending(&self.scope(), limit).await
+    }
+
+    /// The technical reviewers houses may be assigned to.
+    pub async fn reviewer_accounts(&self) -> Result<Vec<(String, String)>> {
+        self.require(Action::AssignHouses, "reviewers").await?;
+        self.store.reviewer_accounts().await
+    }
+
     /// Registers a new house as this account; the house code is given by the store.
     pub async fn register(&self, cmd: &Command) -> Result<Event> {
         self.require(Action::Record, "house.new").await?;

@@ -69,6 +69,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "problems",
         include_str!("../migrations/sqlite/0004_problems.sql"),
     ),
+    (
+        5,
+        "supervision",
+        include_str!("../migrations/sqlite/0005_supervision.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -90,6 +95,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "problems",
         include_str!("../migrations/postgres/0004_problems.sql"),
+    ),
+    (
+        5,
+        "supervision",
+        include_str!("../migrations/postgres/0005_supervision.sql"),
     ),
 ];
 

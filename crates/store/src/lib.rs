@@ -13,13 +13,16 @@ pub mod houses;
 pub mod ledger;
 pub mod list;
 pub mod log;
+pub mod lookback;
 pub mod personal;
 pub mod plaque;
 pub mod problems;
 pub mod reference;
+pub mod reminders;
 pub mod reports;
 pub mod scope;
 pub mod settings;
+pub mod supervision;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod totp;

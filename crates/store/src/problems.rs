@@ -127,7 +127,7 @@ fn problem_of(r: ProblemRow) -> Result<Problem> {
     })
 }
 
-fn entry(
+pub(crate) fn entry(
     actor: &Actor,
     source: &str,
     action: &str,
