@@ -16,6 +16,7 @@ use typst::{Library, LibraryExt, World};
 use typst_layout::PagedDocument;
 
 const LEDGER_TEMPLATE: &str = include_str!("../templates/ledger.typ");
+const CIRCULAR_TEMPLATE: &str = include_str!("../templates/circular.typ");
 
 /// Font families tried in order; the first present is used for Chinese text.
 const CJK_FAMILIES: &[&str] = &[
@@ -206,4 +207,28 @@ pub fn ledger(fonts: &Fonts, table: &LedgerTable, header: &Header) -> Result<Vec
         "rows": rows,
     });
     typeset(fonts, LEDGER_TEMPLATE, &data)
+}
+
+/// A circular (通报) or any titled table document: paragraphs, a table, notes, and the issuing
+/// office with its date at the foot.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Circular {
+    pub title: String,
+    pub subtitle: String,
+    pub intro: Vec<String>,
+    pub headers: Vec<String>,
+    /// Relative column widths, one per header.
+    pub widths: Vec<u32>,
+    pub rows: Vec<Vec<String>>,
+    pub notes: Vec<String>,
+    /// The issuing office and date, right-aligned at the end.
+    pub signature: String,
+    pub landscape: bool,
+}
+
+/// Typesets a [`Circular`].
+pub fn circular(fonts: &Fonts, doc: &Circular) -> Result<Vec<u8>, PdfError> {
+    let mut data = serde_json::to_value(doc).expect("serializes");
+    data["fonts"] = serde_json::json!(fonts.families());
+    typeset(fonts, CIRCULAR_TEMPLATE, &data)
 }

@@ -476,6 +476,16 @@ impl Access<'_> {
             .await
     }
 
+    /// The states of the matching houses in scope (personal data is not part of a state).
+    pub async fn house_states(
+        &self,
+        filter: &crate::list::HouseFilter,
+        limit: i64,
+    ) -> Result<Vec<anju_domain::HouseState>> {
+        self.require(Action::ReadHouses, "houses").await?;
+        self.store.house_states(&self.scope(), filter, limit).await
+    }
+
     /// Per-town counts of today's projection within scope (the dashboard's table).
     pub async fn town_totals(&self) -> Result<Vec<crate::ledger::TownTotals>> {
         self.require(Action::ReadHouses, "dashboard").await?;

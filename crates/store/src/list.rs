@@ -184,6 +184,90 @@ fn region_range(code: &RegionCode) -> (String, String) {
     (p.lo, p.hi)
 }
 
+/// The WHERE clause of the houses within `scope` that match `filter` (alias `h`).
+fn where_of(scope: &Scope, filter: &HouseFilter) -> Where {
+    let sp = ScopeParams::of(scope);
+    let mut w = Where::default();
+    // One range on village_code: the scope's, narrowed by the town and village filters.
+    let (mut lo, mut hi) = (sp.lo.clone(), sp.hi.clone());
+    for r in [filter.town, filter.village].into_iter().flatten() {
+        let (l, h) = region_range(&r);
+        lo = lo.max(l);
+        hi = hi.min(h);
+    }
+    // A single town (by filter or by the account's scope), stated as an equality for the
+    // (town_code, code) index; a village likewise.
+    let town = filter.town.or(match scope {
+        Scope::Region { code } if code.level() == anju_domain::RegionLevel::Town => Some(*code),
+        _ => None,
+    });
+    // The range is implied by an equality that lies wholly inside it; otherwise it stays
+    // (and, for a town outside the scope, matches nothing).
+    let implied = [filter.village, town].into_iter().flatten().any(|r| {
+        let (l, h) = region_range(&r);
+        sp.lo <= l && h <= sp.hi
+    });
+    if !implied {
+        let plo = w.p(Bind::Text(lo));
+        let phi = w.p(Bind::Text(hi));
+        w.conds.push(format!(
+            "h.village_code >= {plo} AND h.village_code < {phi}"
+        ));
+    }
+    w.eq_text("h.town_code", town.map(|t| t.to_string()).as_deref());
+    w.eq_text(
+        "h.village_code",
+        filter.village.map(|v| v.to_string()).as_deref(),
+    );
+    if let Some(key) = &sp.key {
+        let p = w.p(Bind::Text(key.clone()));
+        w.conds.push(format!(
+            "(EXISTS (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = {p}) \
+             OR EXISTS (SELECT 1 FROM assignments a WHERE a.assignee = {p} AND a.house_id = h.id))"
+        ));
+    }
+    if let Some(b) = filter.business {
+        let p = w.p(Bind::Bool(b));
+        w.conds.push(format!("h.is_business = {p}"));
+    }
+    if let Some(d) = &filter.department {
+        let p = w.p(Bind::Text(d.clone()));
+        w.conds.push(format!(
+            "EXISTS (SELECT 1 FROM house_sectors d WHERE d.house_id = h.id AND d.department_code = {p})"
+        ));
+    }
+    w.eq_text("h.status", filter.status.map(|s| s.code()));
+    w.eq_text("h.judgement", filter.judgement.map(|j| j.code()));
+    w.eq_text("h.grade", filter.grade.map(|g| g.code()));
+    if let Some(o) = filter.overdue {
+        let (set, clear) = o.masks();
+        let ps = w.p(Bind::Int(i64::from(set.bits())));
+        let pc = w.p(Bind::Int(i64::from(clear.bits())));
+        w.conds
+            .push(format!("(h.facts & {ps}) = {ps} AND (h.facts & {pc}) = 0"));
+    }
+    let q = filter
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| q.chars().take(50).collect::<String>());
+    if let Some(q) = q {
+        let code = match HouseCode::parse(&q) {
+            Ok(c) => c.to_string(),
+            Err(_) => q.clone(),
+        };
+        let pc = w.p(Bind::Text(code));
+        let pa = w.p(Bind::Text(format!("%{}%", like_literal(&q))));
+        let po = w.p(Bind::Text(format!("{}%", like_literal(&q))));
+        w.conds.push(format!(
+            "(h.code = {pc} OR h.address LIKE {pa} \
+             OR EXISTS (SELECT 1 FROM house_people o WHERE o.house_id = h.id AND o.owner_name LIKE {po}))"
+        ));
+    }
+    w
+}
+
 type Row = (
     String,
     String,
@@ -199,6 +283,47 @@ type Row = (
 );
 
 impl Store {
+    /// The states of the houses within `scope` that match `filter`, by code, at most `limit`
+    /// (for ledgers that need more than the list's columns). `Err(Invalid)` names how many
+    /// match when there are more.
+    pub async fn house_states(
+        &self,
+        scope: &Scope,
+        filter: &HouseFilter,
+        limit: i64,
+    ) -> Result<Vec<anju_domain::HouseState>> {
+        let w = where_of(scope, filter);
+        let cond = w.conds.join(" AND ");
+        let count_sql = format!("SELECT COUNT(*) FROM houses h WHERE {cond}");
+        let mut binds = w.binds;
+        let total = self.cached_count(&count_sql, &binds).await?;
+        if total > limit {
+            return Err(crate::StoreError::Invalid(format!(
+                "符合条件的房屋有 {total} 栋，超过单次导出上限 {limit} 栋，请增加筛选条件"
+            )));
+        }
+        binds.push(Bind::Int(limit));
+        let sql = format!(
+            "SELECT h.state, {} FROM houses h WHERE {cond} ORDER BY h.code LIMIT ${}",
+            crate::record_payload_sql!(),
+            binds.len()
+        );
+        let rows: Vec<(String, Option<String>)> = on_db!(&self.db, p => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                query = match b {
+                    Bind::Text(t) => query.bind(t.clone()),
+                    Bind::Int(i) => query.bind(*i),
+                    Bind::Bool(v) => query.bind(*v),
+                };
+            }
+            query.fetch_all(p).await
+        })?;
+        rows.iter()
+            .map(|(state, record)| crate::houses::parse_state(state, record.as_deref()))
+            .collect()
+    }
+
     /// A page (1-based) of the houses within `scope` that match `filter`.
     pub async fn houses_page(
         &self,
@@ -210,85 +335,7 @@ impl Store {
     ) -> Result<HousePage> {
         let per_page = per_page.clamp(1, 500);
         let page = page.max(1);
-        let sp = ScopeParams::of(scope);
-        let mut w = Where::default();
-        // One range on village_code: the scope's, narrowed by the town and village filters.
-        let (mut lo, mut hi) = (sp.lo.clone(), sp.hi.clone());
-        for r in [filter.town, filter.village].into_iter().flatten() {
-            let (l, h) = region_range(&r);
-            lo = lo.max(l);
-            hi = hi.min(h);
-        }
-        // A single town (by filter or by the account's scope), stated as an equality for the
-        // (town_code, code) index; a village likewise.
-        let town = filter.town.or(match scope {
-            Scope::Region { code } if code.level() == anju_domain::RegionLevel::Town => Some(*code),
-            _ => None,
-        });
-        // The range is implied by an equality that lies wholly inside it; otherwise it stays
-        // (and, for a town outside the scope, matches nothing).
-        let implied = [filter.village, town].into_iter().flatten().any(|r| {
-            let (l, h) = region_range(&r);
-            sp.lo <= l && h <= sp.hi
-        });
-        if !implied {
-            let plo = w.p(Bind::Text(lo));
-            let phi = w.p(Bind::Text(hi));
-            w.conds.push(format!(
-                "h.village_code >= {plo} AND h.village_code < {phi}"
-            ));
-        }
-        w.eq_text("h.town_code", town.map(|t| t.to_string()).as_deref());
-        w.eq_text(
-            "h.village_code",
-            filter.village.map(|v| v.to_string()).as_deref(),
-        );
-        if let Some(key) = &sp.key {
-            let p = w.p(Bind::Text(key.clone()));
-            w.conds.push(format!(
-                "(EXISTS (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = {p}) \
-                 OR EXISTS (SELECT 1 FROM assignments a WHERE a.assignee = {p} AND a.house_id = h.id))"
-            ));
-        }
-        if let Some(b) = filter.business {
-            let p = w.p(Bind::Bool(b));
-            w.conds.push(format!("h.is_business = {p}"));
-        }
-        if let Some(d) = &filter.department {
-            let p = w.p(Bind::Text(d.clone()));
-            w.conds.push(format!(
-                "EXISTS (SELECT 1 FROM house_sectors d WHERE d.house_id = h.id AND d.department_code = {p})"
-            ));
-        }
-        w.eq_text("h.status", filter.status.map(|s| s.code()));
-        w.eq_text("h.judgement", filter.judgement.map(|j| j.code()));
-        w.eq_text("h.grade", filter.grade.map(|g| g.code()));
-        if let Some(o) = filter.overdue {
-            let (set, clear) = o.masks();
-            let ps = w.p(Bind::Int(i64::from(set.bits())));
-            let pc = w.p(Bind::Int(i64::from(clear.bits())));
-            w.conds
-                .push(format!("(h.facts & {ps}) = {ps} AND (h.facts & {pc}) = 0"));
-        }
-        let q = filter
-            .q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(|q| q.chars().take(50).collect::<String>());
-        if let Some(q) = q {
-            let code = match HouseCode::parse(&q) {
-                Ok(c) => c.to_string(),
-                Err(_) => q.clone(),
-            };
-            let pc = w.p(Bind::Text(code));
-            let pa = w.p(Bind::Text(format!("%{}%", like_literal(&q))));
-            let po = w.p(Bind::Text(format!("{}%", like_literal(&q))));
-            w.conds.push(format!(
-                "(h.code = {pc} OR h.address LIKE {pa} \
-                 OR EXISTS (SELECT 1 FROM house_people o WHERE o.house_id = h.id AND o.owner_name LIKE {po}))"
-            ));
-        }
+        let w = where_of(scope, filter);
         let cond = w.conds.join(" AND ");
         let order = match sort {
             Sort::Code => "h.code",

@@ -99,6 +99,15 @@ impl AppState {
         table: anju_domain::ledger::LedgerTable,
         header: anju_render::Header,
     ) -> Result<Vec<u8>, String> {
+        self.typeset(move |fonts| anju_pdf::ledger(fonts, &table, &header))
+            .await
+    }
+
+    /// Typesets a document off the async threads, one at a time, with the fonts loaded once.
+    pub async fn typeset<F>(&self, make: F) -> Result<Vec<u8>, String>
+    where
+        F: FnOnce(&anju_pdf::Fonts) -> Result<Vec<u8>, anju_pdf::PdfError> + Send + 'static,
+    {
         let fonts = self
             .fonts
             .get_or_init(|| {
@@ -117,11 +126,9 @@ impl AppState {
             .acquire()
             .await
             .map_err(|_| "服务正在关闭".to_string())?;
-        tokio::task::spawn_blocking(move || {
-            anju_pdf::ledger(&fonts, &table, &header).map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|_| "PDF 生成失败".to_string())?
+        tokio::task::spawn_blocking(move || make(&fonts).map_err(|e| e.to_string()))
+            .await
+            .map_err(|_| "PDF 生成失败".to_string())?
     }
 
     /// Demo data is marked on every page.
