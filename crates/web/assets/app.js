@@ -8,3 +8,15 @@ document.addEventListener("DOMContentLoaded", function () {
     window.addEventListener("resize", function () { chart.resize(); });
   });
 });
+
+// The reminders bell: its figure is fetched after the page is shown, so no page waits for it.
+document.addEventListener("DOMContentLoaded", function () {
+  var count = document.querySelector("[data-bell-count]");
+  if (!count || !window.fetch) { return; }
+  fetch("/reminders/count", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (d) {
+      if (d && d.count > 0) { count.textContent = d.count; count.parentElement.classList.add("on"); }
+    })
+    .catch(function () {});
+});

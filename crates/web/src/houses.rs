@@ -14,7 +14,7 @@ use anju_store::list::{HouseFilter, HousePage, Overdue, Sort};
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -357,30 +357,19 @@ pub async fn export(
             return server_error();
         }
     };
-    let entry = anju_store::audit::AuditEntry {
-        at: anju_store::now(),
-        actor_id: s.principal.username.clone(),
-        actor_role: anju_store::codec::role_code(s.principal.role),
-        source: source.0.clone(),
-        action: "houses.export".into(),
-        object: "houses".into(),
-        outcome: "ok".into(),
-        reason: None,
-        detail: serde_json::json!({ "rows": rows.len(), "filter": form.query(None) }).to_string(),
+    let file = crate::ledgers::Download {
+        action: "houses.export",
+        object: "houses",
+        detail: serde_json::json!({ "rows": rows.len(), "filter": form.query(None) }),
+        mime: XLSX,
+        ascii_name: "houses.xlsx".into(),
+        name: "房屋清单.xlsx".into(),
     };
-    if let Err(e) = state.store.record_audit(&entry).await {
-        tracing::error!(error = %e, "audit failed");
-        return server_error();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"houses.xlsx\"; filename*=UTF-8''%E6%88%BF%E5%B1%8B%E6%B8%85%E5%8D%95.xlsx"),
-        ],
-        bytes,
-    )
-        .into_response()
+    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
 }
+
+/// The MIME type of an xlsx workbook.
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub struct Field {
     pub name: &'static str,

@@ -368,30 +368,61 @@ pub(crate) async fn send_ledger(
                 .into_response();
         }
     };
+    let number = t.form.number();
+    let file = Download {
+        action: "ledger.export",
+        object,
+        detail,
+        mime,
+        ascii_name: format!("ledger{number}.{ext}"),
+        name: format!("附件{number}-{}.{ext}", t.unit),
+    };
+    send_file(state, s, source, file, bytes).await
+}
+
+/// A file to answer as a download, and what the audit trail says of it.
+pub(crate) struct Download<'a> {
+    pub action: &'a str,
+    pub object: &'a str,
+    pub detail: serde_json::Value,
+    pub mime: &'a str,
+    /// The file name for old browsers (ASCII).
+    pub ascii_name: String,
+    /// The file name (Chinese allowed).
+    pub name: String,
+}
+
+/// Audits an export, then answers it as a download; nothing is sent if the audit fails.
+pub(crate) async fn send_file(
+    state: &AppState,
+    s: &anju_store::Session,
+    source: &str,
+    file: Download<'_>,
+    bytes: Vec<u8>,
+) -> Response {
     let entry = anju_store::audit::AuditEntry {
         at: anju_store::now(),
         actor_id: s.principal.username.clone(),
         actor_role: anju_store::codec::role_code(s.principal.role),
         source: source.to_string(),
-        action: "ledger.export".into(),
-        object: object.to_string(),
+        action: file.action.into(),
+        object: file.object.to_string(),
         outcome: "ok".into(),
         reason: None,
-        detail: detail.to_string(),
+        detail: file.detail.to_string(),
     };
     if let Err(e) = state.store.record_audit(&entry).await {
         tracing::error!(error = %e, "audit failed");
         return server_error();
     }
-    let number = t.form.number();
-    let file = format!("附件{number}-{}.{ext}", t.unit);
     let disposition = format!(
-        "attachment; filename=\"ledger{number}.{ext}\"; filename*=UTF-8''{}",
-        percent(&file)
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        file.ascii_name,
+        percent(&file.name)
     );
     (
         [
-            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_TYPE, file.mime.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod campaign;
 pub mod evidence;
 pub mod houses;
 pub mod ledgers;
@@ -213,6 +214,22 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(problems::act)
                 .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
         )
+        .route("/ranking", get(campaign::ranking))
+        .route("/ranking/download", get(campaign::ranking_download))
+        .route(
+            "/supervision",
+            get(campaign::supervisions).post(campaign::supervise),
+        )
+        .route("/supervision/{id}", get(campaign::supervision))
+        .route(
+            "/supervision/{id}/answer",
+            axum::routing::post(campaign::answer),
+        )
+        .route("/reminders", get(campaign::reminders))
+        .route("/reminders/count", get(campaign::reminder_count))
+        .route("/lookback", get(campaign::lookback))
+        .route("/lookback/assign", axum::routing::post(campaign::assign))
+        .route("/sector/{kind}", get(campaign::sector_ledger))
         .route("/admin/accounts", get(admin::accounts).post(admin::create))
         .route(
             "/admin/accounts/{username}/{op}",

@@ -67,7 +67,7 @@ pub struct ListQuery {
     status: String,
 }
 
-fn town_name(state: &AppState, code: &str) -> String {
+pub(crate) fn town_name(state: &AppState, code: &str) -> String {
     state
         .store
         .reference()

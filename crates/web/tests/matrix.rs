@@ -164,6 +164,21 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         })
         .await
         .unwrap();
+    // A supervision notice to the other town.
+    let notice = store
+        .supervise(
+            &sys.actor(),
+            &anju_domain::Scope::All,
+            &anju_store::supervision::NewSupervision {
+                town: RegionCode::parse("370829102").unwrap(),
+                subject: "远镇督办事项".into(),
+                body: "远镇督办要求甲乙".into(),
+                answer_due: chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
+            },
+            "t",
+        )
+        .await
+        .unwrap();
     let code = h.code.to_string();
     // The object's own data (village names are public reference data, shown in filters).
     let secrets = [
@@ -172,6 +187,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "张三".to_string(),
         "远镇经办甲".to_string(),
         "远镇问题甲乙丙".to_string(),
+        "远镇督办要求甲乙".to_string(),
     ];
 
     let cases: Vec<(&str, Method, String, String)> = vec![
@@ -206,6 +222,18 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/problems", Method::POST, "/problems".into(), "source=self_check&name=x&issued_on=2024-05-01".into()),
         ("/problems/{}", Method::GET, format!("/problems/{problem}"), String::new()),
         ("/problems/{}/act", Method::POST, format!("/problems/{problem}/act"), "action=confirm&version=1".into()),
+        ("/ranking", Method::GET, "/ranking".into(), String::new()),
+        ("/ranking/download", Method::GET, "/ranking/download?format=xlsx".into(), String::new()),
+        ("/supervision", Method::GET, "/supervision".into(), String::new()),
+        ("/supervision", Method::POST, "/supervision".into(), "town=370829102000&subject=x&body=越权督办测试&answer_due=2099-01-01".into()),
+        ("/supervision/{}", Method::GET, format!("/supervision/{notice}"), String::new()),
+        ("/supervision/{}/answer", Method::POST, format!("/supervision/{notice}/answer"), "answer=越权答复测试内容".into()),
+        ("/reminders", Method::GET, "/reminders".into(), String::new()),
+        ("/reminders/count", Method::GET, "/reminders/count".into(), String::new()),
+        ("/lookback", Method::GET, "/lookback".into(), String::new()),
+        ("/lookback/assign", Method::POST, "/lookback/assign".into(), format!("code={code}&reviewer=rv")),
+        ("/sector/{}", Method::GET, "/sector/survey.xlsx".into(), String::new()),
+        ("/sector/{}", Method::GET, "/sector/problems.xlsx".into(), String::new()),
         ("/admin/accounts", Method::GET, "/admin/accounts".into(), String::new()),
         ("/admin/accounts", Method::POST, "/admin/accounts".into(), "username=newfar&display_name=x&role=town_operator&region=370829102000".into()),
         ("/admin/accounts/{}/{}", Method::POST, "/admin/accounts/far-clerk/reset".into(), String::new()),
@@ -287,6 +315,12 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     assert_eq!(steps, 0, "no problem moved");
     let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1);
+    let answered: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions WHERE answer IS NOT NULL").fetch_one(p).await).unwrap();
+    assert_eq!(answered, 0, "no notice answered from outside its town");
+    let notices: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions").fetch_one(p).await).unwrap();
+    assert_eq!(notices, 1, "no notice sent outside the scope");
+    let assigned: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM assignments").fetch_one(p).await).unwrap();
+    assert_eq!(assigned, 0, "nothing assigned outside the scope");
 }
 
 anju_store::both!(every_route_refuses_every_role_outside_its_scope);

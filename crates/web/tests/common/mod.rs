@@ -73,3 +73,25 @@ pub fn post(path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Request<Body> {
         .body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
         .unwrap()
 }
+
+/// Sends a request through a fresh router: (status, body bytes), for downloads.
+pub async fn send_bytes(store: &Store, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, body.to_vec())
+}
+
+/// The first sheet of an xlsx file as rows of text.
+pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let sheet = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&sheet).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
