@@ -177,13 +177,17 @@ async fn fetch(url: &str, cookie: &str) -> Vec<u8> {
     res.into_body().collect().await.unwrap().to_bytes().to_vec()
 }
 
+/// The page's text; retried while a navigation replaces the page under it.
 async fn text(c: &Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    for _ in 0..50 {
+        if let Ok(body) = c.find(Locator::Css("body")).await
+            && let Ok(t) = body.text().await
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no page text");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -445,3 +449,174 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
 }
 
 use anju_domain::event::Change;
+
+/// Clicks the submit button of the problem page's form for `action`, then waits for the page
+/// to show `status`.
+async fn problem_step(c: &Client, action: &str, status: &str) {
+    c.find(Locator::Css(&format!(
+        "form.action-{action} button[type=submit]"
+    )))
+    .await
+    .unwrap_or_else(|_| panic!("no {action} form"))
+    .click()
+    .await
+    .unwrap();
+    for _ in 0..50 {
+        if text(c).await.contains(status) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(c, &format!("failed-problem-{action}")).await;
+    panic!("after {action}: no {status} in {}", text(c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who_lags() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    let store = &db.store;
+    with_villages(store).await;
+    // 梁宝寺镇 (101): two houses, both surveyed. The other town (102): two houses, none surveyed.
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(anju_domain::dict::Judgement::NoHazard))
+        .await;
+    let mut g = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    g.ok(&clerk(), survey(anju_domain::dict::Judgement::NoHazard))
+        .await;
+    House::register(store, 3, OTHER_VILLAGE, UsageCategory::Other).await;
+    House::register(store, 4, OTHER_VILLAGE, UsageCategory::Other).await;
+    account(store, "clerk", Role::TownOperator, "370829101").await;
+    account(store, "county", Role::CountyOffice, "370829").await;
+    let base = format!("http://{}", serve(store).await);
+    let (_driver, port) = start_driver().await;
+    let files = tempfile::tempdir().unwrap();
+
+    // The county office issues a batch from an xlsx list.
+    let list = files.path().join("第3批问题清单.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (col, head) in ["镇街", "房屋编号", "问题类别", "问题描述", "整改时限"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(0, col as u16, *head).unwrap();
+    }
+    for (col, v) in [
+        "370829101",
+        h.code.as_str(),
+        "信息不符",
+        "房屋层数与现场不符",
+        "2099-06-30",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1, col as u16, *v).unwrap();
+    }
+    wb.save(&list).unwrap();
+    let c = browser(port, 1366, 900).await;
+    log_in(&c, &base, "county").await;
+    c.goto(&format!("{base}/problems")).await.unwrap();
+    c.find(Locator::Css("#p-source option:nth-child(2)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("p-name"))
+        .await
+        .unwrap()
+        .send_keys("2024年第3批线上巡检")
+        .await
+        .unwrap();
+    c.find(Locator::Id("p-file"))
+        .await
+        .unwrap()
+        .send_keys(list.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Css(
+        "form[action^='/problems?'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let link = wait_for(&c, "a[href^='/problems/']", "issued problem").await;
+    let href = link.attr("href").await.unwrap().unwrap();
+    shot(&c, "desktop-problems").await;
+    c.close().await.unwrap();
+
+    // The town clerk, on a phone: confirms, starts, reports it fixed with a photo.
+    let c = browser(port, 360, 780).await;
+    log_in(&c, &base, "clerk").await;
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    wait_for(&c, "form.action-confirm", "problem page").await;
+    problem_step(&c, "confirm", "已确认").await;
+    problem_step(&c, "start_rectify", "整改中").await;
+    let photo = files.path().join("整改后.jpg");
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 240, |x, y| {
+        image::Rgb([(x / 2) as u8, (y / 2) as u8, 40])
+    }))
+    .save_with_format(&photo, image::ImageFormat::Jpeg)
+    .unwrap();
+    c.find(Locator::Css("form.action-report_fixed textarea[name=text]"))
+        .await
+        .unwrap()
+        .send_keys("已核实并更正层数")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.action-report_fixed input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    problem_step(&c, "report_fixed", "已整改（待核验）").await;
+    assert!(
+        c.find(Locator::Css("form.action-verify")).await.is_err(),
+        "a town cannot verify its own fix"
+    );
+    shot(&c, "phone-problem").await;
+    // The registration form, as a clerk sees it in the field.
+    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    wait_for(&c, "select[name=village]", "registration form").await;
+    shot(&c, "phone-register").await;
+    c.close().await.unwrap();
+
+    // The county office verifies and closes it, then reads the ranking.
+    let c = browser(port, 1366, 900).await;
+    log_in(&c, &base, "county").await;
+    c.goto(&format!("{base}{href}")).await.unwrap();
+    wait_for(&c, "form.action-verify", "verify form").await;
+    problem_step(&c, "verify", "已销号").await;
+    c.goto(&format!("{base}/ranking")).await.unwrap();
+    let first = wait_for(&c, "table.ranking tbody tr:first-child", "ranking").await;
+    let row = first.text().await.unwrap();
+    let other_town = store
+        .reference()
+        .regions
+        .iter()
+        .find(|r| r.code.as_str() == "370829102000")
+        .map(|r| r.name.clone())
+        .unwrap();
+    assert!(
+        row.contains(&other_town) && row.contains("0.00%"),
+        "the lagging town first: {row}"
+    );
+    let second = c
+        .find(Locator::Css("table.ranking tbody tr:nth-child(2)"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(second.contains("100.00%"), "{second}");
+    shot(&c, "desktop-ranking").await;
+    c.close().await.unwrap();
+}
