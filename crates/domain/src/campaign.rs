@@ -10,6 +10,81 @@ pub struct Deadline {
     pub due: NaiveDate,
     /// What is overdue after the date (shown with the phase).
     pub overdue: String,
+    /// What each town's progress in the phase is measured by, if anything countable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<Measure>,
+}
+
+impl Deadline {
+    /// The measure's code, or "" when the phase has none.
+    pub fn measure_code(&self) -> &'static str {
+        self.measure.map_or("", Measure::code)
+    }
+}
+
+/// A countable measure of a phase's progress: done out of due, per town.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Houses surveyed, of all houses.
+    Survey,
+    /// Legacy closures looked back at, of all legacy closures.
+    LookBack,
+    /// C/D houses whose engineering is accepted, of all C/D houses.
+    Engineering,
+    /// Hazard houses closed, of all hazard houses.
+    Closure,
+}
+
+impl Measure {
+    pub const ALL: &'static [Measure] = &[
+        Measure::Survey,
+        Measure::LookBack,
+        Measure::Engineering,
+        Measure::Closure,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Measure::Survey => "survey",
+            Measure::LookBack => "look_back",
+            Measure::Engineering => "engineering",
+            Measure::Closure => "closure",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Measure::Survey => "已排查/房屋总数",
+            Measure::LookBack => "已回头看/历史销号",
+            Measure::Engineering => "C、D级已完成工程措施/C、D级",
+            Measure::Closure => "已销号/初判隐患",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Measure> {
+        Measure::ALL.iter().copied().find(|m| m.code() == s)
+    }
+}
+
+/// A town's progress in one phase: done of due, and how many days the phase is overdue
+/// while work remains (0 when on time or complete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseProgress {
+    pub done: i64,
+    pub due: i64,
+    pub days_over: i64,
+}
+
+impl PhaseProgress {
+    pub fn new(done: i64, due: i64, deadline: NaiveDate, today: NaiveDate) -> PhaseProgress {
+        let left = days_left(deadline, today);
+        PhaseProgress {
+            done,
+            due,
+            days_over: if done < due && left < 0 { -left } else { 0 },
+        }
+    }
 }
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -23,21 +98,25 @@ pub fn default_deadlines() -> Vec<Deadline> {
             phase: "全面复查复核（含附件1回头看）".into(),
             due: d(2024, 4, 30),
             overdue: "历史销号未回头看".into(),
+            measure: Some(Measure::LookBack),
         },
         Deadline {
             phase: "攻坚行动报告报送（附件1、附件2签字）".into(),
             due: d(2024, 6, 5),
             overdue: "台账未签字报送".into(),
+            measure: None,
         },
         Deadline {
             phase: "集中整治攻坚（C、D级及明显危险房屋完成工程措施）".into(),
             due: d(2024, 6, 15),
             overdue: "C、D级未采取工程措施".into(),
+            measure: Some(Measure::Engineering),
         },
         Deadline {
             phase: "验收评估".into(),
             due: d(2024, 6, 30),
             overdue: "未完成验收评估".into(),
+            measure: Some(Measure::Closure),
         },
     ]
 }
@@ -180,6 +259,29 @@ mod tests {
         );
         assert_eq!(ranked[1].closure_rate.display(), "25.00%");
         assert_eq!(ranked[2].closure_rate.display(), "—");
+    }
+
+    #[test]
+    fn a_phase_is_overdue_only_while_work_remains() {
+        let due = NaiveDate::from_ymd_opt(2024, 4, 30).unwrap();
+        let day = |d| NaiveDate::from_ymd_opt(2024, 5, d).unwrap();
+        assert_eq!(PhaseProgress::new(1, 3, due, day(3)).days_over, 3);
+        assert_eq!(
+            PhaseProgress::new(3, 3, due, day(3)).days_over,
+            0,
+            "complete"
+        );
+        let before = NaiveDate::from_ymd_opt(2024, 4, 29).unwrap();
+        assert_eq!(
+            PhaseProgress::new(0, 3, due, before).days_over,
+            0,
+            "not yet due"
+        );
+        assert_eq!(
+            PhaseProgress::new(0, 0, due, day(9)).days_over,
+            0,
+            "nothing due"
+        );
     }
 
     #[test]

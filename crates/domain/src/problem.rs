@@ -72,6 +72,14 @@ coded!(
 
 impl ProblemStatus {
     /// Has a verdict: found true (属实), or found untrue with the issuer's acceptance.
+    /// The town still owes work on it (confirming or fixing): its deadline runs.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            ProblemStatus::Pending | ProblemStatus::Confirmed | ProblemStatus::Rectifying
+        )
+    }
+
     pub fn has_verdict(self) -> bool {
         !matches!(self, ProblemStatus::Pending | ProblemStatus::Disputed)
     }

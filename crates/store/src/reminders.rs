@@ -53,21 +53,15 @@ impl Store {
         let problems = self.problems(&scope, None).await?;
         let problem_count =
             |st: ProblemStatus| problems.iter().filter(|p| p.status == st).count() as i64;
-        let open = |st: ProblemStatus| {
-            !matches!(
-                st,
-                ProblemStatus::Closed | ProblemStatus::Unfounded | ProblemStatus::Rectified
-            )
-        };
         let due_soon = problems
             .iter()
-            .filter(|p| open(p.status))
+            .filter(|p| p.status.is_open())
             .filter_map(|p| p.deadline)
             .filter(|d| (0..=7).contains(&days_left(*d, today)))
             .count() as i64;
         let overdue = problems
             .iter()
-            .filter(|p| open(p.status))
+            .filter(|p| p.status.is_open())
             .filter_map(|p| p.deadline)
             .filter(|d| days_left(*d, today) < 0)
             .count() as i64;

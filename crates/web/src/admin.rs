@@ -262,6 +262,7 @@ struct SettingsPage {
     demo: bool,
     deadlines: Vec<Deadline>,
     blank_rows: usize,
+    measures: Vec<(&'static str, &'static str)>,
     security: Security,
     dictionaries: Vec<DictLine>,
     error: Option<String>,
@@ -320,6 +321,10 @@ async fn settings_page(
         demo: state.is_demo().await,
         deadlines,
         blank_rows: 2,
+        measures: anju_domain::campaign::Measure::ALL
+            .iter()
+            .map(|m| (m.code(), m.label()))
+            .collect(),
         security,
         dictionaries,
         error,
@@ -371,6 +376,7 @@ pub async fn save_deadlines(
             .collect::<Vec<_>>()
     };
     let (phases, dues, overdue) = (col("phase"), col("due"), col("overdue"));
+    let measures = col("measure");
     let mut rows = vec![];
     for (i, phase) in phases.iter().enumerate() {
         let due = dues.get(i).map_or("", String::as_str);
@@ -392,6 +398,9 @@ pub async fn save_deadlines(
             phase: phase.clone(),
             due,
             overdue: overdue.get(i).cloned().unwrap_or_default(),
+            measure: measures
+                .get(i)
+                .and_then(|m| anju_domain::campaign::Measure::from_code(m)),
         });
     }
     let r = state

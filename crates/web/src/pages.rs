@@ -298,6 +298,13 @@ pub struct TownRow {
     pub legacy_pending: i64,
     pub needs_notice: i64,
     pub needs_engineering: i64,
+    /// Progress in each measured phase, in the order of `HomePage::phase_heads`.
+    pub phases: Vec<PhaseCell>,
+}
+
+pub struct PhaseCell {
+    pub text: String,
+    pub days_over: i64,
 }
 
 pub struct DeadlineRow {
@@ -315,6 +322,7 @@ struct HomePage {
     unit: String,
     level: &'static str,
     deadlines: Vec<DeadlineRow>,
+    phase_heads: Vec<String>,
     rows: Vec<TownRow>,
     chart: String,
     sum_notice: i64,
@@ -359,9 +367,48 @@ pub async fn home(
             .find(|r| r.code.as_str() == code)
             .map_or_else(|| code.to_string(), |r| r.name.clone())
     };
+    use anju_domain::campaign::{Measure, PhaseProgress};
+    let measured: Vec<(&anju_domain::campaign::Deadline, Measure)> = deadlines
+        .iter()
+        .filter_map(|d| d.measure.map(|m| (d, m)))
+        .collect();
+    let look_back = if measured.iter().any(|(_, m)| *m == Measure::LookBack) {
+        match access.lookback_towns().await {
+            Ok(t) => t,
+            Err(anju_store::StoreError::Denied(_)) => vec![],
+            Err(e) => {
+                tracing::error!(error = %e, "home page failed");
+                return server_error();
+            }
+        }
+    } else {
+        vec![]
+    };
+    let phases_of = |r: &anju_store::ledger::TownTotals| -> Vec<PhaseCell> {
+        measured
+            .iter()
+            .map(|(d, m)| {
+                let (done, due) = match m {
+                    Measure::Survey => (r.surveyed, r.houses),
+                    Measure::Engineering => (r.cd_engineered, r.cd),
+                    Measure::Closure => (r.closed, r.hazard),
+                    Measure::LookBack => look_back
+                        .iter()
+                        .find(|t| t.town_code == r.town_code)
+                        .map_or((0, 0), |t| (t.done, t.legacy)),
+                };
+                let p = PhaseProgress::new(done, due, d.due, today);
+                PhaseCell {
+                    text: format!("{done}/{due}"),
+                    days_over: p.days_over,
+                }
+            })
+            .collect()
+    };
     let rows: Vec<(TownRow, Option<f64>, Option<f64>)> = totals
         .into_iter()
         .map(|r| {
+            let phases = phases_of(&r);
             let (survey_rate, sv) = rate(r.surveyed, r.houses);
             let (engineering_rate, ev) = rate(r.cd_engineered, r.cd);
             (
@@ -380,6 +427,7 @@ pub async fn home(
                     legacy_pending: r.legacy_pending,
                     needs_notice: r.needs_notice,
                     needs_engineering: r.needs_engineering,
+                    phases,
                 },
                 sv,
                 ev,
@@ -409,7 +457,12 @@ pub async fn home(
         chrome: Some(c),
         demo: state.is_demo().await,
         level: "镇街",
+        phase_heads: measured
+            .iter()
+            .map(|(d, m)| format!("{}（{}，{}）", d.phase, m.label(), d.due))
+            .collect(),
         deadlines: deadlines
+            .clone()
             .into_iter()
             .map(|d: anju_domain::campaign::Deadline| DeadlineRow {
                 days: anju_domain::campaign::days_left(d.due, today),

@@ -33,6 +33,8 @@ pub struct Line {
     pub category: String,
     pub description: String,
     pub deadline: String,
+    /// Days past the deadline while the problem is still open (0 otherwise).
+    pub days_over: i64,
     pub status: String,
 }
 
@@ -88,6 +90,13 @@ fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
         category: p.category.label().into(),
         description: p.description.clone(),
         deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
+        days_over: match p.deadline {
+            Some(d) if p.status.is_open() => {
+                let today = anju_domain::rules::beijing_date(anju_store::now());
+                (-anju_domain::campaign::days_left(d, today)).max(0)
+            }
+            _ => 0,
+        },
         status: p.status.label().into(),
     }
 }

@@ -285,6 +285,35 @@ async fn a_department_downloads_its_sector_ledgers(store: &Store) {
     );
 }
 
+async fn the_home_page_shows_each_towns_progress_in_each_phase(store: &Store) {
+    two_towns(store).await;
+    let (county, _) = session(store, "ph-county", Role::CountyOffice, "370829").await;
+    let (status, _, html) = send(store, get("/", &county)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("各镇街阶段进度"), "{html}");
+    // The notice's look-back phase ended on 2024-04-30: the other town has looked back at 0 of
+    // its 1 legacy closure, overdue since then; the first town has none to do.
+    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let over = (today - chrono::NaiveDate::from_ymd_opt(2024, 4, 30).unwrap()).num_days();
+    let table = &html[html.find("各镇街阶段进度").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[1].contains(&format!(
+            "<td>0/1 <span class=\"tag overdue\">逾期 {over} 天</span></td>"
+        )),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[0].contains("<td>0/0</td>"),
+        "nothing due, nothing overdue: {}",
+        rows[0]
+    );
+}
+
+anju_store::both!(the_home_page_shows_each_towns_progress_in_each_phase);
 anju_store::both!(the_ranking_and_its_circular_put_the_lagging_town_first);
 anju_store::both!(a_notice_is_answered_once_and_the_bell_counts_it);
 anju_store::both!(the_look_back_list_assigns_a_reviewer);
