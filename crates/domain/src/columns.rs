@@ -59,7 +59,7 @@ pub enum Input {
 }
 
 /// One column of the house record.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     /// Stable key (form field name, JSON).
     pub key: &'static str,

@@ -90,6 +90,9 @@ pub enum EvidenceKind {
     Report,
     SignedForm,
     Other,
+    /// A row of an imported ledger (the file is kept as evidence): what an import's steps rest
+    /// on when the ledger carries no photos. Never uploaded by a person.
+    LedgerRecord,
 }
 
 impl EvidenceKind {
@@ -100,6 +103,7 @@ impl EvidenceKind {
         EvidenceKind::Report,
         EvidenceKind::SignedForm,
         EvidenceKind::Other,
+        EvidenceKind::LedgerRecord,
     ];
 
     /// The stored code (as serialised).
@@ -111,6 +115,7 @@ impl EvidenceKind {
             EvidenceKind::Report => "report",
             EvidenceKind::SignedForm => "signed_form",
             EvidenceKind::Other => "other",
+            EvidenceKind::LedgerRecord => "ledger_record",
         }
     }
 
@@ -126,6 +131,7 @@ impl EvidenceKind {
             EvidenceKind::Report => "报告",
             EvidenceKind::SignedForm => "签字表",
             EvidenceKind::Other => "其他材料",
+            EvidenceKind::LedgerRecord => "台账记载",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod columns;
 pub mod dict;
 pub mod event;
 pub mod house;
+pub mod import;
 pub mod ledger;
 pub mod offer;
 pub mod problem;

@@ -457,9 +457,12 @@ fn check_step(
             }
             let has = |k| cmd.evidence.iter().any(|x| x.kind == k);
             let demolished = matches!(measure, crate::dict::EngMeasure::Demolish);
-            if !has(EvidenceKind::PhotoBefore)
-                || !(has(EvidenceKind::PhotoAfter) || demolished && has(EvidenceKind::Photo))
-            {
+            let photos = has(EvidenceKind::PhotoBefore)
+                && (has(EvidenceKind::PhotoAfter) || demolished && has(EvidenceKind::Photo));
+            // An acceptance taken over from an existing ledger rests on that ledger's record
+            // (the file is kept as evidence); only an import may record one so.
+            let from_ledger = actor.role == Role::System && has(EvidenceKind::LedgerRecord);
+            if !photos && !from_ledger {
                 return refuse(
                     RuleCode::E1,
                     "工程措施验收须上传整治前、整治后照片各至少一张",

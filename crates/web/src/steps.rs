@@ -86,20 +86,26 @@ impl Field {
     }
 }
 
-/// The form field an evidence kind is uploaded under.
-fn file_field(k: EvidenceKind) -> &'static str {
-    match k {
+/// The form field an evidence kind is uploaded under; a ledger record is never uploaded.
+fn file_field(k: EvidenceKind) -> Option<&'static str> {
+    Some(match k {
         EvidenceKind::Photo => "ev_photo",
         EvidenceKind::PhotoBefore => "ev_photo_before",
         EvidenceKind::PhotoAfter => "ev_photo_after",
         EvidenceKind::Report => "ev_report",
         EvidenceKind::SignedForm => "ev_signed_form",
         EvidenceKind::Other => "ev_other",
-    }
+        EvidenceKind::LedgerRecord => return None,
+    })
 }
 
 fn files(k: EvidenceKind, label: &'static str) -> Field {
-    field(file_field(k), label, Input::Files(k), false)
+    field(
+        file_field(k).expect("a kind people upload"),
+        label,
+        Input::Files(k),
+        false,
+    )
 }
 
 fn opts<T: Copy>(
@@ -770,7 +776,7 @@ pub(crate) async fn read_submission(state: &AppState, req: Request) -> Result<Su
         let kind = EvidenceKind::ALL
             .iter()
             .copied()
-            .find(|k| file_field(*k) == name);
+            .find(|k| file_field(*k) == Some(name.as_str()));
         match (kind, field.file_name().map(file_name)) {
             (Some(k), Some(fname)) => {
                 let bytes = field.bytes().await.map_err(|_| too_large())?;

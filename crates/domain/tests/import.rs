@@ -1,0 +1,179 @@
+//! Reading ledger rows into houses and the steps that explain their status, decided by the
+//! rules: a finished rectification is closed, a closure on management measures lands on the
+//! look-back list, an impossible combination is refused naming the rule and the column.
+
+use anju_domain::HouseCode;
+use anju_domain::codes::{RegionCode, RegionLevel};
+use anju_domain::dict::Dictionaries;
+use anju_domain::event::{Change, EvidenceKind};
+use anju_domain::import::{Importers, events, ledger_evidence, map_headers, read_row};
+use anju_domain::region::{Region, jiaxiang_seed, seed_valid_from};
+use anju_domain::state::{HouseState, Status, apply};
+use chrono::{NaiveDate, Utc};
+
+const HEAD: &[&str] = &[
+    "镇街", "村（社区）", "房屋地址", "产权人（户主）", "房屋用途", "地上层数", "建筑面积（㎡）",
+    "结构类型", "普查房屋编号", "排查日期", "隐患初判", "隐患类别", "鉴定日期", "鉴定机构", "鉴定报告编号",
+    "鉴定等级", "告知日期", "告知方式", "管理措施", "管理措施日期", "工程措施", "开工日期", "竣工验收日期",
+    "销号日期", "销号依据",
+];
+
+fn regions() -> Vec<Region> {
+    let mut r = jiaxiang_seed();
+    r.push(Region {
+        code: RegionCode::parse("370829101201").unwrap(),
+        name: "前进村".into(),
+        level: RegionLevel::Village,
+        parent: Some(RegionCode::parse("370829101").unwrap()),
+        valid_from: seed_valid_from(),
+        valid_to: None,
+        is_demo: true,
+        reports_separately: true,
+    });
+    r
+}
+
+fn town_name(regions: &[Region]) -> String {
+    regions
+        .iter()
+        .find(|r| r.code.as_str() == "370829101000")
+        .unwrap()
+        .name
+        .clone()
+}
+
+/// A row: the record, then `status` as (header, value) pairs.
+fn row(status: &[(&str, &str)]) -> Vec<String> {
+    let regions = regions();
+    let mut cells: Vec<String> = vec![
+        town_name(&regions),
+        "前进村".into(),
+        "前进村三组5号".into(),
+        "李四".into(),
+        "其他自建房".into(),
+        "2".into(),
+        "150".into(),
+        "砌体结构(砖混)".into(),
+        "PC-1".into(),
+    ];
+    for h in &HEAD[9..] {
+        cells.push(
+            status
+                .iter()
+                .find(|(k, _)| k == h)
+                .map_or(String::new(), |(_, v)| v.to_string()),
+        );
+    }
+    cells
+}
+
+fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
+    let headers: Vec<String> = HEAD.iter().map(|s| s.to_string()).collect();
+    let map = map_headers(&headers).unwrap();
+    let dict = Dictionaries::default();
+    let today = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+    let r = read_row(2, &row(status), &map, &regions(), &dict, today).map_err(|e| e.join("；"))?;
+    let sha = "ab".repeat(32);
+    let who = Importers::for_file("台账.xlsx", &sha);
+    let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
+    let ev = ledger_evidence("台账.xlsx", &sha, 2);
+    let events = events(&r, code.clone(), "0".repeat(32), &who, Utc::now(), today, &dict, &ev)?;
+    let mut s = HouseState::new(code);
+    for e in &events {
+        assert!(e.evidence.iter().any(|x| x.kind == EvidenceKind::LedgerRecord));
+        s = apply(s, e);
+    }
+    Ok(s)
+}
+
+#[test]
+fn a_rectified_house_is_imported_closed() {
+    let s = run(&[
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("鉴定日期", "2024/3/25"),
+        ("鉴定机构", "济宁市建筑鉴定所"),
+        ("鉴定报告编号", "JD-2024-01"),
+        ("鉴定等级", "C级"),
+        ("告知日期", "2024-03-26"),
+        ("告知方式", "直接送达"),
+        ("工程措施", "维修加固"),
+        ("开工日期", "2024-04-01"),
+        ("竣工验收日期", "2024年5月1日"),
+        ("销号日期", "2024-05-10"),
+        ("销号依据", "工程措施整治完成并验收"),
+    ])
+    .unwrap();
+    assert_eq!(s.status(), Status::Closed);
+    assert_eq!(s.registered_on, NaiveDate::from_ymd_opt(2024, 3, 20));
+    assert_eq!(s.version, 7, "registration and six steps");
+}
+
+#[test]
+fn a_closure_on_management_measures_lands_on_the_look_back_list() {
+    let s = run(&[
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("管理措施", "刷墙勾缝、增加围挡"),
+        ("销号日期", "2024-04-10"),
+        ("销号依据", "采取管理措施"),
+    ])
+    .unwrap();
+    assert_eq!(s.status(), Status::AwaitingLookBack);
+    assert!(s.closure.is_none(), "never counted as closed");
+    assert_eq!(s.legacy.unwrap().measures.len(), 2);
+}
+
+#[test]
+fn impossible_combinations_are_refused_naming_the_rule() {
+    // C/D closed with no engineering.
+    let err = run(&[
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("鉴定日期", "2024-03-25"),
+        ("鉴定机构", "鉴定所"),
+        ("鉴定报告编号", "JD-1"),
+        ("鉴定等级", "D级"),
+        ("告知日期", "2024-03-26"),
+        ("告知方式", "直接送达"),
+        ("销号日期", "2024-05-10"),
+        ("销号依据", "鉴定为A、B级"),
+    ])
+    .unwrap_err();
+    assert!(err.starts_with("销号（2024-05-10）") && err.contains("C1"), "{err}");
+    // A closure without a judgement of hazard.
+    let err = run(&[("销号日期", "2024-05-10"), ("销号依据", "专业技术人员复核无隐患")]).unwrap_err();
+    assert!(err.contains("L1") || err.contains("C1"), "{err}");
+    // A grade without its date.
+    let err = run(&[("排查日期", "2024-03-20"), ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"), ("鉴定等级", "C级")])
+        .unwrap_err();
+    assert!(err.starts_with("鉴定日期"), "{err}");
+    // A date that is no date.
+    let err = run(&[("排查日期", "3月20日"), ("隐患初判", "未发现安全隐患")]).unwrap_err();
+    assert!(err.contains("排查日期：“3月20日”不是日期"), "{err}");
+}
+
+#[test]
+fn bad_record_cells_are_all_named() {
+    let headers: Vec<String> = HEAD.iter().map(|s| s.to_string()).collect();
+    let map = map_headers(&headers).unwrap();
+    let mut cells = row(&[]);
+    cells[1] = "后退村".into();
+    cells[5] = "两层".into();
+    let err = read_row(
+        7,
+        &cells,
+        &map,
+        &regions(),
+        &Dictionaries::default(),
+        NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+    )
+    .unwrap_err();
+    assert!(err[0].contains("后退村"), "{err:?}");
+    assert!(err.iter().any(|e| e.starts_with("地上层数")), "{err:?}");
+    let _ = Change::Reopened;
+}
