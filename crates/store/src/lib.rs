@@ -10,6 +10,7 @@ pub mod codec;
 pub mod db;
 pub mod error;
 pub mod houses;
+pub mod import;
 pub mod ledger;
 pub mod list;
 pub mod log;

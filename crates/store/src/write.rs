@@ -318,7 +318,7 @@ impl Store {
     }
 
     /// The village must exist, be valid on the day, and lie within the caller's scope.
-    fn check_village(
+    pub(crate) fn check_village(
         &self,
         scope: &Scope,
         village: &anju_domain::RegionCode,
