@@ -17,6 +17,9 @@ const RATIO_FLOOR: u64 = 1 << 20;
 /// The inflated bytes of one entry, owning the file they come from.
 pub(crate) type EntryStream = EntryReader<Box<dyn Read + Send>>;
 
+/// The inflated bytes of one entry, borrowing the archive.
+pub(crate) type PartReader<'a> = EntryReader<Box<dyn Read + Send + 'a>>;
+
 /// An xlsx file whose central directory passed the checks.
 pub(crate) struct Archive {
     zip: ZipArchive<BufReader<File>>,
@@ -28,7 +31,8 @@ impl Archive {
     /// compression ratio. Nothing is inflated here.
     pub(crate) fn open(mut file: File, len: u64, limits: &Limits) -> Result<Self, SheetError> {
         // Count the entries from the end record before the zip crate indexes them all.
-        if let Some(count) = declared_entry_count(&mut file, len).map_err(|err| read_error(&err))?
+        if let Some(count) =
+            declared_entry_count(&mut file, len).map_err(|err| SheetError::read_failed(&err))?
             && count > limits.max_entries as u64
         {
             return Err(SheetError::too_many_entries(count, limits.max_entries));
@@ -63,10 +67,7 @@ impl Archive {
 
     /// Inflates a part that will be held in memory, such as the shared strings: its declared
     /// size must also fit [`Limits::max_shared_strings_bytes`].
-    pub(crate) fn part(
-        &mut self,
-        index: usize,
-    ) -> Result<EntryReader<Box<dyn Read + '_>>, SheetError> {
+    pub(crate) fn part(&mut self, index: usize) -> Result<PartReader<'_>, SheetError> {
         let meta = self.meta(index)?;
         let limit = self.limits.max_shared_strings_bytes;
         if meta.size > limit {
@@ -215,10 +216,6 @@ fn declared_entry_count(file: &mut File, len: u64) -> io::Result<Option<u64>> {
     let mut count = [0u8; 8];
     count.copy_from_slice(&record[32..40]);
     Ok(Some(u64::from_le_bytes(count)))
-}
-
-fn read_error(err: &io::Error) -> SheetError {
-    SheetError::read_failed(err)
 }
 
 #[cfg(test)]

@@ -17,15 +17,35 @@ pub(crate) struct CsvRows {
     reader: csv::Reader<Budget<BufReader<File>>>,
     record: csv::StringRecord,
     limits: Limits,
-    /// The row Excel would show for the last record: blank lines count, line breaks inside
-    /// quoted fields do not.
+    lines: LineLayout,
+    /// The row Excel shows for the last record: blank lines count, line breaks inside quoted
+    /// fields do not.
     row: usize,
-    /// The line the next record starts on unless blank lines come first.
-    next_line: u64,
+    /// Line breaks inside the quoted fields of the records read so far.
+    inner_breaks: u64,
 }
 
-pub(crate) fn open(mut file: File, limits: &Limits) -> Result<CsvRows, SheetError> {
-    check_encoding(&mut file)?;
+/// What the row numbering needs to know about the file's line ends. The csv crate counts `\n`
+/// as it consumes them and skips blank lines silently; with CRLF ends the `\n` of a record's
+/// last line is only consumed with the next record.
+struct LineLayout {
+    crlf: bool,
+    len: u64,
+    ends_with_newline: bool,
+}
+
+pub(crate) fn open(mut file: File, len: u64, limits: &Limits) -> Result<CsvRows, SheetError> {
+    let head = sample(&mut file)?;
+    check_encoding(&head)?;
+    let crlf = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|at| at > 0 && head[at - 1] == b'\r');
+    let mut last = Vec::with_capacity(1);
+    file.seek(SeekFrom::Start(len.saturating_sub(1)))
+        .and_then(|_| file.by_ref().take(1).read_to_end(&mut last))
+        .and_then(|_| file.seek(SeekFrom::Start(0)))
+        .map_err(|err| SheetError::read_failed(&err))?;
     let budget = record_budget(limits);
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -35,8 +55,13 @@ pub(crate) fn open(mut file: File, limits: &Limits) -> Result<CsvRows, SheetErro
         reader,
         record: csv::StringRecord::new(),
         limits: *limits,
+        lines: LineLayout {
+            crlf,
+            len,
+            ends_with_newline: last == b"\n",
+        },
         row: 0,
-        next_line: 1,
+        inner_breaks: 0,
     })
 }
 
@@ -52,13 +77,7 @@ impl CsvRows {
         match self.reader.read_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
-                let line = self
-                    .record
-                    .position()
-                    .map_or(self.next_line, csv::Position::line);
-                self.row = self.row_at(line);
-                self.next_line = self.reader.position().line();
-                let row = self.row;
+                let row = self.number_record();
                 if self.record.len() > self.limits.max_columns {
                     return Err(SheetError::too_many_columns(row, self.limits.max_columns));
                 }
@@ -79,17 +98,32 @@ impl CsvRows {
         }
     }
 
-    /// The row number of a record starting on `line`: the blank lines skipped since the last
-    /// record are rows in Excel too.
-    fn row_at(&self, line: u64) -> usize {
-        let skipped = usize::try_from(line.saturating_sub(self.next_line)).unwrap_or(usize::MAX);
-        self.row.saturating_add(1).saturating_add(skipped)
+    /// The row Excel shows for the record just read: the line its content starts on, less the
+    /// line breaks inside quoted fields so far. Never less than one past the previous row, which
+    /// also covers files whose lines end in a bare `\r`.
+    fn number_record(&mut self) -> usize {
+        let position = self.reader.position();
+        let consumed = position.line().saturating_sub(1);
+        let unterminated = position.byte() >= self.lines.len && !self.lines.ends_with_newline;
+        let last_line = consumed + u64::from(self.lines.crlf || unterminated);
+        let breaks: u64 = self
+            .record
+            .iter()
+            .map(|field| field.bytes().filter(|&b| b == b'\n').count() as u64)
+            .sum();
+        let first_line = last_line.saturating_sub(breaks);
+        let row = first_line.saturating_sub(self.inner_breaks);
+        self.inner_breaks += breaks;
+        self.row = usize::try_from(row)
+            .unwrap_or(usize::MAX)
+            .max(self.row.saturating_add(1));
+        self.row
     }
 
     fn error(&self, err: &csv::Error) -> SheetError {
-        let row = err
-            .position()
-            .map_or(self.row + 1, |position| self.row_at(position.line()));
+        // The csv crate reports where parsing began, before any blank lines: the next row is
+        // the best guess.
+        let row = self.row + 1;
         match err.kind() {
             csv::ErrorKind::Utf8 { err, .. } => SheetError::not_utf8(Some(row), err.to_string()),
             csv::ErrorKind::Io(io) if is_exhausted(io) => {
@@ -103,15 +137,18 @@ impl CsvRows {
     }
 }
 
+/// The first bytes of the file, to judge its encoding and line ends by.
+fn sample(file: &mut File) -> Result<Vec<u8>, SheetError> {
+    let mut head = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.by_ref().take(SNIFF_BYTES).read_to_end(&mut head))
+        .map_err(|err| SheetError::read_failed(&err))?;
+    Ok(head)
+}
+
 /// Refuses a file that is not UTF-8 text, judged from its first bytes; later rows are checked
 /// as they are read.
-fn check_encoding(file: &mut File) -> Result<(), SheetError> {
-    let mut head = Vec::new();
-    file.by_ref()
-        .take(SNIFF_BYTES)
-        .read_to_end(&mut head)
-        .and_then(|_| file.seek(SeekFrom::Start(0)))
-        .map_err(|err| SheetError::read_failed(&err))?;
+fn check_encoding(head: &[u8]) -> Result<(), SheetError> {
     if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
         return Err(SheetError::not_utf8(None, "UTF-16 byte order mark"));
     }
@@ -120,10 +157,10 @@ fn check_encoding(file: &mut File) -> Result<(), SheetError> {
             .iter()
             .any(|&b| matches!(b, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F))
     };
-    match std::str::from_utf8(&head) {
+    match std::str::from_utf8(head) {
         // A cut at the end of the sample is not an error.
         Err(err) if err.error_len().is_some() => {
-            if binary(&head) {
+            if binary(head) {
                 return Err(SheetError::not_a_spreadsheet("binary content"));
             }
             let row = head[..err.valid_up_to()]

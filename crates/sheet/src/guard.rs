@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_budget_stops_a_unit_that_runs_long_until_reset() {
-        let data = vec![b'x'; 100];
+        let data = [b'x'; 100];
         let mut budget = Budget::new(&data[..], 10);
         let mut buf = [0u8; 8];
         budget.read_exact(&mut buf).unwrap();

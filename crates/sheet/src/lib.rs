@@ -3,8 +3,9 @@
 //! the file.
 //!
 //! ```text
-//! let mut rows = anju_sheet::open(path, &Limits::default())?;
-//! for row in rows { let row = row?; /* row.number, row.cells */ }
+//! for row in anju_sheet::open(path, &Limits::default())? {
+//!     let row = row?; // row.number as Excel shows it, row.cells as text
+//! }
 //! ```
 //!
 //! # Defences
@@ -26,12 +27,14 @@
 //!   instead of growing a buffer; cells, columns and rows have limits of their own.
 //! - **XML**: no DTD is read and no entity expanded beyond the five predefined ones and character
 //!   references, so entity tricks ("billion laughs", external entities) have nothing to work on.
+//!   Elements may nest 100 deep, which keeps the parser's stack of open tags small.
 //! - **Panics**: none on any input; a fuzz test feeds random and mutated files, and a cargo-fuzz
 //!   target lives in `fuzz/`.
 //!
 //! An error ends the iteration. Rows already handed out came from a file that turned out to be
 //! bad, so an importer should treat any error as a rejection of the whole file.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod archive;
 mod csv_file;
@@ -70,7 +73,8 @@ pub struct Limits {
     /// Files in the xlsx zip container.
     pub max_entries: usize,
     /// The inflated size of each part held in memory: the shared strings, and also the styles,
-    /// the workbook and its relationships.
+    /// the workbook and its relationships. Shared strings take at most about twice this in
+    /// memory (the text, plus four bytes per string).
     pub max_shared_strings_bytes: u64,
 }
 
@@ -150,7 +154,7 @@ pub fn open(path: &Path, limits: &Limits) -> Result<Rows, SheetError> {
     } else if magic.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
         return Err(SheetError::legacy_or_encrypted());
     } else {
-        Source::Csv(Box::new(csv_file::open(file, limits)?))
+        Source::Csv(Box::new(csv_file::open(file, len, limits)?))
     };
     Ok(Rows {
         source,

@@ -26,8 +26,7 @@ pub(crate) enum DateSystem {
 /// finite number, and numbers too large or small to show plainly, are returned as stored.
 pub(crate) fn format_number(raw: &str) -> String {
     let raw = raw.trim();
-    let digits = raw.strip_prefix('-').unwrap_or(raw);
-    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
+    if is_plain_decimal(raw) {
         return raw.to_owned();
     }
     match raw.parse::<f64>() {
@@ -43,6 +42,24 @@ pub(crate) fn format_number(raw: &str) -> String {
         }
         _ => raw.to_owned(),
     }
+}
+
+/// Whether `raw` already reads as Excel would show it: `-?digits(.digits)?` with no superfluous
+/// zeros and at most 15 significant digits. Most stored numbers are, and skip the float trip.
+fn is_plain_decimal(raw: &str) -> bool {
+    let unsigned = raw.strip_prefix('-').unwrap_or(raw);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((_, "")) => return false,
+        Some(parts) => parts,
+        None => (unsigned, ""),
+    };
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let significant = whole.trim_start_matches('0').len() + fraction.len();
+    all_digits(whole)
+        && (fraction.is_empty() || all_digits(fraction) && !fraction.ends_with('0'))
+        && (whole == "0" || !whole.starts_with('0'))
+        && significant <= 15
+        && raw != "-0"
 }
 
 fn round_to_15_digits(x: f64) -> f64 {
@@ -163,6 +180,13 @@ mod tests {
         assert_eq!(format_number("0.30000000000000004"), "0.3");
         assert_eq!(format_number("1.5E+3"), "1500");
         assert_eq!(format_number("-0.0"), "0");
+        assert_eq!(format_number("0"), "0");
+        assert_eq!(format_number("0.5"), "0.5");
+        assert_eq!(format_number("-0.25"), "-0.25");
+        assert_eq!(format_number("007"), "7");
+        assert_eq!(format_number("2.50"), "2.5");
+        assert_eq!(format_number("5."), "5");
+        assert_eq!(format_number("123456789012345678"), "123456789012345678");
         assert_eq!(
             format_number("1.2345678901234501E+20"),
             "1.2345678901234501E+20"

@@ -2,19 +2,20 @@
 //! strings, styles) are read into memory within their limits; the worksheet is pulled through
 //! the XML parser straight from the inflating zip entry, one row at a time.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader};
 
 use quick_xml::events::{BytesStart, Event};
 
-use crate::archive::{Archive, EntryStream};
+use crate::archive::{Archive, EntryStream, PartReader};
 use crate::shared_strings::SharedStrings;
 use crate::styles::Styles;
 use crate::value::{
     DateSystem, NumberKind, column_of, decode_escapes, format_number, format_serial,
 };
 use crate::workbook::{FALLBACK_SHEET, Relationships, Workbook};
-use crate::xml::{XmlStream, attribute, push_text};
+use crate::xml::{XmlStream, attribute, attributes, push_text, value};
 use crate::{Limits, Row, SheetError};
 
 /// The bytes one XML event may span: room for a tag with its namespaces, or a cell's text at its
@@ -28,25 +29,19 @@ pub(crate) fn open(file: File, len: u64, limits: &Limits) -> Result<SheetRows, S
     let budget = event_budget(limits);
     let mut archive = Archive::open(file, len, limits)?;
 
-    let mut date_system = DateSystem::Excel1900;
-    let mut sheet = None;
-    if let Some(index) = archive.find("xl/workbook.xml") {
-        let part = archive.part(index)?;
-        let workbook = Workbook::parse(XmlStream::new(
-            BufReader::new(part),
-            "xl/workbook.xml",
-            budget,
-        ))?;
-        date_system = workbook.date_system;
-        const RELS: &str = "xl/_rels/workbook.xml.rels";
-        if let Some(index) = archive.find(RELS) {
-            let part = archive.part(index)?;
-            let relationships =
-                Relationships::parse(XmlStream::new(BufReader::new(part), RELS, budget))?;
-            sheet = workbook.first_worksheet(&relationships);
-        }
-    }
-    let sheet = sheet
+    let workbook = read_part(&mut archive, "xl/workbook.xml", budget, Workbook::parse)?;
+    let relationships = read_part(
+        &mut archive,
+        "xl/_rels/workbook.xml.rels",
+        budget,
+        Relationships::parse,
+    )?;
+    let date_system = workbook
+        .as_ref()
+        .map_or(DateSystem::Excel1900, |workbook| workbook.date_system);
+    let (name, index) = workbook
+        .zip(relationships)
+        .and_then(|(workbook, relationships)| workbook.first_worksheet(&relationships))
         .and_then(|name| archive.find(&name).map(|index| (name, index)))
         .or_else(|| {
             archive
@@ -54,33 +49,22 @@ pub(crate) fn open(file: File, len: u64, limits: &Limits) -> Result<SheetRows, S
                 .map(|index| (FALLBACK_SHEET.to_owned(), index))
         })
         .ok_or_else(SheetError::no_worksheet)?;
+    let shared = read_part(
+        &mut archive,
+        "xl/sharedStrings.xml",
+        budget,
+        SharedStrings::parse,
+    )?;
+    let styles = read_part(&mut archive, "xl/styles.xml", budget, Styles::parse)?;
 
-    const SHARED: &str = "xl/sharedStrings.xml";
-    let shared = match archive.find(SHARED) {
-        Some(index) => {
-            let part = archive.part(index)?;
-            SharedStrings::parse(XmlStream::new(BufReader::new(part), SHARED, budget))?
-        }
-        None => SharedStrings::default(),
-    };
-    const STYLES: &str = "xl/styles.xml";
-    let styles = match archive.find(STYLES) {
-        Some(index) => {
-            let part = archive.part(index)?;
-            Styles::parse(XmlStream::new(BufReader::new(part), STYLES, budget))?
-        }
-        None => Styles::default(),
-    };
-
-    let (name, index) = sheet;
     let stream = archive.into_stream(index)?;
     Ok(SheetRows {
         xml: XmlStream::new(BufReader::new(stream), &name, budget),
         parser: Parser {
             part: name,
             values: Values {
-                shared,
-                styles,
+                shared: shared.unwrap_or_default(),
+                styles: styles.unwrap_or_default(),
                 date_system,
             },
             limits: *limits,
@@ -90,6 +74,20 @@ pub(crate) fn open(file: File, len: u64, limits: &Limits) -> Result<SheetRows, S
             last_row: 0,
         },
     })
+}
+
+/// Parses the part called `name` with `parse`, if the archive has one.
+fn read_part<'a, T>(
+    archive: &'a mut Archive,
+    name: &str,
+    budget: u64,
+    parse: impl FnOnce(XmlStream<BufReader<PartReader<'a>>>) -> Result<T, SheetError>,
+) -> Result<Option<T>, SheetError> {
+    let Some(index) = archive.find(name) else {
+        return Ok(None);
+    };
+    let part = archive.part(index)?;
+    parse(XmlStream::new(BufReader::new(part), name, budget)).map(Some)
 }
 
 /// The worksheet's rows, parsed as they are read.
@@ -164,7 +162,7 @@ struct CellBuilder {
     phonetic: u32,
 }
 
-/// The `t` attribute of a cell.
+/// The `t` attribute of a cell; a cell without one holds a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CellType {
     Number,
@@ -177,14 +175,14 @@ enum CellType {
 }
 
 impl CellType {
-    fn parse(t: Option<&str>) -> Self {
+    fn parse(t: &str) -> Self {
         match t {
-            None | Some("n") => Self::Number,
-            Some("s") => Self::Shared,
-            Some("inlineStr") => Self::Inline,
-            Some("str") => Self::Formula,
-            Some("b") => Self::Boolean,
-            Some(_) => Self::Verbatim,
+            "n" => Self::Number,
+            "s" => Self::Shared,
+            "inlineStr" => Self::Inline,
+            "str" => Self::Formula,
+            "b" => Self::Boolean,
+            _ => Self::Verbatim,
         }
     }
 }
@@ -250,22 +248,31 @@ impl Parser {
                 let Some(row) = self.row.as_ref() else {
                     return Err(SheetError::malformed(&self.part, "<c> outside <row>"));
                 };
-                let column = match attribute(e, "r", &self.part)? {
-                    Some(reference) => column_of(&reference).ok_or_else(|| {
-                        SheetError::malformed(&self.part, format!("cell reference {reference:?}"))
-                    })?,
-                    None => row.next_column,
-                };
+                // One pass over the attributes: this runs for every cell of the sheet.
+                let (mut column, mut kind, mut style) = (row.next_column, CellType::Number, 0);
+                for attr in attributes(e, &self.part) {
+                    let attr = attr?;
+                    let text = value(&attr, &self.part)?;
+                    match attr.key.as_ref() {
+                        "r" => {
+                            column = column_of(&text).ok_or_else(|| {
+                                SheetError::malformed(
+                                    &self.part,
+                                    format!("cell reference {text:?}"),
+                                )
+                            })?;
+                        }
+                        "t" => kind = CellType::parse(&text),
+                        "s" => style = text.trim().parse().unwrap_or(0),
+                        _ => {}
+                    }
+                }
                 if column >= self.limits.max_columns {
                     return Err(SheetError::too_many_columns(
                         row.number,
                         self.limits.max_columns,
                     ));
                 }
-                let kind = CellType::parse(attribute(e, "t", &self.part)?.as_deref());
-                let style = attribute(e, "s", &self.part)?
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(0);
                 self.cell = Some(CellBuilder {
                     column,
                     kind,
@@ -329,25 +336,26 @@ impl Parser {
         let (Some(cell), Some(row)) = (self.cell.take(), self.row.as_mut()) else {
             return Ok(());
         };
+        let column = cell.column;
         let value = self
             .values
-            .show(&cell)
-            .map_err(|detail| SheetError::bad_cell(row.number, cell.column, &self.part, detail))?;
+            .show(cell)
+            .map_err(|detail| SheetError::bad_cell(row.number, column, &self.part, detail))?;
         if value.chars().count() > self.limits.max_cell_chars {
             return Err(SheetError::cell_too_long(
                 row.number,
-                cell.column,
+                column,
                 self.limits.max_cell_chars,
             ));
         }
-        if cell.column < row.cells.len() {
+        if column < row.cells.len() {
             // Cells out of order: Excel never writes them, but a later one wins.
-            row.cells[cell.column] = value;
+            row.cells[column] = value;
         } else {
-            row.cells.resize(cell.column, String::new());
+            row.cells.resize(column, String::new());
             row.cells.push(value);
         }
-        row.next_column = cell.column + 1;
+        row.next_column = column + 1;
         Ok(())
     }
 }
@@ -361,8 +369,8 @@ struct Values {
 
 impl Values {
     /// The cell's value; `Err` holds an English detail when the cell points at nothing.
-    fn show(&self, cell: &CellBuilder) -> Result<String, String> {
-        let raw = cell.raw.as_str();
+    fn show(&self, cell: CellBuilder) -> Result<String, String> {
+        let raw = cell.raw;
         Ok(match cell.kind {
             CellType::Shared => {
                 let index: usize = raw
@@ -374,22 +382,25 @@ impl Values {
                     .ok_or_else(|| format!("no shared string {index}"))?
                     .to_owned()
             }
-            CellType::Inline | CellType::Formula => decode_escapes(raw).into_owned(),
+            CellType::Inline | CellType::Formula => match decode_escapes(&raw) {
+                Cow::Borrowed(_) => raw,
+                Cow::Owned(decoded) => decoded,
+            },
             CellType::Boolean => match raw.trim() {
                 "1" => "TRUE".to_owned(),
                 "0" => "FALSE".to_owned(),
                 other => other.to_owned(),
             },
-            CellType::Verbatim => raw.to_owned(),
+            CellType::Verbatim => raw,
             CellType::Number if raw.trim().is_empty() => String::new(),
             CellType::Number => match self.styles.kind(cell.style) {
-                NumberKind::Plain => format_number(raw),
+                NumberKind::Plain => format_number(&raw),
                 kind => raw
                     .trim()
                     .parse::<f64>()
                     .ok()
                     .and_then(|serial| format_serial(serial, kind, self.date_system))
-                    .unwrap_or_else(|| format_number(raw)),
+                    .unwrap_or_else(|| format_number(&raw)),
             },
         })
     }

@@ -1,6 +1,8 @@
 //! A pull parser over one xlsx part with the crate's defences applied: a byte budget per event,
-//! no DTD entity expansion, and every error turned into a [`SheetError`] that names the part.
+//! a nesting limit, no DTD entity expansion, and every error turned into a [`SheetError`] naming
+//! the part.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use quick_xml::escape::resolve_predefined_entity;
@@ -11,11 +13,16 @@ use quick_xml::{Reader, XmlVersion};
 use crate::SheetError;
 use crate::guard::{Budget, is_exhausted};
 
+/// How deep elements may nest. Worksheets nest about eight levels; the parser keeps a stack of
+/// open element names, which deeper nesting would grow as fast as the part inflates.
+const MAX_DEPTH: usize = 100;
+
 /// The events of one part, read one at a time into a reused buffer.
 pub(crate) struct XmlStream<R> {
     reader: Reader<Budget<R>>,
     buf: Vec<u8>,
     part: String,
+    depth: usize,
 }
 
 impl<R: BufRead> XmlStream<R> {
@@ -25,6 +32,7 @@ impl<R: BufRead> XmlStream<R> {
             reader: Reader::from_reader(Budget::new(inner, event_budget)),
             buf: Vec::new(),
             part: part.to_owned(),
+            depth: 0,
         }
     }
 
@@ -39,7 +47,8 @@ impl<R: BufRead> XmlStream<R> {
         let budget = self.reader.get_ref().limit();
         let position = self.reader.buffer_position();
         let part = &self.part;
-        self.reader
+        let event = self
+            .reader
             .read_event_into(&mut self.buf)
             .map_err(|err| match err {
                 quick_xml::Error::Io(io) if is_exhausted(&io) => {
@@ -49,7 +58,17 @@ impl<R: BufRead> XmlStream<R> {
                     SheetError::from_io(&io).unwrap_or_else(|| SheetError::read_failed(&io))
                 }
                 other => SheetError::malformed(part, format!("{other} near byte {position}")),
-            })
+            })?;
+        match event {
+            Event::Start(_) if self.depth == MAX_DEPTH => {
+                let detail = format!("elements nest deeper than {MAX_DEPTH} near byte {position}");
+                return Err(SheetError::malformed(part, detail));
+            }
+            Event::Start(_) => self.depth += 1,
+            Event::End(_) => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        Ok(event)
     }
 
     /// The reader beneath the parser, for draining what is left after the last useful event.
@@ -58,24 +77,34 @@ impl<R: BufRead> XmlStream<R> {
     }
 }
 
-/// The value of the attribute whose local name is `name` (`r`, `t`, `id` of `r:id`), unescaped.
+/// The value of the attribute whose local name is `name` (`r`, `t`, `id` of `r:id`).
 pub(crate) fn attribute(
     start: &BytesStart<'_>,
     name: &str,
     part: &str,
 ) -> Result<Option<String>, SheetError> {
-    for attr in start.attributes() {
-        let attr = attr.map_err(|err| SheetError::malformed(part, err.to_string()))?;
+    for attr in attributes(start, part) {
+        let attr = attr?;
         if attr.key.local_name().as_ref() == name {
-            return value(&attr, part).map(Some);
+            return value(&attr, part).map(|value| Some(value.into_owned()));
         }
     }
     Ok(None)
 }
 
-fn value(attr: &Attribute<'_>, part: &str) -> Result<String, SheetError> {
+/// The attributes of a tag, for callers that want several of them in one pass.
+pub(crate) fn attributes<'a>(
+    start: &'a BytesStart<'_>,
+    part: &'a str,
+) -> impl Iterator<Item = Result<Attribute<'a>, SheetError>> + 'a {
+    start
+        .attributes()
+        .map(move |attr| attr.map_err(|err| SheetError::malformed(part, err.to_string())))
+}
+
+/// An attribute's value with references resolved; borrowed when there were none.
+pub(crate) fn value<'a>(attr: &Attribute<'a>, part: &str) -> Result<Cow<'a, str>, SheetError> {
     attr.normalized_value(XmlVersion::Implicit1_0)
-        .map(|value| value.into_owned())
         .map_err(|err| SheetError::malformed(part, err.to_string()))
 }
 

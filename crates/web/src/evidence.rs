@@ -82,7 +82,8 @@ async fn serve(
     let Some(ev) = events
         .iter()
         .flat_map(|e| e.evidence.iter())
-        .find(|x| x.sha256 == sha)
+        // A ledger file holds every house of its batch: never served under one house.
+        .find(|x| x.sha256 == sha && x.kind != anju_domain::event::EvidenceKind::LedgerRecord)
     else {
         return (StatusCode::NOT_FOUND, MISSING).into_response();
     };

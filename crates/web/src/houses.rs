@@ -585,7 +585,11 @@ async fn house_page(
                 .evidence
                 .iter()
                 .map(|x| {
-                    let found = state.evidence.find(&x.sha256);
+                    // A ledger file holds every house of its batch: named, never linked.
+                    let found = state
+                        .evidence
+                        .find(&x.sha256)
+                        .filter(|_| x.kind != anju_domain::event::EvidenceKind::LedgerRecord);
                     let url = format!("/houses/{}/evidence/{}", code, x.sha256);
                     EvidenceLink {
                         label: x.kind.label().to_string(),
