@@ -152,16 +152,25 @@ pub fn resolve_region(
             match candidates.as_slice() {
                 [one] => one.code,
                 [] if town.is_empty() => {
-                    return Err(format!("村（社区）“{village}”不存在，请填写区划代码或所属镇街"));
+                    return Err(format!(
+                        "村（社区）“{village}”不存在，请填写区划代码或所属镇街"
+                    ));
                 }
                 [] => return Err(format!("镇街“{town}”下没有村（社区）“{village}”")),
-                _ => return Err(format!("村（社区）“{village}”有重名，请填写所属镇街或区划代码")),
+                _ => {
+                    return Err(format!(
+                        "村（社区）“{village}”有重名，请填写所属镇街或区划代码"
+                    ));
+                }
             }
         }
     };
     let town_code = village_code.town();
     if !town.is_empty() {
-        let named = regions.iter().find(|r| r.code == town_code).map(|r| r.name.as_str());
+        let named = regions
+            .iter()
+            .find(|r| r.code == town_code)
+            .map(|r| r.name.as_str());
         let same = town == town_code.as_str()
             || RegionCode::parse(town).is_ok_and(|t| t == town_code)
             || named == Some(town);
@@ -196,7 +205,10 @@ impl Row {
         if let Some(p) = self.record.platform_code.as_deref() {
             Some(("自建房编号（归集平台）", p))
         } else {
-            self.record.census_id.as_deref().map(|c| ("普查房屋编号", c))
+            self.record
+                .census_id
+                .as_deref()
+                .map(|c| ("普查房屋编号", c))
         }
     }
 }
@@ -311,9 +323,7 @@ fn label<T>(
     all: &[&str],
 ) -> Result<Option<T>, String> {
     row.get(key)
-        .map(|v| {
-            parse(v).ok_or_else(|| format!("{header}：“{v}”应为 {}", all.join("、")))
-        })
+        .map(|v| parse(v).ok_or_else(|| format!("{header}：“{v}”应为 {}", all.join("、"))))
         .transpose()
 }
 
@@ -331,7 +341,11 @@ fn split(v: &str) -> Vec<String> {
 
 /// The steps a row's status columns describe, in the order they happened: (date, change,
 /// evidence). Missing dates the rules need are errors naming the column.
-fn steps(row: &Row, dict: &Dictionaries, ledger: &Evidence) -> Result<Vec<(NaiveDate, Change, Vec<Evidence>)>, String> {
+fn steps(
+    row: &Row,
+    dict: &Dictionaries,
+    ledger: &Evidence,
+) -> Result<Vec<(NaiveDate, Change, Vec<Evidence>)>, String> {
     let mut out = vec![];
     let record = || vec![ledger.clone()];
     let judgement = label(
@@ -395,7 +409,13 @@ fn steps(row: &Row, dict: &Dictionaries, ledger: &Evidence) -> Result<Vec<(Naive
             record(),
         ));
     }
-    if let Some(grade) = label(row, "grade", "鉴定等级", Grade::from_label, &labels(Grade::ALL, Grade::label))? {
+    if let Some(grade) = label(
+        row,
+        "grade",
+        "鉴定等级",
+        Grade::from_label,
+        &labels(Grade::ALL, Grade::label),
+    )? {
         let on = date_of(row, "appraised_on", "鉴定日期")?
             .ok_or("鉴定日期：填写了鉴定等级，须同时填写鉴定日期")?;
         out.push((
@@ -464,7 +484,13 @@ fn steps(row: &Row, dict: &Dictionaries, ledger: &Evidence) -> Result<Vec<(Naive
     if !controls.is_empty() && !legacy {
         let on = date_of(row, "controls_on", "管理措施日期")?
             .ok_or("管理措施日期：填写了管理措施，须同时填写管理措施日期")?;
-        out.push((on, Change::InterimControlApplied { measures: controls.clone() }, record()));
+        out.push((
+            on,
+            Change::InterimControlApplied {
+                measures: controls.clone(),
+            },
+            record(),
+        ));
     }
     if let Some(measure) = label(
         row,
@@ -604,7 +630,11 @@ mod tests {
         assert!(err.contains("备注栏"), "{err}");
         let err = map_headers(&headers(&["村（社区）", "房屋地址", "房屋地址 "])).unwrap_err();
         assert!(err.contains("两次"), "{err}");
-        assert!(map_headers(&headers(&["房屋地址"])).unwrap_err().contains("村（社区）"));
+        assert!(
+            map_headers(&headers(&["房屋地址"]))
+                .unwrap_err()
+                .contains("村（社区）")
+        );
         let ok = map_headers(&headers(&["村(社区)", "", "排查日期"])).unwrap();
         assert_eq!(ok.len(), 3);
         assert!(ok[1].is_none());

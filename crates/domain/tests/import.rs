@@ -12,10 +12,31 @@ use anju_domain::state::{HouseState, Status, apply};
 use chrono::{NaiveDate, Utc};
 
 const HEAD: &[&str] = &[
-    "镇街", "村（社区）", "房屋地址", "产权人（户主）", "房屋用途", "地上层数", "建筑面积（㎡）",
-    "结构类型", "普查房屋编号", "排查日期", "隐患初判", "隐患类别", "鉴定日期", "鉴定机构", "鉴定报告编号",
-    "鉴定等级", "告知日期", "告知方式", "管理措施", "管理措施日期", "工程措施", "开工日期", "竣工验收日期",
-    "销号日期", "销号依据",
+    "镇街",
+    "村（社区）",
+    "房屋地址",
+    "产权人（户主）",
+    "房屋用途",
+    "地上层数",
+    "建筑面积（㎡）",
+    "结构类型",
+    "普查房屋编号",
+    "排查日期",
+    "隐患初判",
+    "隐患类别",
+    "鉴定日期",
+    "鉴定机构",
+    "鉴定报告编号",
+    "鉴定等级",
+    "告知日期",
+    "告知方式",
+    "管理措施",
+    "管理措施日期",
+    "工程措施",
+    "开工日期",
+    "竣工验收日期",
+    "销号日期",
+    "销号依据",
 ];
 
 fn regions() -> Vec<Region> {
@@ -77,10 +98,23 @@ fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
     let who = Importers::for_file("台账.xlsx", &sha);
     let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
     let ev = ledger_evidence("台账.xlsx", &sha, 2);
-    let events = events(&r, code.clone(), "0".repeat(32), &who, Utc::now(), today, &dict, &ev)?;
+    let events = events(
+        &r,
+        code.clone(),
+        "0".repeat(32),
+        &who,
+        Utc::now(),
+        today,
+        &dict,
+        &ev,
+    )?;
     let mut s = HouseState::new(code);
     for e in &events {
-        assert!(e.evidence.iter().any(|x| x.kind == EvidenceKind::LedgerRecord));
+        assert!(
+            e.evidence
+                .iter()
+                .any(|x| x.kind == EvidenceKind::LedgerRecord)
+        );
         s = apply(s, e);
     }
     Ok(s)
@@ -143,14 +177,25 @@ fn impossible_combinations_are_refused_naming_the_rule() {
         ("销号依据", "鉴定为A、B级"),
     ])
     .unwrap_err();
-    assert!(err.starts_with("销号（2024-05-10）") && err.contains("C1"), "{err}");
+    assert!(
+        err.starts_with("销号（2024-05-10）") && err.contains("C1"),
+        "{err}"
+    );
     // A closure without a judgement of hazard.
-    let err = run(&[("销号日期", "2024-05-10"), ("销号依据", "专业技术人员复核无隐患")]).unwrap_err();
+    let err = run(&[
+        ("销号日期", "2024-05-10"),
+        ("销号依据", "专业技术人员复核无隐患"),
+    ])
+    .unwrap_err();
     assert!(err.contains("L1") || err.contains("C1"), "{err}");
     // A grade without its date.
-    let err = run(&[("排查日期", "2024-03-20"), ("隐患初判", "存在一定安全隐患"),
-        ("隐患类别", "上部承重结构"), ("鉴定等级", "C级")])
-        .unwrap_err();
+    let err = run(&[
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("鉴定等级", "C级"),
+    ])
+    .unwrap_err();
     assert!(err.starts_with("鉴定日期"), "{err}");
     // A date that is no date.
     let err = run(&[("排查日期", "3月20日"), ("隐患初判", "未发现安全隐患")]).unwrap_err();

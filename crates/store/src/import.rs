@@ -169,8 +169,8 @@ impl Store {
                 fresh.push(*i);
                 continue;
             };
-            let inside = RegionCode::parse(&house.village)
-                .is_ok_and(|v| scope_contains(&scope, &v));
+            let inside =
+                RegionCode::parse(&house.village).is_ok_and(|v| scope_contains(&scope, &v));
             if !inside {
                 refuse(
                     r.number,
@@ -294,10 +294,11 @@ impl Store {
         village: &RegionCode,
         day: chrono::NaiveDate,
     ) -> std::result::Result<(), String> {
-        self.check_village(scope, village, day).map_err(|e| match e {
-            StoreError::Rule(v) => v.to_string(),
-            e => e.to_string(),
-        })
+        self.check_village(scope, village, day)
+            .map_err(|e| match e {
+                StoreError::Rule(v) => v.to_string(),
+                e => e.to_string(),
+            })
     }
 }
 

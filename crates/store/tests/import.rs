@@ -13,16 +13,38 @@ use anju_store::import::ImportFile;
 use anju_store::testing::*;
 
 const HEAD: &[&str] = &[
-    "普查房屋编号", "村（社区）", "房屋地址", "产权人（户主）", "房屋用途", "地上层数",
-    "建筑面积（㎡）", "结构类型", "排查日期", "隐患初判", "隐患类别", "管理措施", "销号日期",
-    "销号依据", "复核日期", "复核结论",
+    "普查房屋编号",
+    "村（社区）",
+    "房屋地址",
+    "产权人（户主）",
+    "房屋用途",
+    "地上层数",
+    "建筑面积（㎡）",
+    "结构类型",
+    "排查日期",
+    "隐患初判",
+    "隐患类别",
+    "管理措施",
+    "销号日期",
+    "销号依据",
+    "复核日期",
+    "复核结论",
 ];
 
 fn cells(census: &str, address: &str, status: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [census, VILLAGE, address, "赵六", "其他自建房", "2", "120", "砌体结构(砖混)"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut v: Vec<String> = [
+        census,
+        VILLAGE,
+        address,
+        "赵六",
+        "其他自建房",
+        "2",
+        "120",
+        "砌体结构(砖混)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     v.extend(status.iter().map(|s| s.to_string()));
     v.resize(HEAD.len(), String::new());
     v
@@ -72,17 +94,50 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     let who = clerk_of("370829101");
     let lines = vec![
         cells("PC-1", "一组1号", &[]),
-        cells("PC-2", "一组2号", &["2024-03-20", "存在一定安全隐患", "上部承重结构", "刷墙勾缝", "2024-04-01", "采取管理措施"]),
-        cells("PC-3", "一组3号", &["2024-03-20", "存在一定安全隐患", "地基基础", "", "2024-04-02", "专业技术人员复核无隐患", "2024-03-30", "经复核无安全隐患"]),
+        cells(
+            "PC-2",
+            "一组2号",
+            &[
+                "2024-03-20",
+                "存在一定安全隐患",
+                "上部承重结构",
+                "刷墙勾缝",
+                "2024-04-01",
+                "采取管理措施",
+            ],
+        ),
+        cells(
+            "PC-3",
+            "一组3号",
+            &[
+                "2024-03-20",
+                "存在一定安全隐患",
+                "地基基础",
+                "",
+                "2024-04-02",
+                "专业技术人员复核无隐患",
+                "2024-03-30",
+                "经复核无安全隐患",
+            ],
+        ),
     ];
     let batch = rows(store, &lines).await;
     let before = snapshot(store).await;
-    let dry = store.import_batch(&who, "t", &file(), &batch, false).await.unwrap();
-    assert_eq!((dry.rows, dry.new_houses, dry.closed, dry.look_back), (3, 3, 1, 1));
+    let dry = store
+        .import_batch(&who, "t", &file(), &batch, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (dry.rows, dry.new_houses, dry.closed, dry.look_back),
+        (3, 3, 1, 1)
+    );
     assert!(dry.errors.is_empty(), "{:?}", dry.errors);
     assert_eq!(snapshot(store).await, before, "a dry run writes nothing");
 
-    let done = store.import_batch(&who, "t", &file(), &batch, true).await.unwrap();
+    let done = store
+        .import_batch(&who, "t", &file(), &batch, true)
+        .await
+        .unwrap();
     assert_eq!((done.new_houses, done.closed, done.look_back), (3, 1, 1));
     let county = RegionCode::parse("370829").unwrap();
     let status = |serial| async move {
@@ -94,20 +149,33 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
             .status()
     };
     assert_eq!(status(1).await, Status::AwaitingSurvey);
-    assert_eq!(status(2).await, Status::AwaitingLookBack, "never counted as closed");
+    assert_eq!(
+        status(2).await,
+        Status::AwaitingLookBack,
+        "never counted as closed"
+    );
     assert_eq!(status(3).await, Status::Closed);
 
     // The same file again: nothing changes.
     let after = snapshot(store).await;
-    let again = store.import_batch(&who, "t", &file(), &batch, true).await.unwrap();
-    assert_eq!((again.new_houses, again.corrected, again.unchanged), (0, 0, 3));
+    let again = store
+        .import_batch(&who, "t", &file(), &batch, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.new_houses, again.corrected, again.unchanged),
+        (0, 0, 3)
+    );
     assert_eq!(snapshot(store).await, after, "idempotent");
 
     // One row changed: one correction, naming the file and the row.
     let mut changed = lines.clone();
     changed[0][2] = "一组1号之一".into();
     let batch = rows(store, &changed).await;
-    let c = store.import_batch(&who, "t", &file(), &batch, true).await.unwrap();
+    let c = store
+        .import_batch(&who, "t", &file(), &batch, true)
+        .await
+        .unwrap();
     assert_eq!((c.corrected, c.unchanged), (1, 2));
     let events = store
         .house_events(&Scope::All, &HouseCode::new(&county, 1))
@@ -115,7 +183,10 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
         .unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.change.kind(), anju_domain::ChangeKind::Corrected);
-    assert_eq!(last.reason.as_deref(), Some("台账导入：梁宝寺镇台账.xlsx 第 2 行"));
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("台账导入：梁宝寺镇台账.xlsx 第 2 行")
+    );
 }
 
 async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {
@@ -124,20 +195,42 @@ async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {
     let lines = vec![
         cells("PC-1", "一组1号", &[]),
         // C/D-like impossible: closed on a review that never happened.
-        cells("PC-2", "一组2号", &["2024-03-20", "存在一定安全隐患", "上部承重结构", "", "2024-04-01", "专业技术人员复核无隐患"]),
+        cells(
+            "PC-2",
+            "一组2号",
+            &[
+                "2024-03-20",
+                "存在一定安全隐患",
+                "上部承重结构",
+                "",
+                "2024-04-01",
+                "专业技术人员复核无隐患",
+            ],
+        ),
         cells("PC-1", "一组1号重复", &[]),
         cells("", "无标识", &[]),
     ];
     let batch = rows(store, &lines).await;
     let before = snapshot(store).await;
-    let r = store.import_batch(&who, "t", &file(), &batch, true).await.unwrap();
+    let r = store
+        .import_batch(&who, "t", &file(), &batch, true)
+        .await
+        .unwrap();
     let rows: Vec<usize> = r.errors.iter().map(|e| e.row).collect();
     assert_eq!(rows, [3, 4, 5], "{:?}", r.errors);
-    assert!(r.errors[0].message.contains("C1"), "{}", r.errors[0].message);
+    assert!(
+        r.errors[0].message.contains("C1"),
+        "{}",
+        r.errors[0].message
+    );
     assert!(r.errors[1].message.contains("与第 2 行重复"));
     assert!(r.errors[2].message.contains("缺少房屋标识"));
     assert_eq!(r.new_houses, 0);
-    assert_eq!(snapshot(store).await, before, "nothing of the batch written");
+    assert_eq!(
+        snapshot(store).await,
+        before,
+        "nothing of the batch written"
+    );
 
     // Another town's clerk may not import into this town's village.
     let far = clerk_of("370829102");
@@ -145,11 +238,20 @@ async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {
         .import_batch(&far, "t", &file(), &batch[..1], true)
         .await
         .unwrap();
-    assert!(r.errors[0].message.contains("不在您的辖区内"), "{:?}", r.errors);
+    assert!(
+        r.errors[0].message.contains("不在您的辖区内"),
+        "{:?}",
+        r.errors
+    );
     // A principal may not import at all.
     let mut p = clerk_of("370829101");
     p.role = Role::TownPrincipal;
-    assert!(store.import_batch(&p, "t", &file(), &batch[..1], true).await.is_err());
+    assert!(
+        store
+            .import_batch(&p, "t", &file(), &batch[..1], true)
+            .await
+            .is_err()
+    );
     assert_eq!(snapshot(store).await, before);
 }
 
