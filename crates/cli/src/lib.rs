@@ -7,6 +7,7 @@ pub mod bench_web;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod import;
 pub mod ledger;
 pub mod report;
 pub mod serve;

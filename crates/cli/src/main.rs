@@ -1,7 +1,7 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{admin, bench, config::Config, demo, events, ledger, report, serve};
+use anju::{admin, bench, config::Config, demo, events, import, ledger, report, serve};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -33,6 +33,9 @@ enum Command {
     Events(events::EventsCommand),
     /// Check that every house's stored state equals a fresh replay of its events.
     Check,
+    /// Existing ledgers: the import template, and importing an xlsx or CSV file.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Compute 附件1 or 附件2, today or as of a date, as xlsx, CSV or JSON.
     Ledger(ledger::LedgerArgs),
     /// Hand in a ledger: prepare, sign (freezes it), submit, accept or return; show, compare.
@@ -85,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo(args) => demo::run(&cli.config, args).await,
             Command::Events(cmd) => events::run(&cli.config, cmd).await,
             Command::Check => events::check(&cli.config).await,
+            Command::Import(cmd) => import::run(&cli.config, cmd).await,
             Command::Ledger(args) => ledger::run(&cli.config, args).await,
             Command::Report(args) => report::run(&cli.config, args).await,
             Command::Serve(args) => serve::run(&cli.config, args).await,

@@ -238,7 +238,7 @@ pub fn read_row(
     let (town, village) = match region {
         Ok((t, v)) => (t.to_string(), v.to_string()),
         Err(e) => {
-            errors.push(format!("村（社区）：{e}"));
+            errors.push(e);
             (String::new(), String::new())
         }
     };

@@ -9,6 +9,7 @@ pub mod api;
 pub mod campaign;
 pub mod evidence;
 pub mod houses;
+pub mod imports;
 pub mod ledgers;
 pub mod pages;
 pub mod plaque;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub evidence: anju_evidence::EvidenceStore,
     /// Decoding and re-encoding photos is CPU-heavy: two at a time.
     image_permits: Arc<tokio::sync::Semaphore>,
+    /// Ledger imports running or done in this process.
+    pub imports: imports::Jobs,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             pdf_permits: Arc::new(tokio::sync::Semaphore::new(1)),
             evidence: anju_evidence::EvidenceStore::open(dir)?,
             image_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+            imports: imports::Jobs::default(),
         })
     }
 
@@ -213,6 +217,18 @@ pub fn router(state: AppState) -> Router {
             "/problems/{id}/act",
             axum::routing::post(problems::act)
                 .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/import",
+            get(imports::page)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::IMPORT_LIMIT)),
+        )
+        .route("/import/{file}", get(imports::template))
+        .route("/import/jobs/{id}", get(imports::job))
+        .route(
+            "/import/jobs/{id}/commit",
+            axum::routing::post(imports::commit),
         )
         .route("/ranking", get(campaign::ranking))
         .route("/ranking/download", get(campaign::ranking_download))

@@ -222,6 +222,12 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/problems", Method::POST, "/problems".into(), "source=self_check&name=x&issued_on=2024-05-01".into()),
         ("/problems/{}", Method::GET, format!("/problems/{problem}"), String::new()),
         ("/problems/{}/act", Method::POST, format!("/problems/{problem}/act"), "action=confirm&version=1".into()),
+        ("/import", Method::GET, "/import".into(), String::new()),
+        ("/import", Method::POST, "/import".into(), "mode=commit".into()),
+        ("/import/{}", Method::GET, "/import/template.xlsx".into(), String::new()),
+        // Jobs live per process and per account: another account's job is not found.
+        ("/import/jobs/{}", Method::GET, "/import/jobs/1".into(), String::new()),
+        ("/import/jobs/{}/commit", Method::POST, "/import/jobs/1/commit".into(), String::new()),
         ("/ranking", Method::GET, "/ranking".into(), String::new()),
         ("/ranking/download", Method::GET, "/ranking/download?format=xlsx".into(), String::new()),
         ("/supervision", Method::GET, "/supervision".into(), String::new()),

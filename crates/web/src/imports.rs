@@ -1,0 +1,405 @@
+//! 台账导入 in the browser: the template downloads, an upload checked in the background (the
+//! page shows its progress and refreshes itself), the report of every bad row, and — for a file
+//! that passed — importing it. Jobs are kept in memory per server process, each visible only to
+//! the account that started it.
+
+use crate::AppState;
+use crate::houses::XLSX;
+use crate::pages::{Chrome, chrome, render};
+use crate::session::{LoggedIn, Source, server_error};
+use anju_import::{Outcome, Pass, Progress, Request, import_file};
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Largest upload.
+pub const IMPORT_LIMIT: usize = 200 * 1024 * 1024;
+
+/// One import job.
+#[derive(Clone)]
+pub struct Job {
+    pub owner: String,
+    pub name: String,
+    pub commit: bool,
+    pub file: PathBuf,
+    pub progress: Option<Progress>,
+    pub outcome: Option<Result<Outcome, String>>,
+}
+
+/// The jobs of this server process.
+#[derive(Clone, Default)]
+pub struct Jobs {
+    inner: Arc<Mutex<(u64, HashMap<u64, Job>)>>,
+}
+
+impl Jobs {
+    fn add(&self, job: Job) -> u64 {
+        let mut g = self.inner.lock().expect("not poisoned");
+        g.0 += 1;
+        let id = g.0;
+        g.1.insert(id, job);
+        id
+    }
+
+    fn get(&self, id: u64, owner: &str) -> Option<Job> {
+        let g = self.inner.lock().expect("not poisoned");
+        g.1.get(&id).filter(|j| j.owner == owner).cloned()
+    }
+
+    fn update(&self, id: u64, f: impl FnOnce(&mut Job)) {
+        if let Some(j) = self.inner.lock().expect("not poisoned").1.get_mut(&id) {
+            f(j);
+        }
+    }
+
+    fn of(&self, owner: &str) -> Vec<(u64, Job)> {
+        let g = self.inner.lock().expect("not poisoned");
+        let mut v: Vec<(u64, Job)> =
+            g.1.iter()
+                .filter(|(_, j)| j.owner == owner)
+                .map(|(id, j)| (*id, j.clone()))
+                .collect();
+        v.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        v
+    }
+}
+
+fn may_import(s: &anju_store::Session) -> bool {
+    anju_domain::rules::may_register(s.principal.role)
+}
+
+pub struct JobLine {
+    pub id: u64,
+    pub name: String,
+    pub state: String,
+}
+
+fn state_of(j: &Job) -> String {
+    match (&j.outcome, j.progress) {
+        (Some(Ok(o)), _) if o.written => "已导入".into(),
+        (Some(Ok(o)), _) if o.error_count > 0 => format!("有 {} 行有误", o.error_count),
+        (Some(Ok(_)), _) => "检查通过".into(),
+        (Some(Err(e)), _) => format!("未能导入：{e}"),
+        (None, Some(p)) => format!(
+            "{}中（已处理 {} 行）",
+            match p.pass {
+                Pass::Check => "检查",
+                Pass::Write => "写入",
+            },
+            p.rows
+        ),
+        (None, None) => "排队中".into(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    jobs: Vec<JobLine>,
+    error: Option<String>,
+}
+
+pub async fn page(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+    if !may_import(&s) {
+        return (StatusCode::FORBIDDEN, "您的角色不能导入房屋台账").into_response();
+    }
+    list(&state, &s, None, StatusCode::OK).await
+}
+
+async fn list(
+    state: &AppState,
+    s: &anju_store::Session,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let jobs = state
+        .imports
+        .of(&s.principal.username)
+        .into_iter()
+        .map(|(id, j)| JobLine {
+            id,
+            state: state_of(&j),
+            name: j.name,
+        })
+        .collect();
+    let page = ImportPage {
+        chrome: Some(chrome(state, s)),
+        demo: state.is_demo().await,
+        jobs,
+        error,
+    };
+    render(&page, status)
+}
+
+pub async fn template(
+    State(state): State<AppState>,
+    LoggedIn(_s): LoggedIn,
+    Path(kind): Path<String>,
+) -> Response {
+    let (bytes, mime, name) = match kind.as_str() {
+        "template.xlsx" => {
+            match anju_import::template_xlsx(&state.store.reference().dictionaries) {
+                Ok(b) => (b, XLSX, "import-template.xlsx"),
+                Err(e) => {
+                    tracing::error!(error = %e, "template failed");
+                    return server_error();
+                }
+            }
+        }
+        "template.csv" => (
+            anju_import::template_csv(),
+            "text/csv; charset=utf-8",
+            "import-template.csv",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "没有这个模板").into_response(),
+    };
+    let disposition = format!(
+        "attachment; filename=\"{name}\"; filename*=UTF-8''%E6%88%BF%E5%B1%8B%E5%8F%B0%E8%B4%A6%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.{}",
+        name.rsplit('.').next().unwrap_or("xlsx")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Starts a job in the background on `file`.
+fn start(state: &AppState, s: &anju_store::Session, source: &str, job: Job) -> u64 {
+    let id = state.imports.add(job.clone());
+    let (state, who, source) = (state.clone(), s.principal.clone(), source.to_string());
+    tokio::spawn(async move {
+        let jobs = state.imports.clone();
+        let mut progress = |p: Progress| jobs.update(id, |j| j.progress = Some(p));
+        let outcome = import_file(
+            &state.store,
+            &who,
+            &source,
+            Request {
+                path: &job.file,
+                name: &job.name,
+                commit: job.commit,
+                evidence: Some(&state.evidence),
+                limits: anju_sheet::Limits::default(),
+            },
+            &mut progress,
+        )
+        .await
+        .map_err(|e| e.to_string());
+        // A file that passed its check is kept for the import; otherwise it is not needed.
+        let keep = matches!(&outcome, Ok(o) if !o.written && o.error_count == 0);
+        if !keep {
+            let _ = std::fs::remove_file(&job.file);
+        }
+        state.imports.update(id, |j| j.outcome = Some(outcome));
+    });
+    id
+}
+
+/// An upload: saved to a temporary file as it arrives, then checked (or checked and written).
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    mut form: Multipart,
+) -> Response {
+    if !may_import(&s) {
+        return (StatusCode::FORBIDDEN, "您的角色不能导入房屋台账").into_response();
+    }
+    let dir = state.evidence.root().join("incoming");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::error!(error = %e, "incoming dir");
+        return server_error();
+    }
+    let mut saved: Option<(PathBuf, String)> = None;
+    let mut commit = false;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                return list(
+                    &state,
+                    &s,
+                    Some(format!(
+                        "上传失败：文件不能超过 {} MB",
+                        IMPORT_LIMIT / 1024 / 1024
+                    )),
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                )
+                .await;
+            }
+        };
+        match field.name() {
+            Some("mode") => commit = field.text().await.is_ok_and(|t| t == "commit"),
+            Some("file") => {
+                let name = field
+                    .file_name()
+                    .map(|n| n.rsplit(['/', '\\']).next().unwrap_or("").to_string())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "台账".into());
+                let path = dir.join(format!(
+                    "import-{}.upload",
+                    hex::encode(anju_store::vault::random_bytes::<8>())
+                ));
+                let mut field = field;
+                let mut out = match tokio::fs::File::create(&path).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(error = %e, "upload file");
+                        return server_error();
+                    }
+                };
+                use tokio::io::AsyncWriteExt;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(bytes)) => {
+                            if out.write_all(&bytes).await.is_err() {
+                                let _ = tokio::fs::remove_file(&path).await;
+                                return server_error();
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            let _ = tokio::fs::remove_file(&path).await;
+                            return list(
+                                &state,
+                                &s,
+                                Some(format!(
+                                    "上传失败：文件不能超过 {} MB",
+                                    IMPORT_LIMIT / 1024 / 1024
+                                )),
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                            )
+                            .await;
+                        }
+                    }
+                }
+                let _ = out.flush().await;
+                saved = Some((path, name));
+            }
+            _ => {}
+        }
+    }
+    let Some((file, name)) = saved else {
+        return list(
+            &state,
+            &s,
+            Some("请选择要导入的 Excel（xlsx）或 CSV 文件".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let id = start(
+        &state,
+        &s,
+        &source.0,
+        Job {
+            owner: s.principal.username.clone(),
+            name,
+            commit,
+            file,
+            progress: None,
+            outcome: None,
+        },
+    );
+    Redirect::to(&format!("/import/jobs/{id}")).into_response()
+}
+
+pub struct ErrorLine {
+    pub row: usize,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "import_job.html")]
+struct JobPage {
+    chrome: Option<Chrome>,
+    demo: bool,
+    id: u64,
+    name: String,
+    state: String,
+    running: bool,
+    outcome: Option<Outcome>,
+    errors: Vec<ErrorLine>,
+    may_commit: bool,
+}
+
+pub async fn job(
+    State(state): State<AppState>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<u64>,
+) -> Response {
+    let Some(j) = state.imports.get(id, &s.principal.username) else {
+        return (StatusCode::NOT_FOUND, "没有这个导入任务").into_response();
+    };
+    let outcome = j.outcome.clone().and_then(Result::ok);
+    let page = JobPage {
+        chrome: Some(chrome(&state, &s)),
+        demo: state.is_demo().await,
+        id,
+        state: state_of(&j),
+        running: j.outcome.is_none(),
+        may_commit: outcome
+            .as_ref()
+            .is_some_and(|o| !o.written && o.error_count == 0 && !j.commit && o.report.rows > 0),
+        errors: outcome
+            .as_ref()
+            .map(|o| {
+                o.report
+                    .errors
+                    .iter()
+                    .map(|e| ErrorLine {
+                        row: e.row,
+                        message: e.message.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        outcome,
+        name: j.name,
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// Imports a file whose check passed.
+pub async fn commit(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(id): Path<u64>,
+) -> Response {
+    let Some(j) = state.imports.get(id, &s.principal.username) else {
+        return (StatusCode::NOT_FOUND, "没有这个导入任务").into_response();
+    };
+    let passed = matches!(&j.outcome, Some(Ok(o)) if !o.written && o.error_count == 0);
+    if !passed || !j.file.is_file() {
+        return (
+            StatusCode::CONFLICT,
+            "只有检查通过的文件才能导入，请重新上传",
+        )
+            .into_response();
+    }
+    let new = start(
+        &state,
+        &s,
+        &source.0,
+        Job {
+            commit: true,
+            progress: None,
+            outcome: None,
+            ..j
+        },
+    );
+    Redirect::to(&format!("/import/jobs/{new}")).into_response()
+}

@@ -1,0 +1,238 @@
+//! 台账导入 through the real router, on SQLite and PostgreSQL: the templates re-read, a file
+//! with bad rows reported row by row and nothing written, a good file checked then imported,
+//! the same file again changing nothing, a zip bomb refused, and the job private to its owner.
+
+mod common;
+
+use anju_domain::event::Role;
+use anju_store::Store;
+use anju_store::testing::*;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{get, post, send, send_bytes, session};
+
+fn multipart(
+    path: &str,
+    cookie: &str,
+    csrf: &str,
+    file: &[u8],
+    name: &str,
+    mode: &str,
+) -> Request<Body> {
+    let b = "----anjuimport";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    Request::post(format!("{path}?csrf={csrf}"))
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={b}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn csv(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from(
+        "\u{feff}普查房屋编号,村（社区）,房屋地址,产权人（户主）,房屋用途,地上层数,建筑面积（㎡）,结构类型\r\n",
+    );
+    for r in rows {
+        s.push_str(r);
+        s.push_str("\r\n");
+    }
+    s.into_bytes()
+}
+
+/// Uploads through one router (the jobs live in its state) and waits for the job to finish.
+async fn run(app: &axum::Router, req: Request<Body>, cookie: &str) -> (String, String) {
+    use tower::ServiceExt;
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let job = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..200 {
+        let res = app.clone().oneshot(get(&job, cookie)).await.unwrap();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let html = String::from_utf8_lossy(&body).into_owned();
+        if !html.contains("http-equiv=\"refresh\"") {
+            return (job, html);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import did not finish");
+}
+
+async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
+    with_villages(store).await;
+    let (clerk, csrf) = session(store, "imp-clerk", Role::TownOperator, "370829101").await;
+    let state = anju_web::AppState::new(store.clone(), anju_web::WebOptions::default()).unwrap();
+    let app = anju_web::router(state);
+
+    // The templates: xlsx with block titles over the headers, and CSV.
+    let (status, bytes) = send_bytes(store, get("/import/template.xlsx", &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = common::xlsx_rows(&bytes);
+    assert_eq!(rows[0][0], "房屋基本情况");
+    assert!(rows[0].contains(&"整治情况".to_string()));
+    assert!(
+        rows[1].contains(&"*村（社区）".to_string()) && rows[1].contains(&"销号依据".to_string())
+    );
+    let (_, bytes) = send_bytes(store, get("/import/template.csv", &clerk)).await;
+    assert!(
+        String::from_utf8(bytes)
+            .unwrap()
+            .starts_with("\u{feff}自建房编号（归集平台）,")
+    );
+
+    // Bad rows: each named, nothing written.
+    let before = snapshot(store).await;
+    let bad = csv(&[
+        &format!("PC-1,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混)"),
+        &format!("PC-2,{VILLAGE},一组2号,王二,商铺,2,120,砌体结构(砖混)"),
+        &format!("PC-1,{VILLAGE},一组3号,王三,其他自建房,2,120,砌体结构(砖混)"),
+        &format!("PC-4,{OTHER_VILLAGE},二组1号,王四,其他自建房,2,120,砌体结构(砖混)"),
+    ]);
+    let (_, html) = run(
+        &app,
+        multipart("/import", &clerk, &csrf, &bad, "坏台账.csv", "commit"),
+        &clerk,
+    )
+    .await;
+    assert!(html.contains("有 3 行有误"), "{html}");
+    for (row, why) in [
+        ("3", "房屋用途"),
+        ("4", "与第 2 行重复"),
+        ("5", "不在您的辖区内"),
+    ] {
+        assert!(
+            html.contains(&format!("<td>{row}</td><td>")) && html.contains(why),
+            "row {row}: {html}"
+        );
+    }
+    assert_eq!(snapshot(store).await, before, "nothing written");
+
+    // A good file: checked, then imported on confirmation.
+    let good = csv(&[
+        &format!("PC-1,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混)"),
+        &format!("PC-2,{VILLAGE},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)"),
+    ]);
+    let (job, html) = run(
+        &app,
+        multipart("/import", &clerk, &csrf, &good, "好台账.csv", "check"),
+        &clerk,
+    )
+    .await;
+    assert!(html.contains("检查通过") && html.contains("2 栋"), "{html}");
+    assert_eq!(snapshot(store).await, before, "a check writes nothing");
+    let (_, html) = {
+        use tower::ServiceExt;
+        let res = app
+            .clone()
+            .oneshot(post(
+                &format!("{job}/commit"),
+                &clerk,
+                &[("csrf", csrf.as_str())],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let next = res.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let mut html = String::new();
+        for _ in 0..200 {
+            let res = app.clone().oneshot(get(&next, &clerk)).await.unwrap();
+            let body = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            html = String::from_utf8_lossy(&body).into_owned();
+            if !html.contains("http-equiv=\"refresh\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        (next, html)
+    };
+    assert!(html.contains("已导入") && html.contains("新登记"), "{html}");
+    let (_, _, list) = send(store, get("/houses?q=一组2号", &clerk)).await;
+    assert!(list.contains("一组2号"), "the imported house is listed");
+
+    // The same file again: nothing changes.
+    let after = snapshot(store).await;
+    let (_, html) = run(
+        &app,
+        multipart("/import", &clerk, &csrf, &good, "好台账.csv", "commit"),
+        &clerk,
+    )
+    .await;
+    assert!(
+        html.contains("未变化") && html.contains("<td>2 栋</td>"),
+        "{html}"
+    );
+    assert_eq!(snapshot(store).await, after, "idempotent");
+
+    // A zip bomb: refused before inflating.
+    let bomb = zip_bomb();
+    let (_, html) = run(
+        &app,
+        multipart("/import", &clerk, &csrf, &bomb, "bomb.xlsx", "commit"),
+        &clerk,
+    )
+    .await;
+    assert!(html.contains("未能导入") && html.contains("压缩"), "{html}");
+    assert_eq!(snapshot(store).await, after);
+
+    // Someone else's job is not found; a principal may not import.
+    let (other, _) = session(store, "imp-other", Role::TownOperator, "370829101").await;
+    use tower::ServiceExt;
+    let res = app.clone().oneshot(get(&job, &other)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (boss, _) = session(store, "imp-boss", Role::TownPrincipal, "370829101").await;
+    assert_eq!(
+        send(store, get("/import", &boss)).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// An xlsx whose worksheet inflates to 300 MB of spaces.
+fn zip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        z.start_file("[Content_Types].xml", opts).unwrap();
+        z.write_all(b"<Types/>").unwrap();
+        z.start_file("xl/workbook.xml", opts).unwrap();
+        z.write_all(b"<workbook/>").unwrap();
+        z.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..300 {
+            z.write_all(&chunk).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+anju_store::both!(a_ledger_is_checked_reported_and_imported_once);
