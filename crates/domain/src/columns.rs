@@ -336,6 +336,29 @@ impl std::fmt::Display for ColumnError {
 
 const SEPARATORS: &[char] = &['、', ',', '，', ';', '；', '\n'];
 
+/// Several values in one cell, separated by 、 , ， ; ； or new lines — but not inside brackets,
+/// where a value may use 、 itself (“使用安全（增加堆载、改变用途等）”).
+pub fn split_values(s: &str) -> Vec<&str> {
+    let mut out = vec![];
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '（' | '(' => depth += 1,
+            '）' | ')' => depth = (depth - 1).max(0),
+            c if depth == 0 && SEPARATORS.contains(&c) => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 fn many(v: &[String]) -> String {
     v.join("、")
 }
@@ -505,7 +528,7 @@ fn parse(c: &Column, raw: &str, dict: &Dictionaries) -> Result<Value, String> {
         }
         I::DictMany(k) => {
             let mut out: Vec<String> = Vec::new();
-            for v in s.split(SEPARATORS).map(str::trim).filter(|v| !v.is_empty()) {
+            for v in split_values(s) {
                 if !dict.allows(k, v) {
                     return Err(format!(
                         "“{v}”不在字典中（可选：{}）",
@@ -802,6 +825,15 @@ mod tests {
         assert_eq!(parse_bool("是"), Some(true));
         assert_eq!(parse_bool(""), Some(false));
         assert_eq!(parse_bool("也许"), None);
+    }
+
+    #[test]
+    fn values_are_split_outside_brackets() {
+        assert_eq!(
+            split_values("地基基础、使用安全（增加堆载、改变用途等）, 改扩建"),
+            ["地基基础", "使用安全（增加堆载、改变用途等）", "改扩建"]
+        );
+        assert_eq!(split_values(" 、 "), Vec::<&str>::new());
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub const STATUS_COLUMNS: &[StatusColumn] = &[
     st("judgement", "隐患初判", SURVEY),
     st("risk_level", "风险等级", SURVEY),
     st("hazard_categories", "隐患类别", SURVEY),
+    st("legacy_closed_on", "前期销号日期", SURVEY),
+    st("legacy_measures", "前期销号管理措施", SURVEY),
+    st("look_back_on", "回头看日期", SURVEY),
+    st("look_back_finding", "回头看结论", SURVEY),
+    st("look_back_reviewers", "回头看人员", SURVEY),
     st("reviewed_on", "复核日期", SURVEY),
     st("review_finding", "复核结论", SURVEY),
     st("reviewers", "复核人员", SURVEY),
@@ -222,9 +227,11 @@ pub fn read_row(
     dict: &Dictionaries,
     today: NaiveDate,
 ) -> Result<Row, Vec<String>> {
+    // A cell an export protected from being read as a formula ('=…) reads as typed.
+    let cells: Vec<&str> = cells.iter().map(|c| unprotect(c)).collect();
     let cell = |key: &str| -> Option<&str> {
-        map.iter().zip(cells).find_map(|(t, v)| match t {
-            Some(Target::Record(c)) if c.key == key => Some(v.as_str()),
+        map.iter().zip(&cells).find_map(|(t, v)| match t {
+            Some(Target::Record(c)) if c.key == key => Some(*v),
             _ => None,
         })
     };
@@ -270,7 +277,7 @@ pub fn read_row(
     }
     let status = map
         .iter()
-        .zip(cells)
+        .zip(&cells)
         .filter_map(|(t, v)| match t {
             Some(Target::Status(c)) => Some((c.key, v.trim().to_string())),
             _ => None,
@@ -282,6 +289,15 @@ pub fn read_row(
         people,
         status,
     })
+}
+
+/// `'=x` → `=x` (and likewise for `+`, `-`, `@`): the quote an export puts before a cell that
+/// a spreadsheet would otherwise read as a formula.
+pub fn unprotect(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => cell,
+    }
 }
 
 /// Who an import's steps are recorded as: the import itself, naming the file; and, for the
@@ -332,10 +348,26 @@ fn labels<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<&'static str> {
 }
 
 fn split(v: &str) -> Vec<String> {
-    v.split(['、', ',', '，', ';', '；'])
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
+    columns::split_values(v)
+        .into_iter()
         .map(String::from)
+        .collect()
+}
+
+/// Management measures by label, separated by 、 or commas.
+fn measures(row: &Row, key: &str, header: &str) -> Result<Vec<MgmtMeasure>, String> {
+    row.get(key)
+        .map(split)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            MgmtMeasure::from_label(m).ok_or_else(|| {
+                format!(
+                    "{header}：“{m}”应为 {}",
+                    labels(MgmtMeasure::ALL, MgmtMeasure::label).join("、")
+                )
+            })
+        })
         .collect()
 }
 
@@ -389,6 +421,50 @@ fn steps(
         (None, Some(_)) => return Err("排查日期：填写了隐患初判，须同时填写排查日期".into()),
         (Some(_), None) => return Err("隐患初判：填写了排查日期，须同时填写隐患初判".into()),
         (None, None) => {}
+    }
+    // A closure before the system on management measures, recorded right after the survey
+    // (its own date may lie before it), and its look-back.
+    if let Some(closed_on) = date_of(row, "legacy_closed_on", "前期销号日期")? {
+        let on = surveyed_on.ok_or("排查日期：填写了前期销号日期，须同时填写排查情况")?;
+        let measures = measures(row, "legacy_measures", "前期销号管理措施")?;
+        if measures.is_empty() {
+            return Err(
+                "前期销号管理措施：填写了前期销号日期，须同时填写当时采取的管理措施".into(),
+            );
+        }
+        out.push((
+            on.max(closed_on),
+            Change::LegacyClosureRecorded {
+                measures,
+                closed_on,
+            },
+            record(),
+        ));
+    }
+    if let Some(finding) = row.get("look_back_finding") {
+        let hazard_remains = match finding {
+            "隐患仍存在" | "仍有隐患" | "存在隐患" => true,
+            "隐患已消除" | "无隐患" | "未发现安全隐患" => false,
+            other => {
+                return Err(format!(
+                    "回头看结论：“{other}”应为 隐患已消除 或 隐患仍存在"
+                ));
+            }
+        };
+        let on = date_of(row, "look_back_on", "回头看日期")?
+            .ok_or("回头看日期：填写了回头看结论，须同时填写回头看日期")?;
+        out.push((
+            on,
+            Change::LookBackReviewed {
+                reviewer_names: row
+                    .get("look_back_reviewers")
+                    .unwrap_or("未载明")
+                    .to_string(),
+                hazard_remains,
+                opinion: None,
+            },
+            record(),
+        ));
     }
     if let Some(finding) = label(
         row,
@@ -466,20 +542,7 @@ fn steps(
         ClosureBasis::from_label,
         &labels(ClosureBasis::ALL, ClosureBasis::label),
     )?;
-    let controls: Vec<MgmtMeasure> = row
-        .get("controls")
-        .map(split)
-        .unwrap_or_default()
-        .iter()
-        .map(|m| {
-            MgmtMeasure::from_label(m).ok_or_else(|| {
-                format!(
-                    "管理措施：“{m}”应为 {}",
-                    labels(MgmtMeasure::ALL, MgmtMeasure::label).join("、")
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let controls = measures(row, "controls", "管理措施")?;
     let legacy = basis == Some(ClosureBasis::ManagementMeasure);
     if !controls.is_empty() && !legacy {
         let on = date_of(row, "controls_on", "管理措施日期")?

@@ -493,11 +493,16 @@ fn check_step(
                     "回头看现场复核只用于前期以管理措施销号、尚未复核的房屋",
                 );
             }
-            if !cmd
+            let signed = cmd
                 .evidence
                 .iter()
-                .any(|x| matches!(x.kind, EvidenceKind::SignedForm))
-            {
+                .any(|x| matches!(x.kind, EvidenceKind::SignedForm));
+            let from_ledger = actor.role == Role::System
+                && cmd
+                    .evidence
+                    .iter()
+                    .any(|x| x.kind == EvidenceKind::LedgerRecord);
+            if !signed && !from_ledger {
                 return refuse(
                     RuleCode::E1,
                     "回头看现场复核须上传专业技术人员签字的复核表（规则R2）",

@@ -7,6 +7,8 @@
 //! its audit row. A write interrupted between batches is resumed by importing the same file
 //! again: rows already in are matched by their identifier and left alone.
 
+pub mod export;
+
 use anju_domain::auth::Principal;
 use anju_domain::import::{Row, Target, map_headers, read_row, template};
 use anju_evidence::{EvidenceStore, Media};
@@ -350,7 +352,18 @@ fn explain(header: &str, dict: &anju_domain::dict::Dictionaries) -> String {
         | "开工日期"
         | "竣工验收日期"
         | "销号日期"
-        | "归集平台销号日期" => "日期，如 2024-03-15".into(),
+        | "归集平台销号日期"
+        | "回头看日期" => "日期，如 2024-03-15".into(),
+        "前期销号日期" => "系统启用前以管理措施销号的日期；导入后列入回头看清单".into(),
+        "前期销号管理措施" => format!(
+            "前期销号时采取的管理措施，可多选：{}",
+            MgmtMeasure::ALL
+                .iter()
+                .map(|x| x.label())
+                .collect::<Vec<_>>()
+                .join("、")
+        ),
+        "回头看结论" => "隐患已消除 / 隐患仍存在".into(),
         "排查批次" => format!(
             "可选：{}（不填记为“其他”）",
             dict.values(kind::SURVEY_ROUND).join("、")

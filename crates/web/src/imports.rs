@@ -403,3 +403,55 @@ pub async fn commit(
     );
     Redirect::to(&format!("/import/jobs/{new}")).into_response()
 }
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ExportQuery {
+    /// `1`: personal data in full (accounts that may export it; audited).
+    reveal: String,
+}
+
+/// The houses the account reads, in the national platform's five blocks (the import template's
+/// columns), xlsx or CSV; personal data masked unless revealed.
+pub async fn national(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(file): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> Response {
+    let csv = match file.as_str() {
+        "national.xlsx" => false,
+        "national.csv" => true,
+        _ => return (StatusCode::NOT_FOUND, "没有这种导出").into_response(),
+    };
+    let reveal = q.reveal == "1";
+    let rows = match anju_import::export::rows(&state.store, &s.principal, &source.0, reveal).await
+    {
+        Ok(r) => r,
+        Err(e) => return crate::session::page_error(e, ""),
+    };
+    let (bytes, mime) = if csv {
+        (
+            anju_import::export::csv(&rows),
+            "text/csv; charset=utf-8".to_string(),
+        )
+    } else {
+        match tokio::task::spawn_blocking(move || anju_import::export::xlsx(&rows)).await {
+            Ok(Ok(b)) => (b, XLSX.to_string()),
+            _ => return server_error(),
+        }
+    };
+    let ext = if csv { "csv" } else { "xlsx" };
+    let disposition = format!(
+        "attachment; filename=\"houses-national.{ext}\"; filename*=UTF-8''%E8%87%AA%E5%BB%BA%E6%88%BF%E4%BF%A1%E6%81%AF.{ext}"
+    );
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}

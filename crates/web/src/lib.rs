@@ -225,6 +225,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(imports::IMPORT_LIMIT)),
         )
         .route("/import/{file}", get(imports::template))
+        .route("/export/{file}", get(imports::national))
         .route("/import/jobs/{id}", get(imports::job))
         .route(
             "/import/jobs/{id}/commit",

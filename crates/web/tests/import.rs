@@ -175,6 +175,22 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
     let (_, _, list) = send(store, get("/houses?q=一组2号", &clerk)).await;
     assert!(list.contains("一组2号"), "the imported house is listed");
 
+    // Exported in the national five blocks: the imported houses, personal data masked; in
+    // full only for an account that may export it.
+    let (status, bytes) = send_bytes(store, get("/export/national.csv", &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.starts_with("\u{feff}自建房编号（归集平台）") && text.contains("一组2号"),
+        "{text}"
+    );
+    assert_eq!(
+        send(store, get("/export/national.csv?reveal=1", &clerk))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
     // The same file again: nothing changes.
     let after = snapshot(store).await;
     let (_, html) = run(

@@ -225,6 +225,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/import", Method::GET, "/import".into(), String::new()),
         ("/import", Method::POST, "/import".into(), "mode=commit".into()),
         ("/import/{}", Method::GET, "/import/template.xlsx".into(), String::new()),
+        ("/export/{}", Method::GET, "/export/national.csv".into(), String::new()),
+        ("/export/{}", Method::GET, "/export/national.csv?reveal=1".into(), String::new()),
         // Jobs live per process and per account: another account's job is not found.
         ("/import/jobs/{}", Method::GET, "/import/jobs/1".into(), String::new()),
         ("/import/jobs/{}/commit", Method::POST, "/import/jobs/1/commit".into(), String::new()),
