@@ -33,7 +33,7 @@ fn date(d: Option<chrono::NaiveDate>) -> String {
 }
 
 /// The latest event at or before `seq` of a kind, for the details a state does not keep.
-fn event_at<'a>(events: &'a [Event], seq: u32, pick: fn(&Change) -> bool) -> Option<&'a Event> {
+fn event_at(events: &[Event], seq: u32, pick: fn(&Change) -> bool) -> Option<&Event> {
     events
         .iter()
         .rev()
