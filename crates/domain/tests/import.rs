@@ -222,3 +222,56 @@ fn bad_record_cells_are_all_named() {
     assert!(err.iter().any(|e| e.starts_with("地上层数")), "{err:?}");
     let _ = Change::Reopened;
 }
+
+mod fuzz {
+    //! The importer's row reading and deciding, fed arbitrary cells: it refuses or accepts,
+    //! never panics, and whatever it accepts the rules accepted step by step.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("2024-03-20".to_string()),
+            Just("2024/13/40".to_string()),
+            Just("存在一定安全隐患".to_string()),
+            Just("采取管理措施".to_string()),
+            Just("C级".to_string()),
+            Just("维修加固".to_string()),
+            Just("刷墙勾缝、增加围挡".to_string()),
+            Just("'=1+1".to_string()),
+            "[0-9]{1,20}",
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_row_is_refused_or_decided_never_a_panic(cells in proptest::collection::vec(cell(), HEAD.len())) {
+            let headers: Vec<String> = HEAD.iter().map(|s| s.to_string()).collect();
+            let map = map_headers(&headers).unwrap();
+            let dict = Dictionaries::default();
+            let today = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+            let mut cells = cells;
+            // Half the rows keep a valid record, so the status columns get exercised too.
+            if cells[0].len() % 2 == 0 {
+                let base = row(&[]);
+                cells[..9].clone_from_slice(&base[..9]);
+            }
+            if let Ok(r) = read_row(2, &cells, &map, &regions(), &dict, today) {
+                let sha = "ab".repeat(32);
+                let who = Importers::for_file("f.xlsx", &sha);
+                let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
+                let ev = ledger_evidence("f.xlsx", &sha, 2);
+                if let Ok(events) = events(&r, code.clone(), "0".repeat(32), &who, Utc::now(), today, &dict, &ev) {
+                    let mut s = HouseState::new(code);
+                    for e in &events {
+                        s = apply(s, e);
+                    }
+                    prop_assert_eq!(s.version as usize, events.len());
+                }
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ use typst_layout::PagedDocument;
 
 const LEDGER_TEMPLATE: &str = include_str!("../templates/ledger.typ");
 const CIRCULAR_TEMPLATE: &str = include_str!("../templates/circular.typ");
+const PLAQUES_TEMPLATE: &str = include_str!("../templates/plaques.typ");
+const NOTICE_TEMPLATE: &str = include_str!("../templates/notice.typ");
 
 /// Font families tried in order; the first present is used for Chinese text.
 const CJK_FAMILIES: &[&str] = &[
@@ -231,4 +233,54 @@ pub fn circular(fonts: &Fonts, doc: &Circular) -> Result<Vec<u8>, PdfError> {
     let mut data = serde_json::to_value(doc).expect("serializes");
     data["fonts"] = serde_json::json!(fonts.families());
     typeset(fonts, CIRCULAR_TEMPLATE, &data)
+}
+
+/// One plaque: the house code, its address, and the QR code as SVG text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Plaque {
+    pub code: String,
+    pub address: String,
+    pub qr: String,
+}
+
+/// A sheet of plaques (one village), eight to a page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlaqueSheet {
+    pub title: String,
+    /// The office to call about a danger, printed on every plaque.
+    pub contact: String,
+    pub plaques: Vec<Plaque>,
+}
+
+/// Typesets a [`PlaqueSheet`].
+pub fn plaques(fonts: &Fonts, sheet: &PlaqueSheet) -> Result<Vec<u8>, PdfError> {
+    let mut data = serde_json::to_value(sheet).expect("serializes");
+    data["fonts"] = serde_json::json!(fonts.families());
+    typeset(fonts, PLAQUES_TEMPLATE, &data)
+}
+
+/// 房屋安全隐患告知书, with its receipt to be signed on service.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OwnerNotice {
+    pub title: String,
+    pub number: String,
+    pub owner: String,
+    pub code: String,
+    pub address: String,
+    /// Who found it: "（排查/专业技术人员复核/安全鉴定）".
+    pub finding_by: String,
+    /// What was found, e.g. "经安全鉴定为C级（局部危房）".
+    pub finding: String,
+    pub demands: Vec<String>,
+    pub deadline: String,
+    pub office: String,
+    pub contact: String,
+    pub date: String,
+}
+
+/// Typesets an [`OwnerNotice`].
+pub fn owner_notice(fonts: &Fonts, notice: &OwnerNotice) -> Result<Vec<u8>, PdfError> {
+    let mut data = serde_json::to_value(notice).expect("serializes");
+    data["fonts"] = serde_json::json!(fonts.families());
+    typeset(fonts, NOTICE_TEMPLATE, &data)
 }

@@ -409,6 +409,8 @@ struct HousePageT {
     error: Option<String>,
     timeline: Vec<TimelineItem>,
     actions: Vec<(String, String)>,
+    /// A C/D or obviously unsafe house: the owner notice is offered.
+    notice: bool,
 }
 
 fn f(name: &'static str, value: impl Into<String>) -> Field {
@@ -626,6 +628,7 @@ async fn house_page(
         .collect();
     let page = HousePageT {
         actions,
+        notice: st.must_notify() && st.closure.is_none(),
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         code: st.code.to_string(),

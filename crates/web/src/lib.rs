@@ -184,6 +184,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
         )
         .route("/houses/{code}/qr.svg", get(plaque::qr))
+        .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
+        .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
         .route("/q/{token}", get(plaque::public))
         .route("/houses/{code}/evidence/{sha}", get(evidence::file))
         .route(

@@ -39,6 +39,18 @@ fn public_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
     format!("{base}/q/{token}")
 }
 
+/// A QR code of `url` as SVG.
+fn qr_svg(url: &str) -> Option<String> {
+    let qr =
+        qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
+    Some(
+        qr.render::<qrcode::render::svg::Color>()
+            .min_dimensions(160, 160)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
 /// The house's QR code as SVG (in scope only).
 pub async fn qr(
     State(state): State<AppState>,
@@ -60,15 +72,9 @@ pub async fn qr(
         Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
     };
     let url = public_url(&state, &headers, &house.plaque_token);
-    let Ok(qr) = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-    else {
+    let Some(svg) = qr_svg(&url) else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "二维码生成失败").into_response();
     };
-    let svg = qr
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(160, 160)
-        .quiet_zone(true)
-        .build();
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -143,4 +149,173 @@ pub async fn public(
         office: format!("{}人民政府（街道办事处）", name(&house.town_code)),
     };
     render(&page, StatusCode::OK)
+}
+
+fn region_name(state: &AppState, code: &str) -> String {
+    crate::problems::town_name(state, code)
+}
+
+/// The plaques of one village as a printable PDF sheet (eight to a page), for the houses of
+/// the village the account reads.
+pub async fn village_plaques(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(village): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let not_found =
+        || (StatusCode::NOT_FOUND, "该村（社区）不存在或不在您的辖区内").into_response();
+    let Ok(village) = anju_domain::RegionCode::parse(&village) else {
+        return not_found();
+    };
+    if village.level() != anju_domain::RegionLevel::Village {
+        return not_found();
+    }
+    let access = state.store.access(&s.principal, &source.0);
+    let filter = anju_store::list::HouseFilter {
+        village: Some(village),
+        ..Default::default()
+    };
+    let states = match access.house_states(&filter, 5_000).await {
+        Ok(v) if !v.is_empty() => v,
+        Ok(_) => return not_found(),
+        Err(e) => return page_error(e, "该村（社区）不存在或不在您的辖区内"),
+    };
+    let mut plaques = Vec::with_capacity(states.len());
+    for st in &states {
+        let house = match access.house(&st.code).await {
+            Ok(h) => h,
+            Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
+        };
+        let Some(qr) = qr_svg(&public_url(&state, &headers, &house.plaque_token)) else {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "二维码生成失败").into_response();
+        };
+        plaques.push(anju_pdf::Plaque {
+            code: st.code.to_string(),
+            address: st
+                .record
+                .as_ref()
+                .map(|r| r.address.clone())
+                .unwrap_or_default(),
+            qr,
+        });
+    }
+    let town = region_name(&state, village.town().as_str());
+    let name = region_name(&state, village.as_str());
+    let sheet = anju_pdf::PlaqueSheet {
+        title: format!("{town} {name} 自建房二维码标牌"),
+        contact: format!("{town}自建房安全专项整治办公室"),
+        plaques,
+    };
+    let count = sheet.plaques.len();
+    let bytes = match state.typeset(move |f| anju_pdf::plaques(f, &sheet)).await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    };
+    let file = crate::ledgers::Download {
+        action: "plaques.print",
+        object: village.as_str(),
+        detail: serde_json::json!({ "houses": count }),
+        mime: "application/pdf",
+        ascii_name: format!("plaques-{village}.pdf"),
+        name: format!("{name}二维码标牌.pdf"),
+    };
+    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
+}
+
+/// 房屋安全隐患告知书 for a C/D or obviously unsafe house, to print and serve; the service is
+/// then recorded as the 告知 step with the signed receipt.
+pub async fn owner_notice(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Path(code): Path<String>,
+) -> Response {
+    let Ok(code) = HouseCode::parse(&code) else {
+        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+    };
+    let access = state.store.access(&s.principal, &source.0);
+    let house = match access.house(&code).await {
+        Ok(h) => h,
+        Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
+    };
+    let st = &house.state;
+    if !st.must_notify() {
+        return (
+            StatusCode::CONFLICT,
+            "只有鉴定为C、D级或初判存在严重安全隐患的房屋才出具房屋安全隐患告知书",
+        )
+            .into_response();
+    }
+    let Some(record) = &st.record else {
+        return (StatusCode::CONFLICT, "该房屋尚未登记").into_response();
+    };
+    use anju_domain::dict::Grade;
+    let (finding_by, finding, demands): (&str, String, Vec<&str>) = match st.appraisal.as_ref() {
+        Some(a) if a.value == Grade::D => (
+            "和安全鉴定",
+            format!("经安全鉴定为D级（整幢危房，{}）", a.on),
+            vec![
+                "立即停止使用该房屋，撤离全部人员，设置警示标志和围挡，严禁人员进入",
+                "委托有资质的单位实施拆除或拆除重建，不得擅自加固后继续使用",
+                "整治完成前不得用于经营、出租或居住",
+            ],
+        ),
+        Some(a) => (
+            "和安全鉴定",
+            format!("经安全鉴定为C级（局部危房，{}）", a.on),
+            vec![
+                "立即停止使用存在危险的部位，必要时撤离人员并设置警示标志",
+                "委托有资质的单位进行维修加固，加固完成后经专业技术人员验收",
+                "整治完成前不得用于经营或出租",
+            ],
+        ),
+        None => (
+            "初判",
+            "存在严重安全隐患，明显不能保证使用安全".to_string(),
+            vec![
+                "立即停止使用该房屋，撤离人员，设置警示标志和围挡",
+                "尽快委托有资质的鉴定机构进行安全鉴定，并按鉴定结论采取工程措施",
+            ],
+        ),
+    };
+    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let deadline = today + chrono::Duration::days(15);
+    let town = region_name(&state, record.town.as_str());
+    let office = format!("{town}自建房安全专项整治办公室");
+    let notice = anju_pdf::OwnerNotice {
+        title: "房屋安全隐患告知书".into(),
+        number: format!("{town}〔{}〕{code} 号", today.format("%Y")),
+        owner: house
+            .people
+            .as_ref()
+            .map(|p| p.owner_name.clone())
+            .unwrap_or_else(|| "房屋所有权人".into()),
+        code: code.to_string(),
+        address: record.address.clone(),
+        finding_by: finding_by.into(),
+        finding,
+        demands: demands.into_iter().map(String::from).collect(),
+        deadline: deadline.format("%Y年%-m月%-d日").to_string(),
+        office: office.clone(),
+        contact: office,
+        date: today.format("%Y年%-m月%-d日").to_string(),
+    };
+    let bytes = match state
+        .typeset(move |f| anju_pdf::owner_notice(f, &notice))
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    };
+    let file = crate::ledgers::Download {
+        action: "house.owner_notice",
+        object: code.as_str(),
+        detail: serde_json::json!({}),
+        mime: "application/pdf",
+        ascii_name: format!("notice-{code}.pdf"),
+        name: format!("房屋安全隐患告知书-{code}.pdf"),
+    };
+    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
 }

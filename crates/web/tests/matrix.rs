@@ -203,6 +203,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/houses/new", Method::POST, "/houses/new".into(), format!("version=0&effective=2024-04-09&source=核查发现漏排&platform_code=YH370829000000007&village={OTHER_VILLAGE}&address=远镇新房&owner_name=李四&usage=其他自建房&floors_above=2&floor_area_m2=100&structure_type=砌体结构(砖混)")),
         ("/houses/{}/correct", Method::GET, format!("/houses/{code}/correct"), String::new()),
         ("/houses/{}/correct", Method::POST, format!("/houses/{code}/correct"), format!("version=4&effective=2024-04-09&reason=核实&village={OTHER_VILLAGE}&address=改&usage=自住兼经营性自建房&business_types=餐饮饭店&floors_above=2&floor_area_m2=100&structure_type=砌体结构(砖混)")),
+        ("/houses/{}/notice.pdf", Method::GET, format!("/houses/{code}/notice.pdf"), String::new()),
+        ("/villages/{}/plaques.pdf", Method::GET, format!("/villages/{OTHER_VILLAGE}/plaques.pdf"), String::new()),
         ("/houses/{}/qr.svg", Method::GET, format!("/houses/{code}/qr.svg"), String::new()),
         ("/houses/{}/evidence/{}", Method::GET, format!("/houses/{code}/evidence/{sha}"), String::new()),
         ("/houses/{}/evidence/{}/thumb", Method::GET, format!("/houses/{code}/evidence/{sha}/thumb"), String::new()),
@@ -304,7 +306,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
                     "{role:?} {method} {path} ({route}) answered {status} with {s}"
                 );
             }
-            if route.contains("evidence") {
+            // Files whose content the text check cannot read: never served out of scope.
+            if route.contains("evidence") || route.ends_with(".pdf") {
                 assert!(
                     !status.is_success(),
                     "{role:?} {path}: a file outside the scope was served"

@@ -78,4 +78,87 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     );
 }
 
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .chars()
+        .filter(|c| *c != ' ')
+        .collect()
+}
+
+async fn a_village_prints_its_plaques_and_an_unsafe_house_its_notice(store: &Store) {
+    with_villages(store).await;
+    let mut c = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    c.ok(&clerk(), survey(Judgement::Hazard)).await;
+    c.ok(&appraiser(), appraise(anju_domain::dict::Grade::C))
+        .await;
+    let safe = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    let far = House::register(store, 3, OTHER_VILLAGE, UsageCategory::Other).await;
+    let (clerk, _) = session(store, "pl-clerk", Role::TownOperator, "370829101").await;
+
+    let (status, pdf) = send_bytes(
+        store,
+        get(&format!("/villages/{VILLAGE}/plaques.pdf"), &clerk),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains(c.code.as_str()) && text.contains(safe.code.as_str()),
+        "{text}"
+    );
+    assert!(!text.contains(far.code.as_str()));
+    assert!(text.contains("自建房安全信息牌"));
+    assert_eq!(
+        send(
+            store,
+            get(&format!("/villages/{OTHER_VILLAGE}/plaques.pdf"), &clerk)
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND,
+        "another town's village"
+    );
+
+    let (_, _, html) = send(store, get(&format!("/houses/{}", c.code), &clerk)).await;
+    assert!(
+        html.contains(&format!("/houses/{}/notice.pdf", c.code)),
+        "the notice is offered"
+    );
+    let (status, pdf) = send_bytes(
+        store,
+        get(&format!("/houses/{}/notice.pdf", c.code), &clerk),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = pdf_text(&pdf);
+    for s in [
+        "房屋安全隐患告知书",
+        "张三",
+        "C级（局部危房",
+        "维修加固",
+        "送达回执",
+    ] {
+        assert!(text.contains(s), "{s}: {text}");
+    }
+    assert_eq!(
+        send(
+            store,
+            get(&format!("/houses/{}/notice.pdf", safe.code), &clerk)
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT,
+        "no notice for a house without danger"
+    );
+}
+
 anju_store::both!(the_plaque_opens_a_public_page_without_personal_data);
+anju_store::both!(a_village_prints_its_plaques_and_an_unsafe_house_its_notice);
