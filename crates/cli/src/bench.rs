@@ -35,7 +35,7 @@ pub struct BenchArgs {
     /// Where the SQLite scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
-    /// Which benchmark: demo, record, ledger, web or all.
+    /// Which benchmark: demo, record, ledger, web, import or all.
     #[arg(long, default_value = "all")]
     pub only: String,
     /// Concurrent connections in the web benchmark.
@@ -47,14 +47,14 @@ pub struct BenchArgs {
 }
 
 /// A scratch database for one run; dropped (PostgreSQL) or deleted (SQLite) afterwards.
-struct Scratch {
-    url: String,
+pub(crate) struct Scratch {
+    pub(crate) url: String,
     admin: Option<String>,
     name: String,
 }
 
 impl Scratch {
-    async fn new(args: &BenchArgs, backend: &str, tag: &str) -> anyhow::Result<Scratch> {
+    pub(crate) async fn new(args: &BenchArgs, backend: &str, tag: &str) -> anyhow::Result<Scratch> {
         let name = format!("anju_bench_{tag}_{}", std::process::id());
         if backend == "sqlite" {
             std::fs::create_dir_all(&args.work_dir)?;
@@ -83,7 +83,7 @@ impl Scratch {
         }
     }
 
-    async fn drop(self) -> anyhow::Result<()> {
+    pub(crate) async fn drop(self) -> anyhow::Result<()> {
         match &self.admin {
             None => remove_sqlite(std::path::Path::new(&self.name)),
             Some(admin) => {
@@ -105,7 +105,7 @@ fn remove_sqlite(path: &std::path::Path) {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
 }
@@ -129,6 +129,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         if args.only == "all" || args.only == "ledger" {
             bench_ledger(&args, backend).await?;
+        }
+        if args.only == "all" || args.only == "import" {
+            crate::bench_import::bench_import(&args, backend).await?;
         }
         if args.only == "all" || args.only == "web" {
             let scratch = Scratch::new(&args, backend, "web").await?;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_import;
 pub mod bench_web;
 pub mod config;
 pub mod demo;

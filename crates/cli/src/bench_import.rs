@@ -1,0 +1,189 @@
+//! `anju bench --only import`: importing a ledger of `--houses` rows (the demo county exported
+//! in the national five blocks, as CSV and as xlsx) into an empty database, end to end — read,
+//! checked whole, every row's steps decided by the rules, written in batches with audit rows —
+//! against a bare batched `INSERT` of the same houses' rows, precomputed, in the same run. Peak
+//! memory is the process's high-water mark during the import (reset before it).
+
+use crate::bench::{BenchArgs, Scratch, median};
+use anju_demo::Demo;
+use anju_domain::auth::Principal;
+use anju_import::{Request, export, import_file};
+use anju_store::write::insert_rows;
+use anju_store::{NewHouse, Reference, Store};
+use std::io::Write;
+use std::time::Instant;
+
+/// Resets the kernel's high-water mark of this process's memory (Linux).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The high-water mark of resident memory, MiB (Linux).
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Writes the demo county's houses as the national export, CSV and xlsx, streaming.
+fn write_files(
+    demo: &Demo,
+    dir: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    let csv_path = dir.join("import-bench.csv");
+    let xlsx_path = dir.join("import-bench.xlsx");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&csv_path)?);
+    csv.write_all(&export::csv(&[]))?;
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    for (c, h) in export::headers().iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for i in 0..demo.houses {
+        let h = demo.house(i);
+        let people = h
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| e.change.people().cloned())
+            .unwrap_or_default();
+        let row = export::row(&h.state, &people, &h.events, true);
+        let text = String::from_utf8(export::csv(std::slice::from_ref(&row)))?;
+        // The CSV body without its header line.
+        let body = text.split_once("\r\n").map_or("", |(_, b)| b);
+        csv.write_all(body.as_bytes())?;
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(i as u32 + 1, c as u16, anju_render::neutralise(v))?;
+            }
+        }
+    }
+    csv.flush()?;
+    wb.save(&xlsx_path)?;
+    Ok((csv_path, xlsx_path))
+}
+
+async fn prepared(url: &str, demo: &Demo) -> anyhow::Result<Store> {
+    let store = Store::open(url, anju_store::Vault::generate()).await?;
+    let mut reference = Reference::defaults();
+    reference.regions.extend(demo.villages.iter().cloned());
+    store.add_reference(&reference).await?;
+    Ok(store)
+}
+
+pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
+    let demo = Demo::new(args.houses, 2024);
+    let t = Instant::now();
+    let (csv, xlsx) = write_files(&demo, &args.work_dir)?;
+    let size =
+        |p: &std::path::Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+    eprintln!(
+        "  files written in {:.1?}: CSV {:.1} MiB, xlsx {:.1} MiB",
+        t.elapsed(),
+        size(&csv),
+        size(&xlsx)
+    );
+    let system = Principal::system();
+    for (format, path) in [("CSV", &csv), ("xlsx", &xlsx)] {
+        let (mut full, mut bare, mut peaks) = (vec![], vec![], vec![]);
+        for run in 0..args.runs {
+            let scratch = Scratch::new(args, backend, "import").await?;
+            let store = prepared(&scratch.url, &demo).await?;
+            let evidence = anju_evidence::EvidenceStore::open(args.work_dir.join("evidence"))?;
+            let before = rss_mib();
+            reset_peak();
+            let t = Instant::now();
+            let outcome = import_file(
+                &store,
+                &system,
+                "bench",
+                Request {
+                    path,
+                    name: "bench",
+                    commit: true,
+                    evidence: Some(&evidence),
+                    limits: anju_sheet::Limits::default(),
+                },
+                &mut |_| {},
+            )
+            .await?;
+            full.push(t.elapsed());
+            peaks.push(peak_mib() - before);
+            anyhow::ensure!(
+                outcome.written && outcome.report.new_houses as u64 == args.houses,
+                "import did not write every row: {} bad rows, first {:?}",
+                outcome.error_count,
+                outcome.report.errors.first()
+            );
+            store.db.close().await;
+            scratch.drop().await?;
+
+            // Baseline: the same houses' rows, precomputed outside the clock, bare INSERTs in
+            // batches of the same size, one transaction each.
+            let scratch = Scratch::new(args, backend, "import_bare").await?;
+            let store = prepared(&scratch.url, &demo).await?;
+            let mut batches = vec![];
+            let mut base = 0;
+            for start in (0..args.houses).step_by(anju_import::BATCH) {
+                let houses: Vec<NewHouse> = (start
+                    ..(start + anju_import::BATCH as u64).min(args.houses))
+                    .map(|i| {
+                        let h = demo.house(i);
+                        NewHouse {
+                            events: h.events,
+                            state: h.state,
+                        }
+                    })
+                    .collect();
+                batches.push(store.bulk_rows(base, &houses));
+                base += houses.len() as i64;
+            }
+            let t = Instant::now();
+            for rows in &batches {
+                let mut tx = store.db.begin().await?;
+                insert_rows(&mut tx, rows).await?;
+                tx.commit().await?;
+            }
+            bare.push(t.elapsed());
+            drop(batches);
+            store.db.close().await;
+            scratch.drop().await?;
+            eprintln!(
+                "  import {format} run {} on {backend}: anju {:.2?} (peak +{:.0} MiB), bare {:.2?}",
+                run + 1,
+                full[run],
+                peaks[run],
+                bare[run]
+            );
+        }
+        let (f, b) = (median(full), median(bare));
+        peaks.sort_by(f64::total_cmp);
+        println!(
+            "[{backend}] import {format}, {} rows: anju {:.2} s ({:.0} houses/s, peak memory +{:.0} MiB), bare INSERT {:.2} s; ratio {:.2}×",
+            args.houses,
+            f.as_secs_f64(),
+            args.houses as f64 / f.as_secs_f64(),
+            peaks[peaks.len() / 2],
+            b.as_secs_f64(),
+            f.as_secs_f64() / b.as_secs_f64()
+        );
+    }
+    Ok(())
+}
