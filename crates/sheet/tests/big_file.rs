@@ -1,4 +1,5 @@
-//! A ledger of half a million rows streams in memory bounded by a batch, not by the file.
+//! A ledger of half a million rows (over 50 MB) streams in memory bounded by a batch, not by the
+//! file.
 //!
 //! The only test in its binary, so the process's resident set is this test's alone. Memory is
 //! read from `/proc/self/status` (the workspace forbids `unsafe`, which a counting global
@@ -35,6 +36,14 @@ const VILLAGES: [&str; 7] = [
 const GRADES: [&str; 4] = ["A", "B", "C", "D"];
 const REMARK: &str = "需复核，房屋有裂缝";
 
+/// Columns of hard-to-compress text, so the file is as large as a real ledger of this length.
+const HASHES: u64 = 5;
+
+fn hash(row: u32, k: u64) -> String {
+    let x = (u64::from(row) * 8 + k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{:016x}", x ^ (x >> 29))
+}
+
 fn id_number(row: u32) -> String {
     format!("3301{:014}", u64::from(row) * 7919)
 }
@@ -51,6 +60,7 @@ fn expected(row: u32) -> Vec<String> {
         format!("2024-05-{:02}", i % 28 + 1),
         GRADES[i % GRADES.len()].to_owned(),
     ];
+    cells.extend((0..HASHES).map(|k| hash(row, k)));
     if row.is_multiple_of(10) {
         cells.push(REMARK.to_owned());
     }
@@ -69,6 +79,11 @@ fn write_ledger(path: &std::path::Path) {
         "层数",
         "排查日期",
         "等级",
+        "校验1",
+        "校验2",
+        "校验3",
+        "校验4",
+        "校验5",
         "备注",
     ];
     for (col, header) in headers.iter().enumerate() {
@@ -89,8 +104,11 @@ fn write_ledger(path: &std::path::Path) {
         ws.write_datetime_with_format(row, 5, &days[i % days.len()], &date)
             .unwrap();
         ws.write_string(row, 6, GRADES[i % GRADES.len()]).unwrap();
+        for k in 0..HASHES {
+            ws.write_string(row, 7 + k as u16, hash(row, k)).unwrap();
+        }
         if row.is_multiple_of(10) {
-            ws.write_string(row, 7, REMARK).unwrap();
+            ws.write_string(row, 7 + HASHES as u16, REMARK).unwrap();
         }
     }
     workbook.save(path).unwrap();
@@ -148,6 +166,7 @@ fn a_500k_row_ledger_streams_in_memory_bounded_by_a_batch() {
     );
 
     assert_eq!(count, ROWS as usize + 1);
+    assert!(size > 50 * 1_000_000, "a file of over 50 MB ({size} bytes)");
     assert_eq!(batch.len(), (ROWS as usize + 1) % BATCH);
     assert!(growth < 64 * MIB, "memory grew by {} MiB", growth / MIB);
 }
