@@ -326,20 +326,5 @@ pub fn xlsx(rows: &[Vec<String>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError>
 
 /// Rows as CSV (UTF-8 with BOM, one header row), formula-neutralised.
 pub fn csv(rows: &[Vec<String>]) -> Vec<u8> {
-    let quote = |s: &str| {
-        let s = anju_render::neutralise(s);
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
-        }
-    };
-    let mut out = String::from("\u{feff}");
-    out.push_str(&headers().join(","));
-    out.push_str("\r\n");
-    for r in rows {
-        out.push_str(&r.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
-    out.into_bytes()
+    anju_render::list_csv(&headers(), rows)
 }

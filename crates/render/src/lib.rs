@@ -344,3 +344,30 @@ pub fn list_xlsx(
     }
     Ok(wb.save_to_buffer()?)
 }
+
+/// A plain list as CSV for Excel: UTF-8 with BOM, CRLF, fields quoted where needed, every field
+/// through [`neutralise`].
+pub fn list_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let field = |s: &str| {
+        let s = neutralise(s);
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    };
+    let mut out = String::from("\u{feff}");
+    out.push_str(
+        &headers
+            .iter()
+            .map(|h| field(h))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push_str("\r\n");
+    for r in rows {
+        out.push_str(&r.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}

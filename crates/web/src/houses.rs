@@ -293,11 +293,31 @@ pub async fn list(
 }
 
 /// The filtered list as xlsx (no personal identifiers: owner names only), audited.
-pub async fn export(
+pub async fn export_xlsx(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
     LoggedIn(s): LoggedIn,
     Query(form): Query<FilterForm>,
+) -> Response {
+    export(state, source, s, form, false).await
+}
+
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    Query(form): Query<FilterForm>,
+) -> Response {
+    export(state, source, s, form, true).await
+}
+
+/// The filtered list as xlsx or CSV (at most [`EXPORT_LIMIT`] houses), audited.
+async fn export(
+    state: AppState,
+    source: Source,
+    s: anju_store::Session,
+    form: FilterForm,
+    csv: bool,
 ) -> Response {
     let (filter, sort, _) = match form.parse() {
         Ok(p) => p,
@@ -350,20 +370,25 @@ pub async fn export(
         "鉴定等级",
         "最近变动日期",
     ];
-    let bytes = match anju_render::list_xlsx("房屋清单", &headers, &rows) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "xlsx failed");
-            return server_error();
+    let bytes = if csv {
+        anju_render::list_csv(&headers, &rows)
+    } else {
+        match anju_render::list_xlsx("房屋清单", &headers, &rows) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "xlsx failed");
+                return server_error();
+            }
         }
     };
+    let ext = if csv { "csv" } else { "xlsx" };
     let file = crate::ledgers::Download {
         action: "houses.export",
         object: "houses",
         detail: serde_json::json!({ "rows": rows.len(), "filter": form.query(None) }),
-        mime: XLSX,
-        ascii_name: "houses.xlsx".into(),
-        name: "房屋清单.xlsx".into(),
+        mime: if csv { "text/csv; charset=utf-8" } else { XLSX },
+        ascii_name: format!("houses.{ext}"),
+        name: format!("房屋清单.{ext}"),
     };
     crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
 }

@@ -169,7 +169,8 @@ pub fn router(state: AppState) -> Router {
             get(pages::password_form).post(pages::change_password),
         )
         .route("/houses", get(houses::list))
-        .route("/houses.xlsx", get(houses::export))
+        .route("/houses.xlsx", get(houses::export_xlsx))
+        .route("/houses.csv", get(houses::export_csv))
         .route("/houses/new", get(record::new_form).post(record::register))
         .route("/houses/{code}", get(houses::show))
         .route(

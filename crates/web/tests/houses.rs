@@ -86,6 +86,14 @@ async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
         .action
         .clone();
     assert_eq!(last, "houses.export");
+    // The same rows as CSV for Excel (BOM, header, one line per house).
+    let (status, _, body) = send(store, get("/houses.csv?business=true", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+    assert!(lines[0].starts_with("\u{feff}房屋编码,"), "{text}");
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].starts_with(&format!("{h2},")) && lines[1].contains(",张三,"));
 }
 
 async fn the_house_page_masks_and_reveals_with_a_reason(store: &Store) {

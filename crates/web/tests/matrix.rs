@@ -194,6 +194,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/", Method::GET, "/".into(), String::new()),
         ("/houses", Method::GET, format!("/houses?town={other_town}"), String::new()),
         ("/houses.xlsx", Method::GET, format!("/houses.xlsx?town={other_town}"), String::new()),
+        ("/houses.csv", Method::GET, format!("/houses.csv?town={other_town}"), String::new()),
         ("/houses/{}", Method::GET, format!("/houses/{code}"), String::new()),
         ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
         ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
