@@ -8,8 +8,7 @@ use crate::bench::{BenchArgs, Scratch, median};
 use anju_demo::Demo;
 use anju_domain::auth::Principal;
 use anju_import::{Request, export, import_file};
-use anju_store::write::insert_rows;
-use anju_store::{NewHouse, Reference, Store};
+use anju_store::{Reference, Store};
 use std::io::Write;
 use std::time::Instant;
 
@@ -139,30 +138,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
             // batches of the same size, one transaction each.
             let scratch = Scratch::new(args, backend, "import_bare").await?;
             let store = prepared(&scratch.url, &demo).await?;
-            let mut batches = vec![];
-            let mut base = 0;
-            for start in (0..args.houses).step_by(anju_import::BATCH) {
-                let houses: Vec<NewHouse> = (start
-                    ..(start + anju_import::BATCH as u64).min(args.houses))
-                    .map(|i| {
-                        let h = demo.house(i);
-                        NewHouse {
-                            events: h.events,
-                            state: h.state,
-                        }
-                    })
-                    .collect();
-                batches.push(store.bulk_rows(base, &houses));
-                base += houses.len() as i64;
-            }
-            let t = Instant::now();
-            for rows in &batches {
-                let mut tx = store.db.begin().await?;
-                insert_rows(&mut tx, rows).await?;
-                tx.commit().await?;
-            }
-            bare.push(t.elapsed());
-            drop(batches);
+            bare.push(crate::bench::bare_insert(&store, &demo, anju_import::BATCH as u64).await?);
             store.db.close().await;
             scratch.drop().await?;
             eprintln!(

@@ -119,6 +119,14 @@ fn open(path: &Path, limits: &Limits) -> Result<Reader, ImportError> {
     Ok(Reader { rows, map, format })
 }
 
+/// [`open`] off the async threads.
+async fn open_async(path: &Path, limits: Limits) -> Result<Reader, ImportError> {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || open(&p, &limits))
+        .await
+        .expect("the reader does not panic")
+}
+
 /// Reads the next batch of rows off the async threads. `None` at the end of the file.
 async fn next_batch(
     mut reader: Reader,
@@ -163,12 +171,7 @@ pub async fn import_file(
     let mut error_count = 0usize;
     // Identifier → the row that first gave it, across the whole file.
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut reader = {
-        let (p, limits) = (path.clone(), req.limits);
-        tokio::task::spawn_blocking(move || open(&p, &limits))
-            .await
-            .expect("the reader does not panic")?
-    };
+    let mut reader = open_async(&path, req.limits).await?;
     let format = reader.format;
     let mut done = 0usize;
     let note = |total: &mut ImportReport, count: &mut usize, e: RowError| {
@@ -265,12 +268,7 @@ pub async fn import_file(
             .expect("storing does not panic")?;
     }
     let mut written = ImportReport::default();
-    let mut reader = {
-        let (p, limits) = (path.clone(), req.limits);
-        tokio::task::spawn_blocking(move || open(&p, &limits))
-            .await
-            .expect("the reader does not panic")?
-    };
+    let mut reader = open_async(&path, req.limits).await?;
     let mut done = 0usize;
     loop {
         let (r, batch) = next_batch(reader).await?;

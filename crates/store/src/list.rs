@@ -149,6 +149,21 @@ enum Bind {
     Bool(bool),
 }
 
+/// Binds `binds` in order to a query of whichever backend.
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t.clone()),
+                Bind::Int(i) => q.bind(*i),
+                Bind::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
 /// A WHERE clause under construction: conditions and their parameters.
 #[derive(Default)]
 struct Where {
@@ -309,14 +324,7 @@ impl Store {
             binds.len()
         );
         let rows: Vec<(String, Option<String>)> = on_db!(&self.db, p => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for b in &binds {
-                query = match b {
-                    Bind::Text(t) => query.bind(t.clone()),
-                    Bind::Int(i) => query.bind(*i),
-                    Bind::Bool(v) => query.bind(*v),
-                };
-            }
+            let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &binds);
             query.fetch_all(p).await
         })?;
         rows.iter()
@@ -355,14 +363,7 @@ impl Store {
             pl + 1
         );
         let rows: Vec<Row> = on_db!(&self.db, p => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for b in &binds {
-                query = match b {
-                    Bind::Text(t) => query.bind(t.clone()),
-                    Bind::Int(i) => query.bind(*i),
-                    Bind::Bool(v) => query.bind(*v),
-                };
-            }
+            let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &binds);
             query.fetch_all(p).await
         })?;
         let houses = rows
@@ -402,14 +403,7 @@ impl Store {
             return Ok(*n);
         }
         let n: i64 = on_db!(&self.db, p => {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()));
-            for b in binds {
-                query = match b {
-                    Bind::Text(t) => query.bind(t.clone()),
-                    Bind::Int(i) => query.bind(*i),
-                    Bind::Bool(v) => query.bind(*v),
-                };
-            }
+            let query = bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())), binds);
             query.fetch_one(p).await
         })?;
         let mut cache = self.counts.lock().expect("count cache");

@@ -206,6 +206,11 @@ fn start(state: &AppState, s: &anju_store::Session, source: &str, job: Job) -> u
     id
 }
 
+async fn too_large(state: &AppState, s: &anju_store::Session) -> Response {
+    let message = format!("上传失败：文件不能超过 {} MB", IMPORT_LIMIT / 1024 / 1024);
+    list(state, s, Some(message), StatusCode::PAYLOAD_TOO_LARGE).await
+}
+
 /// An upload: saved to a temporary file as it arrives, then checked (or checked and written).
 pub async fn upload(
     State(state): State<AppState>,
@@ -227,18 +232,7 @@ pub async fn upload(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => {
-                return list(
-                    &state,
-                    &s,
-                    Some(format!(
-                        "上传失败：文件不能超过 {} MB",
-                        IMPORT_LIMIT / 1024 / 1024
-                    )),
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                )
-                .await;
-            }
+            Err(_) => return too_large(&state, &s).await,
         };
         match field.name() {
             Some("mode") => commit = field.text().await.is_ok_and(|t| t == "commit"),
@@ -272,16 +266,7 @@ pub async fn upload(
                         Ok(None) => break,
                         Err(_) => {
                             let _ = tokio::fs::remove_file(&path).await;
-                            return list(
-                                &state,
-                                &s,
-                                Some(format!(
-                                    "上传失败：文件不能超过 {} MB",
-                                    IMPORT_LIMIT / 1024 / 1024
-                                )),
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                            )
-                            .await;
+                            return too_large(&state, &s).await;
                         }
                     }
                 }

@@ -362,14 +362,7 @@ async fn correction_page(
     let access = state.store.access(&s.principal, source);
     let house = match access.house(code).await {
         Ok(h) => h,
-        Err(StoreError::NotFound) => {
-            return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-        }
-        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "correction form failed");
-            return server_error();
-        }
+        Err(e) => return crate::session::page_error(e, "该房屋不存在或不在您的辖区内"),
     };
     let Some(record) = house.state.record.clone() else {
         return (StatusCode::CONFLICT, "该房屋尚未登记").into_response();

@@ -650,14 +650,7 @@ async fn form_page(
     let access = state.store.access(&s.principal, source);
     let house = match access.house(code).await {
         Ok(h) => h,
-        Err(StoreError::NotFound) => {
-            return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-        }
-        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "step form failed");
-            return server_error();
-        }
+        Err(e) => return crate::session::page_error(e, "该房屋不存在或不在您的辖区内"),
     };
     let now = anju_store::now();
     let reference = state.store.reference();
