@@ -444,7 +444,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(r.registered_on).push_bind(r.last_effective).push_bind(r.updated_at)
                     .push_bind(&r.updated_by).push_bind(&r.state);
             });
-            qb.build().execute(&mut *c).await?;
+            qb.build().persistent(false).execute(&mut *c).await?;
         });
     }
     for chunk in rows.people.chunks(2000) {
@@ -454,7 +454,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                 b.push_bind(*id).push_bind(&p.owner_name).push_bind(&p.sealed)
                     .push_bind(&p.id_digest).push_bind(&p.phone_digest);
             });
-            qb.build().execute(&mut *c).await?;
+            qb.build().persistent(false).execute(&mut *c).await?;
         });
     }
     for chunk in rows.sectors.chunks(5000) {
@@ -463,7 +463,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
             qb.push_values(chunk, |mut b, (id, d)| {
                 b.push_bind(*id).push_bind(d);
             });
-            qb.build().execute(&mut *c).await?;
+            qb.build().persistent(false).execute(&mut *c).await?;
         });
     }
     for chunk in rows.events.chunks(1000) {
@@ -475,7 +475,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(&e.actor_role).push_bind(&e.reason).push_bind(&e.evidence)
                     .push_bind(&e.payload).push_bind(&e.personal);
             });
-            qb.build().execute(&mut *c).await?;
+            qb.build().persistent(false).execute(&mut *c).await?;
         });
     }
     for chunk in rows.spans.chunks(3000) {
@@ -486,7 +486,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(s.facts).push_bind(s.effective_from).push_bind(s.effective_to)
                     .push_bind(s.recorded_from).push_bind(s.recorded_to);
             });
-            qb.build().execute(&mut *c).await?;
+            qb.build().persistent(false).execute(&mut *c).await?;
         });
     }
     if let Tx::Postgres(_) = tx {
