@@ -118,7 +118,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
                     name: "bench",
                     commit: true,
                     evidence: Some(&evidence),
-                    limits: anju_sheet::Limits::default(),
+                    limits: anju_import::cli_limits(),
                 },
                 &mut |_| {},
             )

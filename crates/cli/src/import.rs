@@ -91,7 +91,7 @@ pub async fn run(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
                     name: &name,
                     commit,
                     evidence: Some(&evidence),
-                    limits: anju_sheet::Limits::default(),
+                    limits: anju_import::cli_limits(),
                 },
                 &mut progress,
             )

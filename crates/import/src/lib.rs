@@ -78,6 +78,16 @@ pub struct Request<'a> {
     pub limits: Limits,
 }
 
+/// The limits for a file given on the command line by the operator: a whole county's ledger in
+/// the full template (a million rows is about 260 MB as xlsx, 550 MB as CSV) is larger than a
+/// browser upload may be; every other defence stays.
+pub fn cli_limits() -> Limits {
+    Limits {
+        max_file_bytes: 4 << 30,
+        ..Limits::default()
+    }
+}
+
 /// The sha256 of a file, read in pieces.
 fn digest(path: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
