@@ -35,7 +35,7 @@ pub struct BenchArgs {
     /// Where the SQLite scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
-    /// Which benchmark: demo, record, ledger, web, import or all.
+    /// Which benchmark: demo, record, ledger, web, import (import-csv, import-xlsx) or all.
     #[arg(long, default_value = "all")]
     pub only: String,
     /// Concurrent connections in the web benchmark.
@@ -130,7 +130,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if args.only == "all" || args.only == "ledger" {
             bench_ledger(&args, backend).await?;
         }
-        if args.only == "all" || args.only == "import" {
+        if args.only == "all" || args.only.starts_with("import") {
             crate::bench_import::bench_import(&args, backend).await?;
         }
         if args.only == "all" || args.only == "web" {

@@ -101,6 +101,14 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
     );
     let system = Principal::system();
     for (format, path) in [("CSV", &csv), ("xlsx", &xlsx)] {
+        let wanted = match args.only.as_str() {
+            "import-csv" => format == "CSV",
+            "import-xlsx" => format == "xlsx",
+            _ => true,
+        };
+        if !wanted {
+            continue;
+        }
         let (mut full, mut bare, mut peaks) = (vec![], vec![], vec![]);
         for run in 0..args.runs {
             let scratch = Scratch::new(args, backend, "import").await?;

@@ -84,6 +84,9 @@ pub struct Request<'a> {
 pub fn cli_limits() -> Limits {
     Limits {
         max_file_bytes: 4 << 30,
+        // A million rows of inline strings inflate to over 2 GB of worksheet XML; the
+        // compression-ratio check still stands.
+        max_entry_uncompressed: 32 << 30,
         ..Limits::default()
     }
 }
