@@ -77,16 +77,7 @@ fn villages(state: &AppState, scope: &Scope, today: NaiveDate) -> Vec<(String, S
 }
 
 fn input_of(state: &AppState, c: &Column, villages: &[(String, String)]) -> Option<Input> {
-    let dict = |k: &str| -> Vec<(String, String)> {
-        state
-            .store
-            .reference()
-            .dictionaries
-            .values(k)
-            .iter()
-            .map(|v| (v.clone(), v.clone()))
-            .collect()
-    };
+    let dict = |k: &str| crate::steps::dict_opts(state, k);
     let yes_no = || vec![("否".into(), "否".into()), ("是".into(), "是".into())];
     Some(match c.input {
         columns::Input::Text

@@ -118,7 +118,8 @@ fn opts<T: Copy>(
         .collect()
 }
 
-fn dict_opts(state: &AppState, k: &str) -> Vec<(String, String)> {
+/// A dictionary's values as select options (value and label are the label).
+pub(crate) fn dict_opts(state: &AppState, k: &str) -> Vec<(String, String)> {
     state
         .store
         .reference()
