@@ -145,13 +145,17 @@ impl Store {
 
     /// The notices of the towns within `scope`, newest first.
     pub async fn supervisions(&self, scope: &Scope) -> Result<Vec<Supervision>> {
-        let sql = format!("SELECT {COLUMNS} FROM supervisions ORDER BY id DESC");
-        let rows: Vec<Row> =
-            on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await)?;
-        rows.into_iter()
-            .filter(|r| RegionCode::parse(&r.1).is_ok_and(|t| covers(scope, &t)))
-            .map(from_row)
-            .collect()
+        if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
+            return Ok(vec![]);
+        }
+        // The scope's region as a code range (town codes share their region's prefix).
+        let sp = crate::scope::ScopeParams::of(scope);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM supervisions WHERE town_code >= $1 AND town_code < $2 ORDER BY id DESC"
+        );
+        let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&sp.lo).bind(&sp.hi).fetch_all(p).await)?;
+        rows.into_iter().map(from_row).collect()
     }
 
     pub async fn supervision(&self, scope: &Scope, id: i64) -> Result<Supervision> {

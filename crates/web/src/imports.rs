@@ -11,7 +11,7 @@ use anju_import::{Outcome, Pass, Progress, Request, import_file};
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -160,18 +160,8 @@ pub async fn template(
         ),
         _ => return (StatusCode::NOT_FOUND, "没有这个模板").into_response(),
     };
-    let disposition = format!(
-        "attachment; filename=\"{name}\"; filename*=UTF-8''%E6%88%BF%E5%B1%8B%E5%8F%B0%E8%B4%A6%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.{}",
-        name.rsplit('.').next().unwrap_or("xlsx")
-    );
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response()
+    let ext = name.rsplit('.').next().unwrap_or("xlsx");
+    crate::ledgers::attachment(mime, name, &format!("房屋台账导入模板.{ext}"), bytes)
 }
 
 /// Starts a job in the background on `file`.
@@ -428,15 +418,11 @@ pub async fn national(
         }
     };
     let ext = if csv { "csv" } else { "xlsx" };
-    let disposition = format!(
-        "attachment; filename=\"houses-national.{ext}\"; filename*=UTF-8''%E8%87%AA%E5%BB%BA%E6%88%BF%E4%BF%A1%E6%81%AF.{ext}"
-    );
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+    // Audited by `export::rows`.
+    crate::ledgers::attachment(
+        &mime,
+        &format!("houses-national.{ext}"),
+        &format!("自建房信息.{ext}"),
         bytes,
     )
-        .into_response()
 }

@@ -415,14 +415,18 @@ pub(crate) async fn send_file(
         tracing::error!(error = %e, "audit failed");
         return server_error();
     }
+    attachment(file.mime, &file.ascii_name, &file.name, bytes)
+}
+
+/// A download: `ascii_name` for old browsers, `name` (Chinese allowed) for the others.
+pub(crate) fn attachment(mime: &str, ascii_name: &str, name: &str, bytes: Vec<u8>) -> Response {
     let disposition = format!(
-        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        file.ascii_name,
-        percent(&file.name)
+        "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
+        percent(name)
     );
     (
         [
-            (header::CONTENT_TYPE, file.mime.to_string()),
+            (header::CONTENT_TYPE, mime.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,
