@@ -1,5 +1,7 @@
-//! Rows of a CSV file: UTF-8 with or without a BOM, streamed record by record. Anything else is
-//! refused with a message that tells the user how to save the file as "CSV UTF-8".
+//! Rows of a CSV file, streamed record by record: UTF-8 with or without a BOM, or GB18030 (a
+//! superset of GBK: what Excel's plain "CSV" is on a Chinese Windows), decoded as it is read and
+//! never with a replacement character — a byte that is neither is refused with its row. Anything
+//! else is refused with a message that tells the user how to save the file as "CSV UTF-8".
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -7,14 +9,22 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use crate::guard::{Budget, is_exhausted};
 use crate::{Limits, Row, SheetError};
 
-/// How much of the file is checked for its encoding before the first row is read, so that the
-/// common case — a GBK file saved by Excel — is refused at once rather than at its first Chinese
-/// row.
+/// How much of the file is checked for its encoding before the first row is read.
 const SNIFF_BYTES: u64 = 64 << 10;
+
+/// The text encodings a CSV file may be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, with or without a byte order mark.
+    Utf8,
+    /// GB18030, which reads every GBK and GB2312 file.
+    Gb18030,
+}
 
 /// The rows of a CSV file.
 pub(crate) struct CsvRows {
-    reader: csv::Reader<Budget<BufReader<File>>>,
+    reader: csv::Reader<Budget<BufReader<Box<dyn Read + Send>>>>,
+    encoding: Encoding,
     record: csv::StringRecord,
     limits: Limits,
     lines: LineLayout,
@@ -36,7 +46,7 @@ struct LineLayout {
 
 pub(crate) fn open(mut file: File, len: u64, limits: &Limits) -> Result<CsvRows, SheetError> {
     let head = sample(&mut file)?;
-    check_encoding(&head)?;
+    let encoding = check_encoding(&head)?;
     let crlf = head
         .iter()
         .position(|&b| b == b'\n')
@@ -47,12 +57,17 @@ pub(crate) fn open(mut file: File, len: u64, limits: &Limits) -> Result<CsvRows,
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .map_err(|err| SheetError::read_failed(&err))?;
     let budget = record_budget(limits);
+    let text: Box<dyn Read + Send> = match encoding {
+        Encoding::Utf8 => Box::new(file),
+        Encoding::Gb18030 => Box::new(Gb18030::new(file)),
+    };
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(Budget::new(BufReader::new(file), budget));
+        .from_reader(Budget::new(BufReader::new(text), budget));
     Ok(CsvRows {
         reader,
+        encoding,
         record: csv::StringRecord::new(),
         limits: *limits,
         lines: LineLayout {
@@ -71,6 +86,10 @@ fn record_budget(limits: &Limits) -> u64 {
 }
 
 impl CsvRows {
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// The next record; `None` at the end of the file.
     pub(crate) fn next_row(&mut self) -> Result<Option<Row>, SheetError> {
         self.reader.get_mut().reset();
@@ -126,6 +145,12 @@ impl CsvRows {
         let row = self.row + 1;
         match err.kind() {
             csv::ErrorKind::Utf8 { err, .. } => SheetError::not_utf8(Some(row), err.to_string()),
+            csv::ErrorKind::Io(io) if undecodable(io).is_some() => {
+                // The decoder runs ahead of the parser: the line it stopped on is the row (a
+                // quoted line break before it would make this the line, not the row).
+                let line = undecodable(io).map_or(row, |u| u.line);
+                SheetError::not_gbk(Some(line), io.to_string())
+            }
             csv::ErrorKind::Io(io) if is_exhausted(io) => {
                 SheetError::record_too_long(row, record_budget(&self.limits))
             }
@@ -146,9 +171,9 @@ fn sample(file: &mut File) -> Result<Vec<u8>, SheetError> {
     Ok(head)
 }
 
-/// Refuses a file that is not UTF-8 text, judged from its first bytes; later rows are checked
-/// as they are read.
-fn check_encoding(head: &[u8]) -> Result<(), SheetError> {
+/// The file's encoding, judged from its first bytes: UTF-8 if they are, else GB18030 if they
+/// are that; anything else is refused. Later rows are checked as they are read.
+fn check_encoding(head: &[u8]) -> Result<Encoding, SheetError> {
     if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
         return Err(SheetError::not_utf8(None, "UTF-16 byte order mark"));
     }
@@ -163,6 +188,9 @@ fn check_encoding(head: &[u8]) -> Result<(), SheetError> {
             if binary(head) {
                 return Err(SheetError::not_a_spreadsheet("binary content"));
             }
+            if decodes_as_gb18030(head) {
+                return Ok(Encoding::Gb18030);
+            }
             let row = head[..err.valid_up_to()]
                 .iter()
                 .filter(|&&b| b == b'\n')
@@ -171,6 +199,116 @@ fn check_encoding(head: &[u8]) -> Result<(), SheetError> {
             Err(SheetError::not_utf8(Some(row), err.to_string()))
         }
         _ if head.contains(&0) => Err(SheetError::not_a_spreadsheet("NUL bytes")),
-        _ => Ok(()),
+        _ => Ok(Encoding::Utf8),
+    }
+}
+
+/// Whether `head` is GB18030 throughout (a character cut at its end is not an error).
+fn decodes_as_gb18030(head: &[u8]) -> bool {
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut out = vec![0u8; 4 * head.len() + 16];
+    let (result, _, _) = decoder.decode_to_utf8_without_replacement(head, &mut out, false);
+    !matches!(result, encoding_rs::DecoderResult::Malformed(..))
+}
+
+/// A byte sequence that is not GB18030, met while decoding: where, as a byte offset and as the
+/// line it is on.
+#[derive(Debug)]
+struct Undecodable {
+    offset: u64,
+    line: usize,
+}
+
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "not GB18030 at byte {} (line {})",
+            self.offset, self.line
+        )
+    }
+}
+
+impl std::error::Error for Undecodable {}
+
+fn undecodable(err: &std::io::Error) -> Option<&Undecodable> {
+    err.get_ref()?.downcast_ref::<Undecodable>()
+}
+
+/// GB18030 bytes in, UTF-8 out, as a stream; a malformed sequence is an error, never replaced.
+struct Gb18030<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes of the source consumed so far.
+    offset: u64,
+    /// Line breaks handed out so far.
+    lines: usize,
+    /// The decoder has seen the end of the input (it must not be called again).
+    finished: bool,
+}
+
+impl<R: Read> Gb18030<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            decoder: encoding_rs::GB18030.new_decoder_without_bom_handling(),
+            buf: vec![0u8; 16 << 10].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+            offset: 0,
+            lines: 0,
+            finished: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Gb18030<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        // One character takes at most 4 bytes of UTF-8; callers (a BufReader) ask for more.
+        if out.len() < 4 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "read buffer under 4 bytes",
+            ));
+        }
+        loop {
+            if self.finished {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.eof {
+                let n = self.inner.read(&mut self.buf)?;
+                self.start = 0;
+                self.end = n;
+                self.eof = n == 0;
+            }
+            let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.buf[self.start..self.end],
+                out,
+                self.eof,
+            );
+            self.start += read;
+            self.offset += read as u64;
+            self.lines += out[..written].iter().filter(|&&b| b == b'\n').count();
+            if let encoding_rs::DecoderResult::Malformed(..) = result {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    Undecodable {
+                        offset: self.offset,
+                        line: self.lines + 1,
+                    },
+                ));
+            }
+            if self.eof && matches!(result, encoding_rs::DecoderResult::InputEmpty) {
+                self.finished = true;
+            }
+            if written > 0 || self.finished {
+                return Ok(written);
+            }
+        }
     }
 }

@@ -70,6 +70,18 @@ impl SheetError {
         )
     }
 
+    /// A CSV file read as GB18030 (Excel's "CSV" on a Chinese Windows) that is not that either.
+    pub(crate) fn not_gbk(row: Option<usize>, detail: impl Into<String>) -> Self {
+        let place = row.map(|row| format!("第 {row} 行起")).unwrap_or_default();
+        Self::new(
+            format!(
+                "CSV 文件{place}既不是 UTF-8 编码，也不是 GBK（GB18030）编码，无法读取。\
+                 请在 Excel 中选择“文件 → 另存为 → CSV UTF-8（逗号分隔）”后重新上传"
+            ),
+            detail,
+        )
+    }
+
     pub(crate) fn read_failed(err: &io::Error) -> Self {
         Self::new("读取文件失败，请重新上传", format!("I/O error: {err}"))
     }

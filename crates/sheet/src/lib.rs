@@ -52,6 +52,7 @@ use std::io::Read;
 use std::iter::FusedIterator;
 use std::path::Path;
 
+pub use csv_file::Encoding;
 pub use error::SheetError;
 
 /// How much a file may cost to read. The defaults fit the campaign's ledgers (up to about a
@@ -184,6 +185,14 @@ impl Rows {
         match self.source {
             Source::Xlsx(_) => Format::Xlsx,
             Source::Csv(_) => Format::Csv,
+        }
+    }
+
+    /// The text encoding of a CSV file (`None` for xlsx, which is always UTF-8 inside).
+    pub fn encoding(&self) -> Option<Encoding> {
+        match &self.source {
+            Source::Xlsx(_) => None,
+            Source::Csv(rows) => Some(rows.encoding()),
         }
     }
 

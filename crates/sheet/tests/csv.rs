@@ -1,5 +1,5 @@
-//! Reading CSV files: UTF-8 with or without a BOM, quoted fields, row numbers as Excel shows
-//! them, and a clear refusal of the GBK files Excel saves by default.
+//! Reading CSV files: UTF-8 with or without a BOM, GBK (GB18030) as Excel saves it on a Chinese
+//! Windows, quoted fields, row numbers as Excel shows them, and a clear refusal of anything else.
 
 mod common;
 
@@ -61,12 +61,53 @@ fn row_numbers_count_blank_lines_but_not_line_breaks_inside_quotes() {
 }
 
 #[test]
-fn a_gbk_csv_is_refused_with_a_hint_to_save_as_csv_utf8() {
-    // "户主姓名,地址" in GBK.
-    let gbk = b"\xbb\xa7\xd6\xf7\xd0\xd5\xc3\xfb,\xb5\xd8\xd6\xb7\r\n";
-    let err = read(gbk).unwrap_err();
-    assert!(err.message().contains("CSV UTF-8"), "{err:?}");
-    assert!(err.message().contains("第 1 行"), "{err:?}");
+fn a_gbk_csv_reads_as_the_same_text() {
+    // "户主姓名,地址\r\n张三,东湖村" in GBK, as Excel's plain "CSV" saves it.
+    let gbk = b"\xbb\xa7\xd6\xf7\xd0\xd5\xc3\xfb,\xb5\xd8\xd6\xb7\r\n\xd5\xc5\xc8\xfd,\xb6\xab\xba\xfe\xb4\xe5\r\n";
+    let file = common::file(gbk);
+    let rows = anju_sheet::open(file.path(), &Limits::default()).unwrap();
+    assert_eq!(rows.encoding(), Some(anju_sheet::Encoding::Gb18030));
+    let rows: Vec<_> = rows.collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        table(&rows),
+        vec![(1, vec!["户主姓名", "地址"]), (2, vec!["张三", "东湖村"])]
+    );
+    let utf8 = common::file("户主姓名\n".as_bytes());
+    let rows = anju_sheet::open(utf8.path(), &Limits::default()).unwrap();
+    assert_eq!(rows.encoding(), Some(anju_sheet::Encoding::Utf8));
+}
+
+#[test]
+fn a_long_gbk_csv_streams_with_characters_cut_across_reads() {
+    // Odd-length ASCII prefixes put two-byte characters across every read boundary.
+    let mut text = String::from("编号,名称,备注\r\n");
+    let mut expected = vec![(
+        1usize,
+        vec!["编号".to_string(), "名称".into(), "备注".into()],
+    )];
+    for i in 0..20_000usize {
+        let name = format!("{}号楼东湖村三组", "x".repeat(i % 7));
+        text.push_str(&format!("{i},{name},\"引号\"\"内\"\"，换\n行\"\r\n"));
+        expected.push((
+            i + 2,
+            vec![i.to_string(), name, "引号\"内\"，换\n行".into()],
+        ));
+    }
+    let (gbk, _, lossy) = encoding_rs::GB18030.encode(&text);
+    assert!(!lossy);
+    assert!(gbk.len() > 16 << 10);
+    let rows = read(&gbk).unwrap();
+    let got: Vec<(usize, Vec<String>)> = rows.into_iter().map(|r| (r.number, r.cells)).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_gbk_csv_with_bytes_that_are_not_gbk_is_refused_naming_the_row() {
+    let mut csv = encoding_rs::GB18030.encode("编号,名称\n").0.repeat(10_000);
+    csv.extend_from_slice(b"1,\xb6\xab\xff\n");
+    let err = read(&csv).unwrap_err();
+    assert!(err.message().contains("第 10001 行起"), "{err:?}");
+    assert!(err.message().contains("也不是 GBK"), "{err:?}");
 }
 
 #[test]

@@ -164,6 +164,34 @@ pub async fn template(
     crate::ledgers::attachment(mime, name, &format!("房屋台账导入模板.{ext}"), bytes)
 }
 
+/// How long an upload that passed its check waits to be imported. Jobs live in the server's
+/// memory: after a restart, or after this long, the file is swept and must be uploaded again.
+const UPLOAD_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes uploads in `dir` older than `age` (left by a check never followed by an import, or
+/// by a restart).
+fn sweep(dir: &std::path::Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let upload = path.extension().is_some_and(|x| x == "upload");
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if upload
+            && old
+            && let Err(err) = std::fs::remove_file(&path)
+        {
+            tracing::warn!(error = %err, "sweeping an old upload");
+        }
+    }
+}
+
 /// Starts a job in the background on `file`.
 fn start(state: &AppState, s: &anju_store::Session, source: &str, job: Job) -> u64 {
     let id = state.imports.add(job.clone());
@@ -216,6 +244,7 @@ pub async fn upload(
         tracing::error!(error = %e, "incoming dir");
         return server_error();
     }
+    sweep(&dir, UPLOAD_KEPT);
     let mut saved: Option<(PathBuf, String)> = None;
     let mut commit = false;
     loop {
@@ -425,4 +454,22 @@ pub async fn national(
         &format!("自建房信息.{ext}"),
         bytes,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sweeping_removes_only_old_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("import-1.upload");
+        let other = dir.path().join("notes.txt");
+        std::fs::write(&old, b"x").unwrap();
+        std::fs::write(&other, b"x").unwrap();
+        super::sweep(dir.path(), std::time::Duration::from_secs(3600));
+        assert!(old.exists(), "a fresh upload stays");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        super::sweep(dir.path(), std::time::Duration::from_millis(10));
+        assert!(!old.exists(), "an old upload goes");
+        assert!(other.exists(), "only uploads are swept");
+    }
 }

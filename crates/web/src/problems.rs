@@ -158,68 +158,43 @@ pub async fn list(
     list_page(&state, &s, &source.0, status, None, StatusCode::OK).await
 }
 
-/// The records of a CSV text (RFC 4180: quotes, doubled quotes, CRLF or LF).
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let mut out = vec![];
-    let mut row = vec![];
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                out.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
+/// The rows of an uploaded problem list, read like a house ledger (`anju-sheet`: xlsx or CSV in
+/// UTF-8 or GBK, told by content; hostile files refused with a reason), blank rows kept so row
+/// numbers stay as Excel shows them.
+fn sheet_rows(dir: &std::path::Path, bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+    let failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "problem list upload");
+        "上传的文件无法保存，请稍后重试".to_string()
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let file = tempfile::Builder::new()
+        .prefix("problems-")
+        .suffix(".upload")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    std::fs::write(file.path(), bytes).map_err(failed)?;
+    let mut out: Vec<Vec<String>> = vec![];
+    for row in anju_sheet::open(file.path(), &anju_sheet::Limits::default())
+        .map_err(|e| e.message().to_string())?
+    {
+        let row = row.map_err(|e| e.message().to_string())?;
+        while out.len() + 1 < row.number {
+            out.push(vec![]);
         }
+        out.push(
+            row.cells
+                .into_iter()
+                .map(|c| c.trim().to_string())
+                .collect(),
+        );
     }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        out.push(row);
-    }
-    out
-}
-
-/// The rows of an uploaded problem list (xlsx by its content, otherwise UTF-8 CSV).
-fn sheet_rows(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        use calamine::Reader;
-        let mut wb: calamine::Xlsx<_> =
-            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-                .map_err(|e| format!("无法读取 Excel 文件：{e}"))?;
-        let name = wb
-            .sheet_names()
-            .first()
-            .cloned()
-            .ok_or("Excel 文件没有工作表")?;
-        let range = wb
-            .worksheet_range(&name)
-            .map_err(|e| format!("无法读取工作表“{name}”：{e}"))?;
-        Ok(range
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string().trim().to_string()).collect())
-            .collect())
-    } else {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| "CSV 文件须为 UTF-8 编码（Excel 另存为“CSV UTF-8”）".to_string())?;
-        Ok(csv_records(text.trim_start_matches('\u{feff}')))
-    }
+    Ok(out)
 }
 
 /// The problems of an uploaded list, or every bad row named. Columns by header: 镇街 and 问题描述
 /// required; 房屋编号 (plaque code, platform code or census id), 问题类别, 整改时限 optional.
 fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String> {
-    let rows = sheet_rows(bytes)?;
+    let rows = sheet_rows(&state.evidence.root().join("incoming"), bytes)?;
     let header = rows.first().ok_or("文件为空")?;
     let col = |names: &[&str]| {
         header

@@ -95,12 +95,26 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     assert_eq!(problem_rows(store).await, 0);
     // The town's parse passes but the house is unknown: named by the store, nothing written.
     let unknown = "镇街,房屋编号,问题描述\n嘉祥街道,AJ37082999999999X,查无此房\n".to_string();
-    let (status, _, html) = send(store, issue(&co_csrf, ("清单.csv", unknown.into_bytes()))).await;
+    // Saved by Excel as plain "CSV" on a Chinese Windows: GBK, read the same.
+    let gbk = encoding_rs::GB18030.encode(&unknown).0.into_owned();
+    assert_ne!(gbk, unknown.as_bytes());
+    for bytes in [unknown.into_bytes(), gbk] {
+        let (status, _, html) = send(store, issue(&co_csrf, ("清单.csv", bytes))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            html.contains("第 2 行") && html.contains("AJ37082999999999X"),
+            "{html}"
+        );
+        assert_eq!(problem_rows(store).await, 0);
+    }
+    // Not a spreadsheet at all: refused with the reader's reason.
+    let (status, _, html) = send(
+        store,
+        issue(&co_csrf, ("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        html.contains("第 2 行") && html.contains("AJ37082999999999X"),
-        "{html}"
-    );
+    assert!(html.contains("不是有效的"), "{html}");
     assert_eq!(problem_rows(store).await, 0);
     // A clerk cannot issue.
     let (status, _, _) = send(
