@@ -205,6 +205,33 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
     );
     assert_eq!(snapshot(store).await, after, "idempotent");
 
+    // The same ledger saved by Excel as plain "CSV" (GBK, no BOM): read as the same text, the
+    // same houses, nothing changes.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let gbk = encoding_rs::GB18030
+        .encode(text.trim_start_matches('\u{feff}'))
+        .0
+        .into_owned();
+    assert!(std::str::from_utf8(&gbk).is_err(), "really GBK");
+    let (_, html) = run(
+        &app,
+        multipart(
+            "/import",
+            &clerk,
+            &csrf,
+            &gbk,
+            "好台账（GBK）.csv",
+            "commit",
+        ),
+        &clerk,
+    )
+    .await;
+    assert!(
+        html.contains("未变化") && html.contains("<td>2 栋</td>"),
+        "{html}"
+    );
+    assert_eq!(snapshot(store).await, after, "GBK reads the same");
+
     // A zip bomb: refused before inflating.
     let bomb = zip_bomb();
     let (_, html) = run(
