@@ -329,7 +329,8 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     // management measure first and reads the refusal, then closes on the review.
     let mut h = h;
     h.version = 2;
-    h.day = anju_store::now().date_naive();
+    // The browser's steps default to today in Beijing (UTC+8), not UTC.
+    h.day = anju_domain::rules::beijing_date(anju_store::now());
     h.ok(
         &reviewer(),
         Change::Reviewed {
