@@ -229,6 +229,18 @@ impl Db {
     }
 }
 
+/// Sets the page cache of the SQLite connection `tx` runs on (nothing on PostgreSQL).
+pub(crate) async fn cache_kib(tx: &mut Tx, kib: u32) -> Result<(), sqlx::Error> {
+    if let Tx::Sqlite(t) = tx {
+        let sql = format!("PRAGMA cache_size = -{kib}");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {

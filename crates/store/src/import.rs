@@ -255,14 +255,6 @@ impl Store {
             }
             return Ok(report);
         }
-        // SQLite: while an import writes, the connection's page cache is held to 32 MiB. A
-        // write batch touches index pages all over a large database, and the pool hands the
-        // batches to whichever connections are idle, so each would fill its 64 MiB cache;
-        // together they broke the import's memory bound. Restored before the commit.
-        let small_cache = matches!(tx, Tx::Sqlite(_));
-        if small_cache {
-            cache_kib(&mut tx, IMPORT_CACHE_KIB).await?;
-        }
         self.bulk_insert(&mut tx, &houses).await?;
         for cmd in &corrections {
             self.execute_in(&mut tx, &scope, &importers.steps, cmd, now)
@@ -291,9 +283,6 @@ impl Store {
             .to_string(),
         };
         audit::append(&mut tx, &entry).await?;
-        if small_cache {
-            cache_kib(&mut tx, crate::db::SQLITE_CACHE_KIB).await?;
-        }
         tx.commit().await?;
         Ok(report)
     }
@@ -311,21 +300,6 @@ impl Store {
                 e => e.to_string(),
             })
     }
-}
-
-/// The page cache of a connection while it writes an import batch (SQLite), KiB.
-const IMPORT_CACHE_KIB: u32 = 32_768;
-
-/// Sets the page cache of the connection `tx` runs on (SQLite; a number, not user input).
-async fn cache_kib(tx: &mut Tx, kib: u32) -> Result<()> {
-    if let Tx::Sqlite(t) = tx {
-        let sql = format!("PRAGMA cache_size = -{kib}");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .execute(&mut **t)
-            .await?;
-    }
-    Ok(())
 }
 
 fn scope_contains(scope: &Scope, village: &RegionCode) -> bool {

@@ -394,7 +394,15 @@ impl Store {
         const MAX_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM houses";
         let base: i64 = on_tx!(tx, c => sqlx::query_scalar(MAX_ID).fetch_one(&mut *c).await)?;
         let rows = self.bulk_rows(base, houses);
-        insert_rows(tx, &rows).await
+        // SQLite: a bulk write touches index pages all over a large database, and the pool hands
+        // consecutive transactions to whichever connection is idle (a connection goes back in a
+        // spawned task), so a long import or demo load would fill the 64 MiB cache of two or
+        // three connections — 280 MiB at a million imported rows. While it writes, the
+        // connection's cache is held to 32 MiB; restored afterwards (raising it frees nothing).
+        crate::db::cache_kib(tx, BULK_CACHE_KIB).await?;
+        let written = insert_rows(tx, &rows).await;
+        crate::db::cache_kib(tx, crate::db::SQLITE_CACHE_KIB).await?;
+        written
     }
 
     /// The rows `houses` become, with ids from `base + 1` on.
@@ -421,6 +429,9 @@ impl Store {
     }
 }
 
+/// The page cache of a SQLite connection while it writes in bulk, KiB.
+const BULK_CACHE_KIB: u32 = 32_768;
+
 /// Precomputed rows of a bulk write: what [`insert_rows`] sends, and nothing else.
 #[derive(Debug, Clone, Default)]
 pub struct BulkRows {
@@ -431,13 +442,20 @@ pub struct BulkRows {
     pub spans: Vec<(i64, SpanRow)>,
 }
 
+/// Rows per multi-row statement, by table: about 2,000 parameters each (see [`insert_rows`]).
+const HOUSE_ROWS: usize = 100;
+const PEOPLE_ROWS: usize = 400;
+const SECTOR_ROWS: usize = 1000;
+const EVENT_ROWS: usize = 160;
+const SPAN_ROWS: usize = 200;
+
 /// Bare batched `INSERT`s of precomputed rows (also the baseline of `anju bench`). Each statement
 /// carries about 2,000 parameters; a full chunk's statement is prepared once per connection and
 /// reused (a 27,000-parameter statement prepared afresh for every batch cost a tenth of the time
 /// in SQLite's parser and left megabytes of freed memory with each connection's thread), only
 /// a table's last, shorter chunk is prepared for the occasion.
 pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
-    for chunk in rows.houses.chunks(100) {
+    for chunk in rows.houses.chunks(HOUSE_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO houses (id, code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) ");
             qb.push_values(chunk, |mut b, (id, r, token)| {
@@ -448,29 +466,29 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(r.registered_on).push_bind(r.last_effective).push_bind(r.updated_at)
                     .push_bind(&r.updated_by).push_bind(&r.state);
             });
-            qb.build().persistent(chunk.len() == 100).execute(&mut *c).await?;
+            qb.build().persistent(chunk.len() == HOUSE_ROWS).execute(&mut *c).await?;
         });
     }
-    for chunk in rows.people.chunks(400) {
+    for chunk in rows.people.chunks(PEOPLE_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_people (house_id, owner_name, data, owner_id_digest, owner_phone_digest) ");
             qb.push_values(chunk, |mut b, (id, p)| {
                 b.push_bind(*id).push_bind(&p.owner_name).push_bind(&p.sealed)
                     .push_bind(&p.id_digest).push_bind(&p.phone_digest);
             });
-            qb.build().persistent(chunk.len() == 400).execute(&mut *c).await?;
+            qb.build().persistent(chunk.len() == PEOPLE_ROWS).execute(&mut *c).await?;
         });
     }
-    for chunk in rows.sectors.chunks(1000) {
+    for chunk in rows.sectors.chunks(SECTOR_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO house_sectors (house_id, department_code) ");
             qb.push_values(chunk, |mut b, (id, d)| {
                 b.push_bind(*id).push_bind(d);
             });
-            qb.build().persistent(chunk.len() == 1000).execute(&mut *c).await?;
+            qb.build().persistent(chunk.len() == SECTOR_ROWS).execute(&mut *c).await?;
         });
     }
-    for chunk in rows.events.chunks(160) {
+    for chunk in rows.events.chunks(EVENT_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal) ");
             qb.push_values(chunk, |mut b, (id, e)| {
@@ -479,10 +497,10 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(&e.actor_role).push_bind(&e.reason).push_bind(&e.evidence)
                     .push_bind(&e.payload).push_bind(&e.personal);
             });
-            qb.build().persistent(chunk.len() == 160).execute(&mut *c).await?;
+            qb.build().persistent(chunk.len() == EVENT_ROWS).execute(&mut *c).await?;
         });
     }
-    for chunk in rows.spans.chunks(200) {
+    for chunk in rows.spans.chunks(SPAN_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO fact_spans (house_id, seq, town_code, village_code, facts, effective_from, effective_to, recorded_from, recorded_to) ");
             qb.push_values(chunk, |mut b, (id, s)| {
@@ -490,7 +508,7 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
                     .push_bind(s.facts).push_bind(s.effective_from).push_bind(s.effective_to)
                     .push_bind(s.recorded_from).push_bind(s.recorded_to);
             });
-            qb.build().persistent(chunk.len() == 200).execute(&mut *c).await?;
+            qb.build().persistent(chunk.len() == SPAN_ROWS).execute(&mut *c).await?;
         });
     }
     if let Tx::Postgres(_) = tx {
