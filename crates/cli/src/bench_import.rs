@@ -8,7 +8,7 @@ use crate::bench::{BenchArgs, Scratch, median};
 use anju_demo::Demo;
 use anju_domain::auth::Principal;
 use anju_import::{Request, export, import_file};
-use anju_store::{Reference, Store};
+use anju_store::Store;
 use std::io::Write;
 use std::time::Instant;
 
@@ -79,11 +79,9 @@ fn write_files(
     Ok((csv_path, xlsx_path))
 }
 
-async fn prepared(url: &str, demo: &Demo) -> anyhow::Result<Store> {
+async fn prepared(url: &str) -> anyhow::Result<Store> {
     let store = Store::open(url, anju_store::Vault::generate()).await?;
-    let mut reference = Reference::defaults();
-    reference.regions.extend(demo.villages.iter().cloned());
-    store.add_reference(&reference).await?;
+    crate::demo::init_county(&store).await?;
     Ok(store)
 }
 
@@ -114,7 +112,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
         let (mut full, mut peaks) = (vec![], vec![]);
         for run in 0..args.runs {
             let scratch = Scratch::new(args, backend, "import").await?;
-            let store = prepared(&scratch.url, &demo).await?;
+            let store = prepared(&scratch.url).await?;
             let evidence = anju_evidence::EvidenceStore::open(args.work_dir.join("evidence"))?;
             let before = rss_mib();
             reset_peak();
@@ -162,7 +160,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
     let mut bare = vec![];
     for run in 0..args.runs {
         let scratch = Scratch::new(args, backend, "import_bare").await?;
-        let store = prepared(&scratch.url, &demo).await?;
+        let store = prepared(&scratch.url).await?;
         bare.push(crate::bench::bare_insert(&store, &demo, anju_import::BATCH as u64).await?);
         store.db.close().await;
         scratch.drop().await?;

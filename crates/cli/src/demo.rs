@@ -3,13 +3,13 @@
 //! transaction with its audit rows.
 
 use crate::config::Config;
+use anju_demo::JIAXIANG_TOWNS;
 use anju_demo::{Demo, DemoHouse};
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};
-use anju_domain::region::JIAXIANG_TOWNS;
 use anju_domain::{RuleCode, Scope};
-use anju_store::{NewAccount, NewHouse, Reference, RefusedAttempt, Store};
+use anju_store::{NewAccount, NewHouse, RefusedAttempt, Store};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -72,6 +72,15 @@ fn to_batch(houses: Vec<DemoHouse>) -> (Vec<NewHouse>, Vec<RefusedAttempt>) {
     (houses, refusals)
 }
 
+/// Sets up the demo county (Jiaxiang, its real towns and villages from the national table) as
+/// `anju init --county 370829` would, valid from 2020 for the demo's history.
+pub async fn init_county(store: &Store) -> anyhow::Result<()> {
+    store
+        .init_county(&anju_demo::county_regions(), anju_divisions::edition().id)
+        .await?;
+    Ok(())
+}
+
 /// Loads `houses` demo houses from `seed` into an empty store. Two generator threads take
 /// alternate batches; batches are written in order, so the database is the same every time.
 pub async fn load(
@@ -81,9 +90,7 @@ pub async fn load(
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<LoadSummary> {
     let demo = std::sync::Arc::new(Demo::new(houses, seed));
-    let mut reference = Reference::defaults();
-    reference.regions.extend(demo.villages.iter().cloned());
-    store.add_reference(&reference).await?;
+    init_county(store).await?;
     let batches = houses.div_ceil(BATCH);
     const LANES: u64 = 2;
     let mut receivers = Vec::new();
@@ -226,7 +233,7 @@ pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<S
         department: None,
     };
     let password = anju_store::accounts::one_time_password();
-    let county = RegionCode::parse(anju_domain::region::JIAXIANG).expect("valid");
+    let county = RegionCode::parse(anju_demo::JIAXIANG).expect("valid");
     let mut accounts: Vec<NewAccount> = vec![
         new(
             "county",

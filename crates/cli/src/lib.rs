@@ -10,5 +10,6 @@ pub mod demo;
 pub mod events;
 pub mod import;
 pub mod ledger;
+pub mod regions;
 pub mod report;
 pub mod serve;

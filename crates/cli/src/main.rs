@@ -1,7 +1,7 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{admin, bench, config::Config, demo, events, import, ledger, report, serve};
+use anju::{admin, bench, config::Config, demo, events, import, ledger, regions, report, serve};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -26,6 +26,12 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations (also done by every other command).
     Migrate,
+    /// Set up the database for a county: its towns and villages from the national division
+    /// table shipped with Anju (no network needed). Run once before `serve`; again changes nothing.
+    Init(regions::InitArgs),
+    /// The county's towns and villages: list them, or import a list of those the table lacks.
+    #[command(subcommand)]
+    Regions(regions::RegionsCommand),
     /// Load a deterministic demo county into the database.
     Demo(demo::DemoArgs),
     /// Export or import the full event log as JSON Lines.
@@ -85,6 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("数据库已是最新版本（{}）", store.db.backend());
                 Ok(())
             }
+            Command::Init(args) => regions::init(&cli.config, args).await,
+            Command::Regions(cmd) => regions::run(&cli.config, cmd).await,
             Command::Demo(args) => demo::run(&cli.config, args).await,
             Command::Events(cmd) => events::run(&cli.config, cmd).await,
             Command::Check => events::check(&cli.config).await,

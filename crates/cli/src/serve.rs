@@ -2,7 +2,6 @@
 //! database, creates the county office's administrator with a one-time password and prints it.
 
 use crate::config::Config;
-use anju_domain::RegionLevel;
 use anju_store::Store;
 use anju_web::{AppState, WebOptions};
 use anyhow::Context;
@@ -30,13 +29,7 @@ pub async fn run(config: &Config, args: ServeArgs) -> anyhow::Result<()> {
 
 /// The first account of an empty database, printed once.
 pub async fn bootstrap(store: &Store) -> anyhow::Result<()> {
-    let county = store
-        .reference()
-        .regions
-        .iter()
-        .find(|r| r.level == RegionLevel::County)
-        .map(|r| r.code)
-        .ok_or_else(|| anyhow::anyhow!("区划数据中没有县级区划"))?;
+    let county = store.county_code()?;
     if let Some((account, otp)) = store.bootstrap_admin(county).await? {
         println!(
             "已创建首个管理员账号：用户名 {}，一次性密码 {otp}（首次登录后须修改）",

@@ -105,6 +105,10 @@ fn every_subcommand_has_help() {
         vec!["ledger", "--help"],
         vec!["report", "--help"],
         vec!["report", "prepare", "--help"],
+        vec!["init", "--help"],
+        vec!["regions", "--help"],
+        vec!["regions", "list", "--help"],
+        vec!["regions", "import", "--help"],
     ] {
         let out = anju().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -336,4 +340,78 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
         out.status.success() && text.contains("校验一致") && text.contains("合计"),
         "{text}"
     );
+}
+
+/// A county other than the demo's goes live from the command line: `init` from the shipped
+/// table, `serve` refusing until then, a region list imported, `init` again changing nothing,
+/// and another county refused.
+#[test]
+fn any_county_is_set_up_from_the_shipped_table_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wenshang");
+    let run = |args: &[&str]| {
+        let out = anju()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Before init: serve says how to set the county up, and starts nothing.
+    let (ok, _, err) = run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!ok);
+    assert!(err.contains("anju init --county"), "{err}");
+
+    let (ok, _, err) = run(&["init", "--county", "379999"]);
+    assert!(!ok);
+    assert!(err.contains("379999"), "{err}");
+    let (ok, out, err) = run(&["init", "--county", "汶上"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("370830"), "{out}");
+    assert!(out.contains("15 个镇街、372 个村（社区）"), "{out}");
+
+    let (ok, out, _) = run(&["regions", "list", "--level", "village"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines().count(),
+        1 + 372,
+        "header and one line per village"
+    );
+    let (_, out, _) = run(&["regions", "list", "--level", "town"]);
+    assert_eq!(out.lines().count(), 1 + 15);
+
+    // A list with one bad row adds nothing; the good list adds its rows once.
+    let list = dir.path().join("新设社区.csv");
+    std::fs::write(
+        &list,
+        "代码,名称,上级代码\n370830001901,新城社区,370830001\n370830001902,,370830001\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["regions", "import", list.to_str().unwrap(), "--commit"]);
+    assert!(!ok);
+    assert!(err.contains("第 3 行"), "{err}");
+    std::fs::write(
+        &list,
+        "代码,名称,上级代码\n370830001901,新城社区,370830001\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["regions", "import", list.to_str().unwrap(), "--commit"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("已新增 1 个区划"), "{out}");
+    let (_, out, _) = run(&["regions", "list", "--level", "village"]);
+    assert_eq!(out.lines().count(), 1 + 373);
+    assert!(out.contains("370830001901\t新城社区"), "{out}");
+
+    let (ok, out, _) = run(&["init", "--county", "370830"]);
+    assert!(ok);
+    assert!(out.contains("没有变化"), "{out}");
+    let (ok, _, err) = run(&["init", "--county", "370829"]);
+    assert!(!ok);
+    assert!(err.contains("已设置为汶上县（370830）"), "{err}");
+    assert!(err.contains("嘉祥县"), "{err}");
 }

@@ -6,8 +6,8 @@ use anju_domain::Scope;
 use anju_domain::auth::Principal;
 use anju_domain::ledger::{AsOf, Form};
 use anju_import::{Request, export, import_file};
+use anju_store::Store;
 use anju_store::testing::{TestDb, postgres, sqlite};
-use anju_store::{Reference, Store};
 
 const HOUSES: u64 = 600;
 const SEED: u64 = 11;
@@ -40,11 +40,7 @@ async fn round_trip(a: TestDb, b: TestDb) {
     std::fs::write(&file, export::xlsx(&rows).unwrap()).unwrap();
 
     // The second county database knows the same regions, and nothing else.
-    let mut reference = Reference::defaults();
-    reference
-        .regions
-        .extend(anju_demo::Demo::new(HOUSES, SEED).villages.iter().cloned());
-    b.store.add_reference(&reference).await.unwrap();
+    anju::demo::init_county(&b.store).await.unwrap();
     let evidence = anju_evidence::EvidenceStore::open(dir.path().join("evidence")).unwrap();
     let req = || Request {
         path: &file,

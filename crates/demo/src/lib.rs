@@ -1,4 +1,5 @@
-//! Demo data: a deterministic, realistic county. Villages for every town; houses of both kinds
+//! Demo data: a deterministic, realistic county on Jiaxiang's real villages (from the national
+//! division table); houses of both kinds
 //! in realistic shares; every lifecycle path, each step accepted by the real rules; legacy
 //! closures on management measures; and illegal attempts, refused by the rules and reported.
 //! Fictional people with well-formed ID-card and mobile numbers. Pure: no I/O.
@@ -11,7 +12,8 @@ use anju_domain::dict::{
 };
 use anju_domain::event::{Actor, Appraisal, Change, Command, Event, EvidenceKind, Role};
 use anju_domain::house::{Construction, HouseRecord, People};
-use anju_domain::region::{JIAXIANG, JIAXIANG_TOWNS, Region};
+use anju_domain::region::Region;
+pub use anju_domain::sample::{JIAXIANG, JIAXIANG_TOWNS};
 use anju_domain::{HouseCode, HouseState, RegionLevel, RuleViolation, apply, decide, sample};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
@@ -70,25 +72,6 @@ const GIVEN: &[&str] = &[
     "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "超", "霞", "刚", "平", "红梅", "宏伟", "金凤",
     "立新", "凤英", "守信", "庆华", "广田", "传胜", "德宝", "春生",
 ];
-const VILLAGE_HEADS: &[&str] = &[
-    "王", "李", "张", "刘", "孙", "前", "后", "东", "西", "南", "北", "大", "小", "马", "郭", "高",
-    "曹", "田", "孟", "石", "桑", "柳", "杏", "梨", "枣", "仲", "黄", "纸", "红", "青",
-];
-const VILLAGE_TAILS: &[&str] = &[
-    "庄村",
-    "楼村",
-    "屯村",
-    "集村",
-    "营村",
-    "店村",
-    "寨村",
-    "官庄村",
-    "家村",
-    "桥村",
-    "洼村",
-    "园村",
-];
-
 const BUSINESS_TYPES: &[(&str, u32)] = &[
     ("餐饮饭店", 25),
     ("批发零售", 25),
@@ -233,7 +216,7 @@ impl Demo {
         Demo {
             seed,
             houses,
-            villages: villages(seed),
+            villages: villages(),
             county,
             dict: Dictionaries::default(),
         }
@@ -631,50 +614,20 @@ fn person(rng: &mut Rng, village: &Region) -> People {
     }
 }
 
-/// Villages for every town (demo data, marked as such): 12–30 per town, 12-digit codes.
-pub fn villages(seed: u64) -> Vec<Region> {
-    let mut rng = Rng::new(seed ^ 0x005E_ED0F_1A6E);
-    let mut out = Vec::new();
-    for (town, _) in JIAXIANG_TOWNS {
-        let town_code = RegionCode::parse(town).expect("valid");
-        let n = 12 + rng.below(19);
-        let urban = town.ends_with("001")
-            || town.ends_with("002")
-            || town.ends_with("003")
-            || town.ends_with("400");
-        let mut names = std::collections::BTreeSet::new();
-        let mut k = 0;
-        while names.len() < n as usize {
-            k += 1;
-            let name = if urban {
-                format!(
-                    "{}{}社区",
-                    rng.pick(VILLAGE_HEADS),
-                    rng.pick(&["园", "苑", "城", "街", "桥", "湖", "山"])
-                )
-            } else {
-                format!("{}{}", rng.pick(VILLAGE_HEADS), rng.pick(VILLAGE_TAILS))
-            };
-            names.insert(name);
-            if k > 1000 {
-                break;
-            }
-        }
-        for (j, name) in names.into_iter().enumerate() {
-            let code = format!("{town}{:03}", if urban { 1 + j } else { 201 + j });
-            out.push(Region {
-                code: RegionCode::parse(&code).expect("valid"),
-                name,
-                level: RegionLevel::Village,
-                parent: Some(town_code),
-                valid_from: anju_domain::region::seed_valid_from(),
-                valid_to: None,
-                is_demo: true,
-                reports_separately: true,
-            });
-        }
-    }
-    out
+/// The demo county as the national table has it (Jiaxiang: province, city, county, 16 towns
+/// and their 453 villages), valid from 2020 so that the demo's history (from 2023) has them.
+pub fn county_regions() -> Vec<Region> {
+    anju_divisions::county(JIAXIANG)
+        .expect("the demo county is in the shipped table")
+        .regions(anju_domain::sample::seed_valid_from(), true)
+}
+
+/// The demo county's villages, real ones from the national table.
+pub fn villages() -> Vec<Region> {
+    county_regions()
+        .into_iter()
+        .filter(|r| r.level == RegionLevel::Village)
+        .collect()
 }
 
 struct Walker<'a> {
@@ -898,10 +851,16 @@ mod tests {
     }
 
     #[test]
-    fn every_town_has_villages() {
-        let v = villages(1);
+    fn the_demo_spreads_houses_over_the_real_villages_of_every_town() {
+        let demo = Demo::new(3000, 7);
+        assert_eq!(demo.villages.len(), 453);
+        assert!(demo.villages.iter().any(|v| v.name == "东纸坊村"));
         for (t, _) in JIAXIANG_TOWNS {
-            assert!(v.iter().filter(|r| r.code.as_str().starts_with(t)).count() >= 12);
+            let used = (0..3000)
+                .map(|i| demo.house(i).state.record.map(|r| r.village))
+                .filter(|v| v.is_some_and(|v| v.as_str().starts_with(t)))
+                .count();
+            assert!(used > 0, "no demo house in town {t}");
         }
     }
 }

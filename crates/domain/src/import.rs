@@ -681,7 +681,7 @@ pub fn ledger_evidence(file_name: &str, sha256: &str, row: usize) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::region::jiaxiang_seed;
+    use crate::sample::jiaxiang_seed;
 
     fn headers(h: &[&str]) -> Vec<String> {
         h.iter().map(|s| s.to_string()).collect()

@@ -1,10 +1,13 @@
 //! Small well-formed values for tests, examples and the demo: a house record, its people, a
-//! survey, an appraisal, evidence. Fictional people; valid codes.
+//! survey, an appraisal, evidence, and Jiaxiang's towns (the demo's county). Fictional people;
+//! valid codes. No production path reads this module.
 
 use crate::codes::{IdCardNumber, OwnerId, PhoneNumber, RegionCode};
 use crate::dict::{Grade, Judgement, RiskLevel, UsageCategory};
 use crate::event::{Appraisal, Evidence, EvidenceKind, Survey};
 use crate::house::{Construction, HouseRecord, People};
+use crate::region::Region;
+use chrono::NaiveDate;
 
 /// A plain two-storey brick house in the given village.
 pub fn record(village: RegionCode, usage: UsageCategory) -> HouseRecord {
@@ -143,4 +146,57 @@ pub fn ledger_table() -> crate::ledger::LedgerTable {
             row("370829102000", "梁宝寺镇", [0; 12]),
         ],
     )
+}
+
+pub const JIAXIANG: &str = "370829";
+
+/// Jiaxiang County's towns and sub-districts (DOMAIN §2): 9-digit code and name.
+pub const JIAXIANG_TOWNS: &[(&str, &str)] = &[
+    ("370829001", "嘉祥街道"),
+    ("370829002", "卧龙山街道"),
+    ("370829003", "万张街道"),
+    ("370829101", "纸坊镇"),
+    ("370829102", "梁宝寺镇"),
+    ("370829104", "疃里镇"),
+    ("370829105", "马村镇"),
+    ("370829106", "金屯镇"),
+    ("370829107", "大张楼镇"),
+    ("370829108", "马集镇"),
+    ("370829110", "孟姑集镇"),
+    ("370829111", "老僧堂镇"),
+    ("370829112", "仲山镇"),
+    ("370829113", "满硐镇"),
+    ("370829114", "黄垓镇"),
+    ("370829400", "嘉祥经济开发区"),
+];
+
+/// The date the seeded divisions are valid from.
+pub fn seed_valid_from() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2020, 1, 1).expect("valid date")
+}
+
+/// Province, city, county and towns of Jiaxiang, the demo's and the tests' county (no villages):
+/// test data only; a database gets its county from the national table (`anju init`).
+pub fn jiaxiang_seed() -> Vec<Region> {
+    let from = seed_valid_from();
+    let r = |code: &str, name: &str, parent: Option<&str>, separately: bool| Region {
+        code: RegionCode::parse(code).expect("seed codes are valid"),
+        name: name.to_string(),
+        level: RegionCode::parse(code).expect("valid").level(),
+        parent: parent.map(|p| RegionCode::parse(p).expect("valid")),
+        valid_from: from,
+        valid_to: None,
+        is_demo: false,
+        reports_separately: separately,
+    };
+    let mut out = vec![
+        r("37", "山东省", None, true),
+        r("3708", "济宁市", Some("37"), true),
+        r(JIAXIANG, "嘉祥县", Some("3708"), true),
+    ];
+    for (code, name) in JIAXIANG_TOWNS {
+        // The development zone is a statistical unit; by default it reports on its own.
+        out.push(r(code, name, Some(JIAXIANG), true));
+    }
+    out
 }

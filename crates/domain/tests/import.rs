@@ -7,7 +7,8 @@ use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::dict::Dictionaries;
 use anju_domain::event::{Change, EvidenceKind};
 use anju_domain::import::{Importers, events, ledger_evidence, map_headers, read_row};
-use anju_domain::region::{Region, jiaxiang_seed, seed_valid_from};
+use anju_domain::region::Region;
+use anju_domain::sample::{jiaxiang_seed, seed_valid_from};
 use anju_domain::state::{HouseState, Status, apply};
 use chrono::{NaiveDate, Utc};
 

@@ -201,7 +201,7 @@ impl Store {
         }
 
         // New houses: codes after the county's last (placeholders in a dry run).
-        let county = crate::ledger::county_of(&reference.regions);
+        let county = crate::ledger::county_of(&reference.regions)?;
         let next = if commit {
             crate::houses::last_code(&mut tx, &county)
                 .await?

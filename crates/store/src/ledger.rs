@@ -104,7 +104,7 @@ impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
     pub async fn ledger(&self, form: Form, scope: &Scope, as_of: AsOf) -> Result<LedgerTable> {
-        let unit = self.unit_of(scope);
+        let unit = self.unit_of(scope)?;
         let by_village = unit.level() >= RegionLevel::Town;
         // The database counts houses per (village, facts) — a covering index scan yielding a few
         // thousand rows for a county — and the domain's column definitions do the rest.
@@ -153,7 +153,7 @@ impl Store {
         scope: &Scope,
         as_of: AsOf,
     ) -> Result<(LedgerTable, Vec<Vec<Vec<String>>>)> {
-        let unit = self.unit_of(scope);
+        let unit = self.unit_of(scope)?;
         let by_village = unit.level() >= RegionLevel::Town;
         let sql = format!(
             "SELECT x.code, h.town_code, h.village_code, h.facts {} ORDER BY x.code",
@@ -206,11 +206,11 @@ impl Store {
     }
 
     /// The unit a scope's ledger is for: its region, or the county.
-    fn unit_of(&self, scope: &Scope) -> RegionCode {
-        scope
-            .region()
-            .copied()
-            .unwrap_or_else(|| county_of(&self.reference().regions))
+    fn unit_of(&self, scope: &Scope) -> Result<RegionCode> {
+        match scope.region() {
+            Some(r) => Ok(*r),
+            None => county_of(&self.reference().regions),
+        }
     }
 
     /// Rows for every town (or village) of `unit` valid on the day, the grouped counts added in
@@ -315,7 +315,7 @@ impl Store {
         };
         let reference = self.reference();
         let day = region_day(as_of);
-        let by_village = self.unit_of(scope).level() >= RegionLevel::Town;
+        let by_village = self.unit_of(scope)?.level() >= RegionLevel::Town;
         let sql = format!(
             "SELECT x.code, x.address, h.village_code, x.status, h.town_code {} AND {} ORDER BY x.code",
             source_with_houses(as_of),
@@ -403,13 +403,12 @@ impl Store {
     }
 }
 
-/// The county of the reference data (the unit of an unscoped ledger).
-pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> RegionCode {
+/// The county of the reference data (the unit of an unscoped ledger), or the refusal that
+/// names `anju init` on a database not yet set up.
+pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> crate::Result<RegionCode> {
     regions
         .iter()
         .find(|r| r.level == RegionLevel::County)
-        .map_or_else(
-            || RegionCode::parse(anju_domain::region::JIAXIANG).expect("valid"),
-            |r| r.code,
-        )
+        .map(|r| r.code)
+        .ok_or_else(|| crate::StoreError::Invalid(crate::regions::NO_COUNTY.into()))
 }

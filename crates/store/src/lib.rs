@@ -19,6 +19,7 @@ pub mod personal;
 pub mod plaque;
 pub mod problems;
 pub mod reference;
+pub mod regions;
 pub mod reminders;
 pub mod reports;
 pub mod scope;
@@ -65,8 +66,8 @@ type SettingsCache = std::collections::HashMap<String, (std::time::Instant, Opti
 pub const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Store {
-    /// Connects, applies pending migrations, seeds the default reference data into an empty
-    /// database, seals personal data left in plain text by an older version, and loads the
+    /// Connects, applies pending migrations, seeds the default dictionaries, departments and
+    /// sector table into an empty database (regions come from `init_county`), seals personal data left in plain text by an older version, and loads the
     /// reference cache. `vault` holds the keys personal data is sealed with.
     pub async fn open(url: &str, vault: Vault) -> Result<Store> {
         let db = Db::connect(url).await?;
@@ -79,7 +80,7 @@ impl Store {
             vault: Arc::new(vault),
         };
         store.check_keys().await?;
-        if store.count_regions().await? == 0 {
+        if store.count_departments().await? == 0 {
             let mut tx = store.db.begin().await?;
             reference::insert_missing(&mut tx, &Reference::defaults()).await?;
             tx.commit().await?;
@@ -88,9 +89,9 @@ impl Store {
         Ok(store)
     }
 
-    async fn count_regions(&self) -> Result<i64> {
+    async fn count_departments(&self) -> Result<i64> {
         Ok(
-            on_db!(&self.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM regions").fetch_one(p).await)?,
+            on_db!(&self.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM departments").fetch_one(p).await)?,
         )
     }
 

@@ -21,10 +21,11 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// The defaults: Jiaxiang County and the notice's dictionaries.
+    /// The defaults every county starts with: the notice's departments, sector table and
+    /// dictionaries. No regions: those come from the national table for one county (`anju init`).
     pub fn defaults() -> Reference {
         Reference {
-            regions: anju_domain::region::jiaxiang_seed(),
+            regions: vec![],
             region_changes: vec![],
             departments: pairs(DEFAULT_DEPARTMENTS),
             sectors: pairs(DEFAULT_SECTORS),
@@ -102,7 +103,7 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
                 .bind(ch.new.as_str())
                 .bind(&ch.old_name)
                 .bind(ch.effective)
-                .bind(kind_code(ch.kind))
+                .bind(ch.kind.code())
                 .bind(&ch.note)
                 .bind(0_i64)
                 .bind("system")
@@ -123,16 +124,7 @@ type RegionRow = (
     bool,
 );
 
-/// Loads all reference data, in a stable order.
-pub async fn load(db: &Db) -> Result<Reference> {
-    const REGIONS: &str = "SELECT code, name, parent_code, valid_from, valid_to, is_demo, reports_separately FROM regions ORDER BY code";
-    const CHANGES: &str = "SELECT old_code, new_code, old_name, effective, kind, note FROM region_changes ORDER BY effective, id";
-    const DEPTS: &str = "SELECT code, name FROM departments ORDER BY code";
-    const SECTORS: &str =
-        "SELECT business_type, department_code FROM sector_departments ORDER BY business_type";
-    const DICT: &str =
-        "SELECT kind, label FROM dictionary_entries WHERE active ORDER BY kind, position, label";
-    let rows: Vec<RegionRow> = on_db!(db, p => sqlx::query_as(REGIONS).fetch_all(p).await)?;
+fn region_rows(rows: Vec<RegionRow>) -> Result<Vec<Region>> {
     let mut regions = Vec::with_capacity(rows.len());
     for (code, name, parent, valid_from, valid_to, is_demo, reports_separately) in rows {
         let code = RegionCode::parse(&code).map_err(corrupt)?;
@@ -150,6 +142,27 @@ pub async fn load(db: &Db) -> Result<Reference> {
             reports_separately,
         });
     }
+    Ok(regions)
+}
+
+const REGIONS: &str = "SELECT code, name, parent_code, valid_from, valid_to, is_demo, reports_separately FROM regions ORDER BY code";
+
+/// The regions as a write transaction sees them (for checks that must not race a writer).
+pub async fn load_regions(tx: &mut Tx) -> Result<Vec<Region>> {
+    let rows: Vec<RegionRow> = on_tx!(tx, c => sqlx::query_as(REGIONS).fetch_all(&mut *c).await)?;
+    region_rows(rows)
+}
+
+/// Loads all reference data, in a stable order.
+pub async fn load(db: &Db) -> Result<Reference> {
+    const CHANGES: &str = "SELECT old_code, new_code, old_name, effective, kind, note FROM region_changes ORDER BY effective, id";
+    const DEPTS: &str = "SELECT code, name FROM departments ORDER BY code";
+    const SECTORS: &str =
+        "SELECT business_type, department_code FROM sector_departments ORDER BY business_type";
+    const DICT: &str =
+        "SELECT kind, label FROM dictionary_entries WHERE active ORDER BY kind, position, label";
+    let rows: Vec<RegionRow> = on_db!(db, p => sqlx::query_as(REGIONS).fetch_all(p).await)?;
+    let regions = region_rows(rows)?;
     let rows: Vec<(String, String, String, NaiveDate, String, String)> =
         on_db!(db, p => sqlx::query_as(CHANGES).fetch_all(p).await)?;
     let mut region_changes = Vec::with_capacity(rows.len());
@@ -159,11 +172,8 @@ pub async fn load(db: &Db) -> Result<Reference> {
             new: RegionCode::parse(&new).map_err(corrupt)?,
             old_name,
             effective,
-            kind: if kind == "merge" {
-                RegionChangeKind::Merge
-            } else {
-                RegionChangeKind::Rename
-            },
+            kind: RegionChangeKind::from_code(&kind)
+                .ok_or_else(|| corrupt(format!("region change kind {kind}")))?,
             note,
         });
     }
@@ -181,13 +191,6 @@ pub async fn load(db: &Db) -> Result<Reference> {
         sectors,
         dictionaries: Dictionaries { kinds },
     })
-}
-
-fn kind_code(k: RegionChangeKind) -> &'static str {
-    match k {
-        RegionChangeKind::Merge => "merge",
-        RegionChangeKind::Rename => "rename",
-    }
 }
 
 /// Records a merge or rename. A merge ends the old region on `effective` (its houses keep their
@@ -223,7 +226,7 @@ pub async fn change_region(
             .bind(ch.new.as_str())
             .bind(&ch.old_name)
             .bind(ch.effective)
-            .bind(kind_code(ch.kind))
+            .bind(ch.kind.code())
             .bind(&ch.note)
             .bind(at)
             .bind(by)

@@ -33,7 +33,30 @@ pub fn test_vault() -> crate::Vault {
     crate::Vault::generate()
 }
 
-pub async fn sqlite() -> TestDb {
+/// The tests' county: Jiaxiang's province, city, county and 16 towns from the national table
+/// (no villages: tests add the few they use), valid from 2020 as the tests' histories need.
+pub fn test_county() -> &'static [anju_domain::region::Region] {
+    static COUNTY: std::sync::OnceLock<Vec<anju_domain::region::Region>> =
+        std::sync::OnceLock::new();
+    COUNTY.get_or_init(|| {
+        anju_divisions::county(anju_domain::sample::JIAXIANG)
+            .expect("Jiaxiang is in the table")
+            .regions(anju_domain::sample::seed_valid_from(), false)
+    })
+}
+
+/// Opens a fresh database and sets up the tests' county, as `anju init` would.
+async fn open_with_county(url: &str) -> Store {
+    let store = Store::open(url, test_vault()).await.expect("open database");
+    store
+        .init_county(test_county(), "test")
+        .await
+        .expect("set up the test county");
+    store
+}
+
+/// A fresh database with no county, as a new installation has before `anju init`.
+pub async fn sqlite_empty() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("anju.db").display());
     TestDb {
@@ -44,7 +67,42 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("anju.db").display());
+    TestDb {
+        store: open_with_county(&url).await,
+        url,
+        pg_name: None,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh PostgreSQL database with no county.
+pub async fn postgres_empty() -> TestDb {
+    let (url, name) = postgres_database().await;
+    TestDb {
+        store: Store::open(&url, test_vault())
+            .await
+            .expect("open postgres"),
+        url,
+        pg_name: Some(name),
+        _dir: None,
+    }
+}
+
 pub async fn postgres() -> TestDb {
+    let (url, name) = postgres_database().await;
+    TestDb {
+        store: open_with_county(&url).await,
+        url,
+        pg_name: Some(name),
+        _dir: None,
+    }
+}
+
+/// A new, empty PostgreSQL database: its URL and name.
+async fn postgres_database() -> (String, String) {
     let admin = postgres_admin_url();
     let name = format!(
         "anju_test_{}_{}",
@@ -65,15 +123,7 @@ pub async fn postgres() -> TestDb {
         .await
         .expect("create test database");
     pool.close().await;
-    let url = crate::db::with_database(&admin, &name);
-    TestDb {
-        store: Store::open(&url, test_vault())
-            .await
-            .expect("open postgres"),
-        url,
-        pg_name: Some(name),
-        _dir: None,
-    }
+    (crate::db::with_database(&admin, &name), name)
 }
 
 impl Drop for TestDb {
@@ -120,6 +170,27 @@ macro_rules! both {
     };
 }
 
+/// Like [`both!`], on databases with no county (a fresh installation before `anju init`).
+#[macro_export]
+macro_rules! both_empty {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::testing::sqlite_empty().await;
+                    super::$name(&db.store).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = $crate::testing::postgres_empty().await;
+                    super::$name(&db.store).await;
+                }
+            }
+        )*
+    };
+}
+
 // Houses stepped through the real store, and the steps they take.
 
 pub fn actor(id: &str, role: Role) -> Actor {
@@ -146,14 +217,17 @@ pub const VILLAGE: &str = "370829101201";
 pub const OTHER_VILLAGE: &str = "370829102201";
 
 pub async fn with_villages(store: &Store) {
-    let mut r = crate::Reference::defaults();
+    let mut r = crate::Reference {
+        regions: test_county().to_vec(),
+        ..crate::Reference::defaults()
+    };
     for (code, town) in [(VILLAGE, "370829101"), (OTHER_VILLAGE, "370829102")] {
         r.regions.push(anju_domain::region::Region {
             code: RegionCode::parse(code).unwrap(),
             name: format!("测试村{code}"),
             level: anju_domain::RegionLevel::Village,
             parent: Some(RegionCode::parse(town).unwrap()),
-            valid_from: anju_domain::region::seed_valid_from(),
+            valid_from: anju_domain::sample::seed_valid_from(),
             valid_to: None,
             is_demo: true,
             reports_separately: true,
@@ -179,7 +253,10 @@ impl<'a> House<'a> {
     ) -> House<'a> {
         let mut h = House {
             store,
-            code: HouseCode::new(&RegionCode::parse("370829").unwrap(), serial),
+            code: HouseCode::new(
+                &RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
+                serial,
+            ),
             version: 0,
             day: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
         };

@@ -312,7 +312,7 @@ impl Store {
             }
             .into());
         }
-        let county = crate::ledger::county_of(&self.reference().regions);
+        let county = crate::ledger::county_of(&self.reference().regions)?;
         let last = crate::houses::last_code(tx, &county).await?;
         Ok(HouseCode::new(&county, last.map_or(1, |c| c.serial() + 1)))
     }

@@ -123,7 +123,7 @@ async fn build(store: &Store) {
         name: "测试二村".into(),
         level: RegionLevel::Village,
         parent: Some(RegionCode::parse("370829102").unwrap()),
-        valid_from: anju_domain::region::seed_valid_from(),
+        valid_from: anju_domain::sample::seed_valid_from(),
         valid_to: None,
         is_demo: true,
         reports_separately: true,

@@ -329,7 +329,7 @@ async fn opening_twice_applies_migrations_once(store: &Store) {
     assert!(applied.is_empty());
     assert_eq!(
         store.reference().regions.len(),
-        anju_domain::region::jiaxiang_seed().len()
+        anju_store::testing::test_county().len()
     );
 }
 

@@ -169,7 +169,7 @@ async fn run(store: &Store, ops: &[Op]) {
         name: "测试村".into(),
         level: anju_domain::RegionLevel::Village,
         parent: Some(RegionCode::parse("370829105").unwrap()),
-        valid_from: anju_domain::region::seed_valid_from(),
+        valid_from: anju_domain::sample::seed_valid_from(),
         valid_to: None,
         is_demo: true,
         reports_separately: true,

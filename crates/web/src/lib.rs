@@ -15,6 +15,7 @@ pub mod pages;
 pub mod plaque;
 pub mod problems;
 pub mod record;
+pub mod regions;
 pub mod reports;
 pub mod session;
 pub mod steps;
@@ -256,6 +257,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(admin::act),
         )
         .route("/admin/settings", get(admin::settings))
+        .route("/admin/regions", get(regions::show).post(regions::edit))
         .route(
             "/admin/settings/deadlines",
             axum::routing::post(admin::save_deadlines),

@@ -300,6 +300,7 @@ pub async fn register(
         }
     };
     let parsed = (|| {
+        let county = state.store.county_code().map_err(|e| e.to_string())?;
         let effective = date(p, "effective").map_err(|e| format!("登记日期：{e}"))?;
         let reg_source = one(p, "source")
             .as_deref()
@@ -309,7 +310,7 @@ pub async fn register(
         let (record, people) = build(&state, p, true)?;
         Ok::<_, String>(Command {
             // Given by the store.
-            house: HouseCode::new(&anju_domain::RegionCode::parse("370829").expect("valid"), 0),
+            house: HouseCode::new(&county, 0),
             expected_version: 0,
             change: Change::Registered {
                 source: reg_source,

@@ -621,3 +621,75 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     shot(&c, "desktop-ranking").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_there() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    // A fresh install for a county set up from the table, with no demo data.
+    let db = sqlite_empty().await;
+    let store = &db.store;
+    let county = anju_divisions::county("370830").unwrap();
+    store
+        .init_county(
+            &county.regions(anju_divisions::edition().reference_date, true),
+            anju_divisions::edition().id,
+        )
+        .await
+        .unwrap();
+    account(store, "ws-county", Role::CountyOffice, "370830").await;
+    account(store, "ws-clerk", Role::TownOperator, "370830102").await;
+    let addr = serve(store).await;
+    let base = format!("http://{addr}");
+    let (_driver, port) = start_driver().await;
+
+    let c = browser(port, 1920, 1080).await;
+    log_in(&c, &base, "ws-county").await;
+    c.goto(&format!("{base}/admin/accounts")).await.unwrap();
+    c.find(Locator::LinkText("区划（镇街、村（社区））→"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = wait_for(&c, "form[data-region-form=add]", "the 区划 page").await;
+    form.find(Locator::Css("select[name=parent]"))
+        .await
+        .unwrap()
+        .select_by_value("370830102")
+        .await
+        .unwrap();
+    for (name, value) in [("code", "370830102901"), ("name", "南旺新村")] {
+        form.find(Locator::Css(&format!("input[name={name}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let ok = wait_for(&c, "p.ok", "the saved message").await;
+    assert!(ok.text().await.unwrap().contains("370830102901"));
+    let open = wait_for(&c, "details[open]", "the town's villages").await;
+    assert!(open.text().await.unwrap().contains("南旺新村"));
+    shot(&c, "desktop-regions").await;
+    c.close().await.unwrap();
+
+    // The clerk of that town sees it in the registration form's village list.
+    let c = browser(port, 360, 800).await;
+    log_in(&c, &base, "ws-clerk").await;
+    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    let select = wait_for(&c, "select[name=village]", "registration form").await;
+    let options = select.text().await.unwrap();
+    assert!(options.contains("南旺新村"), "{options}");
+    select.select_by_value("370830102901").await.unwrap();
+    shot(&c, "phone-register-new-village").await;
+    c.close().await.unwrap();
+}

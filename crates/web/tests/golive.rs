@@ -1,0 +1,213 @@
+//! A county other than the demo's goes live without `anju demo`, on SQLite and PostgreSQL: a
+//! fresh database set up for Wenshang from the national table, the first administrator (one-time
+//! password, changed), who adds a village on the 区划 page and a town clerk; the clerk registers
+//! a house in a real village through the web form (and in the new one) and imports a ledger.
+
+mod common;
+
+use anju_store::Store;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{get, login, post, send};
+
+/// The one-time password shown once on the accounts page.
+fn issued_password(html: &str) -> String {
+    let start = html
+        .find("<code class=\"secret\">")
+        .expect("a password is shown")
+        + 21;
+    let end = start + html[start..].find("</code>").unwrap();
+    html[start..end].to_string()
+}
+
+/// Logs in with a one-time password and sets a new one, as a person does on first login.
+async fn first_login(store: &Store, username: &str, otp: &str) -> (String, String) {
+    let (cookie, csrf) = login(store, username, otp).await;
+    let new = "Wenshang-2024q";
+    let (status, location, html) = send(
+        store,
+        post(
+            "/password",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("old", otp),
+                ("new", new),
+                ("confirm", new),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/"),
+        "{html}"
+    );
+    login(store, username, new).await
+}
+
+fn multipart_import(cookie: &str, csrf: &str, file: &[u8]) -> Request<Body> {
+    let b = "----anjugolive";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ncommit\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"台账.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    Request::post(format!("/import?csrf={csrf}"))
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={b}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(store: &Store) {
+    // `anju init --county 370830`, then `anju serve`'s first start.
+    let wenshang = anju_divisions::county("370830").unwrap();
+    let edition = anju_divisions::edition();
+    store
+        .init_county(&wenshang.regions(edition.reference_date, true), edition.id)
+        .await
+        .unwrap();
+    let county = store.county_code().unwrap();
+    let (admin, otp) = store.bootstrap_admin(county).await.unwrap().unwrap();
+    assert_eq!(admin.username, "admin");
+    let (admin, csrf) = first_login(store, "admin", &otp).await;
+
+    // The home page and the ledger name the county from its data, never the demo's.
+    let (status, _, html) = send(store, get("/ledgers/2", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("汶上县"), "{html}");
+    assert!(html.contains("南旺镇"), "every town is a row");
+    assert!(!html.contains("嘉祥"), "no trace of the demo county");
+
+    // The 区划 page: the towns with their villages; a new community is added under 中都街道.
+    let (status, _, html) = send(store, get("/admin/regions", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("汶上县（370830）"), "{html}");
+    assert!(html.contains("中都街道") && html.contains("370830001"));
+    let new_village = [
+        ("csrf", csrf.as_str()),
+        ("op", "add"),
+        ("parent", "370830001"),
+        ("code", "370830001901"),
+        ("name", "新城社区"),
+        ("effective", "2024-01-01"),
+    ];
+    let (status, _, html) = send(store, post("/admin/regions", &admin, &new_village)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("区划新增已保存"), "{html}");
+    // The same code again is refused and named.
+    let (status, _, html) = send(store, post("/admin/regions", &admin, &new_village)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("已被“新城社区”使用"), "{html}");
+
+    // A town clerk for 中都街道, created by the administrator with a one-time password.
+    let (status, _, html) = send(
+        store,
+        post(
+            "/admin/accounts",
+            &admin,
+            &[
+                ("csrf", csrf.as_str()),
+                ("username", "zd-jb"),
+                ("display_name", "中都街道经办人"),
+                ("role", "town_operator"),
+                ("region", "370830001"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let (clerk, clerk_csrf) = first_login(store, "zd-jb", &issued_password(&html)).await;
+
+    // The registration form offers the town's real villages and the new one.
+    let (status, _, html) = send(store, get("/houses/new", &clerk)).await;
+    assert_eq!(status, StatusCode::OK);
+    let real = wenshang
+        .villages
+        .iter()
+        .find(|v| v.code.as_str().starts_with("370830001"))
+        .unwrap();
+    assert!(html.contains(&format!("value=\"{}\"", real.code)), "{html}");
+    assert!(
+        html.contains("value=\"370830001901\""),
+        "the added village is offered"
+    );
+    for village in [real.code.as_str(), "370830001901"] {
+        let census = format!("WS-{village}");
+        let form = [
+            ("csrf", clerk_csrf.as_str()),
+            ("version", "0"),
+            ("effective", "2024-04-02"),
+            ("source", "核查发现漏排"),
+            ("census_id", census.as_str()),
+            ("village", village),
+            ("address", "三组12号"),
+            ("owner_name", "王五"),
+            ("usage", "其他自建房"),
+            ("floors_above", "2"),
+            ("floors_below", "0"),
+            ("floor_area_m2", "120"),
+            ("structure_type", "砌体结构(砖混)"),
+        ];
+        let (status, location, html) = send(store, post("/houses/new", &clerk, &form)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        assert!(location.starts_with("/houses/AJ370830"), "{location}");
+    }
+
+    // A ledger of two more houses in real villages, imported through the web.
+    let name = &real.name;
+    let file = format!(
+        "\u{feff}普查房屋编号,村（社区）,房屋地址,产权人（户主）,房屋用途,地上层数,建筑面积（㎡）,结构类型\r\n\
+         WS-1,{},一组1号,王一,其他自建房,2,120,砌体结构(砖混)\r\n\
+         WS-2,{name},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)\r\n",
+        real.code
+    );
+    let state = anju_web::AppState::new(store.clone(), anju_web::WebOptions::default()).unwrap();
+    let app = anju_web::router(state);
+    use tower::ServiceExt;
+    let res = app
+        .clone()
+        .oneshot(multipart_import(&clerk, &clerk_csrf, file.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let job = res.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mut html = String::new();
+    for _ in 0..200 {
+        let res = app.clone().oneshot(get(&job, &clerk)).await.unwrap();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        html = String::from_utf8_lossy(&body).into_owned();
+        if !html.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(html.contains("已导入"), "{html}");
+    let (_, _, list) = send(store, get("/houses", &clerk)).await;
+    for who in ["王一", "王二"] {
+        assert!(list.contains(who), "{who} imported: {list}");
+    }
+    let totals = store
+        .town_totals(&anju_domain::Scope::Region { code: county })
+        .await
+        .unwrap();
+    let zhongdu = totals.iter().find(|t| t.town_code.starts_with("370830001"));
+    assert_eq!(zhongdu.map(|t| t.houses), Some(4), "{totals:?}");
+}
+
+anju_store::both_empty!(a_fresh_install_for_wenshang_registers_and_imports_without_the_demo);
