@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod backup;
 pub mod bench;
 pub mod bench_import;
 pub mod bench_web;

@@ -1,7 +1,9 @@
 //! `anju`: the one binary. This file only parses the command line and dispatches.
 #![forbid(unsafe_code)]
 
-use anju::{admin, bench, config::Config, demo, events, import, ledger, regions, report, serve};
+use anju::{
+    admin, backup, bench, config::Config, demo, events, import, ledger, regions, report, serve,
+};
 use clap::{Parser, Subcommand};
 
 // Bulk loads allocate and free many short strings across threads; glibc's allocator spent a
@@ -34,6 +36,11 @@ enum Command {
     Regions(regions::RegionsCommand),
     /// Load a deterministic demo county into the database.
     Demo(demo::DemoArgs),
+    /// A consistent backup of the whole system (every table and the evidence files) while it
+    /// runs; `anju backup verify DIR` checks one.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty database of either backend (also the move SQLite → PostgreSQL).
+    Restore(backup::RestoreArgs),
     /// Export or import the full event log as JSON Lines.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -91,6 +98,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("数据库已是最新版本（{}）", store.db.backend());
                 Ok(())
             }
+            Command::Backup(args) => backup::run(&cli.config, args).await,
+            Command::Restore(args) => backup::restore(&cli.config, args).await,
             Command::Init(args) => regions::init(&cli.config, args).await,
             Command::Regions(cmd) => regions::run(&cli.config, cmd).await,
             Command::Demo(args) => demo::run(&cli.config, args).await,

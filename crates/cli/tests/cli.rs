@@ -415,3 +415,70 @@ fn any_county_is_set_up_from_the_shipped_table_on_the_command_line() {
     assert!(err.contains("已设置为汶上县（370830）"), "{err}");
     assert!(err.contains("嘉祥县"), "{err}");
 }
+
+/// The lossless move from SQLite to PostgreSQL on the command line: backup, verify, restore
+/// with the source's key file, then the restored system checks out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_moves_a_county_from_sqlite_to_postgresql_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("county");
+    let run = |args: &[&str]| {
+        let out = anju().args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let d = data.to_str().unwrap();
+    let (ok, _, err) = run(&["--data-dir", d, "demo", "--houses", "300"]);
+    assert!(ok, "{err}");
+    let backup = dir.path().join("备份");
+    let b = backup.to_str().unwrap();
+    let (ok, out, err) = run(&["--data-dir", d, "backup", "--out", b]);
+    assert!(ok, "{err}");
+    assert!(out.contains("300 栋房屋"), "{out}");
+    assert!(
+        out.contains("keys.json"),
+        "names the key file to keep apart: {out}"
+    );
+    assert!(!backup.join("keys.json").exists(), "no key in the backup");
+    let (ok, out, _) = run(&["backup", "verify", b]);
+    assert!(ok);
+    assert!(out.contains("备份完好"), "{out}");
+
+    let target = testing::postgres_empty().await;
+    let url = target.url.clone();
+    target.store.db.close().await;
+    let keys = data.join("keys.json");
+    let pg = |args: &[&str]| {
+        let mut all = vec!["--database-url", url.as_str(), "--data-dir", d];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    // Without the key file: refused before anything is written.
+    let (ok, _, err) = run(&[
+        "--database-url",
+        &url,
+        "--data-dir",
+        dir.path().join("nokeys").to_str().unwrap(),
+        "restore",
+        b,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("密钥文件"), "{err}");
+    let (ok, out, err) = pg(&["--key-file", keys.to_str().unwrap(), "restore", b]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("300 栋房屋") && out.contains("哈希链校验通过"),
+        "{out}"
+    );
+    let (ok, out, err) = pg(&["--key-file", keys.to_str().unwrap(), "check"]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = pg(&["--key-file", keys.to_str().unwrap(), "audit", "verify"]);
+    assert!(ok, "{err}");
+    // Restoring again into the now full database is refused.
+    let (ok, _, err) = pg(&["--key-file", keys.to_str().unwrap(), "restore", b]);
+    assert!(!ok);
+    assert!(err.contains("不是空的"), "{err}");
+}
