@@ -123,3 +123,100 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The backups in `root` written by the scheduler (`anju-YYYYMMDD-HHMMSS` with a manifest),
+/// oldest first.
+pub fn backups_in(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("anju-"))
+                && p.join("manifest.json").is_file()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One scheduled backup: into `root/anju-YYYYMMDD-HHMMSS` (Beijing time), evidence
+/// hard-linked from the newest earlier backup, then the oldest beyond `keep` removed — only
+/// after the new one is complete. The outcome is recorded either way.
+pub async fn scheduled(
+    store: &Store,
+    evidence: &Path,
+    root: &Path,
+    keep: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anju_store::backup::LastBackup {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let name = format!(
+        "anju-{}",
+        now.with_timezone(&beijing).format("%Y%m%d-%H%M%S")
+    );
+    let dir = root.join(&name);
+    let previous = backups_in(root).pop();
+    let outcome = take(store, evidence, &dir, previous.as_deref()).await;
+    let last = match outcome {
+        Ok(m) => {
+            let mut all = backups_in(root);
+            while all.len() > keep as usize {
+                let old = all.remove(0);
+                if let Err(e) = std::fs::remove_dir_all(&old) {
+                    tracing::warn!(error = %e, dir = %old.display(), "removing an old backup failed");
+                }
+            }
+            anju_store::backup::LastBackup {
+                at: now.to_rfc3339(),
+                ok: true,
+                detail: dir.display().to_string(),
+                bytes: m.total_bytes(),
+                houses: m.rows("houses").unwrap_or(0),
+                last_good: None,
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), dir = %dir.display(), "scheduled backup failed");
+            // A half-written backup has no manifest; remove it so it is not mistaken for one.
+            let _ = std::fs::remove_dir_all(&dir);
+            anju_store::backup::LastBackup {
+                at: now.to_rfc3339(),
+                ok: false,
+                detail: format!("备份失败：{e:#}"),
+                bytes: 0,
+                houses: 0,
+                last_good: None,
+            }
+        }
+    };
+    if let Err(e) = store.record_backup(last.clone()).await {
+        tracing::error!(error = %e, "recording the backup outcome failed");
+    }
+    last
+}
+
+/// Runs for as long as the server does: once a minute, takes the scheduled backup when due.
+pub async fn scheduler(store: Store, evidence: PathBuf, root: PathBuf) {
+    loop {
+        let now = chrono::Utc::now();
+        let due = match (store.backup_schedule().await, store.last_backup().await) {
+            (Ok(s), Ok(last)) => {
+                let at = last
+                    .as_ref()
+                    .and_then(|l| chrono::DateTime::parse_from_rfc3339(&l.at).ok())
+                    .map(|d| d.with_timezone(&chrono::Utc));
+                s.due(now, at).then_some(s.keep)
+            }
+            _ => None,
+        };
+        if let Some(keep) = due {
+            let last = scheduled(&store, &evidence, &root, keep, now).await;
+            tracing::info!(ok = last.ok, detail = %last.detail, "scheduled backup");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}

@@ -229,13 +229,13 @@ pub async fn bench_web(
         store.clone(),
         anju_web::WebOptions::default(),
     )?);
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    // The server `anju serve` runs, with its limits.
+    let server = tokio::spawn(crate::serve::run_server(
+        listener,
+        app,
+        crate::serve::ServerLimits::default(),
+        std::future::pending(),
+    ));
 
     let list_urls = Arc::new(lists.iter().map(|x| x.0.clone()).collect::<Vec<_>>());
     let house_urls = Arc::new(

@@ -248,3 +248,69 @@ async fn every_table_is_backed_up_or_left_out_on_purpose() {
         assert_eq!(tables, expected, "{}", db.store.db.backend());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_keep_the_newest_share_evidence_and_clear_the_warning() {
+    use chrono::TimeZone;
+    let src = testing::sqlite().await;
+    let work = tempfile::tempdir().unwrap();
+    let evidence = work.path().join("evidence");
+    populate(&src.store, &evidence).await;
+    let root = work.path().join("backups");
+    std::fs::create_dir_all(&root).unwrap();
+    let day = |d: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, d, 18, 30, 0)
+            .unwrap()
+    };
+    let now = day(20);
+    assert!(
+        src.store.backup_warning(now).await.unwrap().is_some(),
+        "never backed up"
+    );
+    for d in [20, 21, 22] {
+        let last = anju::backup::scheduled(&src.store, &evidence, &root, 2, day(d)).await;
+        assert!(last.ok, "{}", last.detail);
+        assert_eq!(last.houses, 600);
+    }
+    let kept = anju::backup::backups_in(&root);
+    let names: Vec<String> = kept
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["anju-20261122-023000", "anju-20261123-023000"]);
+    for dir in &kept {
+        backup::verify(dir).unwrap();
+    }
+    // The evidence of the newer backup is the older one's file, linked, not copied again.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = backup::verify(&kept[1]).unwrap();
+        let rel = &m.evidence[0].path;
+        let a = std::fs::metadata(kept[0].join(rel)).unwrap();
+        let b = std::fs::metadata(kept[1].join(rel)).unwrap();
+        assert_eq!(a.ino(), b.ino(), "hard-linked");
+    }
+    let last = src.store.last_backup().await.unwrap().unwrap();
+    assert!(
+        last.ok && last.detail.ends_with("anju-20261123-023000"),
+        "{last:?}"
+    );
+    assert_eq!(src.store.backup_warning(day(23)).await.unwrap(), None);
+    let stale = src.store.backup_warning(day(26)).await.unwrap().unwrap();
+    // The last good one ran 2026-11-22 18:30 UTC (11-23 02:30 in Beijing), four days before.
+    assert!(stale.contains("4 天前（2026-11-23）"), "{stale}");
+
+    // A failing backup (its directory cannot be created) is recorded with the last good one.
+    let blocked = work.path().join("file-not-dir");
+    std::fs::write(&blocked, "x").unwrap();
+    let failed = anju::backup::scheduled(&src.store, &evidence, &blocked, 2, day(24)).await;
+    assert!(!failed.ok);
+    let last = src.store.last_backup().await.unwrap().unwrap();
+    assert!(!last.ok && last.last_good.is_some(), "{last:?}");
+    assert_eq!(
+        src.store.backup_warning(day(24)).await.unwrap(),
+        None,
+        "the good one is a day old"
+    );
+}

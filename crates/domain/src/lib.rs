@@ -18,6 +18,7 @@ pub mod report;
 pub mod rules;
 pub mod sample;
 pub mod state;
+pub mod text;
 
 pub use codes::{HouseCode, RegionCode, RegionLevel};
 pub use event::{Actor, Change, ChangeKind, Command, Event, Role};

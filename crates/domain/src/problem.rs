@@ -187,6 +187,17 @@ pub fn decide_problem(
 ) -> Result<ProblemStatus, RuleViolation> {
     use ProblemAction as A;
     use ProblemStatus as S;
+    if let A::Dispute { reason: t }
+    | A::RejectDispute { reason: t }
+    | A::ReturnFix { reason: t }
+    | A::ReportFixed { note: t } = action
+        && let Err(message) = crate::text::check("说明", t, crate::text::MAX_TEXT)
+    {
+        return Err(RuleViolation {
+            code: RuleCode::F1,
+            message,
+        });
+    }
     if action.by_issuer() && !is_issuer(role) {
         return refuse(
             RuleCode::P1,

@@ -193,6 +193,28 @@ fn in_dict(dict: &Dictionaries, k: &str, what: &str, v: &[String]) -> Result<(),
 
 /// Decides whether `cmd`, asked by `actor` at `recorded_at`, may happen to the house in `state`.
 /// On success the event to append; on refusal the rule, and nothing is to be written.
+/// Every text of a command within [`crate::text`]'s limits, each refusal naming its field
+/// (the house record's Chinese header where the key is one of its columns).
+fn check_text(cmd: &Command) -> Result<(), RuleViolation> {
+    let label = |key: &str| match key {
+        "reason" => "事由".to_string(),
+        "opinion" | "opinions" => "意见".to_string(),
+        "remark" | "remarks" | "note" => "备注".to_string(),
+        k => crate::columns::column(k).map_or_else(|| k.to_string(), |c| c.header.to_string()),
+    };
+    let value = serde_json::to_value(&cmd.change).map_err(|e| RuleViolation {
+        code: RuleCode::F1,
+        message: format!("命令无法读取：{e}"),
+    })?;
+    let reason = cmd.reason.as_deref().unwrap_or("");
+    crate::text::check("事由", reason, crate::text::MAX_TEXT)
+        .and_then(|()| crate::text::check_json(&value, "", &label))
+        .map_err(|message| RuleViolation {
+            code: RuleCode::F1,
+            message,
+        })
+}
+
 pub fn decide(
     state: &HouseState,
     cmd: &Command,
@@ -218,6 +240,7 @@ pub fn decide(
     }
     check_dates(state, cmd, recorded_at)?;
     check_reason(cmd)?;
+    check_text(cmd)?;
     check_step(state, cmd, actor, dict)?;
     Ok(Event {
         house: cmd.house.clone(),

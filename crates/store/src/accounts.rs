@@ -60,7 +60,7 @@ pub enum AuthError {
 
 impl From<sqlx::Error> for AuthError {
     fn from(e: sqlx::Error) -> Self {
-        AuthError::Store(StoreError::Db(e))
+        AuthError::Store(StoreError::from(e))
     }
 }
 
@@ -191,8 +191,15 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The user name typed, as recorded (trimmed, bounded, never a password-length blob).
+/// A user name as typed, cut to 64 characters and without control characters (a NUL would
+/// make PostgreSQL refuse the statement; no account name contains one).
 fn typed_name(username: &str) -> String {
-    username.trim().chars().take(64).collect()
+    username
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect()
 }
 
 type AccountRow = (
@@ -523,6 +530,13 @@ impl Store {
         now: DateTime<Utc>,
     ) -> AuthResult<LoginOk> {
         let name = typed_name(username);
+        // A password with control characters or of absurd length matches no account; it is
+        // answered like any wrong password, without hashing a megabyte.
+        let password = if password.chars().any(char::is_control) || password.len() > 1024 {
+            "\u{1}invalid"
+        } else {
+            password
+        };
         let policy = self.security().await?;
         const LOCK: &str = "SELECT until FROM login_locks WHERE username = $1";
         let until: Option<i64> =

@@ -235,15 +235,8 @@ impl Store {
     pub async fn dump(&self, dir: &Path) -> Result<Manifest> {
         let tables_dir = dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(|e| io(&tables_dir, e))?;
-        let mut tx = match &self.db {
-            // A deferred transaction: the snapshot starts at the first read and holds until
-            // the end, while the WAL lets writers commit.
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN").await?),
-            Db::Postgres(p) => Tx::Postgres(
-                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
-            ),
-        };
+        // The snapshot starts at the first read and holds to the end, while writers commit.
+        let mut tx = self.db.begin_snapshot().await?;
         let taken_at = chrono::Utc::now();
         let head: (i64, String) = on_tx!(&mut tx, c => sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut *c).await)?;
         let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await)?;
@@ -286,10 +279,7 @@ impl Store {
                 bytes,
             });
         }
-        match tx {
-            Tx::Sqlite(t) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
-        }
+        tx.rollback().await?;
         Ok(Manifest {
             format: FORMAT.into(),
             taken_at: taken_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -657,4 +647,216 @@ pub fn restore_evidence(dir: &Path, m: &Manifest, to: &Path) -> Result<usize> {
         n += 1;
     }
     Ok(n)
+}
+
+/// The settings key of the backup schedule.
+pub const SCHEDULE_KEY: &str = "backup.schedule";
+/// The settings key of the last scheduled or manual backup's outcome.
+pub const LAST_KEY: &str = "backup.last";
+
+/// When `anju serve` backs up by itself. The directory is the server's (`--backup-dir`), never
+/// typed in a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub enabled: bool,
+    /// Time of day in Beijing, `HH:MM`.
+    pub time: String,
+    /// How many backups to keep; older ones are removed after a good new one.
+    pub keep: u32,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            enabled: true,
+            time: "02:30".into(),
+            keep: 7,
+        }
+    }
+}
+
+impl Schedule {
+    /// The time of day, if well formed.
+    pub fn time_of_day(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(&self.time, "%H:%M").ok()
+    }
+
+    /// Whether a backup is due at `now`: the time of day has passed in Beijing today and the
+    /// last attempt was before it.
+    pub fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        last: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> bool {
+        let Some(t) = self.time_of_day().filter(|_| self.enabled) else {
+            return false;
+        };
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
+        let local = now.with_timezone(&beijing);
+        let Some(slot) = local
+            .date_naive()
+            .and_time(t)
+            .and_local_timezone(beijing)
+            .single()
+        else {
+            return false;
+        };
+        local >= slot && last.is_none_or(|l| l < slot)
+    }
+}
+
+/// What the last backup did, shown on 设置 and behind the dashboard's warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastBackup {
+    /// When it ran (RFC 3339).
+    pub at: String,
+    pub ok: bool,
+    /// Where it went, or what went wrong.
+    pub detail: String,
+    pub bytes: u64,
+    pub houses: u64,
+    /// The last good one, when this one failed.
+    pub last_good: Option<String>,
+}
+
+impl LastBackup {
+    /// The time of the last good backup.
+    pub fn good_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let s = if self.ok {
+            Some(&self.at)
+        } else {
+            self.last_good.as_ref()
+        }?;
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.with_timezone(&chrono::Utc))
+    }
+}
+
+/// The county office is warned when the last good backup is older than this (or there is none).
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::days(2);
+
+impl Store {
+    pub async fn backup_schedule(&self) -> Result<Schedule> {
+        Ok(match self.setting(SCHEDULE_KEY).await? {
+            Some(v) => serde_json::from_str(&v)
+                .map_err(|e| StoreError::Corrupt(format!("backup schedule: {e}")))?,
+            None => Schedule::default(),
+        })
+    }
+
+    /// Changes the schedule (county office), audited with the old and new values.
+    pub async fn set_backup_schedule(
+        &self,
+        by: &anju_domain::auth::Principal,
+        new: &Schedule,
+        source: &str,
+    ) -> crate::accounts::AuthResult<()> {
+        crate::settings::require_county_wide(by)?;
+        if new.time_of_day().is_none() {
+            return Err(crate::AuthError::Invalid(format!(
+                "备份时间“{}”无效，应为 00:00 至 23:59（北京时间）",
+                new.time
+            )));
+        }
+        if !(1..=365).contains(&new.keep) {
+            return Err(crate::AuthError::Invalid("保留份数须为 1 至 365".into()));
+        }
+        let old = self.backup_schedule().await?;
+        let e = crate::accounts::admin_entry(
+            crate::now(),
+            by,
+            source,
+            "setting.backup",
+            SCHEDULE_KEY,
+            serde_json::json!({ "old": old, "new": new }),
+        );
+        let value = serde_json::to_string(new).expect("serializes");
+        self.put_setting(SCHEDULE_KEY, &value, &e).await?;
+        Ok(())
+    }
+
+    pub async fn last_backup(&self) -> Result<Option<LastBackup>> {
+        Ok(match self.setting(LAST_KEY).await? {
+            Some(v) => Some(
+                serde_json::from_str(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("last backup: {e}")))?,
+            ),
+            None => None,
+        })
+    }
+
+    /// Records a backup's outcome with its audit row (by the system).
+    pub async fn record_backup(&self, mut last: LastBackup) -> Result<()> {
+        if !last.ok {
+            last.last_good = self
+                .last_backup()
+                .await?
+                .and_then(|l| l.good_at())
+                .map(|t| t.to_rfc3339());
+        }
+        let e = crate::audit::AuditEntry {
+            at: crate::now(),
+            actor_id: "system".into(),
+            actor_role: "system".into(),
+            source: "serve".into(),
+            action: "backup".into(),
+            object: last.detail.chars().take(200).collect(),
+            outcome: if last.ok { "ok".into() } else { "error".into() },
+            reason: None,
+            detail: serde_json::json!({ "bytes": last.bytes, "houses": last.houses }).to_string(),
+        };
+        let value = serde_json::to_string(&last).expect("serializes");
+        self.put_setting(LAST_KEY, &value, &e).await
+    }
+
+    /// The warning for the county office's dashboard, if the last good backup is stale.
+    pub async fn backup_warning(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>> {
+        let last = self.last_backup().await?;
+        Ok(match last.as_ref().and_then(LastBackup::good_at) {
+            None => Some("系统尚未成功备份过：请在“设置 → 自动备份”中开启每日备份，或在服务器上运行 anju backup".into()),
+            Some(t) if now - t > STALE_AFTER => Some(format!(
+                "最近一次成功备份是 {} 天前（{}）：请检查“设置 → 自动备份”和服务器磁盘",
+                (now - t).num_days(),
+                anju_domain::rules::beijing_date(t)
+            )),
+            Some(_) => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(d: u32, h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
+        // Beijing 02:30 is 18:30 UTC the day before.
+        chrono::Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn a_backup_is_due_once_a_day_after_its_time_in_beijing() {
+        let s = Schedule::default(); // 02:30 Beijing
+        assert!(!s.due(utc(29, 18, 29), None), "before 02:30 Beijing");
+        assert!(s.due(utc(29, 18, 30), None));
+        assert!(
+            s.due(utc(30, 3, 0), Some(utc(28, 18, 31))),
+            "yesterday's was before today's slot"
+        );
+        assert!(!s.due(utc(30, 3, 0), Some(utc(29, 18, 31))), "today's done");
+        let off = Schedule {
+            enabled: false,
+            ..Schedule::default()
+        };
+        assert!(!off.due(utc(30, 3, 0), None));
+        let bad = Schedule {
+            time: "25:00".into(),
+            ..Schedule::default()
+        };
+        assert!(!bad.due(utc(30, 3, 0), None));
+    }
 }

@@ -1,9 +1,10 @@
 //! The two backends behind one type. Every backend difference lives in this module: connection
 //! options, migrations, how a write transaction begins.
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Database, Executor, PgPool, Postgres, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,10 +15,69 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open write transaction on either backend.
+/// An open transaction on either backend.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Sqlite(TxConn<Sqlite>),
+    Postgres(TxConn<Postgres>),
+}
+
+/// A pooled connection inside a transaction that Anju began with plain SQL. Unlike sqlx's own
+/// transaction, a connection whose COMMIT or ROLLBACK failed — or that is dropped with the
+/// transaction still open — is closed instead of going back to the pool: a connection left
+/// mid-transaction (a full disk failing a commit, a server gone away) would otherwise poison
+/// every later write until a restart. The database rolls back what a closed connection held.
+pub struct TxConn<DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+}
+
+impl<DB: Database> std::ops::Deref for TxConn<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        self.conn.as_ref().expect("open transaction")
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for TxConn<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        self.conn.as_mut().expect("open transaction")
+    }
+}
+
+impl<DB: Database> Drop for TxConn<DB> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            // Dropped without COMMIT or ROLLBACK (an early return): never reuse it.
+            c.close_on_drop();
+        }
+    }
+}
+
+impl<DB: Database> TxConn<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    async fn begin(pool: &sqlx::Pool<DB>, sql: &'static str) -> Result<TxConn<DB>, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = (&mut *conn).execute(sql).await {
+            conn.close_on_drop();
+            return Err(e);
+        }
+        Ok(TxConn { conn: Some(conn) })
+    }
+
+    /// Runs COMMIT or ROLLBACK; on failure tries to roll back, and closes the connection.
+    async fn end(mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        let mut conn = self.conn.take().expect("open transaction");
+        match (&mut *conn).execute(sql).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, statement = sql, "transaction end failed; connection closed");
+                let _ = (&mut *conn).execute("ROLLBACK").await;
+                conn.close_on_drop();
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Runs the same code on whichever pool or transaction is at hand: `on_db!(db, p => expr)`.
@@ -103,6 +163,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// How long a request waits for a connection before it is answered "database unavailable"
+/// (503): a database that went away must not hold every request for half a minute.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Each SQLite connection's page cache, KiB.
 pub(crate) const SQLITE_CACHE_KIB: u32 = 65_536;
 
@@ -121,6 +185,7 @@ impl Db {
                 .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -128,7 +193,7 @@ impl Db {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Postgres(pool))
@@ -154,9 +219,29 @@ impl Db {
     /// writers never deadlock upgrading a read lock; PostgreSQL locks rows as it goes.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Sqlite(p) => Tx::Sqlite(TxConn::begin(p, "BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(TxConn::begin(p, "BEGIN").await?),
         })
+    }
+
+    /// Begins a read-only transaction that sees one snapshot to its end while writers go on
+    /// (SQLite: a deferred transaction over the WAL; PostgreSQL: REPEATABLE READ).
+    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(TxConn::begin(p, "BEGIN").await?),
+            Db::Postgres(p) => Tx::Postgres(
+                TxConn::begin(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?,
+            ),
+        })
+    }
+
+    /// The newest migration this build knows for the backend.
+    pub fn latest_migration(&self) -> i64 {
+        let list = match self {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS,
+            Db::Postgres(_) => POSTGRES_MIGRATIONS,
+        };
+        list.iter().map(|m| m.0).max().unwrap_or(0)
     }
 
     /// Applies the pending migrations of this backend, each in its own transaction.
@@ -244,15 +329,15 @@ pub(crate) async fn cache_kib(tx: &mut Tx, kib: u32) -> Result<(), sqlx::Error> 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t) => t.end("COMMIT").await,
+            Tx::Postgres(t) => t.end("COMMIT").await,
         }
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await,
-            Tx::Postgres(t) => t.rollback().await,
+            Tx::Sqlite(t) => t.end("ROLLBACK").await,
+            Tx::Postgres(t) => t.end("ROLLBACK").await,
         }
     }
 }

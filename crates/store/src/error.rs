@@ -24,10 +24,25 @@ pub enum StoreError {
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        crate::health::note(&e);
+        StoreError::Db(e)
+    }
 }
 
 impl StoreError {
+    /// Whether the database is full or unreachable (a 507 or 503, not a 500).
+    pub fn unavailable(&self) -> Option<crate::health::Unavailable> {
+        match self {
+            StoreError::Db(e) => crate::health::classify(e),
+            _ => None,
+        }
+    }
+
     /// The rule violation, if this is a refusal.
     pub fn rule(&self) -> Option<&RuleViolation> {
         match self {

@@ -10,6 +10,7 @@ pub mod backup;
 pub mod codec;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod houses;
 pub mod import;
 pub mod ledger;

@@ -67,6 +67,10 @@ impl Overdue {
     }
 }
 
+/// The highest page number a list serves (a bigger one is answered as this one, never as an
+/// arithmetic overflow in the OFFSET).
+pub const MAX_PAGE: i64 = 1_000_000;
+
 /// What the list is narrowed to (all optional; the scope always applies).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HouseFilter {
@@ -342,7 +346,10 @@ impl Store {
         per_page: i64,
     ) -> Result<HousePage> {
         let per_page = per_page.clamp(1, 500);
-        let page = page.max(1);
+        let page = page.clamp(1, MAX_PAGE);
+        if let Some(q) = &filter.q {
+            anju_domain::text::check("搜索", q, 100).map_err(crate::StoreError::Invalid)?;
+        }
         let w = where_of(scope, filter);
         let cond = w.conds.join(" AND ");
         let order = match sort {

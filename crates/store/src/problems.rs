@@ -184,6 +184,7 @@ impl Store {
         if batch.name.trim().is_empty() {
             return Err(StoreError::Invalid("请填写下发批次".into()));
         }
+        anju_domain::text::check("下发批次", &batch.name, 200).map_err(StoreError::Invalid)?;
         if problems.is_empty() {
             return Err(StoreError::Invalid("该批次没有问题".into()));
         }
@@ -200,6 +201,16 @@ impl Store {
             }
             if p.description.trim().is_empty() {
                 errors.push(format!("第 {row} 行：问题描述为空"));
+                continue;
+            }
+            let texts = [
+                ("问题描述", p.description.as_str()),
+                ("房屋编号", p.house.as_deref().unwrap_or("")),
+            ];
+            if let Some(e) = texts.iter().find_map(|(l, v)| {
+                anju_domain::text::check(l, v, anju_domain::text::MAX_TEXT).err()
+            }) {
+                errors.push(format!("第 {row} 行：{e}"));
                 continue;
             }
             let key = (

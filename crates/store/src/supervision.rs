@@ -112,6 +112,10 @@ impl Store {
         if !covers(scope, &new.town) {
             return Err(StoreError::NotFound);
         }
+        for (label, text) in [("督办事项", subject), ("具体要求", body)] {
+            anju_domain::text::check(label, text, anju_domain::text::MAX_TEXT)
+                .map_err(|m| refuse(RuleCode::F1, m))?;
+        }
         if subject.is_empty() || body.chars().count() < 4 {
             return Err(refuse(
                 RuleCode::F1,
@@ -182,6 +186,8 @@ impl Store {
     ) -> Result<()> {
         let s = self.supervision(scope, id).await?;
         let text = text.trim();
+        anju_domain::text::check("答复内容", text, anju_domain::text::MAX_TEXT)
+            .map_err(|m| refuse(RuleCode::F1, m))?;
         if text.chars().count() < 4 {
             return Err(refuse(RuleCode::F1, "请填写答复内容（不少于 4 个字）"));
         }

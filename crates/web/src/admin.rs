@@ -265,6 +265,8 @@ struct SettingsPage {
     measures: Vec<(&'static str, &'static str)>,
     security: Security,
     dictionaries: Vec<DictLine>,
+    backup: anju_store::backup::Schedule,
+    last_backup: Option<anju_store::backup::LastBackup>,
     error: Option<String>,
     saved: Option<String>,
 }
@@ -297,12 +299,14 @@ async fn settings_page(
     if !s.principal.may(Action::ManageSettings) {
         return (StatusCode::FORBIDDEN, "只有县领导小组办公室可以修改设置").into_response();
     }
-    let (deadlines, security, entries) = match (
+    let (deadlines, security, entries, backup, last_backup) = match (
         state.store.deadlines().await,
         state.store.security().await,
         state.store.dictionary_entries().await,
+        state.store.backup_schedule().await,
+        state.store.last_backup().await,
     ) {
-        (Ok(d), Ok(s), Ok(e)) => (d, s, e),
+        (Ok(d), Ok(s), Ok(e), Ok(b), Ok(l)) => (d, s, e, b, l),
         _ => return server_error(),
     };
     let mut dictionaries: Vec<DictLine> = vec![];
@@ -327,6 +331,8 @@ async fn settings_page(
             .collect(),
         security,
         dictionaries,
+        backup,
+        last_backup,
         error,
         saved,
     };
@@ -449,6 +455,39 @@ pub async fn save_security(
         }
         Err(m) => settings_page(&state, &s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
+}
+
+/// The backup schedule: on or off, time of day (Beijing), how many to keep.
+pub async fn save_backup(
+    State(state): State<AppState>,
+    Extension(source): Extension<Source>,
+    LoggedIn(s): LoggedIn,
+    body: Bytes,
+) -> Response {
+    let p = pairs(&body);
+    let keep = match field(&p, "keep").parse::<u32>() {
+        Ok(k) => k,
+        Err(_) => {
+            return settings_page(
+                &state,
+                &s,
+                Some("“保留份数”须为 1 至 365 的整数".into()),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let schedule = anju_store::backup::Schedule {
+        enabled: field(&p, "enabled") == "true",
+        time: field(&p, "time").to_string(),
+        keep,
+    };
+    let r = state
+        .store
+        .set_backup_schedule(&s.principal, &schedule, &source.0)
+        .await;
+    settings_outcome(&state, &s, r, "自动备份设置").await
 }
 
 /// Adds, retires or restores a dictionary value.

@@ -76,7 +76,7 @@ impl FilterForm {
             Some(p) => p
                 .parse::<i64>()
                 .ok()
-                .filter(|p| *p >= 1)
+                .filter(|p| (1..=anju_store::list::MAX_PAGE).contains(p))
                 .ok_or_else(|| format!("页码无效：{p}"))?,
         };
         Ok((
@@ -89,7 +89,9 @@ impl FilterForm {
                 judgement,
                 grade,
                 overdue,
-                q: opt(&self.q),
+                q: opt(&self.q)
+                    .map(|q| anju_domain::text::check("搜索", &q, 100).map(|()| q))
+                    .transpose()?,
             },
             sort,
             page,

@@ -27,6 +27,7 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use std::sync::Arc;
+use tower_http::compression::Predicate as _;
 
 pub use session::{LoggedIn, Source};
 
@@ -263,6 +264,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(admin::save_deadlines),
         )
         .route(
+            "/admin/settings/backup",
+            axum::routing::post(admin::save_backup),
+        )
+        .route(
             "/admin/settings/security",
             axum::routing::post(admin::save_security),
         )
@@ -285,6 +290,7 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),
@@ -301,13 +307,153 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::csrf_guard,
         ))
+        .layer(middleware::from_fn(request_log))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::load_session,
         ))
         .layer(middleware::from_fn(session::client_address))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(unavailable_pages))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            tower_http::compression::CompressionLayer::new().compress_when(
+                tower_http::compression::DefaultPredicate::new()
+                    .and(tower_http::compression::predicate::NotForContentType::new(
+                        "application/pdf",
+                    ))
+                    .and(tower_http::compression::predicate::NotForContentType::new(
+                        "application/vnd.openxmlformats",
+                    )),
+            ),
+        )
+        .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// The longest a request may take (a county-wide export included); a handler stuck past it
+/// is answered 408 and its work dropped.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The request's id (`x-request-id`): taken from a proxy in front when it sent a sane one,
+/// else made here; returned on the response and carried by every log line of the request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+async fn request_id(
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_string);
+    let id = given.unwrap_or_else(|| {
+        let n = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{:x}-{n}", std::process::id())
+    });
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id);
+    let mut res = tracing::Instrument::instrument(next.run(req), span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// One log line per request: id, method, path (never the query: a search may hold a name),
+/// status, time, account and house — no personal data. Server errors at warn level, so an
+/// operator can tie a 5xx to the account and house it happened on.
+async fn request_log(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let account = req
+        .extensions()
+        .get::<anju_store::Session>()
+        .map(|s| s.principal.username.clone())
+        .unwrap_or_default();
+    let house = path
+        .strip_prefix("/houses/")
+        .or_else(|| path.strip_prefix("/api/v1/houses/"))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|c| c.starts_with("AJ"))
+        .unwrap_or("")
+        .to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_millis() as u64;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, ms, %account, %house, "request failed");
+    } else {
+        tracing::info!(%method, %path, status, ms, %account, %house, "request");
+    }
+    res
+}
+
+/// Ready to serve: the database answers within two seconds with the schema this build expects,
+/// and the data directory's disk has room. 200 or 503, with the reasons, as JSON.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    let problems = state.store.readiness(Some(state.evidence.root())).await;
+    let status = if problems.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "ready": problems.is_empty(), "problems": problems })),
+    )
+        .into_response()
+}
+
+/// A server error while the database is full or unreachable is answered as what it is — 507
+/// or 503 with a Chinese page saying that nothing was saved and that the system recovers by
+/// itself — instead of a bare 500.
+async fn unavailable_pages(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if res.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let Some(kind) = anju_store::health::recent(std::time::Duration::from_secs(10)) else {
+        return res;
+    };
+    let status = match kind {
+        anju_store::health::Unavailable::DiskFull => axum::http::StatusCode::INSUFFICIENT_STORAGE,
+        anju_store::health::Unavailable::Down => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let retry = [(header::RETRY_AFTER, HeaderValue::from_static("30"))];
+    if api {
+        return (
+            status,
+            retry,
+            axum::Json(serde_json::json!({ "error": kind.message() })),
+        )
+            .into_response();
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>暂时无法保存 · 安居</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>暂时无法处理</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">返回首页</a></p></main></body></html>",
+        kind.message()
+    );
+    (status, retry, axum::response::Html(page)).into_response()
 }
 
 /// CSP without inline script or style, no framing, no MIME sniffing, no referrer to other sites, and no

@@ -328,6 +328,8 @@ struct HomePage {
     sum_notice: i64,
     sum_engineering: i64,
     sum_look_back: i64,
+    /// For the county office: the last good backup is stale (or there is none).
+    backup_warning: Option<String>,
 }
 
 /// A percentage with two decimals, or `—` when there is nothing to divide by.
@@ -359,6 +361,17 @@ pub async fn home(
             tracing::error!(error = %e, "deadlines failed");
             return server_error();
         }
+    };
+    let backup_warning = if s.principal.may(anju_domain::auth::Action::ManageSettings) {
+        match state.store.backup_warning(anju_store::now()).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "backup status failed");
+                return server_error();
+            }
+        }
+    } else {
+        None
     };
     let name_of = |code: &str| {
         reference
@@ -474,6 +487,7 @@ pub async fn home(
         sum_notice: rows.iter().map(|r| r.needs_notice).sum(),
         sum_engineering: rows.iter().map(|r| r.needs_engineering).sum(),
         sum_look_back: rows.iter().map(|r| r.legacy_pending).sum(),
+        backup_warning,
         rows,
         chart,
     };

@@ -365,3 +365,59 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
 use anju_domain::dict::UsageCategory;
 
 anju_store::both!(the_county_office_edits_deadlines_policy_and_dictionaries);
+
+async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_are_stale(
+    store: &Store,
+) {
+    let (co, csrf) = session(store, "bk-co", Role::CountyOffice, "370829").await;
+    let (clerk, _) = session(store, "bk-clerk", Role::TownOperator, "370829101").await;
+    // Never backed up: the county office is warned on the home page, a town clerk is not.
+    let (_, _, html) = send(store, get("/", &co)).await;
+    assert!(
+        html.contains("data-backup-warning") && html.contains("尚未成功备份"),
+        "{html}"
+    );
+    let (_, _, html) = send(store, get("/", &clerk)).await;
+    assert!(!html.contains("data-backup-warning"));
+    // The schedule: a bad time refused by name, a good one saved and shown.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("enabled", "true"),
+        ("time", "25:61"),
+        ("keep", "7"),
+    ];
+    let (status, _, html) = send(store, post("/admin/settings/backup", &co, &bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("备份时间“25:61”无效"), "{html}");
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("enabled", "true"),
+        ("time", "03:15"),
+        ("keep", "10"),
+    ];
+    let (status, _, html) = send(store, post("/admin/settings/backup", &co, &good)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("自动备份设置已保存") && html.contains("value=\"03:15\""));
+    assert_eq!(store.backup_schedule().await.unwrap().keep, 10);
+    // A good backup recorded: the settings page shows it and the warning is gone.
+    store
+        .record_backup(anju_store::backup::LastBackup {
+            at: anju_store::now().to_rfc3339(),
+            ok: true,
+            detail: "/var/backups/anju/anju-20261130-031500".into(),
+            bytes: 3 * 1048576,
+            houses: 12,
+            last_good: None,
+        })
+        .await
+        .unwrap();
+    let (_, _, html) = send(store, get("/admin/settings", &co)).await;
+    assert!(html.contains("成功，12 栋房屋，3 MB"), "{html}");
+    let (_, _, html) = send(store, get("/", &co)).await;
+    assert!(!html.contains("data-backup-warning"), "{html}");
+    // A town clerk cannot change the schedule.
+    let (status, _, _) = send(store, post("/admin/settings/backup", &clerk, &good)).await;
+    assert!(status.is_client_error());
+}
+
+anju_store::both!(the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_are_stale);
