@@ -22,17 +22,7 @@ fn operator() -> Principal {
 
 /// An audit row for something the operator did from the command line.
 pub fn cli_audit(action: &str, object: &str, detail: serde_json::Value) -> AuditEntry {
-    AuditEntry {
-        at: anju_store::now(),
-        actor_id: "cli".into(),
-        actor_role: "system".into(),
-        source: "cli".into(),
-        action: action.into(),
-        object: object.into(),
-        outcome: "ok".into(),
-        reason: None,
-        detail: detail.to_string(),
-    }
+    AuditEntry::ok("cli", "system", "cli", action, object).with_detail(detail)
 }
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {

@@ -126,3 +126,19 @@ impl Config {
         }
     }
 }
+
+/// Who a command acts as: the account named by `--user` (its scope and permissions apply), or
+/// the system, county-wide.
+pub async fn acting_as(
+    store: &Store,
+    user: Option<String>,
+) -> anyhow::Result<anju_domain::auth::Principal> {
+    Ok(match user {
+        Some(u) => store
+            .account(&u)
+            .await
+            .map_err(|_| anyhow::anyhow!("账号 {u} 不存在"))?
+            .principal(),
+        None => anju_domain::auth::Principal::system(),
+    })
+}

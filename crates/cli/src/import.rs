@@ -3,7 +3,6 @@
 //! written batch by batch, with progress on the terminal.
 
 use crate::config::Config;
-use anju_domain::auth::Principal;
 use anju_import::{Pass, Progress, Request, import_file, template_csv, template_xlsx};
 use anyhow::Context;
 use std::io::Write;
@@ -55,14 +54,7 @@ pub async fn run(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
             user,
             errors,
         } => {
-            let who = match user {
-                Some(u) => store
-                    .account(&u)
-                    .await
-                    .map_err(|_| anyhow::anyhow!("账号 {u} 不存在"))?
-                    .principal(),
-                None => Principal::system(),
-            };
+            let who = crate::config::acting_as(&store, user).await?;
             let evidence = anju_evidence::EvidenceStore::open(config.data_dir.join("evidence"))
                 .context("无法打开证据材料目录")?;
             let name = path

@@ -2,7 +2,6 @@
 //! regions` lists the county's towns and villages and imports a list of the ones the table lacks.
 
 use crate::config::Config;
-use anju_domain::auth::Principal;
 use anju_domain::codes::RegionLevel;
 use anju_domain::region::RegionRow;
 use anyhow::Context;
@@ -145,14 +144,7 @@ pub async fn run(config: &Config, cmd: RegionsCommand) -> anyhow::Result<()> {
             valid_from,
             user,
         } => {
-            let who = match user {
-                Some(u) => store
-                    .account(&u)
-                    .await
-                    .map_err(|_| anyhow::anyhow!("账号 {u} 不存在"))?
-                    .principal(),
-                None => Principal::system(),
-            };
+            let who = crate::config::acting_as(&store, user).await?;
             let rows = read_rows(&path)?;
             let from = valid_from.unwrap_or_else(|| chrono::Utc::now().date_naive());
             let outcome = store

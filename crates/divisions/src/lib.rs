@@ -72,15 +72,8 @@ impl County {
     /// The county as [`Region`]s valid from `from`, parents first: province, city, county,
     /// towns, villages (when `with_villages`).
     pub fn regions(&self, from: NaiveDate, with_villages: bool) -> Vec<Region> {
-        let region = |d: &Division, parent: Option<&Division>| Region {
-            code: d.code,
-            name: d.name.clone(),
-            level: d.code.level(),
-            parent: parent.map(|p| p.code),
-            valid_from: from,
-            valid_to: None,
-            is_demo: false,
-            reports_separately: true,
+        let region = |d: &Division, parent: Option<&Division>| {
+            Region::new(d.code, &d.name, parent.map(|p| p.code), from)
         };
         let mut out = vec![
             region(&self.province, None),

@@ -23,6 +23,25 @@ pub struct Region {
 }
 
 impl Region {
+    /// A region that exists from `valid_from` on, reporting as its own row.
+    pub fn new(
+        code: RegionCode,
+        name: &str,
+        parent: Option<RegionCode>,
+        valid_from: NaiveDate,
+    ) -> Region {
+        Region {
+            code,
+            name: name.trim().to_string(),
+            level: code.level(),
+            parent,
+            valid_from,
+            valid_to: None,
+            is_demo: false,
+            reports_separately: true,
+        }
+    }
+
     pub fn valid_on(&self, day: NaiveDate) -> bool {
         self.valid_from <= day && self.valid_to.is_none_or(|t| day < t)
     }
@@ -462,16 +481,7 @@ pub fn plan_region_import(
                 valid_from,
             };
             check_edit(&known, &edit)?;
-            known.push(Region {
-                code,
-                name,
-                level: code.level(),
-                parent: Some(parent),
-                valid_from,
-                valid_to: None,
-                is_demo: false,
-                reports_separately: true,
-            });
+            known.push(Region::new(code, &name, Some(parent), valid_from));
             Ok(Some(edit))
         })();
         match parsed {

@@ -24,6 +24,41 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+impl AuditEntry {
+    /// A successful action by `actor_id` in `actor_role` from `source`, now, with no detail.
+    pub fn ok(
+        actor_id: &str,
+        actor_role: &str,
+        source: &str,
+        action: &str,
+        object: &str,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: crate::now(),
+            actor_id: actor_id.into(),
+            actor_role: actor_role.into(),
+            source: source.into(),
+            action: action.into(),
+            object: object.into(),
+            outcome: "ok".into(),
+            reason: None,
+            detail: "{}".into(),
+        }
+    }
+
+    /// The particulars, as JSON.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> AuditEntry {
+        self.detail = detail.to_string();
+        self
+    }
+
+    /// Another outcome than `ok` (`error`, `refused:<rule>`).
+    pub fn with_outcome(mut self, outcome: &str) -> AuditEntry {
+        self.outcome = outcome.into();
+        self
+    }
+}
+
 /// The chained hash of a row: SHA-256 over the previous hash and the row's fields.
 pub fn chain_hash(prev: &str, id: i64, e: &AuditEntry) -> String {
     let mut h = Sha256::new();

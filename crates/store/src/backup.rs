@@ -795,17 +795,10 @@ impl Store {
                 .and_then(|l| l.good_at())
                 .map(|t| t.to_rfc3339());
         }
-        let e = crate::audit::AuditEntry {
-            at: crate::now(),
-            actor_id: "system".into(),
-            actor_role: "system".into(),
-            source: "serve".into(),
-            action: "backup".into(),
-            object: last.detail.chars().take(200).collect(),
-            outcome: if last.ok { "ok".into() } else { "error".into() },
-            reason: None,
-            detail: serde_json::json!({ "bytes": last.bytes, "houses": last.houses }).to_string(),
-        };
+        let object: String = last.detail.chars().take(200).collect();
+        let e = crate::audit::AuditEntry::ok("system", "system", "serve", "backup", &object)
+            .with_outcome(if last.ok { "ok" } else { "error" })
+            .with_detail(serde_json::json!({ "bytes": last.bytes, "houses": last.houses }));
         let value = serde_json::to_string(&last).expect("serializes");
         self.put_setting(LAST_KEY, &value, &e).await
     }

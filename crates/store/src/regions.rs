@@ -79,20 +79,6 @@ async fn record_change(tx: &mut Tx, ch: &RegionChange, at: i64, by: &str) -> Res
     Ok(())
 }
 
-fn system_entry(action: &str, object: &str, detail: serde_json::Value) -> AuditEntry {
-    AuditEntry {
-        at: crate::now(),
-        actor_id: "system".into(),
-        actor_role: "system".into(),
-        source: "cli".into(),
-        action: action.into(),
-        object: object.into(),
-        outcome: "ok".into(),
-        reason: None,
-        detail: detail.to_string(),
-    }
-}
-
 impl Store {
     /// The county this database serves, once set up.
     pub fn county(&self) -> Option<Region> {
@@ -153,9 +139,14 @@ impl Store {
             const EDITION: &str =
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
             on_tx!(&mut tx, c => sqlx::query(EDITION).bind(EDITION_KEY).bind(edition).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            let e = system_entry(
+            let e = AuditEntry::ok(
+                "system",
+                "system",
+                "cli",
                 "regions.init",
                 county.code.prefix(),
+            )
+            .with_detail(
                 serde_json::json!({ "edition": edition, "added": added, "county": county.name }),
             );
             audit::append(&mut tx, &e).await?;
@@ -240,17 +231,9 @@ impl Store {
         }
         let at = crate::now_micros();
         let find = |c: &RegionCode| reference.iter().find(|r| r.code == *c).cloned();
-        let new_region =
-            |code: RegionCode, name: &str, parent: RegionCode, from: NaiveDate| Region {
-                code,
-                name: name.trim().to_string(),
-                level: code.level(),
-                parent: Some(parent),
-                valid_from: from,
-                valid_to: None,
-                is_demo: false,
-                reports_separately: true,
-            };
+        let new_region = |code: RegionCode, name: &str, parent: RegionCode, from: NaiveDate| {
+            Region::new(code, name, Some(parent), from)
+        };
         const END: &str = "UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL";
         const RENAME: &str = "UPDATE regions SET name = $1 WHERE code = $2";
         let change = |old: RegionCode, new: RegionCode, kind, effective, note: &str| RegionChange {
@@ -373,17 +356,11 @@ impl Store {
                 valid_from,
             } = edit
             {
-                let r = Region {
-                    code: *code,
-                    name: name.clone(),
-                    level: code.level(),
-                    parent: Some(*parent),
-                    valid_from: *valid_from,
-                    valid_to: None,
-                    is_demo: false,
-                    reports_separately: true,
-                };
-                insert(&mut tx, &r).await?;
+                insert(
+                    &mut tx,
+                    &Region::new(*code, name, Some(*parent), *valid_from),
+                )
+                .await?;
             }
         }
         let codes: Vec<String> = added

@@ -296,32 +296,36 @@ async fn a_merged_town_keeps_its_history(store: &Store) {
     with_villages(store).await;
     let old = RegionCode::parse("370829114").unwrap();
     let new = RegionCode::parse("370829113").unwrap();
-    let mut tx = store.db.begin().await.unwrap();
-    let change = RegionChange {
+    let effective = NaiveDate::from_ymd_opt(2024, 5, 10).unwrap();
+    let merge = anju_domain::region::RegionEdit::Merge {
         old,
-        new,
-        old_name: "黄垓镇".into(),
-        effective: NaiveDate::from_ymd_opt(2024, 5, 10).unwrap(),
-        kind: RegionChangeKind::Merge,
+        into: new,
+        effective,
         note: "撤并".into(),
     };
-    anju_store::reference::change_region(&mut tx, &change, None, 0, "county")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    store.reload_reference().await.unwrap();
+    let county = anju_domain::auth::Principal::system();
+    store.edit_region(&county, &merge, "test").await.unwrap();
     let r = store.reference();
     let town = r.regions.iter().find(|x| x.code == old).unwrap();
     assert!(town.valid_on(NaiveDate::from_ymd_opt(2024, 5, 9).unwrap()));
-    assert!(!town.valid_on(NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()));
-    assert_eq!(r.region_changes, vec![change]);
-    // Merging it again is refused: it no longer exists.
-    let mut tx = store.db.begin().await.unwrap();
-    let again =
-        anju_store::reference::change_region(&mut tx, &r.region_changes[0], None, 0, "county")
-            .await;
-    assert!(again.is_err());
-    tx.rollback().await.unwrap();
+    assert!(!town.valid_on(effective));
+    assert_eq!(
+        r.region_changes,
+        vec![RegionChange {
+            old,
+            new,
+            old_name: "黄垓镇".into(),
+            effective,
+            kind: RegionChangeKind::Merge,
+            note: "撤并".into(),
+        }]
+    );
+    // Merging it again is refused: it no longer exists on that day.
+    let again = store
+        .edit_region(&county, &merge, "test")
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("已撤并或撤销"), "{again}");
 }
 
 async fn opening_twice_applies_migrations_once(store: &Store) {

@@ -53,11 +53,13 @@ fn auth_status(e: &AuthError) -> StatusCode {
     }
 }
 
-fn pairs(body: &Bytes) -> Vec<(String, String)> {
+/// A urlencoded form body as pairs (repeated keys kept).
+pub(crate) fn pairs(body: &Bytes) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
-fn field<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+/// A form field's first value, trimmed (`""` when absent).
+pub(crate) fn field<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
     p.iter()
         .find(|(key, _)| key == k)
         .map_or("", |(_, v)| v.trim())

@@ -5,6 +5,7 @@
 //! rewritten, so earlier ledgers keep their rows and names.
 
 use crate::AppState;
+use crate::admin::{field, pairs};
 use crate::pages::{Chrome, chrome, render};
 use crate::session::{LoggedIn, Source};
 use anju_domain::RegionCode;
@@ -214,16 +215,6 @@ pub async fn show(
         StatusCode::OK,
     )
     .await
-}
-
-fn pairs(body: &Bytes) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes(body).unwrap_or_default()
-}
-
-fn field<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
-    p.iter()
-        .find(|(key, _)| key == k)
-        .map_or("", |(_, v)| v.trim())
 }
 
 /// The form's fields as one edit, or what is missing.

@@ -6,8 +6,7 @@
 mod common;
 
 use anju_store::Store;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use common::{get, login, post, send};
 
 /// The one-time password shown once on the accounts page.
@@ -44,28 +43,6 @@ async fn first_login(store: &Store, username: &str, otp: &str) -> (String, Strin
         "{html}"
     );
     login(store, username, new).await
-}
-
-fn multipart_import(cookie: &str, csrf: &str, file: &[u8]) -> Request<Body> {
-    let b = "----anjugolive";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{b}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ncommit\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!("--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"台账.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    Request::post(format!("/import?csrf={csrf}"))
-        .header(header::COOKIE, cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={b}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
 }
 
 async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(store: &Store) {
@@ -173,30 +150,19 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
     );
     let state = anju_web::AppState::new(store.clone(), anju_web::WebOptions::default()).unwrap();
     let app = anju_web::router(state);
-    use tower::ServiceExt;
-    let res = app
-        .clone()
-        .oneshot(multipart_import(&clerk, &clerk_csrf, file.as_bytes()))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let job = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let mut html = String::new();
-    for _ in 0..200 {
-        let res = app.clone().oneshot(get(&job, &clerk)).await.unwrap();
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        html = String::from_utf8_lossy(&body).into_owned();
-        if !html.contains("http-equiv=\"refresh\"") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (_, html) = common::run(
+        &app,
+        common::multipart(
+            "/import",
+            &clerk,
+            &clerk_csrf,
+            file.as_bytes(),
+            "台账.csv",
+            "commit",
+        ),
+        &clerk,
+    )
+    .await;
     assert!(html.contains("已导入"), "{html}");
     let (_, _, list) = send(store, get("/houses", &clerk)).await;
     for who in ["王一", "王二"] {

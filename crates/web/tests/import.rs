@@ -7,41 +7,8 @@ mod common;
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use common::{get, post, send, send_bytes, session};
-
-fn multipart(
-    path: &str,
-    cookie: &str,
-    csrf: &str,
-    file: &[u8],
-    name: &str,
-    mode: &str,
-) -> Request<Body> {
-    let b = "----anjuimport";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!("--{b}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(
-        format!(
-            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    Request::post(format!("{path}?csrf={csrf}"))
-        .header(header::COOKIE, cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={b}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
-}
+use axum::http::{StatusCode, header};
+use common::{get, multipart, post, run, send, send_bytes, session};
 
 fn csv(rows: &[&str]) -> Vec<u8> {
     let mut s = String::from(
@@ -52,30 +19,6 @@ fn csv(rows: &[&str]) -> Vec<u8> {
         s.push_str("\r\n");
     }
     s.into_bytes()
-}
-
-/// Uploads through one router (the jobs live in its state) and waits for the job to finish.
-async fn run(app: &axum::Router, req: Request<Body>, cookie: &str) -> (String, String) {
-    use tower::ServiceExt;
-    let res = app.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let job = res.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string();
-    for _ in 0..200 {
-        let res = app.clone().oneshot(get(&job, cookie)).await.unwrap();
-        let body = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        let html = String::from_utf8_lossy(&body).into_owned();
-        if !html.contains("http-equiv=\"refresh\"") {
-            return (job, html);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the import did not finish");
 }
 
 async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
