@@ -4,7 +4,7 @@
 use crate::db::{Db, Tx};
 use crate::error::{Result, StoreError};
 use crate::{on_db, on_tx};
-use anju_domain::codes::{RegionCode, RegionLevel};
+use anju_domain::codes::RegionCode;
 use anju_domain::dict::{DEFAULT_DEPARTMENTS, DEFAULT_SECTORS, Dictionaries};
 use anju_domain::region::{Region, RegionChange, RegionChangeKind};
 use chrono::NaiveDate;
@@ -45,24 +45,12 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn level_code(l: RegionLevel) -> &'static str {
-    match l {
-        RegionLevel::Province => "province",
-        RegionLevel::City => "city",
-        RegionLevel::County => "county",
-        RegionLevel::Town => "town",
-        RegionLevel::Village => "village",
-    }
-}
-
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
 /// Inserts what is missing; existing rows are left alone (seeding is idempotent).
 pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
-    const REGION: &str = "INSERT INTO regions (code, name, level, parent_code, valid_from, valid_to, is_demo, reports_separately) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING";
     const DEPT: &str =
         "INSERT INTO departments (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING";
     const SECTOR: &str = "INSERT INTO sector_departments (business_type, department_code) VALUES ($1, $2) ON CONFLICT (business_type) DO NOTHING";
@@ -72,20 +60,10 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
     // Parents first, so the foreign key holds.
     let mut regions = r.regions.clone();
     regions.sort_by_key(|x| (x.level, x.code));
+    for x in &regions {
+        crate::regions::insert(tx, x).await?;
+    }
     on_tx!(tx, c => {
-        for x in &regions {
-            sqlx::query(REGION)
-                .bind(x.code.as_str())
-                .bind(&x.name)
-                .bind(level_code(x.level))
-                .bind(x.parent.map(|p| p.as_str().to_string()))
-                .bind(x.valid_from)
-                .bind(x.valid_to)
-                .bind(x.is_demo)
-                .bind(x.reports_separately)
-                .execute(&mut *c)
-                .await?;
-        }
         for (code, name) in &r.departments {
             sqlx::query(DEPT).bind(code).bind(name).execute(&mut *c).await?;
         }

@@ -43,7 +43,8 @@ pub struct RegionImport {
 const INSERT: &str = "INSERT INTO regions (code, name, level, parent_code, valid_from, valid_to, is_demo, reports_separately) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO NOTHING";
 
-async fn insert(tx: &mut Tx, r: &Region) -> Result<u64> {
+/// Inserts a region unless its code is there already; 1 if it was written.
+pub(crate) async fn insert(tx: &mut Tx, r: &Region) -> Result<u64> {
     let level = serde_json::to_value(r.level)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
