@@ -96,7 +96,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
         let who = actor(&args);
         async move {
             let status = store
-                .act_on_report(&who?, &Scope::All, id, &action)
+                .act_on_report(&who?, &Scope::All, id, &action, "cli")
                 .await
                 .map_err(refused)?;
             println!("台账 {id}：{}", status.label());
@@ -121,7 +121,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                 supersedes: *supersedes,
             };
             let id = store
-                .prepare_report(&who, &scope, &new)
+                .prepare_report(&who, &scope, &new, "cli")
                 .await
                 .map_err(refused)?;
             println!("已填报台账 {id}");
@@ -171,13 +171,18 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             if let Some(reason) = &r.return_reason {
                 println!("退回原因：{reason}");
             }
+            let integrity = store.verify_report(*id).await?;
             if let Some(d) = &r.digest {
-                let ok = if r.digest_holds() {
-                    "一致"
-                } else {
-                    "不一致（快照已被改动）"
+                use anju_store::reports::Integrity;
+                let verdict = match &integrity {
+                    Integrity::Intact => "校验一致：快照、摘要与签字时的审计记录相符".to_string(),
+                    Integrity::DigestOnly => {
+                        "快照与摘要一致（签字早于审计记录摘要，无法与审计记录核对）".to_string()
+                    }
+                    Integrity::Broken(m) => format!("校验不通过：{m}"),
+                    Integrity::Unsigned => String::new(),
                 };
-                println!("SHA-256：{d}（校验{ok}）");
+                println!("SHA-256：{d}（{verdict}）");
             }
             if let Some(frozen) = r.frozen()? {
                 print!(
@@ -186,8 +191,8 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                         .trim_start_matches('\u{feff}')
                 );
             }
-            if !r.digest_holds() {
-                anyhow::bail!("台账快照与签字时的摘要不一致");
+            if let anju_store::reports::Integrity::Broken(m) = integrity {
+                anyhow::bail!("{m}");
             }
         }
         ReportCommand::Compare { id } => {

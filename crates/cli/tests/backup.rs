@@ -75,6 +75,7 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
                 contact: "0537-1234567".into(),
                 supersedes: None,
             },
+            "test",
         )
         .await
         .unwrap();
@@ -84,6 +85,7 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
             &scope,
             id,
             &ReportAction::Sign,
+            "test",
         )
         .await
         .unwrap();

@@ -654,6 +654,36 @@ fn put(c: &Column, v: Value, r: &mut HouseRecord, p: &mut People) -> Result<(), 
     Ok(())
 }
 
+/// The bounds a house record's numbers must keep to be believed (README: "Plausible values").
+pub mod bounds {
+    /// 建成年份: not before 1900, never after the current year.
+    pub const FIRST_BUILD_YEAR: u16 = 1900;
+    /// 地上层数: a self-built house has at least one storey above ground and no more than this.
+    pub const MAX_FLOORS_ABOVE: u8 = 30;
+    /// 地下层数.
+    pub const MAX_FLOORS_BELOW: u8 = 5;
+    /// 建筑面积（㎡）: more than 0, at most this.
+    pub const MAX_FLOOR_AREA_M2: f64 = 100_000.0;
+    /// 经度 / 纬度: within China's extent.
+    pub const LONGITUDE: (f64, f64) = (73.0, 136.0);
+    pub const LATITUDE: (f64, f64) = (3.0, 54.0);
+}
+
+/// What a record's numbers cannot be on `today` beyond [`HouseRecord::check`]'s fixed bounds: a
+/// build year after the current year. Forms, the API and imports all pass `decide`, which
+/// calls this with the recording day.
+pub fn implausible(r: &HouseRecord, today: chrono::NaiveDate) -> Vec<String> {
+    use chrono::Datelike;
+    let year = today.year();
+    match r.build_year {
+        Some(y) if i32::from(y) > year => vec![format!(
+            "“建成年份”{y} 不合常理：应在 {} 年至今年（{year} 年）之间",
+            bounds::FIRST_BUILD_YEAR
+        )],
+        _ => vec![],
+    }
+}
+
 /// An empty record to fill column by column; its required fields are set by [`build`] or it is
 /// refused, so its placeholder region never escapes.
 fn blank(village: RegionCode) -> (HouseRecord, People) {
@@ -847,5 +877,41 @@ mod tests {
         assert_eq!(by_header(" 建筑面积(㎡) ").unwrap().key, "floor_area_m2");
         assert_eq!(by_header("*房屋地址").unwrap().key, "address");
         assert!(by_header("备注").is_none());
+    }
+
+    #[test]
+    fn implausible_numbers_are_named_against_the_recording_day() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let village = RegionCode::parse("370829100201").unwrap();
+        let dict = Dictionaries::default();
+        let mut r = crate::sample::record(village, crate::dict::UsageCategory::Other);
+        r.town = village.town();
+        assert!(implausible(&r, today).is_empty());
+        r.build_year = Some(2026);
+        assert!(implausible(&r, today).is_empty(), "this year is fine");
+        r.build_year = Some(2027);
+        let e = implausible(&r, today);
+        assert!(
+            e[0].contains("“建成年份”2027") && e[0].contains("2026 年"),
+            "{e:?}"
+        );
+        // The fixed bounds, checked with the record itself.
+        for (field, set) in [
+            (
+                "“建成年份”1899",
+                (|r: &mut HouseRecord| r.build_year = Some(1899)) as fn(&mut HouseRecord),
+            ),
+            ("“地上层数”0", |r| r.floors_above = 0),
+            ("“地上层数”31", |r| r.floors_above = 31),
+            ("“地下层数”6", |r| r.floors_below = 6),
+            ("“建筑面积（㎡）”0", |r| r.floor_area_m2 = 0.0),
+            ("不在我国境内", |r| r.longitude = Some(10.0)),
+        ] {
+            let mut bad = crate::sample::record(village, crate::dict::UsageCategory::Other);
+            bad.town = village.town();
+            set(&mut bad);
+            let e = bad.check(&dict).unwrap_err();
+            assert!(e.contains(field), "{field}: {e}");
+        }
     }
 }

@@ -138,23 +138,44 @@ impl HouseRecord {
         if !self.is_business() && !self.business_types.is_empty() {
             return Err("非经营性自建房不应填写经营类型".into());
         }
-        if self.floors_above == 0 || self.floors_above > 60 {
-            return Err("地上层数应在 1–60 之间".into());
+        use crate::columns::bounds::*;
+        if self.floors_above == 0 || self.floors_above > MAX_FLOORS_ABOVE {
+            return Err(format!(
+                "“地上层数”{} 不合常理：自建房应为 1 至 {MAX_FLOORS_ABOVE} 层",
+                self.floors_above
+            ));
         }
-        if !(self.floor_area_m2.is_finite() && self.floor_area_m2 > 0.0 && self.floor_area_m2 < 1e6)
+        if self.floors_below > MAX_FLOORS_BELOW {
+            return Err(format!(
+                "“地下层数”{} 不合常理：应为 0 至 {MAX_FLOORS_BELOW} 层",
+                self.floors_below
+            ));
+        }
+        if !(self.floor_area_m2.is_finite()
+            && self.floor_area_m2 > 0.0
+            && self.floor_area_m2 <= MAX_FLOOR_AREA_M2)
         {
-            return Err("建筑面积应大于 0".into());
+            return Err(format!(
+                "“建筑面积（㎡）”{} 不合常理：应大于 0、不超过 {MAX_FLOOR_AREA_M2}",
+                self.floor_area_m2
+            ));
         }
         if let Some(y) = self.build_year
-            && !(1900..=2100).contains(&y)
+            && y < FIRST_BUILD_YEAR
         {
-            return Err("建成年份不合理".into());
+            return Err(format!(
+                "“建成年份”{y} 不合常理：应在 {FIRST_BUILD_YEAR} 年至今年之间"
+            ));
         }
         match (self.longitude, self.latitude) {
             (Some(lon), Some(lat))
-                if !((73.0..=136.0).contains(&lon) && (3.0..=54.0).contains(&lat)) =>
+                if !((LONGITUDE.0..=LONGITUDE.1).contains(&lon)
+                    && (LATITUDE.0..=LATITUDE.1).contains(&lat)) =>
             {
-                return Err("经纬度不在我国境内".into());
+                return Err(format!(
+                    "“经度、纬度”{lon}, {lat} 不在我国境内（东经 {}°–{}°，北纬 {}°–{}°）",
+                    LONGITUDE.0, LONGITUDE.1, LATITUDE.0, LATITUDE.1
+                ));
             }
             (Some(_), None) | (None, Some(_)) => return Err("经度和纬度须同时填写".into()),
             _ => {}

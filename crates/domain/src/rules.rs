@@ -193,6 +193,21 @@ fn in_dict(dict: &Dictionaries, k: &str, what: &str, v: &[String]) -> Result<(),
 
 /// Decides whether `cmd`, asked by `actor` at `recorded_at`, may happen to the house in `state`.
 /// On success the event to append; on refusal the rule, and nothing is to be written.
+/// A registered or corrected record whose numbers no house can have is refused, every such
+/// column named (`columns::implausible`), against the day it is recorded.
+fn check_plausible(cmd: &Command, recorded_at: DateTime<Utc>) -> Result<(), RuleViolation> {
+    let record = match &cmd.change {
+        Change::Registered { record, .. } | Change::Corrected { record, .. } => record,
+        _ => return Ok(()),
+    };
+    let problems = crate::columns::implausible(record, beijing_date(recorded_at));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        refuse(RuleCode::F1, problems.join("；"))
+    }
+}
+
 /// Every text of a command within [`crate::text`]'s limits, each refusal naming its field
 /// (the house record's Chinese header where the key is one of its columns).
 fn check_text(cmd: &Command) -> Result<(), RuleViolation> {
@@ -241,6 +256,7 @@ pub fn decide(
     check_dates(state, cmd, recorded_at)?;
     check_reason(cmd)?;
     check_text(cmd)?;
+    check_plausible(cmd, recorded_at)?;
     check_step(state, cmd, actor, dict)?;
     Ok(Event {
         house: cmd.house.clone(),

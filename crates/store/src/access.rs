@@ -385,7 +385,7 @@ impl Access<'_> {
             .await?;
         self.unit_scope(Some(&new.unit))?;
         self.store
-            .prepare_report(&self.who.actor(), &self.scope(), new)
+            .prepare_report(&self.who.actor(), &self.scope(), new, self.source)
             .await
     }
 
@@ -397,7 +397,7 @@ impl Access<'_> {
         };
         self.require(needed, &format!("report:{id}")).await?;
         self.store
-            .act_on_report(&self.who.actor(), &self.scope(), id, action)
+            .act_on_report(&self.who.actor(), &self.scope(), id, action, self.source)
             .await
     }
 

@@ -149,6 +149,7 @@ impl Store {
         actor: &Actor,
         scope: &Scope,
         new: &NewReport,
+        source: &str,
     ) -> Result<i64> {
         let NewReport {
             form,
@@ -189,7 +190,15 @@ impl Store {
             .fetch_one(&mut *c).await)?;
         audit::append(
             &mut tx,
-            &entry(actor, now, "report.prepare", id, "ok", None),
+            &entry(
+                actor,
+                now,
+                "report.prepare",
+                id,
+                None,
+                source,
+                serde_json::json!({}),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -218,6 +227,7 @@ impl Store {
         scope: &Scope,
         id: i64,
         action: &ReportAction,
+        source: &str,
     ) -> Result<ReportStatus> {
         let report = self.report(id).await?;
         if !covers(scope, &report.unit) {
@@ -298,7 +308,18 @@ impl Store {
             ReportAction::Return { .. } => "report.return",
             ReportAction::AttachScan { .. } => "report.attach_scan",
         };
-        audit::append(&mut tx, &entry(actor, now, kind, id, "ok", reason)).await?;
+        // The chained audit row carries the digest of the figures acted on: editing a snapshot
+        // together with its digest then breaks the chain or disagrees with it.
+        let digest = match &frozen {
+            Some((_, d)) => Some(d.clone()),
+            None => report.digest.clone(),
+        };
+        let detail = serde_json::json!({ "digest": digest });
+        audit::append(
+            &mut tx,
+            &entry(actor, now, kind, id, reason, source, detail),
+        )
+        .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -336,18 +357,75 @@ fn entry(
     at: chrono::DateTime<chrono::Utc>,
     action: &str,
     id: i64,
-    outcome: &str,
     reason: Option<String>,
+    source: &str,
+    detail: serde_json::Value,
 ) -> AuditEntry {
     AuditEntry {
         at,
-        actor_id: actor.id.clone(),
-        actor_role: codec::role_code(actor.role),
-        source: "cli".into(),
-        action: action.into(),
-        object: format!("ledger_report:{id}"),
-        outcome: outcome.into(),
         reason,
-        detail: "{}".into(),
+        ..AuditEntry::ok(
+            &actor.id,
+            &codec::role_code(actor.role),
+            source,
+            action,
+            &format!("ledger_report:{id}"),
+        )
+        .with_detail(detail)
+    }
+}
+
+/// Whether a report's frozen figures are still the ones signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Integrity {
+    /// Not signed yet: nothing frozen to check.
+    Unsigned,
+    /// The snapshot hashes to its digest, the digest is the one in the chained audit row of the
+    /// signature, and the audit chain holds up to that row.
+    Intact,
+    /// Signed before digests went into the audit trail: only the snapshot's own digest checked.
+    DigestOnly,
+    /// Changed after signing; what does not agree.
+    Broken(String),
+}
+
+impl Store {
+    /// Checks a signed report against its signature's audit row (see [`Integrity`]).
+    pub async fn verify_report(&self, id: i64) -> Result<Integrity> {
+        let r = self.report(id).await?;
+        let Some(digest) = r.digest.clone() else {
+            return Ok(Integrity::Unsigned);
+        };
+        if !r.digest_holds() {
+            return Ok(Integrity::Broken(format!(
+                "台账 {id} 的冻结数字与其摘要不一致：快照在签字后被改动"
+            )));
+        }
+        const SIGN: &str = "SELECT id, detail FROM audit_log WHERE action = 'report.sign' AND object = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 1";
+        let row: Option<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(SIGN)
+            .bind(format!("ledger_report:{id}"))
+            .fetch_optional(p).await)?;
+        let Some((audit_id, detail)) = row else {
+            return Ok(Integrity::Broken(format!(
+                "台账 {id} 已签字，但审计日志中没有签字记录"
+            )));
+        };
+        if let Some(broken) = audit::verify(&self.db).await?
+            && broken <= audit_id
+        {
+            return Ok(Integrity::Broken(format!(
+                "审计日志自第 {broken} 条记录起被改动，台账 {id} 的签字记录（第 {audit_id} 条）不可信"
+            )));
+        }
+        let signed: Option<String> = serde_json::from_str::<serde_json::Value>(&detail)
+            .ok()
+            .and_then(|v| v["digest"].as_str().map(str::to_string));
+        Ok(match signed {
+            None => Integrity::DigestOnly,
+            Some(s) if s == digest => Integrity::Intact,
+            Some(s) => Integrity::Broken(format!(
+                "台账 {id} 的摘要 {digest} 与签字时审计日志记录的 {s} 不同：快照和摘要在签字后被改动"
+            )),
+        })
     }
 }

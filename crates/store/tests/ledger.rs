@@ -405,16 +405,19 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         contact: "0537-1234567".into(),
         supersedes: None,
     };
-    let id = store.prepare_report(&op, &scope, &new).await.unwrap();
+    let id = store
+        .prepare_report(&op, &scope, &new, "test")
+        .await
+        .unwrap();
     // Only the principal signs.
     let e = store
-        .act_on_report(&op, &scope, id, &ReportAction::Sign)
+        .act_on_report(&op, &scope, id, &ReportAction::Sign, "test")
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::P1);
     assert_eq!(
         store
-            .act_on_report(&boss, &scope, id, &ReportAction::Sign)
+            .act_on_report(&boss, &scope, id, &ReportAction::Sign, "test")
             .await
             .unwrap(),
         ReportStatus::Signed
@@ -454,7 +457,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     assert_eq!(frozen.houses[row][11].len(), 6);
     // Signing again is refused: the figures are frozen.
     let e = store
-        .act_on_report(&boss, &scope, id, &ReportAction::Sign)
+        .act_on_report(&boss, &scope, id, &ReportAction::Sign, "test")
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R5);
@@ -491,7 +494,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
 
     // Submitted, returned with a reason, prepared again superseding it.
     store
-        .act_on_report(&op, &scope, id, &ReportAction::Submit)
+        .act_on_report(&op, &scope, id, &ReportAction::Submit, "test")
         .await
         .unwrap();
     let e = store
@@ -500,6 +503,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
             &Scope::All,
             id,
             &ReportAction::Return { reason: "".into() },
+            "test",
         )
         .await
         .unwrap_err();
@@ -512,6 +516,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
             &ReportAction::Return {
                 reason: "②栏与复核记录不符".into(),
             },
+            "test",
         )
         .await
         .unwrap();
@@ -519,7 +524,10 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         supersedes: Some(id),
         ..new
     };
-    let id2 = store.prepare_report(&op, &scope, &again).await.unwrap();
+    let id2 = store
+        .prepare_report(&op, &scope, &again, "test")
+        .await
+        .unwrap();
     assert_ne!(id, id2);
     // Another town cannot act on it: it looks missing.
     let other = Scope::Region {
@@ -527,7 +535,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     };
     assert!(matches!(
         store
-            .act_on_report(&boss, &other, id2, &ReportAction::Sign)
+            .act_on_report(&boss, &other, id2, &ReportAction::Sign, "test")
             .await,
         Err(anju_store::StoreError::NotFound)
     ));
@@ -538,7 +546,67 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     assert!(!store.report(id).await.unwrap().digest_holds());
 }
 
+/// Editing a signed snapshot together with a recomputed digest is caught: the digest is also in
+/// the chained audit row of the signature, which records where the signature came from.
+async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(store: &Store) {
+    use anju_domain::report::ReportAction;
+    use anju_store::reports::{Integrity, NewReport};
+    with_villages(store).await;
+    let mut h = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    let town = RegionCode::parse("370829101").unwrap();
+    let scope = Scope::Region { code: town };
+    let new = NewReport {
+        form: Form::Attachment2,
+        unit: town,
+        as_of: NaiveDate::from_ymd_opt(2024, 6, 4).unwrap(),
+        contact: "0537-1234567".into(),
+        supersedes: None,
+    };
+    let op = actor("t101-jb", anju_domain::Role::TownOperator);
+    let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
+    let id = store
+        .prepare_report(&op, &scope, &new, "203.0.113.7")
+        .await
+        .unwrap();
+    assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Unsigned);
+    store
+        .act_on_report(&boss, &scope, id, &ReportAction::Sign, "203.0.113.7")
+        .await
+        .unwrap();
+    assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Intact);
+    let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+        "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(
+        source, "203.0.113.7",
+        "the signature names where it came from"
+    );
+    let digest = store.report(id).await.unwrap().digest.unwrap();
+    assert!(detail.contains(&digest), "{detail}");
+
+    // An insider rewrites the frozen figures and recomputes their digest.
+    let snapshot = store.report(id).await.unwrap().snapshot.unwrap();
+    let forged = snapshot.replacen("[1,", "[2,", 1);
+    assert_ne!(forged, snapshot, "the snapshot holds a count to change");
+    let forged_digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(forged.as_bytes()))
+    };
+    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
+        .bind(&forged).bind(&forged_digest).bind(id).execute(p).await.map(|_| ())).unwrap();
+    assert!(
+        store.report(id).await.unwrap().digest_holds(),
+        "self-consistent forgery"
+    );
+    match store.verify_report(id).await.unwrap() {
+        Integrity::Broken(m) => assert!(m.contains("签字时审计日志记录"), "{m}"),
+        other => panic!("forgery not caught: {other:?}"),
+    }
+}
+
 anju_store::both!(
+    a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row,
     a_signed_ledger_is_frozen_with_its_houses_and_digest,
     attachment2_counts_every_column_as_worked_out_by_hand,
     attachment1_counts_the_look_back_list,

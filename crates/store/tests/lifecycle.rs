@@ -283,6 +283,28 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     assert!(err.message.contains("R1"), "{err}");
     assert_eq!(fresh.store.count_houses(&Scope::All).await.unwrap(), 0);
     assert_eq!(fresh.store.count_events(&Scope::All).await.unwrap(), 0);
+    // A log carrying a NUL (as an old SQLite database could hold, and PostgreSQL refuses) is
+    // refused at that line with the field named, on either backend; nothing written.
+    let survey_line = text
+        .lines()
+        .position(|l| l.contains("\"surveyed\""))
+        .unwrap()
+        + 1;
+    let with_nul = text.replacen("\"surveyor\":\"", "\"surveyor\":\"\\u0000", 1);
+    assert_ne!(with_nul, text, "the survey line was not found");
+    for target in [
+        anju_store::testing::sqlite().await,
+        anju_store::testing::postgres().await,
+    ] {
+        let err = target
+            .store
+            .import_events(&mut with_nul.as_bytes(), &actor)
+            .await
+            .unwrap_err();
+        assert_eq!(err.line, survey_line, "{err}");
+        assert!(err.message.contains("控制字符"), "{err}");
+        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+    }
     // Importing the same log twice is refused at its first house.
     let err = other
         .store

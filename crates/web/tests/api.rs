@@ -267,3 +267,110 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
 }
 
 anju_store::both!(api_evidence_must_be_uploaded_before_it_is_named);
+
+/// A build year after this year (2099), no storey above ground, coordinates outside China: each
+/// refused naming its field, through the registration and correction forms and a ledger import
+/// (the JSON API takes no records), and nothing written.
+async fn implausible_values_are_refused_by_name_through_form_api_and_import(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let (cookie, csrf) = session(store, "plaus-clerk", Role::TownOperator, "370829101").await;
+    let before = snapshot(store).await;
+
+    // The registration form.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("version", "0"),
+        ("effective", "2024-04-02"),
+        ("source", "核查发现漏排"),
+        ("census_id", "PL-1"),
+        ("village", VILLAGE),
+        ("address", "三组12号"),
+        ("owner_name", "王五"),
+        ("usage", "其他自建房"),
+        ("floors_above", "2"),
+        ("floors_below", "0"),
+        ("floor_area_m2", "120"),
+        ("build_year", "2099"),
+        ("structure_type", "砌体结构(砖混)"),
+    ];
+    let (status, _, html) = common::send(store, common::post("/houses/new", &cookie, &form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("“建成年份”2099 不合常理"), "{html}");
+
+    // The correction form: no storey above ground; a point in the Atlantic.
+    let version = h.version.to_string();
+    for (floors, longitude, needle) in [
+        ("0", "116.3", "“地上层数”0 不合常理"),
+        ("2", "-30", "“经度、纬度”-30, 35.4 不在我国境内"),
+    ] {
+        let correction = [
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("effective", "2024-04-01"),
+            ("reason", "更正层数和坐标"),
+            ("village", VILLAGE),
+            ("address", "示例村一组1号"),
+            ("usage", "其他自建房"),
+            ("floors_above", floors),
+            ("floor_area_m2", "180.5"),
+            ("longitude", longitude),
+            ("latitude", "35.4"),
+            ("structure_type", "砌体结构(砖混)"),
+        ];
+        let (status, _, html) = common::send(
+            store,
+            common::post(&format!("/houses/{}/correct", h.code), &cookie, &correction),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains(needle), "{needle}: {html}");
+    }
+
+    // The JSON API takes no record at all: registration and correction go through the forms or
+    // an import, where the values above are checked.
+    let record =
+        anju_domain::sample::record(RegionCode::parse(VILLAGE).unwrap(), UsageCategory::Other);
+    let change = anju_domain::event::Change::Corrected {
+        record: Box::new(record),
+        people: None,
+    };
+    let body = json!({
+        "expected_version": h.version,
+        "effective": "2024-04-01",
+        "reason": "更正",
+        "change": serde_json::to_value(&change).unwrap(),
+    });
+    let path = format!("/api/v1/houses/{}/events", h.code);
+    let (status, body) = send(store, post(&path, &cookie, Some(&csrf), &body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("表单"),
+        "{body}"
+    );
+
+    // A ledger import: the row is named with the field.
+    let file = format!(
+        "\u{feff}普查房屋编号,村（社区）,房屋地址,产权人（户主）,房屋用途,地上层数,建筑面积（㎡）,结构类型,建成年份\r\n\
+         PL-2,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混),2099\r\n"
+    );
+    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
+    let (_, html) = common::run(
+        &app,
+        common::multipart(
+            "/import",
+            &cookie,
+            &csrf,
+            file.as_bytes(),
+            "台账.csv",
+            "commit",
+        ),
+        &cookie,
+    )
+    .await;
+    assert!(html.contains("有 1 行有误"), "{html}");
+    assert!(html.contains("“建成年份”2099 不合常理"), "{html}");
+    assert_eq!(snapshot(store).await, before, "nothing written");
+}
+
+anju_store::both!(implausible_values_are_refused_by_name_through_form_api_and_import);

@@ -71,6 +71,13 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // The signature's audit row says it came through the web (the client's address; "unknown"
+    // without a socket in these router tests), never "cli", and carries the digest.
+    let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+        "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
+    .unwrap();
+    assert_ne!(source, "cli");
+    assert!(detail.contains("digest"), "{detail}");
     let (_, _, page) = send(store, get(&location, &pr)).await;
     assert!(
         page.contains("已签字")
