@@ -160,149 +160,181 @@ fn asset(mime: &'static str, body: &'static str) -> axum::response::Response {
         .into_response()
 }
 
+/// The routes and the paths they serve, as one table: [`router`] serves it, and the scope
+/// matrix and the OpenAPI test read [`route_paths`] instead of the source text.
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(
+        mut self,
+        path: &'static str,
+        method: axum::routing::MethodRouter<AppState>,
+    ) -> Routes {
+        self.paths.push(path);
+        self.router = self.router.route(path, method);
+        self
+    }
+}
+
+/// Every path the application serves, in the order they are declared.
+pub fn route_paths() -> Vec<&'static str> {
+    routes().paths
+}
+
+fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        paths: Vec::new(),
+    }
+    .route("/", get(pages::home))
+    .route("/login", get(pages::login_form).post(pages::login))
+    .route("/logout", axum::routing::post(pages::logout))
+    .route(
+        "/password",
+        get(pages::password_form).post(pages::change_password),
+    )
+    .route("/houses", get(houses::list))
+    .route("/houses.xlsx", get(houses::export_xlsx))
+    .route("/houses.csv", get(houses::export_csv))
+    .route("/houses/new", get(record::new_form).post(record::register))
+    .route("/houses/{code}", get(houses::show))
+    .route(
+        "/houses/{code}/correct",
+        get(record::correct_form).post(record::correct),
+    )
+    .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
+    .route(
+        "/houses/{code}/steps/{kind}",
+        get(steps::form)
+            .post(steps::submit)
+            .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
+    )
+    .route("/houses/{code}/qr.svg", get(plaque::qr))
+    .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
+    .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
+    .route("/q/{token}", get(plaque::public))
+    .route("/houses/{code}/evidence/{sha}", get(evidence::file))
+    .route(
+        "/houses/{code}/evidence/{sha}/thumb",
+        get(evidence::thumbnail),
+    )
+    .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
+    .route("/ledgers/{n}", get(ledgers::show))
+    .route("/ledgers/{n}/houses", get(ledgers::houses))
+    .route("/ledgers/{n}/download", get(ledgers::download))
+    .route("/reports", get(reports::list).post(reports::prepare))
+    .route("/reports/{id}", get(reports::show))
+    .route("/reports/{id}/act", axum::routing::post(reports::act))
+    .route("/reports/{id}/download", get(reports::download))
+    .route(
+        "/reports/{id}/scan",
+        get(reports::scan)
+            .post(reports::upload_scan)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                anju_evidence::Policy::default().max_bytes + 64 * 1024,
+            )),
+    )
+    .route(
+        "/problems",
+        get(problems::list)
+            .post(problems::issue)
+            .layer(axum::extract::DefaultBodyLimit::max(problems::LIST_LIMIT)),
+    )
+    .route("/problems/{id}", get(problems::show))
+    .route(
+        "/problems/{id}/act",
+        axum::routing::post(problems::act)
+            .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
+    )
+    .route(
+        "/import",
+        get(imports::page)
+            .post(imports::upload)
+            .layer(axum::extract::DefaultBodyLimit::max(imports::IMPORT_LIMIT)),
+    )
+    .route("/import/{file}", get(imports::template))
+    .route("/export/{file}", get(imports::national))
+    .route("/import/jobs/{id}", get(imports::job))
+    .route(
+        "/import/jobs/{id}/commit",
+        axum::routing::post(imports::commit),
+    )
+    .route("/ranking", get(campaign::ranking))
+    .route("/ranking/download", get(campaign::ranking_download))
+    .route(
+        "/supervision",
+        get(campaign::supervisions).post(campaign::supervise),
+    )
+    .route("/supervision/{id}", get(campaign::supervision))
+    .route(
+        "/supervision/{id}/answer",
+        axum::routing::post(campaign::answer),
+    )
+    .route("/reminders", get(campaign::reminders))
+    .route("/reminders/count", get(campaign::reminder_count))
+    .route("/lookback", get(campaign::lookback))
+    .route("/lookback/assign", axum::routing::post(campaign::assign))
+    .route("/sector/{kind}", get(campaign::sector_ledger))
+    .route("/admin/accounts", get(admin::accounts).post(admin::create))
+    .route(
+        "/admin/accounts/{username}/{op}",
+        axum::routing::post(admin::act),
+    )
+    .route("/admin/settings", get(admin::settings))
+    .route("/admin/regions", get(regions::show).post(regions::edit))
+    .route(
+        "/admin/settings/deadlines",
+        axum::routing::post(admin::save_deadlines),
+    )
+    .route(
+        "/admin/settings/backup",
+        axum::routing::post(admin::save_backup),
+    )
+    .route(
+        "/admin/settings/security",
+        axum::routing::post(admin::save_security),
+    )
+    .route(
+        "/admin/dictionaries",
+        axum::routing::post(admin::save_dictionary),
+    )
+    .route("/api/v1/openapi.json", get(api::openapi))
+    .route("/api/v1/houses", get(api::houses))
+    .route("/api/v1/houses/{code}", get(api::house))
+    .route(
+        "/api/v1/houses/{code}/events",
+        axum::routing::post(api::record),
+    )
+    .route("/api/v1/ledgers/{n}", get(api::ledger))
+    .route(
+        "/api/v1/evidence",
+        axum::routing::post(api::upload).layer(axum::extract::DefaultBodyLimit::max(
+            anju_evidence::Policy::default().max_bytes + 1024,
+        )),
+    )
+    .route("/healthz", get(|| async { "ok" }))
+    .route("/readyz", get(readyz))
+    .route(
+        "/static/app.css",
+        get(|| async { asset("text/css; charset=utf-8", CSS) }),
+    )
+    .route(
+        "/static/app.js",
+        get(|| async { asset("text/javascript; charset=utf-8", JS) }),
+    )
+    .route(
+        "/static/echarts.min.js",
+        get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
+    )
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", axum::routing::post(pages::logout))
-        .route(
-            "/password",
-            get(pages::password_form).post(pages::change_password),
-        )
-        .route("/houses", get(houses::list))
-        .route("/houses.xlsx", get(houses::export_xlsx))
-        .route("/houses.csv", get(houses::export_csv))
-        .route("/houses/new", get(record::new_form).post(record::register))
-        .route("/houses/{code}", get(houses::show))
-        .route(
-            "/houses/{code}/correct",
-            get(record::correct_form).post(record::correct),
-        )
-        .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
-        .route(
-            "/houses/{code}/steps/{kind}",
-            get(steps::form)
-                .post(steps::submit)
-                .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
-        )
-        .route("/houses/{code}/qr.svg", get(plaque::qr))
-        .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
-        .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
-        .route("/q/{token}", get(plaque::public))
-        .route("/houses/{code}/evidence/{sha}", get(evidence::file))
-        .route(
-            "/houses/{code}/evidence/{sha}/thumb",
-            get(evidence::thumbnail),
-        )
-        .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
-        .route("/ledgers/{n}", get(ledgers::show))
-        .route("/ledgers/{n}/houses", get(ledgers::houses))
-        .route("/ledgers/{n}/download", get(ledgers::download))
-        .route("/reports", get(reports::list).post(reports::prepare))
-        .route("/reports/{id}", get(reports::show))
-        .route("/reports/{id}/act", axum::routing::post(reports::act))
-        .route("/reports/{id}/download", get(reports::download))
-        .route(
-            "/reports/{id}/scan",
-            get(reports::scan).post(reports::upload_scan).layer(
-                axum::extract::DefaultBodyLimit::max(
-                    anju_evidence::Policy::default().max_bytes + 64 * 1024,
-                ),
-            ),
-        )
-        .route(
-            "/problems",
-            get(problems::list)
-                .post(problems::issue)
-                .layer(axum::extract::DefaultBodyLimit::max(problems::LIST_LIMIT)),
-        )
-        .route("/problems/{id}", get(problems::show))
-        .route(
-            "/problems/{id}/act",
-            axum::routing::post(problems::act)
-                .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
-        )
-        .route(
-            "/import",
-            get(imports::page)
-                .post(imports::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(imports::IMPORT_LIMIT)),
-        )
-        .route("/import/{file}", get(imports::template))
-        .route("/export/{file}", get(imports::national))
-        .route("/import/jobs/{id}", get(imports::job))
-        .route(
-            "/import/jobs/{id}/commit",
-            axum::routing::post(imports::commit),
-        )
-        .route("/ranking", get(campaign::ranking))
-        .route("/ranking/download", get(campaign::ranking_download))
-        .route(
-            "/supervision",
-            get(campaign::supervisions).post(campaign::supervise),
-        )
-        .route("/supervision/{id}", get(campaign::supervision))
-        .route(
-            "/supervision/{id}/answer",
-            axum::routing::post(campaign::answer),
-        )
-        .route("/reminders", get(campaign::reminders))
-        .route("/reminders/count", get(campaign::reminder_count))
-        .route("/lookback", get(campaign::lookback))
-        .route("/lookback/assign", axum::routing::post(campaign::assign))
-        .route("/sector/{kind}", get(campaign::sector_ledger))
-        .route("/admin/accounts", get(admin::accounts).post(admin::create))
-        .route(
-            "/admin/accounts/{username}/{op}",
-            axum::routing::post(admin::act),
-        )
-        .route("/admin/settings", get(admin::settings))
-        .route("/admin/regions", get(regions::show).post(regions::edit))
-        .route(
-            "/admin/settings/deadlines",
-            axum::routing::post(admin::save_deadlines),
-        )
-        .route(
-            "/admin/settings/backup",
-            axum::routing::post(admin::save_backup),
-        )
-        .route(
-            "/admin/settings/security",
-            axum::routing::post(admin::save_security),
-        )
-        .route(
-            "/admin/dictionaries",
-            axum::routing::post(admin::save_dictionary),
-        )
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/v1/houses", get(api::houses))
-        .route("/api/v1/houses/{code}", get(api::house))
-        .route(
-            "/api/v1/houses/{code}/events",
-            axum::routing::post(api::record),
-        )
-        .route("/api/v1/ledgers/{n}", get(api::ledger))
-        .route(
-            "/api/v1/evidence",
-            axum::routing::post(api::upload).layer(axum::extract::DefaultBodyLimit::max(
-                anju_evidence::Policy::default().max_bytes + 1024,
-            )),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route(
-            "/static/app.css",
-            get(|| async { asset("text/css; charset=utf-8", CSS) }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
-        )
-        .route(
-            "/static/echarts.min.js",
-            get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
-        )
+    routes()
+        .router
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::csrf_guard,

@@ -122,12 +122,8 @@ fn the_openapi_document_lists_every_api_route() {
         .keys()
         .map(|k| normalise(k))
         .collect();
-    let source = include_str!("../src/lib.rs");
-    let routes: Vec<String> = source
-        .split(".route(")
-        .skip(1)
-        .filter_map(|s| s.trim_start().strip_prefix('"'))
-        .filter_map(|s| s.split('"').next())
+    let routes: Vec<String> = anju_web::route_paths()
+        .into_iter()
         .filter(|r| r.starts_with("/api/v1"))
         .map(normalise)
         .collect();

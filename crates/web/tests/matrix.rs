@@ -24,13 +24,7 @@ fn normalise(p: &str) -> String {
 }
 
 fn served_routes() -> Vec<String> {
-    include_str!("../src/lib.rs")
-        .split(".route(")
-        .skip(1)
-        .filter_map(|s| s.trim_start().strip_prefix('"'))
-        .filter_map(|s| s.split('"').next())
-        .map(normalise)
-        .collect()
+    anju_web::route_paths().into_iter().map(normalise).collect()
 }
 
 /// Routes that touch no object (public, or the caller's own session and password).
@@ -328,6 +322,60 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         }
     }
     assert_eq!(snapshot(store).await, before, "nothing changed");
+
+    // Positive control: the same object cases, run by a county-wide account, answer with the
+    // object's own data — so a case that points at nothing (a wrong path, a missing object)
+    // cannot pass the refusals above for the wrong reason.
+    let wide = NewAccount {
+        username: "wide".into(),
+        display_name: "全县账号".into(),
+        role: Role::CountyOffice,
+        region: Some(RegionCode::parse("370829").unwrap()),
+        department: None,
+    };
+    store
+        .create_demo_account(&sys, &wide, "Anju-2024q")
+        .await
+        .unwrap();
+    let ok = store
+        .login("wide", "Anju-2024q", None, "t", chrono::Utc::now())
+        .await
+        .unwrap();
+    let cookie = format!("anju_session={}", ok.token);
+    let readable = [
+        "/houses",
+        "/houses.csv",
+        "/houses/{}",
+        "/houses/{}/correct",
+        "/ledgers/{}/houses",
+        "/problems",
+        "/problems/{}",
+        "/supervision/{}",
+    ];
+    let mut controlled = 0;
+    for (route, method, path, body) in cases.iter().filter(|c| c.1 == Method::GET) {
+        if !readable.contains(route) {
+            continue;
+        }
+        let (status, text) =
+            send(store, method.clone(), path, &cookie, &ok.session.csrf, body).await;
+        assert_eq!(status, StatusCode::OK, "in scope {path}: {text}");
+        assert!(
+            secrets.iter().any(|s| text.contains(s.as_str())),
+            "in scope, {path} ({route}) does not show the object's data: {text}"
+        );
+        controlled += 1;
+    }
+    assert_eq!(
+        controlled,
+        readable.len(),
+        "every readable route has a case"
+    );
+    let paths = anju_web::route_paths();
+    let mut unique = paths.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), paths.len(), "a path declared twice");
     let steps: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
     assert_eq!(steps, 0, "no problem moved");
     let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
