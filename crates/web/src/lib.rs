@@ -148,6 +148,7 @@ const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 /// Apache ECharts 5.6.0, vendored (Apache-2.0, `assets/vendor/ECHARTS-LICENSE.txt`).
 const ECHARTS: &str = include_str!("../assets/vendor/echarts.min.js");
+const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 fn asset(mime: &'static str, body: &'static str) -> axum::response::Response {
     (
@@ -329,6 +330,15 @@ fn routes() -> Routes {
         "/static/echarts.min.js",
         get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
     )
+    .route(
+        "/favicon.svg",
+        get(|| async { asset("image/svg+xml", FAVICON) }),
+    )
+    // Browsers ask for /favicon.ico on their own.
+    .route(
+        "/favicon.ico",
+        get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+    )
 }
 
 /// The whole application.
@@ -346,7 +356,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(session::client_address))
         .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(unavailable_pages))
+        .layer(middleware::from_fn(error_pages))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -453,39 +463,103 @@ async fn readyz(
         .into_response()
 }
 
-/// A server error while the database is full or unreachable is answered as what it is — 507
-/// or 503 with a Chinese page saying that nothing was saved and that the system recovers by
-/// itself — instead of a bare 500.
-async fn unavailable_pages(
+/// An error page with the site's stylesheet and a phone viewport, the message escaped.
+fn error_page(
+    status: axum::http::StatusCode,
+    title: &str,
+    message: &str,
+) -> axum::response::Response {
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · 安居</title><link rel=\"icon\" href=\"/favicon.svg\"><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{}</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">返回首页</a></p></main></body></html>",
+        escape(title),
+        escape(title),
+        escape(message)
+    );
+    (status, axum::response::Html(page)).into_response()
+}
+
+/// Error answers as people should see them. A server error while the database is full or
+/// unreachable becomes what it is — 507 or 503 with a Chinese page saying that nothing was
+/// saved and that the system recovers by itself (JSON under `/api/`). A page's bare text
+/// error (404 for an unknown address, a refused CSRF check, a refusal in words) is given the
+/// site's layout, so that it reads well on a phone; downloads and the API are left alone.
+async fn error_pages(
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let api = req.uri().path().starts_with("/api/");
+    let path = req.uri().path().to_string();
+    let api = path.starts_with("/api/");
     let res = next.run(req).await;
-    if res.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+    let status = res.status();
+    if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && let Some(kind) = anju_store::health::recent(std::time::Duration::from_secs(10))
+    {
+        let status = match kind {
+            anju_store::health::Unavailable::DiskFull => {
+                axum::http::StatusCode::INSUFFICIENT_STORAGE
+            }
+            anju_store::health::Unavailable::Down => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let retry = [(header::RETRY_AFTER, HeaderValue::from_static("30"))];
+        if api {
+            return (
+                status,
+                retry,
+                axum::Json(serde_json::json!({ "error": kind.message() })),
+            )
+                .into_response();
+        }
+        let mut page = error_page(status, "暂时无法处理", kind.message());
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return page;
+    }
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error())
+        || !plain
+        || api
+        || path.starts_with("/static/")
+    {
         return res;
     }
-    let Some(kind) = anju_store::health::recent(std::time::Duration::from_secs(10)) else {
-        return res;
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error_page(status, "出错了", "请求未能完成，请返回重试。");
     };
-    let status = match kind {
-        anju_store::health::Unavailable::DiskFull => axum::http::StatusCode::INSUFFICIENT_STORAGE,
-        anju_store::health::Unavailable::Down => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let (title, message) = match status {
+        axum::http::StatusCode::NOT_FOUND if text.is_empty() => (
+            "页面不存在",
+            "您访问的地址不存在，请从首页或菜单进入。".to_string(),
+        ),
+        axum::http::StatusCode::NOT_FOUND => ("未找到", text),
+        axum::http::StatusCode::FORBIDDEN => ("无权办理", text),
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => (
+            "无法办理",
+            "该地址不支持这种请求，请从页面上的按钮办理。".to_string(),
+        ),
+        s if s.is_server_error() && text.is_empty() => {
+            ("出错了", "服务器内部错误，请稍后重试。".to_string())
+        }
+        _ if text.is_empty() => ("无法办理", "请求未能完成，请返回重试。".to_string()),
+        _ => ("无法办理", text),
     };
-    let retry = [(header::RETRY_AFTER, HeaderValue::from_static("30"))];
-    if api {
-        return (
-            status,
-            retry,
-            axum::Json(serde_json::json!({ "error": kind.message() })),
-        )
-            .into_response();
+    let mut page = error_page(status, title, &message);
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            page.headers_mut().insert(k.clone(), v.clone());
+        }
     }
-    let page = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>暂时无法保存 · 安居</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>暂时无法处理</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/\">返回首页</a></p></main></body></html>",
-        kind.message()
-    );
-    (status, retry, axum::response::Html(page)).into_response()
+    page
 }
 
 /// CSP without inline script or style, no framing, no MIME sniffing, no referrer to other sites, and no

@@ -310,3 +310,43 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
 }
 
 anju_store::both!(nul_and_oversized_input_is_refused_by_name);
+
+async fn error_answers_are_pages_with_the_layout_and_a_phone_viewport(store: &Store) {
+    let (clerk, _) = session(store, "err-clerk", Role::TownOperator, "370829101").await;
+    // An unknown address.
+    let (status, _, html) = send(store, get("/no/such/page", &clerk)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        html.contains("name=\"viewport\"") && html.contains("页面不存在"),
+        "{html}"
+    );
+    assert!(html.contains("/static/app.css") && html.contains("返回首页"));
+    // A form sent without its CSRF token: refused, on a page, naming what to do.
+    let (status, _, html) = send(store, post("/houses/new", &clerk, &[("census_id", "X-1")])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        html.contains("name=\"viewport\"") && html.contains("CSRF"),
+        "{html}"
+    );
+    // A refusal in words keeps its words, escaped.
+    let (status, _, html) = send(store, get("/houses/AJ37082900000999X", &clerk)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        html.contains("不存在或不在您的辖区内") && html.contains("<main>"),
+        "{html}"
+    );
+    // The API still answers JSON, downloads are untouched, and the favicon is there.
+    let (status, _, body) = send(store, get("/api/v1/houses/AJ37082900000999X", &clerk)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.contains("<html"), "{body}");
+    let (status, location, _) = send(store, get("/favicon.ico", "")).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::PERMANENT_REDIRECT, "/favicon.svg")
+    );
+    let (status, _, svg) = send(store, get("/favicon.svg", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svg.starts_with("<svg"));
+}
+
+anju_store::both!(error_answers_are_pages_with_the_layout_and_a_phone_viewport);

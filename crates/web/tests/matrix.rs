@@ -37,6 +37,8 @@ const NO_OBJECT: &[&str] = &[
     "/static/app.css",
     "/static/app.js",
     "/static/echarts.min.js",
+    "/favicon.svg",
+    "/favicon.ico",
     "/api/v1/openapi.json",
     // Stores a file under its digest; it is part of no house until a step in scope names it.
     "/api/v1/evidence",
