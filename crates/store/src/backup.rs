@@ -249,6 +249,15 @@ impl Store {
             out.line(&serde_json::json!(
                 cols.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
             ))?;
+            // Compressing and writing happen on a blocking thread fed by a bounded channel, so a
+            // backup taken by the running server does not hold its async threads.
+            let (send, receive) = std::sync::mpsc::sync_channel::<Vec<serde_json::Value>>(256);
+            let writer = tokio::task::spawn_blocking(move || -> Result<()> {
+                for row in receive {
+                    out.line(&serde_json::Value::Array(row))?;
+                }
+                out.finish()
+            });
             // Table names come from the constant list above, never from input.
             let sql = format!("SELECT * FROM {table} ORDER BY 1");
             let mut rows = 0u64;
@@ -260,7 +269,20 @@ impl Store {
                         for (i, (_, k)) in cols.iter().enumerate() {
                             values.push(decode!(row, i, *k));
                         }
-                        out.line(&serde_json::Value::Array(values))?;
+                        let send = send.clone();
+                        // The channel is bounded: wait off the async threads when it is full.
+                        let sent = match send.try_send(values) {
+                            Ok(()) => true,
+                            Err(std::sync::mpsc::TrySendError::Full(v)) => {
+                                tokio::task::spawn_blocking(move || send.send(v).is_ok())
+                                    .await
+                                    .unwrap_or(false)
+                            }
+                            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
+                        };
+                        if !sent {
+                            break;
+                        }
                         rows += 1;
                     }
                 }};
@@ -269,7 +291,10 @@ impl Store {
                 Tx::Sqlite(t) => stream!(&mut **t),
                 Tx::Postgres(t) => stream!(&mut **t),
             }
-            out.finish()?;
+            drop(send);
+            writer
+                .await
+                .map_err(|e| invalid(format!("备份写入线程失败：{e}")))??;
             let (sha256, bytes) = hash_file(&path)?;
             tables.push(TableEntry {
                 name: table.to_string(),
