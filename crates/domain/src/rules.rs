@@ -41,6 +41,9 @@ pub enum RuleCode {
     E1,
     /// The house changed since the person loaded it.
     V1,
+    /// No quiet way down: a house leaves ①/④/⑤ (or enters ②/⑦) only on a professional basis
+    /// recorded by an account other than the one taking the step.
+    B1,
 }
 
 impl RuleCode {
@@ -61,6 +64,7 @@ impl RuleCode {
             RuleCode::F1 => "F1",
             RuleCode::E1 => "E1",
             RuleCode::V1 => "V1",
+            RuleCode::B1 => "B1",
         }
     }
 }
@@ -567,17 +571,15 @@ fn check_step(
             if *judgement == s.judgement && judgement.is_some() {
                 return refuse(RuleCode::F1, "更正后的初判与原初判相同");
             }
+            // Out of ① only through a professional's finding: a hazard judgement is never
+            // corrected to "no hazard"; a review finding no hazard (②) is the way.
             if let Some(j) = judgement
                 && !j.is_hazard()
-                && (s.review.is_some()
-                    || s.appraisal.is_some()
-                    || s.engineering.is_some()
-                    || s.legacy.is_some()
-                    || closed)
+                && s.judgement.is_some_and(|cur| cur.is_hazard())
             {
                 return refuse(
-                    RuleCode::L1,
-                    "该房屋已进入复核、鉴定或整治环节，不能改判为未发现隐患",
+                    RuleCode::B1,
+                    "初判存在安全隐患的房屋不能改判为未发现隐患：须由专业技术人员现场复核，复核无隐患的计入②；改判须有他人记录的专业依据（规则B1）",
                 );
             }
             if let Some(g) = grade {
@@ -585,6 +587,18 @@ fn check_step(
                     None => return refuse(RuleCode::L1, "该房屋没有鉴定结论，无可更正的等级"),
                     Some(a) if a.value == *g => {
                         return refuse(RuleCode::F1, "更正后的鉴定等级与原等级相同");
+                    }
+                    // Out of ⑤ only on a second appraiser's finding: the one who recorded
+                    // the C/D grade cannot lower it alone.
+                    Some(a) if a.value.is_dangerous() && !g.is_dangerous() && a.by == actor.id => {
+                        return refuse(
+                            RuleCode::B1,
+                            format!(
+                                "鉴定等级由{}改为{}须由另一名鉴定人员复核后更正，原鉴定记录人不能自行降级（规则B1）",
+                                a.value.label(),
+                                g.label()
+                            ),
+                        );
                     }
                     Some(a)
                         if a.value.is_dangerous()

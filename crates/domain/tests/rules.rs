@@ -526,15 +526,43 @@ fn correcting_a_grade_from_c_to_b_takes_the_house_out_of_column_five() {
     let mut h = House::surveyed(Judgement::Hazard);
     h.ok(&appraiser(), appraise(Grade::C));
     assert!(h.facts().contains(Facts::CD));
+    let to_b = Change::Reclassified {
+        judgement: None,
+        risk_level: None,
+        grade: Some(Grade::B),
+    };
+    // The appraiser who recorded C cannot lower it alone (B1); a second appraiser can.
+    let msg = h.refused(&appraiser(), to_b.clone(), RuleCode::B1);
+    assert!(msg.contains("另一名鉴定人员"), "{msg}");
+    h.ok(&actor("second-appraiser", Role::Appraiser), to_b);
+    assert!(!h.facts().contains(Facts::CD) && h.facts().contains(Facts::APPRAISED));
+}
+
+#[test]
+fn b1_a_hazard_judgement_is_never_corrected_to_no_hazard_only_reviewed() {
+    let mut h = House::surveyed(Judgement::Hazard);
+    let down = Change::Reclassified {
+        judgement: Some(Judgement::NoHazard),
+        risk_level: None,
+        grade: None,
+    };
+    for who in [clerk(), reviewer()] {
+        let msg = h.refused(&who, down.clone(), RuleCode::B1);
+        assert!(msg.contains("专业技术人员现场复核"), "{msg}");
+    }
+    assert!(h.facts().contains(Facts::HAZARD), "still in ①");
+    // Up is always possible: a general hazard found to be severe.
     h.ok(
-        &appraiser(),
+        &clerk(),
         Change::Reclassified {
-            judgement: None,
+            judgement: Some(Judgement::Severe),
             risk_level: None,
-            grade: Some(Grade::B),
+            grade: None,
         },
     );
-    assert!(!h.facts().contains(Facts::CD) && h.facts().contains(Facts::APPRAISED));
+    // The professional way to ②: a review finding no hazard, by a reviewer.
+    h.ok(&reviewer(), review(ReviewFinding::NoHazard));
+    assert!(h.facts().contains(Facts::HAZARD | Facts::REVIEW_NO_HAZARD));
 }
 
 #[test]

@@ -175,10 +175,11 @@ async fn build(store: &Store) {
         P::CdEngClosed,
     )
     .await;
-    // Y in village A: appraised C, then corrected to B, then closed on the appraisal.
+    // Y in village A: appraised C, then corrected to B by a second appraiser (B1), then closed
+    // on the appraisal.
     let mut y = walk(store, 2, TOWN2_VILLAGE_A, UsageCategory::Other, P::Cd).await;
     y.ok(
-        &appraiser(),
+        &actor("appraiser2", anju_domain::Role::Appraiser),
         Change::Reclassified {
             judgement: None,
             risk_level: None,
