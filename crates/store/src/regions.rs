@@ -232,9 +232,6 @@ impl Store {
         }
         let at = crate::now_micros();
         let find = |c: &RegionCode| reference.iter().find(|r| r.code == *c).cloned();
-        let new_region = |code: RegionCode, name: &str, parent: RegionCode, from: NaiveDate| {
-            Region::new(code, name, Some(parent), from)
-        };
         const END: &str = "UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL";
         const RENAME: &str = "UPDATE regions SET name = $1 WHERE code = $2";
         let change = |old: RegionCode, new: RegionCode, kind, effective, note: &str| RegionChange {
@@ -245,14 +242,20 @@ impl Store {
             kind,
             note: note.trim().to_string(),
         };
-        match edit {
+        // Each edit writes its row, then (all but an addition) its line of region history.
+        let history = match edit {
             RegionEdit::Add {
                 code,
                 name,
                 parent,
                 valid_from,
             } => {
-                insert(&mut tx, &new_region(*code, name, *parent, *valid_from)).await?;
+                insert(
+                    &mut tx,
+                    &Region::new(*code, name, Some(*parent), *valid_from),
+                )
+                .await?;
+                None
             }
             RegionEdit::Rename {
                 code,
@@ -261,8 +264,13 @@ impl Store {
                 note,
             } => {
                 on_tx!(&mut tx, c => sqlx::query(RENAME).bind(name.trim()).bind(code.as_str()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-                let ch = change(*code, *code, RegionChangeKind::Rename, *effective, note);
-                record_change(&mut tx, &ch, at, &by.username).await?;
+                Some(change(
+                    *code,
+                    *code,
+                    RegionChangeKind::Rename,
+                    *effective,
+                    note,
+                ))
             }
             RegionEdit::Merge {
                 old,
@@ -271,8 +279,13 @@ impl Store {
                 note,
             } => {
                 on_tx!(&mut tx, c => sqlx::query(END).bind(effective).bind(old.as_str()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-                let ch = change(*old, *into, RegionChangeKind::Merge, *effective, note);
-                record_change(&mut tx, &ch, at, &by.username).await?;
+                Some(change(
+                    *old,
+                    *into,
+                    RegionChangeKind::Merge,
+                    *effective,
+                    note,
+                ))
             }
             RegionEdit::Split {
                 from,
@@ -284,9 +297,14 @@ impl Store {
                 let parent = find(from).and_then(|r| r.parent).ok_or_else(|| {
                     AuthError::Invalid(format!("区划 {} 没有上级区划", from.prefix()))
                 })?;
-                insert(&mut tx, &new_region(*code, name, parent, *effective)).await?;
-                let ch = change(*from, *code, RegionChangeKind::Split, *effective, note);
-                record_change(&mut tx, &ch, at, &by.username).await?;
+                insert(&mut tx, &Region::new(*code, name, Some(parent), *effective)).await?;
+                Some(change(
+                    *from,
+                    *code,
+                    RegionChangeKind::Split,
+                    *effective,
+                    note,
+                ))
             }
             RegionEdit::Deactivate {
                 code,
@@ -294,9 +312,17 @@ impl Store {
                 note,
             } => {
                 on_tx!(&mut tx, c => sqlx::query(END).bind(effective).bind(code.as_str()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-                let ch = change(*code, *code, RegionChangeKind::Deactivate, *effective, note);
-                record_change(&mut tx, &ch, at, &by.username).await?;
+                Some(change(
+                    *code,
+                    *code,
+                    RegionChangeKind::Deactivate,
+                    *effective,
+                    note,
+                ))
             }
+        };
+        if let Some(ch) = history {
+            record_change(&mut tx, &ch, at, &by.username).await?;
         }
         let e = admin_entry(
             crate::now(),
@@ -330,7 +356,10 @@ impl Store {
         let regions = crate::reference::load_regions(&mut tx).await?;
         let (added, unchanged) = match plan_region_import(&regions, rows, valid_from) {
             Ok(plan) => plan,
-            Err(errors) => return Ok(Err(errors)),
+            Err(errors) => {
+                tx.rollback().await?;
+                return Ok(Err(errors));
+            }
         };
         let outside: RowErrors = rows
             .iter()
@@ -343,6 +372,7 @@ impl Store {
             })
             .collect();
         if !outside.is_empty() {
+            tx.rollback().await?;
             return Ok(Err(outside));
         }
         if !commit || added.is_empty() {
