@@ -163,6 +163,20 @@ async fn wait_for(c: &Client, css: &str, name: &str) -> fantoccini::elements::El
     }
 }
 
+/// Waits until the address bar holds `part` (a navigation has completed).
+async fn wait_for_url(c: &Client, part: &str) {
+    for _ in 0..100 {
+        if let Ok(u) = c.current_url().await
+            && u.as_str().contains(part)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(c, "failed-url").await;
+    panic!("the address never held {part}");
+}
+
 /// A GET with the browser's session cookie, outside the browser.
 async fn fetch(url: &str, cookie: &str) -> Vec<u8> {
     use http_body_util::BodyExt;
@@ -224,6 +238,9 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .click()
         .await
         .unwrap();
+    // The unfiltered list holds the same link: wait for the filtered page
+    // first, or the click can land on the page being replaced.
+    wait_for_url(&c, "q=").await;
     c.wait()
         .for_element(Locator::Css(&format!("a[href='/houses/{}']", h.code)))
         .await
