@@ -53,7 +53,7 @@ pub const TABLES: &[&str] = &[
 const KEY_CHECK: (&str, &str) = ("backup.key_check", "anju");
 
 /// Tables of the schema a backup deliberately leaves out.
-pub const LEFT_OUT: &[&str] = &["sessions", "schema_migrations"];
+pub const LEFT_OUT: &[&str] = &["sessions", "_sqlx_migrations"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableEntry {
@@ -239,7 +239,7 @@ impl Store {
         let mut tx = self.db.begin_snapshot().await?;
         let taken_at = chrono::Utc::now();
         let head: (i64, String) = on_tx!(&mut tx, c => sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut *c).await)?;
-        let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await)?;
+        let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
         let mut tables = Vec::new();
         for table in TABLES {
             let cols = columns(&mut tx, table).await?;
@@ -363,7 +363,7 @@ impl Store {
             )));
         }
         let mut tx = self.db.begin().await?;
-        let mine: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *c).await)?;
+        let mine: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
         if mine != manifest.migrations {
             return Err(invalid(format!(
                 "备份的数据库结构版本 {:?} 与本程序的 {:?} 不同：请用与备份时相同版本的 anju 恢复，再升级",

@@ -108,6 +108,9 @@ macro_rules! on_tx {
     };
 }
 
+/// The migrations of each backend, embedded: (version, name, SQL). Applied by sqlx's
+/// migrator, which records each one's SHA-384 in `_sqlx_migrations` and refuses to start on a
+/// database where an applied migration's text has since changed.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
@@ -162,6 +165,28 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0005_supervision.sql"),
     ),
 ];
+
+/// The versions applied to a database, in order (for the manifest of a backup and readiness).
+pub(crate) const APPLIED_VERSIONS: &str =
+    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+
+/// A migrator over `(version, name, SQL)` triples.
+pub fn migrator(list: &[(i64, &str, &str)]) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr as _;
+    sqlx::migrate::Migrator::with_migrations(
+        list.iter()
+            .map(|(version, name, sql)| {
+                sqlx::migrate::Migration::new(
+                    *version,
+                    std::borrow::Cow::Owned(name.to_string()),
+                    sqlx::migrate::MigrationType::Simple,
+                    sqlx::AssertSqlSafe(sql.to_string()).into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
 
 /// How long a request waits for a connection before it is answered "database unavailable"
 /// (503): a database that went away must not hold every request for half a minute.
@@ -235,6 +260,14 @@ impl Db {
         })
     }
 
+    /// This build's migrations for the backend: (version, name, SQL).
+    pub fn migrations(&self) -> &'static [(i64, &'static str, &'static str)] {
+        match self {
+            Db::Sqlite(_) => SQLITE_MIGRATIONS,
+            Db::Postgres(_) => POSTGRES_MIGRATIONS,
+        }
+    }
+
     /// The newest migration this build knows for the backend.
     pub fn latest_migration(&self) -> i64 {
         let list = match self {
@@ -244,36 +277,99 @@ impl Db {
         list.iter().map(|m| m.0).max().unwrap_or(0)
     }
 
-    /// Applies the pending migrations of this backend, each in its own transaction.
+    /// Applies the pending migrations of this backend, each in its own transaction, and
+    /// returns the versions applied. Refuses (changing nothing) a database on which an applied
+    /// migration's text differs from this build's.
     pub async fn migrate(&self) -> Result<Vec<i64>, sqlx::Error> {
-        const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
-        on_db!(self, p => sqlx::query(CREATE).execute(p).await.map(|r| r.rows_affected()))?;
-        let done: Vec<i64> = on_db!(self, p => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(p).await)?;
-        let list = match self {
-            Db::Sqlite(_) => SQLITE_MIGRATIONS,
-            Db::Postgres(_) => POSTGRES_MIGRATIONS,
-        };
-        let mut applied = Vec::new();
-        for (version, name, sql) in list {
-            if done.contains(version) {
-                continue;
-            }
-            let mut tx = self.begin().await?;
-            on_tx!(&mut tx, c => {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *c).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                    .bind(version)
-                    .bind(name)
-                    .bind(crate::now_micros())
-                    .execute(&mut *c)
-                    .await?;
-            });
-            tx.commit().await?;
-            tracing::info!(version, name, "applied migration");
-            applied.push(*version);
+        self.migrate_with(self.migrations()).await
+    }
+
+    /// [`Db::migrate`] over a given list (tests hand it an edited one).
+    pub async fn migrate_with(&self, list: &[(i64, &str, &str)]) -> Result<Vec<i64>, sqlx::Error> {
+        let migrator = migrator(list);
+        self.adopt_hand_applied(&migrator).await?;
+        let before = self.applied_versions().await?;
+        self.run_migrator(&migrator, None).await?;
+        let applied: Vec<i64> = self
+            .applied_versions()
+            .await?
+            .into_iter()
+            .filter(|v| !before.contains(v))
+            .collect();
+        for v in &applied {
+            tracing::info!(version = v, "applied migration");
         }
         Ok(applied)
+    }
+
+    /// The versions recorded as applied (none on a database never migrated).
+    pub async fn applied_versions(&self) -> Result<Vec<i64>, sqlx::Error> {
+        if !self.has_table("_sqlx_migrations").await? {
+            return Ok(vec![]);
+        }
+        on_db!(self, p => sqlx::query_scalar(APPLIED_VERSIONS).fetch_all(p).await)
+    }
+
+    /// Databases made before the migrator kept their versions in `schema_migrations`,
+    /// without checksums: those versions are recorded as applied (with this build's checksums,
+    /// never re-run) and the old table dropped. Safe to repeat if interrupted.
+    async fn adopt_hand_applied(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<(), sqlx::Error> {
+        if !self.has_table("schema_migrations").await? {
+            return Ok(());
+        }
+        let done: Option<i64> = on_db!(self, p => sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(p).await)?;
+        if let Some(last) = done {
+            self.run_migrator(migrator, Some(last)).await?;
+            tracing::info!(
+                last,
+                "adopted the versions recorded before checksummed migrations"
+            );
+        }
+        on_db!(self, p => sqlx::query("DROP TABLE schema_migrations").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Runs `migrator` (or with `skip_to`, records the versions up to it as applied without
+    /// running them) on a connection of its own, closed if the run fails: PostgreSQL's
+    /// migrator holds a session-wide advisory lock that a refused run would otherwise leave on
+    /// a pooled connection, blocking every later migration.
+    async fn run_migrator(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+        skip_to: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        on_db!(self, p => {
+            let mut c = p.acquire().await?;
+            let run = match skip_to {
+                Some(last) => migrator.skip(&mut *c, Some(last)).await,
+                None => migrator.run(&mut *c).await,
+            };
+            if run.is_err() {
+                c.close_on_drop();
+            }
+            Ok(run?)
+        })
+    }
+
+    async fn has_table(&self, name: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = match self {
+            Db::Sqlite(p) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1")
+                    .bind(name)
+                    .fetch_one(p)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1")
+                    .bind(name)
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        Ok(n > 0)
     }
 
     /// Drops every table (PostgreSQL: the `public` schema). Only for an explicit reset.

@@ -29,7 +29,6 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        crate::health::note(&e);
         StoreError::Db(e)
     }
 }

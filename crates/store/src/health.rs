@@ -1,11 +1,9 @@
-//! What kind of trouble the database is in, as last seen by any statement: a full disk, or a
-//! database that cannot be reached. The web layer turns a server error during such trouble into
-//! a 507 or 503 page that says so in Chinese; `/readyz` asks the database itself. Nothing here
-//! needs a restart to clear: trouble older than a few seconds is forgotten, and the pool opens
-//! new connections once the database answers again.
+//! What kind of trouble a database error shows: a full disk, or a database that cannot be
+//! reached. The web layer's error type answers such an error with a 507 or 503 page that says
+//! so in Chinese; `/readyz` asks the database itself. Nothing here needs a restart to clear:
+//! the pool opens new connections once the database answers again.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Why the database could not do what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,24 +54,6 @@ pub fn classify(e: &sqlx::Error) -> Option<Unavailable> {
     }
 }
 
-static LAST: Mutex<Option<(Instant, Unavailable)>> = Mutex::new(None);
-
-/// Remembers the trouble a failed statement showed (called for every database error).
-pub fn note(e: &sqlx::Error) {
-    if let Some(kind) = classify(e) {
-        tracing::warn!(error = %e, ?kind, "database unavailable");
-        *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), kind));
-    }
-}
-
-/// The trouble seen within `window`, if any.
-pub fn recent(window: Duration) -> Option<Unavailable> {
-    LAST.lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .filter(|(at, _)| at.elapsed() < window)
-        .map(|(_, k)| k)
-}
-
 /// Free space below which the system is not ready: writes would soon fail.
 pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -89,12 +69,12 @@ impl crate::Store {
     /// file system of `data_dir` has less than [`MIN_FREE_BYTES`] free.
     pub async fn readiness(&self, data_dir: Option<&std::path::Path>) -> Vec<String> {
         let mut problems = Vec::new();
-        const SQL: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+        const SQL: &str = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
         let probe = crate::on_db!(&self.db, p => tokio::time::timeout(Duration::from_secs(2), sqlx::query_scalar::<_, i64>(SQL).fetch_one(p)).await);
         match probe {
             Err(_) => problems.push("数据库 2 秒内没有响应".to_string()),
             Ok(Err(e)) => {
-                note(&e);
+                tracing::warn!(error = %e, "readiness: the database does not answer");
                 problems.push("数据库无法连接".to_string());
             }
             Ok(Ok(v)) if v != self.db.latest_migration() => problems.push(format!(

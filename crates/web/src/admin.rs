@@ -5,8 +5,9 @@
 //! the change with its audit row.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::{Caller, LoggedIn};
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::campaign::Deadline;
@@ -14,11 +15,10 @@ use anju_domain::event::Role;
 use anju_store::NewAccount;
 use anju_store::accounts::{AuthError, Security};
 use askama::Template;
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 
 pub struct AccountLine {
@@ -44,13 +44,16 @@ struct AccountsPage {
     issued: Option<(String, String)>,
 }
 
-fn auth_status(e: &AuthError) -> StatusCode {
-    match e {
+/// A refused account or settings change as the message and status its page is shown with; a
+/// store failure is a server error.
+pub(crate) fn refusal(e: AuthError) -> PageResult<(String, StatusCode)> {
+    let status = match e {
+        AuthError::Store(e) => return Err(e.into()),
         AuthError::Denied(_) => StatusCode::FORBIDDEN,
         AuthError::NotFound => StatusCode::NOT_FOUND,
-        AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+    };
+    Ok((e.to_string(), status))
 }
 
 /// A urlencoded form body as pairs (repeated keys kept).
@@ -71,17 +74,16 @@ async fn accounts_page(
     error: Option<String>,
     issued: Option<(String, String)>,
     status: StatusCode,
-) -> Response {
-    let list = match state.store.accounts(&s.principal).await {
-        Ok(l) => l,
-        Err(e @ AuthError::Denied(_)) => {
-            return (StatusCode::FORBIDDEN, e.to_string()).into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "accounts failed");
-            return server_error();
-        }
-    };
+) -> PageResult {
+    let list = state
+        .store
+        .accounts(&s.principal)
+        .await
+        .map_err(|e| match e {
+            AuthError::Denied(m) => PageError::Denied(m),
+            AuthError::Store(e) => e.into(),
+            e => PageError::internal("accounts", e),
+        })?;
     let reference = state.store.reference();
     let name_of = |r: &Option<RegionCode>| {
         r.and_then(|c| reference.regions.iter().find(|x| x.code == c))
@@ -146,20 +148,18 @@ async fn accounts_page(
         error,
         issued,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
-pub async fn accounts(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
+pub async fn accounts(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     accounts_page(&state, &s, None, None, StatusCode::OK).await
 }
 
 /// Creates an account; its one-time password is shown once on the answer page.
-pub async fn create(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-    body: Bytes,
-) -> Response {
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+    let s = &caller.session;
     let p = pairs(&body);
     let parsed = (|| {
         // The user name's form is checked by the store.
@@ -194,59 +194,62 @@ pub async fn create(
     let new = match parsed {
         Ok(n) => n,
         Err(m) => {
-            return accounts_page(&state, &s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY)
-                .await;
+            return accounts_page(&state, s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     match state
         .store
-        .create_account(&s.principal, &new, &source.0)
+        .create_account(&s.principal, &new, &caller.source)
         .await
     {
         Ok((a, otp)) => {
-            accounts_page(&state, &s, None, Some((a.username, otp)), StatusCode::OK).await
+            accounts_page(&state, s, None, Some((a.username, otp)), StatusCode::OK).await
         }
         Err(e) => {
-            let status = auth_status(&e);
-            accounts_page(&state, &s, Some(e.to_string()), None, status).await
+            let (m, status) = refusal(e)?;
+            accounts_page(&state, s, Some(m), None, status).await
         }
     }
 }
 
 /// reset | disable | enable | end-sessions on one account.
+#[tracing::instrument(skip_all, fields(
+    account = %caller.session.principal.username,
+    target = %username,
+    op = %op,
+))]
 pub async fn act(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path((username, op)): Path<(String, String)>,
-) -> Response {
-    let store = &state.store;
+) -> PageResult {
+    let (store, s, source) = (&state.store, &caller.session, &caller.source);
     let by = &s.principal;
     let outcome = match op.as_str() {
         "reset" => store
-            .reset_password(by, &username, &source.0)
+            .reset_password(by, &username, source)
             .await
             .map(|otp| Some((username.clone(), otp))),
         "disable" => store
-            .set_disabled(by, &username, true, &source.0)
+            .set_disabled(by, &username, true, source)
             .await
             .map(|_| None),
         "enable" => store
-            .set_disabled(by, &username, false, &source.0)
+            .set_disabled(by, &username, false, source)
             .await
             .map(|_| None),
         "end-sessions" => store
-            .end_sessions(by, &username, &source.0)
+            .end_sessions(by, &username, source)
             .await
             .map(|_| None),
         _ => Err(AuthError::NotFound),
     };
     match outcome {
-        Ok(None) => Redirect::to("/admin/accounts").into_response(),
-        Ok(issued) => accounts_page(&state, &s, None, issued, StatusCode::OK).await,
+        Ok(None) => Ok(Redirect::to("/admin/accounts").into_response()),
+        Ok(issued) => accounts_page(&state, s, None, issued, StatusCode::OK).await,
         Err(e) => {
-            let status = auth_status(&e);
-            accounts_page(&state, &s, Some(e.to_string()), None, status).await
+            let (m, status) = refusal(e)?;
+            accounts_page(&state, s, Some(m), None, status).await
         }
     }
 }
@@ -311,20 +314,15 @@ async fn settings_page(
     error: Option<String>,
     saved: Option<String>,
     status: StatusCode,
-) -> Response {
+) -> PageResult {
     if !s.principal.may(Action::ManageSettings) {
-        return (StatusCode::FORBIDDEN, "只有县领导小组办公室可以修改设置").into_response();
+        return Err(PageError::Denied("只有县领导小组办公室可以修改设置".into()));
     }
-    let (deadlines, security, entries, backup, last_backup) = match (
-        state.store.deadlines().await,
-        state.store.security().await,
-        state.store.dictionary_entries().await,
-        state.store.backup_schedule().await,
-        state.store.last_backup().await,
-    ) {
-        (Ok(d), Ok(s), Ok(e), Ok(b), Ok(l)) => (d, s, e, b, l),
-        _ => return server_error(),
-    };
+    let deadlines = state.store.deadlines().await?;
+    let security = state.store.security().await?;
+    let entries = state.store.dictionary_entries().await?;
+    let backup = state.store.backup_schedule().await?;
+    let last_backup = state.store.last_backup().await?;
     let mut dictionaries: Vec<DictLine> = vec![];
     for e in entries {
         match dictionaries.last_mut() {
@@ -352,10 +350,11 @@ async fn settings_page(
         error,
         saved,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
-pub async fn settings(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
+pub async fn settings(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     settings_page(&state, &s, None, None, StatusCode::OK).await
 }
 
@@ -364,7 +363,7 @@ async fn settings_outcome(
     s: &anju_store::Session,
     r: Result<(), AuthError>,
     what: &str,
-) -> Response {
+) -> PageResult {
     match r {
         Ok(()) => {
             settings_page(
@@ -377,19 +376,20 @@ async fn settings_outcome(
             .await
         }
         Err(e) => {
-            let status = auth_status(&e);
-            settings_page(state, s, Some(e.to_string()), None, status).await
+            let (m, status) = refusal(e)?;
+            settings_page(state, s, Some(m), None, status).await
         }
     }
 }
 
 /// Phase deadlines: rows of phase / due / overdue; blank rows are ignored.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn save_deadlines(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     body: Bytes,
-) -> Response {
+) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let col = |k: &str| {
         p.iter()
@@ -407,14 +407,8 @@ pub async fn save_deadlines(
         }
         let Ok(due) = NaiveDate::parse_from_str(due, "%Y-%m-%d") else {
             let msg = format!("第 {} 行“{phase}”的截止日期无效（如 2024-06-30）", i + 1);
-            return settings_page(
-                &state,
-                &s,
-                Some(msg),
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return settings_page(&state, s, Some(msg), None, StatusCode::UNPROCESSABLE_ENTITY)
+                .await;
         };
         rows.push(Deadline {
             phase: phase.clone(),
@@ -425,25 +419,20 @@ pub async fn save_deadlines(
                 .and_then(|m| anju_domain::campaign::Measure::from_code(m)),
         });
     }
-    let r = state
-        .store
-        .set_deadlines(&s.principal, &rows, &source.0)
-        .await;
-    settings_outcome(&state, &s, r, "阶段时限").await
+    let r = state.store.set_deadlines(&s.principal, &rows, source).await;
+    settings_outcome(&state, s, r, "阶段时限").await
 }
 
 /// The password and session policy.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn save_security(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     body: Bytes,
-) -> Response {
+) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
-    let current = match state.store.security().await {
-        Ok(c) => c,
-        Err(_) => return server_error(),
-    };
+    let current = state.store.security().await?;
     let num = |k: &str, lo: i64, hi: i64, label: &str| -> Result<i64, String> {
         field(&p, k)
             .parse::<i64>()
@@ -466,27 +455,24 @@ pub async fn save_security(
     })();
     match parsed {
         Ok(n) => {
-            let r = state.store.set_security(&s.principal, &n, &source.0).await;
-            settings_outcome(&state, &s, r, "安全策略").await
+            let r = state.store.set_security(&s.principal, &n, source).await;
+            settings_outcome(&state, s, r, "安全策略").await
         }
-        Err(m) => settings_page(&state, &s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(m) => settings_page(&state, s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }
 
 /// The backup schedule: on or off, time of day (Beijing), how many to keep.
-pub async fn save_backup(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-    body: Bytes,
-) -> Response {
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn save_backup(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let keep = match field(&p, "keep").parse::<u32>() {
         Ok(k) => k,
         Err(_) => {
             return settings_page(
                 &state,
-                &s,
+                s,
                 Some("“保留份数”须为 1 至 365 的整数".into()),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -501,18 +487,19 @@ pub async fn save_backup(
     };
     let r = state
         .store
-        .set_backup_schedule(&s.principal, &schedule, &source.0)
+        .set_backup_schedule(&s.principal, &schedule, source)
         .await;
-    settings_outcome(&state, &s, r, "自动备份设置").await
+    settings_outcome(&state, s, r, "自动备份设置").await
 }
 
 /// Adds, retires or restores a dictionary value.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn save_dictionary(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     body: Bytes,
-) -> Response {
+) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let active = field(&p, "op") != "retire";
     let r = state
@@ -522,8 +509,8 @@ pub async fn save_dictionary(
             field(&p, "kind"),
             field(&p, "label"),
             active,
-            &source.0,
+            source,
         )
         .await;
-    settings_outcome(&state, &s, r, "字典").await
+    settings_outcome(&state, s, r, "字典").await
 }

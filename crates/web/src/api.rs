@@ -3,13 +3,13 @@
 //! `{"error": {"code": …, "message": …}}` with the rule code for refusals.
 
 use crate::AppState;
+use crate::error::{ApiError, ApiResult, PageError};
 use crate::houses::FilterForm;
-use crate::session::{LoggedIn, Source};
+use crate::session::Caller;
 use anju_domain::event::{Change, Command, Evidence};
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::{HouseCode, RegionCode};
 use anju_store::StoreError;
-use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -21,79 +21,36 @@ use serde_json::json;
 /// The OpenAPI document (hand-written; a test checks it lists every `/api/v1` route).
 pub const OPENAPI: &str = include_str!("../assets/openapi.json");
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message.into() } })),
-    )
-        .into_response()
-}
-
-fn store_error(e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound => error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-        StoreError::Denied(m) => error(StatusCode::FORBIDDEN, "denied", m),
-        StoreError::Invalid(m) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-        StoreError::Rule(v) if v.code == anju_domain::RuleCode::V1 => {
-            error(StatusCode::CONFLICT, v.code.as_str(), v.message)
-        }
-        StoreError::Rule(v) => error(StatusCode::UNPROCESSABLE_ENTITY, v.code.as_str(), v.message),
-        e => {
-            tracing::error!(error = %e, "api failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "服务器内部错误，请稍后重试",
-            )
-        }
-    }
-}
-
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn houses(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(form): Query<FilterForm>,
-) -> Response {
-    let (filter, sort, page) = match form.parse() {
-        Ok(p) => p,
-        Err(m) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-    };
-    match state
-        .store
-        .access(&s.principal, &source.0)
+) -> ApiResult {
+    let (filter, sort, page) = form.parse().map_err(PageError::refused)?;
+    let p = caller
+        .access(&state.store)
         .houses_page(&filter, sort, page, 50)
-        .await
-    {
-        Ok(p) => Json(p).into_response(),
-        Err(e) => store_error(e),
-    }
+        .await?;
+    Ok(Json(p).into_response())
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, house = %code))]
 pub async fn house(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return store_error(StoreError::NotFound);
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let house = match access.house(&code).await {
-        Ok(h) => h,
-        Err(e) => return store_error(e),
-    };
-    let events = match access.house_events(&code).await {
-        Ok(e) => e,
-        Err(e) => return store_error(e),
-    };
+) -> ApiResult {
+    let code = HouseCode::parse(&code).map_err(|_| StoreError::NotFound)?;
+    let access = caller.access(&state.store);
+    let house = access.house(&code).await?;
+    let events = access.house_events(&code).await?;
     let st = &house.state;
-    Json(json!({
+    Ok(Json(json!({
         "code": st.code,
         "version": st.version,
         "status": st.status().code(),
@@ -104,7 +61,7 @@ pub async fn house(
         "grade": st.appraisal.as_ref().map(|a| a.value.code()),
         "events": events,
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -119,35 +76,21 @@ pub struct StepBody {
 }
 
 /// Records one lifecycle step; 201 with the event, or the rule that refused it.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, house = %code))]
 pub async fn record(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return store_error(StoreError::NotFound);
-    };
-    let step: StepBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                format!("请求格式有误：{e}"),
-            );
-        }
-    };
+) -> ApiResult {
+    let code = HouseCode::parse(&code).map_err(|_| StoreError::NotFound)?;
+    let step: StepBody = serde_json::from_slice(&body)
+        .map_err(|e| PageError::refused(format!("请求格式有误：{e}")))?;
     if matches!(
         step.change,
         Change::Registered { .. } | Change::Corrected { .. }
     ) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            "登记和更正房屋信息请使用导入或房屋信息表单",
-        );
+        return Err(PageError::refused("登记和更正房屋信息请使用导入或房屋信息表单").into());
     }
     // Evidence must name files that were uploaded (`POST /api/v1/evidence`): a closure cannot
     // rest on photos that do not exist.
@@ -156,7 +99,7 @@ pub async fn record(
         .iter()
         .find(|e| state.evidence.find(&e.sha256).is_none())
     {
-        return error(
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "E1",
             format!(
@@ -164,7 +107,7 @@ pub async fn record(
                 e.name,
                 e.kind.label()
             ),
-        );
+        ));
     }
     let cmd = Command {
         house: code,
@@ -174,15 +117,8 @@ pub async fn record(
         reason: step.reason,
         evidence: step.evidence,
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .execute(&cmd)
-        .await
-    {
-        Ok(event) => (StatusCode::CREATED, Json(event)).into_response(),
-        Err(e) => store_error(e),
-    }
+    let event = caller.access(&state.store).execute(&cmd).await?;
+    Ok((StatusCode::CREATED, Json(event)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -192,82 +128,65 @@ pub struct LedgerParams {
     as_of: String,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = n))]
 pub async fn ledger(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(n): Path<u8>,
     Query(q): Query<LedgerParams>,
-) -> Response {
-    let Some(form) = Form::from_number(n) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "台账只有附件1和附件2");
-    };
-    let unit = match Some(q.unit.trim()).filter(|u| !u.is_empty()) {
-        None => None,
-        Some(u) => match RegionCode::parse(u) {
-            Ok(c) => Some(c),
-            Err(_) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "区划代码无效"),
-        },
-    };
+) -> ApiResult {
+    let form = Form::from_number(n).ok_or_else(|| PageError::not_found("台账只有附件1和附件2"))?;
+    let unit = Some(q.unit.trim())
+        .filter(|u| !u.is_empty())
+        .map(|u| RegionCode::parse(u).map_err(|_| PageError::refused("区划代码无效")))
+        .transpose()?;
     let as_of = match Some(q.as_of.trim()).filter(|d| !d.is_empty()) {
         None => AsOf::Now,
-        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(d) => AsOf::Happened(d),
-            Err(_) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", "日期无效"),
-        },
+        Some(d) => AsOf::Happened(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| PageError::refused("日期无效"))?,
+        ),
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
+    let t = caller
+        .access(&state.store)
         .ledger(form, unit.as_ref(), as_of)
-        .await
-    {
-        Ok(t) => {
-            let header = anju_render::Header {
-                preparer: s.principal.name.clone(),
-                contact: String::new(),
-                filled_on: String::new(),
-            };
-            Json(anju_render::json(&t, &header)).into_response()
-        }
-        Err(e) => store_error(e),
-    }
+        .await?;
+    let header = anju_render::Header {
+        preparer: caller.principal().name.clone(),
+        contact: String::new(),
+        filled_on: String::new(),
+    };
+    Ok(Json(anju_render::json(&t, &header)).into_response())
 }
 
 /// Uploads one evidence file (the request body is the file). Answers its digest, to be named
 /// in a step's `evidence`.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn upload(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     body: axum::body::Bytes,
-) -> Response {
-    if !s.principal.may(anju_domain::auth::Action::Record) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "denied",
-            "您的角色不能办理步骤，也不能上传证据材料",
-        );
+) -> ApiResult {
+    let p = caller.principal();
+    if !p.may(anju_domain::auth::Action::Record) {
+        return Err(PageError::Denied("您的角色不能办理步骤，也不能上传证据材料".into()).into());
     }
-    let stored = match state.store_evidence(body.to_vec()).await {
-        Ok(x) => x,
-        Err(m) => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-    };
+    let stored = state
+        .store_evidence(body.to_vec())
+        .await
+        .map_err(PageError::refused)?;
     let entry = anju_store::audit::AuditEntry {
         at: anju_store::now(),
-        actor_id: s.principal.username.clone(),
-        actor_role: anju_store::codec::role_code(s.principal.role),
-        source: source.0.clone(),
+        actor_id: p.username.clone(),
+        actor_role: anju_store::codec::role_code(p.role),
+        source: caller.source.clone(),
         action: "evidence.upload".into(),
         object: stored.sha256.clone(),
         outcome: "ok".into(),
         reason: None,
         detail: json!({ "media": stored.media.mime(), "bytes": stored.bytes }).to_string(),
     };
-    if let Err(e) = state.store.record_audit(&entry).await {
-        return store_error(e);
-    }
-    (
+    state.store.record_audit(&entry).await?;
+    Ok((
         StatusCode::CREATED,
         Json(json!({
             "sha256": stored.sha256,
@@ -275,5 +194,5 @@ pub async fn upload(
             "bytes": stored.bytes,
         })),
     )
-        .into_response()
+        .into_response())
 }

@@ -4,11 +4,12 @@
 //! of whatever the account reads — a department's are its sector's business-use houses.
 
 use crate::AppState;
+use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::houses::XLSX;
 use crate::ledgers::{Download, send_file};
 use crate::pages::{Chrome, chrome, render};
 use crate::problems::town_name;
-use crate::session::{LoggedIn, Source, page_error, server_error};
+use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::campaign::Ranked;
@@ -18,10 +19,9 @@ use anju_store::StoreError;
 use anju_store::list::HouseFilter;
 use anju_store::supervision::NewSupervision;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -84,17 +84,16 @@ struct RankingPage {
     today: String,
 }
 
-pub async fn ranking(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-) -> Response {
-    let ranked = match state.store.access(&s.principal, &source.0).ranking().await {
-        Ok(r) => r,
-        Err(e) => return page_error(e, "没有可查看的镇街"),
-    };
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn ranking(State(state): State<AppState>, caller: Caller) -> PageResult {
+    let s = &caller.session;
+    let ranked = caller
+        .access(&state.store)
+        .ranking()
+        .await
+        .not_found_as("没有可查看的镇街")?;
     let page = RankingPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
         headers: RANK_HEADERS.to_vec(),
         lines: ranked
@@ -108,7 +107,7 @@ pub async fn ranking(
         may_supervise: s.principal.may(Action::Supervise),
         today: today().to_string(),
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
 #[derive(Deserialize, Default)]
@@ -118,16 +117,17 @@ pub struct FormatQuery {
 }
 
 /// The ranking as a circular (通报), xlsx or PDF; audited.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn ranking_download(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(q): Query<FormatQuery>,
-) -> Response {
-    let ranked = match state.store.access(&s.principal, &source.0).ranking().await {
-        Ok(r) => r,
-        Err(e) => return page_error(e, "没有可查看的镇街"),
-    };
+) -> PageResult {
+    let ranked = caller
+        .access(&state.store)
+        .ranking()
+        .await
+        .not_found_as("没有可查看的镇街")?;
     let day = today();
     let title = "自建房安全专项整治工作进展通报".to_string();
     let rows: Vec<Vec<String>> = ranked.iter().map(rank_row).collect();
@@ -135,13 +135,9 @@ pub async fn ranking_download(
         "xlsx" => {
             let mut all = rows.clone();
             all.push(vec![RANK_NOTE.to_string()]);
-            match anju_render::list_xlsx("通报", &RANK_HEADERS, &all) {
-                Ok(b) => (b, XLSX, "xlsx"),
-                Err(e) => {
-                    tracing::error!(error = %e, "xlsx failed");
-                    return server_error();
-                }
-            }
+            let b = anju_render::list_xlsx("通报", &RANK_HEADERS, &all)
+                .map_err(|e| PageError::internal("circular xlsx", e))?;
+            (b, XLSX, "xlsx")
         }
         "pdf" => {
             let doc = anju_pdf::Circular {
@@ -161,17 +157,16 @@ pub async fn ranking_download(
                 ),
                 landscape: true,
             };
-            match state.typeset(move |f| anju_pdf::circular(f, &doc)).await {
-                Ok(b) => (b, "application/pdf", "pdf"),
-                Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-            }
+            let b = state
+                .typeset(move |f| anju_pdf::circular(f, &doc))
+                .await
+                .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e).into_response())?;
+            (b, "application/pdf", "pdf")
         }
         other => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("不支持的格式“{other}”：可选 xlsx、pdf"),
-            )
-                .into_response();
+            return Err(PageError::refused(format!(
+                "不支持的格式“{other}”：可选 xlsx、pdf"
+            )));
         }
     };
     let file = Download {
@@ -182,7 +177,7 @@ pub async fn ranking_download(
         ascii_name: format!("circular-{day}.{ext}"),
         name: format!("{title}-{day}.{ext}"),
     };
-    send_file(&state, &s, &source.0, file, bytes).await
+    send_file(&state, &caller, file, bytes).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,21 +234,17 @@ fn towns_in_scope(state: &AppState, s: &anju_store::Session) -> Vec<(String, Str
 
 async fn supervision_list(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     form: NoticeForm,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let notices = match state
-        .store
-        .access(&s.principal, source)
+) -> PageResult {
+    let s = &caller.session;
+    let notices = caller
+        .access(&state.store)
         .supervisions()
         .await
-    {
-        Ok(n) => n,
-        Err(e) => return page_error(e, "没有可查看的督办通知"),
-    };
+        .not_found_as("没有可查看的督办通知")?;
     let day = today();
     let page = SupervisionList {
         chrome: Some(chrome(state, s)),
@@ -282,7 +273,7 @@ async fn supervision_list(
         },
         error,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
 #[derive(Deserialize, Default)]
@@ -291,25 +282,25 @@ pub struct TownQuery {
     town: String,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn supervisions(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(q): Query<TownQuery>,
-) -> Response {
+) -> PageResult {
     let form = NoticeForm {
         town: q.town,
         ..NoticeForm::default()
     };
-    supervision_list(&state, &s, &source.0, form, None, StatusCode::OK).await
+    supervision_list(&state, &caller, form, None, StatusCode::OK).await
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, town = %form.town))]
 pub async fn supervise(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Form(form): Form<NoticeForm>,
-) -> Response {
+) -> PageResult {
     let parsed = (|| {
         let town =
             RegionCode::parse(form.town.trim()).map_err(|_| "请选择督办的镇街".to_string())?;
@@ -322,40 +313,24 @@ pub async fn supervise(
             answer_due,
         })
     })();
+    let refuse = |form, m| {
+        supervision_list(
+            &state,
+            &caller,
+            form,
+            Some(m),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
     let new = match parsed {
         Ok(n) => n,
-        Err(e) => {
-            return supervision_list(
-                &state,
-                &s,
-                &source.0,
-                form,
-                Some(e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
+        Err(m) => return refuse(form, m).await,
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .supervise(&new)
-        .await
-    {
-        Ok(id) => Redirect::to(&format!("/supervision/{id}")).into_response(),
-        Err(StoreError::Rule(v)) => {
-            supervision_list(
-                &state,
-                &s,
-                &source.0,
-                form,
-                Some(v.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => page_error(e, "该镇街不在您的辖区内"),
-    }
+    let id = match caller.access(&state.store).supervise(&new).await {
+        Err(StoreError::Rule(v)) => return refuse(form, v.to_string()).await,
+        r => r.not_found_as("该镇街不在您的辖区内")?,
+    };
+    Ok(Redirect::to(&format!("/supervision/{id}")).into_response())
 }
 
 #[derive(Template)]
@@ -378,22 +353,18 @@ struct NoticePage {
 
 async fn notice_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     id: i64,
     typed: String,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let n = match state
-        .store
-        .access(&s.principal, source)
+) -> PageResult {
+    let s = &caller.session;
+    let n = caller
+        .access(&state.store)
         .supervision(id)
         .await
-    {
-        Ok(n) => n,
-        Err(e) => return page_error(e, "该督办通知不存在或不在您的辖区内"),
-    };
+        .not_found_as("该督办通知不存在或不在您的辖区内")?;
     let page = NoticePage {
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
@@ -411,25 +382,16 @@ async fn notice_page(
         typed,
         error,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
+#[tracing::instrument(skip_all, fields(supervision = id))]
 pub async fn supervision(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
-) -> Response {
-    notice_page(
-        &state,
-        &s,
-        &source.0,
-        id,
-        String::new(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+) -> PageResult {
+    notice_page(&state, &caller, id, String::new(), None, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -438,30 +400,23 @@ pub struct AnswerForm {
     answer: String,
 }
 
+#[tracing::instrument(skip_all, fields(supervision = id, account = %caller.session.principal.username))]
 pub async fn answer(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
     Form(form): Form<AnswerForm>,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
+) -> PageResult {
+    let access = caller.access(&state.store);
     match access.answer_supervision(id, &form.answer, &[]).await {
-        Ok(()) => Redirect::to(&format!("/supervision/{id}")).into_response(),
         Err(StoreError::Rule(v)) => {
-            notice_page(
-                &state,
-                &s,
-                &source.0,
-                id,
-                form.answer,
-                Some(v.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let error = Some(v.to_string());
+            return notice_page(&state, &caller, id, form.answer, error, status).await;
         }
-        Err(e) => page_error(e, "该督办通知不存在或不在您的辖区内"),
+        r => r.not_found_as("该督办通知不存在或不在您的辖区内")?,
     }
+    Ok(Redirect::to(&format!("/supervision/{id}")).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,47 +430,24 @@ struct RemindersPage {
     items: Vec<anju_store::reminders::Reminder>,
 }
 
-pub async fn reminders(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-) -> Response {
-    let items = match state
-        .store
-        .access(&s.principal, &source.0)
-        .reminders(today())
-        .await
-    {
-        Ok(i) => i,
-        Err(e) => return page_error(e, ""),
-    };
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn reminders(State(state): State<AppState>, caller: Caller) -> PageResult {
+    let items = caller.access(&state.store).reminders(today()).await?;
     let page = RemindersPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, &caller.session)),
         demo: state.is_demo().await,
         items,
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// The bell's figure: how many things are waiting (JSON, fetched after the page is shown so
 /// that no page waits for it).
-pub async fn reminder_count(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-) -> Response {
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .reminders(today())
-        .await
-    {
-        Ok(items) => {
-            let count: i64 = items.iter().map(|i| i.count).sum();
-            axum::Json(serde_json::json!({ "count": count, "kinds": items.len() })).into_response()
-        }
-        Err(e) => page_error(e, ""),
-    }
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn reminder_count(State(state): State<AppState>, caller: Caller) -> PageResult {
+    let items = caller.access(&state.store).reminders(today()).await?;
+    let count: i64 = items.iter().map(|i| i.count).sum();
+    Ok(axum::Json(serde_json::json!({ "count": count, "kinds": items.len() })).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,25 +486,23 @@ const LOOKBACK_LIMIT: i64 = 500;
 
 async fn lookback_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     error: Option<String>,
     status: StatusCode,
-) -> Response {
-    let access = state.store.access(&s.principal, source);
-    let (towns, pending) = match (
-        access.lookback_towns().await,
-        access.lookback_pending(LOOKBACK_LIMIT).await,
-    ) {
-        (Ok(t), Ok(p)) => (t, p),
-        (Err(e), _) | (_, Err(e)) => return page_error(e, "没有可查看的房屋"),
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
+    let towns = access
+        .lookback_towns()
+        .await
+        .not_found_as("没有可查看的房屋")?;
+    let pending = access
+        .lookback_pending(LOOKBACK_LIMIT)
+        .await
+        .not_found_as("没有可查看的房屋")?;
     let may_assign = s.principal.may(Action::AssignHouses);
     let reviewers = if may_assign {
-        match access.reviewer_accounts().await {
-            Ok(r) => r,
-            Err(e) => return page_error(e, ""),
-        }
+        access.reviewer_accounts().await?
     } else {
         vec![]
     };
@@ -619,15 +549,12 @@ async fn lookback_page(
         limit: LOOKBACK_LIMIT,
         error,
     };
-    render(&page, status)
+    Ok(render(&page, status))
 }
 
-pub async fn lookback(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-) -> Response {
-    lookback_page(&state, &s, &source.0, None, StatusCode::OK).await
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn lookback(State(state): State<AppState>, caller: Caller) -> PageResult {
+    lookback_page(&state, &caller, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -637,30 +564,28 @@ pub struct AssignForm {
     reviewer: String,
 }
 
+#[tracing::instrument(skip_all, fields(
+    house = %form.code,
+    reviewer = %form.reviewer.trim(),
+    account = %caller.session.principal.username,
+))]
 pub async fn assign(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Form(form): Form<AssignForm>,
-) -> Response {
+) -> PageResult {
     let Ok(code) = anju_domain::HouseCode::parse(&form.code) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
+        return Err(PageError::not_found("该房屋不存在或不在您的辖区内"));
     };
-    let access = state.store.access(&s.principal, &source.0);
+    let access = caller.access(&state.store);
     match access.assign(&code, form.reviewer.trim()).await {
-        Ok(()) => Redirect::to("/lookback").into_response(),
-        Err(StoreError::Denied(m)) if s.principal.may(Action::AssignHouses) => {
-            lookback_page(
-                &state,
-                &s,
-                &source.0,
-                Some(m),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+        Err(StoreError::Denied(m)) if caller.principal().may(Action::AssignHouses) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return lookback_page(&state, &caller, Some(m), status).await;
         }
-        Err(e) => page_error(e, "该房屋不存在或不在您的辖区内"),
+        r => r?,
     }
+    Ok(Redirect::to("/lookback").into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,23 +598,20 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
+#[tracing::instrument(skip_all, fields(ledger = %kind, account = %caller.session.principal.username))]
 pub async fn sector_ledger(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(kind): Path<String>,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
+) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
     let village = |code: &RegionCode| town_name(&state, code.as_str());
     let (sheet, headers, rows): (&str, Vec<&str>, Vec<Vec<String>>) = match kind.as_str() {
         "survey.xlsx" => {
-            let states = match access
+            let states = access
                 .house_states(&HouseFilter::default(), LEDGER_LIMIT)
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => return page_error(e, ""),
-            };
+                .await?;
             let rows = states
                 .iter()
                 .map(|h| {
@@ -730,13 +652,9 @@ pub async fn sector_ledger(
             )
         }
         "rectification.xlsx" => {
-            let states = match access
+            let states = access
                 .house_states(&HouseFilter::default(), LEDGER_LIMIT)
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => return page_error(e, ""),
-            };
+                .await?;
             let rows = states
                 .iter()
                 .filter(|h| h.hazard || h.legacy.is_some() || h.closure.is_some())
@@ -800,10 +718,7 @@ pub async fn sector_ledger(
             )
         }
         "problems.xlsx" => {
-            let problems = match access.problems(None).await {
-                Ok(p) => p,
-                Err(e) => return page_error(e, ""),
-            };
+            let problems = access.problems(None).await?;
             let rows = problems
                 .iter()
                 .map(|p| {
@@ -838,15 +753,10 @@ pub async fn sector_ledger(
                 rows,
             )
         }
-        _ => return (StatusCode::NOT_FOUND, "没有这种台账").into_response(),
+        _ => return Err(PageError::not_found("没有这种台账")),
     };
-    let bytes = match anju_render::list_xlsx(sheet, &headers, &rows) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "xlsx failed");
-            return server_error();
-        }
-    };
+    let bytes = anju_render::list_xlsx(sheet, &headers, &rows)
+        .map_err(|e| PageError::internal("sector ledger xlsx", e))?;
     let unit = match (&s.principal.department, s.principal.region) {
         (Some(d), _) => d.clone(),
         (None, Some(r)) => town_name(&state, r.as_str()),
@@ -860,5 +770,5 @@ pub async fn sector_ledger(
         ascii_name: kind.clone(),
         name: format!("{unit}{sheet}.xlsx"),
     };
-    send_file(&state, &s, &source.0, file, bytes).await
+    send_file(&state, &caller, file, bytes).await
 }

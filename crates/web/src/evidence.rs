@@ -4,10 +4,9 @@
 //! inline, PDFs only as downloads, both with a sandboxing CSP.
 
 use crate::AppState;
-use crate::session::{LoggedIn, Source, server_error};
+use crate::error::{NotFoundAs, PageError, PageResult};
+use crate::session::{Caller, LoggedIn};
 use anju_domain::HouseCode;
-use anju_store::StoreError;
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,84 +55,67 @@ pub(crate) async fn file_response(
 
 async fn serve(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     code: &str,
     sha: &str,
     thumb: bool,
-) -> Response {
-    let Ok(code) = HouseCode::parse(code) else {
-        return (StatusCode::NOT_FOUND, MISSING).into_response();
-    };
-    let events = match state
-        .store
-        .access(&s.principal, source)
+) -> PageResult {
+    let missing = || PageError::not_found(MISSING);
+    let code = HouseCode::parse(code).map_err(|_| missing())?;
+    let events = caller
+        .access(&state.store)
         .house_events(&code)
         .await
-    {
-        Ok(e) => e,
-        Err(StoreError::NotFound) => return (StatusCode::NOT_FOUND, MISSING).into_response(),
-        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "evidence lookup failed");
-            return server_error();
-        }
-    };
-    let Some(ev) = events
+        .not_found_as(MISSING)?;
+    let ev = events
         .iter()
         .flat_map(|e| e.evidence.iter())
         // A ledger file holds every house of its batch: never served under one house.
         .find(|x| x.sha256 == sha && x.kind != anju_domain::event::EvidenceKind::LedgerRecord)
-    else {
-        return (StatusCode::NOT_FOUND, MISSING).into_response();
-    };
-    let Some((path, media)) = state.evidence.find(sha) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "该材料的文件未入库（可能是导入的历史记录）",
-        )
-            .into_response();
-    };
+        .ok_or_else(missing)?;
+    let (path, media) = state
+        .evidence
+        .find(sha)
+        .ok_or_else(|| PageError::not_found("该材料的文件未入库（可能是导入的历史记录）"))?;
     if thumb {
-        return match state.evidence.thumbnail(sha) {
-            Some(t) => file_response(t, "image/jpeg", None).await,
-            None => (StatusCode::NOT_FOUND, MISSING).into_response(),
-        };
+        let t = state.evidence.thumbnail(sha).ok_or_else(missing)?;
+        return Ok(file_response(t, "image/jpeg", None).await);
     }
     let download = (!media.is_image()).then(|| ev.name.clone());
-    file_response(path, media.mime(), download).await
+    Ok(file_response(path, media.mime(), download).await)
 }
 
+#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha, account = %caller.session.principal.username))]
 pub async fn file(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path((code, sha)): Path<(String, String)>,
-) -> Response {
-    serve(&state, &s, &source.0, &code, &sha, false).await
+) -> PageResult {
+    serve(&state, &caller, &code, &sha, false).await
 }
 
+#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha, account = %caller.session.principal.username))]
 pub async fn thumbnail(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path((code, sha)): Path<(String, String)>,
-) -> Response {
-    serve(&state, &s, &source.0, &code, &sha, true).await
+) -> PageResult {
+    serve(&state, &caller, &code, &sha, true).await
 }
 
 /// The thumbnail of a photo this session uploaded with a form that was refused and is being
 /// filled in again (not yet part of any house's history).
+#[tracing::instrument(skip_all, fields(sha256 = %sha, account = %s.principal.username))]
 pub async fn pending(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
     Path((sha, tag)): Path<(String, String)>,
-) -> Response {
+) -> PageResult {
     let owned = anju_domain::event::EvidenceKind::ALL
         .iter()
         .any(|k| crate::steps::kept_tag(&s.csrf, *k, &sha) == tag);
     match state.evidence.thumbnail(&sha) {
-        Some(t) if owned => file_response(t, "image/jpeg", None).await,
-        _ => (StatusCode::NOT_FOUND, MISSING).into_response(),
+        Some(t) if owned => Ok(file_response(t, "image/jpeg", None).await),
+        _ => Err(PageError::not_found(MISSING)),
     }
 }

@@ -2,8 +2,9 @@
 //! people and the reveal-with-reason form.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::Caller;
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::region::Region;
 use anju_domain::state::Status;
@@ -12,10 +13,7 @@ use anju_store::StoreError;
 use anju_store::access::PeopleView;
 use anju_store::list::{HouseFilter, HousePage, Overdue, Sort};
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -201,13 +199,14 @@ fn rows_of(page: &HousePage, names: &BTreeMap<String, String>) -> Vec<Row> {
         .collect()
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn list(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(form): Query<FilterForm>,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
+) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
     let reference = state.store.reference();
     let names = names(&reference.regions);
     let (parsed, error) = match form.parse() {
@@ -217,12 +216,8 @@ pub async fn list(
     let (page, sort_error) = match &parsed {
         Some((filter, sort, page)) => {
             match access.houses_page(filter, *sort, *page, PER_PAGE).await {
-                Ok(p) => (Some(p), None),
                 Err(StoreError::Denied(m)) => (None, Some(m)),
-                Err(e) => {
-                    tracing::error!(error = %e, "house list failed");
-                    return server_error();
-                }
+                p => (Some(p?), None),
             }
         }
         None => (None, None),
@@ -262,7 +257,7 @@ pub async fn list(
     };
     let out = HousesPage {
         may_register: anju_domain::rules::may_register(s.principal.role),
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
         query: form.query(None),
         prev: (pno > 1).then(|| form.query(Some(pno - 1))),
@@ -291,58 +286,40 @@ pub async fn list(
         pages,
         f: form,
     };
-    render_page(&out)
+    Ok(render_page(&out))
 }
 
 /// The filtered list as xlsx (no personal identifiers: owner names only), audited.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn export_xlsx(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(form): Query<FilterForm>,
-) -> Response {
-    export(state, source, s, form, false).await
+) -> PageResult {
+    export(&state, &caller, form, false).await
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn export_csv(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(form): Query<FilterForm>,
-) -> Response {
-    export(state, source, s, form, true).await
+) -> PageResult {
+    export(&state, &caller, form, true).await
 }
 
 /// The filtered list as xlsx or CSV (at most [`EXPORT_LIMIT`] houses), audited.
-async fn export(
-    state: AppState,
-    source: Source,
-    s: anju_store::Session,
-    form: FilterForm,
-    csv: bool,
-) -> Response {
-    let (filter, sort, _) = match form.parse() {
-        Ok(p) => p,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let page = match access.houses_page(&filter, sort, 1, EXPORT_LIMIT).await {
-        Ok(p) => p,
-        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "house export failed");
-            return server_error();
-        }
-    };
+async fn export(state: &AppState, caller: &Caller, form: FilterForm, csv: bool) -> PageResult {
+    let (filter, sort, _) = form.parse().map_err(PageError::refused)?;
+    let page = caller
+        .access(&state.store)
+        .houses_page(&filter, sort, 1, EXPORT_LIMIT)
+        .await?;
     if page.total > EXPORT_LIMIT {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "符合条件的房屋有 {} 栋，超过单次导出上限 {EXPORT_LIMIT} 栋，请增加筛选条件",
-                page.total
-            ),
-        )
-            .into_response();
+        return Err(PageError::refused(format!(
+            "符合条件的房屋有 {} 栋，超过单次导出上限 {EXPORT_LIMIT} 栋，请增加筛选条件",
+            page.total
+        )));
     }
     let names = names(&state.store.reference().regions);
     let rows: Vec<Vec<String>> = rows_of(&page, &names)
@@ -375,13 +352,8 @@ async fn export(
     let bytes = if csv {
         anju_render::list_csv(&headers, &rows)
     } else {
-        match anju_render::list_xlsx("房屋清单", &headers, &rows) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "xlsx failed");
-                return server_error();
-            }
-        }
+        anju_render::list_xlsx("房屋清单", &headers, &rows)
+            .map_err(|e| PageError::internal("house list xlsx", e))?
     };
     let ext = if csv { "csv" } else { "xlsx" };
     let file = crate::ledgers::Download {
@@ -392,7 +364,7 @@ async fn export(
         ascii_name: format!("houses.{ext}"),
         name: format!("房屋清单.{ext}"),
     };
-    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
+    crate::ledgers::send_file(state, caller, file, bytes).await
 }
 
 /// The MIME type of an xlsx workbook.
@@ -463,47 +435,31 @@ fn people_fields(p: &PeopleView) -> Vec<Field> {
     ]
 }
 
+/// A house code from a path; one that cannot be a code answers like a house out of scope.
+pub(crate) fn house_code(code: &str) -> PageResult<HouseCode> {
+    HouseCode::parse(code).map_err(|_| StoreError::NotFound.into())
+}
+
 async fn house_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     code: &str,
     reveal_reason: Option<&str>,
-) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    let Ok(code) = HouseCode::parse(code) else {
-        return not_found();
-    };
-    let access = state.store.access(&s.principal, source);
-    let house = match access.house(&code).await {
-        Ok(h) => h,
-        Err(StoreError::NotFound) => return not_found(),
-        Err(StoreError::Denied(m)) => return (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "house page failed");
-            return server_error();
-        }
-    };
-    let events = match access.house_events(&code).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "house events failed");
-            return server_error();
-        }
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let code = house_code(code)?;
+    let access = caller.access(&state.store);
+    let house = access.house(&code).await?;
+    let events = access.house_events(&code).await?;
     let mut error = None;
     let mut revealed = false;
     let mut people = house.people.as_ref().map(people_fields).unwrap_or_default();
     if let Some(reason) = reveal_reason {
         match access.reveal_people(&code, reason).await {
-            Ok(full) => {
-                people = people_fields(&PeopleView::full(&full));
-                revealed = true;
-            }
             Err(StoreError::Denied(m)) => error = Some(m),
-            Err(e) => {
-                tracing::error!(error = %e, "reveal failed");
-                return server_error();
+            full => {
+                people = people_fields(&PeopleView::full(&full?));
+                revealed = true;
             }
         }
     }
@@ -669,16 +625,16 @@ async fn house_page(
         error,
         timeline,
     };
-    render_page(&page)
+    Ok(render_page(&page))
 }
 
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn show(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
-) -> Response {
-    house_page(&state, &s, &source.0, &code, None).await
+) -> PageResult {
+    house_page(&state, &caller, &code, None).await
 }
 
 #[derive(Deserialize)]
@@ -688,12 +644,12 @@ pub struct RevealForm {
 }
 
 /// Shows the full personal data once, for the typed reason (audited); nothing is stored.
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn reveal(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
     Form(form): Form<RevealForm>,
-) -> Response {
-    house_page(&state, &s, &source.0, &code, Some(&form.reason)).await
+) -> PageResult {
+    house_page(&state, &caller, &code, Some(&form.reason)).await
 }

@@ -4,12 +4,12 @@
 //! the account that started it.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
 use crate::houses::XLSX;
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::{Caller, LoggedIn};
 use anju_import::{Outcome, Pass, Progress, Request, import_file};
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -106,11 +106,17 @@ struct ImportPage {
     error: Option<String>,
 }
 
-pub async fn page(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+/// The role may not import: 403.
+fn import_denied() -> PageError {
+    PageError::Denied("您的角色不能导入房屋台账".into())
+}
+
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
+pub async fn page(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     if !may_import(&s) {
-        return (StatusCode::FORBIDDEN, "您的角色不能导入房屋台账").into_response();
+        return Err(import_denied());
     }
-    list(&state, &s, None, StatusCode::OK).await
+    Ok(list(&state, &s, None, StatusCode::OK).await)
 }
 
 async fn list(
@@ -138,30 +144,33 @@ async fn list(
     render(&page, status)
 }
 
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn template(
     State(state): State<AppState>,
-    LoggedIn(_s): LoggedIn,
+    LoggedIn(s): LoggedIn,
     Path(kind): Path<String>,
-) -> Response {
+) -> PageResult {
     let (bytes, mime, name) = match kind.as_str() {
-        "template.xlsx" => {
-            match anju_import::template_xlsx(&state.store.reference().dictionaries) {
-                Ok(b) => (b, XLSX, "import-template.xlsx"),
-                Err(e) => {
-                    tracing::error!(error = %e, "template failed");
-                    return server_error();
-                }
-            }
-        }
+        "template.xlsx" => (
+            anju_import::template_xlsx(&state.store.reference().dictionaries)
+                .map_err(|e| PageError::internal("import template", e))?,
+            XLSX,
+            "import-template.xlsx",
+        ),
         "template.csv" => (
             anju_import::template_csv(),
             "text/csv; charset=utf-8",
             "import-template.csv",
         ),
-        _ => return (StatusCode::NOT_FOUND, "没有这个模板").into_response(),
+        _ => return Err(PageError::not_found("没有这个模板")),
     };
     let ext = name.rsplit('.').next().unwrap_or("xlsx");
-    crate::ledgers::attachment(mime, name, &format!("房屋台账导入模板.{ext}"), bytes)
+    Ok(crate::ledgers::attachment(
+        mime,
+        name,
+        &format!("房屋台账导入模板.{ext}"),
+        bytes,
+    ))
 }
 
 /// How long an upload that passed its check waits to be imported. Jobs live in the server's
@@ -230,20 +239,19 @@ async fn too_large(state: &AppState, s: &anju_store::Session) -> Response {
 }
 
 /// An upload: saved to a temporary file as it arrives, then checked (or checked and written).
+/// An upload over the limit re-renders the page with the reason (413).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn upload(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     mut form: Multipart,
-) -> Response {
-    if !may_import(&s) {
-        return (StatusCode::FORBIDDEN, "您的角色不能导入房屋台账").into_response();
+) -> PageResult {
+    let s = &caller.session;
+    if !may_import(s) {
+        return Err(import_denied());
     }
     let dir = state.evidence.root().join("incoming");
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        tracing::error!(error = %e, "incoming dir");
-        return server_error();
-    }
+    std::fs::create_dir_all(&dir).map_err(|e| PageError::internal("import upload dir", e))?;
     sweep(&dir, UPLOAD_KEPT);
     let mut saved: Option<(PathBuf, String)> = None;
     let mut commit = false;
@@ -251,7 +259,7 @@ pub async fn upload(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => return too_large(&state, &s).await,
+            Err(_) => return Ok(too_large(&state, s).await),
         };
         match field.name() {
             Some("mode") => commit = field.text().await.is_ok_and(|t| t == "commit"),
@@ -266,26 +274,22 @@ pub async fn upload(
                     hex::encode(anju_store::vault::random_bytes::<8>())
                 ));
                 let mut field = field;
-                let mut out = match tokio::fs::File::create(&path).await {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::error!(error = %e, "upload file");
-                        return server_error();
-                    }
-                };
+                let mut out = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(|e| PageError::internal("import upload file", e))?;
                 use tokio::io::AsyncWriteExt;
                 loop {
                     match field.chunk().await {
                         Ok(Some(bytes)) => {
-                            if out.write_all(&bytes).await.is_err() {
+                            if let Err(e) = out.write_all(&bytes).await {
                                 let _ = tokio::fs::remove_file(&path).await;
-                                return server_error();
+                                return Err(PageError::internal("import upload write", e));
                             }
                         }
                         Ok(None) => break,
                         Err(_) => {
                             let _ = tokio::fs::remove_file(&path).await;
-                            return too_large(&state, &s).await;
+                            return Ok(too_large(&state, s).await);
                         }
                     }
                 }
@@ -296,18 +300,18 @@ pub async fn upload(
         }
     }
     let Some((file, name)) = saved else {
-        return list(
+        return Ok(list(
             &state,
-            &s,
+            s,
             Some("请选择要导入的 Excel（xlsx）或 CSV 文件".into()),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
-        .await;
+        .await);
     };
     let id = start(
         &state,
-        &s,
-        &source.0,
+        s,
+        &caller.source,
         Job {
             owner: s.principal.username.clone(),
             name,
@@ -317,7 +321,7 @@ pub async fn upload(
             outcome: None,
         },
     );
-    Redirect::to(&format!("/import/jobs/{id}")).into_response()
+    Ok(Redirect::to(&format!("/import/jobs/{id}")).into_response())
 }
 
 pub struct ErrorLine {
@@ -339,14 +343,21 @@ struct JobPage {
     may_commit: bool,
 }
 
+/// A job of someone else's, or of a server process that has since restarted, is not there.
+fn no_job() -> PageError {
+    PageError::not_found("没有这个导入任务")
+}
+
+#[tracing::instrument(skip_all, fields(account = %s.principal.username, job = id))]
 pub async fn job(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
     Path(id): Path<u64>,
-) -> Response {
-    let Some(j) = state.imports.get(id, &s.principal.username) else {
-        return (StatusCode::NOT_FOUND, "没有这个导入任务").into_response();
-    };
+) -> PageResult {
+    let j = state
+        .imports
+        .get(id, &s.principal.username)
+        .ok_or_else(no_job)?;
     let outcome = j.outcome.clone().and_then(Result::ok);
     let page = JobPage {
         chrome: Some(chrome(&state, &s)),
@@ -373,31 +384,30 @@ pub async fn job(
         outcome,
         name: j.name,
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// Imports a file whose check passed.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, job = id))]
 pub async fn commit(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<u64>,
-) -> Response {
-    let Some(j) = state.imports.get(id, &s.principal.username) else {
-        return (StatusCode::NOT_FOUND, "没有这个导入任务").into_response();
-    };
+) -> PageResult {
+    let j = state
+        .imports
+        .get(id, &caller.principal().username)
+        .ok_or_else(no_job)?;
     let passed = matches!(&j.outcome, Some(Ok(o)) if !o.written && o.error_count == 0);
     if !passed || !j.file.is_file() {
-        return (
-            StatusCode::CONFLICT,
-            "只有检查通过的文件才能导入，请重新上传",
-        )
-            .into_response();
+        return Err(PageError::Conflict(
+            "只有检查通过的文件才能导入，请重新上传".into(),
+        ));
     }
     let new = start(
         &state,
-        &s,
-        &source.0,
+        &caller.session,
+        &caller.source,
         Job {
             commit: true,
             progress: None,
@@ -405,7 +415,7 @@ pub async fn commit(
             ..j
         },
     );
-    Redirect::to(&format!("/import/jobs/{new}")).into_response()
+    Ok(Redirect::to(&format!("/import/jobs/{new}")).into_response())
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -417,43 +427,38 @@ pub struct ExportQuery {
 
 /// The houses the account reads, in the national platform's five blocks (the import template's
 /// columns), xlsx or CSV; personal data masked unless revealed.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn national(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(file): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ExportQuery>,
-) -> Response {
+) -> PageResult {
     let csv = match file.as_str() {
         "national.xlsx" => false,
         "national.csv" => true,
-        _ => return (StatusCode::NOT_FOUND, "没有这种导出").into_response(),
+        _ => return Err(PageError::not_found("没有这种导出")),
     };
     let reveal = q.reveal == "1";
-    let rows = match anju_import::export::rows(&state.store, &s.principal, &source.0, reveal).await
-    {
-        Ok(r) => r,
-        Err(e) => return crate::session::page_error(e, ""),
-    };
+    let rows =
+        anju_import::export::rows(&state.store, caller.principal(), &caller.source, reveal).await?;
     let (bytes, mime) = if csv {
-        (
-            anju_import::export::csv(&rows),
-            "text/csv; charset=utf-8".to_string(),
-        )
+        (anju_import::export::csv(&rows), "text/csv; charset=utf-8")
     } else {
-        match tokio::task::spawn_blocking(move || anju_import::export::xlsx(&rows)).await {
-            Ok(Ok(b)) => (b, XLSX.to_string()),
-            _ => return server_error(),
-        }
+        let xlsx = tokio::task::spawn_blocking(move || anju_import::export::xlsx(&rows))
+            .await
+            .map_err(|e| PageError::internal("national xlsx", e))?
+            .map_err(|e| PageError::internal("national xlsx", e))?;
+        (xlsx, XLSX)
     };
     let ext = if csv { "csv" } else { "xlsx" };
     // Audited by `export::rows`.
-    crate::ledgers::attachment(
-        &mime,
+    Ok(crate::ledgers::attachment(
+        mime,
         &format!("houses-national.{ext}"),
         &format!("自建房信息.{ext}"),
         bytes,
-    )
+    ))
 }
 
 #[cfg(test)]

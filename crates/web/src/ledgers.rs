@@ -2,16 +2,15 @@
 //! and PDF), every figure a link to the houses it counts, downloads in xlsx, CSV and PDF.
 
 use crate::AppState;
+use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
 use anju_domain::rules::beijing_date;
 use anju_render::Header;
-use anju_store::StoreError;
 use anju_store::access::Access;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -111,30 +110,25 @@ struct LedgerPage {
     downloads: String,
 }
 
-fn store_error(e: StoreError) -> Response {
-    crate::session::page_error(e, "该区划不存在或不在您的辖区内")
+/// What a 404 from the ledger queries names.
+const REGION: &str = "该区划不存在或不在您的辖区内";
+
+async fn table(access: &Access<'_>, p: &Parsed) -> PageResult<LedgerTable> {
+    access
+        .ledger(p.form, p.unit.as_ref(), p.as_of)
+        .await
+        .not_found_as(REGION)
 }
 
-async fn table(access: &Access<'_>, p: &Parsed) -> Result<LedgerTable, StoreError> {
-    access.ledger(p.form, p.unit.as_ref(), p.as_of).await
-}
-
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
 pub async fn show(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(n): Path<String>,
     Query(q): Query<LedgerQuery>,
-) -> Response {
-    let p = match parse(&n, &q) {
-        Ok(p) => p,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let t = match table(&access, &p).await {
-        Ok(t) => t,
-        Err(e) => return store_error(e),
-    };
+) -> PageResult {
+    let p = parse(&n, &q).map_err(PageError::refused)?;
+    let t = table(&caller.access(&state.store), &p).await?;
     let (cells, header_rows) = anju_render::header_cells(&t);
     let mut head: Vec<Vec<HeadCell>> = (0..header_rows).map(|_| vec![]).collect();
     for c in cells {
@@ -176,7 +170,7 @@ pub async fn show(
     let mut rows: Vec<BodyRow> = t.rows.iter().map(|r| row(r, false)).collect();
     rows.push(row(&t.total, true));
     let page = LedgerPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, &caller.session)),
         demo: state.is_demo().await,
         number: p.form.number(),
         title: anju_render::title(&t),
@@ -195,7 +189,7 @@ pub async fn show(
             .collect(),
         downloads: query_string(p.form, p.unit.as_ref(), p.day, &[]),
     };
-    render_page(&page)
+    Ok(render_page(&page))
 }
 
 pub struct HouseRow {
@@ -217,35 +211,27 @@ struct HousesPage {
 }
 
 /// The houses behind one figure (same scope, same date).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
 pub async fn houses(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(n): Path<String>,
     Query(q): Query<LedgerQuery>,
-) -> Response {
-    let p = match parse(&n, &q) {
-        Ok(p) => p,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
-    };
-    let Ok(column) = q.column.parse::<usize>() else {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "栏目无效").into_response();
-    };
-    let group = match Some(q.group.trim()).filter(|g| !g.is_empty()) {
-        None => None,
-        Some(g) => match RegionCode::parse(g) {
-            Ok(c) => Some(c),
-            Err(_) => return (StatusCode::UNPROCESSABLE_ENTITY, "区划代码无效").into_response(),
-        },
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let list = match access
+) -> PageResult {
+    let p = parse(&n, &q).map_err(PageError::refused)?;
+    let column = q
+        .column
+        .parse::<usize>()
+        .map_err(|_| PageError::refused("栏目无效"))?;
+    let group = Some(q.group.trim())
+        .filter(|g| !g.is_empty())
+        .map(|g| RegionCode::parse(g).map_err(|_| PageError::refused("区划代码无效")))
+        .transpose()?;
+    let list = caller
+        .access(&state.store)
         .ledger_houses(p.form, p.unit.as_ref(), p.as_of, column, group.as_ref())
         .await
-    {
-        Ok(l) => l,
-        Err(e) => return store_error(e),
-    };
+        .not_found_as(REGION)?;
     let reference = state.store.reference();
     let name = |code: &str| {
         reference
@@ -274,7 +260,7 @@ pub async fn houses(
         })
         .collect();
     let page = HousesPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, &caller.session)),
         demo: state.is_demo().await,
         number: p.form.number(),
         heading,
@@ -285,7 +271,7 @@ pub async fn houses(
         ),
         rows,
     };
-    render_page(&page)
+    Ok(render_page(&page))
 }
 
 /// The heading of counted column `i` (rates sit between counts in the printed order).
@@ -299,24 +285,17 @@ fn column_heading_index(form: Form, i: usize) -> usize {
 }
 
 /// xlsx, CSV or PDF of the ledger as shown; audited.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
 pub async fn download(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(n): Path<String>,
     Query(q): Query<LedgerQuery>,
-) -> Response {
-    let p = match parse(&n, &q) {
-        Ok(p) => p,
-        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e).into_response(),
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let t = match table(&access, &p).await {
-        Ok(t) => t,
-        Err(e) => return store_error(e),
-    };
+) -> PageResult {
+    let p = parse(&n, &q).map_err(PageError::refused)?;
+    let t = table(&caller.access(&state.store), &p).await?;
     let header = Header {
-        preparer: s.principal.name.clone(),
+        preparer: caller.principal().name.clone(),
         contact: String::new(),
         filled_on: p
             .day
@@ -327,45 +306,39 @@ pub async fn download(
     let object = p
         .unit
         .map_or_else(|| "scope".to_string(), |u| u.to_string());
-    send_ledger(&state, &s, &source.0, t, header, &q.format, &object, detail).await
+    send_ledger(&state, &caller, t, header, &q.format, &object, detail).await
 }
 
 /// Renders a ledger table as xlsx, CSV or PDF and answers it as a download; the export is
 /// audited (`ledger.export`, with `object` and `detail`) before anything is sent.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send_ledger(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
-    t: anju_domain::ledger::LedgerTable,
+    caller: &Caller,
+    t: LedgerTable,
     header: Header,
     format: &str,
     object: &str,
     detail: serde_json::Value,
-) -> Response {
+) -> PageResult {
     let (bytes, mime, ext) = match format {
-        "xlsx" => match anju_render::xlsx(&t, &header) {
-            Ok(b) => (
-                b,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx",
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "xlsx failed");
-                return server_error();
-            }
-        },
+        "xlsx" => (
+            anju_render::xlsx(&t, &header).map_err(|e| PageError::internal("ledger xlsx", e))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
         "csv" => (anju_render::csv(&t), "text/csv; charset=utf-8", "csv"),
-        "pdf" => match state.pdf(t.clone(), header).await {
-            Ok(b) => (b, "application/pdf", "pdf"),
-            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-        },
+        // The typesetter says why it cannot (no fonts, busy) in words.
+        "pdf" => (
+            state.pdf(t.clone(), header).await.map_err(|e| {
+                PageError::from((StatusCode::SERVICE_UNAVAILABLE, e).into_response())
+            })?,
+            "application/pdf",
+            "pdf",
+        ),
         other => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("不支持的格式“{other}”：可选 xlsx、csv、pdf"),
-            )
-                .into_response();
+            return Err(PageError::refused(format!(
+                "不支持的格式“{other}”：可选 xlsx、csv、pdf"
+            )));
         }
     };
     let number = t.form.number();
@@ -377,7 +350,7 @@ pub(crate) async fn send_ledger(
         ascii_name: format!("ledger{number}.{ext}"),
         name: format!("附件{number}-{}.{ext}", t.unit),
     };
-    send_file(state, s, source, file, bytes).await
+    send_file(state, caller, file, bytes).await
 }
 
 /// A file to answer as a download, and what the audit trail says of it.
@@ -392,14 +365,15 @@ pub(crate) struct Download<'a> {
     pub name: String,
 }
 
-/// Audits an export, then answers it as a download; nothing is sent if the audit fails.
+/// Audits an export, then answers it as a download; nothing is sent if the audit fails (a
+/// server error).
 pub(crate) async fn send_file(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     file: Download<'_>,
     bytes: Vec<u8>,
-) -> Response {
+) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
     let entry = anju_store::audit::AuditEntry {
         at: anju_store::now(),
         actor_id: s.principal.username.clone(),
@@ -411,11 +385,8 @@ pub(crate) async fn send_file(
         reason: None,
         detail: file.detail.to_string(),
     };
-    if let Err(e) = state.store.record_audit(&entry).await {
-        tracing::error!(error = %e, "audit failed");
-        return server_error();
-    }
-    attachment(file.mime, &file.ascii_name, &file.name, bytes)
+    state.store.record_audit(&entry).await?;
+    Ok(attachment(file.mime, &file.ascii_name, &file.name, bytes))
 }
 
 /// A download: `ascii_name` for old browsers, `name` (Chinese allowed) for the others.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod campaign;
+pub mod error;
 pub mod evidence;
 pub mod houses;
 pub mod imports;
@@ -29,7 +30,8 @@ use axum::routing::get;
 use std::sync::Arc;
 use tower_http::compression::Predicate as _;
 
-pub use session::{LoggedIn, Source};
+pub use error::{ApiError, ApiResult, NotFoundAs, PageError, PageResult};
+pub use session::{Caller, LoggedIn, Source};
 
 /// How the server presents itself.
 #[derive(Debug, Clone, Default)]
@@ -404,7 +406,9 @@ async fn request_id(
         format!("{:x}-{n}", std::process::id())
     });
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", id = %id);
+    // The path, never the query (a search may hold a name).
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let mut res = tracing::Instrument::instrument(next.run(req), span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
@@ -484,10 +488,9 @@ fn error_page(
     (status, axum::response::Html(page)).into_response()
 }
 
-/// Error answers as people should see them. A server error while the database is full or
-/// unreachable becomes what it is — 507 or 503 with a Chinese page saying that nothing was
-/// saved and that the system recovers by itself (JSON under `/api/`). A page's bare text
-/// error (404 for an unknown address, a refused CSRF check, a refusal in words) is given the
+/// Error answers as people should see them ([`PageError`] has already made a full disk or an
+/// unreachable database a 507 or 503 saying that nothing was saved and that the system
+/// recovers by itself). A page's bare text error (404 for an unknown address, a refused CSRF check, a refusal in words) is given the
 /// site's layout, so that it reads well on a phone; downloads and the API are left alone.
 async fn error_pages(
     req: axum::extract::Request,
@@ -497,29 +500,6 @@ async fn error_pages(
     let api = path.starts_with("/api/");
     let res = next.run(req).await;
     let status = res.status();
-    if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR
-        && let Some(kind) = anju_store::health::recent(std::time::Duration::from_secs(10))
-    {
-        let status = match kind {
-            anju_store::health::Unavailable::DiskFull => {
-                axum::http::StatusCode::INSUFFICIENT_STORAGE
-            }
-            anju_store::health::Unavailable::Down => axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        };
-        let retry = [(header::RETRY_AFTER, HeaderValue::from_static("30"))];
-        if api {
-            return (
-                status,
-                retry,
-                axum::Json(serde_json::json!({ "error": kind.message() })),
-            )
-                .into_response();
-        }
-        let mut page = error_page(status, "暂时无法处理", kind.message());
-        page.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return page;
-    }
     let plain = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -543,6 +523,8 @@ async fn error_pages(
         ),
         axum::http::StatusCode::NOT_FOUND => ("未找到", text),
         axum::http::StatusCode::FORBIDDEN => ("无权办理", text),
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+        | axum::http::StatusCode::INSUFFICIENT_STORAGE => ("暂时无法处理", text),
         axum::http::StatusCode::METHOD_NOT_ALLOWED => (
             "无法办理",
             "该地址不支持这种请求，请从页面上的按钮办理。".to_string(),

@@ -1,12 +1,12 @@
 //! Login, logout, password change and the home page.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
 use crate::session::{
-    AnySession, LOGIN_CSRF_COOKIE, LoggedIn, SESSION_COOKIE, Source, Token, server_error,
-    set_cookie,
+    AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, set_cookie,
 };
-use anju_store::AuthError;
 use anju_store::vault::random_bytes;
+use anju_store::{AuthError, StoreError};
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, State};
@@ -14,14 +14,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+/// A page, or the server error its template failed with.
 pub fn render<T: Template>(t: &T, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            server_error()
-        }
-    }
+    t.render()
+        .map(|html| (status, Html(html)))
+        .map_err(PageError::from)
+        .into_response()
 }
 
 fn random_token() -> String {
@@ -108,11 +106,13 @@ pub struct LoginForm {
     totp: String,
 }
 
+/// A refused login re-renders the form with the reason (401).
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
     Form(f): Form<LoginForm>,
-) -> Response {
+) -> PageResult {
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
     match state
         .store
@@ -141,34 +141,28 @@ pub async fn login(
                     res.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
-            res
+            Ok(res)
         }
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "login failed on the store");
-            server_error()
-        }
-        Err(e) => {
-            login_page(
-                &state,
-                f.username.chars().take(64).collect(),
-                Some(e.to_string()),
-                StatusCode::UNAUTHORIZED,
-            )
-            .await
-        }
+        // Not a refusal: a server error, not the form again.
+        Err(AuthError::Store(e)) => Err(e.into()),
+        Err(e) => Ok(login_page(
+            &state,
+            f.username.chars().take(64).collect(),
+            Some(e.to_string()),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await),
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn logout(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
     token: Option<Extension<Token>>,
-) -> Response {
-    if let Some(Extension(Token(t))) = token
-        && let Err(e) = state.store.logout(&t, &source.0).await
-    {
-        tracing::error!(error = %e, "logout failed");
-        return server_error();
+) -> PageResult {
+    if let Some(Extension(Token(t))) = token {
+        state.store.logout(&t, &source.0).await?;
     }
     let mut res = Redirect::to("/login").into_response();
     if let Ok(v) = HeaderValue::from_str(&set_cookie(
@@ -179,7 +173,7 @@ pub async fn logout(
     )) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
-    res
+    Ok(res)
 }
 
 #[derive(Template)]
@@ -228,21 +222,25 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// A refused change re-renders the form with the reason (422).
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
     AnySession(s): AnySession,
     Form(f): Form<PasswordForm>,
-) -> Response {
-    if f.new != f.confirm {
-        return password_page(
+) -> PageResult {
+    let refused = |message: &str| {
+        password_page(
             &state,
             &s,
             false,
-            Some("两次输入的新密码不一致".into()),
+            Some(message.to_string()),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
-        .await;
+    };
+    if f.new != f.confirm {
+        return Ok(refused("两次输入的新密码不一致").await);
     }
     match state
         .store
@@ -255,31 +253,11 @@ pub async fn change_password(
         )
         .await
     {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "password change failed on the store");
-            server_error()
-        }
-        Err(AuthError::Failed) => {
-            password_page(
-                &state,
-                &s,
-                false,
-                Some("原密码不正确".into()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(e) => {
-            password_page(
-                &state,
-                &s,
-                false,
-                Some(e.to_string()),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Ok(()) => Ok(Redirect::to("/").into_response()),
+        // Not a refusal: a server error, not the form again.
+        Err(AuthError::Store(e)) => Err(e.into()),
+        Err(AuthError::Failed) => Ok(refused("原密码不正确").await),
+        Err(e) => Ok(refused(&e.to_string()).await),
     }
 }
 
@@ -339,37 +317,20 @@ fn rate(n: i64, d: i64) -> (String, Option<f64>) {
 }
 
 /// 首页: phase deadlines, overdue items and each town's progress, within the account's scope.
-pub async fn home(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
+    // A role without a town table (denied) sees the page without one.
     let totals = match access.town_totals().await {
-        Ok(t) => t,
-        Err(anju_store::StoreError::Denied(_)) => vec![],
-        Err(e) => {
-            tracing::error!(error = %e, "home page failed");
-            return server_error();
-        }
+        Err(StoreError::Denied(_)) => vec![],
+        t => t?,
     };
     let reference = state.store.reference();
     let today = anju_domain::rules::beijing_date(anju_store::now());
-    let deadlines = match state.store.deadlines().await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(error = %e, "deadlines failed");
-            return server_error();
-        }
-    };
+    let deadlines = state.store.deadlines().await?;
     let backup_warning = if s.principal.may(anju_domain::auth::Action::ManageSettings) {
-        match state.store.backup_warning(anju_store::now()).await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "backup status failed");
-                return server_error();
-            }
-        }
+        state.store.backup_warning(anju_store::now()).await?
     } else {
         None
     };
@@ -387,12 +348,8 @@ pub async fn home(
         .collect();
     let look_back = if measured.iter().any(|(_, m)| *m == Measure::LookBack) {
         match access.lookback_towns().await {
-            Ok(t) => t,
-            Err(anju_store::StoreError::Denied(_)) => vec![],
-            Err(e) => {
-                tracing::error!(error = %e, "home page failed");
-                return server_error();
-            }
+            Err(StoreError::Denied(_)) => vec![],
+            t => t?,
         }
     } else {
         vec![]
@@ -460,7 +417,7 @@ pub async fn home(
     })
     .to_string();
     let rows: Vec<TownRow> = rows.into_iter().map(|r| r.0).collect();
-    let c = chrome(&state, &s);
+    let c = chrome(&state, s);
     let page = HomePage {
         unit: if c.unit.is_empty() {
             "辖区".into()
@@ -491,5 +448,5 @@ pub async fn home(
         rows,
         chart,
     };
-    render(&page, StatusCode::OK)
+    Ok(render_page(&page))
 }

@@ -4,16 +4,17 @@
 //! logged-in account that may read the house is sent to the full page instead.
 
 use crate::AppState;
+use crate::error::{NotFoundAs, PageError, PageResult};
+use crate::houses::house_code;
 use crate::pages::render;
-use crate::session::{LoggedIn, Source, page_error};
+use crate::session::{Caller, Source};
 use anju_domain::HouseCode;
 use anju_domain::state::Status;
 use anju_store::Session;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 
 /// The address the QR code points at.
 fn public_url(state: &AppState, headers: &HeaderMap, token: &str) -> String {
@@ -51,38 +52,36 @@ fn qr_svg(url: &str) -> Option<String> {
     )
 }
 
+/// A QR code that could not be made (the URL too long for one): said in words.
+fn qr_failed() -> PageError {
+    PageError::from((StatusCode::INTERNAL_SERVER_ERROR, "二维码生成失败").into_response())
+}
+
+/// The typesetter says why it cannot (no fonts, busy) in words.
+fn typeset_failed(e: String) -> PageError {
+    PageError::from((StatusCode::SERVICE_UNAVAILABLE, e).into_response())
+}
+
 /// The house's QR code as SVG (in scope only).
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn qr(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
-    let house = match state
-        .store
-        .access(&s.principal, &source.0)
-        .house(&code)
-        .await
-    {
-        Ok(h) => h,
-        Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
-    };
+) -> PageResult {
+    let code = house_code(&code)?;
+    let house = caller.access(&state.store).house(&code).await?;
     let url = public_url(&state, &headers, &house.plaque_token);
-    let Some(svg) = qr_svg(&url) else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "二维码生成失败").into_response();
-    };
-    (
+    let svg = qr_svg(&url).ok_or_else(qr_failed)?;
+    Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "private, max-age=3600"),
         ],
         svg,
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Template)]
@@ -98,16 +97,20 @@ struct PlaquePage {
 }
 
 /// The public page behind a plaque.
+#[tracing::instrument(skip_all, fields(house = tracing::field::Empty))]
 pub async fn public(
     State(state): State<AppState>,
     Path(token): Path<String>,
     req: Request,
-) -> Response {
-    let house = match state.store.plaque(&token).await {
-        Ok(Some(h)) => h,
-        Ok(None) => return (StatusCode::NOT_FOUND, "未找到该二维码对应的房屋").into_response(),
-        Err(e) => return page_error(e, "未找到该二维码对应的房屋"),
-    };
+) -> PageResult {
+    const UNKNOWN: &str = "未找到该二维码对应的房屋";
+    let house = state
+        .store
+        .plaque(&token)
+        .await
+        .not_found_as(UNKNOWN)?
+        .ok_or_else(|| PageError::not_found(UNKNOWN))?;
+    tracing::Span::current().record("house", house.code.as_str());
     // A logged-in account that may read the house gets the full page.
     if let (Some(s), Some(src)) = (
         req.extensions().get::<Session>(),
@@ -121,7 +124,7 @@ pub async fn public(
             .await
             .is_ok()
     {
-        return Redirect::to(&format!("/houses/{}", house.code)).into_response();
+        return Ok(Redirect::to(&format!("/houses/{}", house.code)).into_response());
     }
     let reference = state.store.reference();
     let name = |c: &str| {
@@ -148,7 +151,7 @@ pub async fn public(
         safety,
         office: format!("{}人民政府（街道办事处）", name(&house.town_code)),
     };
-    render(&page, StatusCode::OK)
+    Ok(render(&page, StatusCode::OK))
 }
 
 fn region_name(state: &AppState, code: &str) -> String {
@@ -157,40 +160,35 @@ fn region_name(state: &AppState, code: &str) -> String {
 
 /// The plaques of one village as a printable PDF sheet (eight to a page), for the houses of
 /// the village the account reads.
+#[tracing::instrument(skip_all, fields(village = %village, account = %caller.session.principal.username))]
 pub async fn village_plaques(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(village): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let not_found =
-        || (StatusCode::NOT_FOUND, "该村（社区）不存在或不在您的辖区内").into_response();
-    let Ok(village) = anju_domain::RegionCode::parse(&village) else {
-        return not_found();
-    };
-    if village.level() != anju_domain::RegionLevel::Village {
-        return not_found();
-    }
-    let access = state.store.access(&s.principal, &source.0);
+) -> PageResult {
+    const UNKNOWN: &str = "该村（社区）不存在或不在您的辖区内";
+    let village = anju_domain::RegionCode::parse(&village)
+        .ok()
+        .filter(|v| v.level() == anju_domain::RegionLevel::Village)
+        .ok_or_else(|| PageError::not_found(UNKNOWN))?;
+    let access = caller.access(&state.store);
     let filter = anju_store::list::HouseFilter {
         village: Some(village),
         ..Default::default()
     };
-    let states = match access.house_states(&filter, 5_000).await {
-        Ok(v) if !v.is_empty() => v,
-        Ok(_) => return not_found(),
-        Err(e) => return page_error(e, "该村（社区）不存在或不在您的辖区内"),
-    };
+    let states = access
+        .house_states(&filter, 5_000)
+        .await
+        .not_found_as(UNKNOWN)?;
+    if states.is_empty() {
+        return Err(PageError::not_found(UNKNOWN));
+    }
     let mut plaques = Vec::with_capacity(states.len());
     for st in &states {
-        let house = match access.house(&st.code).await {
-            Ok(h) => h,
-            Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
-        };
-        let Some(qr) = qr_svg(&public_url(&state, &headers, &house.plaque_token)) else {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "二维码生成失败").into_response();
-        };
+        let house = access.house(&st.code).await?;
+        let qr =
+            qr_svg(&public_url(&state, &headers, &house.plaque_token)).ok_or_else(qr_failed)?;
         plaques.push(anju_pdf::Plaque {
             code: st.code.to_string(),
             address: st
@@ -209,10 +207,10 @@ pub async fn village_plaques(
         plaques,
     };
     let count = sheet.plaques.len();
-    let bytes = match state.typeset(move |f| anju_pdf::plaques(f, &sheet)).await {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-    };
+    let bytes = state
+        .typeset(move |f| anju_pdf::plaques(f, &sheet))
+        .await
+        .map_err(typeset_failed)?;
     let file = crate::ledgers::Download {
         action: "plaques.print",
         object: village.as_str(),
@@ -221,35 +219,27 @@ pub async fn village_plaques(
         ascii_name: format!("plaques-{village}.pdf"),
         name: format!("{name}二维码标牌.pdf"),
     };
-    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
+    crate::ledgers::send_file(&state, &caller, file, bytes).await
 }
 
 /// 房屋安全隐患告知书 for a C/D or obviously unsafe house, to print and serve; the service is
 /// then recorded as the 告知 step with the signed receipt.
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn owner_notice(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
-    let access = state.store.access(&s.principal, &source.0);
-    let house = match access.house(&code).await {
-        Ok(h) => h,
-        Err(e) => return page_error(e, "该房屋不存在或不在您的辖区内"),
-    };
+) -> PageResult {
+    let code = house_code(&code)?;
+    let house = caller.access(&state.store).house(&code).await?;
     let st = &house.state;
     if !st.must_notify() {
-        return (
-            StatusCode::CONFLICT,
-            "只有鉴定为C、D级或初判存在严重安全隐患的房屋才出具房屋安全隐患告知书",
-        )
-            .into_response();
+        return Err(PageError::Conflict(
+            "只有鉴定为C、D级或初判存在严重安全隐患的房屋才出具房屋安全隐患告知书".into(),
+        ));
     }
     let Some(record) = &st.record else {
-        return (StatusCode::CONFLICT, "该房屋尚未登记").into_response();
+        return Err(PageError::Conflict("该房屋尚未登记".into()));
     };
     use anju_domain::dict::Grade;
     let (finding_by, finding, demands): (&str, String, Vec<&str>) = match st.appraisal.as_ref() {
@@ -302,13 +292,10 @@ pub async fn owner_notice(
         contact: office,
         date: today.format("%Y年%-m月%-d日").to_string(),
     };
-    let bytes = match state
+    let bytes = state
         .typeset(move |f| anju_pdf::owner_notice(f, &notice))
         .await
-    {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-    };
+        .map_err(typeset_failed)?;
     let file = crate::ledgers::Download {
         action: "house.owner_notice",
         object: code.as_str(),
@@ -317,5 +304,5 @@ pub async fn owner_notice(
         ascii_name: format!("notice-{code}.pdf"),
         name: format!("房屋安全隐患告知书-{code}.pdf"),
     };
-    crate::ledgers::send_file(&state, &s, &source.0, file, bytes).await
+    crate::ledgers::send_file(&state, &caller, file, bytes).await
 }

@@ -4,20 +4,21 @@
 //! may take, with evidence uploads.
 
 use crate::AppState;
+use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{LoggedIn, Source, page_error};
+use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::event::{Evidence, EvidenceKind};
 use anju_domain::problem::{
     ProblemAction, ProblemCategory, ProblemSource, ProblemStatus, decide_problem,
 };
+use anju_store::StoreError;
 use anju_store::problems::{NewBatch, NewProblem};
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -103,17 +104,21 @@ fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
 
 async fn list_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     status: Option<ProblemStatus>,
     error: Option<String>,
     code: StatusCode,
-) -> Response {
-    let access = state.store.access(&s.principal, source);
-    let (problems, counts) = match (access.problems(status).await, access.problem_counts().await) {
-        (Ok(p), Ok(c)) => (p, c),
-        (Err(e), _) | (_, Err(e)) => return page_error(e, "没有可查看的问题"),
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
+    let problems = access
+        .problems(status)
+        .await
+        .not_found_as("没有可查看的问题")?;
+    let counts = access
+        .problem_counts()
+        .await
+        .not_found_as("没有可查看的问题")?;
     let lines = problems.iter().map(|p| line(state, p)).collect();
     let rates = counts
         .iter()
@@ -145,17 +150,17 @@ async fn list_page(
         today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
         error,
     };
-    render(&page, code)
+    Ok(render(&page, code))
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn list(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(q): Query<ListQuery>,
-) -> Response {
+) -> PageResult {
     let status = ProblemStatus::parse(&q.status);
-    list_page(&state, &s, &source.0, status, None, StatusCode::OK).await
+    list_page(&state, &caller, status, None, StatusCode::OK).await
 }
 
 /// The rows of an uploaded problem list, read like a house ledger (`anju-sheet`: xlsx or CSV in
@@ -272,24 +277,22 @@ fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String>
 }
 
 /// Issues a batch from an uploaded list (county office, inspectors).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn issue(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     mut form: Multipart,
-) -> Response {
+) -> PageResult {
     let mut fields = std::collections::HashMap::new();
     let mut file = None;
     while let Ok(Some(f)) = form.next_field().await {
         let name = f.name().unwrap_or("").to_string();
         if name == "file" {
-            match f.bytes().await {
-                Ok(b) => file = Some(b.to_vec()),
-                Err(_) => {
-                    return (StatusCode::PAYLOAD_TOO_LARGE, "文件过大（不超过 5 MB）")
-                        .into_response();
-                }
-            }
+            let b = f
+                .bytes()
+                .await
+                .map_err(|_| PageError::TooLarge("文件过大（不超过 5 MB）".into()))?;
+            file = Some(b.to_vec());
         } else if let Ok(t) = f.text().await {
             fields.insert(name, t.trim().to_string());
         }
@@ -298,15 +301,14 @@ pub async fn issue(
     let refuse = |m: String| {
         list_page(
             &state,
-            &s,
-            &source.0,
+            &caller,
             None,
             Some(m),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
-    if !s.principal.may(Action::IssueProblems) {
-        return (StatusCode::FORBIDDEN, "您的角色不能下发问题").into_response();
+    if !caller.principal().may(Action::IssueProblems) {
+        return Err(PageError::Denied("您的角色不能下发问题".into()));
     }
     let Some(src) = ProblemSource::parse(field("source")) else {
         return refuse("请选择问题来源".into()).await;
@@ -326,16 +328,17 @@ pub async fn issue(
         name: field("name").to_string(),
         issued_on,
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
+    match caller
+        .access(&state.store)
         .issue_problems(&batch, &problems)
         .await
     {
-        Ok(_) => Redirect::to("/problems").into_response(),
-        Err(anju_store::StoreError::Invalid(m)) => refuse(m).await,
-        Err(e) => page_error(e, "没有可查看的问题"),
+        Err(StoreError::Invalid(m)) => return refuse(m).await,
+        r => {
+            r.not_found_as("没有可查看的问题")?;
+        }
     }
+    Ok(Redirect::to("/problems").into_response())
 }
 
 pub struct StepLine {
@@ -402,16 +405,17 @@ fn offered(status: ProblemStatus, s: &anju_store::Session) -> Vec<(String, Strin
 
 async fn problem_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     id: i64,
     error: Option<String>,
     code: StatusCode,
-) -> Response {
-    let (p, steps) = match state.store.access(&s.principal, source).problem(id).await {
-        Ok(x) => x,
-        Err(e) => return page_error(e, "该问题不存在或不在您的辖区内"),
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let (p, steps) = caller
+        .access(&state.store)
+        .problem(id)
+        .await
+        .not_found_as("该问题不存在或不在您的辖区内")?;
     let page = ProblemPage {
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
@@ -453,26 +457,26 @@ async fn problem_page(
             .collect(),
         error,
     };
-    render(&page, code)
+    Ok(render(&page, code))
 }
 
+#[tracing::instrument(skip_all, fields(problem = id))]
 pub async fn show(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
-) -> Response {
-    problem_page(&state, &s, &source.0, id, None, StatusCode::OK).await
+) -> PageResult {
+    problem_page(&state, &caller, id, None, StatusCode::OK).await
 }
 
 /// One step on a problem (multipart: the text and any evidence files).
+#[tracing::instrument(skip_all, fields(problem = id, account = %caller.session.principal.username))]
 pub async fn act(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
     mut form: Multipart,
-) -> Response {
+) -> PageResult {
     let mut fields = std::collections::HashMap::new();
     let mut files = vec![];
     while let Ok(Some(f)) = form.next_field().await {
@@ -484,12 +488,12 @@ pub async fn act(
                 .chars()
                 .take(80)
                 .collect::<String>();
-            match f.bytes().await {
-                Ok(b) if !b.is_empty() => files.push((fname, b.to_vec())),
-                Ok(_) => {}
-                Err(_) => {
-                    return (StatusCode::PAYLOAD_TOO_LARGE, "上传内容过大").into_response();
-                }
+            let b = f
+                .bytes()
+                .await
+                .map_err(|_| PageError::TooLarge("上传内容过大".into()))?;
+            if !b.is_empty() {
+                files.push((fname, b.to_vec()));
             }
         } else if let Ok(t) = f.text().await {
             fields.insert(name, t.trim().to_string());
@@ -506,30 +510,17 @@ pub async fn act(
         "report_fixed" => ProblemAction::ReportFixed { note: text },
         "verify" => ProblemAction::Verify,
         "return_fix" => ProblemAction::ReturnFix { reason: text },
-        other => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("未知操作：{other}"),
-            )
-                .into_response();
-        }
+        other => return Err(PageError::refused(format!("未知操作：{other}"))),
     };
     let Ok(version) = field("version").parse::<i32>() else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "表单缺少版本，请刷新后重试",
-        )
-            .into_response();
+        return Err(PageError::refused("表单缺少版本，请刷新后重试"));
     };
     // Scope first: nothing is stored for a problem the account cannot see.
-    if let Err(e) = state
-        .store
-        .access(&s.principal, &source.0)
+    let access = caller.access(&state.store);
+    access
         .problem(id)
         .await
-    {
-        return page_error(e, "该问题不存在或不在您的辖区内");
-    }
+        .not_found_as("该问题不存在或不在您的辖区内")?;
     let mut evidence = vec![];
     for (name, bytes) in files {
         match state.store_evidence(bytes).await {
@@ -543,33 +534,23 @@ pub async fn act(
                 },
             }),
             Err(m) => {
-                return problem_page(
-                    &state,
-                    &s,
-                    &source.0,
-                    id,
-                    Some(m),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await;
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return problem_page(&state, &caller, id, Some(m), status).await;
             }
         }
     }
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .act_on_problem(id, version, &action, &evidence)
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/problems/{id}")).into_response(),
-        Err(anju_store::StoreError::Rule(v)) => {
+    match access.act_on_problem(id, version, &action, &evidence).await {
+        Err(StoreError::Rule(v)) => {
             let status = if v.code == anju_domain::RuleCode::V1 {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
-            problem_page(&state, &s, &source.0, id, Some(v.to_string()), status).await
+            return problem_page(&state, &caller, id, Some(v.to_string()), status).await;
         }
-        Err(e) => page_error(e, "该问题不存在或不在您的辖区内"),
+        r => {
+            r.not_found_as("该问题不存在或不在您的辖区内")?;
+        }
     }
+    Ok(Redirect::to(&format!("/problems/{id}")).into_response())
 }

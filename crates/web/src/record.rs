@@ -4,8 +4,10 @@
 //! new house its code; the rules decide as for every step.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
+use crate::houses::house_code;
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::{Caller, LoggedIn};
 use crate::steps::{Field, Input, Posted, read_submission};
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS, Column};
@@ -16,7 +18,6 @@ use anju_domain::rules::beijing_date;
 use anju_domain::{HouseCode, RuleCode, Scope};
 use anju_store::StoreError;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -264,39 +265,36 @@ fn may_register(s: &anju_store::Session) -> bool {
     anju_domain::rules::may_register(s.principal.role)
 }
 
-pub async fn new_form(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> Response {
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
+pub async fn new_form(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     if !may_register(&s) {
-        return (StatusCode::FORBIDDEN, "您的角色不能登记房屋").into_response();
+        return Err(PageError::Denied("您的角色不能登记房屋".into()));
     }
     let shown = Shown {
         posted: None,
         error: None,
         status: StatusCode::OK,
     };
-    registration_page(&state, &s, shown).await
+    Ok(registration_page(&state, &s, shown).await)
 }
 
-pub async fn register(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-    req: Request,
-) -> Response {
-    let sub = match read_submission(&state, req).await {
-        Ok(sub) => sub,
-        Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e).into_response(),
-    };
+/// A submission that could not be read: too large, or not a form (the message says which).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn register(State(state): State<AppState>, caller: Caller, req: Request) -> PageResult {
+    let s = &caller.session;
+    let sub = read_submission(&state, req)
+        .await
+        .map_err(|m| PageError::TooLarge(m.into()))?;
     let p = &sub.posted;
     let refused = |error: String, status| {
-        let state = state.clone();
-        let s = s.clone();
+        let state = &state;
         async move {
             let shown = Shown {
                 posted: Some(p),
                 error: Some(error),
                 status,
             };
-            registration_page(&state, &s, shown).await
+            registration_page(state, s, shown).await
         }
     };
     let parsed = (|| {
@@ -325,39 +323,27 @@ pub async fn register(
     })();
     let cmd = match parsed {
         Ok(c) => c,
-        Err(e) => return refused(e, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => return Ok(refused(e, StatusCode::UNPROCESSABLE_ENTITY).await),
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .register(&cmd)
-        .await
-    {
-        Ok(event) => Redirect::to(&format!("/houses/{}", event.house)).into_response(),
-        Err(StoreError::Rule(v)) => refused(v.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
-        Err(StoreError::Denied(m)) => (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "registration failed");
-            server_error()
+    match caller.access(&state.store).register(&cmd).await {
+        Err(StoreError::Rule(v)) => {
+            Ok(refused(v.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await)
         }
+        event => Ok(Redirect::to(&format!("/houses/{}", event?.house)).into_response()),
     }
 }
 
 async fn correction_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     code: &HouseCode,
     shown: Shown<'_>,
     stale: bool,
-) -> Response {
-    let access = state.store.access(&s.principal, source);
-    let house = match access.house(code).await {
-        Ok(h) => h,
-        Err(e) => return crate::session::page_error(e, "该房屋不存在或不在您的辖区内"),
-    };
+) -> PageResult {
+    let access = caller.access(&state.store);
+    let house = access.house(code).await?;
     let Some(record) = house.state.record.clone() else {
-        return (StatusCode::CONFLICT, "该房屋尚未登记").into_response();
+        return Err(PageError::Conflict("该房屋尚未登记".into()));
     };
     let now = anju_store::now();
     let today = beijing_date(now);
@@ -383,7 +369,7 @@ async fn correction_page(
         _ => house.state.version,
     };
     let page = RecordPage {
-        chrome: Some(chrome(state, s)),
+        chrome: Some(chrome(state, &caller.session)),
         demo: state.is_demo().await,
         title: "更正房屋信息",
         action: format!("/houses/{code}/correct"),
@@ -411,53 +397,45 @@ async fn correction_page(
         error: shown.error,
         stale,
     };
-    render(&page, shown.status)
+    Ok(render(&page, shown.status))
 }
 
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn correct_form(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
+) -> PageResult {
+    let code = house_code(&code)?;
     let shown = Shown {
         posted: None,
         error: None,
         status: StatusCode::OK,
     };
-    correction_page(&state, &s, &source.0, &code, shown, false).await
+    correction_page(&state, &caller, &code, shown, false).await
 }
 
+#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
 pub async fn correct(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(code): Path<String>,
     req: Request,
-) -> Response {
-    let Ok(code) = HouseCode::parse(&code) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
-    let sub = match read_submission(&state, req).await {
-        Ok(sub) => sub,
-        Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e).into_response(),
-    };
+) -> PageResult {
+    let code = house_code(&code)?;
+    let sub = read_submission(&state, req)
+        .await
+        .map_err(|m| PageError::TooLarge(m.into()))?;
     let p = &sub.posted;
     let refused = |error: String, status, stale| {
-        let state = state.clone();
-        let s = s.clone();
-        let source = source.0.clone();
-        let code = code.clone();
+        let (state, caller, code) = (&state, &caller, &code);
         async move {
             let shown = Shown {
                 posted: Some(p),
                 error: Some(error),
                 status,
             };
-            correction_page(&state, &s, &source, &code, shown, stale).await
+            correction_page(state, caller, code, shown, stale).await
         }
     };
     let with_people = one(p, "with_people").is_some();
@@ -483,13 +461,7 @@ pub async fn correct(
         Ok(c) => c,
         Err(e) => return refused(e, StatusCode::UNPROCESSABLE_ENTITY, false).await,
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .execute(&cmd)
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/houses/{code}")).into_response(),
+    match caller.access(&state.store).execute(&cmd).await {
         Err(StoreError::Rule(v)) if v.code == RuleCode::V1 => {
             let msg = format!("{v}。请核对最新情况后再提交（您填写的内容已保留）。");
             refused(msg, StatusCode::CONFLICT, true).await
@@ -497,13 +469,9 @@ pub async fn correct(
         Err(StoreError::Rule(v)) => {
             refused(v.to_string(), StatusCode::UNPROCESSABLE_ENTITY, false).await
         }
-        Err(StoreError::NotFound) => {
-            (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response()
-        }
-        Err(StoreError::Denied(m)) => (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "correction failed");
-            server_error()
+        done => {
+            done?;
+            Ok(Redirect::to(&format!("/houses/{code}")).into_response())
         }
     }
 }

@@ -5,20 +5,18 @@
 //! rewritten, so earlier ledgers keep their rows and names.
 
 use crate::AppState;
-use crate::admin::{field, pairs};
+use crate::admin::{field, pairs, refusal};
+use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{LoggedIn, Source};
+use crate::session::{Caller, LoggedIn};
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::codes::RegionLevel;
 use anju_domain::region::RegionEdit;
-use anju_store::accounts::AuthError;
 use askama::Template;
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 
 pub struct RegionLine {
@@ -87,25 +85,19 @@ async fn page(
     error: Option<String>,
     saved: Option<String>,
     status: StatusCode,
-) -> Response {
+) -> PageResult {
     if !s.principal.may(Action::ManageSettings) {
-        return (StatusCode::FORBIDDEN, "只有县领导小组办公室可以维护区划").into_response();
+        return Err(PageError::Denied("只有县领导小组办公室可以维护区划".into()));
     }
     let reference = state.store.reference();
     let county = state.store.county().map_or_else(
         || "（尚未设置县）".to_string(),
         |c| format!("{}（{}）", c.name, c.code.prefix()),
     );
-    let edition = match state.store.region_edition().await {
-        Ok(Some(e)) if e == anju_divisions::edition().id => {
-            anju_divisions::edition().label.to_string()
-        }
-        Ok(Some(e)) => e,
-        Ok(None) => "未记录".into(),
-        Err(e) => {
-            tracing::error!(error = %e, "reading the regions edition failed");
-            return crate::session::server_error();
-        }
+    let edition = match state.store.region_edition().await? {
+        Some(e) if e == anju_divisions::edition().id => anju_divisions::edition().label.to_string(),
+        Some(e) => e,
+        None => "未记录".into(),
     };
     let mut towns = Vec::new();
     for t in reference
@@ -198,14 +190,15 @@ async fn page(
             .map(|c| c.code.prefix().to_string())
             .unwrap_or_default(),
     };
-    render(&view, status)
+    Ok(render(&view, status))
 }
 
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn show(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
     Query(q): Query<RegionsQuery>,
-) -> Response {
+) -> PageResult {
     page(
         &state,
         &s,
@@ -265,12 +258,9 @@ fn parse(p: &[(String, String)]) -> Result<RegionEdit, String> {
     }
 }
 
-pub async fn edit(
-    State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
-    body: Bytes,
-) -> Response {
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn edit(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+    let s = &caller.session;
     let p = pairs(&body);
     let open = field(&p, "town").to_string();
     let edit = match parse(&p) {
@@ -278,7 +268,7 @@ pub async fn edit(
         Err(m) => {
             return page(
                 &state,
-                &s,
+                s,
                 open,
                 Some(m),
                 None,
@@ -294,23 +284,16 @@ pub async fn edit(
     };
     match state
         .store
-        .edit_region(&s.principal, &edit, &source.0)
+        .edit_region(&s.principal, &edit, &caller.source)
         .await
     {
         Ok(()) => {
             let msg = format!("区划{}已保存：{}", edit.label(), edit.subject().prefix());
-            page(&state, &s, open, None, Some(msg), StatusCode::OK).await
+            page(&state, s, open, None, Some(msg), StatusCode::OK).await
         }
         Err(e) => {
-            let status = match &e {
-                AuthError::Denied(_) => StatusCode::FORBIDDEN,
-                AuthError::Store(_) => {
-                    tracing::error!(error = %e, "region edit failed");
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            page(&state, &s, open, Some(e.to_string()), None, status).await
+            let (m, status) = refusal(e)?;
+            page(&state, s, open, Some(m), None, status).await
         }
     }
 }

@@ -4,25 +4,22 @@
 //! and every cell where today's figures differ.
 
 use crate::AppState;
+use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::{LoggedIn, Source};
+use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
-use anju_store::StoreError;
 use anju_store::reports::NewReport;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Form as FormData, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-fn store_error(e: StoreError) -> Response {
-    crate::session::page_error(e, "该台账不存在或不在您的辖区内")
-}
+/// What a 404 from the report queries names.
+const REPORT: &str = "该台账不存在或不在您的辖区内";
 
 pub struct Line {
     pub id: i64,
@@ -51,27 +48,25 @@ pub struct UnitQuery {
     unit: String,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn list(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Query(q): Query<UnitQuery>,
-) -> Response {
+) -> PageResult {
+    let s = &caller.session;
     let unit = match Some(q.unit.trim()).filter(|u| !u.is_empty()) {
-        Some(u) => match RegionCode::parse(u) {
-            Ok(c) => c,
-            Err(_) => return (StatusCode::UNPROCESSABLE_ENTITY, "区划代码无效").into_response(),
-        },
-        None => match s.principal.region {
-            Some(r) => r,
-            None => return (StatusCode::NOT_FOUND, "请指定镇街").into_response(),
-        },
+        Some(u) => RegionCode::parse(u).map_err(|_| PageError::refused("区划代码无效"))?,
+        None => s
+            .principal
+            .region
+            .ok_or_else(|| PageError::not_found("请指定镇街"))?,
     };
-    let access = state.store.access(&s.principal, &source.0);
-    let reports = match access.reports_of(&unit).await {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
+    let reports = caller
+        .access(&state.store)
+        .reports_of(&unit)
+        .await
+        .not_found_as(REPORT)?;
     let reference = state.store.reference();
     let unit_name = reference
         .regions
@@ -79,7 +74,7 @@ pub async fn list(
         .find(|r| r.code == unit)
         .map_or_else(|| unit.to_string(), |r| r.name.clone());
     let page = ListPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
         unit: unit.to_string(),
         unit_name,
@@ -97,7 +92,7 @@ pub async fn list(
         may_prepare: s.principal.may(Action::PrepareReport),
         today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
     };
-    render_page(&page)
+    Ok(render_page(&page))
 }
 
 #[derive(Deserialize)]
@@ -108,21 +103,21 @@ pub struct PrepareForm {
     contact: String,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn prepare(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     FormData(f): FormData<PrepareForm>,
-) -> Response {
+) -> PageResult {
     let (Ok(unit), Some(form), Ok(as_of)) = (
         RegionCode::parse(f.unit.trim()),
         Form::from_number(f.form),
         NaiveDate::parse_from_str(f.as_of.trim(), "%Y-%m-%d"),
     ) else {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "表单、区划或日期无效").into_response();
+        return Err(PageError::refused("表单、区划或日期无效"));
     };
     if f.contact.trim().is_empty() {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "请填写联系方式").into_response();
+        return Err(PageError::refused("请填写联系方式"));
     }
     let new = NewReport {
         form,
@@ -131,15 +126,12 @@ pub async fn prepare(
         contact: f.contact.trim().to_string(),
         supersedes: None,
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
+    let id = caller
+        .access(&state.store)
         .prepare_report(&new)
         .await
-    {
-        Ok(id) => Redirect::to(&format!("/reports/{id}")).into_response(),
-        Err(e) => store_error(e),
-    }
+        .not_found_as(REPORT)?;
+    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
 
 pub struct DiffLine {
@@ -176,26 +168,21 @@ struct ReportPage {
     may_scan: bool,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
 pub async fn show(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
-    let r = match access.report(id).await {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
-    let snapshot = match r.frozen() {
-        Ok(s) => s,
-        Err(e) => return store_error(e),
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let access = caller.access(&state.store);
+    let r = access.report(id).await.not_found_as(REPORT)?;
+    let snapshot = r.frozen()?;
     let diffs = if snapshot.is_some() {
-        match access.compare_report(id, AsOf::Happened(r.as_of)).await {
-            Ok(d) => d,
-            Err(e) => return store_error(e),
-        }
+        access
+            .compare_report(id, AsOf::Happened(r.as_of))
+            .await
+            .not_found_as(REPORT)?
     } else {
         vec![]
     };
@@ -241,7 +228,7 @@ pub async fn show(
         _ => {}
     }
     let page = ReportPage {
-        chrome: Some(chrome(&state, &s)),
+        chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
         id,
         title: format!("附件{} {}", r.form.number(), r.form.title()),
@@ -279,7 +266,7 @@ pub async fn show(
         may_scan: matches!(r.status, S::Signed | S::Submitted | S::Accepted)
             && role_may(Action::SubmitReport),
     };
-    render_page(&page)
+    Ok(render_page(&page))
 }
 
 #[derive(Deserialize)]
@@ -289,13 +276,13 @@ pub struct ActForm {
     reason: String,
 }
 
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
 pub async fn act(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
     FormData(f): FormData<ActForm>,
-) -> Response {
+) -> PageResult {
     let action = match f.action.as_str() {
         "sign" => ReportAction::Sign,
         "submit" => ReportAction::Submit,
@@ -303,38 +290,27 @@ pub async fn act(
         "return" => ReportAction::Return {
             reason: f.reason.trim().to_string(),
         },
-        other => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("未知操作：{other}"),
-            )
-                .into_response();
-        }
+        other => return Err(PageError::refused(format!("未知操作：{other}"))),
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
+    caller
+        .access(&state.store)
         .act_on_report(id, &action)
         .await
-    {
-        Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
-        Err(e) => store_error(e),
-    }
+        .not_found_as(REPORT)?;
+    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
 
 /// Uploads the scanned signed-and-stamped copy of a signed report (PDF or photo).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
 pub async fn upload_scan(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
     mut form: axum::extract::Multipart,
-) -> Response {
-    let access = state.store.access(&s.principal, &source.0);
+) -> PageResult {
+    let access = caller.access(&state.store);
     // Scope first: nothing is stored for a report the account cannot see.
-    if let Err(e) = access.report(id).await {
-        return store_error(e);
-    }
+    access.report(id).await.not_found_as(REPORT)?;
     let mut file = None;
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("scan") {
@@ -349,33 +325,28 @@ pub async fn upload_scan(
                         .collect::<String>()
                 })
                 .unwrap_or_default();
-            match field.bytes().await {
-                Ok(b) if !b.is_empty() => file = Some((name, b.to_vec())),
-                Ok(_) => {}
-                Err(_) => {
-                    return (StatusCode::PAYLOAD_TOO_LARGE, "扫描件过大（不超过 15 MB）")
-                        .into_response();
-                }
+            let b = field
+                .bytes()
+                .await
+                .map_err(|_| PageError::TooLarge("扫描件过大（不超过 15 MB）".into()))?;
+            if !b.is_empty() {
+                file = Some((name, b.to_vec()));
             }
         }
     }
     let Some((name, bytes)) = file else {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "请选择签字盖章后的扫描件（PDF 或照片）",
-        )
-            .into_response();
+        return Err(PageError::refused("请选择签字盖章后的扫描件（PDF 或照片）"));
     };
-    let stored = match state.store_evidence(bytes).await {
-        Ok(x) => x,
-        Err(m) => return (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
-    };
+    let stored = state
+        .store_evidence(bytes)
+        .await
+        .map_err(PageError::refused)?;
     let name = if name.is_empty() {
         format!("扫描件.{}", stored.media.extension())
     } else {
         name
     };
-    match access
+    access
         .act_on_report(
             id,
             &ReportAction::AttachScan {
@@ -384,34 +355,29 @@ pub async fn upload_scan(
             },
         )
         .await
-    {
-        Ok(_) => Redirect::to(&format!("/reports/{id}")).into_response(),
-        Err(e) => store_error(e),
-    }
+        .not_found_as(REPORT)?;
+    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
 
 /// The scanned copy, to those who may see the report.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
 pub async fn scan(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
-) -> Response {
-    let r = match state.store.access(&s.principal, &source.0).report(id).await {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
-    let found = r
+) -> PageResult {
+    let r = caller
+        .access(&state.store)
+        .report(id)
+        .await
+        .not_found_as(REPORT)?;
+    let (path, media) = r
         .scan_sha256
         .as_deref()
-        .and_then(|sha| state.evidence.find(sha));
-    match found {
-        Some((path, media)) => {
-            let download = (!media.is_image()).then(|| r.scan_name.clone().unwrap_or_default());
-            crate::evidence::file_response(path, media.mime(), download).await
-        }
-        None => (StatusCode::NOT_FOUND, "该台账尚未上传扫描件").into_response(),
-    }
+        .and_then(|sha| state.evidence.find(sha))
+        .ok_or_else(|| PageError::not_found("该台账尚未上传扫描件"))?;
+    let download = (!media.is_image()).then(|| r.scan_name.clone().unwrap_or_default());
+    Ok(crate::evidence::file_response(path, media.mime(), download).await)
 }
 
 #[derive(Deserialize)]
@@ -422,34 +388,27 @@ pub struct DownloadQuery {
 
 /// A signed report as printed: the figures frozen at signing (never today's), with the
 /// preparer's line and blank spaces for the principal's signature and the unit's seal.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
 pub async fn download(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path(id): Path<i64>,
-    axum::extract::Query(q): axum::extract::Query<DownloadQuery>,
-) -> Response {
-    let r = match state.store.access(&s.principal, &source.0).report(id).await {
-        Ok(r) => r,
-        Err(e) => return store_error(e),
-    };
-    let snapshot = match r.frozen() {
-        Ok(Some(snap)) => snap,
-        Ok(None) => {
-            return (
-                StatusCode::CONFLICT,
-                "台账尚未签字，没有冻结的数字；请先签字，或在台账页面下载当前数字",
-            )
-                .into_response();
-        }
-        Err(e) => return store_error(e),
-    };
-    if !r.digest_holds() {
-        return (
-            StatusCode::CONFLICT,
-            "冻结数据与签字时的摘要不符，已拒绝输出，请联系管理员核查",
+    Query(q): Query<DownloadQuery>,
+) -> PageResult {
+    let r = caller
+        .access(&state.store)
+        .report(id)
+        .await
+        .not_found_as(REPORT)?;
+    let snapshot = r.frozen()?.ok_or_else(|| {
+        PageError::Conflict(
+            "台账尚未签字，没有冻结的数字；请先签字，或在台账页面下载当前数字".into(),
         )
-            .into_response();
+    })?;
+    if !r.digest_holds() {
+        return Err(PageError::Conflict(
+            "冻结数据与签字时的摘要不符，已拒绝输出，请联系管理员核查".into(),
+        ));
     }
     let header = anju_render::Header {
         preparer: r.preparer_name.clone(),
@@ -464,8 +423,7 @@ pub async fn download(
     let detail = serde_json::json!({ "report": id, "form": r.form.number(), "format": format, "digest": r.digest });
     crate::ledgers::send_ledger(
         &state,
-        &s,
-        &source.0,
+        &caller,
         snapshot.table,
         header,
         format,

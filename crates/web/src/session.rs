@@ -4,6 +4,7 @@
 //! session, uses a double-submit cookie. A cross-origin `Origin` is refused outright.
 
 use crate::AppState;
+use crate::error::PageResult;
 use anju_store::Session;
 use anju_store::audit::AuditEntry;
 use axum::body::Body;
@@ -69,45 +70,18 @@ pub async fn client_address(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-pub async fn load_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
-        match state.store.session(&token, chrono::Utc::now()).await {
-            Ok(Some(s)) => {
-                req.extensions_mut().insert(s);
-                req.extensions_mut().insert(Token(token));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "session lookup failed");
-                return server_error();
-            }
-        }
+pub async fn load_session(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> PageResult {
+    if let Some(token) = cookie(req.headers(), SESSION_COOKIE)
+        && let Some(s) = state.store.session(&token, chrono::Utc::now()).await?
+    {
+        req.extensions_mut().insert(s);
+        req.extensions_mut().insert(Token(token));
     }
-    next.run(req).await
-}
-
-pub fn server_error() -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "服务器内部错误，请稍后重试",
-    )
-        .into_response()
-}
-
-/// A store error as a plain-text answer for pages: not found (with what was looked for),
-/// denied, a rule refusal in words, or a logged server error.
-pub fn page_error(e: anju_store::StoreError, not_found: &'static str) -> Response {
-    use anju_store::StoreError as E;
-    match e {
-        E::NotFound => (StatusCode::NOT_FOUND, not_found).into_response(),
-        E::Denied(m) => (StatusCode::FORBIDDEN, m).into_response(),
-        E::Rule(v) => (StatusCode::UNPROCESSABLE_ENTITY, v.to_string()).into_response(),
-        E::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m).into_response(),
-        e => {
-            tracing::error!(error = %e, "request failed on the store");
-            server_error()
-        }
-    }
+    Ok(next.run(req).await)
 }
 
 fn csrf_refused() -> Response {
@@ -268,5 +242,37 @@ impl<S: Send + Sync> FromRequestParts<S> for AnySession {
             .cloned()
             .map(AnySession)
             .ok_or_else(|| login_redirect(parts))
+    }
+}
+
+/// A logged-in caller and the address the request came from: what a handler needs to reach
+/// the store on someone's behalf (`caller.access(&state.store)`). Rejects like [`LoggedIn`].
+pub struct Caller {
+    pub session: Session,
+    pub source: String,
+}
+
+impl Caller {
+    /// The caller's scoped view of the store, the only way to its houses.
+    pub fn access<'a>(&'a self, store: &'a anju_store::Store) -> anju_store::access::Access<'a> {
+        store.access(&self.session.principal, &self.source)
+    }
+
+    /// Who is calling.
+    pub fn principal(&self) -> &anju_domain::auth::Principal {
+        &self.session.principal
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let LoggedIn(session) = LoggedIn::from_request_parts(parts, state).await?;
+        let source = parts
+            .extensions
+            .get::<Source>()
+            .map_or_else(|| "unknown".to_string(), |s| s.0.clone());
+        Ok(Caller { session, source })
     }
 }

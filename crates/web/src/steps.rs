@@ -4,8 +4,10 @@
 //! who changed the house and when, and offers to reload.
 
 use crate::AppState;
+use crate::error::{PageError, PageResult};
+use crate::houses::house_code;
 use crate::pages::{Chrome, chrome};
-use crate::session::{LoggedIn, Source, server_error};
+use crate::session::Caller;
 use anju_domain::dict::{
     ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
     RiskLevel, kind,
@@ -16,10 +18,9 @@ use anju_domain::rules::beijing_date;
 use anju_domain::{HouseCode, RuleCode};
 use anju_store::StoreError;
 use askama::Template;
-use axum::Extension;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -641,18 +642,14 @@ struct Draft<'a> {
 /// The form, empty or refilled.
 async fn form_page(
     state: &AppState,
-    s: &anju_store::Session,
-    source: &str,
+    caller: &Caller,
     code: &HouseCode,
     k: ChangeKind,
     draft: Draft<'_>,
     status: StatusCode,
-) -> Response {
-    let access = state.store.access(&s.principal, source);
-    let house = match access.house(code).await {
-        Ok(h) => h,
-        Err(e) => return crate::session::page_error(e, "该房屋不存在或不在您的辖区内"),
-    };
+) -> PageResult {
+    let s = &caller.session;
+    let house = caller.access(&state.store).house(code).await?;
     let now = anju_store::now();
     let reference = state.store.reference();
     let offered = offer(
@@ -663,11 +660,10 @@ async fn form_page(
     );
     let posted = draft.posted;
     if !offered.kinds.contains(&k) && posted.is_none() {
-        return (
-            StatusCode::CONFLICT,
-            format!("当前状态下不能办理“{}”", k.label()),
-        )
-            .into_response();
+        return Err(PageError::Conflict(format!(
+            "当前状态下不能办理“{}”",
+            k.label()
+        )));
     }
     let mut fields = fields(state, k, &offered.closure_bases);
     for f in &mut fields {
@@ -700,34 +696,25 @@ async fn form_page(
         error: draft.error,
         stale: draft.stale,
     };
-    match page.render() {
-        Ok(html) => (status, axum::response::Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            server_error()
-        }
-    }
+    Ok((status, axum::response::Html(page.render()?)).into_response())
 }
 
+/// A step of a house from the path; an unknown step answers like a house out of scope.
+fn house_step(code: &str, k: &str) -> PageResult<(HouseCode, ChangeKind)> {
+    Ok((
+        house_code(code)?,
+        parse_kind(k).ok_or(StoreError::NotFound)?,
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(house = %code, step = %k, account = %caller.session.principal.username))]
 pub async fn form(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path((code, k)): Path<(String, String)>,
-) -> Response {
-    let (Ok(code), Some(k)) = (HouseCode::parse(&code), parse_kind(&k)) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
-    form_page(
-        &state,
-        &s,
-        &source.0,
-        &code,
-        k,
-        Draft::default(),
-        StatusCode::OK,
-    )
-    .await
+) -> PageResult {
+    let (code, k) = house_step(&code, &k)?;
+    form_page(&state, &caller, &code, k, Draft::default(), StatusCode::OK).await
 }
 
 /// A posted form: its fields, and the files uploaded with it (not yet checked).
@@ -797,21 +784,16 @@ pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 /// Most files in one submission.
 const MAX_FILES: usize = 12;
 
+#[tracing::instrument(skip_all, fields(house = %code, step = %k, account = %caller.session.principal.username))]
 pub async fn submit(
     State(state): State<AppState>,
-    Extension(source): Extension<Source>,
-    LoggedIn(s): LoggedIn,
+    caller: Caller,
     Path((code, k)): Path<(String, String)>,
     req: Request,
-) -> Response {
-    let (Ok(code), Some(k)) = (HouseCode::parse(&code), parse_kind(&k)) else {
-        return (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response();
-    };
+) -> PageResult {
+    let (code, k) = house_step(&code, &k)?;
     let refill = |posted, kept, error: String, stale, status| {
-        let state = state.clone();
-        let s = s.clone();
-        let source = source.0.clone();
-        let code = code.clone();
+        let (state, caller, code) = (&state, &caller, &code);
         async move {
             let draft = Draft {
                 posted: Some(posted),
@@ -819,7 +801,7 @@ pub async fn submit(
                 error: Some(error),
                 stale,
             };
-            form_page(&state, &s, &source, &code, k, draft, status).await
+            form_page(state, caller, code, k, draft, status).await
         }
     };
     let sub = match read_submission(&state, req).await {
@@ -837,7 +819,7 @@ pub async fn submit(
     };
     // Files are checked and stored first (content-addressed: a refused step leaves at most
     // unreferenced files, never a half-written event), then kept across a refusal.
-    let mut evidence = kept_from(&state, &s.csrf, &sub.posted);
+    let mut evidence = kept_from(&state, &caller.session.csrf, &sub.posted);
     let mut refused = vec![];
     for (kind, name, bytes) in sub.uploads {
         match state.store_evidence(bytes).await {
@@ -873,13 +855,7 @@ pub async fn submit(
             .await;
         }
     };
-    match state
-        .store
-        .access(&s.principal, &source.0)
-        .execute(&cmd)
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/houses/{code}")).into_response(),
+    match caller.access(&state.store).execute(&cmd).await {
         Err(StoreError::Rule(v)) if v.code == RuleCode::V1 => {
             let msg = format!(
                 "{v}。请重新载入房屋的最新情况后再办理（您填写的内容和已上传的文件已保留）。"
@@ -896,13 +872,9 @@ pub async fn submit(
             )
             .await
         }
-        Err(StoreError::NotFound) => {
-            (StatusCode::NOT_FOUND, "该房屋不存在或不在您的辖区内").into_response()
-        }
-        Err(StoreError::Denied(m)) => (StatusCode::FORBIDDEN, m).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "step failed");
-            server_error()
+        done => {
+            done?;
+            Ok(Redirect::to(&format!("/houses/{code}")).into_response())
         }
     }
 }

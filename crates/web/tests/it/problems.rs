@@ -2,7 +2,7 @@
 //! xlsx list (a bad list refused whole, every bad row named), the town confirms and fixes with
 //! evidence, cannot verify its own fix, the county verifies; rates on the list page.
 
-mod common;
+use crate::common;
 
 use anju_domain::dict::UsageCategory;
 use anju_domain::event::Role;

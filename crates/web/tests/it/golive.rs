@@ -3,7 +3,7 @@
 //! password, changed), who adds a village on the 区划 page and a town clerk; the clerk registers
 //! a house in a real village through the web form (and in the new one) and imports a ledger.
 
-mod common;
+use crate::common;
 
 use anju_store::Store;
 use axum::http::StatusCode;

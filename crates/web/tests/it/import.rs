@@ -2,7 +2,7 @@
 //! with bad rows reported row by row and nothing written, a good file checked then imported,
 //! the same file again changing nothing, a zip bomb refused, and the job private to its owner.
 
-mod common;
+use crate::common;
 
 use anju_domain::event::Role;
 use anju_store::Store;

@@ -3,7 +3,7 @@
 //! audited); edits deadlines, the security policy and dictionaries; bad input changes nothing;
 //! nobody else can.
 
-mod common;
+use crate::common;
 
 use anju_domain::event::Role;
 use anju_store::Store;

@@ -1,7 +1,7 @@
 //! Reading CSV files: UTF-8 with or without a BOM, GBK (GB18030) as Excel saves it on a Chinese
 //! Windows, quoted fields, row numbers as Excel shows them, and a clear refusal of anything else.
 
-mod common;
+use crate::common;
 
 use anju_sheet::{Format, Limits};
 use common::{read, read_with, table};

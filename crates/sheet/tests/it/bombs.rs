@@ -1,7 +1,7 @@
 //! Zip bombs and lying archives: refused from the central directory before inflating when the
 //! declaration gives them away, and while inflating when it lies.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

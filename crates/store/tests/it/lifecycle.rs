@@ -359,6 +359,66 @@ async fn opening_twice_applies_migrations_once(store: &Store) {
     );
 }
 
+async fn an_edited_migration_is_refused_and_changes_nothing(store: &Store) {
+    let before = store.db.applied_versions().await.unwrap();
+    assert_eq!(
+        before,
+        (1..=store.db.latest_migration()).collect::<Vec<_>>()
+    );
+    // Migration 3 as applied, then edited by someone since (one added statement).
+    let edited: Vec<(i64, &str, String)> = store
+        .db
+        .migrations()
+        .iter()
+        .map(|&(v, name, sql)| {
+            let sql = if v == 3 {
+                format!("{sql}\nCREATE TABLE sneaked_in (id BIGINT);\n")
+            } else {
+                sql.to_string()
+            };
+            (v, name, sql)
+        })
+        .collect();
+    let list: Vec<(i64, &str, &str)> = edited
+        .iter()
+        .map(|(v, n, s)| (*v, *n, s.as_str()))
+        .collect();
+    let e = store.db.migrate_with(&list).await.unwrap_err();
+    assert!(
+        matches!(&e, sqlx::Error::Migrate(m) if matches!(**m, sqlx::migrate::MigrateError::VersionMismatch(3))),
+        "{e}"
+    );
+    let sneaked: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM sneaked_in").fetch_one(p).await);
+    assert!(sneaked.is_err(), "the edited migration must not run");
+    // A new migration after the applied ones is applied, once.
+    let mut longer = store.db.migrations().to_vec();
+    longer.push((99, "later", "CREATE TABLE later_one (id BIGINT);"));
+    assert_eq!(store.db.migrate_with(&longer).await.unwrap(), vec![99]);
+    assert!(store.db.migrate_with(&longer).await.unwrap().is_empty());
+}
+
+async fn a_database_from_before_checksums_adopts_them_without_rerunning(store: &Store) {
+    // As an older build left it: versions in `schema_migrations`, no checksums.
+    let last = store.db.latest_migration();
+    on_db!(&store.db, p => sqlx::query("DROP TABLE _sqlx_migrations").execute(p).await.map(|_| ()))
+        .unwrap();
+    on_db!(&store.db, p => sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(p).await.map(|_| ())).unwrap();
+    for v in 1..=last {
+        on_db!(&store.db, p => sqlx::query("INSERT INTO schema_migrations VALUES ($1, 'x', 0)").bind(v).execute(p).await.map(|_| ())).unwrap();
+    }
+    // Nothing re-runs (migration 1 creating existing tables again would fail), the versions
+    // are adopted with checksums, and the old table is gone.
+    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert_eq!(
+        store.db.applied_versions().await.unwrap(),
+        (1..=last).collect::<Vec<_>>()
+    );
+    let old: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(p).await);
+    assert!(old.is_err());
+    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.readiness(None).await.is_empty());
+}
+
 async fn the_audit_chain_links_every_row(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 6, VILLAGE, UsageCategory::Other).await;
@@ -377,5 +437,7 @@ anju_store::both!(
     the_event_log_round_trips_and_an_invalid_log_writes_nothing,
     a_merged_town_keeps_its_history,
     opening_twice_applies_migrations_once,
+    an_edited_migration_is_refused_and_changes_nothing,
+    a_database_from_before_checksums_adopts_them_without_rerunning,
     the_audit_chain_links_every_row,
 );

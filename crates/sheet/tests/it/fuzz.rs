@@ -2,7 +2,7 @@
 //! and workbooks whose XML parts were mutated before zipping (so the parsers, not just the
 //! zip layer, see the damage). Each case opens the file and iterates every row.
 
-mod common;
+use crate::common;
 
 use std::sync::LazyLock;
 

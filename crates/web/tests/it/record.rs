@@ -4,7 +4,7 @@
 //! a record (reason required, people kept unless replaced on purpose, a stale form), and the
 //! legacy-closure step that puts a house on the look-back list.
 
-mod common;
+use crate::common;
 
 use anju_domain::dict::{Judgement, UsageCategory};
 use anju_domain::event::Role;

@@ -3,7 +3,7 @@
 //! one answer, the reminders bell, the look-back list with assignment, and the sector ledgers a
 //! department downloads (only its sector's houses).
 
-mod common;
+use crate::common;
 
 use anju_domain::dict::{Judgement, MgmtMeasure, UsageCategory};
 use anju_domain::event::{Change, Role};

@@ -1,6 +1,6 @@
 //! The house list and house page through the real router, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;

@@ -5,7 +5,7 @@
 //! the pool's acquire bound, `/readyz` says so, and service resumes when it is back. Bad input:
 //! NUL characters and oversized fields refused by name on both backends, absurd page numbers.
 
-mod common;
+use crate::common;
 
 use anju_domain::event::Role;
 use anju_store::Store;

@@ -43,7 +43,7 @@ const NO_OBJECT: &[&str] = &[
     // Stores a file under its digest; it is part of no house until a step in scope names it.
     "/api/v1/evidence",
     // Public by design, reached by the plaque's unguessable token; shows no personal data
-    // (tests/plaque.rs).
+    // (tests/it/plaque.rs).
     "/q/{}",
 ];
 

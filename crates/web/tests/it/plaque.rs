@@ -2,7 +2,7 @@
 //! behind the plaque: code, place and safety status, no personal data; an account that may read
 //! the house is sent to the full page.
 
-mod common;
+use crate::common;
 
 use anju_domain::Scope;
 use anju_domain::dict::{Judgement, UsageCategory};

@@ -1,7 +1,7 @@
 //! Reading xlsx files: what Excel-like writers produce comes back as the user typed it, and
 //! broken or oversized sheets are refused with a message naming the row or the part.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

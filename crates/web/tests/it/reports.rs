@@ -1,7 +1,7 @@
 //! Sign-off on the web, on SQLite and PostgreSQL: prepare → sign (frozen) → submit → return
 //! with a reason; a later change shows as a difference and never alters the frozen figures.
 
-mod common;
+use crate::common;
 
 use anju_domain::dict::{Judgement, UsageCategory};
 use anju_domain::event::Role;

@@ -1,7 +1,7 @@
 //! The JSON API on SQLite and PostgreSQL: scope, masking, CSRF, rule refusals with their codes,
 //! stale versions; and the OpenAPI document lists every route.
 
-mod common;
+use crate::common;
 
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;

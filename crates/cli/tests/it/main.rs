@@ -1,0 +1,8 @@
+//! The integration tests of `cli`, one binary: a module per area (linking each
+//! file as its own binary cost a link of the whole dependency tree per file).
+
+mod backup;
+mod cli;
+mod roundtrip;
+mod security;
+mod server;

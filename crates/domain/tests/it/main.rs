@@ -1,0 +1,5 @@
+//! The integration tests of `domain`, one binary: a module per area (linking each
+//! file as its own binary cost a link of the whole dependency tree per file).
+
+mod import;
+mod rules;

@@ -1,0 +1,4 @@
+//! The integration tests of `render`, one binary: a module per area (linking each
+//! file as its own binary cost a link of the whole dependency tree per file).
+
+mod xlsx;

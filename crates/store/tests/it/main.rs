@@ -1,0 +1,13 @@
+//! The integration tests of `store`, one binary: a module per area (linking each
+//! file as its own binary cost a link of the whole dependency tree per file).
+
+mod import;
+mod ledger;
+mod lifecycle;
+mod list;
+mod problems;
+mod property;
+mod regions;
+mod register;
+mod security;
+mod supervision;

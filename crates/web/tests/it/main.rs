@@ -1,0 +1,20 @@
+//! The integration tests of `web`, one binary: a module per area (linking each
+//! file as its own binary cost a link of the whole dependency tree per file).
+
+mod admin;
+mod api;
+mod auth;
+mod browser;
+mod campaign;
+mod common;
+mod faults;
+mod golive;
+mod houses;
+mod import;
+mod ledgers;
+mod matrix;
+mod plaque;
+mod problems;
+mod record;
+mod reports;
+mod steps;
