@@ -1,25 +1,25 @@
-//! Anju's web layer. Requests pass, outermost first: security headers → the client's address →
-//! the session (cookie → `Store::session`) → the CSRF check on every state-changing request →
-//! the route. Handlers that need a login take [`LoggedIn`], which yields the account whose
-//! `Access` view is the only way to the store's houses.
+//! Anju's web layer. Requests pass, outermost first: request id → compression → timeout →
+//! error pages → security headers → the client's address → the session (cookie →
+//! `Store::session`) → request log → the CSRF check on every state-changing request → the route.
+//!
+//! A module (a folder where it has parts) per resource, each with its `routes()`, merged in
+//! [`router`]: `houses` (list, page, `record`, `steps`, `evidence`, `plaque`), `ledgers`
+//! (ledgers, `reports`), `problems`, `campaign`, `imports`, `admin` (accounts, settings,
+//! `regions`), `api`, and `pages` (login, password, home and the page chrome). Handlers take a
+//! [`Caller`] (the session and the client's address; `caller.access(&state.store)` is the only
+//! way to the store's houses) and return `Result<_, PageError>` ([`ApiError`] under `/api/`).
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod api;
 pub mod campaign;
 pub mod error;
-pub mod evidence;
 pub mod houses;
 pub mod imports;
 pub mod ledgers;
 pub mod pages;
-pub mod plaque;
 pub mod problems;
-pub mod record;
-pub mod regions;
-pub mod reports;
 pub mod session;
-pub mod steps;
 
 use anju_store::Store;
 use axum::Router;
@@ -165,19 +165,28 @@ fn asset(mime: &'static str, body: &'static str) -> axum::response::Response {
 
 /// The routes and the paths they serve, as one table: [`router`] serves it, and the scope
 /// matrix and the OpenAPI test read [`route_paths`] instead of the source text.
+#[derive(Default)]
 pub struct Routes {
     router: Router<AppState>,
     paths: Vec<&'static str>,
 }
 
 impl Routes {
-    fn route(
+    /// Adds one route and records its path.
+    pub(crate) fn route(
         mut self,
         path: &'static str,
         method: axum::routing::MethodRouter<AppState>,
     ) -> Routes {
         self.paths.push(path);
         self.router = self.router.route(path, method);
+        self
+    }
+
+    /// Adds a resource's routes.
+    fn merge(mut self, other: Routes) -> Routes {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
         self
     }
 }
@@ -188,159 +197,43 @@ pub fn route_paths() -> Vec<&'static str> {
 }
 
 fn routes() -> Routes {
-    Routes {
-        router: Router::new(),
-        paths: Vec::new(),
-    }
-    .route("/", get(pages::home))
-    .route("/login", get(pages::login_form).post(pages::login))
-    .route("/logout", axum::routing::post(pages::logout))
-    .route(
-        "/password",
-        get(pages::password_form).post(pages::change_password),
-    )
-    .route("/houses", get(houses::list))
-    .route("/houses.xlsx", get(houses::export_xlsx))
-    .route("/houses.csv", get(houses::export_csv))
-    .route("/houses/new", get(record::new_form).post(record::register))
-    .route("/houses/{code}", get(houses::show))
-    .route(
-        "/houses/{code}/correct",
-        get(record::correct_form).post(record::correct),
-    )
-    .route("/houses/{code}/reveal", axum::routing::post(houses::reveal))
-    .route(
-        "/houses/{code}/steps/{kind}",
-        get(steps::form)
-            .post(steps::submit)
-            .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
-    )
-    .route("/houses/{code}/qr.svg", get(plaque::qr))
-    .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
-    .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
-    .route("/q/{token}", get(plaque::public))
-    .route("/houses/{code}/evidence/{sha}", get(evidence::file))
-    .route(
-        "/houses/{code}/evidence/{sha}/thumb",
-        get(evidence::thumbnail),
-    )
-    .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
-    .route("/ledgers/{n}", get(ledgers::show))
-    .route("/ledgers/{n}/houses", get(ledgers::houses))
-    .route("/ledgers/{n}/download", get(ledgers::download))
-    .route("/reports", get(reports::list).post(reports::prepare))
-    .route("/reports/{id}", get(reports::show))
-    .route("/reports/{id}/act", axum::routing::post(reports::act))
-    .route("/reports/{id}/download", get(reports::download))
-    .route(
-        "/reports/{id}/scan",
-        get(reports::scan)
-            .post(reports::upload_scan)
-            .layer(axum::extract::DefaultBodyLimit::max(
-                anju_evidence::Policy::default().max_bytes + 64 * 1024,
-            )),
-    )
-    .route(
-        "/problems",
-        get(problems::list)
-            .post(problems::issue)
-            .layer(axum::extract::DefaultBodyLimit::max(problems::LIST_LIMIT)),
-    )
-    .route("/problems/{id}", get(problems::show))
-    .route(
-        "/problems/{id}/act",
-        axum::routing::post(problems::act)
-            .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
-    )
-    .route(
-        "/import",
-        get(imports::page)
-            .post(imports::upload)
-            .layer(axum::extract::DefaultBodyLimit::max(imports::IMPORT_LIMIT)),
-    )
-    .route("/import/{file}", get(imports::template))
-    .route("/export/{file}", get(imports::national))
-    .route("/import/jobs/{id}", get(imports::job))
-    .route(
-        "/import/jobs/{id}/commit",
-        axum::routing::post(imports::commit),
-    )
-    .route("/ranking", get(campaign::ranking))
-    .route("/ranking/download", get(campaign::ranking_download))
-    .route(
-        "/supervision",
-        get(campaign::supervisions).post(campaign::supervise),
-    )
-    .route("/supervision/{id}", get(campaign::supervision))
-    .route(
-        "/supervision/{id}/answer",
-        axum::routing::post(campaign::answer),
-    )
-    .route("/reminders", get(campaign::reminders))
-    .route("/reminders/count", get(campaign::reminder_count))
-    .route("/lookback", get(campaign::lookback))
-    .route("/lookback/assign", axum::routing::post(campaign::assign))
-    .route("/sector/{kind}", get(campaign::sector_ledger))
-    .route("/admin/accounts", get(admin::accounts).post(admin::create))
-    .route(
-        "/admin/accounts/{username}/{op}",
-        axum::routing::post(admin::act),
-    )
-    .route("/admin/settings", get(admin::settings))
-    .route("/admin/regions", get(regions::show).post(regions::edit))
-    .route(
-        "/admin/settings/deadlines",
-        axum::routing::post(admin::save_deadlines),
-    )
-    .route(
-        "/admin/settings/backup",
-        axum::routing::post(admin::save_backup),
-    )
-    .route(
-        "/admin/settings/security",
-        axum::routing::post(admin::save_security),
-    )
-    .route(
-        "/admin/dictionaries",
-        axum::routing::post(admin::save_dictionary),
-    )
-    .route("/api/v1/openapi.json", get(api::openapi))
-    .route("/api/v1/houses", get(api::houses))
-    .route("/api/v1/houses/{code}", get(api::house))
-    .route(
-        "/api/v1/houses/{code}/events",
-        axum::routing::post(api::record),
-    )
-    .route("/api/v1/ledgers/{n}", get(api::ledger))
-    .route(
-        "/api/v1/evidence",
-        axum::routing::post(api::upload).layer(axum::extract::DefaultBodyLimit::max(
-            anju_evidence::Policy::default().max_bytes + 1024,
-        )),
-    )
-    .route("/healthz", get(|| async { "ok" }))
-    .route("/readyz", get(readyz))
-    .route(
-        "/static/app.css",
-        get(|| async { asset("text/css; charset=utf-8", CSS) }),
-    )
-    .route(
-        "/static/app.js",
-        get(|| async { asset("text/javascript; charset=utf-8", JS) }),
-    )
-    .route(
-        "/static/echarts.min.js",
-        get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
-    )
-    .route(
-        "/favicon.svg",
-        get(|| async { asset("image/svg+xml", FAVICON) }),
-    )
-    // Browsers ask for /favicon.ico on their own.
-    .route(
-        "/favicon.ico",
-        get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
-    )
+    Routes::default()
+        .merge(pages::routes())
+        .merge(houses::routes())
+        .merge(ledgers::routes())
+        .merge(problems::routes())
+        .merge(imports::routes())
+        .merge(campaign::routes())
+        .merge(admin::routes())
+        .merge(api::routes())
+        .merge(infra_routes())
+}
+
+/// Health, readiness and the static assets.
+fn infra_routes() -> Routes {
+    Routes::default()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route(
+            "/static/app.css",
+            get(|| async { asset("text/css; charset=utf-8", CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
+        )
+        .route(
+            "/static/echarts.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
+        )
+        .route(
+            "/favicon.svg",
+            get(|| async { asset("image/svg+xml", FAVICON) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+        )
 }
 
 /// The whole application.

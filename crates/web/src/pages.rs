@@ -450,3 +450,13 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
     };
     Ok(render_page(&page))
 }
+
+/// Login, logout, the password change and the home page.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/password", get(password_form).post(change_password))
+}

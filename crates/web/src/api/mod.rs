@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// The OpenAPI document (hand-written; a test checks it lists every `/api/v1` route).
-pub const OPENAPI: &str = include_str!("../assets/openapi.json");
+pub const OPENAPI: &str = include_str!("../../assets/openapi.json");
 
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
@@ -195,4 +195,21 @@ pub async fn upload(
         })),
     )
         .into_response())
+}
+
+/// The JSON API under `/api/v1`.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/houses", get(houses))
+        .route("/api/v1/houses/{code}", get(house))
+        .route("/api/v1/houses/{code}/events", post(record))
+        .route("/api/v1/ledgers/{n}", get(ledger))
+        .route(
+            "/api/v1/evidence",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(
+                anju_evidence::Policy::default().max_bytes + 1024,
+            )),
+        )
 }

@@ -377,7 +377,7 @@ pub async fn scan(
         .and_then(|sha| state.evidence.find(sha))
         .ok_or_else(|| PageError::not_found("该台账尚未上传扫描件"))?;
     let download = (!media.is_image()).then(|| r.scan_name.clone().unwrap_or_default());
-    Ok(crate::evidence::file_response(path, media.mime(), download).await)
+    Ok(crate::houses::evidence::file_response(path, media.mime(), download).await)
 }
 
 #[derive(Deserialize)]

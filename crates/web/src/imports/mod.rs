@@ -461,6 +461,22 @@ pub async fn national(
     ))
 }
 
+/// Ledger imports, their templates and the national-platform exports.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route(
+            "/import",
+            get(page)
+                .post(upload)
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route("/import/{file}", get(template))
+        .route("/export/{file}", get(national))
+        .route("/import/jobs/{id}", get(job))
+        .route("/import/jobs/{id}/commit", post(commit))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -554,3 +554,22 @@ pub async fn act(
     }
     Ok(Redirect::to(&format!("/problems/{id}")).into_response())
 }
+
+/// Problems (问题清单): issuing, the list and each problem's rectification.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route(
+            "/problems",
+            get(list)
+                .post(issue)
+                .layer(axum::extract::DefaultBodyLimit::max(LIST_LIMIT)),
+        )
+        .route("/problems/{id}", get(show))
+        .route(
+            "/problems/{id}/act",
+            post(act).layer(axum::extract::DefaultBodyLimit::max(
+                crate::houses::steps::UPLOAD_LIMIT,
+            )),
+        )
+}

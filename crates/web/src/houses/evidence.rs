@@ -113,7 +113,7 @@ pub async fn pending(
 ) -> PageResult {
     let owned = anju_domain::event::EvidenceKind::ALL
         .iter()
-        .any(|k| crate::steps::kept_tag(&s.csrf, *k, &sha) == tag);
+        .any(|k| crate::houses::steps::kept_tag(&s.csrf, *k, &sha) == tag);
     match state.evidence.thumbnail(&sha) {
         Some(t) if owned => Ok(file_response(t, "image/jpeg", None).await),
         _ => Err(PageError::not_found(MISSING)),

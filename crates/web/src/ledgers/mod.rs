@@ -1,6 +1,8 @@
 //! 台账 附件1 / 附件2 on the web: the table as printed (the same multi-row header as the xlsx
 //! and PDF), every figure a link to the houses it counts, downloads in xlsx, CSV and PDF.
 
+pub mod reports;
+
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
@@ -415,4 +417,25 @@ fn percent(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The two ledgers, their drill-down and downloads, and signed reports (签字报送).
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/ledgers/{n}", get(show))
+        .route("/ledgers/{n}/houses", get(houses))
+        .route("/ledgers/{n}/download", get(download))
+        .route("/reports", get(reports::list).post(reports::prepare))
+        .route("/reports/{id}", get(reports::show))
+        .route("/reports/{id}/act", post(reports::act))
+        .route("/reports/{id}/download", get(reports::download))
+        .route(
+            "/reports/{id}/scan",
+            get(reports::scan).post(reports::upload_scan).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    anju_evidence::Policy::default().max_bytes + 64 * 1024,
+                ),
+            ),
+        )
 }

@@ -6,9 +6,9 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
+use crate::houses::steps::{Field, Input, Posted, read_submission};
 use crate::pages::{Chrome, chrome, render};
 use crate::session::{Caller, LoggedIn};
-use crate::steps::{Field, Input, Posted, read_submission};
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS, Column};
 use anju_domain::dict::{RegistrationSource, UsageCategory};
@@ -78,7 +78,7 @@ fn villages(state: &AppState, scope: &Scope, today: NaiveDate) -> Vec<(String, S
 }
 
 fn input_of(state: &AppState, c: &Column, villages: &[(String, String)]) -> Option<Input> {
-    let dict = |k: &str| crate::steps::dict_opts(state, k);
+    let dict = |k: &str| crate::houses::steps::dict_opts(state, k);
     let yes_no = || vec![("否".into(), "否".into()), ("是".into(), "是".into())];
     Some(match c.input {
         columns::Input::Text

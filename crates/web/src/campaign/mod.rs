@@ -772,3 +772,19 @@ pub async fn sector_ledger(
     };
     send_file(&state, &caller, file, bytes).await
 }
+
+/// Supervision: ranking, notices, reminders, the look-back (回头看) and sector ledgers.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/ranking", get(ranking))
+        .route("/ranking/download", get(ranking_download))
+        .route("/supervision", get(supervisions).post(supervise))
+        .route("/supervision/{id}", get(supervision))
+        .route("/supervision/{id}/answer", post(answer))
+        .route("/reminders", get(reminders))
+        .route("/reminders/count", get(reminder_count))
+        .route("/lookback", get(lookback))
+        .route("/lookback/assign", post(assign))
+        .route("/sector/{kind}", get(sector_ledger))
+}

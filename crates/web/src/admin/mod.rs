@@ -4,6 +4,8 @@
 //! (`ManageAccounts` / `ManageSettings`, settings only from a county-level account) and writes
 //! the change with its audit row.
 
+pub mod regions;
+
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
@@ -513,4 +515,18 @@ pub async fn save_dictionary(
         )
         .await;
     settings_outcome(&state, s, r, "字典").await
+}
+
+/// Accounts, settings, dictionaries and regions (the county office's 用户/设置).
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/admin/accounts", get(accounts).post(create))
+        .route("/admin/accounts/{username}/{op}", post(act))
+        .route("/admin/settings", get(settings))
+        .route("/admin/regions", get(regions::show).post(regions::edit))
+        .route("/admin/settings/deadlines", post(save_deadlines))
+        .route("/admin/settings/backup", post(save_backup))
+        .route("/admin/settings/security", post(save_security))
+        .route("/admin/dictionaries", post(save_dictionary))
 }

@@ -1,6 +1,11 @@
 //! 房屋: the filtered list (and its xlsx export) and the house page with its history, masked
 //! people and the reveal-with-reason form.
 
+pub mod evidence;
+pub mod plaque;
+pub mod record;
+pub mod steps;
+
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
@@ -601,7 +606,7 @@ async fn house_page(
         .filter_map(|k| {
             let href = match k {
                 ChangeKind::Corrected => format!("/houses/{}/correct", st.code),
-                k if crate::steps::has_form(*k) => {
+                k if crate::houses::steps::has_form(*k) => {
                     format!("/houses/{}/steps/{}", st.code, k.code())
                 }
                 _ => return None,
@@ -652,4 +657,36 @@ pub async fn reveal(
     Form(form): Form<RevealForm>,
 ) -> PageResult {
     house_page(&state, &caller, &code, Some(&form.reason)).await
+}
+
+/// The house list and page, registration and correction, steps, evidence and plaques.
+pub(crate) fn routes() -> crate::Routes {
+    use axum::routing::{get, post};
+    crate::Routes::default()
+        .route("/houses", get(list))
+        .route("/houses.xlsx", get(export_xlsx))
+        .route("/houses.csv", get(export_csv))
+        .route("/houses/new", get(record::new_form).post(record::register))
+        .route("/houses/{code}", get(show))
+        .route(
+            "/houses/{code}/correct",
+            get(record::correct_form).post(record::correct),
+        )
+        .route("/houses/{code}/reveal", post(reveal))
+        .route(
+            "/houses/{code}/steps/{kind}",
+            get(steps::form)
+                .post(steps::submit)
+                .layer(axum::extract::DefaultBodyLimit::max(steps::UPLOAD_LIMIT)),
+        )
+        .route("/houses/{code}/qr.svg", get(plaque::qr))
+        .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
+        .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
+        .route("/q/{token}", get(plaque::public))
+        .route("/houses/{code}/evidence/{sha}", get(evidence::file))
+        .route(
+            "/houses/{code}/evidence/{sha}/thumb",
+            get(evidence::thumbnail),
+        )
+        .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
 }
