@@ -25,12 +25,12 @@ async fn audit_actions(store: &Store) -> Vec<String> {
 
 async fn the_county_office_manages_accounts(store: &Store) {
     with_villages(store).await;
-    let (co, csrf) = session(store, "co", Role::CountyOffice, "370829").await;
-    let (_, _, page) = send(store, get("/", &co)).await;
+    let app = TestApp::new(store);
+    let co = app.user("co", Role::CountyOffice, "370829").await;
+    let page = app.get("/", &co).await.text();
     assert!(page.contains("/admin/accounts"), "the link is shown");
     let form = |u: &'static str, role: &'static str, region: &'static str| {
-        vec![
-            ("csrf", csrf.as_str()),
+        [
             ("username", u),
             ("display_name", "李经办"),
             ("role", role),
@@ -48,43 +48,39 @@ async fn the_county_office_manages_accounts(store: &Store) {
         (form("li", "town_operator", ""), "请选择所属单位"),
         (form("co", "town_operator", "370829101000"), "已存在"),
     ] {
-        let (status, _, html) = send(store, post("/admin/accounts", &co, &pairs)).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{msg}: {html}");
+        let res = app.post_form("/admin/accounts", &co, &pairs).await;
+        let html = res.text();
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{msg}: {html}"
+        );
         assert!(html.contains(msg), "{msg}: {html}");
     }
     assert_eq!(store.count_accounts().await.unwrap(), before);
 
-    let (status, _, html) = send(
-        store,
-        post(
-            "/admin/accounts",
-            &co,
-            &form("li", "town_operator", "370829101000"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let li_form = form("li", "town_operator", "370829101000");
+    let res = app.post_form("/admin/accounts", &co, &li_form).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
     let otp = one_time_password(&html);
     assert!(html.contains("只显示这一次"));
     // The one-time password logs in and must be changed first.
-    let (li, _) = login(store, "li", &otp).await;
-    let (status, location, _) = send(store, get("/houses", &li)).await;
+    let (cookie, csrf) = login(store, "li", &otp).await;
+    let li = User { cookie, csrf };
+    let res = app.get("/houses", &li).await;
     assert_eq!(
-        (status, location.as_str()),
+        (res.status, res.location()),
         (StatusCode::SEE_OTHER, "/password")
     );
     // The list shows it; the password itself never appears again.
-    let (_, _, list) = send(store, get("/admin/accounts", &co)).await;
+    let list = app.get("/admin/accounts", &co).await.text();
     assert!(list.contains("李经办") && list.contains("待修改初始密码") && !list.contains(&otp));
 
     // Reset: a new one-time password, the old one stops working, sessions end.
-    let (status, _, html) = send(
-        store,
-        post("/admin/accounts/li/reset", &co, &[("csrf", &csrf)]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let otp2 = one_time_password(&html);
+    let res = app.post_form("/admin/accounts/li/reset", &co, &[]).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let otp2 = one_time_password(&res.text());
     assert_ne!(otp, otp2);
     assert!(
         store
@@ -92,25 +88,17 @@ async fn the_county_office_manages_accounts(store: &Store) {
             .await
             .is_err()
     );
-    assert_eq!(send(store, get("/houses", &li)).await.1, "/login");
+    assert_eq!(app.get("/houses", &li).await.location(), "/login");
     // Disable: cannot log in; enable: can again.
-    let (status, _, _) = send(
-        store,
-        post("/admin/accounts/li/disable", &co, &[("csrf", &csrf)]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let res = app.post_form("/admin/accounts/li/disable", &co, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert!(
         store
             .login("li", &otp2, None, "t", chrono::Utc::now())
             .await
             .is_err()
     );
-    send(
-        store,
-        post("/admin/accounts/li/enable", &co, &[("csrf", &csrf)]),
-    )
-    .await;
+    app.post_form("/admin/accounts/li/enable", &co, &[]).await;
     assert!(
         store
             .login("li", &otp2, None, "t", chrono::Utc::now())
@@ -118,126 +106,104 @@ async fn the_county_office_manages_accounts(store: &Store) {
             .is_ok()
     );
     // Not one's own account.
-    let (status, _, html) = send(
+    let res = app.post_form("/admin/accounts/co/disable", &co, &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("不能停用自己的账号"));
+
+    assert_audited(
         store,
-        post("/admin/accounts/co/disable", &co, &[("csrf", &csrf)]),
+        &[
+            "account.create",
+            "account.reset_password",
+            "account.disable",
+            "account.enable",
+        ],
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("不能停用自己的账号"));
-
-    let actions = audit_actions(store).await;
-    for a in [
-        "account.create",
-        "account.reset_password",
-        "account.disable",
-        "account.enable",
-    ] {
-        assert!(
-            actions.iter().any(|x| x == a),
-            "{a} not audited: {actions:?}"
-        );
-    }
 
     // A town clerk and a town-level county account reach none of it; a town's county-office
     // account does not see or touch accounts of another town.
-    let (clerk, ccsrf) = session(store, "clerk1", Role::TownOperator, "370829101").await;
+    let deadline = [("phase", "x"), ("due", "2024-01-01")];
+    let clerk = app.user("clerk1", Role::TownOperator, "370829101").await;
     for (path, is_post) in [
         ("/admin/accounts", false),
         ("/admin/settings", false),
         ("/admin/accounts/li/reset", true),
         ("/admin/settings/deadlines", true),
     ] {
-        let req = if is_post {
-            post(
-                path,
-                &clerk,
-                &[("csrf", &ccsrf), ("phase", "x"), ("due", "2024-01-01")],
-            )
+        let res = if is_post {
+            app.post_form(path, &clerk, &deadline).await
         } else {
-            get(path, &clerk)
+            app.get(path, &clerk).await
         };
-        assert_eq!(send(store, req).await.0, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}");
     }
-    let (town_co, tcsrf) = session(store, "town-co", Role::CountyOffice, "370829102").await;
-    let (_, _, list) = send(store, get("/admin/accounts", &town_co)).await;
+    let town_co = app.user("town-co", Role::CountyOffice, "370829102").await;
+    let list = app.get("/admin/accounts", &town_co).await.text();
     assert!(!list.contains("李经办"), "another town's account listed");
-    let (status, _, _) = send(
-        store,
-        post("/admin/accounts/li/reset", &town_co, &[("csrf", &tcsrf)]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = send(
-        store,
-        post(
-            "/admin/settings/deadlines",
-            &town_co,
-            &[("csrf", &tcsrf), ("phase", "x"), ("due", "2024-01-01")],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let res = app
+        .post_form("/admin/accounts/li/reset", &town_co, &[])
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = app
+        .post_form("/admin/settings/deadlines", &town_co, &deadline)
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
+
+/// Every one of `wanted` is in the audit log.
+async fn assert_audited(store: &Store, wanted: &[&str]) {
+    let actions = audit_actions(store).await;
+    for a in wanted {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} not audited: {actions:?}"
+        );
+    }
 }
 
 anju_store::both!(the_county_office_manages_accounts);
 
 async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store) {
     with_villages(store).await;
-    let (co, csrf) = session(store, "co", Role::CountyOffice, "370829").await;
-    let (status, _, page) = send(store, get("/admin/settings", &co)).await;
-    assert_eq!(status, StatusCode::OK);
+    let app = TestApp::new(store);
+    let co = app.user("co", Role::CountyOffice, "370829").await;
+    let res = app.get("/admin/settings", &co).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let page = res.text();
     assert!(
         page.contains("全面复查复核") && page.contains("2024-04-30"),
         "the notice's dates by default"
     );
 
     // A bad date: named, nothing saved.
-    let (status, _, html) = send(
-        store,
-        post(
-            "/admin/settings/deadlines",
-            &co,
-            &[
-                ("csrf", &csrf),
-                ("phase", "回头看"),
-                ("due", "2024-13-01"),
-                ("overdue", "x"),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = [("phase", "回头看"), ("due", "2024-13-01"), ("overdue", "x")];
+    let res = app.post_form("/admin/settings/deadlines", &co, &bad).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("截止日期无效"), "{html}");
     assert!(store.setting("deadlines").await.unwrap().is_none());
     // Two phases (a blank row ignored): the dashboard shows them.
-    let (status, _, html) = send(
-        store,
-        post(
-            "/admin/settings/deadlines",
-            &co,
-            &[
-                ("csrf", &csrf),
-                ("phase", "复查复核"),
-                ("due", "2027-01-31"),
-                ("overdue", "未回头看"),
-                ("phase", "整治攻坚"),
-                ("due", "2027-03-31"),
-                ("overdue", "C、D级未整治"),
-                ("phase", ""),
-                ("due", ""),
-                ("overdue", ""),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let two = [
+        ("phase", "复查复核"),
+        ("due", "2027-01-31"),
+        ("overdue", "未回头看"),
+        ("phase", "整治攻坚"),
+        ("due", "2027-03-31"),
+        ("overdue", "C、D级未整治"),
+        ("phase", ""),
+        ("due", ""),
+        ("overdue", ""),
+    ];
+    let res = app.post_form("/admin/settings/deadlines", &co, &two).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
     assert!(html.contains("阶段时限已保存"));
     let d = store.deadlines().await.unwrap();
     assert_eq!(d.len(), 2);
     assert_eq!(d[1].phase, "整治攻坚");
     assert_eq!(d[1].due.to_string(), "2027-03-31");
-    let (_, _, home) = send(store, get("/", &co)).await;
+    let home = app.get("/", &co).await.text();
     assert!(
         home.contains("整治攻坚") && !home.contains("全面复查复核"),
         "{home}"
@@ -245,8 +211,7 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
 
     // The policy can be tightened, never loosened below the floor.
     let policy = |min: &'static str| {
-        vec![
-            ("csrf", csrf.as_str()),
+        [
             ("min_length", min),
             ("min_classes", "3"),
             ("history", "5"),
@@ -258,12 +223,17 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
             ("totp_required_for_signers", "true"),
         ]
     };
-    let (status, _, html) = send(store, post("/admin/settings/security", &co, &policy("6"))).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .post_form("/admin/settings/security", &co, &policy("6"))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("密码最短长度"), "{html}");
     assert_eq!(store.security().await.unwrap().password.min_length, 8);
-    let (status, _, _) = send(store, post("/admin/settings/security", &co, &policy("12"))).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app
+        .post_form("/admin/settings/security", &co, &policy("12"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
     let sec = store.security().await.unwrap();
     assert_eq!(sec.password.min_length, 12);
     assert!(sec.session.totp_required_for_signers);
@@ -272,94 +242,48 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
     // (kept in the store), restoring brings it back.
     let kind = anju_domain::dict::kind::SURVEY_ROUND;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    let (clerk, _) = session(store, "clerk1", Role::TownOperator, "370829101").await;
+    let clerk = app.user("clerk1", Role::TownOperator, "370829101").await;
     let form = format!("/houses/{}/steps/surveyed", h.code);
-    let dict = |label: &'static str, op: &'static str| {
-        vec![
-            ("csrf", csrf.as_str()),
-            ("kind", kind),
-            ("label", label),
-            ("op", op),
-        ]
+    let dict = |op: &'static str| [("kind", kind), ("label", "2027年春季复查"), ("op", op)];
+    let res = app
+        .post_form("/admin/dictionaries", &co, &dict("add"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let offered = || async {
+        app.get(&form, &clerk)
+            .await
+            .text()
+            .contains("2027年春季复查")
     };
-    let (status, _, _) = send(
-        store,
-        post("/admin/dictionaries", &co, &dict("2027年春季复查", "add")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        send(store, get(&form, &clerk))
-            .await
-            .2
-            .contains("2027年春季复查")
-    );
-    send(
-        store,
-        post(
-            "/admin/dictionaries",
-            &co,
-            &dict("2027年春季复查", "retire"),
-        ),
-    )
-    .await;
-    assert!(
-        !send(store, get(&form, &clerk))
-            .await
-            .2
-            .contains("2027年春季复查")
-    );
+    assert!(offered().await);
+    app.post_form("/admin/dictionaries", &co, &dict("retire"))
+        .await;
+    assert!(!offered().await);
     let entries = store.dictionary_entries().await.unwrap();
     assert!(
         entries
             .iter()
             .any(|e| e.label == "2027年春季复查" && !e.active)
     );
-    send(
-        store,
-        post(
-            "/admin/dictionaries",
-            &co,
-            &dict("2027年春季复查", "restore"),
-        ),
-    )
-    .await;
-    assert!(
-        send(store, get(&form, &clerk))
-            .await
-            .2
-            .contains("2027年春季复查")
-    );
-    let (status, _, html) = send(
-        store,
-        post(
-            "/admin/dictionaries",
-            &co,
-            &[
-                ("csrf", &csrf),
-                ("kind", "no_such"),
-                ("label", "x"),
-                ("op", "add"),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("没有名为"));
+    app.post_form("/admin/dictionaries", &co, &dict("restore"))
+        .await;
+    assert!(offered().await);
+    let unknown = [("kind", "no_such"), ("label", "x"), ("op", "add")];
+    let res = app.post_form("/admin/dictionaries", &co, &unknown).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("没有名为"));
 
-    let actions = audit_actions(store).await;
-    for a in [
-        "setting.deadlines",
-        "setting.security",
-        "dictionary.add",
-        "dictionary.retire",
-        "dictionary.restore",
-    ] {
-        assert!(
-            actions.iter().any(|x| x == a),
-            "{a} not audited: {actions:?}"
-        );
-    }
+    assert_audited(
+        store,
+        &[
+            "setting.deadlines",
+            "setting.security",
+            "dictionary.add",
+            "dictionary.retire",
+            "dictionary.restore",
+        ],
+    )
+    .await;
 }
 
 use anju_domain::dict::UsageCategory;
@@ -369,34 +293,27 @@ anju_store::both!(the_county_office_edits_deadlines_policy_and_dictionaries);
 async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_are_stale(
     store: &Store,
 ) {
-    let (co, csrf) = session(store, "bk-co", Role::CountyOffice, "370829").await;
-    let (clerk, _) = session(store, "bk-clerk", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let co = app.user("bk-co", Role::CountyOffice, "370829").await;
+    let clerk = app.user("bk-clerk", Role::TownOperator, "370829101").await;
     // Never backed up: the county office is warned on the home page, a town clerk is not.
-    let (_, _, html) = send(store, get("/", &co)).await;
+    let html = app.get("/", &co).await.text();
     assert!(
         html.contains("data-backup-warning") && html.contains("尚未成功备份"),
         "{html}"
     );
-    let (_, _, html) = send(store, get("/", &clerk)).await;
+    let html = app.get("/", &clerk).await.text();
     assert!(!html.contains("data-backup-warning"));
     // The schedule: a bad time refused by name, a good one saved and shown.
-    let bad = [
-        ("csrf", csrf.as_str()),
-        ("enabled", "true"),
-        ("time", "25:61"),
-        ("keep", "7"),
-    ];
-    let (status, _, html) = send(store, post("/admin/settings/backup", &co, &bad)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = [("enabled", "true"), ("time", "25:61"), ("keep", "7")];
+    let res = app.post_form("/admin/settings/backup", &co, &bad).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("备份时间“25:61”无效"), "{html}");
-    let good = [
-        ("csrf", csrf.as_str()),
-        ("enabled", "true"),
-        ("time", "03:15"),
-        ("keep", "10"),
-    ];
-    let (status, _, html) = send(store, post("/admin/settings/backup", &co, &good)).await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let good = [("enabled", "true"), ("time", "03:15"), ("keep", "10")];
+    let res = app.post_form("/admin/settings/backup", &co, &good).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
     assert!(html.contains("自动备份设置已保存") && html.contains("value=\"03:15\""));
     assert_eq!(store.backup_schedule().await.unwrap().keep, 10);
     // A good backup recorded: the settings page shows it and the warning is gone.
@@ -411,13 +328,13 @@ async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_a
         })
         .await
         .unwrap();
-    let (_, _, html) = send(store, get("/admin/settings", &co)).await;
+    let html = app.get("/admin/settings", &co).await.text();
     assert!(html.contains("成功，12 栋房屋，3 MB"), "{html}");
-    let (_, _, html) = send(store, get("/", &co)).await;
+    let html = app.get("/", &co).await.text();
     assert!(!html.contains("data-backup-warning"), "{html}");
     // A town clerk cannot change the schedule.
-    let (status, _, _) = send(store, post("/admin/settings/backup", &clerk, &good)).await;
-    assert!(status.is_client_error());
+    let res = app.post_form("/admin/settings/backup", &clerk, &good).await;
+    assert!(res.status.is_client_error());
 }
 
 anju_store::both!(the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_are_stale);

@@ -1,7 +1,8 @@
 //! The JSON API on SQLite and PostgreSQL: scope, masking, CSRF, rule refusals with their codes,
 //! stale versions; and the OpenAPI document lists every route.
 
-use crate::common;
+use crate::common::{self, Answer, TestApp, User};
+use crate::matrix::normalise;
 
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
@@ -9,37 +10,25 @@ use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::session;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-async fn send(store: &Store, req: Request<Body>) -> (StatusCode, Value) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+/// An answer's status and JSON body (`null` when the body is not JSON).
+fn parts(res: Answer) -> (StatusCode, Value) {
+    (
+        res.status,
+        serde_json::from_slice(&res.body).unwrap_or(Value::Null),
+    )
 }
 
-fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
+/// A JSON POST that carries the session cookie but no CSRF token.
+fn post_without_csrf(path: &str, user: &User, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, &user.cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
         .unwrap()
-}
-
-fn post(path: &str, cookie: &str, csrf: Option<&str>, body: &Value) -> Request<Body> {
-    let mut r = Request::post(path)
-        .header(header::COOKIE, cookie)
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some(t) = csrf {
-        r = r.header("x-csrf-token", t);
-    }
-    r.body(Body::from(body.to_string())).unwrap()
 }
 
 async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
@@ -48,26 +37,26 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(&appraiser(), appraise(Grade::C)).await;
     let other = House::register(store, 2, OTHER_VILLAGE, UsageCategory::Other).await;
-    let (status, body) = send(store, get("/api/v1/houses", "")).await;
+    let app = TestApp::new(store);
+    let (status, body) = parts(app.send(common::get("/api/v1/houses", "")).await);
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
     );
-    let (cookie, csrf) = session(store, "api-clerk", Role::TownOperator, "370829101").await;
-    let (status, body) = send(store, get("/api/v1/houses?judgement=Hazard", &cookie)).await;
+    let clerk = app.user("api-clerk", Role::TownOperator, "370829101").await;
+    let (status, body) = parts(app.get("/api/v1/houses?judgement=Hazard", &clerk).await);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["total"], 1);
     assert_eq!(body["houses"][0]["code"], h.code.as_str());
-    let (status, body) = send(
-        store,
-        get(&format!("/api/v1/houses/{}", other.code), &cookie),
-    )
-    .await;
+    let (status, body) = parts(
+        app.get(&format!("/api/v1/houses/{}", other.code), &clerk)
+            .await,
+    );
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    let (status, body) = send(store, get(&format!("/api/v1/houses/{}", h.code), &cookie)).await;
+    let (status, body) = parts(app.get(&format!("/api/v1/houses/{}", h.code), &clerk).await);
     assert_eq!(status, StatusCode::OK);
     let id = anju_domain::sample::people().owner_id.unwrap();
     assert_eq!(body["people"]["owner_id"], id.masked());
@@ -79,13 +68,16 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
 
     let path = format!("/api/v1/houses/{}/events", h.code);
     let notify = json!({ "expected_version": 3, "effective": "2024-04-01", "change": { "type": "owner_notified", "method": "直接送达", "recipient": "张三" } });
-    let (status, _) = send(store, post(&path, &cookie, None, &notify)).await;
+    let status = app
+        .send(post_without_csrf(&path, &clerk, &notify))
+        .await
+        .status;
     assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF header, no write");
-    let (status, body) = send(store, post(&path, &cookie, Some(&csrf), &notify)).await;
+    let (status, body) = parts(app.post_json(&path, &clerk, &notify).await);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["seq"], 4);
     // Stale: the same version again.
-    let (status, body) = send(store, post(&path, &cookie, Some(&csrf), &notify)).await;
+    let (status, body) = parts(app.post_json(&path, &clerk, &notify).await);
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("V1"))
@@ -97,19 +89,24 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
             .contains("api-clerk姓名")
     );
     // A principal closing on management measures: R1.
-    let (pc, pcsrf) = session(store, "api-principal", Role::TownPrincipal, "370829101").await;
+    let principal = app
+        .user("api-principal", Role::TownPrincipal, "370829101")
+        .await;
     let close = json!({ "expected_version": 4, "effective": "2024-04-02", "change": { "type": "closed", "basis": "management_measure" } });
-    let (status, body) = send(store, post(&path, &pc, Some(&pcsrf), &close)).await;
+    let (status, body) = parts(app.post_json(&path, &principal, &close).await);
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("R1")),
         "{body}"
     );
     // Ledger JSON for the clerk's own town; the county's is out of scope.
-    let (status, body) = send(store, get("/api/v1/ledgers/2?unit=370829101000", &cookie)).await;
+    let (status, body) = parts(app.get("/api/v1/ledgers/2?unit=370829101000", &clerk).await);
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.to_string().contains("合计"));
-    let (status, _) = send(store, get("/api/v1/ledgers/2?unit=370829000000", &cookie)).await;
+    let status = app
+        .get("/api/v1/ledgers/2?unit=370829000000", &clerk)
+        .await
+        .status;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -136,14 +133,6 @@ fn the_openapi_document_lists_every_api_route() {
     }
 }
 
-/// `/a/{x}/b` and `/a/{y}/b` are the same route.
-fn normalise(p: &str) -> String {
-    p.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 anju_store::both!(the_api_answers_within_scope_and_names_the_rule);
 
 /// Engineering acceptance over the API: photos are uploaded first; a step naming photos that
@@ -156,7 +145,8 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
     h.ok(&clerk(), notify()).await;
     h.ok(&clerk(), start()).await;
     let code = h.code.to_string();
-    let (reviewer, csrf) = session(store, "api-rv", Role::TechReviewer, "370829").await;
+    let app = TestApp::new(store);
+    let reviewer = app.user("api-rv", Role::TechReviewer, "370829").await;
     let county = Principal {
         account_id: 0,
         username: "county".into(),
@@ -172,7 +162,7 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
         .unwrap();
     let upload = |bytes: Vec<u8>, token: Option<&str>| {
         let mut r = Request::post("/api/v1/evidence")
-            .header(header::COOKIE, &reviewer)
+            .header(header::COOKIE, &reviewer.cookie)
             .header(header::CONTENT_TYPE, "application/octet-stream");
         if let Some(t) = token {
             r = r.header("x-csrf-token", t);
@@ -193,15 +183,15 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
         .unwrap();
         out
     };
+    let csrf = Some(reviewer.csrf.as_str());
     assert_eq!(
-        send(store, upload(jpeg(1), None)).await.0,
+        app.send(upload(jpeg(1), None)).await.status,
         StatusCode::FORBIDDEN
     );
-    let (status, body) = send(
-        store,
-        upload(b"MZ\x90\0 not an image".to_vec(), Some(&csrf)),
-    )
-    .await;
+    let (status, body) = parts(
+        app.send(upload(b"MZ\x90\0 not an image".to_vec(), csrf))
+            .await,
+    );
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         body["error"]["message"]
@@ -209,9 +199,9 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
             .unwrap()
             .contains("不支持的文件类型")
     );
-    let (status, before) = send(store, upload(jpeg(1), Some(&csrf))).await;
+    let (status, before) = parts(app.send(upload(jpeg(1), csrf)).await);
     assert_eq!(status, StatusCode::CREATED, "{before}");
-    let (_, after) = send(store, upload(jpeg(200), Some(&csrf))).await;
+    let (_, after) = parts(app.send(upload(jpeg(200), csrf)).await);
     assert_eq!(before["media"], "image/jpeg");
     let step = |before_sha: &str, after_sha: &str| {
         json!({
@@ -226,16 +216,8 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
     };
     let path = format!("/api/v1/houses/{code}/events");
     let snap = snapshot(store).await;
-    let (status, body) = send(
-        store,
-        post(
-            &path,
-            &reviewer,
-            Some(&csrf),
-            &step(before["sha256"].as_str().unwrap(), &"ab".repeat(32)),
-        ),
-    )
-    .await;
+    let unknown = step(before["sha256"].as_str().unwrap(), &"ab".repeat(32));
+    let (status, body) = parts(app.post_json(&path, &reviewer, &unknown).await);
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "E1", "{body}");
     assert!(
@@ -245,19 +227,11 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
             .contains("后.jpg")
     );
     assert_eq!(snapshot(store).await, snap);
-    let (status, body) = send(
-        store,
-        post(
-            &path,
-            &reviewer,
-            Some(&csrf),
-            &step(
-                before["sha256"].as_str().unwrap(),
-                after["sha256"].as_str().unwrap(),
-            ),
-        ),
-    )
-    .await;
+    let both = step(
+        before["sha256"].as_str().unwrap(),
+        after["sha256"].as_str().unwrap(),
+    );
+    let (status, body) = parts(app.post_json(&path, &reviewer, &both).await);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["evidence"][1]["sha256"], after["sha256"]);
 }
@@ -270,12 +244,14 @@ anju_store::both!(api_evidence_must_be_uploaded_before_it_is_named);
 async fn implausible_values_are_refused_by_name_through_form_api_and_import(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    let (cookie, csrf) = session(store, "plaus-clerk", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let clerk = app
+        .user("plaus-clerk", Role::TownOperator, "370829101")
+        .await;
     let before = snapshot(store).await;
 
     // The registration form.
     let form = [
-        ("csrf", csrf.as_str()),
         ("version", "0"),
         ("effective", "2024-04-02"),
         ("source", "核查发现漏排"),
@@ -290,7 +266,8 @@ async fn implausible_values_are_refused_by_name_through_form_api_and_import(stor
         ("build_year", "2099"),
         ("structure_type", "砌体结构(砖混)"),
     ];
-    let (status, _, html) = common::send(store, common::post("/houses/new", &cookie, &form)).await;
+    let res = app.post_form("/houses/new", &clerk, &form).await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("“建成年份”2099 不合常理"), "{html}");
 
@@ -301,7 +278,6 @@ async fn implausible_values_are_refused_by_name_through_form_api_and_import(stor
         ("2", "-30", "“经度、纬度”-30, 35.4 不在我国境内"),
     ] {
         let correction = [
-            ("csrf", csrf.as_str()),
             ("version", version.as_str()),
             ("effective", "2024-04-01"),
             ("reason", "更正层数和坐标"),
@@ -314,11 +290,10 @@ async fn implausible_values_are_refused_by_name_through_form_api_and_import(stor
             ("latitude", "35.4"),
             ("structure_type", "砌体结构(砖混)"),
         ];
-        let (status, _, html) = common::send(
-            store,
-            common::post(&format!("/houses/{}/correct", h.code), &cookie, &correction),
-        )
-        .await;
+        let res = app
+            .post_form(&format!("/houses/{}/correct", h.code), &clerk, &correction)
+            .await;
+        let (status, html) = (res.status, res.text());
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         assert!(html.contains(needle), "{needle}: {html}");
     }
@@ -338,7 +313,7 @@ async fn implausible_values_are_refused_by_name_through_form_api_and_import(stor
         "change": serde_json::to_value(&change).unwrap(),
     });
     let path = format!("/api/v1/houses/{}/events", h.code);
-    let (status, body) = send(store, post(&path, &cookie, Some(&csrf), &body)).await;
+    let (status, body) = parts(app.post_json(&path, &clerk, &body).await);
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("表单"),
@@ -350,20 +325,15 @@ async fn implausible_values_are_refused_by_name_through_form_api_and_import(stor
         "\u{feff}普查房屋编号,村（社区）,房屋地址,产权人（户主）,房屋用途,地上层数,建筑面积（㎡）,结构类型,建成年份\r\n\
          PL-2,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混),2099\r\n"
     );
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
-    let (_, html) = common::run(
-        &app,
-        common::multipart(
-            "/import",
-            &cookie,
-            &csrf,
-            file.as_bytes(),
-            "台账.csv",
-            "commit",
-        ),
-        &cookie,
-    )
-    .await;
+    let upload = common::multipart(
+        "/import",
+        &clerk.cookie,
+        &clerk.csrf,
+        file.as_bytes(),
+        "台账.csv",
+        "commit",
+    );
+    let (_, html) = common::run(&app.app, upload, &clerk.cookie).await;
     assert!(html.contains("有 1 行有误"), "{html}");
     assert!(html.contains("“建成年份”2099 不合常理"), "{html}");
     assert_eq!(snapshot(store).await, before, "nothing written");

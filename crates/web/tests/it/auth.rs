@@ -1,28 +1,20 @@
 //! The web layer's login, sessions, CSRF and headers, driven through the real router (no
 //! network), on SQLite and PostgreSQL.
 
+use crate::common::{Answer, TestApp};
+
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Role;
 use anju_store::{NewAccount, Store, on_db};
-use anju_web::{AppState, WebOptions};
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::{Request, StatusCode, header};
 
-fn app(store: &Store) -> axum::Router {
-    anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap())
-}
-
-async fn send(store: &Store, req: Request<Body>) -> (Response<Body>, String) {
-    let res = app(store).oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    (
-        Response::from_parts(parts, Body::empty()),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+/// Sends through `app`: the answer and its body as text.
+async fn send(app: &TestApp, req: Request<Body>) -> (Answer, String) {
+    let res = app.send(req).await;
+    let text = res.text();
+    (res, text)
 }
 
 fn get(path: &str, cookie: &str) -> Request<Body> {
@@ -42,8 +34,8 @@ fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
         .unwrap()
 }
 
-fn set_cookie(res: &Response<Body>, name: &str) -> Option<String> {
-    res.headers()
+fn set_cookie(res: &Answer, name: &str) -> Option<String> {
+    res.headers
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -81,12 +73,12 @@ async fn account(store: &Store, username: &str, role: Role) -> String {
 
 /// Logs in through the form; returns the session cookie pair `anju_session=…`.
 async fn log_in(
-    store: &Store,
+    app: &TestApp,
     username: &str,
     password: &str,
 ) -> (StatusCode, Option<String>, String) {
-    let (res, html) = send(store, get("/login", "")).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (res, html) = send(app, get("/login", "")).await;
+    assert_eq!(res.status, StatusCode::OK);
     let login_cookie = set_cookie(&res, "anju_login_csrf").unwrap();
     let pair = login_cookie.split(';').next().unwrap().to_string();
     let csrf = hidden_csrf(&html);
@@ -94,10 +86,10 @@ async fn log_in(
         "csrf={csrf}&username={username}&password={}",
         urlencode(password)
     );
-    let (res, body) = send(store, post("/login", &pair, &form)).await;
+    let (res, body) = send(app, post("/login", &pair, &form)).await;
     let session =
         set_cookie(&res, "anju_session").map(|c| c.split(';').next().unwrap().to_string());
-    (res.status(), session, body)
+    (res.status, session, body)
 }
 
 fn urlencode(s: &str) -> String {
@@ -105,9 +97,10 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn login_sets_a_strict_cookie_and_a_one_time_password_must_be_changed(store: &Store) {
+    let app = &TestApp::new(store);
     let otp = account(store, "clerk1", Role::TownOperator).await;
-    let (res, html) = send(store, get("/login", "")).await;
-    let h = res.headers();
+    let (res, html) = send(app, get("/login", "")).await;
+    let h = res.headers;
     assert!(
         h[header::CONTENT_SECURITY_POLICY]
             .to_str()
@@ -118,13 +111,13 @@ async fn login_sets_a_strict_cookie_and_a_one_time_password_must_be_changed(stor
     assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     assert!(html.contains("用户名") && html.contains("登录"));
 
-    let (status, session, _) = log_in(store, "clerk1", &otp).await;
+    let (status, session, _) = log_in(app, "clerk1", &otp).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = session.expect("session cookie");
     // The cookie's attributes.
-    let (res, _) = send(store, get("/login", "")).await;
+    let (res, _) = send(app, get("/login", "")).await;
     drop(res);
-    let (res, html) = send(store, get("/login", "")).await;
+    let (res, html) = send(app, get("/login", "")).await;
     let csrf = hidden_csrf(&html);
     let pair = set_cookie(&res, "anju_login_csrf")
         .unwrap()
@@ -133,7 +126,7 @@ async fn login_sets_a_strict_cookie_and_a_one_time_password_must_be_changed(stor
         .unwrap()
         .to_string();
     let (res, _) = send(
-        store,
+        app,
         post(
             "/login",
             &pair,
@@ -146,46 +139,47 @@ async fn login_sets_a_strict_cookie_and_a_one_time_password_must_be_changed(stor
         full.contains("HttpOnly") && full.contains("SameSite=Lax"),
         "{full}"
     );
-    assert_eq!(res.headers()[header::LOCATION], "/password");
+    assert_eq!(res.headers[header::LOCATION], "/password");
 
     // Until the password is changed, every page leads to the password form.
-    let (res, _) = send(store, get("/", &session)).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[header::LOCATION], "/password");
-    let (res, html) = send(store, get("/password", &session)).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (res, _) = send(app, get("/", &session)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.headers[header::LOCATION], "/password");
+    let (res, html) = send(app, get("/password", &session)).await;
+    assert_eq!(res.status, StatusCode::OK);
     assert!(html.contains("首次登录或密码已过期"));
     let csrf = hidden_csrf(&html);
     let form = format!("csrf={csrf}&old={}&new=abc&confirm=abc", urlencode(&otp));
-    let (res, html) = send(store, post("/password", &session, &form)).await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (res, html) = send(app, post("/password", &session, &form)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("密码至少 8 位"), "{html}");
     let form = format!(
         "csrf={csrf}&old={}&new=Anju-2024x&confirm=Anju-2024x",
         urlencode(&otp)
     );
-    let (res, _) = send(store, post("/password", &session, &form)).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (res, html) = send(store, get("/", &session)).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (res, _) = send(app, post("/password", &session, &form)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let (res, html) = send(app, get("/", &session)).await;
+    assert_eq!(res.status, StatusCode::OK);
     assert!(html.contains("clerk1姓名"), "{html}");
 }
 
 async fn state_changing_requests_without_the_csrf_token_are_refused(store: &Store) {
+    let app = &TestApp::new(store);
     let otp = account(store, "clerk2", Role::TownOperator).await;
     // Login without the double-submit cookie: refused before any password check.
-    let (res, html) = send(store, get("/login", "")).await;
+    let (res, html) = send(app, get("/login", "")).await;
     let csrf = hidden_csrf(&html);
     let form = format!("csrf={csrf}&username=clerk2&password={}", urlencode(&otp));
-    let (res2, body) = send(store, post("/login", "", &form)).await;
-    assert_eq!(res2.status(), StatusCode::FORBIDDEN);
+    let (res2, body) = send(app, post("/login", "", &form)).await;
+    assert_eq!(res2.status, StatusCode::FORBIDDEN);
     assert!(body.contains("CSRF"), "{body}");
     drop(res);
-    let (_, session, _) = log_in(store, "clerk2", &otp).await;
+    let (_, session, _) = log_in(app, "clerk2", &otp).await;
     let session = session.unwrap();
     // Logout without a token, with a wrong token, from another origin: refused; still logged in.
-    let (res, html) = send(store, get("/password", &session)).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let (res, html) = send(app, get("/password", &session)).await;
+    assert_eq!(res.status, StatusCode::OK);
     let csrf = hidden_csrf(&html);
     for (form, origin) in [
         (String::new(), None),
@@ -197,14 +191,14 @@ async fn state_changing_requests_without_the_csrf_token_are_refused(store: &Stor
             req.headers_mut().insert(header::ORIGIN, o.parse().unwrap());
         }
         let before = audit_outcomes(store).await.len();
-        let (res, _) = send(store, req).await;
-        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{form} {origin:?}");
+        let (res, _) = send(app, req).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{form} {origin:?}");
         let outcomes = audit_outcomes(store).await;
         assert_eq!(outcomes.len(), before + 1);
         assert_eq!(outcomes.last().unwrap(), "refused:csrf");
-        let (res, _) = send(store, get("/password", &session)).await;
+        let (res, _) = send(app, get("/password", &session)).await;
         assert_eq!(
-            res.status(),
+            res.status,
             StatusCode::OK,
             "session must survive a refused logout"
         );
@@ -216,17 +210,18 @@ async fn state_changing_requests_without_the_csrf_token_are_refused(store: &Stor
         .header("x-csrf-token", &csrf)
         .body(Body::empty())
         .unwrap();
-    let (res, _) = send(store, req).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let (res, _) = send(store, get("/password", &session)).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[header::LOCATION], "/login");
+    let (res, _) = send(app, req).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let (res, _) = send(app, get("/password", &session)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.headers[header::LOCATION], "/login");
 }
 
 async fn unknown_user_and_wrong_password_look_the_same(store: &Store) {
+    let app = &TestApp::new(store);
     account(store, "clerk3", Role::TownOperator).await;
-    let (s1, c1, b1) = log_in(store, "clerk3", "Wrong-pass1").await;
-    let (s2, c2, b2) = log_in(store, "ghost", "Wrong-pass1").await;
+    let (s1, c1, b1) = log_in(app, "clerk3", "Wrong-pass1").await;
+    let (s2, c2, b2) = log_in(app, "ghost", "Wrong-pass1").await;
     assert_eq!(
         (s1, s2),
         (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)

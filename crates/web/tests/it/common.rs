@@ -83,6 +83,22 @@ pub async fn send_bytes(store: &Store, req: Request<Body>) -> (StatusCode, Vec<u
     (status, body.to_vec())
 }
 
+/// A PDF's text as poppler's `pdftotext -layout` reads it, spaces removed.
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .chars()
+        .filter(|c| *c != ' ')
+        .collect()
+}
+
 /// The first sheet of an xlsx file as rows of text.
 pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
     use calamine::Reader;
@@ -152,4 +168,118 @@ pub async fn run(app: &axum::Router, req: Request<Body>, cookie: &str) -> (Strin
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the import did not finish");
+}
+
+/// One application over a store, as the tests drive it: the router is built once (import
+/// jobs live in its state), accounts are made and logged in by role, and every answer is read
+/// in full. Requests that need something unusual still go through [`TestApp::send`].
+pub struct TestApp {
+    pub store: Store,
+    pub app: axum::Router,
+}
+
+/// A logged-in account: the cookie its browser sends and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// An answer, read in full.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as text (lossy: for HTML, JSON and CSV).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// A header's value, or "" without one.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Where a redirect points, or "".
+    pub fn location(&self) -> &str {
+        self.header("location")
+    }
+}
+
+impl TestApp {
+    pub fn new(store: &Store) -> TestApp {
+        TestApp {
+            store: store.clone(),
+            app: anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap()),
+        }
+    }
+
+    /// Creates an account (password [`TEST_PASSWORD`]) with `role` over `region`, logged in.
+    pub async fn user(&self, username: &str, role: Role, region: &str) -> User {
+        let (cookie, csrf) = session(&self.store, username, role, region).await;
+        User { cookie, csrf }
+    }
+
+    /// Sends a request as it is.
+    pub async fn send(&self, req: Request<Body>) -> Answer {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A GET as `user`.
+    pub async fn get(&self, path: &str, user: &User) -> Answer {
+        self.send(get(path, &user.cookie)).await
+    }
+
+    /// A form POST as `user`, its CSRF token added.
+    pub async fn post_form(&self, path: &str, user: &User, pairs: &[(&str, &str)]) -> Answer {
+        let mut all = vec![("csrf", user.csrf.as_str())];
+        all.extend_from_slice(pairs);
+        self.send(post(path, &user.cookie, &all)).await
+    }
+
+    /// A step form (`/houses/{house}/steps/{kind}`) posted as `user`.
+    pub async fn post_step(
+        &self,
+        house: &str,
+        kind: &str,
+        user: &User,
+        pairs: &[(&str, &str)],
+    ) -> Answer {
+        self.post_form(&format!("/houses/{house}/steps/{kind}"), user, pairs)
+            .await
+    }
+
+    /// A JSON POST as `user`, its CSRF token in the `X-CSRF-Token` header.
+    pub async fn post_json(&self, path: &str, user: &User, body: &serde_json::Value) -> Answer {
+        self.send(
+            Request::post(path)
+                .header(header::COOKIE, &user.cookie)
+                .header("x-csrf-token", &user.csrf)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
 }

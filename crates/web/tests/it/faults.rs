@@ -11,7 +11,7 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::http::StatusCode;
-use common::{get, post, send, session};
+use common::{Answer, TestApp, User, get, post};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -52,17 +52,16 @@ impl Drop for Tmpfs {
     }
 }
 
-fn deadlines_form(csrf: &str, phase: &str) -> Vec<(String, String)> {
-    vec![
-        ("csrf".into(), csrf.into()),
-        ("phase".into(), phase.into()),
-        ("due".into(), "2024-06-30".into()),
-        ("overdue".into(), "x".into()),
-    ]
+/// Saves one phase deadline as `user`: a page that writes.
+async fn save_deadline(app: &TestApp, user: &User, phase: &str) -> Answer {
+    let form = [("phase", phase), ("due", "2024-06-30"), ("overdue", "x")];
+    app.post_form("/admin/settings/deadlines", user, &form)
+        .await
 }
 
-fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
-    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+/// Sends a GET without a session cookie.
+async fn anonymous(app: &TestApp, path: &str) -> Answer {
+    app.send(get(path, "")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +71,8 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
     let url = format!("sqlite://{}", mnt.0.join("anju.db").display());
     let store = Store::open(&url, test_vault()).await.unwrap();
     store.init_county(test_county(), "test").await.unwrap();
-    let (county, csrf) = session(&store, "co", Role::CountyOffice, "370829").await;
+    let app = TestApp::new(&store);
+    let county = app.user("co", Role::CountyOffice, "370829").await;
 
     // Fill the disk through the store until a commit fails, with ever smaller values, so that
     // not even a small write fits.
@@ -113,13 +113,9 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
         "{e}"
     );
     // A page that writes is answered 507 with a Chinese page, not a bare 500.
-    let form = deadlines_form(&csrf, "满盘测试");
-    let (status, _, html) = send(
-        &store,
-        post("/admin/settings/deadlines", &county, &pairs(&form)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE, "{html}");
+    let res = save_deadline(&app, &county, "满盘测试").await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::INSUFFICIENT_STORAGE, "{html}");
     assert!(
         html.contains("磁盘空间已满") && html.contains("无需重启"),
         "{html}"
@@ -128,19 +124,14 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
     // Space is freed (the tmpfs grows); the same process writes again, on every connection.
     mnt.resize(64);
     for round in 0..12 {
-        let form = deadlines_form(&csrf, &format!("恢复后第{round}次"));
-        let (status, _, html) = send(
-            &store,
-            post("/admin/settings/deadlines", &county, &pairs(&form)),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "round {round}: {html}");
+        let res = save_deadline(&app, &county, &format!("恢复后第{round}次")).await;
+        assert_eq!(res.status, StatusCode::OK, "round {round}: {}", res.text());
     }
     with_villages(&store).await;
     House::register(&store, 1, VILLAGE, anju_domain::dict::UsageCategory::Other).await;
     assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
-    let (status, _, body) = send(&store, get("/readyz", "")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let res = anonymous(&app, "/readyz").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     store.db.close().await;
 }
 
@@ -216,31 +207,33 @@ async fn postgresql_going_away_is_a_fast_503_and_service_resumes_without_a_resta
     let url = db.url.replace(host, &format!("127.0.0.1:{}", proxy.port));
     let keys = anju_store::Vault::from_json(&db.store.vault().to_json()).unwrap();
     let store = Store::open(&url, keys).await.unwrap();
-    let (clerk, _) = session(&store, "pg-clerk", Role::TownOperator, "370829101").await;
-    let (status, _, _) = send(&store, get("/houses", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let app = TestApp::new(&store);
+    let clerk = app.user("pg-clerk", Role::TownOperator, "370829101").await;
+    assert_eq!(app.get("/houses", &clerk).await.status, StatusCode::OK);
 
     proxy.cut();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
-    let (status, _, html) = send(&store, get("/houses", &clerk)).await;
+    let res = app.get("/houses", &clerk).await;
     let took = started.elapsed();
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
     assert!(html.contains("数据库暂时无法连接"), "{html}");
     assert!(
         took <= anju_store::db::ACQUIRE_TIMEOUT + Duration::from_secs(2),
         "answered after {took:?}"
     );
-    let (status, _, body) = send(&store, get("/readyz", "")).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let res = anonymous(&app, "/readyz").await;
+    let body = res.text();
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("数据库"), "{body}");
-    let (status, _, _) = send(&store, get("/healthz", "")).await;
-    assert_eq!(status, StatusCode::OK, "the process itself is alive");
+    let res = anonymous(&app, "/healthz").await;
+    assert_eq!(res.status, StatusCode::OK, "the process itself is alive");
 
     proxy.restore();
     let mut last = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..20 {
-        let (status, _, _) = send(&store, get("/houses", &clerk)).await;
+        let status = app.get("/houses", &clerk).await.status;
         last = status;
         if status == StatusCode::OK {
             break;
@@ -248,25 +241,28 @@ async fn postgresql_going_away_is_a_fast_503_and_service_resumes_without_a_resta
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(last, StatusCode::OK, "service resumed by itself");
-    let (status, _, _) = send(&store, get("/readyz", "")).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(anonymous(&app, "/readyz").await.status, StatusCode::OK);
     store.db.close().await;
 }
 
 async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, anju_domain::dict::UsageCategory::Other).await;
-    let (clerk, csrf) = session(store, "nul-clerk", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let clerk = app.user("nul-clerk", Role::TownOperator, "370829101").await;
     let before = snapshot(store).await;
     // A search with a NUL: a clear refusal, not a database error.
-    let (status, _, html) = send(store, get("/houses?q=%00abc", &clerk)).await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let res = app.get("/houses?q=%00abc", &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
     assert!(html.contains("“搜索”含有不可见的控制字符"), "{html}");
-    let (status, _, body) = send(store, get("/api/v1/houses?q=%00abc", &clerk)).await;
+    let res = app.get("/api/v1/houses?q=%00abc", &clerk).await;
+    let (status, body) = (res.status, res.text());
     assert!(status.is_client_error(), "{status}: {body}");
     // Page numbers past any list: refused, never an overflow.
-    let (status, _, html) = send(store, get("/houses?page=9223372036854775807", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/houses?page=9223372036854775807", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.text();
     assert!(html.contains("页码无效"), "{html}");
     // A login with a NUL in the name is just a failed login.
     let ok = store
@@ -295,8 +291,7 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
         ),
         ("长".repeat(500_000), StatusCode::PAYLOAD_TOO_LARGE, ""),
     ] {
-        let form = vec![
-            ("csrf", csrf.as_str()),
+        let form = [
             ("version", version.as_str()),
             ("effective", "2024-03-25"),
             ("judgement", "NoHazard"),
@@ -304,12 +299,11 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
             ("round", round.as_str()),
             ("remarks", remark.as_str()),
         ];
-        let (status, _, html) = send(
-            store,
-            post(&format!("/houses/{}/steps/surveyed", h.code), &clerk, &form),
-        )
-        .await;
-        assert_eq!(status, status_wanted, "{html}");
+        let res = app
+            .post_step(h.code.as_str(), "surveyed", &clerk, &form)
+            .await;
+        let html = res.text();
+        assert_eq!(res.status, status_wanted, "{html}");
         assert!(html.contains(needle), "{needle}: {html}");
     }
     assert_eq!(snapshot(store).await, before, "nothing written");
@@ -318,41 +312,47 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
 anju_store::both!(nul_and_oversized_input_is_refused_by_name);
 
 async fn error_answers_are_pages_with_the_layout_and_a_phone_viewport(store: &Store) {
-    let (clerk, _) = session(store, "err-clerk", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let clerk = app.user("err-clerk", Role::TownOperator, "370829101").await;
     // An unknown address.
-    let (status, _, html) = send(store, get("/no/such/page", &clerk)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app.get("/no/such/page", &clerk).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let html = res.text();
     assert!(
         html.contains("name=\"viewport\"") && html.contains("页面不存在"),
         "{html}"
     );
     assert!(html.contains("/static/app.css") && html.contains("返回首页"));
     // A form sent without its CSRF token: refused, on a page, naming what to do.
-    let (status, _, html) = send(store, post("/houses/new", &clerk, &[("census_id", "X-1")])).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let no_csrf = post("/houses/new", &clerk.cookie, &[("census_id", "X-1")]);
+    let res = app.send(no_csrf).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let html = res.text();
     assert!(
         html.contains("name=\"viewport\"") && html.contains("CSRF"),
         "{html}"
     );
     // A refusal in words keeps its words, escaped.
-    let (status, _, html) = send(store, get("/houses/AJ37082900000999X", &clerk)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app.get("/houses/AJ37082900000999X", &clerk).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let html = res.text();
     assert!(
         html.contains("不存在或不在您的辖区内") && html.contains("<main>"),
         "{html}"
     );
     // The API still answers JSON, downloads are untouched, and the favicon is there.
-    let (status, _, body) = send(store, get("/api/v1/houses/AJ37082900000999X", &clerk)).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app.get("/api/v1/houses/AJ37082900000999X", &clerk).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let body = res.text();
     assert!(!body.contains("<html"), "{body}");
-    let (status, location, _) = send(store, get("/favicon.ico", "")).await;
+    let res = anonymous(&app, "/favicon.ico").await;
     assert_eq!(
-        (status, location.as_str()),
+        (res.status, res.location()),
         (StatusCode::PERMANENT_REDIRECT, "/favicon.svg")
     );
-    let (status, _, svg) = send(store, get("/favicon.svg", "")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(svg.starts_with("<svg"));
+    let res = anonymous(&app, "/favicon.svg").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.text().starts_with("<svg"));
 }
 
 anju_store::both!(error_answers_are_pages_with_the_layout_and_a_phone_viewport);

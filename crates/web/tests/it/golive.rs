@@ -7,7 +7,7 @@ use crate::common;
 
 use anju_store::Store;
 use axum::http::StatusCode;
-use common::{get, login, post, send};
+use common::{TestApp, User, login, multipart, run};
 
 /// The one-time password shown once on the accounts page.
 fn issued_password(html: &str) -> String {
@@ -20,29 +20,21 @@ fn issued_password(html: &str) -> String {
 }
 
 /// Logs in with a one-time password and sets a new one, as a person does on first login.
-async fn first_login(store: &Store, username: &str, otp: &str) -> (String, String) {
-    let (cookie, csrf) = login(store, username, otp).await;
+async fn first_login(app: &TestApp, username: &str, otp: &str) -> User {
+    let (cookie, csrf) = login(&app.store, username, otp).await;
     let new = "Wenshang-2024q";
-    let (status, location, html) = send(
-        store,
-        post(
-            "/password",
-            &cookie,
-            &[
-                ("csrf", &csrf),
-                ("old", otp),
-                ("new", new),
-                ("confirm", new),
-            ],
-        ),
-    )
-    .await;
+    let change = [("old", otp), ("new", new), ("confirm", new)];
+    let res = app
+        .post_form("/password", &User { cookie, csrf }, &change)
+        .await;
     assert_eq!(
-        (status, location.as_str()),
+        (res.status, res.location()),
         (StatusCode::SEE_OTHER, "/"),
-        "{html}"
+        "{}",
+        res.text()
     );
-    login(store, username, new).await
+    let (cookie, csrf) = login(&app.store, username, new).await;
+    User { cookie, csrf }
 }
 
 async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(store: &Store) {
@@ -56,58 +48,56 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
     let county = store.county_code().unwrap();
     let (admin, otp) = store.bootstrap_admin(county).await.unwrap().unwrap();
     assert_eq!(admin.username, "admin");
-    let (admin, csrf) = first_login(store, "admin", &otp).await;
+    let app = TestApp::new(store);
+    let admin = first_login(&app, "admin", &otp).await;
 
     // The home page and the ledger name the county from its data, never the demo's.
-    let (status, _, html) = send(store, get("/ledgers/2", &admin)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/ledgers/2", &admin).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.text();
     assert!(html.contains("汶上县"), "{html}");
     assert!(html.contains("南旺镇"), "every town is a row");
     assert!(!html.contains("嘉祥"), "no trace of the demo county");
 
     // The 区划 page: the towns with their villages; a new community is added under 中都街道.
-    let (status, _, html) = send(store, get("/admin/regions", &admin)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/admin/regions", &admin).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.text();
     assert!(html.contains("汶上县（370830）"), "{html}");
     assert!(html.contains("中都街道") && html.contains("370830001"));
     let new_village = [
-        ("csrf", csrf.as_str()),
         ("op", "add"),
         ("parent", "370830001"),
         ("code", "370830001901"),
         ("name", "新城社区"),
         ("effective", "2024-01-01"),
     ];
-    let (status, _, html) = send(store, post("/admin/regions", &admin, &new_village)).await;
-    assert_eq!(status, StatusCode::OK, "{html}");
+    let res = app.post_form("/admin/regions", &admin, &new_village).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
     assert!(html.contains("区划新增已保存"), "{html}");
     // The same code again is refused and named.
-    let (status, _, html) = send(store, post("/admin/regions", &admin, &new_village)).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.post_form("/admin/regions", &admin, &new_village).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("已被“新城社区”使用"), "{html}");
 
     // A town clerk for 中都街道, created by the administrator with a one-time password.
-    let (status, _, html) = send(
-        store,
-        post(
-            "/admin/accounts",
-            &admin,
-            &[
-                ("csrf", csrf.as_str()),
-                ("username", "zd-jb"),
-                ("display_name", "中都街道经办人"),
-                ("role", "town_operator"),
-                ("region", "370830001"),
-            ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{html}");
-    let (clerk, clerk_csrf) = first_login(store, "zd-jb", &issued_password(&html)).await;
+    let account = [
+        ("username", "zd-jb"),
+        ("display_name", "中都街道经办人"),
+        ("role", "town_operator"),
+        ("region", "370830001"),
+    ];
+    let res = app.post_form("/admin/accounts", &admin, &account).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let clerk = first_login(&app, "zd-jb", &issued_password(&html)).await;
 
     // The registration form offers the town's real villages and the new one.
-    let (status, _, html) = send(store, get("/houses/new", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/houses/new", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.text();
     let real = wenshang
         .villages
         .iter()
@@ -121,7 +111,6 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
     for village in [real.code.as_str(), "370830001901"] {
         let census = format!("WS-{village}");
         let form = [
-            ("csrf", clerk_csrf.as_str()),
             ("version", "0"),
             ("effective", "2024-04-02"),
             ("source", "核查发现漏排"),
@@ -135,8 +124,9 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
             ("floor_area_m2", "120"),
             ("structure_type", "砌体结构(砖混)"),
         ];
-        let (status, location, html) = send(store, post("/houses/new", &clerk, &form)).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+        let res = app.post_form("/houses/new", &clerk, &form).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+        let location = res.location();
         assert!(location.starts_with("/houses/AJ370830"), "{location}");
     }
 
@@ -148,23 +138,17 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
          WS-2,{name},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)\r\n",
         real.code
     );
-    let state = anju_web::AppState::new(store.clone(), anju_web::WebOptions::default()).unwrap();
-    let app = anju_web::router(state);
-    let (_, html) = common::run(
-        &app,
-        common::multipart(
-            "/import",
-            &clerk,
-            &clerk_csrf,
-            file.as_bytes(),
-            "台账.csv",
-            "commit",
-        ),
-        &clerk,
-    )
-    .await;
+    let upload = multipart(
+        "/import",
+        &clerk.cookie,
+        &clerk.csrf,
+        file.as_bytes(),
+        "台账.csv",
+        "commit",
+    );
+    let (_, html) = run(&app.app, upload, &clerk.cookie).await;
     assert!(html.contains("已导入"), "{html}");
-    let (_, _, list) = send(store, get("/houses", &clerk)).await;
+    let list = app.get("/houses", &clerk).await.text();
     for who in ["王一", "王二"] {
         assert!(list.contains(who), "{who} imported: {list}");
     }

@@ -6,34 +6,11 @@ use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use anju_web::{AppState, WebOptions};
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use common::session;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use common::TestApp;
 
-async fn send(store: &Store, req: Request<Body>) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    (status, headers, body)
-}
-
-fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::COOKIE, cookie)
-        .body(Body::empty())
-        .unwrap()
-}
-
-/// A logged-in session of a new account anchored at `region` (password already changed).
+/// Three houses: two in the town (one of them a hazard, D), one in another town: their codes
+/// (the D house, the other town's).
 async fn fixture(store: &Store) -> (String, String) {
     with_villages(store).await;
     let mut h1 = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
@@ -47,36 +24,33 @@ async fn fixture(store: &Store) -> (String, String) {
 
 async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
     let (h2, h3) = fixture(store).await;
-    let (cookie, _) = session(store, "clerk-a", Role::TownOperator, "370829101").await;
-    let (status, _, body) = send(store, get("/houses", &cookie)).await;
-    assert_eq!(status, StatusCode::OK);
-    let html = String::from_utf8(body).unwrap();
+    let app = TestApp::new(store);
+    let clerk = app.user("clerk-a", Role::TownOperator, "370829101").await;
+    let res = app.get("/houses", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = String::from_utf8(res.body).unwrap();
     assert!(
         html.contains("共 2 栋"),
         "the other town's house is not listed"
     );
     assert!(html.contains(&h2) && !html.contains(&h3));
-    let (_, _, body) = send(store, get("/houses?judgement=Hazard&grade=D", &cookie)).await;
-    let html = String::from_utf8(body).unwrap();
+    let res = app.get("/houses?judgement=Hazard&grade=D", &clerk).await;
+    let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains("共 1 栋") && html.contains(&h2), "{html}");
-    let (status, _, body) = send(store, get("/houses?status=nonsense", &cookie)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/houses?status=nonsense", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
     assert!(
-        String::from_utf8(body)
+        String::from_utf8(res.body)
             .unwrap()
             .contains("状态无效：nonsense")
     );
     // The export holds the same filtered rows, re-read from the file.
-    let (status, headers, body) = send(store, get("/houses.xlsx?business=true", &cookie)).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    assert!(
-        headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.contains("spreadsheetml"))
-    );
+    let res = app.get("/houses.xlsx?business=true", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert!(res.header("content-type").contains("spreadsheetml"));
     use calamine::Reader;
     let mut wb: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(body)).unwrap();
+        calamine::open_workbook_from_rs(std::io::Cursor::new(res.body)).unwrap();
     let range = wb.worksheet_range("房屋清单").unwrap();
     assert_eq!(range.height(), 2, "header + one business house");
     assert_eq!(range.get_value((0, 0)).unwrap().to_string(), "房屋编码");
@@ -87,9 +61,9 @@ async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
         .clone();
     assert_eq!(last, "houses.export");
     // The same rows as CSV for Excel (BOM, header, one line per house).
-    let (status, _, body) = send(store, get("/houses.csv?business=true", &cookie)).await;
-    assert_eq!(status, StatusCode::OK);
-    let text = String::from_utf8(body).unwrap();
+    let res = app.get("/houses.csv?business=true", &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = String::from_utf8(res.body).unwrap();
     let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
     assert!(lines[0].starts_with("\u{feff}房屋编码,"), "{text}");
     assert_eq!(lines.len(), 2, "{text}");
@@ -98,34 +72,31 @@ async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
 
 async fn the_house_page_masks_and_reveals_with_a_reason(store: &Store) {
     let (h2, h3) = fixture(store).await;
-    let (cookie, csrf) = session(store, "clerk-b", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let clerk = app.user("clerk-b", Role::TownOperator, "370829101").await;
     let id = anju_domain::sample::people().owner_id.unwrap();
-    let (status, _, body) = send(store, get(&format!("/houses/{h2}"), &cookie)).await;
-    assert_eq!(status, StatusCode::OK);
-    let html = String::from_utf8(body).unwrap();
+    let res = app.get(&format!("/houses/{h2}"), &clerk).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains(&id.masked()) && !html.contains(id.as_str()));
     assert!(html.contains("138****1234"));
     assert!(html.contains("安全鉴定") && html.contains("D级"), "{html}");
     // Out of scope and missing look the same.
-    let (s3, _, b3) = send(store, get(&format!("/houses/{h3}"), &cookie)).await;
-    let (s4, _, b4) = send(store, get("/houses/AJ370829999999990", &cookie)).await;
-    assert_eq!((s3, s4), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
-    assert_eq!(b3, b4);
+    let r3 = app.get(&format!("/houses/{h3}"), &clerk).await;
+    let r4 = app.get("/houses/AJ370829999999990", &clerk).await;
+    assert_eq!(
+        (r3.status, r4.status),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
+    assert_eq!(r3.body, r4.body);
     // Reveal: needs a reason; then the full values, audited with the reason.
-    let post = |form: String| {
-        Request::post(format!("/houses/{h2}/reveal"))
-            .header(header::COOKIE, &cookie)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap()
-    };
-    let (_, _, body) = send(store, post(format!("csrf={csrf}&reason=x"))).await;
-    let html = String::from_utf8(body).unwrap();
+    let reveal = format!("/houses/{h2}/reveal");
+    let res = app.post_form(&reveal, &clerk, &[("reason", "x")]).await;
+    let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains("须填写事由") && !html.contains(id.as_str()));
     let reason = "联系产权人落实整治";
-    let form = serde_urlencoded::to_string([("csrf", csrf.as_str()), ("reason", reason)]).unwrap();
-    let (_, _, body) = send(store, post(form)).await;
-    let html = String::from_utf8(body).unwrap();
+    let res = app.post_form(&reveal, &clerk, &[("reason", reason)]).await;
+    let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains(id.as_str()) && html.contains("13805371234"));
     let row = anju_store::audit::tail(&store.db, 1)
         .await
@@ -136,17 +107,15 @@ async fn the_house_page_masks_and_reveals_with_a_reason(store: &Store) {
         ("personal.reveal", Some(reason))
     );
     // A department account may not reveal at all: no form, and a post is refused.
-    let (dcookie, dcsrf) = session(store, "insp", Role::Inspector, "370829101").await;
-    let (_, _, body) = send(store, get(&format!("/houses/{h2}"), &dcookie)).await;
-    assert!(!String::from_utf8(body).unwrap().contains("查看完整信息"));
-    let form = serde_urlencoded::to_string([("csrf", dcsrf.as_str()), ("reason", reason)]).unwrap();
-    let req = Request::post(format!("/houses/{h2}/reveal"))
-        .header(header::COOKIE, &dcookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap();
-    let (_, _, body) = send(store, req).await;
-    assert!(!String::from_utf8(body).unwrap().contains(id.as_str()));
+    let insp = app.user("insp", Role::Inspector, "370829101").await;
+    let res = app.get(&format!("/houses/{h2}"), &insp).await;
+    assert!(
+        !String::from_utf8(res.body)
+            .unwrap()
+            .contains("查看完整信息")
+    );
+    let res = app.post_form(&reveal, &insp, &[("reason", reason)]).await;
+    assert!(!String::from_utf8(res.body).unwrap().contains(id.as_str()));
 }
 
 anju_store::both!(

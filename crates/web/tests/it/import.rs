@@ -7,8 +7,8 @@ use crate::common;
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use axum::http::{StatusCode, header};
-use common::{get, multipart, post, run, send, send_bytes, session};
+use axum::http::StatusCode;
+use common::{TestApp, User, multipart, post, run};
 
 fn csv(rows: &[&str]) -> Vec<u8> {
     let mut s = String::from(
@@ -21,22 +21,27 @@ fn csv(rows: &[&str]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Uploads a ledger as `user` to `/import` and waits for the job: (job path, its page).
+async fn upload(t: &TestApp, user: &User, file: &[u8], name: &str, mode: &str) -> (String, String) {
+    let req = multipart("/import", &user.cookie, &user.csrf, file, name, mode);
+    run(&t.app, req, &user.cookie).await
+}
+
 async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
     with_villages(store).await;
-    let (clerk, csrf) = session(store, "imp-clerk", Role::TownOperator, "370829101").await;
-    let state = anju_web::AppState::new(store.clone(), anju_web::WebOptions::default()).unwrap();
-    let app = anju_web::router(state);
+    let t = TestApp::new(store);
+    let user = t.user("imp-clerk", Role::TownOperator, "370829101").await;
 
     // The templates: xlsx with block titles over the headers, and CSV.
-    let (status, bytes) = send_bytes(store, get("/import/template.xlsx", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
-    let rows = common::xlsx_rows(&bytes);
+    let res = t.get("/import/template.xlsx", &user).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let rows = common::xlsx_rows(&res.body);
     assert_eq!(rows[0][0], "房屋基本情况");
     assert!(rows[0].contains(&"整治情况".to_string()));
     assert!(
         rows[1].contains(&"*村（社区）".to_string()) && rows[1].contains(&"销号依据".to_string())
     );
-    let (_, bytes) = send_bytes(store, get("/import/template.csv", &clerk)).await;
+    let bytes = t.get("/import/template.csv", &user).await.body;
     assert!(
         String::from_utf8(bytes)
             .unwrap()
@@ -51,12 +56,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         &format!("PC-1,{VILLAGE},一组3号,王三,其他自建房,2,120,砌体结构(砖混)"),
         &format!("PC-4,{OTHER_VILLAGE},二组1号,王四,其他自建房,2,120,砌体结构(砖混)"),
     ]);
-    let (_, html) = run(
-        &app,
-        multipart("/import", &clerk, &csrf, &bad, "坏台账.csv", "commit"),
-        &clerk,
-    )
-    .await;
+    let (_, html) = upload(&t, &user, &bad, "坏台账.csv", "commit").await;
     assert!(html.contains("有 3 行有误"), "{html}");
     for (row, why) in [
         ("3", "房屋用途"),
@@ -75,73 +75,36 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         &format!("PC-1,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混)"),
         &format!("PC-2,{VILLAGE},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)"),
     ]);
-    let (job, html) = run(
-        &app,
-        multipart("/import", &clerk, &csrf, &good, "好台账.csv", "check"),
-        &clerk,
-    )
-    .await;
+    let (job, html) = upload(&t, &user, &good, "好台账.csv", "check").await;
     assert!(html.contains("检查通过") && html.contains("2 栋"), "{html}");
     assert_eq!(snapshot(store).await, before, "a check writes nothing");
-    let (_, html) = {
-        use tower::ServiceExt;
-        let res = app
-            .clone()
-            .oneshot(post(
-                &format!("{job}/commit"),
-                &clerk,
-                &[("csrf", csrf.as_str())],
-            ))
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SEE_OTHER);
-        let next = res.headers()[header::LOCATION]
-            .to_str()
-            .unwrap()
-            .to_string();
-        let mut html = String::new();
-        for _ in 0..200 {
-            let res = app.clone().oneshot(get(&next, &clerk)).await.unwrap();
-            let body = http_body_util::BodyExt::collect(res.into_body())
-                .await
-                .unwrap()
-                .to_bytes();
-            html = String::from_utf8_lossy(&body).into_owned();
-            if !html.contains("http-equiv=\"refresh\"") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        (next, html)
-    };
+    let commit = post(
+        &format!("{job}/commit"),
+        &user.cookie,
+        &[("csrf", &user.csrf)],
+    );
+    let (_, html) = run(&t.app, commit, &user.cookie).await;
     assert!(html.contains("已导入") && html.contains("新登记"), "{html}");
-    let (_, _, list) = send(store, get("/houses?q=一组2号", &clerk)).await;
+    let list = t.get("/houses?q=一组2号", &user).await.text();
     assert!(list.contains("一组2号"), "the imported house is listed");
 
     // Exported in the national five blocks: the imported houses, personal data masked; in
     // full only for an account that may export it.
-    let (status, bytes) = send_bytes(store, get("/export/national.csv", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
-    let text = String::from_utf8(bytes).unwrap();
+    let res = t.get("/export/national.csv", &user).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = String::from_utf8(res.body).unwrap();
     assert!(
         text.starts_with("\u{feff}自建房编号（归集平台）") && text.contains("一组2号"),
         "{text}"
     );
     assert_eq!(
-        send(store, get("/export/national.csv?reveal=1", &clerk))
-            .await
-            .0,
+        t.get("/export/national.csv?reveal=1", &user).await.status,
         StatusCode::FORBIDDEN
     );
 
     // The same file again: nothing changes.
     let after = snapshot(store).await;
-    let (_, html) = run(
-        &app,
-        multipart("/import", &clerk, &csrf, &good, "好台账.csv", "commit"),
-        &clerk,
-    )
-    .await;
+    let (_, html) = upload(&t, &user, &good, "好台账.csv", "commit").await;
     assert!(
         html.contains("未变化") && html.contains("<td>2 栋</td>"),
         "{html}"
@@ -156,19 +119,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         .0
         .into_owned();
     assert!(std::str::from_utf8(&gbk).is_err(), "really GBK");
-    let (_, html) = run(
-        &app,
-        multipart(
-            "/import",
-            &clerk,
-            &csrf,
-            &gbk,
-            "好台账（GBK）.csv",
-            "commit",
-        ),
-        &clerk,
-    )
-    .await;
+    let (_, html) = upload(&t, &user, &gbk, "好台账（GBK）.csv", "commit").await;
     assert!(
         html.contains("未变化") && html.contains("<td>2 栋</td>"),
         "{html}"
@@ -177,25 +128,15 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
 
     // A zip bomb: refused before inflating.
     let bomb = zip_bomb();
-    let (_, html) = run(
-        &app,
-        multipart("/import", &clerk, &csrf, &bomb, "bomb.xlsx", "commit"),
-        &clerk,
-    )
-    .await;
+    let (_, html) = upload(&t, &user, &bomb, "bomb.xlsx", "commit").await;
     assert!(html.contains("未能导入") && html.contains("压缩"), "{html}");
     assert_eq!(snapshot(store).await, after);
 
     // Someone else's job is not found; a principal may not import.
-    let (other, _) = session(store, "imp-other", Role::TownOperator, "370829101").await;
-    use tower::ServiceExt;
-    let res = app.clone().oneshot(get(&job, &other)).await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let (boss, _) = session(store, "imp-boss", Role::TownPrincipal, "370829101").await;
-    assert_eq!(
-        send(store, get("/import", &boss)).await.0,
-        StatusCode::FORBIDDEN
-    );
+    let other = t.user("imp-other", Role::TownOperator, "370829101").await;
+    assert_eq!(t.get(&job, &other).await.status, StatusCode::NOT_FOUND);
+    let boss = t.user("imp-boss", Role::TownPrincipal, "370829101").await;
+    assert_eq!(t.get("/import", &boss).await.status, StatusCode::FORBIDDEN);
 }
 
 /// An xlsx whose worksheet inflates to 300 MB of spaces.

@@ -2,6 +2,8 @@
 //! × every role × an object outside the caller's scope → refused, or answered without any of
 //! that object's data. A route added to the router without a case here fails the test.
 
+use crate::common::{self, TEST_PASSWORD, TestApp};
+
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
@@ -13,10 +15,9 @@ use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-fn normalise(p: &str) -> String {
+/// `/a/{x}/b` and `/a/{y}/b` are the same route.
+pub(crate) fn normalise(p: &str) -> String {
     p.split('/')
         .map(|s| if s.starts_with('{') { "{}" } else { s })
         .collect::<Vec<_>>()
@@ -47,21 +48,15 @@ const NO_OBJECT: &[&str] = &[
     "/q/{}",
 ];
 
-async fn send(
-    store: &Store,
-    method: Method,
-    path: &str,
-    cookie: &str,
-    csrf: &str,
-    form: &str,
-) -> (StatusCode, String) {
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
+/// A request as a logged-in browser or API client sends it: a POST carries the CSRF header and
+/// the form or JSON body.
+fn request(method: &Method, path: &str, user: &common::User, form: &str) -> Request<Body> {
     let mut req = Request::builder()
         .method(method.clone())
         .uri(path)
-        .header(header::COOKIE, cookie);
+        .header(header::COOKIE, &user.cookie);
     if method == Method::POST {
-        req = req.header("x-csrf-token", csrf);
+        req = req.header("x-csrf-token", &user.csrf);
         req = req.header(
             header::CONTENT_TYPE,
             if path.starts_with("/api/") {
@@ -71,13 +66,7 @@ async fn send(
             },
         );
     }
-    let res = app
-        .oneshot(req.body(Body::from(form.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    req.body(Body::from(form.to_string())).unwrap()
 }
 
 async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
@@ -144,7 +133,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
                 region: Some(RegionCode::parse("370829102").unwrap()),
                 department: None,
             },
-            "Anju-2024q",
+            TEST_PASSWORD,
         )
         .await
         .unwrap();
@@ -277,6 +266,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("in", Role::Inspector, Some("370829101"), None),
         ("au", Role::Auditor, Some("370829101"), None),
     ];
+    let app = TestApp::new(store);
     let before = snapshot(store).await;
     for (user, role, region, dept) in callers {
         let new = NewAccount {
@@ -287,17 +277,14 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
             department: dept.map(str::to_string),
         };
         store
-            .create_demo_account(&sys, &new, "Anju-2024q")
+            .create_demo_account(&sys, &new, TEST_PASSWORD)
             .await
             .unwrap();
-        let ok = store
-            .login(user, "Anju-2024q", None, "t", chrono::Utc::now())
-            .await
-            .unwrap();
-        let cookie = format!("anju_session={}", ok.token);
+        let (cookie, csrf) = common::login(store, user, TEST_PASSWORD).await;
+        let caller = common::User { cookie, csrf };
         for (route, method, path, body) in &cases {
-            let (status, text) =
-                send(store, method.clone(), path, &cookie, &ok.session.csrf, body).await;
+            let res = app.send(request(method, path, &caller, body)).await;
+            let (status, text) = (res.status, res.text());
             assert!(
                 status != StatusCode::INTERNAL_SERVER_ERROR,
                 "{role:?} {method} {path}: {text}"
@@ -328,22 +315,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     // Positive control: the same object cases, run by a county-wide account, answer with the
     // object's own data — so a case that points at nothing (a wrong path, a missing object)
     // cannot pass the refusals above for the wrong reason.
-    let wide = NewAccount {
-        username: "wide".into(),
-        display_name: "全县账号".into(),
-        role: Role::CountyOffice,
-        region: Some(RegionCode::parse("370829").unwrap()),
-        department: None,
-    };
-    store
-        .create_demo_account(&sys, &wide, "Anju-2024q")
-        .await
-        .unwrap();
-    let ok = store
-        .login("wide", "Anju-2024q", None, "t", chrono::Utc::now())
-        .await
-        .unwrap();
-    let cookie = format!("anju_session={}", ok.token);
+    let wide = app.user("wide", Role::CountyOffice, "370829").await;
     let readable = [
         "/houses",
         "/houses.csv",
@@ -359,8 +331,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         if !readable.contains(route) {
             continue;
         }
-        let (status, text) =
-            send(store, method.clone(), path, &cookie, &ok.session.csrf, body).await;
+        let res = app.send(request(method, path, &wide, body)).await;
+        let (status, text) = (res.status, res.text());
         assert_eq!(status, StatusCode::OK, "in scope {path}: {text}");
         assert!(
             secrets.iter().any(|s| text.contains(s.as_str())),

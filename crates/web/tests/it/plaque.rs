@@ -3,6 +3,7 @@
 //! the house is sent to the full page.
 
 use crate::common;
+use crate::common::pdf_text;
 
 use anju_domain::Scope;
 use anju_domain::dict::{Judgement, UsageCategory};
@@ -10,7 +11,7 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::http::StatusCode;
-use common::*;
+use common::{TestApp, User};
 
 async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     with_villages(store).await;
@@ -22,26 +23,34 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         .await
         .unwrap()
         .plaque_token;
-    let (jb, _) = session(store, "jb", Role::TownOperator, "370829101").await;
-    let (far, _) = session(store, "far", Role::TownOperator, "370829102").await;
+    let app = TestApp::new(store);
+    let jb = app.user("jb", Role::TownOperator, "370829101").await;
+    let far = app.user("far", Role::TownOperator, "370829102").await;
+    // Anyone with the plaque: no account, an empty cookie.
+    let anyone = User {
+        cookie: String::new(),
+        csrf: String::new(),
+    };
 
-    let (status, _, page) = send(store, get(&format!("/houses/{code}"), &jb)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(page.contains(&format!("/houses/{code}/qr.svg")));
-    let (status, _, svg) = send(store, get(&format!("/houses/{code}/qr.svg"), &jb)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get(&format!("/houses/{code}"), &jb).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.text().contains(&format!("/houses/{code}/qr.svg")));
+    let res = app.get(&format!("/houses/{code}/qr.svg"), &jb).await;
+    let svg = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
     // Not for a house out of scope.
     assert_eq!(
-        send(store, get(&format!("/houses/{code}/qr.svg"), &far))
+        app.get(&format!("/houses/{code}/qr.svg"), &far)
             .await
-            .0,
+            .status,
         StatusCode::NOT_FOUND
     );
 
     // Anyone with the plaque: the public page.
-    let (status, _, public) = send(store, get(&format!("/q/{token}"), "")).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get(&format!("/q/{token}"), &anyone).await;
+    let public = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     assert!(
         public.contains(&code)
             && public.contains("测试村370829101201")
@@ -58,39 +67,26 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         assert!(!public.contains(&secret), "the public page shows {secret}");
     }
     // An account out of scope sees the public page too; one in scope the full page.
-    let (status, _, _) = send(store, get(&format!("/q/{token}"), &far)).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, location, _) = send(store, get(&format!("/q/{token}"), &jb)).await;
     assert_eq!(
-        (status, location),
+        app.get(&format!("/q/{token}"), &far).await.status,
+        StatusCode::OK
+    );
+    let res = app.get(&format!("/q/{token}"), &jb).await;
+    assert_eq!(
+        (res.status, res.location().to_string()),
         (StatusCode::SEE_OTHER, format!("/houses/{code}"))
     );
     // A wrong token is not found; a malformed one never reaches the database.
     assert_eq!(
-        send(store, get(&format!("/q/{}", "0".repeat(32)), ""))
+        app.get(&format!("/q/{}", "0".repeat(32)), &anyone)
             .await
-            .0,
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        send(store, get("/q/'%20OR%201=1--", "")).await.0,
+        app.get("/q/'%20OR%201=1--", &anyone).await.status,
         StatusCode::NOT_FOUND
     );
-}
-
-fn pdf_text(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("x.pdf");
-    std::fs::write(&file, bytes).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args(["-layout", file.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .chars()
-        .filter(|c| *c != ' ')
-        .collect()
 }
 
 async fn a_village_prints_its_plaques_and_an_unsafe_house_its_notice(store: &Store) {
@@ -101,15 +97,14 @@ async fn a_village_prints_its_plaques_and_an_unsafe_house_its_notice(store: &Sto
         .await;
     let safe = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     let far = House::register(store, 3, OTHER_VILLAGE, UsageCategory::Other).await;
-    let (clerk, _) = session(store, "pl-clerk", Role::TownOperator, "370829101").await;
+    let app = TestApp::new(store);
+    let clerk = app.user("pl-clerk", Role::TownOperator, "370829101").await;
 
-    let (status, pdf) = send_bytes(
-        store,
-        get(&format!("/villages/{VILLAGE}/plaques.pdf"), &clerk),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let text = pdf_text(&pdf);
+    let res = app
+        .get(&format!("/villages/{VILLAGE}/plaques.pdf"), &clerk)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = pdf_text(&res.body);
     assert!(
         text.contains(c.code.as_str()) && text.contains(safe.code.as_str()),
         "{text}"
@@ -117,28 +112,23 @@ async fn a_village_prints_its_plaques_and_an_unsafe_house_its_notice(store: &Sto
     assert!(!text.contains(far.code.as_str()));
     assert!(text.contains("自建房安全信息牌"));
     assert_eq!(
-        send(
-            store,
-            get(&format!("/villages/{OTHER_VILLAGE}/plaques.pdf"), &clerk)
-        )
-        .await
-        .0,
+        app.get(&format!("/villages/{OTHER_VILLAGE}/plaques.pdf"), &clerk)
+            .await
+            .status,
         StatusCode::NOT_FOUND,
         "another town's village"
     );
 
-    let (_, _, html) = send(store, get(&format!("/houses/{}", c.code), &clerk)).await;
+    let html = app.get(&format!("/houses/{}", c.code), &clerk).await.text();
     assert!(
         html.contains(&format!("/houses/{}/notice.pdf", c.code)),
         "the notice is offered"
     );
-    let (status, pdf) = send_bytes(
-        store,
-        get(&format!("/houses/{}/notice.pdf", c.code), &clerk),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let text = pdf_text(&pdf);
+    let res = app
+        .get(&format!("/houses/{}/notice.pdf", c.code), &clerk)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = pdf_text(&res.body);
     for s in [
         "房屋安全隐患告知书",
         "张三",
@@ -149,12 +139,9 @@ async fn a_village_prints_its_plaques_and_an_unsafe_house_its_notice(store: &Sto
         assert!(text.contains(s), "{s}: {text}");
     }
     assert_eq!(
-        send(
-            store,
-            get(&format!("/houses/{}/notice.pdf", safe.code), &clerk)
-        )
-        .await
-        .0,
+        app.get(&format!("/houses/{}/notice.pdf", safe.code), &clerk)
+            .await
+            .status,
         StatusCode::CONFLICT,
         "no notice for a house without danger"
     );

@@ -67,27 +67,29 @@ async fn problem_rows(store: &Store) -> i64 {
 async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
-    let (co, co_csrf) = session(store, "co", Role::CountyOffice, "370829").await;
-    let (clerk, clerk_csrf) = session(store, "jb", Role::TownOperator, "370829101").await;
-    let issue = |csrf: &str, file: (&'static str, Vec<u8>)| {
-        multipart(
-            &format!("/problems?csrf={csrf}"),
-            &co,
+    let app = TestApp::new(store);
+    let co = app.user("co", Role::CountyOffice, "370829").await;
+    let clerk = app.user("jb", Role::TownOperator, "370829101").await;
+    let issue = |file: (&'static str, Vec<u8>)| {
+        app.send(multipart(
+            &format!("/problems?csrf={}", co.csrf),
+            &co.cookie,
             &[
                 ("source", "online_inspection"),
                 ("name", "2024年第3批线上巡检"),
                 ("issued_on", "2024-05-10"),
             ],
             Some(("file", file.0, file.1)),
-        )
+        ))
     };
     // A bad list: an unknown town, an unknown house, a bad date. Nothing written.
     let bad = format!(
         "\u{feff}镇街,房屋编号,问题类别,问题描述,整改时限\n370829101,{},销号不实,围挡代替加固,2024-06-15\n火星镇,,漏排,漏排一户,\n370829101,AJ37082999999999X,漏排,查无此房,\n370829101,,其他,日期不对,明天\n",
         h.code
     );
-    let (status, _, html) = send(store, issue(&co_csrf, ("清单.csv", bad.into_bytes()))).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let res = issue(("清单.csv", bad.into_bytes())).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(
         html.contains("第 3 行") && html.contains("火星镇") && html.contains("第 5 行"),
         "{html}"
@@ -99,8 +101,9 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let gbk = encoding_rs::GB18030.encode(&unknown).0.into_owned();
     assert_ne!(gbk, unknown.as_bytes());
     for bytes in [unknown.into_bytes(), gbk] {
-        let (status, _, html) = send(store, issue(&co_csrf, ("清单.csv", bytes))).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let res = issue(("清单.csv", bytes)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text();
         assert!(
             html.contains("第 2 行") && html.contains("AJ37082999999999X"),
             "{html}"
@@ -108,26 +111,15 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         assert_eq!(problem_rows(store).await, 0);
     }
     // Not a spreadsheet at all: refused with the reader's reason.
-    let (status, _, html) = send(
-        store,
-        issue(&co_csrf, ("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = issue(("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("不是有效的"), "{html}");
     assert_eq!(problem_rows(store).await, 0);
     // A clerk cannot issue.
-    let (status, _, _) = send(
-        store,
-        multipart(
-            &format!("/problems?csrf={clerk_csrf}"),
-            &clerk,
-            &[("source", "self_check")],
-            None,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let path = format!("/problems?csrf={}", clerk.csrf);
+    let refused = multipart(&path, &clerk.cookie, &[("source", "self_check")], None);
+    assert_eq!(app.send(refused).await.status, StatusCode::FORBIDDEN);
     // A good list, as xlsx.
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
@@ -150,13 +142,14 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         ws.write_string(1, c as u16, *v).unwrap();
     }
     let xlsx = wb.save_to_buffer().unwrap();
-    let (status, location, body) = send(store, issue(&co_csrf, ("清单.xlsx", xlsx))).await;
+    let res = issue(("清单.xlsx", xlsx)).await;
     assert_eq!(
-        (status, location.as_str()),
+        (res.status, res.location()),
         (StatusCode::SEE_OTHER, "/problems"),
-        "{body}"
+        "{}",
+        res.text()
     );
-    let (_, _, list) = send(store, get("/problems", &clerk)).await;
+    let list = app.get("/problems", &clerk).await.text();
     assert!(
         list.contains("以围挡代替加固") && list.contains("待确认"),
         "{list}"
@@ -167,84 +160,56 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         .unwrap()[0]
         .id;
     let path = format!("/problems/{id}");
-    let act = |cookie: &str, csrf: &str, action: &str, version: &str, text: &str, file: bool| {
-        multipart(
-            &format!("{path}/act?csrf={csrf}"),
-            cookie,
+    let act = |user: &User, action: &str, version: &str, text: &str, file: bool| {
+        app.send(multipart(
+            &format!("{path}/act?csrf={}", user.csrf),
+            &user.cookie,
             &[("action", action), ("version", version), ("text", text)],
             file.then(|| ("files", "整改后.jpg", jpeg())),
-        )
+        ))
     };
-    let (_, _, page) = send(store, get(&path, &clerk)).await;
+    let page = app.get(&path, &clerk).await.text();
     assert!(
         page.contains("确认属实") && page.contains("申报不属实") && !page.contains("核验销号"),
         "{page}"
     );
     assert_eq!(
-        send(store, act(&clerk, &clerk_csrf, "confirm", "1", "", false))
-            .await
-            .0,
+        act(&clerk, "confirm", "1", "", false).await.status,
         StatusCode::SEE_OTHER
     );
     // Fixed without evidence: the rule in words, nothing changed.
-    let (status, _, html) = send(
-        store,
-        act(
-            &clerk,
-            &clerk_csrf,
-            "report_fixed",
-            "2",
-            "已拆除围挡并加固",
-            false,
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = act(&clerk, "report_fixed", "2", "已拆除围挡并加固", false).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text();
     assert!(html.contains("[E1]"), "{html}");
     assert_eq!(
-        send(
-            store,
-            act(
-                &clerk,
-                &clerk_csrf,
-                "report_fixed",
-                "2",
-                "已拆除围挡并加固",
-                true
-            )
-        )
-        .await
-        .0,
+        act(&clerk, "report_fixed", "2", "已拆除围挡并加固", true)
+            .await
+            .status,
         StatusCode::SEE_OTHER
     );
     // The town cannot verify its own fix.
-    let (status, _, html) = send(store, act(&clerk, &clerk_csrf, "verify", "3", "", false)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
-    let (_, _, page) = send(store, get(&path, &co)).await;
+    let res = act(&clerk, "verify", "3", "", false).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    let page = app.get(&path, &co).await.text();
     assert!(
         page.contains("核验销号") && page.contains("整改后.jpg"),
         "{page}"
     );
     assert_eq!(
-        send(store, act(&co, &co_csrf, "verify", "3", "", false))
-            .await
-            .0,
+        act(&co, "verify", "3", "", false).await.status,
         StatusCode::SEE_OTHER
     );
-    let (_, _, list) = send(store, get("/problems", &co)).await;
+    let list = app.get("/problems", &co).await.text();
     assert!(
         list.contains("已销号") && list.matches("100.00%").count() >= 2,
         "{list}"
     );
     // Another town's clerk sees nothing of it.
-    let (far, _) = session(store, "far", Role::TownOperator, "370829102").await;
-    assert_eq!(send(store, get(&path, &far)).await.0, StatusCode::NOT_FOUND);
-    assert!(
-        !send(store, get("/problems", &far))
-            .await
-            .2
-            .contains("以围挡代替加固")
-    );
+    let far = app.user("far", Role::TownOperator, "370829102").await;
+    assert_eq!(app.get(&path, &far).await.status, StatusCode::NOT_FOUND);
+    let list = app.get("/problems", &far).await.text();
+    assert!(!list.contains("以围挡代替加固"));
 }
 
 anju_store::both!(a_problem_is_issued_confirmed_fixed_and_verified);

@@ -11,13 +11,12 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::http::StatusCode;
-use common::{get, post, send, session};
+use common::TestApp;
 
 const TOWN: &str = "370829101";
 
-fn registration<'a>(csrf: &'a str, census: &'a str, village: &'a str) -> Vec<(&'a str, &'a str)> {
+fn registration<'a>(census: &'a str, village: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
-        ("csrf", csrf),
         ("version", "0"),
         ("effective", "2024-04-02"),
         ("source", "核查发现漏排"),
@@ -44,16 +43,19 @@ fn registration<'a>(csrf: &'a str, census: &'a str, village: &'a str) -> Vec<(&'
 async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     with_villages(store).await;
     House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    let (clerk, csrf) = session(store, "reg-clerk", Role::TownOperator, TOWN).await;
+    let app = TestApp::new(store);
+    let clerk = app.user("reg-clerk", Role::TownOperator, TOWN).await;
 
-    let (status, _, html) = send(store, get("/houses", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/houses", &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     assert!(
         html.contains("href=\"/houses/new\""),
         "the list offers 登记房屋"
     );
-    let (status, _, html) = send(store, get("/houses/new", &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get("/houses/new", &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     for block in ["房屋基本情况", "产权人及责任人", "建设情况", "管理情况"] {
         assert!(html.contains(block), "{block} block shown");
     }
@@ -68,7 +70,7 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
 
     // Bad columns: each named by its header, the typed values kept, nothing written.
     let before = snapshot(store).await;
-    let mut bad = registration(&csrf, "PC-0001", VILLAGE);
+    let mut bad = registration("PC-0001", VILLAGE);
     bad.retain(|(k, _)| *k != "address");
     for (k, v) in &mut bad {
         match *k {
@@ -77,7 +79,8 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
             _ => {}
         }
     }
-    let (status, _, html) = send(store, post("/houses/new", &clerk, &bad)).await;
+    let res = app.post_form("/houses/new", &clerk, &bad).await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     for named in [
         "房屋地址：必填",
@@ -91,33 +94,27 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     assert_eq!(snapshot(store).await, before, "nothing written on refusal");
 
     // A village of another town is refused by the store even when posted by hand.
-    let (status, _, html) = send(
-        store,
-        post(
+    let res = app
+        .post_form(
             "/houses/new",
             &clerk,
-            &registration(&csrf, "PC-0001", OTHER_VILLAGE),
-        ),
-    )
-    .await;
+            &registration("PC-0001", OTHER_VILLAGE),
+        )
+        .await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("不在您的辖区内"), "{html}");
     assert_eq!(snapshot(store).await, before);
 
     // The valid registration: the store gives the next code of the county.
-    let (status, location, _) = send(
-        store,
-        post(
-            "/houses/new",
-            &clerk,
-            &registration(&csrf, "PC-0001", VILLAGE),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let res = app
+        .post_form("/houses/new", &clerk, &registration("PC-0001", VILLAGE))
+        .await;
+    let location = res.location();
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     let code = anju_domain::HouseCode::new(&anju_domain::RegionCode::parse("370829").unwrap(), 2);
     assert_eq!(location, format!("/houses/{code}"));
-    let (_, _, html) = send(store, get(&location, &clerk)).await;
+    let html = app.get(location, &clerk).await.text();
     assert!(html.contains("测试村三组12号"), "address shown");
     assert!(
         html.contains("餐饮饭店、批发零售"),
@@ -132,15 +129,10 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
 
     // The same census id again: the same house is never registered twice.
     let before = snapshot(store).await;
-    let (status, _, html) = send(
-        store,
-        post(
-            "/houses/new",
-            &clerk,
-            &registration(&csrf, "PC-0001", VILLAGE),
-        ),
-    )
-    .await;
+    let res = app
+        .post_form("/houses/new", &clerk, &registration("PC-0001", VILLAGE))
+        .await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(&format!("该房屋已登记（房屋编码 {code}）")),
@@ -150,9 +142,10 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
 
     // A house of another town carries the platform code: refused without naming that house.
     let far = House::register(store, 5, OTHER_VILLAGE, UsageCategory::Other).await;
-    let mut dup = registration(&csrf, "PC-0002", VILLAGE);
+    let mut dup = registration("PC-0002", VILLAGE);
     dup.push(("platform_code", "YH370829000000005"));
-    let (status, _, html) = send(store, post("/houses/new", &clerk, &dup)).await;
+    let res = app.post_form("/houses/new", &clerk, &dup).await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("已在其他辖区登记"), "{html}");
     assert!(
@@ -161,18 +154,23 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     );
 
     // A principal signs; registering is not theirs.
-    let (principal, _) = session(store, "reg-principal", Role::TownPrincipal, TOWN).await;
-    let (status, _, _) = send(store, get("/houses/new", &principal)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let principal = app.user("reg-principal", Role::TownPrincipal, TOWN).await;
+    assert_eq!(
+        app.get("/houses/new", &principal).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let code = h.code.to_string();
-    let (clerk, csrf) = session(store, "cor-clerk", Role::TownOperator, TOWN).await;
-    let (status, _, html) = send(store, get(&format!("/houses/{code}/correct"), &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let app = TestApp::new(store);
+    let clerk = app.user("cor-clerk", Role::TownOperator, TOWN).await;
+    let correct = format!("/houses/{code}/correct");
+    let res = app.get(&correct, &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     assert!(
         html.contains("value=\"示例村一组1号\""),
         "record pre-filled"
@@ -184,7 +182,6 @@ async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
 
     let form = |address: &'static str, reason: &'static str, version: &'static str| {
         vec![
-            ("csrf", csrf.as_str()),
             ("version", version),
             ("effective", "2024-04-01"),
             ("reason", reason),
@@ -197,30 +194,23 @@ async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
         ]
     };
     let before = snapshot(store).await;
-    let (status, _, html) = send(
-        store,
-        post(
-            &format!("/houses/{code}/correct"),
-            &clerk,
-            &form("示例村一组1号之一", "", "1"),
-        ),
-    )
-    .await;
+    let res = app
+        .post_form(&correct, &clerk, &form("示例村一组1号之一", "", "1"))
+        .await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("R4"), "a correction needs a reason: {html}");
     assert_eq!(snapshot(store).await, before);
 
-    let (status, _, _) = send(
-        store,
-        post(
-            &format!("/houses/{code}/correct"),
+    let res = app
+        .post_form(
+            &correct,
             &clerk,
             &form("示例村一组1号之一", "门牌号核实有误", "1"),
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = send(store, get(&format!("/houses/{code}"), &clerk)).await;
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let html = app.get(&format!("/houses/{code}"), &clerk).await.text();
     assert!(
         html.contains("示例村一组1号之一"),
         "corrected address shown"
@@ -231,15 +221,10 @@ async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
     );
 
     // The form saw version 1; the house is at 2 now.
-    let (status, _, html) = send(
-        store,
-        post(
-            &format!("/houses/{code}/correct"),
-            &clerk,
-            &form("示例村一组2号", "再次核实", "1"),
-        ),
-    )
-    .await;
+    let res = app
+        .post_form(&correct, &clerk, &form("示例村一组2号", "再次核实", "1"))
+        .await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
         html.contains("已于") && html.contains("被 cor-clerk姓名（cor-clerk） 修改"),
@@ -253,52 +238,49 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     let code = h.code.to_string();
-    let (clerk, csrf) = session(store, "leg-clerk", Role::TownOperator, TOWN).await;
-    let (_, _, html) = send(store, get(&format!("/houses/{code}"), &clerk)).await;
+    let app = TestApp::new(store);
+    let clerk = app.user("leg-clerk", Role::TownOperator, TOWN).await;
+    let html = app.get(&format!("/houses/{code}"), &clerk).await.text();
     let step = format!("/houses/{code}/steps/legacy_closure_recorded");
     assert!(
         html.contains(&step),
         "legacy closure offered on a hazard house"
     );
-    let (status, _, html) = send(store, get(&step, &clerk)).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = app.get(&step, &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK);
     assert!(html.contains("前期销号日期") && html.contains("刷墙勾缝"));
 
     let version = h.version.to_string();
-    let action = format!("{step}?csrf={csrf}");
-    let (status, _, html) = send(
-        store,
-        post(
+    let action = format!("{step}?csrf={}", clerk.csrf);
+    let res = app
+        .post_form(
             &action,
             &clerk,
             &[
-                ("csrf", csrf.as_str()),
                 ("version", version.as_str()),
                 ("effective", "2024-04-01"),
                 ("closed_on", "2023-12-20"),
             ],
-        ),
-    )
-    .await;
+        )
+        .await;
+    let (status, html) = (res.status, res.text());
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("管理措施"), "measures are required: {html}");
-    let (status, _, _) = send(
-        store,
-        post(
+    let res = app
+        .post_form(
             &action,
             &clerk,
             &[
-                ("csrf", csrf.as_str()),
                 ("version", version.as_str()),
                 ("effective", "2024-04-01"),
                 ("closed_on", "2023-12-20"),
                 ("measures", "刷墙勾缝"),
                 ("measures", "增加围挡"),
             ],
-        ),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
     let house = store
         .house(&anju_domain::Scope::All, &h.code)
         .await
