@@ -21,8 +21,13 @@ fn operator() -> Principal {
 }
 
 /// An audit row for something the operator did from the command line.
-pub fn cli_audit(action: &str, object: &str, detail: serde_json::Value) -> AuditEntry {
-    AuditEntry::ok("cli", "system", "cli", action, object).with_detail(detail)
+pub fn cli_audit(
+    store: &anju_store::Store,
+    action: &str,
+    object: &str,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry::ok(store.now(), "cli", "system", "cli", action, object).with_detail(detail)
 }
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {
@@ -175,13 +180,17 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
             store
                 .record_audit(&AuditEntry {
-                    at: anju_store::now(),
+                    at: store.now(),
                     actor_id: "cli".into(),
                     actor_role: "system".into(),
                     source: "cli".into(),
                     action: "audit.verify".into(),
                     object: "audit_log".into(),
-                    outcome: if broken.is_some() { "broken" } else { "ok" }.into(),
+                    outcome: if broken.is_some() {
+                        anju_store::audit::Outcome::Broken
+                    } else {
+                        anju_store::audit::Outcome::Ok
+                    },
                     reason: None,
                     detail: serde_json::json!({ "first_broken": broken, "rows": rows }).to_string(),
                 })
@@ -265,13 +274,13 @@ async fn rotate(config: &Config) -> anyhow::Result<()> {
     config.write_vault(&vault)?;
     rotated
         .record_audit(&AuditEntry {
-            at: anju_store::now(),
+            at: store.now(),
             actor_id: "cli".into(),
             actor_role: "system".into(),
             source: "cli".into(),
             action: "keys.rotate".into(),
             object: "personal_data".into(),
-            outcome: "ok".into(),
+            outcome: anju_store::audit::Outcome::Ok,
             reason: None,
             detail: serde_json::json!({ "old": old, "new": new, "people": done.people, "events": done.events }).to_string(),
         })

@@ -236,7 +236,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         .take(args.steps)
         .collect();
     anyhow::ensure!(!targets.is_empty(), "no open hazard houses in the demo");
-    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let today = anju_domain::rules::beijing_date(chrono::Utc::now());
     let (mut full, mut bare) = (Vec::new(), Vec::new());
     let (mut lat_full, mut lat_bare) = (Vec::new(), Vec::new());
     for run in 0..args.runs {
@@ -275,11 +275,11 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
             on_tx!(&mut tx, c => {
                 let (id, version): (i64, i32) = sqlx::query_as(BUMP)
                     .bind(s.code.as_str())
-                    .bind(anju_store::now_micros())
+                    .bind(anju_store::codec::micros(chrono::Utc::now()))
                     .fetch_one(&mut *c).await?;
                 let e = &template;
                 sqlx::query(INSERT_EVENT)
-                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::now_micros())
+                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::codec::micros(chrono::Utc::now()))
                     .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
                     .bind(&e.evidence).bind(&e.payload).bind(&e.personal)
                     .execute(&mut *c).await?;
@@ -354,7 +354,7 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     let as_of = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 15).expect("valid"));
     let (mut now, mut dated, mut recorded, mut bare) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let instant = AsOf::Recorded(anju_store::now());
+    let instant = AsOf::Recorded(store.now());
     // One warm-up of each, then the measured runs interleaved so noise hits all alike.
     for run in 0..=args.runs {
         let t = Instant::now();

@@ -307,13 +307,13 @@ pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<S
     }
     store.assign_by_history(&system, "demo").await?;
     let entry = anju_store::audit::AuditEntry {
-        at: anju_store::now(),
+        at: store.now(),
         actor_id: "demo".into(),
         actor_role: "system".into(),
         source: "cli".into(),
         action: "setting.demo".into(),
         object: "demo".into(),
-        outcome: "ok".into(),
+        outcome: anju_store::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "accounts": accounts.len() }).to_string(),
     };

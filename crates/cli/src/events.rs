@@ -56,6 +56,7 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
             sink.flush()?;
             store
                 .record_audit(&crate::admin::cli_audit(
+                    &store,
                     "events.export",
                     "events",
                     serde_json::json!({ "events": n, "personal": true }),

@@ -56,7 +56,7 @@ pub async fn run(config: &Config, args: LedgerArgs) -> anyhow::Result<()> {
     let filled_on = match as_of {
         AsOf::Happened(d) => d,
         AsOf::Recorded(t) => beijing_date(t),
-        AsOf::Now => beijing_date(anju_store::now()),
+        AsOf::Now => store.today(),
     };
     let header = Header {
         preparer: args.preparer,
@@ -90,6 +90,7 @@ pub async fn run(config: &Config, args: LedgerArgs) -> anyhow::Result<()> {
     }
     store
         .record_audit(&crate::admin::cli_audit(
+&store,
             "ledger.export",
             &args.town.clone().unwrap_or_else(|| "county".into()),
             serde_json::json!({ "form": args.form, "format": args.format, "as_of": format!("{as_of:?}") }),

@@ -268,7 +268,7 @@ pub async fn rows(
         }
     }
     let entry = anju_store::audit::AuditEntry {
-        at: anju_store::now(),
+        at: store.now(),
         actor_id: who.username.clone(),
         actor_role: anju_store::codec::role_code(who.role),
         source: source.to_string(),
@@ -279,7 +279,7 @@ pub async fn rows(
         }
         .into(),
         object: "houses".into(),
-        outcome: "ok".into(),
+        outcome: anju_store::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "rows": out.len(), "reveal": reveal }).to_string(),
     };

@@ -179,7 +179,7 @@ pub async fn import_file(
         sha256,
     };
     let reference = store.reference();
-    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let today = store.today();
     let mut total = ImportReport::default();
     let mut error_count = 0usize;
     // Identifier (its 64-bit hash: a million identifiers cost 24 MB, not 100) → the row that

@@ -117,6 +117,11 @@ impl Store {
 }
 
 impl Access<'_> {
+    /// Now, by the store's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.store.now()
+    }
+
     pub fn principal(&self) -> &Principal {
         self.who
     }
@@ -134,13 +139,13 @@ impl Access<'_> {
         let message = denied_message(self.who.role, action);
         let mut tx = self.store.db.begin().await?;
         let entry = AuditEntry {
-            at: crate::now(),
+            at: self.now(),
             actor_id: self.who.username.clone(),
             actor_role: role_code(self.who.role),
             source: self.source.to_string(),
             action: format!("{action:?}"),
             object: object.to_string(),
-            outcome: "refused:denied".into(),
+            outcome: crate::audit::Outcome::refused("denied"),
             reason: None,
             detail: serde_json::json!({ "message": message }).to_string(),
         };
@@ -303,13 +308,13 @@ impl Access<'_> {
         let people = view.people.ok_or(StoreError::NotFound)?;
         let mut tx = self.store.db.begin().await?;
         let entry = AuditEntry {
-            at: crate::now(),
+            at: self.now(),
             actor_id: self.who.username.clone(),
             actor_role: role_code(self.who.role),
             source: self.source.to_string(),
             action: "personal.reveal".into(),
             object: code.to_string(),
-            outcome: "ok".into(),
+            outcome: crate::audit::Outcome::Ok,
             reason: Some(reason.to_string()),
             detail: "{}".into(),
         };
@@ -444,16 +449,16 @@ impl Access<'_> {
         let mut tx = self.store.db.begin().await?;
         const SQL: &str = "INSERT INTO assignments (assignee, house_id, assigned_by, at) VALUES ($1, $2, $3, $4) ON CONFLICT (assignee, house_id) DO NOTHING";
         crate::on_tx!(&mut tx, c => sqlx::query(SQL).bind(assignee_key(assignee)).bind(view.id)
-            .bind(&self.who.username).bind(crate::now_micros())
+            .bind(&self.who.username).bind(crate::codec::micros(self.now()))
             .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         let entry = AuditEntry {
-            at: crate::now(),
+            at: self.now(),
             actor_id: self.who.username.clone(),
             actor_role: role_code(self.who.role),
             source: self.source.to_string(),
             action: "house.assign".into(),
             object: code.to_string(),
-            outcome: "ok".into(),
+            outcome: crate::audit::Outcome::Ok,
             reason: None,
             detail: serde_json::json!({ "assignee": assignee }).to_string(),
         };

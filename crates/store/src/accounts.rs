@@ -10,6 +10,7 @@
 //!
 //! Every change and every login attempt writes its audit row in the same transaction.
 
+use crate::audit::Outcome;
 use crate::audit::{self, AuditEntry};
 use crate::codec::{self, from_micros, micros, parse_role, role_code};
 use crate::db::Tx;
@@ -65,6 +66,14 @@ impl From<sqlx::Error> for AuthError {
 }
 
 pub type AuthResult<T> = std::result::Result<T, AuthError>;
+
+/// What a credential check found: the account, its role and the dynamic code's step if one
+/// was given.
+struct Checked {
+    id: i64,
+    role: Role,
+    step: Option<i64>,
+}
 
 /// An account as listed to administrators (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +251,7 @@ fn entry(
     source: &str,
     action: &str,
     object: &str,
-    outcome: &str,
+    outcome: Outcome,
     detail: serde_json::Value,
 ) -> AuditEntry {
     AuditEntry {
@@ -252,7 +261,7 @@ fn entry(
         source: source.to_string(),
         action: action.to_string(),
         object: object.to_string(),
-        outcome: outcome.to_string(),
+        outcome,
         reason: None,
         detail: detail.to_string(),
     }
@@ -273,7 +282,7 @@ pub(crate) fn admin_entry(
         source,
         action,
         object,
-        "ok",
+        Outcome::Ok,
         detail,
     )
 }
@@ -307,7 +316,7 @@ impl Store {
         let value = serde_json::to_string(new).expect("serializes");
         on_tx!(&mut tx, c => sqlx::query(SQL).bind(SECURITY_KEY).bind(&value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "setting.security",
@@ -405,13 +414,13 @@ impl Store {
             must_change: true,
             totp_enabled: false,
             disabled: false,
-            password_set_at: crate::now(),
+            password_set_at: self.now(),
         };
         if !manages(by, &candidate) {
             return Err(AuthError::Denied("只能在本辖区内创建账号".into()));
         }
         let hash = hash_blocking(password.to_string()).await;
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         const EXISTS: &str = "SELECT COUNT(*) FROM accounts WHERE username = $1";
         let n: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(EXISTS).bind(username).fetch_one(&mut *c).await)?;
@@ -442,7 +451,7 @@ impl Store {
     /// and the demo, whose histories name them). Returns the assignments added.
     pub async fn assign_by_history(&self, by: &Principal, source: &str) -> AuthResult<u64> {
         require(by, Action::AssignHouses)?;
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         const SQL: &str = "INSERT INTO assignments (assignee, house_id, assigned_by, at) \
             SELECT DISTINCT 'assignee:' || e.actor_id, e.house_id, $1, CAST($2 AS BIGINT) FROM events e \
@@ -530,6 +539,87 @@ impl Store {
         now: DateTime<Utc>,
     ) -> AuthResult<LoginOk> {
         let name = typed_name(username);
+        let Checked { id, role, step } = self
+            .check_credentials(&name, password, totp_code, source, now, "login")
+            .await?;
+        let token = B64.encode(random_bytes::<32>());
+        let csrf = B64.encode(random_bytes::<32>());
+        let mut tx = self.db.begin().await?;
+        on_tx!(&mut tx, c => {
+            sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(&name).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM login_locks WHERE username = $1").bind(&name).execute(&mut *c).await?;
+            if let Some(s) = step {
+                sqlx::query("UPDATE accounts SET totp_last_step = $2 WHERE id = $1").bind(id).bind(s).execute(&mut *c).await?;
+            }
+            sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen, source) VALUES ($1, $2, $3, $4, $4, $5)")
+                .bind(token_hash(&token)).bind(id).bind(&csrf).bind(micros(now)).bind(source)
+                .execute(&mut *c).await?;
+        });
+        let e = entry(
+            now,
+            (&name, &role_code(role)),
+            source,
+            "login",
+            &name,
+            Outcome::Ok,
+            serde_json::json!({ "second_factor": step.is_some() }),
+        );
+        audit::append(&mut tx, &e).await?;
+        tx.commit().await?;
+        let session = self
+            .session(&token, now)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("session just created is missing".into()))?;
+        Ok(LoginOk { token, session })
+    }
+
+    /// Confirms that the person at the keyboard holds the account before a signature or an
+    /// acceptance: its password, and its dynamic code where it has one (a code is used once).
+    /// Failures count towards the same lock as logins; every attempt is audited (`reauth`).
+    pub async fn confirm_identity(
+        &self,
+        username: &str,
+        password: &str,
+        totp_code: Option<&str>,
+        source: &str,
+    ) -> AuthResult<()> {
+        let now = self.now();
+        let name = typed_name(username);
+        let Checked { id, role, step } = self
+            .check_credentials(&name, password, totp_code, source, now, "reauth")
+            .await?;
+        let mut tx = self.db.begin().await?;
+        on_tx!(&mut tx, c => {
+            sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(&name).execute(&mut *c).await?;
+            if let Some(s) = step {
+                sqlx::query("UPDATE accounts SET totp_last_step = $2 WHERE id = $1").bind(id).bind(s).execute(&mut *c).await?;
+            }
+        });
+        let e = entry(
+            now,
+            (&name, &role_code(role)),
+            source,
+            "reauth",
+            &name,
+            Outcome::Ok,
+            serde_json::json!({ "second_factor": step.is_some() }),
+        );
+        audit::append(&mut tx, &e).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The lock, the password and the dynamic code of `name`, as a login checks them; a
+    /// failure is counted and audited under `action`.
+    async fn check_credentials(
+        &self,
+        name: &str,
+        password: &str,
+        totp_code: Option<&str>,
+        source: &str,
+        now: DateTime<Utc>,
+        action: &str,
+    ) -> AuthResult<Checked> {
         // A password with control characters or of absurd length matches no account; it is
         // answered like any wrong password, without hashing a megabyte.
         let password = if password.chars().any(char::is_control) || password.len() > 1024 {
@@ -540,17 +630,17 @@ impl Store {
         let policy = self.security().await?;
         const LOCK: &str = "SELECT until FROM login_locks WHERE username = $1";
         let until: Option<i64> =
-            on_db!(&self.db, p => sqlx::query_scalar(LOCK).bind(&name).fetch_optional(p).await)?;
+            on_db!(&self.db, p => sqlx::query_scalar(LOCK).bind(name).fetch_optional(p).await)?;
         if let Some(until) = until.filter(|u| *u > micros(now)) {
             let minutes = ((until - micros(now)) as f64 / 60e6).ceil() as i64;
-            self.audit_login(&name, "", source, "refused:locked", now)
+            self.audit_login(name, "", source, Outcome::refused("locked"), now, action)
                 .await?;
             return Err(AuthError::Locked { minutes });
         }
         const ROW: &str = "SELECT id, role, password_hash, totp_secret, totp_last_step, disabled FROM accounts WHERE username = $1";
         type Row = (i64, String, String, Option<String>, Option<i64>, bool);
         let row: Option<Row> =
-            on_db!(&self.db, p => sqlx::query_as(ROW).bind(&name).fetch_optional(p).await)?;
+            on_db!(&self.db, p => sqlx::query_as(ROW).bind(name).fetch_optional(p).await)?;
         let hash = row
             .as_ref()
             .map_or_else(|| dummy_hash().to_string(), |r| r.2.clone());
@@ -558,7 +648,7 @@ impl Store {
         let row = match row {
             Some(r) if ok && !r.5 => r,
             _ => {
-                self.login_failed(&name, source, now, &policy.session)
+                self.login_failed(name, source, now, &policy.session, action)
                     .await?;
                 return Err(AuthError::Failed);
             }
@@ -581,7 +671,7 @@ impl Store {
                 match totp::matching_step(&secret, code, now.timestamp()) {
                     Some(s) if last_step.is_none_or(|l| s > l) => step = Some(s),
                     _ => {
-                        self.login_failed(&name, source, now, &policy.session)
+                        self.login_failed(name, source, now, &policy.session, action)
                             .await?;
                         return Err(AuthError::SecondFactorWrong);
                     }
@@ -589,46 +679,19 @@ impl Store {
             }
             None if policy.session.totp_required_for_signers && needs_second_factor(role) => {
                 self.audit_login(
-                    &name,
+                    name,
                     &role_code(role),
                     source,
-                    "refused:totp_required",
+                    Outcome::refused("totp_required"),
                     now,
+                    action,
                 )
                 .await?;
                 return Err(AuthError::SecondFactorRequired);
             }
             None => {}
         }
-        let token = B64.encode(random_bytes::<32>());
-        let csrf = B64.encode(random_bytes::<32>());
-        let mut tx = self.db.begin().await?;
-        on_tx!(&mut tx, c => {
-            sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(&name).execute(&mut *c).await?;
-            sqlx::query("DELETE FROM login_locks WHERE username = $1").bind(&name).execute(&mut *c).await?;
-            if let Some(s) = step {
-                sqlx::query("UPDATE accounts SET totp_last_step = $2 WHERE id = $1").bind(id).bind(s).execute(&mut *c).await?;
-            }
-            sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf, created_at, last_seen, source) VALUES ($1, $2, $3, $4, $4, $5)")
-                .bind(token_hash(&token)).bind(id).bind(&csrf).bind(micros(now)).bind(source)
-                .execute(&mut *c).await?;
-        });
-        let e = entry(
-            now,
-            (&name, &role_code(role)),
-            source,
-            "login",
-            &name,
-            "ok",
-            serde_json::json!({ "second_factor": step.is_some() }),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
-        let session = self
-            .session(&token, now)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("session just created is missing".into()))?;
-        Ok(LoginOk { token, session })
+        Ok(Checked { id, role, step })
     }
 
     async fn login_failed(
@@ -637,6 +700,7 @@ impl Store {
         source: &str,
         now: DateTime<Utc>,
         policy: &SessionPolicy,
+        action: &str,
     ) -> AuthResult<()> {
         let mut tx = self.db.begin().await?;
         let since = micros(now - Duration::minutes(policy.failure_window_minutes));
@@ -658,12 +722,12 @@ impl Store {
             now,
             (name, ""),
             source,
-            "login",
+            action,
             name,
             if locked {
-                "refused:locked_now"
+                Outcome::refused("locked_now")
             } else {
-                "refused:failed"
+                Outcome::refused("failed")
             },
             serde_json::json!({ "failures": n }),
         );
@@ -677,15 +741,16 @@ impl Store {
         name: &str,
         role: &str,
         source: &str,
-        outcome: &str,
+        outcome: Outcome,
         now: DateTime<Utc>,
+        action: &str,
     ) -> AuthResult<()> {
         let mut tx = self.db.begin().await?;
         let e = entry(
             now,
             (name, role),
             source,
-            "login",
+            action,
             name,
             outcome,
             serde_json::json!({}),
@@ -759,7 +824,7 @@ impl Store {
 
     /// Logout: the session is deleted.
     pub async fn logout(&self, token: &str, source: &str) -> Result<(), StoreError> {
-        let now = crate::now();
+        let now = self.now();
         let hash = token_hash(token);
         let mut tx = self.db.begin().await?;
         const WHO: &str = "SELECT a.username, a.role FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1";
@@ -773,7 +838,7 @@ impl Store {
                 source,
                 "logout",
                 &u,
-                "ok",
+                Outcome::Ok,
                 serde_json::json!({}),
             );
             audit::append(&mut tx, &e).await?;
@@ -793,7 +858,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let n = on_tx!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(target.id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "account.end_sessions",
@@ -846,7 +911,7 @@ impl Store {
             source,
             "account.password",
             username,
-            "ok",
+            Outcome::Ok,
             serde_json::json!({}),
         );
         audit::append(&mut tx, &e).await?;
@@ -864,7 +929,7 @@ impl Store {
         let target = self.managed(by, username).await?;
         let otp = one_time_password();
         let hash = hash_blocking(otp.clone()).await;
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         on_tx!(&mut tx, c => {
             sqlx::query("UPDATE accounts SET password_hash = $2, password_set_at = $3, must_change = TRUE WHERE id = $1")
@@ -911,7 +976,7 @@ impl Store {
             "account.enable"
         };
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             action,
@@ -941,7 +1006,7 @@ impl Store {
         on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
             .bind(target.id).bind(&sealed).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "account.totp_enable",

@@ -7,6 +7,35 @@ use crate::on_tx;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+/// How an audited action ended, stored as `ok`, `refused:<rule or reason>`, `error` or
+/// `broken` (an integrity check that failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Refused, with the rule code or the kind of refusal (`F1`, `denied`, `csrf`, `locked`…).
+    Refused(String),
+    Error,
+    Broken,
+}
+
+impl Outcome {
+    /// Refused for `why` (a rule code or the kind of refusal).
+    pub fn refused(why: impl Into<String>) -> Outcome {
+        Outcome::Refused(why.into())
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Refused(why) => write!(f, "refused:{why}"),
+            Outcome::Error => f.write_str("error"),
+            Outcome::Broken => f.write_str("broken"),
+        }
+    }
+}
+
 /// What happened, by whom, from where, to what, with what outcome. No personal data in `detail`.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -17,16 +46,16 @@ pub struct AuditEntry {
     pub source: String,
     pub action: String,
     pub object: String,
-    /// `ok` or `refused:<rule>` or `error`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: Option<String>,
     /// JSON with the particulars (rule code, counts …).
     pub detail: String,
 }
 
 impl AuditEntry {
-    /// A successful action by `actor_id` in `actor_role` from `source`, now, with no detail.
+    /// A successful action at `at` by `actor_id` in `actor_role` from `source`, with no detail.
     pub fn ok(
+        at: DateTime<Utc>,
         actor_id: &str,
         actor_role: &str,
         source: &str,
@@ -34,13 +63,13 @@ impl AuditEntry {
         object: &str,
     ) -> AuditEntry {
         AuditEntry {
-            at: crate::now(),
+            at,
             actor_id: actor_id.into(),
             actor_role: actor_role.into(),
             source: source.into(),
             action: action.into(),
             object: object.into(),
-            outcome: "ok".into(),
+            outcome: Outcome::Ok,
             reason: None,
             detail: "{}".into(),
         }
@@ -52,29 +81,40 @@ impl AuditEntry {
         self
     }
 
-    /// Another outcome than `ok` (`error`, `refused:<rule>`).
-    pub fn with_outcome(mut self, outcome: &str) -> AuditEntry {
-        self.outcome = outcome.into();
+    /// Another outcome than `ok`.
+    pub fn with_outcome(mut self, outcome: Outcome) -> AuditEntry {
+        self.outcome = outcome;
         self
     }
 }
 
 /// The chained hash of a row: SHA-256 over the previous hash and the row's fields.
 pub fn chain_hash(prev: &str, id: i64, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
-    for part in [
+    hash_stored(
         prev,
-        &id.to_string(),
-        &crate::codec::micros(e.at).to_string(),
-        &e.actor_id,
-        &e.actor_role,
-        &e.source,
-        &e.action,
-        &e.object,
-        &e.outcome,
-        e.reason.as_deref().unwrap_or(""),
-        &e.detail,
-    ] {
+        id,
+        crate::codec::micros(e.at),
+        [
+            &e.actor_id,
+            &e.actor_role,
+            &e.source,
+            &e.action,
+            &e.object,
+            &e.outcome.to_string(),
+            e.reason.as_deref().unwrap_or(""),
+            &e.detail,
+        ],
+    )
+}
+
+/// The chained hash over a row's fields as stored (actor id, role, source, action, object,
+/// outcome, reason, detail).
+fn hash_stored(prev: &str, id: i64, at_micros: i64, fields: [&str; 8]) -> String {
+    let mut h = Sha256::new();
+    for part in [prev, &id.to_string(), &at_micros.to_string()]
+        .into_iter()
+        .chain(fields)
+    {
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
@@ -100,7 +140,7 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
             .bind(&e.source)
             .bind(&e.action)
             .bind(&e.object)
-            .bind(&e.outcome)
+            .bind(e.outcome.to_string())
             .bind(&e.reason)
             .bind(&e.detail)
             .bind(&prev)
@@ -160,18 +200,17 @@ pub async fn verify(db: &crate::Db) -> Result<Option<i64>> {
             hash,
         ) in rows
         {
-            let entry = AuditEntry {
-                at: crate::codec::from_micros(at)?,
-                actor_id,
-                actor_role,
-                source,
-                action,
-                object,
-                outcome,
-                reason,
-                detail,
-            };
-            if id != last + 1 || prev_hash != prev || chain_hash(&prev, id, &entry) != hash {
+            let fields = [
+                actor_id.as_str(),
+                &actor_role,
+                &source,
+                &action,
+                &object,
+                &outcome,
+                reason.as_deref().unwrap_or(""),
+                &detail,
+            ];
+            if id != last + 1 || prev_hash != prev || hash_stored(&prev, id, at, fields) != hash {
                 return Ok(Some(id));
             }
             prev = hash;

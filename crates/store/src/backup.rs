@@ -237,7 +237,7 @@ impl Store {
         std::fs::create_dir_all(&tables_dir).map_err(|e| io(&tables_dir, e))?;
         // The snapshot starts at the first read and holds to the end, while writers commit.
         let mut tx = self.db.begin_snapshot().await?;
-        let taken_at = chrono::Utc::now();
+        let taken_at = self.now();
         let head: (i64, String) = on_tx!(&mut tx, c => sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut *c).await)?;
         let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
         let mut tables = Vec::new();
@@ -789,7 +789,7 @@ impl Store {
         }
         let old = self.backup_schedule().await?;
         let e = crate::accounts::admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "setting.backup",
@@ -821,9 +821,20 @@ impl Store {
                 .map(|t| t.to_rfc3339());
         }
         let object: String = last.detail.chars().take(200).collect();
-        let e = crate::audit::AuditEntry::ok("system", "system", "serve", "backup", &object)
-            .with_outcome(if last.ok { "ok" } else { "error" })
-            .with_detail(serde_json::json!({ "bytes": last.bytes, "houses": last.houses }));
+        let e = crate::audit::AuditEntry::ok(
+            self.now(),
+            "system",
+            "system",
+            "serve",
+            "backup",
+            &object,
+        )
+        .with_outcome(if last.ok {
+            crate::audit::Outcome::Ok
+        } else {
+            crate::audit::Outcome::Error
+        })
+        .with_detail(serde_json::json!({ "bytes": last.bytes, "houses": last.houses }));
         let value = serde_json::to_string(&last).expect("serializes");
         self.put_setting(LAST_KEY, &value, &e).await
     }

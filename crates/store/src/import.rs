@@ -8,7 +8,7 @@ use crate::audit::{self, AuditEntry};
 use crate::codec::role_code;
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
-use crate::write::{NewHouse, now};
+use crate::write::NewHouse;
 use crate::{Store, on_tx};
 use anju_domain::auth::Principal;
 use anju_domain::event::{Change, Command};
@@ -125,7 +125,7 @@ impl Store {
             )));
         }
         let scope = who.scope();
-        let now = now();
+        let now = self.now();
         let today = beijing_date(now);
         let reference = self.reference();
         let dict = &reference.dictionaries;
@@ -274,7 +274,7 @@ impl Store {
             source: source.to_string(),
             action: "houses.import".into(),
             object: format!("file:{}", file.sha256),
-            outcome: "ok".into(),
+            outcome: crate::audit::Outcome::Ok,
             reason: Some(format!("台账导入：{}", file.name)),
             detail: serde_json::json!({
                 "file": file.name, "rows": report.rows, "new": report.new_houses,

@@ -9,7 +9,7 @@ use anju_domain::ledger::{AsOf, Count, Form, LedgerRow, LedgerTable};
 use anju_domain::region::{name_on, resolve_on};
 use anju_domain::rules::beijing_date;
 use anju_domain::{Facts, Scope};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 
 /// A house behind a ledger figure.
@@ -82,9 +82,9 @@ fn source_with_houses(as_of: AsOf) -> String {
 }
 
 /// The day regions are named and merged for.
-fn region_day(as_of: AsOf) -> NaiveDate {
+fn region_day(as_of: AsOf, now: DateTime<Utc>) -> NaiveDate {
     match as_of {
-        AsOf::Now => beijing_date(crate::now()),
+        AsOf::Now => beijing_date(now),
         AsOf::Happened(d) => d,
         AsOf::Recorded(t) => beijing_date(t),
     }
@@ -225,7 +225,7 @@ impl Store {
         online: BTreeMap<String, (i64, i64)>,
     ) -> (LedgerTable, Vec<Vec<Vec<String>>>) {
         let reference = self.reference();
-        let day = region_day(as_of);
+        let day = region_day(as_of, self.now());
         let changes = &reference.region_changes;
         let level = if unit.level() >= RegionLevel::Town {
             RegionLevel::Village
@@ -314,7 +314,7 @@ impl Store {
             return Ok(vec![]);
         };
         let reference = self.reference();
-        let day = region_day(as_of);
+        let day = region_day(as_of, self.now());
         let by_village = self.unit_of(scope)?.level() >= RegionLevel::Town;
         let sql = format!(
             "SELECT x.code, x.address, h.village_code, x.status, h.town_code {} AND {} ORDER BY x.code",

@@ -7,6 +7,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod clock;
 pub mod codec;
 pub mod db;
 pub mod error;
@@ -34,24 +35,22 @@ pub mod vault;
 pub mod write;
 
 pub use accounts::{Account, AuthError, NewAccount, Session};
+pub use clock::{Clock, SystemClock, TestClock};
 pub use db::{Db, Tx};
 pub use error::{Result, StoreError};
 pub use houses::HouseView;
 pub use reference::Reference;
 pub use vault::Vault;
-pub use write::{NewHouse, RefusedAttempt, now};
+pub use write::{NewHouse, RefusedAttempt};
 
 use std::sync::{Arc, RwLock};
-
-/// Microseconds since the Unix epoch, now.
-pub fn now_micros() -> i64 {
-    codec::micros(chrono::Utc::now())
-}
 
 /// The database plus a cached copy of the reference data (regions, dictionaries, sectors).
 #[derive(Clone)]
 pub struct Store {
     pub db: Db,
+    /// What time it is ([`Store::now`]): the machine's clock, or a test's.
+    clock: Arc<dyn Clock>,
     reference: Arc<RwLock<Arc<Reference>>>,
     vault: Arc<Vault>,
     /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
@@ -76,6 +75,7 @@ impl Store {
         db.migrate().await?;
         let store = Store {
             db,
+            clock: Arc::new(SystemClock),
             reference: Arc::new(RwLock::new(Arc::new(Reference::defaults()))),
             counts: Arc::default(),
             settings: Arc::default(),
@@ -91,6 +91,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Now, by this store's clock, to the microsecond (what the database keeps).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let t = self.clock.now();
+        codec::from_micros(codec::micros(t)).unwrap_or(t)
+    }
+
+    /// Today in Beijing, by this store's clock: the day deadlines and ledgers count in.
+    pub fn today(&self) -> chrono::NaiveDate {
+        anju_domain::rules::beijing_date(self.now())
+    }
+
+    /// The same store (and database) telling time by `clock`; clones of the result share it.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
     async fn count_departments(&self) -> Result<i64> {
         Ok(
             on_db!(&self.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM departments").fetch_one(p).await)?,
@@ -101,6 +118,7 @@ impl Store {
     pub async fn with_vault(&self, vault: Vault) -> Result<Store> {
         let store = Store {
             db: self.db.clone(),
+            clock: self.clock.clone(),
             reference: self.reference.clone(),
             vault: Arc::new(vault),
             counts: self.counts.clone(),

@@ -134,13 +134,13 @@ impl Store {
         match result {
             Ok(summary) => {
                 let entry = AuditEntry {
-                    at: crate::now(),
+                    at: self.now(),
                     actor_id: actor.id.clone(),
                     actor_role: crate::codec::role_code(actor.role),
                     source: "cli".into(),
                     action: "events.import".into(),
                     object: "events".into(),
-                    outcome: "ok".into(),
+                    outcome: crate::audit::Outcome::Ok,
                     reason: None,
                     detail:
                         serde_json::json!({ "houses": summary.houses, "events": summary.events })

@@ -4,6 +4,7 @@
 //! refused steps are audited too. A problem confirmed on a closed house reopens the house in the
 //! same transaction.
 
+use crate::audit::Outcome;
 use crate::audit::{self, AuditEntry};
 use crate::codec::{from_micros, micros, role_code};
 use crate::db::Tx;
@@ -128,21 +129,22 @@ fn problem_of(r: ProblemRow) -> Result<Problem> {
 }
 
 pub(crate) fn entry(
+    at: DateTime<Utc>,
     actor: &Actor,
     source: &str,
     action: &str,
     object: String,
-    outcome: &str,
+    outcome: Outcome,
     detail: serde_json::Value,
 ) -> AuditEntry {
     AuditEntry {
-        at: crate::now(),
+        at,
         actor_id: actor.id.clone(),
         actor_role: role_code(actor.role),
         source: source.to_string(),
         action: action.to_string(),
         object,
-        outcome: outcome.to_string(),
+        outcome,
         reason: None,
         detail: detail.to_string(),
     }
@@ -188,7 +190,7 @@ impl Store {
         if problems.is_empty() {
             return Err(StoreError::Invalid("该批次没有问题".into()));
         }
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut errors = vec![];
         let mut rows = vec![];
@@ -273,11 +275,12 @@ impl Store {
                 .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
         let e = entry(
+            now,
             actor,
             source,
             "problem.issue",
             format!("batch:{batch_id}"),
-            "ok",
+            Outcome::Ok,
             serde_json::json!({ "source": batch.source.code(), "name": batch.name, "problems": rows.len() }),
         );
         audit::append(&mut tx, &e).await?;
@@ -300,11 +303,12 @@ impl Store {
         let p = self.problem(scope, id).await?;
         let audit_refusal = |code: &str, message: &str| {
             entry(
+                self.now(),
                 actor,
                 source,
                 &format!("problem.{}", action.code()),
                 format!("problem:{id}"),
-                &format!("refused:{code}"),
+                Outcome::refused(code),
                 serde_json::json!({ "message": message }),
             )
         };
@@ -317,7 +321,7 @@ impl Store {
                 return Err(v.into());
             }
         };
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         const UPDATE: &str = "UPDATE problems SET status = $3, version = version + 1, updated_at = $4 WHERE id = $1 AND version = $2";
         let n = on_tx!(&mut tx, c => sqlx::query(UPDATE)
@@ -373,11 +377,12 @@ impl Store {
             }
         }
         let e = entry(
+            now,
             actor,
             source,
             &format!("problem.{}", action.code()),
             format!("problem:{id}"),
-            "ok",
+            Outcome::Ok,
             serde_json::json!({
                 "from": p.status.code(), "to": next.code(),
                 "evidence": evidence.len(),

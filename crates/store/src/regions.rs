@@ -141,6 +141,7 @@ impl Store {
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
             on_tx!(&mut tx, c => sqlx::query(EDITION).bind(EDITION_KEY).bind(edition).execute(&mut *c).await.map(|r| r.rows_affected()))?;
             let e = AuditEntry::ok(
+                self.now(),
                 "system",
                 "system",
                 "cli",
@@ -217,20 +218,20 @@ impl Store {
             tx.rollback().await?;
             let mut tx = self.db.begin().await?;
             let mut e = admin_entry(
-                crate::now(),
+                self.now(),
                 by,
                 source,
                 "region.edit",
                 subject.prefix(),
                 detail,
             );
-            e.outcome = "refused:F1".into();
+            e.outcome = crate::audit::Outcome::refused("F1");
             e.reason = Some(message.clone());
             audit::append(&mut tx, &e).await?;
             tx.commit().await?;
             return Err(AuthError::Invalid(message));
         }
-        let at = crate::now_micros();
+        let at = crate::codec::micros(self.now());
         let find = |c: &RegionCode| reference.iter().find(|r| r.code == *c).cloned();
         const END: &str = "UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL";
         const RENAME: &str = "UPDATE regions SET name = $1 WHERE code = $2";
@@ -325,7 +326,7 @@ impl Store {
             record_change(&mut tx, &ch, at, &by.username).await?;
         }
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "region.edit",
@@ -399,7 +400,7 @@ impl Store {
             .map(|e| e.subject().prefix().to_string())
             .collect();
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "regions.import",

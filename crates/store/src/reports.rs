@@ -167,7 +167,7 @@ impl Store {
         if !covers(scope, &unit) {
             return Err(rule(RuleCode::P1, format!("{unit} 不在您的辖区内")));
         }
-        if as_of > anju_domain::rules::beijing_date(crate::now()) {
+        if as_of > self.today() {
             return Err(rule(RuleCode::D1, "台账截止日期不能晚于今天"));
         }
         if let Some(old) = supersedes {
@@ -181,7 +181,7 @@ impl Store {
         }
         const INSERT: &str = "INSERT INTO ledger_reports (form, unit_code, as_of, status, preparer_id, preparer_name, contact, prepared_at, supersedes) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         let id: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(INSERT)
             .bind(i32::from(form.number())).bind(unit.as_str()).bind(as_of)
@@ -252,7 +252,7 @@ impl Store {
             ReportAction::Return { reason } => Some(reason.clone()),
             _ => None,
         };
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         // Each update is guarded by the status read above: a concurrent step makes it match nothing.
         macro_rules! guarded {
@@ -365,6 +365,7 @@ fn entry(
         at,
         reason,
         ..AuditEntry::ok(
+            at,
             &actor.id,
             &codec::role_code(actor.role),
             source,

@@ -65,7 +65,7 @@ impl Store {
         let old = self.deadlines().await?;
         let value = serde_json::to_string(new).expect("serializes");
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             "setting.deadlines",
@@ -147,7 +147,7 @@ impl Store {
             }
         };
         let e = admin_entry(
-            crate::now(),
+            self.now(),
             by,
             source,
             action,

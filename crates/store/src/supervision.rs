@@ -3,6 +3,7 @@
 //! row; an answer is never overwritten.
 
 use crate::audit;
+use crate::audit::Outcome;
 use crate::codec::{from_micros, micros};
 use crate::error::{Result, StoreError};
 use crate::problems::entry;
@@ -122,11 +123,11 @@ impl Store {
                 "请填写督办事项和具体要求（不少于 4 个字）",
             ));
         }
-        let today = anju_domain::rules::beijing_date(crate::now());
+        let today = self.today();
         if new.answer_due < today {
             return Err(refuse(RuleCode::D1, "答复期限不能早于今天"));
         }
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         const SQL: &str = "INSERT INTO supervisions (town_code, subject, body, answer_due, issued_at, issued_by, issued_by_name, evidence) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, '[]') RETURNING id";
@@ -135,11 +136,12 @@ impl Store {
             .bind(micros(now)).bind(&actor.id).bind(&actor.name)
             .fetch_one(&mut *c).await)?;
         let e = entry(
+            now,
             actor,
             source,
             "supervision.issue",
             format!("supervision:{id}"),
-            "ok",
+            Outcome::Ok,
             serde_json::json!({ "town": new.town.as_str(), "answer_due": new.answer_due }),
         );
         audit::append(&mut tx, &e).await?;
@@ -197,7 +199,7 @@ impl Store {
                 "该督办通知已答复，答复不能修改（规则R4）",
             ));
         }
-        let now = crate::now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         const SQL: &str = "UPDATE supervisions SET answer = $2, answered_at = $3, answered_by = $4, answered_by_name = $5, evidence = $6 \
             WHERE id = $1 AND answer IS NULL";
@@ -210,11 +212,12 @@ impl Store {
             return Err(refuse(RuleCode::V1, "该督办通知已被他人答复，请刷新"));
         }
         let e = entry(
+            now,
             actor,
             source,
             "supervision.answer",
             format!("supervision:{id}"),
-            "ok",
+            Outcome::Ok,
             serde_json::json!({ "evidence": evidence.len() }),
         );
         audit::append(&mut tx, &e).await?;

@@ -45,9 +45,26 @@ pub fn test_county() -> &'static [anju_domain::region::Region] {
     })
 }
 
+/// When the tests' clock starts: noon in Beijing on a fixed day, so that no test depends on
+/// the day it runs or on how close to midnight it is.
+pub fn test_start() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-30T04:00:00Z")
+        .expect("a fixed instant")
+        .with_timezone(&chrono::Utc)
+}
+
+/// A store over `url` with a fresh key set, telling time by a [`crate::TestClock`] started at
+/// [`test_start`].
+pub async fn open_test_store(url: &str) -> Store {
+    Store::open(url, test_vault())
+        .await
+        .expect("open database")
+        .with_clock(std::sync::Arc::new(crate::TestClock::at(test_start())))
+}
+
 /// Opens a fresh database and sets up the tests' county, as `anju init` would.
 async fn open_with_county(url: &str) -> Store {
-    let store = Store::open(url, test_vault()).await.expect("open database");
+    let store = open_test_store(url).await;
     store
         .init_county(test_county(), "test")
         .await
@@ -60,7 +77,7 @@ pub async fn sqlite_empty() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("anju.db").display());
     TestDb {
-        store: Store::open(&url, test_vault()).await.expect("open sqlite"),
+        store: open_test_store(&url).await,
         url,
         pg_name: None,
         _dir: Some(dir),
@@ -82,9 +99,7 @@ pub async fn sqlite() -> TestDb {
 pub async fn postgres_empty() -> TestDb {
     let (url, name) = postgres_database().await;
     TestDb {
-        store: Store::open(&url, test_vault())
-            .await
-            .expect("open postgres"),
+        store: open_test_store(&url).await,
         url,
         pg_name: Some(name),
         _dir: None,

@@ -2,6 +2,7 @@
 //! projection, write the audit row — all in one transaction. Bulk loads (demo, event-log import)
 //! write many already-decided houses with multi-row statements, still in transactions.
 
+use crate::audit::Outcome;
 use crate::audit::{self, AuditEntry};
 use crate::codec::{self, EventRow, SpanRow};
 use crate::db::Tx;
@@ -186,7 +187,7 @@ impl Store {
         source: &str,
         allocate: bool,
     ) -> Result<Event> {
-        let now = now();
+        let now = self.now();
         let mut tx = self.db.begin().await?;
         let outcome = match allocate {
             true => match self.allocate(&mut tx, scope, &cmd).await {
@@ -202,7 +203,7 @@ impl Store {
         match outcome {
             Ok(event) => {
                 let detail = serde_json::json!({ "seq": event.seq, "effective": event.effective });
-                let entry = audit_entry(actor, source, cmd, now, "ok", detail.to_string());
+                let entry = audit_entry(actor, source, cmd, now, Outcome::Ok, detail.to_string());
                 audit::append(&mut tx, &entry).await?;
                 tx.commit().await?;
                 Ok(event)
@@ -211,10 +212,10 @@ impl Store {
                 tx.rollback().await?;
                 if let StoreError::Rule(v) = &err {
                     let mut tx = self.db.begin().await?;
-                    let outcome = format!("refused:{}", v.code.as_str());
+                    let outcome = Outcome::refused(v.code.as_str());
                     let detail =
                         serde_json::json!({ "rule": v.code.as_str(), "message": v.message });
-                    let entry = audit_entry(actor, source, cmd, now, &outcome, detail.to_string());
+                    let entry = audit_entry(actor, source, cmd, now, outcome, detail.to_string());
                     audit::append(&mut tx, &entry).await?;
                     tx.commit().await?;
                 }
@@ -525,7 +526,7 @@ fn audit_entry(
     source: &str,
     cmd: &Command,
     at: DateTime<Utc>,
-    outcome: &str,
+    outcome: Outcome,
     detail: String,
 ) -> AuditEntry {
     AuditEntry {
@@ -535,7 +536,7 @@ fn audit_entry(
         source: source.to_string(),
         action: format!("house.{}", cmd.change.kind().code()),
         object: cmd.house.to_string(),
-        outcome: outcome.to_string(),
+        outcome,
         reason: cmd.reason.clone(),
         detail,
     }
@@ -606,12 +607,6 @@ async fn insert_event(tx: &mut Tx, house_id: i64, e: &EventRow) -> Result<()> {
     Ok(())
 }
 
-/// The current instant, truncated to the microsecond both databases keep.
-pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    codec::from_micros(codec::micros(t)).unwrap_or(t)
-}
-
 /// A refused attempt made outside `execute` (demo, import), to be audited with a batch.
 #[derive(Debug, Clone)]
 pub struct RefusedAttempt {
@@ -643,7 +638,7 @@ impl Store {
                 source: source.to_string(),
                 action: format!("house.{}", r.change),
                 object: r.house.clone(),
-                outcome: format!("refused:{}", r.violation.code.as_str()),
+                outcome: crate::audit::Outcome::refused(r.violation.code.as_str()),
                 reason: None,
                 detail: serde_json::json!({ "rule": r.violation.code.as_str(), "message": r.violation.message }).to_string(),
             };
@@ -651,13 +646,13 @@ impl Store {
         }
         let events: usize = houses.iter().map(|h| h.events.len()).sum();
         let entry = AuditEntry {
-            at: now(),
+            at: self.now(),
             actor_id: actor.id.clone(),
             actor_role: codec::role_code(actor.role),
             source: source.to_string(),
             action: action.to_string(),
             object: "houses".into(),
-            outcome: "ok".into(),
+            outcome: crate::audit::Outcome::Ok,
             reason: None,
             detail: serde_json::json!({ "houses": houses.len(), "events": events, "refused": refusals.len() }).to_string(),
         };

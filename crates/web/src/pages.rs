@@ -116,13 +116,7 @@ pub async fn login(
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
     match state
         .store
-        .login(
-            &f.username,
-            &f.password,
-            totp,
-            &source.0,
-            chrono::Utc::now(),
-        )
+        .login(&f.username, &f.password, totp, &source.0, state.store.now())
         .await
     {
         Ok(ok) => {
@@ -249,7 +243,7 @@ pub async fn change_password(
             &f.old,
             &f.new,
             &source.0,
-            chrono::Utc::now(),
+            state.store.now(),
         )
         .await
     {
@@ -327,10 +321,10 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
         t => t?,
     };
     let reference = state.store.reference();
-    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let today = state.store.today();
     let deadlines = state.store.deadlines().await?;
     let backup_warning = if s.principal.may(anju_domain::auth::Action::ManageSettings) {
-        state.store.backup_warning(anju_store::now()).await?
+        state.store.backup_warning(state.store.now()).await?
     } else {
         None
     };

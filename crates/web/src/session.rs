@@ -76,7 +76,7 @@ pub async fn load_session(
     next: Next,
 ) -> PageResult {
     if let Some(token) = cookie(req.headers(), SESSION_COOKIE)
-        && let Some(s) = state.store.session(&token, chrono::Utc::now()).await?
+        && let Some(s) = state.store.session(&token, state.store.now()).await?
     {
         req.extensions_mut().insert(s);
         req.extensions_mut().insert(Token(token));
@@ -176,7 +176,7 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             .get::<Session>()
             .map(|s| s.principal.clone());
         let entry = AuditEntry {
-            at: anju_store::now(),
+            at: state.store.now(),
             actor_id: who
                 .as_ref()
                 .map_or_else(String::new, |p| p.username.clone()),
@@ -186,7 +186,7 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             source,
             action: format!("http.{}", parts.method.as_str().to_lowercase()),
             object: parts.uri.path().chars().take(200).collect(),
-            outcome: "refused:csrf".into(),
+            outcome: anju_store::audit::Outcome::refused("csrf"),
             reason: None,
             detail: "{}".into(),
         };

@@ -166,7 +166,7 @@ async fn drill(src: TestDb, empty: TestDb) {
     }
     assert!(dst.report(report).await.unwrap().digest_holds());
     assert!(
-        dst.login("t101-fz", "Anju-2024q", None, "test", chrono::Utc::now())
+        dst.login("t101-fz", "Anju-2024q", None, "test", dst.now())
             .await
             .is_ok(),
         "an account logs in on the restored system"

@@ -104,7 +104,7 @@ fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
         code.clone(),
         "0".repeat(32),
         &who,
-        Utc::now(),
+        noon(today),
         today,
         &dict,
         &ev,
@@ -265,7 +265,7 @@ mod fuzz {
                 let who = Importers::for_file("f.xlsx", &sha);
                 let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
                 let ev = ledger_evidence("f.xlsx", &sha, 2);
-                if let Ok(events) = events(&r, code.clone(), "0".repeat(32), &who, Utc::now(), today, &dict, &ev) {
+                if let Ok(events) = events(&r, code.clone(), "0".repeat(32), &who, noon(today), today, &dict, &ev) {
                     let mut s = HouseState::new(code);
                     for e in &events {
                         s = apply(s, e);
@@ -275,4 +275,9 @@ mod fuzz {
             }
         }
     }
+}
+
+/// Noon in Beijing on `day`, as a recording time: the import's clock in these tests.
+fn noon(day: NaiveDate) -> chrono::DateTime<Utc> {
+    day.and_hms_opt(4, 0, 0).unwrap().and_utc()
 }

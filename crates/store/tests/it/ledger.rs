@@ -322,11 +322,7 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
         .unwrap();
     assert!(then.total.counts.iter().all(|c| *c == 0));
     let now = store
-        .ledger(
-            Form::Attachment2,
-            &Scope::All,
-            AsOf::Recorded(anju_store::now()),
-        )
+        .ledger(Form::Attachment2, &Scope::All, AsOf::Recorded(store.now()))
         .await
         .unwrap();
     let today = store

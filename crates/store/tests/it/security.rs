@@ -12,7 +12,7 @@ use anju_store::reports::NewReport;
 use anju_store::testing::*;
 use anju_store::vault::Vault;
 use anju_store::{AuthError, NewAccount, Store, StoreError, on_db};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 
 const TOWN: &str = "370829101";
 const OTHER_TOWN: &str = "370829102";
@@ -227,7 +227,7 @@ async fn new_account(store: &Store, username: &str, role: Role, region: Option<&
 
 async fn one_time_passwords_policy_history_and_expiry(store: &Store) {
     let otp = new_account(store, "wang", Role::TownOperator, Some(TOWN)).await;
-    let now = Utc::now();
+    let now = store.now();
     let ok = store
         .login("wang", &otp, None, "10.0.0.1", now)
         .await
@@ -284,7 +284,7 @@ async fn one_time_passwords_policy_history_and_expiry(store: &Store) {
 
 async fn five_failures_lock_known_and_unknown_names_alike(store: &Store) {
     let otp = new_account(store, "li", Role::TownOperator, Some(TOWN)).await;
-    let t0 = Utc::now();
+    let t0 = store.now();
     let before = audit_count(store).await;
     for i in 0..5 {
         let t = t0 + Duration::minutes(i);
@@ -330,7 +330,7 @@ async fn five_failures_lock_known_and_unknown_names_alike(store: &Store) {
 
 async fn sessions_expire_idle_and_absolute_and_end_on_logout(store: &Store) {
     let otp = new_account(store, "zhao", Role::TownPrincipal, Some(TOWN)).await;
-    let t0 = Utc::now();
+    let t0 = store.now();
     let s = store.login("zhao", &otp, None, "x", t0).await.unwrap();
     assert_eq!(s.session.principal.role, Role::TownPrincipal);
     assert!(
@@ -406,7 +406,7 @@ async fn sessions_expire_idle_and_absolute_and_end_on_logout(store: &Store) {
 
 async fn totp_second_factor(store: &Store) {
     let otp = new_account(store, "county", Role::CountyOffice, Some(COUNTY)).await;
-    let t0 = Utc::now();
+    let t0 = store.now();
     // Required for signers once the policy says so.
     let admin = system();
     let sec = Security {
@@ -864,7 +864,7 @@ async fn one_audit_row_per_write(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 9, VILLAGE, UsageCategory::Other).await;
     let admin = system();
-    let t0 = Utc::now();
+    let t0 = store.now();
     async fn step<F: std::future::Future<Output = ()>>(store: &Store, action: &str, f: F) {
         let before = audit_count(store).await;
         f.await;

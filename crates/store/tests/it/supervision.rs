@@ -31,7 +31,7 @@ fn rule(e: StoreError) -> RuleCode {
 }
 
 fn today() -> NaiveDate {
-    anju_domain::rules::beijing_date(anju_store::now())
+    anju_domain::rules::beijing_date(anju_store::testing::test_start())
 }
 
 async fn a_lagging_town_is_told_and_answers_once(store: &Store) {

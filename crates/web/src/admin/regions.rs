@@ -180,7 +180,7 @@ async fn page(
         current_towns: current(RegionLevel::Town),
         current_villages: current(RegionLevel::Village),
         changes,
-        today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
+        today: state.store.today().to_string(),
         error,
         saved,
         open,

@@ -25,10 +25,6 @@ use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-fn today() -> NaiveDate {
-    beijing_date(anju_store::now())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Ranking and circular
 
@@ -105,7 +101,7 @@ pub async fn ranking(State(state): State<AppState>, caller: Caller) -> PageResul
             .collect(),
         note: RANK_NOTE,
         may_supervise: s.principal.may(Action::Supervise),
-        today: today().to_string(),
+        today: state.store.today().to_string(),
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -128,7 +124,7 @@ pub async fn ranking_download(
         .ranking()
         .await
         .not_found_as("没有可查看的镇街")?;
-    let day = today();
+    let day = state.store.today();
     let title = "自建房安全专项整治工作进展通报".to_string();
     let rows: Vec<Vec<String>> = ranked.iter().map(rank_row).collect();
     let (bytes, mime, ext) = match q.format.as_str() {
@@ -245,7 +241,7 @@ async fn supervision_list(
         .supervisions()
         .await
         .not_found_as("没有可查看的督办通知")?;
-    let day = today();
+    let day = state.store.today();
     let page = SupervisionList {
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
@@ -432,7 +428,10 @@ struct RemindersPage {
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn reminders(State(state): State<AppState>, caller: Caller) -> PageResult {
-    let items = caller.access(&state.store).reminders(today()).await?;
+    let items = caller
+        .access(&state.store)
+        .reminders(state.store.today())
+        .await?;
     let page = RemindersPage {
         chrome: Some(chrome(&state, &caller.session)),
         demo: state.is_demo().await,
@@ -445,7 +444,10 @@ pub async fn reminders(State(state): State<AppState>, caller: Caller) -> PageRes
 /// that no page waits for it).
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn reminder_count(State(state): State<AppState>, caller: Caller) -> PageResult {
-    let items = caller.access(&state.store).reminders(today()).await?;
+    let items = caller
+        .access(&state.store)
+        .reminders(state.store.today())
+        .await?;
     let count: i64 = items.iter().map(|i| i.count).sum();
     Ok(axum::Json(serde_json::json!({ "count": count, "kinds": items.len() })).into_response())
 }

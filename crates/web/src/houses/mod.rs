@@ -597,7 +597,7 @@ async fn house_page(
     let offered = anju_domain::offer::offer(
         st,
         &s.principal.actor(),
-        anju_store::now(),
+        state.store.now(),
         &reference.dictionaries,
     );
     let actions = offered

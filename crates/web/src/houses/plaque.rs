@@ -270,7 +270,7 @@ pub async fn owner_notice(
             ],
         ),
     };
-    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let today = state.store.today();
     let deadline = today + chrono::Duration::days(15);
     let town = region_name(&state, record.town.as_str());
     let office = format!("{town}自建房安全专项整治办公室");

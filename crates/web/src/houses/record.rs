@@ -236,7 +236,7 @@ async fn registration_page(
     s: &anju_store::Session,
     shown: Shown<'_>,
 ) -> Response {
-    let now = anju_store::now();
+    let now = state.store.now();
     let today = beijing_date(now);
     let scope = state.store.access(&s.principal, "web").scope();
     let villages = villages(state, &scope, today);
@@ -345,7 +345,7 @@ async fn correction_page(
     let Some(record) = house.state.record.clone() else {
         return Err(PageError::Conflict("该房屋尚未登记".into()));
     };
-    let now = anju_store::now();
+    let now = state.store.now();
     let today = beijing_date(now);
     let villages = villages(state, &access.scope(), today);
     let posted = shown.posted;

@@ -650,7 +650,7 @@ async fn form_page(
 ) -> PageResult {
     let s = &caller.session;
     let house = caller.access(&state.store).house(code).await?;
-    let now = anju_store::now();
+    let now = state.store.now();
     let reference = state.store.reference();
     let offered = offer(
         &house.state,

@@ -9,7 +9,7 @@ use crate::pages::{Chrome, chrome, render_page};
 use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
-use anju_domain::rules::beijing_date;
+
 use anju_render::Header;
 use anju_store::access::Access;
 use askama::Template;
@@ -178,7 +178,7 @@ pub async fn show(
         title: anju_render::title(&t),
         unit_name: t.unit.clone(),
         as_of: p.day.map_or_else(
-            || format!("{}（今日）", beijing_date(anju_store::now())),
+            || format!("{}（今日）", state.store.today()),
             |d| d.to_string(),
         ),
         unit: p.unit.map(|u| u.to_string()).unwrap_or_default(),
@@ -299,10 +299,7 @@ pub async fn download(
     let header = Header {
         preparer: caller.principal().name.clone(),
         contact: String::new(),
-        filled_on: p
-            .day
-            .unwrap_or_else(|| beijing_date(anju_store::now()))
-            .to_string(),
+        filled_on: p.day.unwrap_or_else(|| state.store.today()).to_string(),
     };
     let detail = serde_json::json!({ "form": p.form.number(), "format": q.format, "as_of": p.day });
     let object = p
@@ -377,13 +374,13 @@ pub(crate) async fn send_file(
 ) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let entry = anju_store::audit::AuditEntry {
-        at: anju_store::now(),
+        at: state.store.now(),
         actor_id: s.principal.username.clone(),
         actor_role: anju_store::codec::role_code(s.principal.role),
         source: source.to_string(),
         action: file.action.into(),
         object: file.object.to_string(),
-        outcome: "ok".into(),
+        outcome: anju_store::audit::Outcome::Ok,
         reason: None,
         detail: file.detail.to_string(),
     };

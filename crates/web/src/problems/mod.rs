@@ -93,7 +93,7 @@ fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
         deadline: p.deadline.map(|d| d.to_string()).unwrap_or_default(),
         days_over: match p.deadline {
             Some(d) if p.status.is_open() => {
-                let today = anju_domain::rules::beijing_date(anju_store::now());
+                let today = state.store.today();
                 (-anju_domain::campaign::days_left(d, today)).max(0)
             }
             _ => 0,
@@ -147,7 +147,7 @@ async fn list_page(
             .iter()
             .map(|x| (x.code().to_string(), x.label().to_string()))
             .collect(),
-        today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
+        today: state.store.today().to_string(),
         error,
     };
     Ok(render(&page, code))

@@ -84,7 +84,7 @@ async fn the_county_office_manages_accounts(store: &Store) {
     assert_ne!(otp, otp2);
     assert!(
         store
-            .login("li", &otp, None, "t", chrono::Utc::now())
+            .login("li", &otp, None, "t", store.now())
             .await
             .is_err()
     );
@@ -94,14 +94,14 @@ async fn the_county_office_manages_accounts(store: &Store) {
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert!(
         store
-            .login("li", &otp2, None, "t", chrono::Utc::now())
+            .login("li", &otp2, None, "t", store.now())
             .await
             .is_err()
     );
     app.post_form("/admin/accounts/li/enable", &co, &[]).await;
     assert!(
         store
-            .login("li", &otp2, None, "t", chrono::Utc::now())
+            .login("li", &otp2, None, "t", store.now())
             .await
             .is_ok()
     );
@@ -319,7 +319,7 @@ async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_a
     // A good backup recorded: the settings page shows it and the warning is gone.
     store
         .record_backup(anju_store::backup::LastBackup {
-            at: anju_store::now().to_rfc3339(),
+            at: store.now().to_rfc3339(),
             ok: true,
             detail: "/var/backups/anju/anju-20261130-031500".into(),
             bytes: 3 * 1048576,

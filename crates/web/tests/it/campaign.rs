@@ -88,8 +88,7 @@ async fn a_notice_is_answered_once_and_the_bell_counts_it(store: &Store) {
     two_towns(store).await;
     let app = TestApp::new(store);
     let county = app.user("sv-county", Role::CountyOffice, "370829").await;
-    let due = (anju_domain::rules::beijing_date(anju_store::now()) + chrono::Duration::days(3))
-        .to_string();
+    let due = (store.today() + chrono::Duration::days(3)).to_string();
     let notice = |body: &'static str| {
         [
             ("town", "370829102000"),
@@ -246,7 +245,7 @@ async fn the_home_page_shows_each_towns_progress_in_each_phase(store: &Store) {
     assert!(html.contains("各镇街阶段进度"), "{html}");
     // The notice's look-back phase ended on 2024-04-30: the other town has looked back at 0 of
     // its 1 legacy closure, overdue since then; the first town has none to do.
-    let today = anju_domain::rules::beijing_date(anju_store::now());
+    let today = store.today();
     let over = (today - chrono::NaiveDate::from_ymd_opt(2024, 4, 30).unwrap()).num_days();
     let table = &html[html.find("各镇街阶段进度").unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];

@@ -35,7 +35,7 @@ pub async fn session(store: &Store, username: &str, role: Role, region: &str) ->
 
 pub async fn login(store: &Store, username: &str, password: &str) -> (String, String) {
     let ok = store
-        .login(username, password, None, "test", chrono::Utc::now())
+        .login(username, password, None, "test", store.now())
         .await
         .unwrap();
     (format!("anju_session={}", ok.token), ok.session.csrf)

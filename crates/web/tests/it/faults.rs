@@ -83,13 +83,13 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
         loop {
             i += 1;
             let entry = anju_store::audit::AuditEntry {
-                at: anju_store::now(),
+                at: store.now(),
                 actor_id: "test".into(),
                 actor_role: "system".into(),
                 source: "test".into(),
                 action: "fill".into(),
                 object: format!("{i}"),
-                outcome: "ok".into(),
+                outcome: anju_store::audit::Outcome::Ok,
                 reason: None,
                 detail: "{}".into(),
             };
@@ -266,7 +266,7 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
     assert!(html.contains("页码无效"), "{html}");
     // A login with a NUL in the name is just a failed login.
     let ok = store
-        .login("nul-\u{0}clerk", "x\u{0}", None, "t", chrono::Utc::now())
+        .login("nul-\u{0}clerk", "x\u{0}", None, "t", store.now())
         .await;
     assert!(matches!(ok, Err(anju_store::AuthError::Failed)), "{ok:?}");
     // A step whose remark holds a NUL, or 500,000 characters: refused naming the field.
