@@ -90,7 +90,7 @@ pub async fn list(
             })
             .collect(),
         may_prepare: s.principal.may(Action::PrepareReport),
-        today: anju_domain::rules::beijing_date(anju_store::now()).to_string(),
+        today: state.store.today().to_string(),
     };
     Ok(render_page(&page))
 }
@@ -161,8 +161,14 @@ struct ReportPage {
     headings: Vec<&'static str>,
     rows: Vec<(String, Vec<String>)>,
     diffs: Vec<DiffLine>,
-    actions: Vec<(String, String)>,
+    /// Actions the caller may take: (code, button label, statement confirmed when it needs
+    /// the holder's password; empty when it does not).
+    actions: Vec<(String, String, String)>,
     may_return: bool,
+    /// What returning confirms (the county office's password is asked too).
+    return_statement: String,
+    /// A refused action's message, shown above its form.
+    error: Option<String>,
     /// The scanned signed-and-stamped copy (name), if uploaded.
     scan: Option<String>,
     may_scan: bool,
@@ -173,6 +179,16 @@ pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+) -> PageResult {
+    report_page(&state, &caller, id, None).await
+}
+
+/// The report page; with `error`, answered 422 with the refusal above the forms.
+async fn report_page(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    error: Option<String>,
 ) -> PageResult {
     let s = &caller.session;
     let access = caller.access(&state.store);
@@ -196,13 +212,25 @@ pub async fn show(
             .map(|(_, h)| *h)
             .collect()
     };
-    let rows = snapshot
+    use anju_domain::report::ReportStatus as S;
+    // What is shown is what is (or will be) signed: the frozen table once signed; before,
+    // the figures signing would freeze now.
+    let table = match &snapshot {
+        Some(snap) => Some(snap.table.clone()),
+        None if r.status == S::Prepared => Some(
+            access
+                .ledger(r.form, Some(&r.unit), AsOf::Happened(r.as_of))
+                .await
+                .not_found_as(REPORT)?,
+        ),
+        None => None,
+    };
+    let rows = table
         .as_ref()
-        .map(|snap| {
-            snap.table
-                .rows
+        .map(|t| {
+            t.rows
                 .iter()
-                .chain(std::iter::once(&snap.table.total))
+                .chain(std::iter::once(&t.total))
                 .map(|row| {
                     (
                         row.name.clone(),
@@ -212,26 +240,38 @@ pub async fn show(
                 .collect()
         })
         .unwrap_or_default();
+    let unit_name = state
+        .store
+        .reference()
+        .regions
+        .iter()
+        .find(|x| x.code == r.unit)
+        .map_or_else(|| r.unit.to_string(), |x| x.name.clone());
+    let title = format!("附件{} {}", r.form.number(), r.form.title());
+    let statement = |what: &str| format!("{what}：{unit_name} {title}，截至 {}", r.as_of);
     let role_may = |a: Action| s.principal.may(a);
     let mut actions = vec![];
-    use anju_domain::report::ReportStatus as S;
     match r.status {
-        S::Prepared if role_may(Action::SignReport) => {
-            actions.push(("sign".into(), "签字（冻结数字）".into()))
-        }
+        S::Prepared if role_may(Action::SignReport) => actions.push((
+            "sign".into(),
+            "签字（冻结数字）".into(),
+            statement("我已逐项核对上表数字，确认以主要负责同志身份签字"),
+        )),
         S::Signed if role_may(Action::SubmitReport) => {
-            actions.push(("submit".into(), "报送".into()))
+            actions.push(("submit".into(), "报送".into(), String::new()))
         }
-        S::Submitted if role_may(Action::ReviewReport) => {
-            actions.push(("accept".into(), "接收".into()))
-        }
+        S::Submitted if role_may(Action::ReviewReport) => actions.push((
+            "accept".into(),
+            "接收".into(),
+            statement("我已核对签字冻结的数字，确认接收"),
+        )),
         _ => {}
     }
     let page = ReportPage {
-        chrome: Some(chrome(&state, s)),
+        chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         id,
-        title: format!("附件{} {}", r.form.number(), r.form.title()),
+        title: title.clone(),
         unit: r.unit.to_string(),
         as_of: r.as_of.to_string(),
         status: r.status.label().to_string(),
@@ -259,6 +299,8 @@ pub async fn show(
             .collect(),
         actions,
         may_return: r.status == S::Submitted && role_may(Action::ReviewReport),
+        return_statement: statement("确认退回"),
+        error: error.clone(),
         scan: r
             .scan_sha256
             .as_ref()
@@ -266,7 +308,12 @@ pub async fn show(
         may_scan: matches!(r.status, S::Signed | S::Submitted | S::Accepted)
             && role_may(Action::SubmitReport),
     };
-    Ok(render_page(&page))
+    let status = if error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(crate::pages::render(&page, status))
 }
 
 #[derive(Deserialize)]
@@ -274,6 +321,15 @@ pub struct ActForm {
     action: String,
     #[serde(default)]
     reason: String,
+    /// The holder's password, asked again to sign, accept or return.
+    #[serde(default)]
+    password: String,
+    /// The holder's dynamic code, where the account has one.
+    #[serde(default)]
+    totp: String,
+    /// The confirmation box naming the unit, form and date.
+    #[serde(default)]
+    confirm: String,
 }
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
@@ -292,11 +348,53 @@ pub async fn act(
         },
         other => return Err(PageError::refused(format!("未知操作：{other}"))),
     };
-    caller
-        .access(&state.store)
-        .act_on_report(id, &action)
-        .await
-        .not_found_as(REPORT)?;
+    // Signing, accepting and returning are the holder's own acts: the box naming what is
+    // signed must be ticked and the password (and dynamic code) given again.
+    if !matches!(action, ReportAction::Submit) {
+        // Scope first: nothing is asked of a report the account cannot see.
+        caller
+            .access(&state.store)
+            .report(id)
+            .await
+            .not_found_as(REPORT)?;
+        // Who may is decided before anything is asked (a clerk's "sign" is refused as such).
+        let needed = match action {
+            ReportAction::Sign => Action::SignReport,
+            _ => Action::ReviewReport,
+        };
+        if !caller.principal().may(needed) {
+            return Err(PageError::Denied(format!(
+                "{}无权对台账进行“{}”",
+                caller.principal().role.label(),
+                action.label()
+            )));
+        }
+        if f.confirm != "yes" {
+            let m = "请先勾选确认：核对无误后方可办理";
+            return report_page(&state, &caller, id, Some(m.into())).await;
+        }
+        let totp = Some(f.totp.trim()).filter(|t| !t.is_empty());
+        if let Err(e) = state
+            .store
+            .confirm_identity(
+                &caller.session.principal.username,
+                &f.password,
+                totp,
+                &caller.source,
+            )
+            .await
+        {
+            return match e {
+                anju_store::AuthError::Store(e) => Err(e.into()),
+                e => report_page(&state, &caller, id, Some(format!("身份确认未通过：{e}"))).await,
+            };
+        }
+    }
+    let done = caller.access(&state.store).act_on_report(id, &action).await;
+    if let Err(anju_store::StoreError::Rule(v)) = &done {
+        return report_page(&state, &caller, id, Some(v.to_string())).await;
+    }
+    done.not_found_as(REPORT)?;
     Ok(Redirect::to(&format!("/reports/{id}")).into_response())
 }
 

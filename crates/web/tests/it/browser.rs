@@ -8,7 +8,7 @@
 
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
-use anju_domain::dict::{Grade, UsageCategory};
+use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::testing::*;
 use anju_store::{NewAccount, Store};
@@ -347,7 +347,7 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     let mut h = h;
     h.version = 2;
     // The browser's steps default to today in Beijing (UTC+8), not UTC.
-    h.day = anju_domain::rules::beijing_date(anju_store::now());
+    h.day = store.today();
     h.ok(
         &reviewer(),
         Change::Reviewed {
@@ -708,5 +708,113 @@ async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_the
     assert!(options.contains("南旺新村"), "{options}");
     select.select_by_value("370830102901").await.unwrap();
     shot(&c, "phone-register-new-village").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_password() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    let store = &db.store;
+    with_villages(store).await;
+    // Two houses surveyed, one with a hazard: by hand, 已排查 2 and 初步判断存在隐患 1.
+    let mut a = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    a.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    let mut b = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    b.ok(&clerk(), survey(Judgement::Hazard)).await;
+    account(store, "sign-op", Role::TownOperator, "370829101").await;
+    account(store, "sign-boss", Role::TownPrincipal, "370829101").await;
+    let op = store.account("sign-op").await.unwrap().principal();
+    let id = store
+        .access(&op, "test")
+        .prepare_report(&anju_store::reports::NewReport {
+            form: anju_domain::ledger::Form::from_number(2).unwrap(),
+            unit: RegionCode::parse("370829101000").unwrap(),
+            as_of: store.today(),
+            contact: "0537-6812345".into(),
+            supersedes: None,
+        })
+        .await
+        .unwrap();
+    let base = format!("http://{}", serve(store).await);
+    let (_driver, port) = start_driver().await;
+    let c = browser(port, 1920, 1080).await;
+    log_in(&c, &base, "sign-boss").await;
+    c.goto(&format!("{base}/reports/{id}")).await.unwrap();
+    wait_for(&c, "form.confirm input[name=password]", "sign-form").await;
+    let page = text(&c).await;
+    assert!(page.contains("签字将冻结的数字"), "{page}");
+    assert!(page.contains("确认以主要负责同志身份签字"), "{page}");
+    let total: Vec<String> = {
+        let row = c
+            .find(Locator::XPath(
+                "//table[contains(@class,'ledger')]//tr[td[1]='合计']",
+            ))
+            .await
+            .unwrap();
+        let mut cells = vec![];
+        for td in row.find_all(Locator::Css("td")).await.unwrap() {
+            cells.push(td.text().await.unwrap());
+        }
+        cells
+    };
+    assert_eq!(total.get(1).map(String::as_str), Some("2"), "{total:?}");
+    shot(&c, "desktop-report-before-signing").await;
+    // Signing with the box ticked but a wrong password is refused on the same page.
+    c.find(Locator::Css("form.confirm input[name=confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("wrong-password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let refused = wait_for(&c, "p.error", "reauth-refused").await;
+    assert!(refused.text().await.unwrap().contains("身份确认未通过"));
+    // Again, with the password: signed, and the frozen figures are what was shown.
+    c.find(Locator::Css("form.confirm input[name=confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("Anju-2024q")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, &format!("/reports/{id}")).await;
+    for _ in 0..50 {
+        if text(&c).await.contains("签字时冻结的数字") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = text(&c).await;
+    assert!(
+        page.contains("已签字") && page.contains("核对一致"),
+        "{page}"
+    );
+    shot(&c, "desktop-report-signed").await;
     c.close().await.unwrap();
 }

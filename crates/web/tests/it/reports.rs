@@ -58,8 +58,66 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     let html = page(&op).await;
     assert!(html.contains("已填报") && !html.contains("签字（冻结数字）"));
     assert_eq!(act(&op, &[("action", "sign")]).await, StatusCode::FORBIDDEN);
-    assert!(page(&pr).await.contains("签字（冻结数字）"));
-    assert_eq!(act(&pr, &[("action", "sign")]).await, StatusCode::SEE_OTHER);
+    // Before signing, the principal sees the figures signing freezes (worked out by hand:
+    // one house, surveyed, no hazard — 已排查 1 in the town and in the total) and the
+    // statement naming the unit, form and date.
+    let html = page(&pr).await;
+    assert!(html.contains("签字（冻结数字）"), "{html}");
+    assert!(html.contains("签字将冻结的数字（截至 2024-06-30"), "{html}");
+    assert!(html.contains("<td>合计</td><td>1</td>"), "{html}");
+    assert!(
+        html.contains("确认以主要负责同志身份签字：")
+            && html.contains("附件2")
+            && html.contains("截至 2024-06-30"),
+        "{html}"
+    );
+    // Without ticking the statement, or with a wrong password, nothing is signed.
+    let res = app
+        .post_form(
+            &format!("/reports/{id}/act"),
+            &pr,
+            &[
+                ("action", "sign"),
+                ("password", crate::common::TEST_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("请先勾选确认"), "{}", res.text());
+    let res = app
+        .post_form(
+            &format!("/reports/{id}/act"),
+            &pr,
+            &[
+                ("action", "sign"),
+                ("confirm", "yes"),
+                ("password", "not-the-password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text().contains("身份确认未通过：用户名或密码错误"),
+        "{}",
+        res.text()
+    );
+    assert!(page(&pr).await.contains("已填报"));
+    let refused: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'reauth' AND outcome = 'refused:failed' AND actor_id = 'pr'").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(refused, 1);
+    assert_eq!(
+        act(
+            &pr,
+            &[
+                ("action", "sign"),
+                ("confirm", "yes"),
+                ("password", crate::common::TEST_PASSWORD)
+            ]
+        )
+        .await,
+        StatusCode::SEE_OTHER
+    );
     // The signature's audit row says it came through the web (the client's address; "unknown"
     // without a socket in these router tests), never "cli", and carries the digest.
     let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
@@ -150,9 +208,21 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     );
     let html = page(&co).await;
     assert!(html.contains("已报送") && html.contains("退回"));
+    // Returning asks the county office's password too.
     let status = act(
         &co,
         &[("action", "return"), ("reason", "数字与村级台账不符")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let status = act(
+        &co,
+        &[
+            ("action", "return"),
+            ("reason", "数字与村级台账不符"),
+            ("confirm", "yes"),
+            ("password", crate::common::TEST_PASSWORD),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
