@@ -14,6 +14,7 @@ pub mod admin;
 pub mod api;
 pub mod campaign;
 pub mod error;
+pub mod flash;
 pub mod houses;
 pub mod imports;
 pub mod ledgers;
@@ -244,6 +245,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::csrf_guard,
         ))
+        .layer(middleware::from_fn(flash::layer))
         .layer(middleware::from_fn(request_log))
         .layer(middleware::from_fn_with_state(
             state.clone(),

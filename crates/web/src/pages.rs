@@ -37,6 +37,8 @@ pub struct Chrome {
     pub unit: String,
     /// Whether the 用户/设置 link is shown.
     pub admin: bool,
+    /// What the last write said (shown once, after its redirect).
+    pub flash: Option<String>,
 }
 
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
@@ -46,6 +48,7 @@ pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
         name: s.principal.name.clone(),
         role: s.principal.role.label().to_string(),
         admin: s.principal.may(anju_domain::auth::Action::ManageAccounts),
+        flash: crate::flash::current(),
         unit: s
             .principal
             .region

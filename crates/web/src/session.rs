@@ -1,6 +1,7 @@
 //! Sessions and CSRF. The cookie holds a random token (HttpOnly, SameSite=Lax, Secure behind
 //! HTTPS); the server keeps only its hash. Every POST/PUT/PATCH/DELETE must carry the session's
-//! CSRF token (form field `csrf`, header `X-CSRF-Token`, or for uploads the `csrf` query parameter); the login form, before there is a
+//! CSRF token (form field `csrf` — an upload's first field —, or header `X-CSRF-Token`), never
+//! in the address; the login form, before there is a
 //! session, uses a double-submit cookie. A cross-origin `Origin` is refused outright.
 
 use crate::AppState;
@@ -142,17 +143,16 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let (given, body) = match header_token {
         Some(t) => (Some(t), body),
-        // Uploads are not buffered to find a form field: their forms carry the token in the
-        // action's query string instead.
+        // Uploads are not buffered: their forms send the token as the first field, which is
+        // read off the front of the body and put back.
         None if is_multipart => {
-            let t = parts.uri.query().and_then(|q| {
-                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-                    .ok()?
-                    .into_iter()
-                    .find(|(k, _)| k == "csrf")
-                    .map(|(_, v)| v)
-            });
-            (t, body)
+            let boundary = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(multipart_boundary)
+                .unwrap_or_default();
+            first_field_csrf(body, &boundary).await
         }
         None if is_form => {
             let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
@@ -196,6 +196,89 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         return csrf_refused();
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The `boundary` of a `multipart/form-data` content type.
+fn multipart_boundary(content_type: &str) -> Option<String> {
+    content_type.split(';').find_map(|p| {
+        let v = p.trim().strip_prefix("boundary=")?;
+        Some(v.trim_matches('"').to_string())
+    })
+}
+
+/// The most read off the front of an upload to find its first field.
+const FIRST_FIELD_LIMIT: usize = 8 * 1024;
+
+/// The value of an upload's first field if it is `csrf`, and the body with what was read put
+/// back in front.
+async fn first_field_csrf(body: Body, boundary: &str) -> (Option<String>, Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut head: Vec<u8> = Vec::new();
+    let mut token = None;
+    while head.len() < FIRST_FIELD_LIMIT && !boundary.is_empty() {
+        match stream.next().await {
+            Some(Ok(data)) => head.extend_from_slice(&data),
+            // A broken body is answered where the handler reads it; nothing is lost here but
+            // its error, and the token check fails.
+            Some(Err(_)) | None => break,
+        }
+        match csrf_in_first_part(&head, boundary) {
+            FirstPart::Token(t) => {
+                token = Some(t);
+                break;
+            }
+            FirstPart::Other => break,
+            FirstPart::Incomplete => {}
+        }
+    }
+    let front =
+        futures_util::stream::once(
+            async move { Ok::<_, axum::Error>(axum::body::Bytes::from(head)) },
+        );
+    let rest = front.chain(stream);
+    (token, Body::from_stream(rest))
+}
+
+enum FirstPart {
+    Token(String),
+    Other,
+    Incomplete,
+}
+
+/// Whether `head` (the front of a multipart body) starts with a complete `csrf` field.
+fn csrf_in_first_part(head: &[u8], boundary: &str) -> FirstPart {
+    let opening = format!("--{boundary}\r\n");
+    if head.len() < opening.len() {
+        return FirstPart::Incomplete;
+    }
+    if !head.starts_with(opening.as_bytes()) {
+        return FirstPart::Other;
+    }
+    let rest = &head[opening.len()..];
+    let Some(end_of_headers) = find(rest, b"\r\n\r\n") else {
+        return FirstPart::Incomplete;
+    };
+    let headers = String::from_utf8_lossy(&rest[..end_of_headers]).to_ascii_lowercase();
+    let named_csrf = headers.lines().any(|l| {
+        l.starts_with("content-disposition:") && l.split(';').any(|p| p.trim() == "name=\"csrf\"")
+    });
+    if !named_csrf {
+        return FirstPart::Other;
+    }
+    let value = &rest[end_of_headers + 4..];
+    let closing = format!("\r\n--{boundary}");
+    match find(value, closing.as_bytes()) {
+        Some(n) => match std::str::from_utf8(&value[..n]) {
+            Ok(t) => FirstPart::Token(t.to_string()),
+            Err(_) => FirstPart::Other,
+        },
+        None => FirstPart::Incomplete,
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A logged-in account whose password need not be changed first. Pages redirect to the login

@@ -21,7 +21,7 @@ use anju_store::supervision::NewSupervision;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -326,7 +326,10 @@ pub async fn supervise(
         Err(StoreError::Rule(v)) => return refuse(form, v.to_string()).await,
         r => r.not_found_as("该镇街不在您的辖区内")?,
     };
-    Ok(Redirect::to(&format!("/supervision/{id}")).into_response())
+    Ok(crate::flash::redirect_with(
+        &format!("/supervision/{id}"),
+        "已保存",
+    ))
 }
 
 #[derive(Template)]
@@ -412,7 +415,10 @@ pub async fn answer(
         }
         r => r.not_found_as("该督办通知不存在或不在您的辖区内")?,
     }
-    Ok(Redirect::to(&format!("/supervision/{id}")).into_response())
+    Ok(crate::flash::redirect_with(
+        &format!("/supervision/{id}"),
+        "已保存",
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,7 +593,7 @@ pub async fn assign(
         }
         r => r?,
     }
-    Ok(Redirect::to("/lookback").into_response())
+    Ok(crate::flash::redirect_with("/lookback", "已分派"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ use anju_store::StoreError;
 use askama::Template;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::NaiveDate;
 
 pub struct Group {
@@ -329,7 +329,13 @@ pub async fn register(State(state): State<AppState>, caller: Caller, req: Reques
         Err(StoreError::Rule(v)) => {
             Ok(refused(v.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await)
         }
-        event => Ok(Redirect::to(&format!("/houses/{}", event?.house)).into_response()),
+        event => {
+            let house = event?.house;
+            Ok(crate::flash::redirect_with(
+                &format!("/houses/{house}"),
+                &format!("已登记，房屋编码 {house}"),
+            ))
+        }
     }
 }
 
@@ -471,7 +477,10 @@ pub async fn correct(
         }
         done => {
             done?;
-            Ok(Redirect::to(&format!("/houses/{code}")).into_response())
+            Ok(crate::flash::redirect_with(
+                &format!("/houses/{code}"),
+                "已保存更正",
+            ))
         }
     }
 }

@@ -20,7 +20,7 @@ use anju_store::StoreError;
 use askama::Template;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -874,7 +874,10 @@ pub async fn submit(
         }
         done => {
             done?;
-            Ok(Redirect::to(&format!("/houses/{code}")).into_response())
+            Ok(crate::flash::redirect_with(
+                &format!("/houses/{code}"),
+                &format!("已保存：{}", k.label()),
+            ))
         }
     }
 }

@@ -14,7 +14,7 @@ use anju_domain::report::ReportAction;
 use anju_store::reports::NewReport;
 use askama::Template;
 use axum::extract::{Form as FormData, Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
+
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -131,7 +131,10 @@ pub async fn prepare(
         .prepare_report(&new)
         .await
         .not_found_as(REPORT)?;
-    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
+    Ok(crate::flash::redirect_with(
+        &format!("/reports/{id}"),
+        "已填报，请主要负责同志核对数字后签字",
+    ))
 }
 
 pub struct DiffLine {
@@ -395,7 +398,14 @@ pub async fn act(
         return report_page(&state, &caller, id, Some(v.to_string())).await;
     }
     done.not_found_as(REPORT)?;
-    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
+    let said = match action {
+        ReportAction::Sign => "已签字，数字已冻结",
+        ReportAction::Submit => "已报送",
+        ReportAction::Accept => "已接收",
+        ReportAction::Return { .. } => "已退回",
+        ReportAction::AttachScan { .. } => "已上传扫描件",
+    };
+    Ok(crate::flash::redirect_with(&format!("/reports/{id}"), said))
 }
 
 /// Uploads the scanned signed-and-stamped copy of a signed report (PDF or photo).
@@ -454,7 +464,10 @@ pub async fn upload_scan(
         )
         .await
         .not_found_as(REPORT)?;
-    Ok(Redirect::to(&format!("/reports/{id}")).into_response())
+    Ok(crate::flash::redirect_with(
+        &format!("/reports/{id}"),
+        "已上传扫描件",
+    ))
 }
 
 /// The scanned copy, to those who may see the report.

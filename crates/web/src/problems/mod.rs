@@ -18,7 +18,7 @@ use anju_store::problems::{NewBatch, NewProblem};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -338,7 +338,7 @@ pub async fn issue(
             r.not_found_as("没有可查看的问题")?;
         }
     }
-    Ok(Redirect::to("/problems").into_response())
+    Ok(crate::flash::redirect_with("/problems", "已下发问题清单"))
 }
 
 pub struct StepLine {
@@ -552,7 +552,10 @@ pub async fn act(
             r.not_found_as("该问题不存在或不在您的辖区内")?;
         }
     }
-    Ok(Redirect::to(&format!("/problems/{id}")).into_response())
+    Ok(crate::flash::redirect_with(
+        &format!("/problems/{id}"),
+        "已保存",
+    ))
 }
 
 /// Problems (问题清单): issuing, the list and each problem's rectification.

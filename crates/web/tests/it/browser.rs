@@ -319,6 +319,10 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         page.contains("存在一定安全隐患") && page.contains("现场照片.jpg"),
         "{page}"
     );
+    // Saved, said so once, and the upload's token never reached the address bar.
+    let said = wait_for(&c, "p.flash", "saved message").await;
+    assert_eq!(said.text().await.unwrap(), "已保存：排查初判");
+    no_token_in_address(&c).await;
     // The thumbnail is served and decodes in the browser.
     let mut width = serde_json::Value::Null;
     for _ in 0..50 {
@@ -558,7 +562,7 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
         .await
         .unwrap();
     c.find(Locator::Css(
-        "form[action^='/problems?'] button[type=submit]",
+        "form[action='/problems'][enctype='multipart/form-data'] button[type=submit]",
     ))
     .await
     .unwrap()
@@ -566,6 +570,7 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     .await
     .unwrap();
     let link = wait_for(&c, "a[href^='/problems/']", "issued problem").await;
+    no_token_in_address(&c).await;
     let href = link.attr("href").await.unwrap().unwrap();
     shot(&c, "desktop-problems").await;
     c.close().await.unwrap();
@@ -817,4 +822,13 @@ async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_passw
     );
     shot(&c, "desktop-report-signed").await;
     c.close().await.unwrap();
+}
+
+/// Every address the browser has been at in a walk must be free of the session's token.
+async fn no_token_in_address(c: &Client) {
+    let url = c.current_url().await.unwrap();
+    assert!(
+        !url.as_str().contains("csrf"),
+        "a CSRF token in the address: {url}"
+    );
 }

@@ -112,8 +112,8 @@ pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// A ledger upload to `path` (multipart: `mode` and the file), CSRF token in the query as
-/// the import form sends it.
+/// A ledger upload to `path` as the import form sends it (multipart: the CSRF token first,
+/// then `mode` and the file).
 pub fn multipart(
     path: &str,
     cookie: &str,
@@ -124,6 +124,11 @@ pub fn multipart(
 ) -> Request<Body> {
     let b = "----anjuimport";
     let mut body = Vec::new();
+    // The token first, as the form sends it (never in the address).
+    body.extend_from_slice(
+        format!("--{b}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .as_bytes(),
+    );
     body.extend_from_slice(
         format!("--{b}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n")
             .as_bytes(),
@@ -136,7 +141,7 @@ pub fn multipart(
     );
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
-    Request::post(format!("{path}?csrf={csrf}"))
+    Request::post(path)
         .header(header::COOKIE, cookie)
         .header(
             header::CONTENT_TYPE,

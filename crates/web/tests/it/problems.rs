@@ -14,14 +14,15 @@ use common::*;
 
 const BOUNDARY: &str = "anju-problem-boundary";
 
+/// An upload as the forms send it: the CSRF token first, then the fields and the file.
 fn multipart(
     path: &str,
-    cookie: &str,
+    user: &User,
     texts: &[(&str, &str)],
     file: Option<(&str, &str, Vec<u8>)>,
 ) -> Request<Body> {
     let mut body = Vec::new();
-    for (k, v) in texts {
+    for (k, v) in std::iter::once(&("csrf", user.csrf.as_str())).chain(texts) {
         body.extend_from_slice(
             format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
                 .as_bytes(),
@@ -36,7 +37,7 @@ fn multipart(
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     Request::post(path)
-        .header(header::COOKIE, cookie)
+        .header(header::COOKIE, &user.cookie)
         .header(
             header::CONTENT_TYPE,
             format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -72,8 +73,8 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let clerk = app.user("jb", Role::TownOperator, "370829101").await;
     let issue = |file: (&'static str, Vec<u8>)| {
         app.send(multipart(
-            &format!("/problems?csrf={}", co.csrf),
-            &co.cookie,
+            "/problems",
+            &co,
             &[
                 ("source", "online_inspection"),
                 ("name", "2024年第3批线上巡检"),
@@ -117,8 +118,7 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     assert!(html.contains("不是有效的"), "{html}");
     assert_eq!(problem_rows(store).await, 0);
     // A clerk cannot issue.
-    let path = format!("/problems?csrf={}", clerk.csrf);
-    let refused = multipart(&path, &clerk.cookie, &[("source", "self_check")], None);
+    let refused = multipart("/problems", &clerk, &[("source", "self_check")], None);
     assert_eq!(app.send(refused).await.status, StatusCode::FORBIDDEN);
     // A good list, as xlsx.
     let mut wb = rust_xlsxwriter::Workbook::new();
@@ -162,8 +162,8 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let path = format!("/problems/{id}");
     let act = |user: &User, action: &str, version: &str, text: &str, file: bool| {
         app.send(multipart(
-            &format!("{path}/act?csrf={}", user.csrf),
-            &user.cookie,
+            &format!("{path}/act"),
+            user,
             &[("action", action), ("version", version), ("text", text)],
             file.then(|| ("files", "整改后.jpg", jpeg())),
         ))

@@ -252,7 +252,7 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
     assert!(html.contains("前期销号日期") && html.contains("刷墙勾缝"));
 
     let version = h.version.to_string();
-    let action = format!("{step}?csrf={}", clerk.csrf);
+    let action = step.clone();
     let res = app
         .post_form(
             &action,

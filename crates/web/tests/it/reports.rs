@@ -168,12 +168,13 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     let upload = |user: &User| {
         let boundary = "anju-scan-boundary";
         let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"; filename=\"附件2签字盖章.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"; filename=\"附件2签字盖章.pdf\"\r\nContent-Type: application/pdf\r\n\r\n",
+            user.csrf
         )
         .into_bytes();
         body.extend_from_slice(&scan_pdf);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        Request::post(format!("/reports/{id}/scan?csrf={}", user.csrf))
+        Request::post(format!("/reports/{id}/scan"))
             .header(header::COOKIE, &user.cookie)
             .header(
                 header::CONTENT_TYPE,

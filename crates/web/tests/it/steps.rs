@@ -173,6 +173,14 @@ enum Part<'a> {
 
 const BOUNDARY: &str = "----anju-test-boundary-7d3f";
 
+/// An upload as the step form sends it: the CSRF token as the first field, never in the
+/// address.
+fn upload(path: &str, user: &User, parts: Vec<Part<'_>>) -> Request<Body> {
+    let mut all = vec![Part::Text("csrf", &user.csrf)];
+    all.extend(parts);
+    multipart(path, user, all)
+}
+
 fn multipart(path: &str, user: &User, parts: Vec<Part<'_>>) -> Request<Body> {
     let mut body = Vec::new();
     for p in parts {
@@ -265,9 +273,17 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     // A HEIC photo is refused by its content, with what to do about it; nothing recorded.
     let mut heic = vec![0, 0, 0, 24];
     heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-    let with_token = format!("{path}?csrf={}", clerk.csrf);
+    // The token in the address is not taken: only in the body.
     let res = app
-        .send(multipart(&with_token, &clerk, survey(heic, "IMG_0001.jpg")))
+        .send(multipart(
+            &format!("{path}?csrf={}", clerk.csrf),
+            &clerk,
+            survey(phone_photo(1), "a.jpg"),
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = app
+        .send(upload(&path, &clerk, survey(heic, "IMG_0001.jpg")))
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = String::from_utf8(res.body).unwrap();
@@ -283,11 +299,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
 
     // The survey with a phone photo: recorded, the photo in the timeline.
     let res = app
-        .send(multipart(
-            &with_token,
-            &clerk,
-            survey(phone_photo(1), "现场.jpg"),
-        ))
+        .send(upload(&path, &clerk, survey(phone_photo(1), "现场.jpg")))
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let page = String::from_utf8(app.get(&format!("/houses/{code}"), &clerk).await.body).unwrap();
@@ -359,10 +371,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         .assign(&h.code, "ev-reviewer")
         .await
         .unwrap();
-    let accept_path = format!(
-        "/houses/{code}/steps/engineering_accepted?csrf={}",
-        reviewer.csrf
-    );
+    let accept_path = format!("/houses/{code}/steps/engineering_accepted");
     let version = h.version.to_string();
     fn with<'a>(version: &'a str, extra: Vec<Part<'a>>) -> Vec<Part<'a>> {
         let mut p = vec![
@@ -376,7 +385,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     }
     let before = snapshot(store).await;
     let res = app
-        .send(multipart(
+        .send(upload(
             &accept_path,
             &reviewer,
             with(
@@ -412,7 +421,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         v.join("|")
     };
     let res = app
-        .send(multipart(
+        .send(upload(
             &accept_path,
             &reviewer,
             with(
@@ -423,7 +432,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let res = app
-        .send(multipart(
+        .send(upload(
             &accept_path,
             &reviewer,
             with(

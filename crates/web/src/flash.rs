@@ -1,0 +1,96 @@
+//! A message for the page after a write (Post/Redirect/Get): the handler answers
+//! [`redirect_with`] — a 303 carrying the message in a short-lived cookie — and the next page
+//! rendered shows it once (the page chrome reads [`current`]) and clears the cookie.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub const FLASH_COOKIE: &str = "anju_flash";
+/// The longest message kept (characters).
+const MAX_CHARS: usize = 200;
+
+tokio::task_local! {
+    static FLASH: Option<String>;
+}
+
+/// The message waiting for this request's page, if any.
+pub fn current() -> Option<String> {
+    FLASH.try_with(Clone::clone).ok().flatten()
+}
+
+/// A 303 to `to` with `message` for the page there.
+pub fn redirect_with(to: &str, message: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    let value: String = message.chars().take(MAX_CHARS).collect();
+    let cookie = format!(
+        "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60",
+        encode(&value)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Makes the waiting message available to the page, and clears it once a page (not another
+/// redirect) has been answered.
+pub async fn layer(req: Request, next: Next) -> Response {
+    let message = crate::session::cookie(req.headers(), FLASH_COOKIE)
+        .and_then(|v| decode(&v))
+        .filter(|m| !m.is_empty());
+    let pending = message.is_some();
+    let mut res = FLASH.scope(message, next.run(req)).await;
+    if pending && !res.status().is_redirection() {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("anju_flash=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+        );
+    }
+    res
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The message, if the cookie holds well-formed UTF-8 text of a sane length.
+fn decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = (bytes.next()? as char).to_digit(16)?;
+            let lo = (bytes.next()? as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+        } else {
+            out.push(b);
+        }
+    }
+    let text = String::from_utf8(out).ok()?;
+    (text.chars().count() <= MAX_CHARS && !text.chars().any(char::is_control)).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_survives_the_cookie_and_junk_is_dropped() {
+        let m = "已保存：初判（存在隐患）";
+        assert_eq!(decode(&encode(m)).as_deref(), Some(m));
+        assert_eq!(decode("%E5%B7"), None, "cut UTF-8");
+        assert_eq!(decode("%0A"), None, "control character");
+        assert_eq!(decode("%G1"), None);
+        assert_eq!(decode(&encode(&"长".repeat(201))), None);
+    }
+}
