@@ -385,6 +385,24 @@ impl Access<'_> {
             .await
     }
 
+    /// [`Access::ledger_houses`] a page at a time (`page`: its number from 1 and its size):
+    /// (how many in all, the page's).
+    pub async fn ledger_houses_page(
+        &self,
+        form: Form,
+        unit: Option<&RegionCode>,
+        as_of: AsOf,
+        column: usize,
+        group: Option<&RegionCode>,
+        page: (u64, u64),
+    ) -> Result<(u64, Vec<LedgerHouse>)> {
+        self.require(Action::ReadLedger, "ledger").await?;
+        let scope = self.unit_scope(unit)?;
+        self.store
+            .ledger_houses_page(form, &scope, as_of, column, group, Some(page))
+            .await
+    }
+
     pub async fn prepare_report(&self, new: &NewReport) -> Result<i64> {
         self.require(Action::PrepareReport, new.unit.as_str())
             .await?;

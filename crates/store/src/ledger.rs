@@ -310,39 +310,99 @@ impl Store {
         column: usize,
         group: Option<&RegionCode>,
     ) -> Result<Vec<LedgerHouse>> {
+        Ok(self
+            .ledger_houses_page(form, scope, as_of, column, group, None)
+            .await?
+            .1)
+    }
+
+    /// The houses behind one figure, a page at a time (`page`: its number from 1 and its size;
+    /// `None` for all): how many there are, and the page's, by house code. Paged and counted
+    /// in SQL, so that a county's 合计 over a million houses costs one page.
+    pub async fn ledger_houses_page(
+        &self,
+        form: Form,
+        scope: &Scope,
+        as_of: AsOf,
+        column: usize,
+        group: Option<&RegionCode>,
+        page: Option<(u64, u64)>,
+    ) -> Result<(u64, Vec<LedgerHouse>)> {
         let Some(count) = form.counts().get(column).copied() else {
-            return Ok(vec![]);
+            return Ok((0, vec![]));
         };
         let reference = self.reference();
         let day = region_day(as_of, self.now());
         let by_village = self.unit_of(scope)?.level() >= RegionLevel::Town;
-        let sql = format!(
-            "SELECT x.code, x.address, h.village_code, x.status, h.town_code {} AND {} ORDER BY x.code",
+        // A row's region is its village's (or town's) code as recorded, resolved through the
+        // merges in force on the day: the recorded codes that resolve to `group`.
+        let in_group = match group {
+            None => String::new(),
+            Some(g) => {
+                let level = if by_village {
+                    RegionLevel::Village
+                } else {
+                    RegionLevel::Town
+                };
+                let codes: Vec<String> = reference
+                    .regions
+                    .iter()
+                    .filter(|r| r.code.level() == level)
+                    .filter(|r| resolve_on(&r.code, day, &reference.region_changes) == *g)
+                    // Region codes are digits only (checked when parsed): safe to inline.
+                    .map(|r| format!("'{}'", r.code.as_str()))
+                    .collect();
+                if codes.is_empty() {
+                    return Ok((0, vec![]));
+                }
+                let column = if by_village {
+                    "h.village_code"
+                } else {
+                    "h.town_code"
+                };
+                format!(" AND {column} IN ({})", codes.join(", "))
+            }
+        };
+        drop(reference);
+        let from = format!(
+            "{} AND {}{in_group}",
             source_with_houses(as_of),
             predicate(count)
         );
         let sp = ScopeParams::of(scope);
-        let rows: Vec<(String, String, String, String, String)> = on_db!(&self.db, p => {
+        let (limit, total) = match page {
+            Some((number, size)) => {
+                let sql = format!("SELECT COUNT(*) {from}");
+                let total: i64 = on_db!(&self.db, p => {
+                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
+                    bind_as_of!(q, as_of).fetch_one(p).await
+                })?;
+                let size = size.clamp(1, 1000);
+                let offset = number.saturating_sub(1).saturating_mul(size);
+                (
+                    format!(" LIMIT {size} OFFSET {offset}"),
+                    Some(total.max(0) as u64),
+                )
+            }
+            None => (String::new(), None),
+        };
+        let sql = format!(
+            "SELECT x.code, x.address, h.village_code, x.status {from} ORDER BY x.code{limit}"
+        );
+        let rows: Vec<(String, String, String, String)> = on_db!(&self.db, p => {
             let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
             bind_as_of!(q, as_of).fetch_all(p).await
         })?;
-        let changes = &reference.region_changes;
-        Ok(rows
+        let houses: Vec<LedgerHouse> = rows
             .into_iter()
-            .filter(|(_, _, village, _, town)| match group {
-                None => true,
-                Some(g) => {
-                    let raw = if by_village { village } else { town };
-                    RegionCode::parse(raw).is_ok_and(|c| resolve_on(&c, day, changes) == *g)
-                }
-            })
-            .map(|(code, address, village_code, status, _)| LedgerHouse {
+            .map(|(code, address, village_code, status)| LedgerHouse {
                 code,
                 address,
                 village_code,
                 status,
             })
-            .collect())
+            .collect();
+        Ok((total.unwrap_or(houses.len() as u64), houses))
     }
 
     /// Per-town counts of today's projection.

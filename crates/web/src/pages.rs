@@ -457,3 +457,137 @@ pub(crate) fn routes() -> crate::Routes {
         .route("/logout", post(logout))
         .route("/password", get(password_form).post(change_password))
 }
+
+/// Page sizes a list offers.
+pub const PAGE_SIZES: [u64; 4] = [20, 50, 100, 200];
+
+/// Numbered paging for a list (`templates/pager.html`): how many in all, where we are, links
+/// to the first, previous, nearby, next and last pages, and a jump-to form that keeps the
+/// list's other parameters.
+pub struct Pager {
+    pub total: u64,
+    pub page: u64,
+    pub pages: u64,
+    pub size: u64,
+    /// (label, address; none for the current page or a gap).
+    pub links: Vec<(String, Option<String>)>,
+    pub path: String,
+    /// The list's other parameters, kept by the jump-to form.
+    pub hidden: Vec<(String, String)>,
+    pub sizes: Vec<u64>,
+}
+
+impl Pager {
+    /// `params` are the list's parameters other than `page` and `size`; `page` is clamped to
+    /// the pages there are.
+    pub fn new(path: &str, params: &[(&str, String)], total: u64, page: u64, size: u64) -> Pager {
+        let pages = total.div_ceil(size).max(1);
+        let page = page.clamp(1, pages);
+        let href = |n: u64| {
+            let mut all: Vec<(&str, String)> = params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .cloned()
+                .collect();
+            all.push(("page", n.to_string()));
+            all.push(("size", size.to_string()));
+            format!(
+                "{path}?{}",
+                serde_urlencoded::to_string(&all).unwrap_or_default()
+            )
+        };
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(("上一页".to_string(), Some(href(page - 1))));
+        }
+        let window = page.saturating_sub(3).max(1)..=(page + 3).min(pages);
+        if *window.start() > 1 {
+            links.push(("1".to_string(), Some(href(1))));
+            if *window.start() > 2 {
+                links.push(("…".to_string(), None));
+            }
+        }
+        for n in window.clone() {
+            links.push((n.to_string(), (n != page).then(|| href(n))));
+        }
+        if *window.end() < pages {
+            if *window.end() < pages - 1 {
+                links.push(("…".to_string(), None));
+            }
+            links.push((pages.to_string(), Some(href(pages))));
+        }
+        if page < pages {
+            links.push(("下一页".to_string(), Some(href(page + 1))));
+        }
+        Pager {
+            total,
+            page,
+            pages,
+            size,
+            links,
+            path: path.to_string(),
+            hidden: params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            sizes: PAGE_SIZES.to_vec(),
+        }
+    }
+}
+
+/// A page size from a query: one of [`PAGE_SIZES`], else `default`.
+pub fn page_size(asked: &str, default: u64) -> u64 {
+    asked
+        .parse()
+        .ok()
+        .filter(|s| PAGE_SIZES.contains(s))
+        .unwrap_or(default)
+}
+
+/// A page number from a query (1 when absent or unreadable; bounded).
+pub fn page_number(asked: &str) -> u64 {
+    asked
+        .parse()
+        .ok()
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+        .min(1_000_000)
+}
+
+#[cfg(test)]
+mod pager_tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_numbered_around_the_current_one_with_the_ends() {
+        let p = Pager::new("/x", &[("column", "0".into())], 1001, 10, 50);
+        assert_eq!(p.pages, 21);
+        let labels: Vec<&str> = p.links.iter().map(|l| l.0.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "上一页",
+                "1",
+                "…",
+                "7",
+                "8",
+                "9",
+                "10",
+                "11",
+                "12",
+                "13",
+                "…",
+                "21",
+                "下一页"
+            ]
+        );
+        assert_eq!(p.links[5].1.as_deref(), Some("/x?column=0&page=9&size=50"));
+        assert!(p.links.iter().any(|l| l.0 == "10" && l.1.is_none()));
+        // A page past the end is the last; an empty list has one page.
+        assert_eq!(Pager::new("/x", &[], 40, 9, 20).page, 2);
+        assert_eq!(Pager::new("/x", &[], 0, 1, 20).pages, 1);
+        assert_eq!(page_size("37", 50), 50);
+        assert_eq!(page_number("0"), 1);
+    }
+}

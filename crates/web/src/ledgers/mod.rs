@@ -29,6 +29,9 @@ pub struct LedgerQuery {
     pub column: String,
     pub group: String,
     pub format: String,
+    /// The drill-down's page and page size.
+    pub page: String,
+    pub size: String,
 }
 
 struct Parsed {
@@ -210,6 +213,9 @@ struct HousesPage {
     heading: String,
     back: String,
     rows: Vec<HouseRow>,
+    /// The first row's 序号.
+    first: u64,
+    pager: crate::pages::Pager,
 }
 
 /// The houses behind one figure (same scope, same date).
@@ -229,11 +235,33 @@ pub async fn houses(
         .filter(|g| !g.is_empty())
         .map(|g| RegionCode::parse(g).map_err(|_| PageError::refused("区划代码无效")))
         .transpose()?;
-    let list = caller
+    let size = crate::pages::page_size(&q.size, 50);
+    let number = crate::pages::page_number(&q.page);
+    let (total, list) = caller
         .access(&state.store)
-        .ledger_houses(p.form, p.unit.as_ref(), p.as_of, column, group.as_ref())
+        .ledger_houses_page(
+            p.form,
+            p.unit.as_ref(),
+            p.as_of,
+            column,
+            group.as_ref(),
+            (number, size),
+        )
         .await
         .not_found_as(REGION)?;
+    let params = [
+        ("unit", p.unit.map(|u| u.to_string()).unwrap_or_default()),
+        ("as_of", p.day.map(|d| d.to_string()).unwrap_or_default()),
+        ("column", column.to_string()),
+        ("group", group.map(|g| g.to_string()).unwrap_or_default()),
+    ];
+    let pager = crate::pages::Pager::new(
+        &format!("/ledgers/{}/houses", p.form.number()),
+        &params,
+        total,
+        number,
+        size,
+    );
     let reference = state.store.reference();
     let name = |code: &str| {
         reference
@@ -272,6 +300,8 @@ pub async fn houses(
             query_string(p.form, p.unit.as_ref(), p.day, &[])
         ),
         rows,
+        first: (pager.page - 1) * pager.size + 1,
+        pager,
     };
     Ok(render_page(&page))
 }

@@ -41,7 +41,7 @@ async fn every_figure_opens_to_its_houses(store: &Store) {
         assert_eq!(res.status, StatusCode::OK, "{link}");
         let page = String::from_utf8(res.body).unwrap();
         let n = page.matches("<td data-label=\"房屋编码\">").count();
-        assert!(page.contains(&format!("共 {n} 栋")), "{link}");
+        assert!(page.contains(&format!("共 {n} 条，第 1 / 1 页")), "{link}");
         assert!(n >= 1);
     }
     // The town row links to the town's own ledger; the town clerk cannot open the county's.
@@ -73,4 +73,58 @@ async fn every_figure_opens_to_its_houses(store: &Store) {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-anju_store::both!(every_figure_opens_to_its_houses);
+async fn a_drill_down_is_paged_with_its_count(store: &Store) {
+    with_villages(store).await;
+    // 23 surveyed houses: by hand, 已排查 23, pages of 20 → 2 pages, the second holding 21–23.
+    let mut codes = vec![];
+    for i in 1..=23 {
+        let mut h = House::register(store, i, VILLAGE, UsageCategory::Other).await;
+        h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+        codes.push(h.code.to_string());
+    }
+    codes.sort();
+    let app = TestApp::new(store);
+    let county = app.user("county-p", Role::CountyOffice, "370829").await;
+    let page = |n: u32| {
+        let app = &app;
+        let county = &county;
+        async move {
+            app.get(
+                &format!("/ledgers/2/houses?column=0&size=20&page={n}"),
+                county,
+            )
+            .await
+            .text()
+        }
+    };
+    let first = page(1).await;
+    assert!(first.contains("共 23 条，第 1 / 2 页"), "{first}");
+    assert_eq!(first.matches("<td data-label=\"房屋编码\">").count(), 20);
+    assert!(first.contains("<td data-label=\"序号\">1</td>"));
+    assert!(first.contains(&codes[19]) && !first.contains(&codes[20]));
+    assert!(
+        first.contains("column=0&amp;page=2&amp;size=20")
+            || first.contains("column=0&#38;page=2&#38;size=20"),
+        "{first}"
+    );
+    let second = page(2).await;
+    assert!(second.contains("共 23 条，第 2 / 2 页"), "{second}");
+    assert_eq!(second.matches("<td data-label=\"房屋编码\">").count(), 3);
+    assert!(
+        second.contains("<td data-label=\"序号\">21</td>")
+            && second.contains("<td data-label=\"序号\">23</td>")
+    );
+    assert!(codes[20..].iter().all(|c| second.contains(c.as_str())));
+    // Past the end is the last page; a size not offered falls back to 50.
+    assert!(page(9).await.contains("共 23 条，第 2 / 2 页"));
+    let all = app
+        .get("/ledgers/2/houses?column=0&size=7", &county)
+        .await
+        .text();
+    assert!(all.contains("共 23 条，第 1 / 1 页"), "{all}");
+}
+
+anju_store::both!(
+    every_figure_opens_to_its_houses,
+    a_drill_down_is_paged_with_its_count
+);
