@@ -244,6 +244,25 @@ pub async fn bench_web(
             .map(|c| format!("/houses/{c}"))
             .collect::<Vec<_>>(),
     );
+    // The county's 合计 drill-down of 附件2 (已排查, column 0), and each town's, 50 a page:
+    // the page that was one 20,000-row answer.
+    let mut drills = vec![];
+    for page in 1..=20 {
+        drills.push((None, page));
+    }
+    for t in &towns {
+        drills.push((anju_domain::RegionCode::parse(t).ok(), 1));
+    }
+    let drills = Arc::new(drills);
+    let drill_urls = Arc::new(
+        drills
+            .iter()
+            .map(|(g, page)| match g {
+                Some(g) => format!("/ledgers/2/houses?column=0&group={g}&page={page}&size=50"),
+                None => format!("/ledgers/2/houses?column=0&page={page}&size=50"),
+            })
+            .collect::<Vec<_>>(),
+    );
     let health = Arc::new(vec!["/healthz".to_string()]);
     // Warm up caches and connections.
     http_load(
@@ -263,7 +282,16 @@ pub async fn bench_web(
     )
     .await?;
 
+    http_load(
+        addr,
+        &cookie,
+        drill_urls.clone(),
+        conns,
+        Duration::from_secs(2),
+    )
+    .await?;
     let list = http_load(addr, &cookie, list_urls, conns, time).await?;
+    let drill = http_load(addr, &cookie, drill_urls, conns, time).await?;
     let page = http_load(addr, &cookie, house_urls, conns, time).await?;
     let floor = http_load(addr, &cookie, health, conns, time).await?;
     let (s, p, l) = (store.clone(), principal.clone(), lists.clone());
@@ -273,6 +301,25 @@ pub async fn bench_web(
             let (_, filter, page) = &l[i % l.len()];
             s.access(&p, "bench")
                 .houses_page(filter, Sort::Code, *page, 50)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let (s, p, d) = (store.clone(), principal.clone(), drills.clone());
+    let drill_direct = direct_load(conns, time, move |i| {
+        let (s, p, d) = (s.clone(), p.clone(), d.clone());
+        async move {
+            let (group, page) = &d[i % d.len()];
+            s.access(&p, "bench")
+                .ledger_houses_page(
+                    anju_domain::ledger::Form::Attachment2,
+                    None,
+                    anju_domain::ledger::AsOf::Now,
+                    0,
+                    group.as_ref(),
+                    (*page, 50),
+                )
                 .await?;
             Ok(())
         }
@@ -298,6 +345,11 @@ pub async fn bench_web(
     );
     println!("  {}", list.line("房屋 list with a filter (HTTP)"));
     println!("  {}", list_direct.line("  the same through the store"));
+    println!(
+        "  {}",
+        drill.line("附件2 合计 drill-down, 50 a page (HTTP)")
+    );
+    println!("  {}", drill_direct.line("  the same through the store"));
     println!("  {}", page.line("房屋 page (HTTP)"));
     println!("  {}", page_direct.line("  the same through the store"));
     println!("  {}", floor.line("/healthz (HTTP floor)"));
@@ -309,7 +361,12 @@ pub async fn bench_web(
         page_direct.rps() / page.rps().max(1e-9),
     );
     anyhow::ensure!(
-        list.errors == 0 && page.errors == 0 && list.requests > 0 && page.requests > 0,
+        list.errors == 0
+            && page.errors == 0
+            && drill.errors == 0
+            && list.requests > 0
+            && page.requests > 0
+            && drill.requests > 0,
         "the server answered with errors under load"
     );
     Ok(())
