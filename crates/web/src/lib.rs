@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod api;
 pub mod campaign;
+pub mod drafts;
 pub mod error;
 pub mod flash;
 pub mod houses;

@@ -69,12 +69,15 @@ struct LoginPage {
     csrf: String,
     username: String,
     error: Option<String>,
+    /// Why the login is asked for again (a kept form waits).
+    notice: Option<String>,
 }
 
 async fn login_page(
     state: &AppState,
     username: String,
     error: Option<String>,
+    notice: Option<String>,
     status: StatusCode,
 ) -> Response {
     let csrf = random_token();
@@ -84,6 +87,7 @@ async fn login_page(
         csrf: csrf.clone(),
         username,
         error,
+        notice,
     };
     let mut res = render(&page, status);
     if let Ok(v) = HeaderValue::from_str(&set_cookie(
@@ -97,8 +101,12 @@ async fn login_page(
     res
 }
 
-pub async fn login_form(State(state): State<AppState>) -> Response {
-    login_page(&state, String::new(), None, StatusCode::OK).await
+pub async fn login_form(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let notice = crate::drafts::waiting(&headers).then(|| {
+        "登录已过期。您刚才填写的内容（含已选的照片）已保存，重新登录后将回到该表单，请核对后再提交。"
+            .to_string()
+    });
+    login_page(&state, String::new(), None, notice, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -114,6 +122,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
+    headers: axum::http::HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> PageResult {
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
@@ -123,13 +132,17 @@ pub async fn login(
         .await
     {
         Ok(ok) => {
+            let back = crate::drafts::return_to(&headers);
             let to = if ok.session.must_change_password {
                 "/password"
             } else {
-                "/"
+                back.as_deref().unwrap_or("/")
             };
             let mut res = Redirect::to(to).into_response();
             let secure = state.options.secure_cookies;
+            if back.is_some() && !ok.session.must_change_password {
+                crate::drafts::forget_return(&mut res, secure);
+            }
             for c in [
                 set_cookie(SESSION_COOKIE, &ok.token, None, secure),
                 set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), secure),
@@ -146,6 +159,7 @@ pub async fn login(
             &state,
             f.username.chars().take(64).collect(),
             Some(e.to_string()),
+            None,
             StatusCode::UNAUTHORIZED,
         )
         .await),

@@ -170,6 +170,29 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
     };
     let ok = same_origin(&parts.headers)
         && matches!((&expected, &given), (Some(e), Some(g)) if !e.is_empty() && same_secret(e, g));
+    // A field form from a browser whose session has expired is kept, not refused: the clerk
+    // logs in again and gets it back (drafts.rs).
+    if !ok
+        && same_origin(&parts.headers)
+        && parts.extensions.get::<Session>().is_none()
+        && cookie(&parts.headers, SESSION_COOKIE).is_some()
+        && crate::drafts::keeps(parts.uri.path())
+    {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        return crate::drafts::keep(
+            &state,
+            parts.uri.path(),
+            &content_type,
+            body,
+            crate::houses::steps::UPLOAD_LIMIT,
+        )
+        .await;
+    }
     if !ok {
         let who = parts
             .extensions
@@ -297,7 +320,13 @@ fn login_redirect(parts: &Parts) -> Response {
         )
             .into_response()
     } else if parts.method == Method::GET {
-        Redirect::to("/login").into_response()
+        // Back here after logging in.
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        crate::drafts::to_login_then(&here, false)
     } else {
         (StatusCode::UNAUTHORIZED, "请先登录").into_response()
     }

@@ -712,8 +712,43 @@ pub async fn form(
     State(state): State<AppState>,
     caller: Caller,
     Path((code, k)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> PageResult {
     let (code, k) = house_step(&code, &k)?;
+    let path = format!("/houses/{code}/steps/{}", k.code());
+    // A form kept when the session expired: offered again, filled in, its files uploaded;
+    // nothing is recorded until the clerk submits it.
+    if let Some((content_type, bytes)) = crate::drafts::take(&state, &headers, &path).await {
+        let req = axum::http::Request::post(&path)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(bytes))
+            .map_err(|e| PageError::internal("kept form", e))?;
+        let sub = read_submission(&state, req).await.unwrap_or(Submission {
+            posted: BTreeMap::new(),
+            uploads: vec![],
+        });
+        let mut kept = vec![];
+        for (kind, name, bytes) in sub.uploads {
+            if let Ok(stored) = state.store_evidence(bytes).await {
+                kept.push(Evidence {
+                    sha256: stored.sha256,
+                    kind,
+                    name,
+                });
+            }
+        }
+        let draft = Draft {
+            posted: Some(&sub.posted),
+            kept,
+            error: Some(
+                "登录过期前填写的内容和上传的文件已恢复，尚未保存：请核对后再提交。".into(),
+            ),
+            stale: false,
+        };
+        let mut res = form_page(&state, &caller, &code, k, draft, StatusCode::OK).await?;
+        crate::drafts::forget(&mut res, state.options.secure_cookies);
+        return Ok(res);
+    }
     form_page(&state, &caller, &code, k, Draft::default(), StatusCode::OK).await
 }
 

@@ -428,7 +428,7 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     wait_for(&c, "table.list", "drill-down").await;
     let page = text(&c).await;
     assert!(
-        page.contains("共 1 栋") && page.contains(h.code.as_str()),
+        page.contains("共 1 条，第 1 / 1 页") && page.contains(h.code.as_str()),
         "{page}"
     );
     // Download the xlsx with the browser's session (downloads go to disk inside the browser),

@@ -460,3 +460,138 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
 }
 
 anju_store::both!(evidence_is_uploaded_checked_kept_and_served_only_in_scope);
+
+/// The `name=value` pair a response sets for cookie `name`, if it sets one.
+fn set_pair(res: &crate::common::Answer, name: &str) -> Option<String> {
+    res.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store: &Store) {
+    with_villages(store).await;
+    let clock = anju_store::TestClock::at(test_start());
+    let store = &store.clone().with_clock(std::sync::Arc::new(clock.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp {
+        store: store.clone(),
+        app: anju_web::router(
+            AppState::new(
+                store.clone(),
+                WebOptions {
+                    evidence_dir: Some(dir.path().to_path_buf()),
+                    ..WebOptions::default()
+                },
+            )
+            .unwrap(),
+        ),
+    };
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let clerk = app.user("exp-clerk", Role::TownOperator, TOWN).await;
+    let path = format!("/houses/{code}/steps/surveyed");
+    let round = first_round(store);
+    // The clerk fills the survey in a cellar for two hours: the session expires meanwhile.
+    clock.advance(chrono::Duration::hours(2));
+    let before = snapshot(store).await;
+    let res = app
+        .send(upload(
+            &path,
+            &clerk,
+            vec![
+                Part::Text("version", "1"),
+                Part::Text("effective", "2024-04-01"),
+                Part::Text("round", &round),
+                Part::Text("surveyor", "王地窖"),
+                Part::Text("judgement", "Hazard"),
+                Part::Text("risk_level", "General"),
+                Part::Text("hazard_categories", "地基基础"),
+                Part::File("ev_photo", "地窖裂缝.jpg", phone_photo(7)),
+            ],
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(res.location(), "/login");
+    let draft = set_pair(&res, "anju_draft").expect("the form is kept");
+    let back = set_pair(&res, "anju_return").expect("and where it was");
+    assert!(back.ends_with("/steps/surveyed"), "{back}");
+    // Nothing was recorded.
+    assert_eq!(snapshot(store).await, before);
+    // The login page says the form is kept; logging in goes back to the form.
+    let res = app
+        .send(
+            Request::get("/login")
+                .header(header::COOKIE, &draft)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = res.text();
+    assert!(
+        html.contains("您刚才填写的内容（含已选的照片）已保存"),
+        "{html}"
+    );
+    let login_csrf = set_pair(&res, "anju_login_csrf").unwrap();
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = html[at..].split('"').next().unwrap();
+    let form = serde_urlencoded::to_string([
+        ("csrf", token),
+        ("username", "exp-clerk"),
+        ("password", crate::common::TEST_PASSWORD),
+    ])
+    .unwrap();
+    let res = app
+        .send(
+            Request::post("/login")
+                .header(header::COOKIE, format!("{login_csrf}; {draft}; {back}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), path);
+    let session = set_pair(&res, "anju_session").unwrap();
+    // The form comes back filled in, the photo already uploaded, saying so; still nothing saved.
+    let res = app
+        .send(
+            Request::get(&path)
+                .header(header::COOKIE, format!("{session}; {draft}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let html = res.text();
+    assert!(html.contains("已恢复，尚未保存"), "{html}");
+    assert!(
+        html.contains("王地窖") && html.contains("地窖裂缝.jpg"),
+        "{html}"
+    );
+    assert_eq!(set_pair(&res, "anju_draft").as_deref(), Some("anju_draft="));
+    assert_eq!(snapshot(store).await, before);
+    // Taken once: the next visit shows the empty form.
+    let res = app
+        .send(
+            Request::get(&path)
+                .header(header::COOKIE, format!("{session}; {draft}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(!res.text().contains("王地窖"));
+    // A form of another kind is not kept: it is refused as before.
+    let res = app
+        .send(upload(
+            "/reports/1/act",
+            &clerk,
+            vec![Part::Text("action", "sign")],
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
+
+anju_store::both!(a_form_sent_after_the_session_expired_comes_back_after_logging_in);
