@@ -266,16 +266,28 @@ fn may_register(s: &anju_store::Session) -> bool {
 }
 
 #[tracing::instrument(skip_all, fields(account = %s.principal.username))]
-pub async fn new_form(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
+pub async fn new_form(
+    State(state): State<AppState>,
+    LoggedIn(s): LoggedIn,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
     if !may_register(&s) {
         return Err(PageError::Denied("您的角色不能登记房屋".into()));
     }
+    // A registration kept when the session expired comes back filled in.
+    let kept = crate::houses::steps::kept_submission(&state, &headers, "/houses/new").await?;
     let shown = Shown {
-        posted: None,
-        error: None,
+        posted: kept.as_ref().map(|k| &k.posted),
+        error: kept
+            .as_ref()
+            .map(|_| crate::houses::steps::RESTORED.to_string()),
         status: StatusCode::OK,
     };
-    Ok(registration_page(&state, &s, shown).await)
+    let mut res = registration_page(&state, &s, shown).await;
+    if kept.is_some() {
+        crate::drafts::forget(&mut res, state.options.secure_cookies);
+    }
+    Ok(res)
 }
 
 /// A submission that could not be read: too large, or not a form (the message says which).
@@ -411,14 +423,24 @@ pub async fn correct_form(
     State(state): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> PageResult {
     let code = house_code(&code)?;
+    let path = format!("/houses/{code}/correct");
+    // A correction kept when the session expired comes back filled in.
+    let kept = crate::houses::steps::kept_submission(&state, &headers, &path).await?;
     let shown = Shown {
-        posted: None,
-        error: None,
+        posted: kept.as_ref().map(|k| &k.posted),
+        error: kept
+            .as_ref()
+            .map(|_| crate::houses::steps::RESTORED.to_string()),
         status: StatusCode::OK,
     };
-    correction_page(&state, &caller, &code, shown, false).await
+    let mut res = correction_page(&state, &caller, &code, shown, false).await?;
+    if kept.is_some() {
+        crate::drafts::forget(&mut res, state.options.secure_cookies);
+    }
+    Ok(res)
 }
 
 #[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]

@@ -718,15 +718,7 @@ pub async fn form(
     let path = format!("/houses/{code}/steps/{}", k.code());
     // A form kept when the session expired: offered again, filled in, its files uploaded;
     // nothing is recorded until the clerk submits it.
-    if let Some((content_type, bytes)) = crate::drafts::take(&state, &headers, &path).await {
-        let req = axum::http::Request::post(&path)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(axum::body::Body::from(bytes))
-            .map_err(|e| PageError::internal("kept form", e))?;
-        let sub = read_submission(&state, req).await.unwrap_or(Submission {
-            posted: BTreeMap::new(),
-            uploads: vec![],
-        });
+    if let Some(sub) = kept_submission(&state, &headers, &path).await? {
         let mut kept = vec![];
         for (kind, name, bytes) in sub.uploads {
             if let Ok(stored) = state.store_evidence(bytes).await {
@@ -740,9 +732,7 @@ pub async fn form(
         let draft = Draft {
             posted: Some(&sub.posted),
             kept,
-            error: Some(
-                "登录过期前填写的内容和上传的文件已恢复，尚未保存：请核对后再提交。".into(),
-            ),
+            error: Some(RESTORED.into()),
             stale: false,
         };
         let mut res = form_page(&state, &caller, &code, k, draft, StatusCode::OK).await?;
@@ -750,6 +740,31 @@ pub async fn form(
         return Ok(res);
     }
     form_page(&state, &caller, &code, k, Draft::default(), StatusCode::OK).await
+}
+
+/// The message over a form given back after the session expired.
+pub(crate) const RESTORED: &str =
+    "登录过期前填写的内容和上传的文件已恢复，尚未保存：请核对后再提交。";
+
+/// The form kept for `path` when the session expired (drafts.rs), read as it was posted.
+pub(crate) async fn kept_submission(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    path: &str,
+) -> PageResult<Option<Submission>> {
+    let Some((content_type, bytes)) = crate::drafts::take(state, headers, path).await else {
+        return Ok(None);
+    };
+    let req = axum::http::Request::post(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(bytes))
+        .map_err(|e| PageError::internal("kept form", e))?;
+    Ok(Some(read_submission(state, req).await.unwrap_or(
+        Submission {
+            posted: BTreeMap::new(),
+            uploads: vec![],
+        },
+    )))
 }
 
 /// A posted form: its fields, and the files uploaded with it (not yet checked).

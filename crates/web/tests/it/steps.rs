@@ -583,6 +583,32 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
         )
         .await;
     assert!(!res.text().contains("王地窖"));
+    // A registration is kept and given back the same way.
+    clock.advance(chrono::Duration::hours(2));
+    let stale = session.clone();
+    let res = app
+        .send(crate::common::post(
+            "/houses/new",
+            &stale,
+            &[("csrf", "expired"), ("address", "纸坊镇测试村地窖巷 3 号")],
+        ))
+        .await;
+    assert_eq!(res.location(), "/login");
+    let draft = set_pair(&res, "anju_draft").expect("the registration is kept");
+    let (fresh, _) = crate::common::login(store, "exp-clerk", crate::common::TEST_PASSWORD).await;
+    let res = app
+        .send(
+            Request::get("/houses/new")
+                .header(header::COOKIE, format!("{fresh}; {draft}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = res.text();
+    assert!(
+        html.contains("地窖巷 3 号") && html.contains("已恢复，尚未保存"),
+        "{html}"
+    );
     // A form of another kind is not kept: it is refused as before.
     let res = app
         .send(upload(
