@@ -121,6 +121,8 @@ pub struct Session {
     /// One-time or expired password: only the password change is open until it is changed.
     pub must_change_password: bool,
     pub created_at: DateTime<Utc>,
+    /// Minutes without a request after which the session ends (the policy when it was read).
+    pub idle_minutes: i64,
 }
 
 /// A successful login: the cookie value (shown once, never stored) and the session.
@@ -819,6 +821,7 @@ impl Store {
             principal: account.principal(),
             csrf,
             created_at: from_micros(created)?,
+            idle_minutes: policy.idle_minutes,
         }))
     }
 

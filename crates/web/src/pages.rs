@@ -39,6 +39,8 @@ pub struct Chrome {
     pub admin: bool,
     /// What the last write said (shown once, after its redirect).
     pub flash: Option<String>,
+    /// Minutes of no request after which the session ends (pages with forms warn before).
+    pub idle_minutes: i64,
 }
 
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
@@ -49,6 +51,7 @@ pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
         role: s.principal.role.label().to_string(),
         admin: s.principal.may(anju_domain::auth::Action::ManageAccounts),
         flash: crate::flash::current(),
+        idle_minutes: s.idle_minutes,
         unit: s
             .principal
             .region
