@@ -279,6 +279,19 @@ impl Access<'_> {
         self.store.lookback_pending(&self.scope(), limit).await
     }
 
+    /// A page of the houses waiting for their look-back, optionally in one town: (how many in
+    /// all, the page's).
+    pub async fn lookback_pending_page(
+        &self,
+        town: Option<&RegionCode>,
+        page: (u64, u64),
+    ) -> Result<(u64, Vec<crate::lookback::LookBackHouse>)> {
+        self.require(Action::ReadHouses, "lookback").await?;
+        self.store
+            .lookback_pending_page(&self.scope(), town, page)
+            .await
+    }
+
     /// The technical reviewers houses may be assigned to.
     pub async fn reviewer_accounts(&self) -> Result<Vec<(String, String)>> {
         self.require(Action::AssignHouses, "reviewers").await?;
@@ -452,8 +465,25 @@ impl Access<'_> {
 
     /// Assigns a house within scope to a reviewer's or appraiser's account.
     pub async fn assign(&self, code: &HouseCode, assignee: &str) -> Result<()> {
-        self.require(Action::AssignHouses, code.as_str()).await?;
-        let view = self.store.house(&self.scope(), code).await?;
+        self.assign_many(std::slice::from_ref(code), assignee).await
+    }
+
+    /// Assigns several houses to one reviewer at once: all of them, each with its audit row,
+    /// in one transaction, or none (a house out of scope refuses the whole batch).
+    pub async fn assign_many(&self, codes: &[HouseCode], assignee: &str) -> Result<()> {
+        const MAX: usize = 500;
+        let first = codes.first().map_or("", |c| c.as_str());
+        self.require(Action::AssignHouses, first).await?;
+        if codes.is_empty() {
+            return Err(StoreError::Invalid("请先勾选要分派的房屋".into()));
+        }
+        if codes.len() > MAX {
+            return Err(StoreError::Invalid(format!("一次最多分派 {MAX} 栋")));
+        }
+        let mut houses = Vec::with_capacity(codes.len());
+        for code in codes {
+            houses.push((code, self.store.house(&self.scope(), code).await?.id));
+        }
         let target = self
             .store
             .account(assignee)
@@ -464,23 +494,26 @@ impl Access<'_> {
                 "只能分派给专业技术人员或鉴定机构账号".into(),
             ));
         }
+        let now = self.now();
         let mut tx = self.store.db.begin().await?;
         const SQL: &str = "INSERT INTO assignments (assignee, house_id, assigned_by, at) VALUES ($1, $2, $3, $4) ON CONFLICT (assignee, house_id) DO NOTHING";
-        crate::on_tx!(&mut tx, c => sqlx::query(SQL).bind(assignee_key(assignee)).bind(view.id)
-            .bind(&self.who.username).bind(crate::codec::micros(self.now()))
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let entry = AuditEntry {
-            at: self.now(),
-            actor_id: self.who.username.clone(),
-            actor_role: role_code(self.who.role),
-            source: self.source.to_string(),
-            action: "house.assign".into(),
-            object: code.to_string(),
-            outcome: crate::audit::Outcome::Ok,
-            reason: None,
-            detail: serde_json::json!({ "assignee": assignee }).to_string(),
-        };
-        audit::append(&mut tx, &entry).await?;
+        for (code, id) in houses {
+            crate::on_tx!(&mut tx, c => sqlx::query(SQL).bind(assignee_key(assignee)).bind(id)
+                .bind(&self.who.username).bind(crate::codec::micros(now))
+                .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            let entry = AuditEntry {
+                at: now,
+                actor_id: self.who.username.clone(),
+                actor_role: role_code(self.who.role),
+                source: self.source.to_string(),
+                action: "house.assign".into(),
+                object: code.to_string(),
+                outcome: crate::audit::Outcome::Ok,
+                reason: None,
+                detail: serde_json::json!({ "assignee": assignee }).to_string(),
+            };
+            audit::append(&mut tx, &entry).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -5,8 +5,8 @@
 use crate::error::Result;
 use crate::scope::ScopeParams;
 use crate::{Store, on_db};
-use anju_domain::Scope;
 use anju_domain::ledger::Facts;
+use anju_domain::{RegionCode, Scope};
 
 /// A town's look-back figures (today).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,17 +62,40 @@ impl Store {
 
     /// The houses within scope whose look-back is not done, by code (at most `limit`).
     pub async fn lookback_pending(&self, scope: &Scope, limit: i64) -> Result<Vec<LookBackHouse>> {
-        let sql = format!(
-            "SELECT h.id, h.code, h.town_code, h.village_code, h.address FROM houses h \
-             WHERE (h.facts & {}) = {} AND (h.facts & {}) = 0 AND {} ORDER BY h.code LIMIT $4",
+        let limit = limit.max(0) as u64;
+        Ok(self.lookback_pending_page(scope, None, (1, limit)).await?.1)
+    }
+
+    /// A page of them (`page`: number from 1 and size), optionally in one town: (how many in
+    /// all, the page's), counted and paged by the database.
+    pub async fn lookback_pending_page(
+        &self,
+        scope: &Scope,
+        town: Option<&RegionCode>,
+        page: (u64, u64),
+    ) -> Result<(u64, Vec<LookBackHouse>)> {
+        // A town code is digits only (checked when parsed): safe to inline.
+        let in_town = town.map_or_else(String::new, |t| {
+            format!(" AND h.town_code = '{}'", t.as_str())
+        });
+        let from = format!(
+            "FROM houses h WHERE (h.facts & {}) = {} AND (h.facts & {}) = 0 AND {}{in_town}",
             Facts::LEGACY.bits(),
             Facts::LEGACY.bits(),
             Facts::LOOK_BACK_DONE.bits(),
             crate::scope_sql!()
         );
         let sp = ScopeParams::of(scope);
+        let count = format!("SELECT COUNT(*) {from}");
+        let total: i64 = on_db!(&self.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).fetch_one(p).await)?;
+        let (number, size) = (page.0.max(1), page.1.clamp(1, 100_000));
+        let sql = format!(
+            "SELECT h.id, h.code, h.town_code, h.village_code, h.address {from} ORDER BY h.code LIMIT {size} OFFSET {}",
+            (number - 1).saturating_mul(size)
+        );
         let rows: Vec<(i64, String, String, String, String)> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(limit).fetch_all(p).await)?;
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).fetch_all(p).await)?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, code, town_code, village_code, address) in rows {
             const ASSIGNED: &str =
@@ -90,7 +113,7 @@ impl Store {
                     .collect(),
             });
         }
-        Ok(out)
+        Ok((total.max(0) as u64, out))
     }
 
     /// Enabled technical reviewer accounts: (username, display name), to assign houses to.

@@ -486,15 +486,28 @@ struct LookBackPage {
     reviewers: Vec<(String, String)>,
     may_assign: bool,
     is_reviewer: bool,
-    limit: i64,
     error: Option<String>,
+    /// The towns to filter by (code, name) and the one chosen ("" for all).
+    town_options: Vec<(String, String)>,
+    town: String,
+    /// The first row's 序号.
+    first: u64,
+    pager: crate::pages::Pager,
 }
 
-const LOOKBACK_LIMIT: i64 = 500;
+/// The look-back list's filter and page.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct LookBackQuery {
+    town: String,
+    page: String,
+    size: String,
+}
 
 async fn lookback_page(
     state: &AppState,
     caller: &Caller,
+    q: &LookBackQuery,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
@@ -504,10 +517,24 @@ async fn lookback_page(
         .lookback_towns()
         .await
         .not_found_as("没有可查看的房屋")?;
-    let pending = access
-        .lookback_pending(LOOKBACK_LIMIT)
+    let town = Some(q.town.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| RegionCode::parse(t).map_err(|_| PageError::refused("镇街代码无效")))
+        .transpose()?;
+    let size = crate::pages::page_size(&q.size, 50);
+    let number = crate::pages::page_number(&q.page);
+    let (total, pending) = access
+        .lookback_pending_page(town.as_ref(), (number, size))
         .await
         .not_found_as("没有可查看的房屋")?;
+    let town_param = town.map(|t| t.to_string()).unwrap_or_default();
+    let pager = crate::pages::Pager::new(
+        "/lookback",
+        &[("town", town_param.clone())],
+        total,
+        number,
+        size,
+    );
     let may_assign = s.principal.may(Action::AssignHouses);
     let reviewers = if may_assign {
         access.reviewer_accounts().await?
@@ -554,46 +581,71 @@ async fn lookback_page(
         reviewers,
         may_assign,
         is_reviewer: matches!(s.principal.role, anju_domain::event::Role::TechReviewer),
-        limit: LOOKBACK_LIMIT,
         error,
+        town_options: towns
+            .iter()
+            .map(|t| (t.town_code.clone(), town_name(state, &t.town_code)))
+            .collect(),
+        town: town_param,
+        first: (pager.page - 1) * pager.size + 1,
+        pager,
     };
     Ok(render(&page, status))
 }
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn lookback(State(state): State<AppState>, caller: Caller) -> PageResult {
-    lookback_page(&state, &caller, None, StatusCode::OK).await
+pub async fn lookback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<LookBackQuery>,
+) -> PageResult {
+    lookback_page(&state, &caller, &q, None, StatusCode::OK).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct AssignForm {
-    code: String,
-    reviewer: String,
-}
-
-#[tracing::instrument(skip_all, fields(
-    house = %form.code,
-    reviewer = %form.reviewer.trim(),
-    account = %caller.session.principal.username,
-))]
+/// Assigns the ticked houses (`code`, repeated) to one reviewer, all or none; back to the
+/// same filter and page.
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    Form(form): Form<AssignForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let Ok(code) = anju_domain::HouseCode::parse(&form.code) else {
-        return Err(PageError::not_found("该房屋不存在或不在您的辖区内"));
+    let value = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or(String::new(), |(_, v)| v.trim().to_string())
     };
+    let q = LookBackQuery {
+        town: value("town"),
+        page: value("page"),
+        size: value("size"),
+    };
+    let reviewer = value("reviewer");
+    let mut codes = vec![];
+    for (_, v) in pairs.iter().filter(|(k, _)| k == "code") {
+        let Ok(code) = anju_domain::HouseCode::parse(v.trim()) else {
+            return Err(PageError::not_found("该房屋不存在或不在您的辖区内"));
+        };
+        codes.push(code);
+    }
     let access = caller.access(&state.store);
-    match access.assign(&code, form.reviewer.trim()).await {
-        Err(StoreError::Denied(m)) if caller.principal().may(Action::AssignHouses) => {
+    match access.assign_many(&codes, &reviewer).await {
+        Err(StoreError::Denied(m) | StoreError::Invalid(m))
+            if caller.principal().may(Action::AssignHouses) =>
+        {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return lookback_page(&state, &caller, Some(m), status).await;
+            return lookback_page(&state, &caller, &q, Some(m), status).await;
         }
         r => r?,
     }
-    Ok(crate::flash::redirect_with("/lookback", "已分派"))
+    let back =
+        serde_urlencoded::to_string([("town", &q.town), ("page", &q.page), ("size", &q.size)])
+            .unwrap_or_default();
+    Ok(crate::flash::redirect_with(
+        &format!("/lookback?{back}"),
+        &format!("已分派 {} 栋", codes.len()),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

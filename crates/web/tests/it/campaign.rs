@@ -199,6 +199,93 @@ async fn the_look_back_list_assigns_a_reviewer(store: &Store) {
     assert!(!html.contains(&code));
 }
 
+/// A legacy closure (hazard, closed on management measures in 2023) at `serial` in `village`.
+async fn legacy(store: &Store, serial: u32, village: &str) -> String {
+    let mut h = House::register(store, serial, village, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(
+        &clerk(),
+        Change::LegacyClosureRecorded {
+            measures: vec![MgmtMeasure::WallPatching],
+            closed_on: chrono::NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
+        },
+    )
+    .await;
+    h.code.to_string()
+}
+
+async fn the_look_back_list_is_paged_filtered_and_assigned_in_one_go(store: &Store) {
+    with_villages(store).await;
+    // By hand: 22 legacy closures in TOWN, 3 in OTHER_TOWN — 25 in the county.
+    let mut near = vec![];
+    for serial in 1..=22 {
+        near.push(legacy(store, serial, VILLAGE).await);
+    }
+    let mut far = vec![];
+    for serial in 101..=103 {
+        far.push(legacy(store, serial, OTHER_VILLAGE).await);
+    }
+    near.sort();
+    let app = TestApp::new(store);
+    account(
+        &app,
+        NewAccount {
+            username: "lb-rv2".into(),
+            display_name: "李工".into(),
+            role: Role::TechReviewer,
+            region: None,
+            department: None,
+        },
+    )
+    .await;
+    let county = app.user("lb-county", Role::CountyOffice, "370829").await;
+    let html = app.get("/lookback?size=20", &county).await.text();
+    assert!(html.contains("共 25 条，第 1 / 2 页"), "{html}");
+    let html = app
+        .get("/lookback?town=370829101000&size=20&page=2", &county)
+        .await
+        .text();
+    assert!(html.contains("共 22 条，第 2 / 2 页"), "{html}");
+    assert!(html.contains(&near[21]) && !html.contains(&far[0]));
+    assert!(html.contains("<td data-label=\"序号\">21</td>"));
+    // Three ticked houses go to one reviewer at once, back on the same page.
+    let form = [
+        ("town", "370829101000"),
+        ("page", "2"),
+        ("size", "20"),
+        ("reviewer", "lb-rv2"),
+        ("code", near[0].as_str()),
+        ("code", near[1].as_str()),
+        ("code", near[20].as_str()),
+    ];
+    let res = app.post_form("/lookback/assign", &county, &form).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(res.location(), "/lookback?town=370829101000&page=2&size=20");
+    let assigned: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'house.assign'").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(assigned, 3);
+    // A batch with a house out of the clerk's town is refused whole.
+    let clerk = app.user("lb-clerk", Role::TownOperator, TOWN).await;
+    let form = [
+        ("reviewer", "lb-rv2"),
+        ("code", near[2].as_str()),
+        ("code", far[0].as_str()),
+    ];
+    let res = app.post_form("/lookback/assign", &clerk, &form).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let after: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM assignments").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(after, 3, "nothing of the refused batch written");
+    // Nothing ticked: said so, nothing written.
+    let res = app
+        .post_form("/lookback/assign", &county, &[("reviewer", "lb-rv2")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("请先勾选要分派的房屋"));
+}
+
 async fn a_department_downloads_its_sector_ledgers(store: &Store) {
     let code = two_towns(store).await;
     let app = TestApp::new(store);
@@ -269,4 +356,5 @@ anju_store::both!(the_home_page_shows_each_towns_progress_in_each_phase);
 anju_store::both!(the_ranking_and_its_circular_put_the_lagging_town_first);
 anju_store::both!(a_notice_is_answered_once_and_the_bell_counts_it);
 anju_store::both!(the_look_back_list_assigns_a_reviewer);
+anju_store::both!(the_look_back_list_is_paged_filtered_and_assigned_in_one_go);
 anju_store::both!(a_department_downloads_its_sector_ledgers);
