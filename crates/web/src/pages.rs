@@ -41,6 +41,64 @@ pub struct Chrome {
     pub flash: Option<String>,
     /// Minutes of no request after which the session ends (pages with forms warn before).
     pub idle_minutes: i64,
+    /// The left menu: groups of (label, address), only what the role can use.
+    pub menu: Vec<(&'static str, Vec<(&'static str, &'static str)>)>,
+}
+
+/// The left menu for a role, grouped by work as officials know it.
+fn menu(
+    p: &anju_domain::auth::Principal,
+) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    use anju_domain::auth::Action as A;
+    let may = |a: A| p.may(a);
+    let mut groups = vec![];
+    let mut houses = vec![("首页", "/")];
+    if may(A::ReadHouses) {
+        houses.push(("房屋清单", "/houses"));
+    }
+    if may(A::Record) && anju_domain::rules::may_register(p.role) {
+        houses.push(("登记房屋", "/houses/new"));
+    }
+    if may(A::ReadHouses) {
+        houses.push(("历史销号回头看", "/lookback"));
+    }
+    groups.push(("房屋", houses));
+    let mut ledgers = vec![];
+    if may(A::ReadLedger) {
+        ledgers.extend([
+            ("附件2 工作台账", "/ledgers/2"),
+            ("附件1 复核台账", "/ledgers/1"),
+            ("签字报送", "/reports"),
+        ]);
+    }
+    if may(A::Record) && anju_domain::rules::may_register(p.role) {
+        ledgers.push(("导入台账", "/import"));
+    }
+    if !ledgers.is_empty() {
+        groups.push(("台账", ledgers));
+    }
+    let mut follow = vec![];
+    if may(A::IssueProblems) || may(A::HandleProblems) {
+        follow.push(("问题台账", "/problems"));
+    }
+    if may(A::ReadLedger) {
+        follow.push(("进展排名", "/ranking"));
+    }
+    if may(A::Supervise) || may(A::AnswerSupervision) {
+        follow.push(("督办", "/supervision"));
+    }
+    follow.push(("待办提醒", "/reminders"));
+    groups.push(("问题与督办", follow));
+    let mut system = vec![];
+    if may(A::ManageAccounts) {
+        system.push(("用户", "/admin/accounts"));
+    }
+    if may(A::ManageSettings) {
+        system.extend([("设置", "/admin/settings"), ("区划", "/admin/regions")]);
+    }
+    system.push(("修改密码", "/password"));
+    groups.push(("系统管理", system));
+    groups
 }
 
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
@@ -52,6 +110,7 @@ pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
         admin: s.principal.may(anju_domain::auth::Action::ManageAccounts),
         flash: crate::flash::current(),
         idle_minutes: s.idle_minutes,
+        menu: menu(&s.principal),
         unit: s
             .principal
             .region
