@@ -78,7 +78,8 @@ pub struct RuleViolation {
 
 impl fmt::Display for RuleViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}", self.code.as_str(), self.message)
+        // What happened first, in words; the rule's code after, for whoever looks it up.
+        write!(f, "{}（规则 {}）", self.message, self.code.as_str())
     }
 }
 

@@ -275,11 +275,11 @@ impl IntoResponse for ApiError {
                 rule: Some(r),
                 message,
             } => message
-                .strip_prefix(&format!("[{}] ", r.as_str()))
+                .strip_suffix(&format!("（规则 {}）", r.as_str()))
                 .unwrap_or(message)
                 .to_string(),
             PageError::Conflict(m) => m
-                .strip_prefix(&format!("[{}] ", RuleCode::V1.as_str()))
+                .strip_suffix(&format!("（规则 {}）", RuleCode::V1.as_str()))
                 .unwrap_or(m)
                 .to_string(),
             e => e.message(),

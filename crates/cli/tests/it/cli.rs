@@ -313,7 +313,7 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
     // The operator may not sign; the principal may, once.
     let out = run(&["report", "--actor", "t101-jb", "sign", "1"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[P1]"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("（规则 P1）"));
     let out = run(&[
         "report",
         "--actor",
@@ -333,7 +333,7 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
         "sign",
         "1",
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[R5]"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("（规则 R5）"));
     let out = run(&["report", "show", "1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

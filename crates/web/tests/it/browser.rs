@@ -386,7 +386,10 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .text()
         .await
         .unwrap();
-    assert!(err.contains("[R1]") && err.contains("管理措施"), "{err}");
+    assert!(
+        err.contains("（规则 R1）") && err.contains("管理措施"),
+        "{err}"
+    );
     shot(&c, "desktop-refusal").await;
     c.find(Locator::Css(
         "select[name=basis] option[value=ReviewNoHazard]",

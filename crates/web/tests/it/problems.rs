@@ -181,7 +181,7 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let res = act(&clerk, "report_fixed", "2", "已拆除围挡并加固", false).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
-    assert!(html.contains("[E1]"), "{html}");
+    assert!(html.contains("（规则 E1）"), "{html}");
     assert_eq!(
         act(&clerk, "report_fixed", "2", "已拆除围挡并加固", true)
             .await

@@ -101,7 +101,10 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
         .await;
     let html = res.text();
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("[R1]") && html.contains("管理措施"), "{html}");
+    assert!(
+        html.contains("（规则 R1）") && html.contains("管理措施"),
+        "{html}"
+    );
     assert_eq!(
         snapshot(store).await,
         before,
@@ -396,7 +399,10 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         .await;
     let html = String::from_utf8(res.body).unwrap();
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
-    assert!(html.contains("[E1]") && html.contains("整治前"), "{html}");
+    assert!(
+        html.contains("（规则 E1）") && html.contains("整治前"),
+        "{html}"
+    );
     assert_eq!(snapshot(store).await, before);
     let kept: Vec<String> = html
         .split("name=\"kept\" value=\"")
