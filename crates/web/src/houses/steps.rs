@@ -670,6 +670,8 @@ async fn form_page(
         f.values = match posted {
             Some(p) => p.get(f.name).cloned().unwrap_or_default(),
             None if f.name == "effective" => vec![beijing_date(now).to_string()],
+            // Whoever fills the survey in is usually who surveyed: prefilled, changeable.
+            None if f.name == "surveyor" => vec![s.principal.name.clone()],
             None => vec![],
         };
     }

@@ -266,12 +266,14 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .click()
         .await
         .unwrap();
-    c.find(Locator::Id("f-surveyor"))
-        .await
-        .unwrap()
-        .send_keys("王排查")
-        .await
-        .unwrap();
+    // 排查人员 comes prefilled with the clerk's name; another surveyor's name replaces it.
+    let surveyor = c.find(Locator::Id("f-surveyor")).await.unwrap();
+    assert_eq!(
+        surveyor.prop("value").await.unwrap().as_deref(),
+        Some("clerk姓名")
+    );
+    surveyor.clear().await.unwrap();
+    surveyor.send_keys("王排查").await.unwrap();
     c.find(Locator::Css("select[name=judgement] option[value=Hazard]"))
         .await
         .unwrap()
