@@ -229,7 +229,14 @@ fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String>
                 .map(|x| x.code)
         });
         let Some(town) = town else {
-            errors.push(format!("第 {line} 行：镇街“{t}”无法识别"));
+            errors.push(format!(
+                "第 {line} 行：镇街“{t}”无法识别（请填写本县镇街的名称，如“{}”，或其代码）",
+                reference
+                    .regions
+                    .iter()
+                    .find(|x| x.level == anju_domain::RegionLevel::Town)
+                    .map_or("某某镇", |x| x.name.as_str())
+            ));
             continue;
         };
         let category = match cell(cat_col) {
@@ -237,7 +244,11 @@ fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String>
             c => match ProblemCategory::parse(c) {
                 Some(x) => x,
                 None => {
-                    errors.push(format!("第 {line} 行：问题类别“{c}”无法识别"));
+                    let known: Vec<&str> = ProblemCategory::ALL.iter().map(|x| x.label()).collect();
+                    errors.push(format!(
+                        "第 {line} 行：问题类别“{c}”无法识别（可填：{}）",
+                        known.join("、")
+                    ));
                     continue;
                 }
             },
@@ -274,6 +285,38 @@ fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String>
         return Err("问题清单没有数据行".into());
     }
     Ok(out)
+}
+
+/// The problem list's template: its columns, and one example row naming a real town of the
+/// county and a category as the list accepts them.
+#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
+pub async fn template(
+    State(state): State<AppState>,
+    crate::session::LoggedIn(s): crate::session::LoggedIn,
+) -> PageResult {
+    let town = state
+        .store
+        .reference()
+        .regions
+        .iter()
+        .find(|x| x.level == anju_domain::RegionLevel::Town && x.valid_to.is_none())
+        .map_or_else(|| "某某镇".to_string(), |x| x.name.clone());
+    let bytes = anju_render::list_csv(
+        &["镇街", "房屋编号", "问题类别", "问题描述", "整改时限"],
+        &[vec![
+            town,
+            String::new(),
+            ProblemCategory::WrongJudgement.label().to_string(),
+            "（示例，导入前请删除本行）房屋存在明显裂缝，初判为无隐患".to_string(),
+            (state.store.today() + chrono::Duration::days(30)).to_string(),
+        ]],
+    );
+    Ok(crate::ledgers::attachment(
+        "text/csv; charset=utf-8",
+        "problem-list-template.csv",
+        "问题清单模板.csv",
+        bytes,
+    ))
 }
 
 /// Issues a batch from an uploaded list (county office, inspectors).
@@ -562,6 +605,7 @@ pub async fn act(
 pub(crate) fn routes() -> crate::Routes {
     use axum::routing::{get, post};
     crate::Routes::default()
+        .route("/problems/template.csv", get(template))
         .route(
             "/problems",
             get(list)

@@ -41,6 +41,8 @@ const NO_OBJECT: &[&str] = &[
     "/favicon.svg",
     "/favicon.ico",
     "/api/v1/openapi.json",
+    // The problem list's empty template (a town's name as an example; no house).
+    "/problems/template.csv",
     // Stores a file under its digest; it is part of no house until a step in scope names it.
     "/api/v1/evidence",
     // Public by design, reached by the plaque's unguessable token; shows no personal data

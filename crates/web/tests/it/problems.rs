@@ -111,12 +111,44 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         );
         assert_eq!(problem_rows(store).await, 0);
     }
+    // An unknown category and town are refused saying what is accepted.
+    let res = issue((
+        "清单.csv",
+        "镇街,问题类别,问题描述\n火星镇,乱填,x\n嘉祥街道,乱填,y\n"
+            .as_bytes()
+            .to_vec(),
+    ))
+    .await;
+    let html = res.text();
+    assert!(html.contains("请填写本县镇街的名称，如“"), "{html}");
+    assert!(
+        html.contains("（可填：漏排、判定不准确、信息不符、销号不实、整治不彻底/以管代改、其他）"),
+        "{html}"
+    );
+    assert_eq!(problem_rows(store).await, 0);
+    // The template names a real town and a category the list accepts: as downloaded, it is
+    // read without a refusal (one example problem).
+    let res = app.get("/problems/template.csv", &co).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.starts_with(&[0xEF, 0xBB, 0xBF]), "CSV with BOM");
+    let text = res.text();
+    assert!(
+        text.lines()
+            .nth(0)
+            .unwrap()
+            .ends_with("镇街,房屋编号,问题类别,问题描述,整改时限"),
+        "{text}"
+    );
+    let template = res.body.clone();
     // Not a spreadsheet at all: refused with the reader's reason.
     let res = issue(("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(html.contains("不是有效的"), "{html}");
     assert_eq!(problem_rows(store).await, 0);
+    let res = issue(("问题清单模板.csv", template)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(problem_rows(store).await, 1);
     // A clerk cannot issue.
     let refused = multipart("/problems", &clerk, &[("source", "self_check")], None);
     assert_eq!(app.send(refused).await.status, StatusCode::FORBIDDEN);
