@@ -134,7 +134,7 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let text = res.text();
     assert!(
         text.lines()
-            .nth(0)
+            .next()
             .unwrap()
             .ends_with("镇街,房屋编号,问题类别,问题描述,整改时限"),
         "{text}"
