@@ -1,6 +1,9 @@
 //! `anju report`: hand in a ledger — prepare, sign (freezes it), submit, accept or return —
 //! and look at a frozen one: its figures, its digest, how today's figures differ.
-//! Until accounts exist, the person acting is named with `--actor`, `--name` and `--role`.
+//! The person acting is an account, named with `--actor`: its name and role are the account's.
+//! Signing, accepting and returning are that person's own acts, as on the web: the account's
+//! password (from `ANJU_PASSWORD`, else typed on standard input) and its dynamic code where it
+//! has one (`ANJU_TOTP`) are checked first.
 
 use crate::config::Config;
 use anju_domain::RegionCode;
@@ -15,15 +18,13 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// Who acts: account id.
+    /// Who acts: an account's user name.
     #[arg(long, global = true, default_value = "")]
     pub actor: String,
-    /// Who acts: display name.
-    #[arg(long, global = true, default_value = "")]
-    pub name: String,
-    /// Who acts: town_operator, town_principal or county_office.
-    #[arg(long, global = true, default_value = "town_operator")]
-    pub role: String,
+    /// The acting account's role, as a check (town_operator, town_principal, county_office):
+    /// refused when the account has another.
+    #[arg(long, global = true)]
+    pub role: Option<String>,
     #[command(subcommand)]
     pub command: ReportCommand,
 }
@@ -66,19 +67,46 @@ pub enum ReportCommand {
     Compare { id: i64 },
 }
 
-fn actor(args: &ReportArgs) -> anyhow::Result<Actor> {
-    let role: Role = serde_json::from_value(serde_json::Value::String(args.role.clone()))
-        .map_err(|_| anyhow::anyhow!("未知角色“{}”", args.role))?;
+/// The acting account: it must exist, and have the role `--role` names if given.
+async fn actor(store: &anju_store::Store, args: &ReportArgs) -> anyhow::Result<Actor> {
     anyhow::ensure!(!args.actor.is_empty(), "请用 --actor 指明操作人账号");
-    Ok(Actor {
-        id: args.actor.clone(),
-        name: if args.name.is_empty() {
-            args.actor.clone()
-        } else {
-            args.name.clone()
-        },
-        role,
-    })
+    let account = store
+        .account(&args.actor)
+        .await
+        .map_err(|_| anyhow::anyhow!("账号“{}”不存在", args.actor))?;
+    if let Some(r) = &args.role {
+        let role: Role = serde_json::from_value(serde_json::Value::String(r.clone()))
+            .map_err(|_| anyhow::anyhow!("未知角色“{r}”"))?;
+        anyhow::ensure!(
+            role == account.role,
+            "账号“{}”的角色是{}，不是{}",
+            args.actor,
+            account.role.label(),
+            role.label()
+        );
+    }
+    Ok(account.principal().actor())
+}
+
+/// Asks the acting account's holder to confirm: the password from `ANJU_PASSWORD` or standard
+/// input, the dynamic code from `ANJU_TOTP`; every attempt audited as `reauth`.
+async fn confirm(store: &anju_store::Store, username: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("ANJU_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprint!("请输入账号 {username} 的登录密码（签字、接收、退回须再次确认身份）：");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let totp = std::env::var("ANJU_TOTP")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    store
+        .confirm_identity(username, &password, totp.as_deref(), "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("身份确认未通过：{e}"))
 }
 
 fn refused(e: anju_store::StoreError) -> anyhow::Error {
@@ -92,11 +120,18 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
     let store = config.open().await?;
     let scope = Scope::All;
     let step = |id: i64, action: ReportAction| {
-        let store = &store;
-        let who = actor(&args);
+        let (store, args) = (&store, &args);
         async move {
+            let who = actor(store, args).await?;
+            if matches!(
+                action,
+                ReportAction::Sign | ReportAction::Accept | ReportAction::Return { .. }
+            ) && anju_domain::report::may_act_on_report(who.role, &action)
+            {
+                confirm(store, &who.id).await?;
+            }
             let status = store
-                .act_on_report(&who?, &Scope::All, id, &action, "cli")
+                .act_on_report(&who, &Scope::All, id, &action, "cli")
                 .await
                 .map_err(refused)?;
             println!("台账 {id}：{}", status.label());
@@ -111,7 +146,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             contact,
             supersedes,
         } => {
-            let who = actor(&args)?;
+            let who = actor(&store, &args).await?;
             let unit = RegionCode::parse(town).map_err(|e| anyhow::anyhow!("{e}"))?;
             let new = NewReport {
                 form: Form::from_number(*form).context("表单只能是 1 或 2")?,

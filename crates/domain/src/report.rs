@@ -101,14 +101,9 @@ pub fn may_prepare(role: Role) -> bool {
     matches!(role, Role::TownOperator | Role::CountyOffice | Role::System)
 }
 
-/// Decides a step on a ledger in `status`; the status after it, or the rule that refuses it.
-pub fn decide_report(
-    status: ReportStatus,
-    action: &ReportAction,
-    role: Role,
-) -> Result<ReportStatus, RuleViolation> {
-    use ReportStatus as S;
-    let allowed = match action {
+/// Whether `role` may take `action` on a ledger at all (whatever its status).
+pub fn may_act_on_report(role: Role, action: &ReportAction) -> bool {
+    match action {
         ReportAction::Sign => matches!(
             role,
             Role::TownPrincipal | Role::CountyOffice | Role::System
@@ -124,7 +119,17 @@ pub fn decide_report(
             role,
             Role::TownPrincipal | Role::TownOperator | Role::CountyOffice | Role::System
         ),
-    };
+    }
+}
+
+/// Decides a step on a ledger in `status`; the status after it, or the rule that refuses it.
+pub fn decide_report(
+    status: ReportStatus,
+    action: &ReportAction,
+    role: Role,
+) -> Result<ReportStatus, RuleViolation> {
+    use ReportStatus as S;
+    let allowed = may_act_on_report(role, action);
     if !allowed {
         return refuse(
             RuleCode::P1,

@@ -310,29 +310,50 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The operator may not sign; the principal may, once.
+    // The operator may not sign (refused by the rule, no password asked); the principal may,
+    // once, with the account's password.
     let out = run(&["report", "--actor", "t101-jb", "sign", "1"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("（规则 P1）"));
+    let password = std::fs::read_to_string(data.join("demo-accounts.txt")).unwrap();
+    let sign = |password: &str| {
+        anju()
+            .arg("--data-dir")
+            .arg(&data)
+            .env("ANJU_PASSWORD", password.trim())
+            .args(["report", "--actor", "t101-fz", "sign", "1"])
+            .output()
+            .unwrap()
+    };
+    // Not the person: an account that does not exist, a role it does not have, a wrong
+    // password — each refused, nothing signed.
+    let out = run(&["report", "--actor", "nobody", "sign", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("账号“nobody”不存在"));
     let out = run(&[
         "report",
         "--actor",
-        "t101-fz",
+        "t101-jb",
         "--role",
         "town_principal",
         "sign",
         "1",
     ]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("已签字"));
-    let out = run(&[
-        "report",
-        "--actor",
-        "t101-fz",
-        "--role",
-        "town_principal",
-        "sign",
-        "1",
-    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("的角色是镇街经办人"));
+    let out = sign("wrong-password");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("身份确认未通过"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run(&["report", "show", "1"]).stdout).contains("已填报"));
+    let out = sign(&password);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("已签字"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sign(&password);
     assert!(String::from_utf8_lossy(&out.stderr).contains("（规则 R5）"));
     let out = run(&["report", "show", "1"]);
     let text = String::from_utf8_lossy(&out.stdout);
