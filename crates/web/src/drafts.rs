@@ -56,7 +56,7 @@ fn cookie_header(name: &str, value: &str, max_age: u64, secure: bool) -> Option<
 pub fn to_login_then(path: &str, secure: bool) -> Response {
     let mut res = Redirect::to("/login").into_response();
     if let Some(p) = local_path(path)
-        && let Some(v) = cookie_header(RETURN_COOKIE, &percent(p), 3600, secure)
+        && let Some(v) = cookie_header(RETURN_COOKIE, &crate::flash::encode(p), 3600, secure)
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -173,7 +173,7 @@ pub fn forget(res: &mut Response, secure: bool) {
 /// Where to go after logging in, if the browser was sent to the login page from somewhere.
 pub fn return_to(headers: &HeaderMap) -> Option<String> {
     let raw = crate::session::cookie(headers, RETURN_COOKIE)?;
-    let p = unpercent(&raw)?;
+    let p = crate::flash::unpercent(&raw)?;
     local_path(&p).map(str::to_string)
 }
 
@@ -187,33 +187,6 @@ pub fn forget_return(res: &mut Response, secure: bool) {
 /// Whether this browser has a kept form waiting.
 pub fn waiting(headers: &HeaderMap) -> bool {
     crate::session::cookie(headers, DRAFT_COOKIE).is_some_and(|v| !v.is_empty())
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn unpercent(s: &str) -> Option<String> {
-    let mut out = Vec::new();
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hi = (bytes.next()? as char).to_digit(16)?;
-            let lo = (bytes.next()? as char).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -232,6 +205,9 @@ mod tests {
         assert_eq!(local_path("https://evil.example"), None);
         assert_eq!(local_path("/\\evil"), None);
         let p = "/houses?town=370829101&page=2";
-        assert_eq!(unpercent(&percent(p)).as_deref(), Some(p));
+        assert_eq!(
+            crate::flash::unpercent(&crate::flash::encode(p)).as_deref(),
+            Some(p)
+        );
     }
 }

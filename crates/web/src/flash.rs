@@ -51,10 +51,11 @@ pub async fn layer(req: Request, next: Next) -> Response {
     res
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes every byte but ASCII letters, digits and `/-_.` (for a cookie value).
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() {
+            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
                 (b as char).to_string()
             } else {
                 format!("%{b:02X}")
@@ -65,6 +66,12 @@ fn encode(s: &str) -> String {
 
 /// The message, if the cookie holds well-formed UTF-8 text of a sane length.
 fn decode(s: &str) -> Option<String> {
+    let text = unpercent(s)?;
+    (text.chars().count() <= MAX_CHARS && !text.chars().any(char::is_control)).then_some(text)
+}
+
+/// Undoes percent-encoding; none when the result is not UTF-8 or an escape is broken.
+pub(crate) fn unpercent(s: &str) -> Option<String> {
     let mut out = Vec::with_capacity(s.len());
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
@@ -76,8 +83,7 @@ fn decode(s: &str) -> Option<String> {
             out.push(b);
         }
     }
-    let text = String::from_utf8(out).ok()?;
-    (text.chars().count() <= MAX_CHARS && !text.chars().any(char::is_control)).then_some(text)
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -574,7 +574,12 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     .click()
     .await
     .unwrap();
-    let link = wait_for(&c, "a[href^='/problems/']", "issued problem").await;
+    let link = wait_for(
+        &c,
+        "a[href^='/problems/']:not([href$='.csv'])",
+        "issued problem",
+    )
+    .await;
     no_token_in_address(&c).await;
     let href = link.attr("href").await.unwrap().unwrap();
     shot(&c, "desktop-problems").await;
@@ -774,45 +779,11 @@ async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_passw
     assert_eq!(total.get(1).map(String::as_str), Some("2"), "{total:?}");
     shot(&c, "desktop-report-before-signing").await;
     // Signing with the box ticked but a wrong password is refused on the same page.
-    c.find(Locator::Css("form.confirm input[name=confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("wrong-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_with(&c, "wrong-password").await;
     let refused = wait_for(&c, "p.error", "reauth-refused").await;
     assert!(refused.text().await.unwrap().contains("身份确认未通过"));
     // Again, with the password: signed, and the frozen figures are what was shown.
-    c.find(Locator::Css("form.confirm input[name=confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("Anju-2024q")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_with(&c, "Anju-2024q").await;
     wait_for_url(&c, &format!("/reports/{id}")).await;
     for _ in 0..50 {
         if text(&c).await.contains("签字时冻结的数字") {
@@ -836,4 +807,26 @@ async fn no_token_in_address(c: &Client) {
         !url.as_str().contains("csrf"),
         "a CSRF token in the address: {url}"
     );
+}
+
+/// Ticks the signing statement, types `password` and signs.
+async fn sign_with(c: &Client, password: &str) {
+    c.find(Locator::Css("form.confirm input[name=confirm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.confirm button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
