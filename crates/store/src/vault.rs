@@ -32,6 +32,8 @@ pub mod column {
     pub const EVENT_PERSONAL: &str = "events.personal";
     pub const HOUSE_PEOPLE: &str = "house_people.data";
     pub const TOTP_SECRET: &str = "accounts.totp_secret";
+    /// A form kept on disk when its session expired (it may hold ID and phone numbers).
+    pub const KEPT_FORM: &str = "drafts.body";
 }
 
 /// The keyed hash's domains: an ID number and a phone number never hash alike.
@@ -213,6 +215,56 @@ impl Vault {
         String::from_utf8(plain).map_err(|_| VaultError::Damaged)
     }
 
+    /// Encrypts bytes for `column` under the current key: the key id (4 bytes, big-endian),
+    /// a random 96-bit nonce, the AES-GCM ciphertext.
+    pub fn seal_bytes(&self, column: &str, plain: &[u8]) -> Vec<u8> {
+        let (id, cipher, _) = self
+            .keys
+            .iter()
+            .find(|k| k.0 == self.current)
+            .expect("current key present");
+        let nonce = random_bytes::<12>();
+        let ct = cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: column.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption does not fail below its size limit");
+        let mut out = Vec::with_capacity(4 + 12 + ct.len());
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// Decrypts bytes sealed by [`Vault::seal_bytes`] for the same column.
+    pub fn open_bytes(&self, column: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+        if sealed.len() < 4 + 12 + 16 {
+            return Err(VaultError::Damaged);
+        }
+        let (id, rest) = sealed.split_at(4);
+        let id = u32::from_be_bytes(id.try_into().map_err(|_| VaultError::Damaged)?);
+        let (_, cipher, _) = self
+            .keys
+            .iter()
+            .find(|k| k.0 == id)
+            .ok_or(VaultError::UnknownKey(id))?;
+        let (nonce, ct) = rest.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::Damaged)?;
+        cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ct,
+                    aad: column.as_bytes(),
+                },
+            )
+            .map_err(|_| VaultError::Damaged)
+    }
+
     /// The keyed search hash of a normalised value (`kind` keeps ID and phone domains apart).
     pub fn digest(&self, kind: &str, value: &str) -> String {
         let mut mac =
@@ -227,6 +279,27 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_bytes_round_trip_bound_to_their_column_and_key() {
+        let v = Vault::generate();
+        let plain = b"--b\r\nname=\"id\"\r\n\r\n370829199001011234\r\n\xff\x00";
+        let sealed = v.seal_bytes(column::KEPT_FORM, plain);
+        assert!(!sealed.windows(18).any(|w| w == b"370829199001011234"));
+        assert_eq!(v.open_bytes(column::KEPT_FORM, &sealed).unwrap(), plain);
+        assert!(matches!(
+            v.open_bytes(column::EVENT_PERSONAL, &sealed),
+            Err(VaultError::Damaged)
+        ));
+        let mut cut = sealed.clone();
+        cut.truncate(20);
+        assert!(v.open_bytes(column::KEPT_FORM, &cut).is_err());
+        assert!(
+            Vault::generate()
+                .open_bytes(column::KEPT_FORM, &sealed)
+                .is_err()
+        );
+    }
 
     #[test]
     fn seal_open_round_trip_and_column_binding() {

@@ -5,7 +5,8 @@
 //! Nothing in a kept form is acted on: the clerk checks it and submits again.
 //!
 //! Kept forms are bounded (a day, 200 of them, 512 MiB in all; the oldest go first), because
-//! anyone can send a request with a stale cookie.
+//! anyone can send a request with a stale cookie, and sealed with the personal-data key (a
+//! registration holds ID and phone numbers).
 
 use crate::AppState;
 use axum::body::Body;
@@ -106,7 +107,11 @@ async fn store(
         .map(|b| format!("{b:02x}"))
         .collect();
     let meta = serde_json::json!({ "path": path, "content_type": content_type });
-    tokio::fs::write(dir.join(format!("{id}.body")), &bytes).await?;
+    let sealed = state
+        .store
+        .vault()
+        .seal_bytes(anju_store::vault::column::KEPT_FORM, &bytes);
+    tokio::fs::write(dir.join(format!("{id}.body")), sealed).await?;
     tokio::fs::write(dir.join(format!("{id}.json")), meta.to_string()).await?;
     Ok(id)
 }
@@ -158,8 +163,13 @@ pub async fn take(state: &AppState, headers: &HeaderMap, path: &str) -> Option<(
     if meta["path"].as_str() != Some(path) {
         return None;
     }
-    let bytes = tokio::fs::read(&body).await.ok()?;
+    let sealed = tokio::fs::read(&body).await.ok()?;
     remove(&body).await;
+    let bytes = state
+        .store
+        .vault()
+        .open_bytes(anju_store::vault::column::KEPT_FORM, &sealed)
+        .ok()?;
     Some((meta["content_type"].as_str()?.to_string(), bytes))
 }
 

@@ -524,8 +524,22 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
     let draft = set_pair(&res, "anju_draft").expect("the form is kept");
     let back = set_pair(&res, "anju_return").expect("and where it was");
     assert!(back.ends_with("/steps/surveyed"), "{back}");
-    // Nothing was recorded.
+    // Nothing was recorded, and what is kept on disk is sealed (no posted text in it).
     assert_eq!(snapshot(store).await, before);
+    let kept_dir = dir.path().join("drafts");
+    let bodies: Vec<_> = std::fs::read_dir(&kept_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "body"))
+        .collect();
+    assert_eq!(bodies.len(), 1);
+    let on_disk = std::fs::read(bodies[0].path()).unwrap();
+    assert!(
+        !on_disk
+            .windows("王地窖".len())
+            .any(|w| w == "王地窖".as_bytes()),
+        "the kept form is sealed"
+    );
     // The login page says the form is kept; logging in goes back to the form.
     let res = app
         .send(
