@@ -201,18 +201,75 @@ pub fn xlsx(table: &LedgerTable, header: &Header) -> Result<Vec<u8>, RenderError
         &base,
     )?;
 
+    let width = column_width(form);
     sheet.set_column_width(0, 14)?;
     for c in 1..ncols {
-        sheet.set_column_width(c, if form == Form::Attachment2 { 9 } else { 13 })?;
+        sheet.set_column_width(c, width)?;
     }
-    for r in top..top + header_rows {
-        sheet.set_row_height(r, if form == Form::Attachment2 { 48 } else { 36 })?;
+    for (r, height) in header_row_heights(spans, header_rows, width)
+        .into_iter()
+        .enumerate()
+    {
+        sheet.set_row_height(top + r as u32, height)?;
     }
     sheet.set_landscape();
     sheet.set_paper_size(9); // A4
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(top, top + header_rows - 1)?;
     Ok(book.save_to_buffer()?)
+}
+
+/// The width of a figure column, in Excel's character units.
+fn column_width(form: Form) -> f64 {
+    if form == Form::Attachment2 { 9.0 } else { 13.0 }
+}
+
+/// Points per wrapped line of 10-point 宋体, and the cell's padding.
+const LINE_POINTS: f64 = 13.5;
+const PAD_POINTS: f64 = 4.0;
+
+/// How many lines `text` wraps to in `columns` columns of `width` units: a CJK character takes
+/// two units, anything else one (what Excel and LibreOffice lay 10-point 宋体 out as, within a
+/// unit of padding).
+fn wrapped_lines(text: &str, width: f64, columns: u16) -> u32 {
+    let room = (width * f64::from(columns) - 1.0).max(2.0);
+    let mut lines = 1;
+    let mut used = 0.0;
+    for ch in text.chars() {
+        if ch == '\n' {
+            lines += 1;
+            used = 0.0;
+            continue;
+        }
+        let w = if ch.is_ascii() { 1.0 } else { 2.0 };
+        if used + w > room {
+            lines += 1;
+            used = 0.0;
+        }
+        used += w;
+    }
+    lines
+}
+
+/// Each header row's height in points, tall enough for every label to show whole: a label
+/// spanning several rows shares its height among them.
+fn header_row_heights(spans: &[Span], rows: u32, width: f64) -> Vec<f64> {
+    let mut heights = vec![2.0 * LINE_POINTS + PAD_POINTS; rows as usize];
+    // Single-row labels first, then the spanning ones take what they still lack.
+    let mut ordered: Vec<&Span> = spans.iter().collect();
+    ordered.sort_by_key(|Span(r0, _, r1, _, _)| r1 - r0);
+    for Span(r0, c0, r1, c1, text) in ordered {
+        let need = f64::from(wrapped_lines(text, width, c1 - c0 + 1)) * LINE_POINTS + PAD_POINTS;
+        let range = (*r0 as usize)..=(*r1 as usize);
+        let have: f64 = heights[range.clone()].iter().sum();
+        if need > have {
+            let extra = (need - have) / range.clone().count() as f64;
+            for h in &mut heights[range] {
+                *h += extra;
+            }
+        }
+    }
+    heights
 }
 
 fn write_row(
@@ -370,4 +427,27 @@ pub fn list_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
         out.push_str("\r\n");
     }
     out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_rows_are_tall_enough_for_every_label() {
+        // By hand: 9 units hold 4 CJK characters (8 units and one of padding).
+        assert_eq!(wrapped_lines("已鉴定数量④", 9.0, 1), 2);
+        assert_eq!(wrapped_lines("镇街", 9.0, 1), 1);
+        // ⑦'s label: 31 wide characters and "A", "B" fill 8 lines (已销号数|量（含经|技术人员|
+        // 复核无隐|患、鉴定|为A、B级|、工程措|施销号）), and "⑦" after its line break a 9th.
+        let seventh = "已销号数量（含经技术人员复核无隐患、鉴定为A、B级、工程措施销号）\n⑦";
+        assert_eq!(wrapped_lines(seventh, 9.0, 1), 9);
+        let (spans, rows) = header_spans(Form::Attachment2);
+        let heights = header_row_heights(spans, rows, column_width(Form::Attachment2));
+        for Span(r0, c0, r1, c1, text) in spans {
+            let given: f64 = heights[*r0 as usize..=*r1 as usize].iter().sum();
+            let need = f64::from(wrapped_lines(text, 9.0, c1 - c0 + 1)) * LINE_POINTS;
+            assert!(given >= need, "{text}: {given} < {need}");
+        }
+    }
 }
