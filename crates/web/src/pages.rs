@@ -35,8 +35,6 @@ pub struct Chrome {
     pub name: String,
     pub role: String,
     pub unit: String,
-    /// Whether the 用户/设置 link is shown.
-    pub admin: bool,
     /// What the last write said (shown once, after its redirect).
     pub flash: Option<String>,
     /// Minutes of no request after which the session ends (pages with forms warn before).
@@ -107,7 +105,6 @@ pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
         csrf: s.csrf.clone(),
         name: s.principal.name.clone(),
         role: s.principal.role.label().to_string(),
-        admin: s.principal.may(anju_domain::auth::Action::ManageAccounts),
         flash: crate::flash::current(),
         idle_minutes: s.idle_minutes,
         menu: menu(&s.principal),

@@ -360,12 +360,9 @@ pub async fn act(
             .report(id)
             .await
             .not_found_as(REPORT)?;
-        // Who may is decided before anything is asked (a clerk's "sign" is refused as such).
-        let needed = match action {
-            ReportAction::Sign => Action::SignReport,
-            _ => Action::ReviewReport,
-        };
-        if !caller.principal().may(needed) {
+        // Who may is decided before anything is asked (a clerk's "sign" is refused as such),
+        // by the same rule the store applies.
+        if !anju_domain::report::may_act_on_report(caller.principal().role, &action) {
             return Err(PageError::Denied(format!(
                 "{}无权对台账进行“{}”",
                 caller.principal().role.label(),
