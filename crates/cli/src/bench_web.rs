@@ -263,6 +263,17 @@ pub async fn bench_web(
             })
             .collect::<Vec<_>>(),
     );
+    // 回头看: the legacy closures still to be looked back at, 50 a page, county-wide and per town.
+    let lookback_urls = Arc::new(
+        (1..=20)
+            .map(|page| format!("/lookback?page={page}&size=50"))
+            .chain(
+                towns
+                    .iter()
+                    .map(|t| format!("/lookback?town={t}&page=1&size=50")),
+            )
+            .collect::<Vec<_>>(),
+    );
     let health = Arc::new(vec!["/healthz".to_string()]);
     // Warm up caches and connections.
     http_load(
@@ -290,7 +301,16 @@ pub async fn bench_web(
         Duration::from_secs(2),
     )
     .await?;
+    http_load(
+        addr,
+        &cookie,
+        lookback_urls.clone(),
+        conns,
+        Duration::from_secs(2),
+    )
+    .await?;
     let list = http_load(addr, &cookie, list_urls, conns, time).await?;
+    let lookback = http_load(addr, &cookie, lookback_urls, conns, time).await?;
     let drill = http_load(addr, &cookie, drill_urls, conns, time).await?;
     let page = http_load(addr, &cookie, house_urls, conns, time).await?;
     let floor = http_load(addr, &cookie, health, conns, time).await?;
@@ -325,6 +345,26 @@ pub async fn bench_web(
         }
     })
     .await?;
+    let (s, p, t) = (store.clone(), principal.clone(), towns.clone());
+    let lookback_direct = direct_load(conns, time, move |i| {
+        let (s, p, t) = (s.clone(), p.clone(), t.clone());
+        async move {
+            // The same mix as over HTTP: 20 county pages, then each town's first.
+            let (town, page) = if i % (20 + t.len()) < 20 {
+                (None, (i % 20) as u64 + 1)
+            } else {
+                (
+                    anju_domain::RegionCode::parse(&t[i % (20 + t.len()) - 20]).ok(),
+                    1,
+                )
+            };
+            s.access(&p, "bench")
+                .lookback_pending_page(town.as_ref(), (page, 50))
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
     let (s, p, c) = (store.clone(), principal.clone(), codes.clone());
     let page_direct = direct_load(conns, time, move |i| {
         let (s, p, c) = (s.clone(), p.clone(), c.clone());
@@ -350,6 +390,11 @@ pub async fn bench_web(
         drill.line("附件2 合计 drill-down, 50 a page (HTTP)")
     );
     println!("  {}", drill_direct.line("  the same through the store"));
+    println!(
+        "  {}",
+        lookback.line("回头看 pending list, 50 a page (HTTP)")
+    );
+    println!("  {}", lookback_direct.line("  the same through the store"));
     println!("  {}", page.line("房屋 page (HTTP)"));
     println!("  {}", page_direct.line("  the same through the store"));
     println!("  {}", floor.line("/healthz (HTTP floor)"));
@@ -364,6 +409,8 @@ pub async fn bench_web(
         list.errors == 0
             && page.errors == 0
             && drill.errors == 0
+            && lookback.errors == 0
+            && lookback.requests > 0
             && list.requests > 0
             && page.requests > 0
             && drill.requests > 0,

@@ -101,7 +101,7 @@ pub fn without_identifiers(mut e: Event) -> Event {
 
 /// A logged-in account's view of the store. Cheap to make per request.
 pub struct Access<'a> {
-    store: &'a Store,
+    pub(crate) store: &'a Store,
     who: &'a Principal,
     source: &'a str,
 }
@@ -132,11 +132,16 @@ impl Access<'_> {
     }
 
     /// Refuses (and audits the refusal) unless the role may do `action` at all.
-    async fn require(&self, action: Action, object: &str) -> Result<()> {
+    pub(crate) async fn require(&self, action: Action, object: &str) -> Result<()> {
         if self.who.may(action) {
             return Ok(());
         }
-        let message = denied_message(self.who.role, action);
+        self.refuse(action, object, denied_message(self.who.role, action))
+            .await
+    }
+
+    /// Audits a refusal of `action` on `object` and answers it as denied with `message`.
+    pub(crate) async fn refuse(&self, action: Action, object: &str, message: String) -> Result<()> {
         let mut tx = self.store.db.begin().await?;
         let entry = AuditEntry {
             at: self.now(),
@@ -607,6 +612,16 @@ impl Access<'_> {
     ) -> Result<Vec<crate::problems::Problem>> {
         self.require(Action::ReadHouses, "problems").await?;
         self.store.problems(&self.scope(), status).await
+    }
+
+    /// One page of the problems within scope and how many there are.
+    pub async fn problems_page(
+        &self,
+        status: Option<anju_domain::problem::ProblemStatus>,
+        page: (u64, u64),
+    ) -> Result<(Vec<crate::problems::Problem>, u64)> {
+        self.require(Action::ReadHouses, "problems").await?;
+        self.store.problems_page(&self.scope(), status, page).await
     }
 
     /// One problem and its history, within scope.

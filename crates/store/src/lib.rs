@@ -6,6 +6,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod audit_view;
 pub mod backup;
 pub mod clock;
 pub mod codec;

@@ -462,11 +462,63 @@ impl Store {
         rows.into_iter().map(problem_of).collect()
     }
 
-    /// Problem figures per town within scope (问题确认率, 问题整改率).
+    /// One page of the problems within scope, newest batch first, and how many there are in
+    /// all (`page` from 1, `size` rows).
+    pub async fn problems_page(
+        &self,
+        scope: &Scope,
+        status: Option<ProblemStatus>,
+        (page, size): (u64, u64),
+    ) -> Result<(Vec<Problem>, u64)> {
+        let sp = crate::scope::ScopeParams::of(scope);
+        if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
+            return Ok((vec![], 0));
+        }
+        let size = size.clamp(1, 500) as i64;
+        let offset = (page.clamp(1, 1_000_000) as i64 - 1) * size;
+        let sql = format!(
+            "{SELECT} WHERE (CAST($1 AS TEXT) IS NULL OR p.status = $1) AND {IN_SCOPE} \
+             ORDER BY b.issued_on DESC, p.batch_id DESC, p.row_no LIMIT $5 OFFSET $6"
+        );
+        let rows: Vec<ProblemRow> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(status.map(|s| s.code())).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
+            .bind(size).bind(offset)
+            .fetch_all(p).await)?;
+        let count = format!(
+            "SELECT COUNT(*) FROM problems p WHERE (CAST($1 AS TEXT) IS NULL OR p.status = $1) \
+             AND {IN_SCOPE}"
+        );
+        let total: i64 = on_db!(&self.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .bind(status.map(|s| s.code())).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
+            .fetch_one(p).await)?;
+        Ok((
+            rows.into_iter().map(problem_of).collect::<Result<_>>()?,
+            total.max(0) as u64,
+        ))
+    }
+
+    /// Problem figures per town within scope (问题确认率, 问题整改率), counted in the database
+    /// over every problem (not a capped list).
     pub async fn problem_counts(&self, scope: &Scope) -> Result<BTreeMap<String, ProblemCounts>> {
+        let sp = crate::scope::ScopeParams::of(scope);
         let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
-        for p in self.problems(scope, None).await? {
-            out.entry(p.town_code.clone()).or_default().add(p.status);
+        if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT p.town_code, p.status, COUNT(*) FROM problems p \
+             WHERE (CAST($1 AS TEXT) IS NULL OR p.status = $1) AND {IN_SCOPE} \
+             GROUP BY p.town_code, p.status"
+        );
+        let rows: Vec<(String, String, i64)> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(None::<&str>).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
+            .fetch_all(p).await)?;
+        for (town, status, n) in rows {
+            let status = ProblemStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?;
+            let c = out.entry(town).or_default();
+            for _ in 0..n {
+                c.add(status);
+            }
         }
         Ok(out)
     }

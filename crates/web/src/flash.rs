@@ -13,6 +13,12 @@ const MAX_CHARS: usize = 200;
 
 tokio::task_local! {
     static FLASH: Option<String>;
+    static PATH: String;
+}
+
+/// The path of the request being answered (for the menu and breadcrumbs); empty outside one.
+pub fn current_path() -> String {
+    PATH.try_with(Clone::clone).unwrap_or_default()
 }
 
 /// The message waiting for this request's page, if any.
@@ -41,7 +47,8 @@ pub async fn layer(req: Request, next: Next) -> Response {
         .and_then(|v| decode(&v))
         .filter(|m| !m.is_empty());
     let pending = message.is_some();
-    let mut res = FLASH.scope(message, next.run(req)).await;
+    let path = req.uri().path().to_string();
+    let mut res = PATH.scope(path, FLASH.scope(message, next.run(req))).await;
     if pending && !res.status().is_redirection() {
         res.headers_mut().append(
             header::SET_COOKIE,

@@ -41,6 +41,41 @@ pub struct Chrome {
     pub idle_minutes: i64,
     /// The left menu: groups of (label, address), only what the role can use.
     pub menu: Vec<(&'static str, Vec<(&'static str, &'static str)>)>,
+    /// The menu item of the page at hand (its address), if any.
+    pub active: &'static str,
+    /// Where the page sits: (label, address; none for the page itself or a group).
+    pub crumbs: Vec<(&'static str, Option<&'static str>)>,
+}
+
+/// The menu item a path belongs to (the longest address it is at or under; 首页 only for
+/// `/`), and the breadcrumbs to it: 首页 › group › item (a link unless it is the page itself).
+fn place(
+    menu: &[(&'static str, Vec<(&'static str, &'static str)>)],
+    path: &str,
+) -> (&'static str, Vec<(&'static str, Option<&'static str>)>) {
+    let under = |href: &str| {
+        path == href
+            || (href != "/"
+                && path.starts_with(href)
+                && path[href.len()..].starts_with(['/', '.', '?']))
+    };
+    let best = menu
+        .iter()
+        .flat_map(|(g, items)| items.iter().map(move |i| (*g, *i)))
+        .filter(|(_, (_, href))| under(href))
+        .max_by_key(|(_, (_, href))| href.len());
+    match best {
+        None => ("", vec![]),
+        Some((_, (_, "/"))) => ("/", vec![]),
+        Some((group, (label, href))) => (
+            href,
+            vec![
+                ("首页", Some("/")),
+                (group, None),
+                (label, (path != href).then_some(href)),
+            ],
+        ),
+    }
 }
 
 /// The left menu for a role, grouped by work as officials know it.
@@ -94,6 +129,9 @@ fn menu(
     if may(A::ManageSettings) {
         system.extend([("设置", "/admin/settings"), ("区划", "/admin/regions")]);
     }
+    if may(A::ReadAudit) {
+        system.push(("审计日志", "/audit"));
+    }
     system.push(("修改密码", "/password"));
     groups.push(("系统管理", system));
     groups
@@ -101,13 +139,17 @@ fn menu(
 
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
     let reference = state.store.reference();
+    let menu = menu(&s.principal);
+    let (active, crumbs) = place(&menu, &crate::flash::current_path());
     Chrome {
         csrf: s.csrf.clone(),
         name: s.principal.name.clone(),
         role: s.principal.role.label().to_string(),
         flash: crate::flash::current(),
         idle_minutes: s.idle_minutes,
-        menu: menu(&s.principal),
+        active,
+        crumbs,
+        menu,
         unit: s
             .principal
             .region
@@ -626,6 +668,50 @@ pub fn page_number(asked: &str) -> u64 {
         .filter(|n| *n >= 1)
         .unwrap_or(1)
         .min(1_000_000)
+}
+
+#[cfg(test)]
+mod place_tests {
+    use super::place;
+
+    #[test]
+    fn a_page_finds_its_menu_item_and_crumbs() {
+        let menu = vec![
+            (
+                "房屋",
+                vec![
+                    ("首页", "/"),
+                    ("房屋清单", "/houses"),
+                    ("登记房屋", "/houses/new"),
+                ],
+            ),
+            (
+                "台账",
+                vec![
+                    ("附件2 工作台账", "/ledgers/2"),
+                    ("附件1 复核台账", "/ledgers/1"),
+                ],
+            ),
+        ];
+        assert_eq!(place(&menu, "/"), ("/", vec![]));
+        assert_eq!(
+            place(&menu, "/houses"),
+            (
+                "/houses",
+                vec![("首页", Some("/")), ("房屋", None), ("房屋清单", None)]
+            )
+        );
+        // A house page sits under the list, which is then a link; registration is its own item.
+        assert_eq!(
+            place(&menu, "/houses/AJ370829000001231").1[2],
+            ("房屋清单", Some("/houses"))
+        );
+        assert_eq!(place(&menu, "/houses/new").0, "/houses/new");
+        // A drill-down of 附件2 is under 附件2, not 附件1, and /ledgers/20 is under neither.
+        assert_eq!(place(&menu, "/ledgers/2/houses").0, "/ledgers/2");
+        assert_eq!(place(&menu, "/ledgers/20").0, "");
+        assert_eq!(place(&menu, "/password"), ("", vec![]));
+    }
 }
 
 #[cfg(test)]

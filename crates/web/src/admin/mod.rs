@@ -4,6 +4,7 @@
 //! (`ManageAccounts` / `ManageSettings`, settings only from a county-level account) and writes
 //! the change with its audit row.
 
+pub mod audit;
 pub mod regions;
 
 use crate::AppState;
@@ -18,7 +19,7 @@ use anju_store::NewAccount;
 use anju_store::accounts::{AuthError, Security};
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use chrono::NaiveDate;
@@ -38,6 +39,10 @@ struct AccountsPage {
     chrome: Option<Chrome>,
     demo: bool,
     accounts: Vec<AccountLine>,
+    /// 序号 of the first line.
+    first: u64,
+    pager: crate::pages::Pager,
+    q: AccountsQuery,
     roles: Vec<(String, String)>,
     units: Vec<(String, String)>,
     departments: Vec<(String, String)>,
@@ -70,9 +75,20 @@ pub(crate) fn field<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
         .map_or("", |(_, v)| v.trim())
 }
 
+/// The account list's search (user name or name), role filter and page.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AccountsQuery {
+    q: String,
+    role: String,
+    page: String,
+    size: String,
+}
+
 async fn accounts_page(
     state: &AppState,
     s: &anju_store::Session,
+    q: AccountsQuery,
     error: Option<String>,
     issued: Option<(String, String)>,
     status: StatusCode,
@@ -91,8 +107,25 @@ async fn accounts_page(
         r.and_then(|c| reference.regions.iter().find(|x| x.code == c))
             .map_or_else(String::new, |x| x.name.clone())
     };
-    let accounts = list
+    let wanted = q.q.trim();
+    let matching: Vec<_> = list
         .iter()
+        .filter(|a| {
+            wanted.is_empty() || a.username.contains(wanted) || a.display_name.contains(wanted)
+        })
+        .filter(|a| q.role.is_empty() || anju_store::codec::role_code(a.role) == q.role)
+        .collect();
+    let pager = crate::pages::Pager::new(
+        "/admin/accounts",
+        &[("q", wanted.to_string()), ("role", q.role.clone())],
+        matching.len() as u64,
+        crate::pages::page_number(&q.page),
+        crate::pages::page_size(&q.size, 50),
+    );
+    let accounts = matching
+        .into_iter()
+        .skip(((pager.page - 1) * pager.size) as usize)
+        .take(pager.size as usize)
         .map(|a| {
             let mut st = vec![];
             if a.disabled {
@@ -140,6 +173,9 @@ async fn accounts_page(
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         accounts,
+        first: (pager.page - 1) * pager.size + 1,
+        pager,
+        q,
         roles: Role::ALL
             .iter()
             .filter(|r| **r != Role::System)
@@ -154,8 +190,12 @@ async fn accounts_page(
 }
 
 #[tracing::instrument(skip_all, fields(account = %s.principal.username))]
-pub async fn accounts(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
-    accounts_page(&state, &s, None, None, StatusCode::OK).await
+pub async fn accounts(
+    State(state): State<AppState>,
+    LoggedIn(s): LoggedIn,
+    Query(q): Query<AccountsQuery>,
+) -> PageResult {
+    accounts_page(&state, &s, q, None, None, StatusCode::OK).await
 }
 
 /// Creates an account; its one-time password is shown once on the answer page.
@@ -196,7 +236,15 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
     let new = match parsed {
         Ok(n) => n,
         Err(m) => {
-            return accounts_page(&state, s, Some(m), None, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return accounts_page(
+                &state,
+                s,
+                AccountsQuery::default(),
+                Some(m),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     match state
@@ -205,11 +253,19 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
         .await
     {
         Ok((a, otp)) => {
-            accounts_page(&state, s, None, Some((a.username, otp)), StatusCode::OK).await
+            accounts_page(
+                &state,
+                s,
+                AccountsQuery::default(),
+                None,
+                Some((a.username, otp)),
+                StatusCode::OK,
+            )
+            .await
         }
         Err(e) => {
             let (m, status) = refusal(e)?;
-            accounts_page(&state, s, Some(m), None, status).await
+            accounts_page(&state, s, AccountsQuery::default(), Some(m), None, status).await
         }
     }
 }
@@ -248,10 +304,20 @@ pub async fn act(
     };
     match outcome {
         Ok(None) => Ok(Redirect::to("/admin/accounts").into_response()),
-        Ok(issued) => accounts_page(&state, s, None, issued, StatusCode::OK).await,
+        Ok(issued) => {
+            accounts_page(
+                &state,
+                s,
+                AccountsQuery::default(),
+                None,
+                issued,
+                StatusCode::OK,
+            )
+            .await
+        }
         Err(e) => {
             let (m, status) = refusal(e)?;
-            accounts_page(&state, s, Some(m), None, status).await
+            accounts_page(&state, s, AccountsQuery::default(), Some(m), None, status).await
         }
     }
 }
@@ -529,4 +595,6 @@ pub(crate) fn routes() -> crate::Routes {
         .route("/admin/settings/backup", post(save_backup))
         .route("/admin/settings/security", post(save_security))
         .route("/admin/dictionaries", post(save_dictionary))
+        .route("/audit", get(audit::show))
+        .route("/audit.csv", get(audit::export_csv))
 }

@@ -41,6 +41,8 @@ pub struct FilterForm {
     pub overdue: String,
     pub sort: String,
     pub page: String,
+    /// Rows a page (the web list only; one of `pages::PAGE_SIZES`).
+    pub size: String,
 }
 
 impl FilterForm {
@@ -101,9 +103,9 @@ impl FilterForm {
         ))
     }
 
-    /// The query string of this filter on another page.
-    fn query(&self, page: Option<i64>) -> String {
-        let mut pairs: Vec<(&str, String)> = [
+    /// The filter's parameters (without page and size), for links and the pager.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
             ("q", &self.q),
             ("town", &self.town),
             ("village", &self.village),
@@ -118,11 +120,12 @@ impl FilterForm {
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k, v.clone()))
-        .collect();
-        if let Some(p) = page {
-            pairs.push(("page", p.to_string()));
-        }
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
+        .collect()
+    }
+
+    /// The query string of this filter (for the exports).
+    fn query(&self) -> String {
+        serde_urlencoded::to_string(self.pairs()).unwrap_or_default()
     }
 }
 
@@ -155,11 +158,9 @@ struct HousesPage {
     overdues: Vec<(String, String)>,
     sorts: Vec<(String, String)>,
     rows: Vec<Row>,
-    total: i64,
-    page: i64,
-    pages: i64,
-    prev: Option<String>,
-    next: Option<String>,
+    /// 序号 of the first row.
+    first: u64,
+    pager: crate::pages::Pager,
     may_register: bool,
 }
 
@@ -214,13 +215,14 @@ pub async fn list(
     let access = caller.access(&state.store);
     let reference = state.store.reference();
     let names = names(&reference.regions);
+    let size = crate::pages::page_size(&form.size, PER_PAGE as u64);
     let (parsed, error) = match form.parse() {
         Ok(p) => (Some(p), None),
         Err(e) => (None, Some(e)),
     };
     let (page, sort_error) = match &parsed {
         Some((filter, sort, page)) => {
-            match access.houses_page(filter, *sort, *page, PER_PAGE).await {
+            match access.houses_page(filter, *sort, *page, size as i64).await {
                 Err(StoreError::Denied(m)) => (None, Some(m)),
                 p => (Some(p?), None),
             }
@@ -254,7 +256,13 @@ pub async fn list(
         Some(p) => (p.total, p.page, rows_of(p, &names)),
         None => (0, 1, vec![]),
     };
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pager = crate::pages::Pager::new(
+        "/houses",
+        &form.pairs(),
+        total.max(0) as u64,
+        pno.max(1) as u64,
+        size,
+    );
     let to_pairs = |v: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
         v.into_iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -264,9 +272,7 @@ pub async fn list(
         may_register: anju_domain::rules::may_register(s.principal.role),
         chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
-        query: form.query(None),
-        prev: (pno > 1).then(|| form.query(Some(pno - 1))),
-        next: (pno < pages).then(|| form.query(Some(pno + 1))),
+        query: form.query(),
         error: error.or(sort_error),
         towns,
         villages,
@@ -286,9 +292,8 @@ pub async fn list(
             ("address", "按地址"),
         ]),
         rows,
-        total,
-        page: pno,
-        pages,
+        first: (pager.page - 1) * pager.size + 1,
+        pager,
         f: form,
     };
     Ok(render_page(&out))
@@ -364,7 +369,7 @@ async fn export(state: &AppState, caller: &Caller, form: FilterForm, csv: bool) 
     let file = crate::ledgers::Download {
         action: "houses.export",
         object: "houses",
-        detail: serde_json::json!({ "rows": rows.len(), "filter": form.query(None) }),
+        detail: serde_json::json!({ "rows": rows.len(), "filter": form.query() }),
         mime: if csv { "text/csv; charset=utf-8" } else { XLSX },
         ascii_name: format!("houses.{ext}"),
         name: format!("房屋清单.{ext}"),
@@ -415,6 +420,9 @@ struct HousePageT {
     actions: Vec<(String, String)>,
     /// A C/D or obviously unsafe house: the owner notice is offered.
     notice: bool,
+    /// What identifies the house at a glance, above the actions: address, village, owner and
+    /// phone (masked unless revealed).
+    summary: Vec<String>,
 }
 
 fn f(name: &'static str, value: impl Into<String>) -> Field {
@@ -614,7 +622,24 @@ async fn house_page(
             Some((href, k.label().to_string()))
         })
         .collect();
+    let field = |fields: &[Field], name: &str| {
+        fields
+            .iter()
+            .find(|x| x.name == name)
+            .map(|x| x.value.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let summary = [
+        field(&basic, "地址"),
+        field(&basic, "村（社区）"),
+        field(&people, "产权人（户主）").map(|o| format!("产权人 {o}")),
+        field(&people, "产权人电话"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let page = HousePageT {
+        summary,
         actions,
         notice: st.must_notify() && st.closure.is_none(),
         chrome: Some(chrome(state, s)),

@@ -55,6 +55,9 @@ struct ListPage {
     chrome: Option<Chrome>,
     demo: bool,
     lines: Vec<Line>,
+    /// 序号 of the first line.
+    first: u64,
+    pager: crate::pages::Pager,
     rates: Vec<RateLine>,
     statuses: Vec<(String, String)>,
     status: String,
@@ -68,6 +71,8 @@ struct ListPage {
 #[serde(default)]
 pub struct ListQuery {
     status: String,
+    page: String,
+    size: String,
 }
 
 pub(crate) fn town_name(state: &AppState, code: &str) -> String {
@@ -105,16 +110,24 @@ fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
 async fn list_page(
     state: &AppState,
     caller: &Caller,
-    status: Option<ProblemStatus>,
+    (status, page, size): (Option<ProblemStatus>, u64, u64),
     error: Option<String>,
     code: StatusCode,
 ) -> PageResult {
     let s = &caller.session;
     let access = caller.access(&state.store);
-    let problems = access
-        .problems(status)
+    let (problems, total) = access
+        .problems_page(status, (page, size))
         .await
         .not_found_as("没有可查看的问题")?;
+    let status_code = status.map(|x| x.code().to_string()).unwrap_or_default();
+    let pager = crate::pages::Pager::new(
+        "/problems",
+        &[("status", status_code.clone())],
+        total,
+        page,
+        size,
+    );
     let counts = access
         .problem_counts()
         .await
@@ -136,12 +149,14 @@ async fn list_page(
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         lines,
+        first: (pager.page - 1) * pager.size + 1,
+        pager,
         rates,
         statuses: ProblemStatus::ALL
             .iter()
             .map(|x| (x.code().to_string(), x.label().to_string()))
             .collect(),
-        status: status.map(|x| x.code().to_string()).unwrap_or_default(),
+        status: status_code,
         may_issue: s.principal.may(Action::IssueProblems),
         sources: ProblemSource::ALL
             .iter()
@@ -160,7 +175,12 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     let status = ProblemStatus::parse(&q.status);
-    list_page(&state, &caller, status, None, StatusCode::OK).await
+    let page = (
+        status,
+        crate::pages::page_number(&q.page),
+        crate::pages::page_size(&q.size, 50),
+    );
+    list_page(&state, &caller, page, None, StatusCode::OK).await
 }
 
 /// The rows of an uploaded problem list, read like a house ledger (`anju-sheet`: xlsx or CSV in
@@ -345,7 +365,7 @@ pub async fn issue(
         list_page(
             &state,
             &caller,
-            None,
+            (None, 1, 50),
             Some(m),
             StatusCode::UNPROCESSABLE_ENTITY,
         )

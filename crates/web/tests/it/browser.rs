@@ -830,3 +830,338 @@ async fn sign_with(c: &Client, password: &str) {
         .await
         .unwrap();
 }
+
+/// Fails when the page is wider than the window (something scrolls the whole page sideways).
+async fn no_sideways_scroll(c: &Client, name: &str) {
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (page, window) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    if page > window {
+        shot(c, &format!("overflow-{name}")).await;
+        panic!("{name}: the page is {page} px wide in a {window} px window");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows_the_saved_page() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    with_villages(&db.store).await;
+    let clock = anju_store::TestClock::at(test_start());
+    let store = &db
+        .store
+        .clone()
+        .with_clock(std::sync::Arc::new(clock.clone()));
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    account(store, "cellar", Role::TownOperator, "370829101").await;
+    let base = format!("http://{}", serve(store).await);
+    let (_driver, port) = start_driver().await;
+    let c = browser(port, 360, 780).await;
+    log_in(&c, &base, "cellar").await;
+    let form = format!("{base}/houses/{}/steps/surveyed", h.code);
+    c.goto(&form).await.unwrap();
+    wait_for(&c, "select[name=judgement]", "survey-form").await;
+    no_sideways_scroll(&c, "phone-survey-form").await;
+    c.find(Locator::Css("select[name=round] option:nth-child(2)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let surveyor = c.find(Locator::Id("f-surveyor")).await.unwrap();
+    surveyor.clear().await.unwrap();
+    surveyor.send_keys("王地窖").await.unwrap();
+    c.find(Locator::Css("select[name=judgement] option[value=Hazard]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css(
+        "select[name=risk_level] option[value=General]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("input[name=hazard_categories]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = photo_dir.path().join("地窖裂缝.jpg");
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, 40])
+    }))
+    .save_with_format(&photo, image::ImageFormat::Jpeg)
+    .unwrap();
+    c.find(Locator::Id("f-ev_photo"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+    // Two hours in the cellar: the session has expired when the clerk presses 提交.
+    clock.advance(chrono::Duration::hours(2));
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "/login").await;
+    let page = text(&c).await;
+    assert!(
+        page.contains("已保存"),
+        "the login page says the form is kept: {page}"
+    );
+    no_token_in_address(&c).await;
+    shot(&c, "phone-login-form-kept").await;
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys("cellar")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("Anju-2024q")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Back on the form, filled in as it was, the photo already uploaded.
+    wait_for_url(&c, "/steps/surveyed").await;
+    wait_for(&c, "select[name=judgement]", "restored-form").await;
+    let page = text(&c).await;
+    assert!(
+        page.contains("已恢复，尚未保存") && page.contains("地窖裂缝.jpg"),
+        "{page}"
+    );
+    assert_eq!(
+        c.find(Locator::Id("f-surveyor"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("王地窖")
+    );
+    shot(&c, "phone-form-restored").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "ol.timeline", "saved").await;
+    let said = wait_for(&c, "p.flash", "saved message").await;
+    assert_eq!(said.text().await.unwrap(), "已保存：排查初判");
+    let page = text(&c).await;
+    assert!(
+        page.contains("王地窖") || page.contains("地窖裂缝.jpg"),
+        "the survey with its photo is on the house page: {page}"
+    );
+    no_sideways_scroll(&c, "phone-house-saved").await;
+    // Back goes to a page served afresh (Post/Redirect/Get: no "resubmit the form?" and
+    // no browser error page), and forward again shows the saved house.
+    c.back().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let title = c.title().await.unwrap();
+    assert!(
+        title.contains("自建房安全专项整治"),
+        "back shows an Anju page, not an error: {title}"
+    );
+    c.forward().await.unwrap();
+    wait_for(&c, "ol.timeline", "forward").await;
+    assert!(text(&c).await.contains("排查初判"));
+    let history = store
+        .access(&store.account("cellar").await.unwrap().principal(), "test")
+        .house_events(&h.code)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.len(),
+        2,
+        "registered, then surveyed once: not twice"
+    );
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_drill_down() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    let store = &db.store;
+    with_villages(store).await;
+    // 120 houses surveyed: by hand, the 合计 of 已排查 is 120, three pages of 50 (50, 50, 20).
+    let mut first = None;
+    for serial in 1..=120 {
+        let mut h = House::register(store, serial, VILLAGE, UsageCategory::Other).await;
+        h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+        if first.is_none() {
+            first = Some(h.code.clone());
+        }
+    }
+    let code = first.unwrap();
+    account(store, "walk-clerk", Role::TownOperator, "370829101").await;
+    account(store, "walk-county", Role::CountyOffice, "370829").await;
+    let base = format!("http://{}", serve(store).await);
+    let (_driver, port) = start_driver().await;
+
+    // The county office drills into 附件2's 合计 of 已排查, 50 rows at a time.
+    let c = browser(port, 1920, 1080).await;
+    log_in(&c, &base, "walk-county").await;
+    c.goto(&format!("{base}/ledgers/2")).await.unwrap();
+    c.find(Locator::Css("tr.total a[href*='column=0']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "table.list", "drill-down").await;
+    let rows = |c: &Client| {
+        let c = c.clone();
+        async move {
+            c.find_all(Locator::Css("table.list tbody tr"))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert!(text(&c).await.contains("共 120 条，第 1 / 3 页"));
+    assert_eq!(rows(&c).await, 50);
+    c.find(Locator::LinkText("下一页"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "page=2").await;
+    assert!(text(&c).await.contains("第 2 / 3 页"));
+    assert_eq!(rows(&c).await, 50);
+    let first_no = c
+        .find(Locator::Css("table.list tbody tr td"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(first_no, "51", "序号 runs on across pages");
+    c.find(Locator::LinkText("3"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_url(&c, "page=3").await;
+    assert_eq!(rows(&c).await, 20);
+    shot(&c, "desktop-drill-down-page-3").await;
+    // The audit trail: the clerk's logins are there, filtered by account, exportable.
+    c.close().await.unwrap();
+
+    // Every main page, as the clerk and as the county office, at both widths: it loads, it
+    // does not scroll sideways on a phone, and no token is in the address.
+    let clerk_pages = [
+        ("home", "/".to_string()),
+        ("houses", "/houses".to_string()),
+        ("house", format!("/houses/{code}")),
+        ("survey-form", format!("/houses/{code}/steps/surveyed")),
+        ("register", "/houses/new".to_string()),
+        ("lookback", "/lookback".to_string()),
+        ("import", "/import".to_string()),
+        ("problems", "/problems".to_string()),
+        ("reminders", "/reminders".to_string()),
+        ("reports", "/reports".to_string()),
+        ("password", "/password".to_string()),
+    ];
+    let county_pages = [
+        ("county-home", "/".to_string()),
+        ("ledger2", "/ledgers/2".to_string()),
+        ("ledger1", "/ledgers/1".to_string()),
+        ("drill-down", "/ledgers/2/houses?column=0".to_string()),
+        ("ranking", "/ranking".to_string()),
+        ("supervision", "/supervision".to_string()),
+        ("accounts", "/admin/accounts".to_string()),
+        ("settings", "/admin/settings".to_string()),
+        ("regions", "/admin/regions".to_string()),
+        ("audit", "/audit?actor=walk-clerk".to_string()),
+    ];
+    for (user, pages) in [
+        ("walk-clerk", &clerk_pages[..]),
+        ("walk-county", &county_pages[..]),
+    ] {
+        for (width, height, prefix) in [(360, 780, "phone"), (1920, 1080, "desktop")] {
+            let c = browser(port, width, height).await;
+            log_in(&c, &base, user).await;
+            for (name, path) in pages {
+                c.goto(&format!("{base}{path}")).await.unwrap();
+                let h1 = wait_for(&c, "main h1", name).await.text().await.unwrap();
+                assert!(!h1.is_empty(), "{name}");
+                let page = text(&c).await;
+                assert!(
+                    !page.contains("服务器内部错误") && !page.contains("页面不存在"),
+                    "{name}: {page}"
+                );
+                no_token_in_address(&c).await;
+                if width == 360 {
+                    no_sideways_scroll(&c, name).await;
+                }
+                shot(&c, &format!("{prefix}-{name}")).await;
+            }
+            c.close().await.unwrap();
+        }
+    }
+
+    // The audit page filters: the clerk's logins (four walks above logged in twice as clerk).
+    let c = browser(port, 1920, 1080).await;
+    log_in(&c, &base, "walk-county").await;
+    c.goto(&format!(
+        "{base}/audit?actor=walk-clerk&action=login&outcome=ok"
+    ))
+    .await
+    .unwrap();
+    wait_for(&c, "table.audit", "audit").await;
+    let page = text(&c).await;
+    assert!(page.contains("共 2 条"), "two logins by the clerk: {page}");
+    assert!(page.contains("登录"), "{page}");
+    let href = wait_for(&c, "a[href^='/audit.csv']", "audit-export")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = c.get_named_cookie("anju_session").await.unwrap();
+    let csv = fetch(
+        &format!("{base}{href}"),
+        &format!("anju_session={}", session.value()),
+    )
+    .await;
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.trim_start_matches('\u{feff}').starts_with("时间,账号"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 3, "a header and two logins: {csv}");
+    c.close().await.unwrap();
+}

@@ -243,6 +243,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/admin/settings/backup", Method::POST, "/admin/settings/backup".into(), "enabled=true&time=03:00&keep=3".into()),
         ("/admin/dictionaries", Method::POST, "/admin/dictionaries".into(), "kind=survey_round&label=x&op=add".into()),
         ("/admin/regions", Method::GET, "/admin/regions".into(), String::new()),
+        ("/audit", Method::GET, format!("/audit?object={code}"), String::new()),
+        ("/audit.csv", Method::GET, format!("/audit.csv?object={code}"), String::new()),
         ("/admin/regions", Method::POST, "/admin/regions".into(), "op=add&parent=370829102&code=370829102901&name=x&effective=2024-01-01".into()),
         ("/admin/regions", Method::POST, "/admin/regions".into(), "op=rename&code=370829102&name=x&effective=2024-01-01".into()),
         ("/api/v1/houses", Method::GET, format!("/api/v1/houses?town={other_town}"), String::new()),
@@ -327,6 +329,8 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "/problems",
         "/problems/{}",
         "/supervision/{}",
+        "/audit",
+        "/audit.csv",
     ];
     let mut controlled = 0;
     for (route, method, path, body) in cases.iter().filter(|c| c.1 == Method::GET) {
