@@ -4,6 +4,7 @@
 //! template, the importer and the national-platform export are all built from this table, so a
 //! field is added in one place and every one of them follows.
 
+use crate::bounds;
 use crate::codes::{OwnerId, PhoneNumber, RegionCode, RegionLevel};
 use crate::dict::{Dictionaries, UsageCategory, kind};
 use crate::house::{Construction, HouseRecord, People};
@@ -330,7 +331,12 @@ pub struct ColumnError {
 
 impl std::fmt::Display for ColumnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}：{}", self.header, self.message)
+        // A message that names its field already (a bound's) is not prefixed again.
+        if self.message.starts_with(self.header) {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}：{}", self.header, self.message)
+        }
     }
 }
 
@@ -626,10 +632,10 @@ fn put(c: &Column, v: Value, r: &mut HouseRecord, p: &mut People) -> Result<(), 
         "zone_type" => r.zone_type = text(v),
         "land_type" => r.land_type = text(v),
         "land_use_subtype" => r.land_use_subtype = text(v),
-        "floors_above" => r.floors_above = int(&v, 60)?.unwrap_or(0) as u8,
-        "floors_below" => r.floors_below = int(&v, 20)?.unwrap_or(0) as u8,
+        "floors_above" => r.floors_above = int(&v, u8::MAX.into())?.unwrap_or(0) as u8,
+        "floors_below" => r.floors_below = int(&v, u8::MAX.into())?.unwrap_or(0) as u8,
         "floor_area_m2" => r.floor_area_m2 = (dec(&v).unwrap_or(0.0) * 100.0).round() / 100.0,
-        "build_year" => r.build_year = int(&v, 2100)?.map(|y| y as u16),
+        "build_year" => r.build_year = int(&v, u16::MAX.into())?.map(|y| y as u16),
         "structure_type" => r.structure_type = text(v).unwrap_or_default(),
         "wall_material" => r.wall_material = text(v),
         "floor_slab" => r.floor_slab = text(v),
@@ -652,36 +658,6 @@ fn put(c: &Column, v: Value, r: &mut HouseRecord, p: &mut People) -> Result<(), 
         other => unreachable!("column {other} has no setter"),
     }
     Ok(())
-}
-
-/// The bounds a house record's numbers must keep to be believed (README: "Plausible values").
-pub mod bounds {
-    /// 建成年份: not before 1900, never after the current year.
-    pub const FIRST_BUILD_YEAR: u16 = 1900;
-    /// 地上层数: a self-built house has at least one storey above ground and no more than this.
-    pub const MAX_FLOORS_ABOVE: u8 = 30;
-    /// 地下层数.
-    pub const MAX_FLOORS_BELOW: u8 = 5;
-    /// 建筑面积（㎡）: more than 0, at most this.
-    pub const MAX_FLOOR_AREA_M2: f64 = 100_000.0;
-    /// 经度 / 纬度: within China's extent.
-    pub const LONGITUDE: (f64, f64) = (73.0, 136.0);
-    pub const LATITUDE: (f64, f64) = (3.0, 54.0);
-}
-
-/// What a record's numbers cannot be on `today` beyond [`HouseRecord::check`]'s fixed bounds: a
-/// build year after the current year. Forms, the API and imports all pass `decide`, which
-/// calls this with the recording day.
-pub fn implausible(r: &HouseRecord, today: chrono::NaiveDate) -> Vec<String> {
-    use chrono::Datelike;
-    let year = today.year();
-    match r.build_year {
-        Some(y) if i32::from(y) > year => vec![format!(
-            "“建成年份”{y} 不合常理：应在 {} 年至今年（{year} 年）之间",
-            bounds::FIRST_BUILD_YEAR
-        )],
-        _ => vec![],
-    }
 }
 
 /// An empty record to fill column by column; its required fields are set by [`build`] or it is
@@ -720,12 +696,14 @@ fn blank(village: RegionCode) -> (HouseRecord, People) {
 }
 
 /// Builds a house record and its people from text values looked up by column (a form, a
-/// ledger row). Every refused value is reported, each naming its column; then the record's own
-/// cross-field checks run (business type for a business use, village within town, …).
-/// A blank town is taken from the village.
+/// ledger row). Every refused value is reported, each naming its column — a number or date
+/// outside its plausible bound ([`crate::bounds`]) against `today`, the day it is recorded,
+/// included; then the record's own cross-field checks run (business type for a business use,
+/// village within town, …). A blank town is taken from the village.
 pub fn build<'a>(
     value: impl Fn(&Column) -> Option<&'a str>,
     dict: &Dictionaries,
+    today: NaiveDate,
 ) -> Result<(HouseRecord, People), Vec<ColumnError>> {
     let mut errors = Vec::new();
     let mut parsed = Vec::with_capacity(COLUMNS.len());
@@ -739,6 +717,34 @@ pub fn build<'a>(
             }),
         }
     }
+    // Each value within its bound before it is put into the record (whose types could not
+    // hold every number typed).
+    let build_year = parsed.iter().find_map(|(c, v)| match v {
+        Value::Integer(n) if c.key == "build_year" => u16::try_from(*n).ok(),
+        _ => None,
+    });
+    parsed.retain(|(c, v)| {
+        let Some(b) = bounds::of(c.key) else {
+            return true;
+        };
+        let seen = match v {
+            Value::Integer(n) => bounds::Seen::Number(*n as f64),
+            Value::Decimal(x) => bounds::Seen::Number(*x),
+            Value::Date(d) => bounds::Seen::Date(*d),
+            _ => return true,
+        };
+        match b.check(seen, build_year, today) {
+            Ok(()) => true,
+            Err(message) => {
+                errors.push(ColumnError {
+                    key: c.key,
+                    header: c.header,
+                    message,
+                });
+                false
+            }
+        }
+    });
     let village = parsed.iter().find_map(|(c, v)| match v {
         Value::Region(r) if c.key == "village" => Some(*r),
         _ => None,
@@ -755,6 +761,10 @@ pub fn build<'a>(
                 message,
             });
         }
+    }
+    if errors.is_empty() {
+        // What is left: a longitude without a latitude, or the other way round.
+        errors = bounds::implausible(&record, today);
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -785,6 +795,10 @@ mod tests {
         RegionCode::parse("370829100201").unwrap()
     }
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+    }
+
     #[test]
     fn every_column_reads_back_what_it_wrote() {
         let mut r = sample::record(village(), UsageCategory::MixedBusiness);
@@ -796,7 +810,7 @@ mod tests {
         let p = sample::people();
         let text: BTreeMap<&str, String> =
             COLUMNS.iter().map(|c| (c.key, get(c, &r, &p))).collect();
-        let (r2, p2) = build(|c| text.get(c.key).map(String::as_str), &dict()).unwrap();
+        let (r2, p2) = build(|c| text.get(c.key).map(String::as_str), &dict(), today()).unwrap();
         assert_eq!(r2, r);
         assert_eq!(p2, p);
     }
@@ -812,7 +826,7 @@ mod tests {
         text.insert("floor_area_m2", "120");
         text.insert("structure_type", "砖混");
         text.insert("owner_id", "370829196504123011");
-        let errors = build(|c| text.get(c.key).copied(), &dict()).unwrap_err();
+        let errors = build(|c| text.get(c.key).copied(), &dict(), today()).unwrap_err();
         let headers: Vec<&str> = errors.iter().map(|e| e.header).collect();
         assert_eq!(
             headers,
@@ -834,7 +848,7 @@ mod tests {
         let mut text: BTreeMap<&str, String> =
             COLUMNS.iter().map(|c| (c.key, get(c, &r, &p))).collect();
         text.insert("business_types", String::new());
-        let errors = build(|c| text.get(c.key).map(String::as_str), &dict()).unwrap_err();
+        let errors = build(|c| text.get(c.key).map(String::as_str), &dict(), today()).unwrap_err();
         assert_eq!(errors[0].message, "经营性自建房须填写经营类型");
     }
 
@@ -880,38 +894,55 @@ mod tests {
     }
 
     #[test]
-    fn implausible_numbers_are_named_against_the_recording_day() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-        let village = RegionCode::parse("370829100201").unwrap();
-        let dict = Dictionaries::default();
-        let mut r = crate::sample::record(village, crate::dict::UsageCategory::Other);
-        r.town = village.town();
-        assert!(implausible(&r, today).is_empty());
-        r.build_year = Some(2026);
-        assert!(implausible(&r, today).is_empty(), "this year is fine");
-        r.build_year = Some(2027);
-        let e = implausible(&r, today);
-        assert!(
-            e[0].contains("“建成年份”2027") && e[0].contains("2026 年"),
-            "{e:?}"
+    fn values_outside_their_bounds_are_named_by_column_while_reading() {
+        let r = sample::record(village(), UsageCategory::Other);
+        let p = sample::people();
+        let text: BTreeMap<&str, String> =
+            COLUMNS.iter().map(|c| (c.key, get(c, &r, &p))).collect();
+        let read = |changes: &[(&str, &str)]| {
+            let mut t = text.clone();
+            for (k, v) in changes {
+                t.insert(k, v.to_string());
+            }
+            build(|c| t.get(c.key).map(String::as_str), &dict(), today())
+        };
+        assert!(read(&[("build_year", "2026")]).is_ok());
+        assert!(read(&[("build_year", "1900")]).is_ok());
+        // Numbers no field type could hold are named by their bound, not by an overflow.
+        let errors = read(&[
+            ("build_year", "99999"),
+            ("floors_above", "300"),
+            ("floors_below", "-1"),
+            ("floor_area_m2", "0"),
+            ("longitude", "200"),
+            ("qr_plaque_installed_on", "2026-12-01"),
+        ])
+        .unwrap_err();
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "经度不能大于 136°，填写的是 200",
+                "地上层数不能多于 30 层，填写的是 300",
+                "地下层数不能少于 0 层，填写的是 -1",
+                "建筑面积（㎡）须大于 0，填写的是 0",
+                "建成年份不能晚于当前年份（2026），填写的是 99999",
+                "二维码标牌安装日期不能晚于今天（2026-11-30），填写的是 2026-12-01",
+            ]
         );
-        // The fixed bounds, checked with the record itself.
-        for (field, set) in [
-            (
-                "“建成年份”1899",
-                (|r: &mut HouseRecord| r.build_year = Some(1899)) as fn(&mut HouseRecord),
-            ),
-            ("“地上层数”0", |r| r.floors_above = 0),
-            ("“地上层数”31", |r| r.floors_above = 31),
-            ("“地下层数”6", |r| r.floors_below = 6),
-            ("“建筑面积（㎡）”0", |r| r.floor_area_m2 = 0.0),
-            ("不在我国境内", |r| r.longitude = Some(10.0)),
-        ] {
-            let mut bad = crate::sample::record(village, crate::dict::UsageCategory::Other);
-            bad.town = village.town();
-            set(&mut bad);
-            let e = bad.check(&dict).unwrap_err();
-            assert!(e.contains(field), "{field}: {e}");
-        }
+        // The plaque follows the build year typed in the same row.
+        let errors = read(&[
+            ("build_year", "2010"),
+            ("qr_plaque_installed_on", "2009-06-01"),
+        ])
+        .unwrap_err();
+        assert_eq!(errors[0].key, "qr_plaque_installed_on");
+        assert!(
+            errors[0].message.contains("建成年份（2010）"),
+            "{}",
+            errors[0]
+        );
+        let errors = read(&[("latitude", "")]).unwrap_err();
+        assert_eq!(errors[0].to_string(), "纬度：经度和纬度须同时填写");
     }
 }

@@ -118,7 +118,9 @@ impl HouseRecord {
         self.usage.is_business()
     }
 
-    /// Field checks that need no database: each message names the field in Chinese.
+    /// Field checks that need no database nor the day: each message names the field in
+    /// Chinese. The plausible bounds of its numbers and dates, which depend on the day it is
+    /// recorded, are [`crate::bounds::implausible`]'s.
     pub fn check(&self, dict: &Dictionaries) -> Result<(), String> {
         if self.village.level() != RegionLevel::Village {
             return Err("所在村（社区）须为 12 位村级区划代码".into());
@@ -137,48 +139,6 @@ impl HouseRecord {
         }
         if !self.is_business() && !self.business_types.is_empty() {
             return Err("非经营性自建房不应填写经营类型".into());
-        }
-        use crate::columns::bounds::*;
-        if self.floors_above == 0 || self.floors_above > MAX_FLOORS_ABOVE {
-            return Err(format!(
-                "“地上层数”{} 不合常理：自建房应为 1 至 {MAX_FLOORS_ABOVE} 层",
-                self.floors_above
-            ));
-        }
-        if self.floors_below > MAX_FLOORS_BELOW {
-            return Err(format!(
-                "“地下层数”{} 不合常理：应为 0 至 {MAX_FLOORS_BELOW} 层",
-                self.floors_below
-            ));
-        }
-        if !(self.floor_area_m2.is_finite()
-            && self.floor_area_m2 > 0.0
-            && self.floor_area_m2 <= MAX_FLOOR_AREA_M2)
-        {
-            return Err(format!(
-                "“建筑面积（㎡）”{} 不合常理：应大于 0、不超过 {MAX_FLOOR_AREA_M2}",
-                self.floor_area_m2
-            ));
-        }
-        if let Some(y) = self.build_year
-            && y < FIRST_BUILD_YEAR
-        {
-            return Err(format!(
-                "“建成年份”{y} 不合常理：应在 {FIRST_BUILD_YEAR} 年至今年之间"
-            ));
-        }
-        match (self.longitude, self.latitude) {
-            (Some(lon), Some(lat))
-                if !((LONGITUDE.0..=LONGITUDE.1).contains(&lon)
-                    && (LATITUDE.0..=LATITUDE.1).contains(&lat)) =>
-            {
-                return Err(format!(
-                    "“经度、纬度”{lon}, {lat} 不在我国境内（东经 {}°–{}°，北纬 {}°–{}°）",
-                    LONGITUDE.0, LONGITUDE.1, LATITUDE.0, LATITUDE.1
-                ));
-            }
-            (Some(_), None) | (None, Some(_)) => return Err("经度和纬度须同时填写".into()),
-            _ => {}
         }
         let one = |k: &str, label: &str, v: &Option<String>| match v {
             Some(v) if !dict.allows(k, v) => Err(format!("{label}“{v}”不在字典中")),

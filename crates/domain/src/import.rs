@@ -14,7 +14,7 @@ use crate::dict::{
 use crate::event::{Actor, Appraisal, Change, Command, Event, Evidence, EvidenceKind, Survey};
 use crate::house::{HouseRecord, People};
 use crate::region::Region;
-use crate::rules::decide;
+use crate::rules::{RuleCode, RuleViolation, decide};
 use crate::state::{HouseState, apply};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -256,6 +256,7 @@ pub fn read_row(
             k => cell(k),
         },
         dict,
+        today,
     );
     let (record, people) = match built {
         Ok(x) => x,
@@ -371,13 +372,88 @@ fn measures(row: &Row, key: &str, header: &str) -> Result<Vec<MgmtMeasure>, Stri
         .collect()
 }
 
+/// A row's dates refused under rule D1, naming the columns.
+fn d1(message: String) -> String {
+    RuleViolation {
+        code: RuleCode::D1,
+        message,
+    }
+    .to_string()
+}
+
+/// The row's dates, each named by its column: none after `today` (the day of the import), and
+/// in the order the lifecycle puts their steps in — every step after the survey it rests on
+/// (a closure before the system, 前期销号日期, may precede it), the acceptance after the start
+/// of the works, the look-back after the closure it re-reviews, a closure and its closure on
+/// the national platform after the basis they rest on. The rules would refuse such a row
+/// anyway, but by the step that came out first, not by the columns that are out of order.
+fn check_dates(row: &Row, basis: Option<ClosureBasis>, today: NaiveDate) -> Result<(), String> {
+    let mut dates = vec![];
+    for c in STATUS_COLUMNS.iter().filter(|c| c.key.ends_with("_on")) {
+        if let Some(d) = date_of(row, c.key, c.header)? {
+            if d > today {
+                return Err(d1(format!("{} {d} 不能晚于今天（{today}）", c.header)));
+            }
+            dates.push((c.key, c.header, d));
+        }
+    }
+    let get = |key: &str| dates.iter().find(|(k, _, _)| *k == key).map(|x| (x.1, x.2));
+    let after = |later: &str, earlier: &str| match (get(later), get(earlier)) {
+        (Some((lh, l)), Some((eh, e))) if l < e => Err(d1(format!("{lh} {l} 不能早于{eh} {e}"))),
+        _ => Ok(()),
+    };
+    let legacy = basis == Some(ClosureBasis::ManagementMeasure);
+    for later in [
+        "look_back_on",
+        "reviewed_on",
+        "appraised_on",
+        "notified_on",
+        "controls_on",
+        "engineering_started_on",
+        "engineering_accepted_on",
+        "closed_on",
+    ] {
+        // A closure on management measures is one before the system, like 前期销号日期.
+        if legacy && matches!(later, "closed_on" | "controls_on") {
+            continue;
+        }
+        after(later, "surveyed_on")?;
+    }
+    after("engineering_accepted_on", "engineering_started_on")?;
+    after("look_back_on", "legacy_closed_on")?;
+    if legacy {
+        after("look_back_on", "closed_on")?;
+    }
+    let rests_on = match basis {
+        Some(ClosureBasis::ReviewNoHazard) => Some("reviewed_on"),
+        Some(ClosureBasis::AppraisalAB) => Some("appraised_on"),
+        Some(ClosureBasis::Engineering) => Some("engineering_accepted_on"),
+        Some(ClosureBasis::ManagementMeasure) | None => None,
+    };
+    if let Some(b) = rests_on {
+        after("closed_on", b)?;
+        after("platform_closed_on", b)?;
+    }
+    Ok(())
+}
+
 /// The steps a row's status columns describe, in the order they happened: (date, change,
-/// evidence). Missing dates the rules need are errors naming the column.
+/// evidence). Missing dates the rules need are errors naming the column; so are dates after
+/// `today` or out of order ([`check_dates`]).
 fn steps(
     row: &Row,
     dict: &Dictionaries,
     ledger: &Evidence,
+    today: NaiveDate,
 ) -> Result<Vec<(NaiveDate, Change, Vec<Evidence>)>, String> {
+    let basis = label(
+        row,
+        "closure_basis",
+        "销号依据",
+        ClosureBasis::from_label,
+        &labels(ClosureBasis::ALL, ClosureBasis::label),
+    )?;
+    check_dates(row, basis, today)?;
     let mut out = vec![];
     let record = || vec![ledger.clone()];
     let judgement = label(
@@ -535,13 +611,6 @@ fn steps(
             record(),
         ));
     }
-    let basis = label(
-        row,
-        "closure_basis",
-        "销号依据",
-        ClosureBasis::from_label,
-        &labels(ClosureBasis::ALL, ClosureBasis::label),
-    )?;
     let controls = measures(row, "controls", "管理措施")?;
     let legacy = basis == Some(ClosureBasis::ManagementMeasure);
     if !controls.is_empty() && !legacy {
@@ -593,8 +662,9 @@ fn steps(
             if controls.is_empty() {
                 return Err("管理措施：以管理措施销号的，须填写所采取的管理措施".into());
             }
+            // Like 前期销号日期: recorded right after the survey, its own date maybe before it.
             out.push((
-                on,
+                surveyed_on.map_or(on, |s| s.max(on)),
                 Change::LegacyClosureRecorded {
                     measures: controls,
                     closed_on: on,
@@ -632,7 +702,7 @@ pub fn events(
     dict: &Dictionaries,
     ledger: &Evidence,
 ) -> Result<Vec<Event>, String> {
-    let steps = steps(row, dict, ledger)?;
+    let steps = steps(row, dict, ledger, today)?;
     let registered_on = steps.first().map_or(today, |(d, _, _)| *d);
     let mut state = HouseState::new(code.clone());
     let mut out = Vec::with_capacity(steps.len() + 1);

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bounds;
 pub mod campaign;
 pub mod codes;
 pub mod columns;

@@ -196,20 +196,19 @@ fn in_dict(dict: &Dictionaries, k: &str, what: &str, v: &[String]) -> Result<(),
     }
 }
 
-/// Decides whether `cmd`, asked by `actor` at `recorded_at`, may happen to the house in `state`.
-/// On success the event to append; on refusal the rule, and nothing is to be written.
-/// A registered or corrected record whose numbers no house can have is refused, every such
-/// column named (`columns::implausible`), against the day it is recorded.
+/// A registered or corrected record whose numbers or dates no house can have is refused (F1),
+/// every such field named with its bound ([`crate::bounds`]), against the day it is recorded.
 fn check_plausible(cmd: &Command, recorded_at: DateTime<Utc>) -> Result<(), RuleViolation> {
     let record = match &cmd.change {
         Change::Registered { record, .. } | Change::Corrected { record, .. } => record,
         _ => return Ok(()),
     };
-    let problems = crate::columns::implausible(record, beijing_date(recorded_at));
+    let problems = crate::bounds::implausible(record, beijing_date(recorded_at));
     if problems.is_empty() {
         Ok(())
     } else {
-        refuse(RuleCode::F1, problems.join("；"))
+        let named: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        refuse(RuleCode::F1, named.join("；"))
     }
 }
 
@@ -235,6 +234,8 @@ fn check_text(cmd: &Command) -> Result<(), RuleViolation> {
         })
 }
 
+/// Decides whether `cmd`, asked by `actor` at `recorded_at`, may happen to the house in `state`.
+/// On success the event to append; on refusal the rule, and nothing is to be written.
 pub fn decide(
     state: &HouseState,
     cmd: &Command,
@@ -306,7 +307,33 @@ fn check_dates(
     {
         return refuse(RuleCode::D1, "记录时间早于该房屋上一条记录，时间顺序有误");
     }
-    Ok(())
+    // Dates a step carries besides its own: in the past, and in order with the step's.
+    match &cmd.change {
+        Change::Closed {
+            platform_closed_on: Some(d),
+            ..
+        } if *d > today => refuse(
+            RuleCode::D1,
+            format!("归集平台销号日期 {d} 不能晚于今天（{today}）"),
+        ),
+        Change::LegacyClosureRecorded { closed_on, .. } if *closed_on > cmd.effective => refuse(
+            RuleCode::D1,
+            format!(
+                "前期销号日期 {closed_on} 不能晚于登记日期 {}（前期销号须在登记之前）",
+                cmd.effective
+            ),
+        ),
+        Change::EngineeringStarted {
+            deadline: Some(d), ..
+        } if *d < cmd.effective => refuse(
+            RuleCode::D1,
+            format!(
+                "整治时限（计划完成日期）{d} 不能早于开工日期 {}",
+                cmd.effective
+            ),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn check_reason(cmd: &Command) -> Result<(), RuleViolation> {
@@ -460,7 +487,7 @@ fn check_step(
                 return refuse(RuleCode::F1, "请至少选择一项管理措施");
             }
         }
-        Change::EngineeringStarted { deadline, .. } => {
+        Change::EngineeringStarted { .. } => {
             need_hazard("开始工程措施")?;
             if s.must_notify() && s.notified_on.is_none() {
                 return refuse(
@@ -480,11 +507,6 @@ fn check_step(
                         e.measure.label()
                     ),
                 );
-            }
-            if let Some(d) = deadline
-                && *d < cmd.effective
-            {
-                return refuse(RuleCode::F1, "整治时限不能早于开工日期");
             }
         }
         Change::EngineeringAccepted {
@@ -513,20 +535,17 @@ fn check_step(
                 );
             }
         }
-        Change::Closed { basis, .. } => check_closure(s, *basis, actor)?,
-        Change::LegacyClosureRecorded {
-            measures,
-            closed_on,
-        } => {
+        Change::Closed {
+            basis,
+            platform_closed_on,
+        } => check_closure(s, *basis, *platform_closed_on, actor)?,
+        Change::LegacyClosureRecorded { measures, .. } => {
             need_hazard("登记前期销号")?;
             if measures.is_empty() {
                 return refuse(RuleCode::F1, "请填写前期销号时采取的管理措施");
             }
             if s.legacy.is_some() {
                 return refuse(RuleCode::L1, "该房屋已登记前期管理措施销号");
-            }
-            if *closed_on > cmd.effective {
-                return refuse(RuleCode::D1, "前期销号日期不能晚于登记日期");
             }
         }
         Change::LookBackReviewed { reviewer_names, .. } => {
@@ -628,7 +647,12 @@ fn check_step(
     Ok(())
 }
 
-fn check_closure(s: &HouseState, basis: ClosureBasis, actor: &Actor) -> Result<(), RuleViolation> {
+fn check_closure(
+    s: &HouseState,
+    basis: ClosureBasis,
+    platform_closed_on: Option<NaiveDate>,
+    actor: &Actor,
+) -> Result<(), RuleViolation> {
     if basis == ClosureBasis::ManagementMeasure {
         return refuse(
             RuleCode::R1,
@@ -674,6 +698,19 @@ fn check_closure(s: &HouseState, basis: ClosureBasis, actor: &Actor) -> Result<(
             format!("销号依据“{}”不成立：{why}{reopened}", basis.label()),
         );
     };
+    // The national platform cannot have closed the house before its basis existed.
+    if let Some(d) = platform_closed_on
+        && d < step.on
+    {
+        return refuse(
+            RuleCode::D1,
+            format!(
+                "归集平台销号日期 {d} 不能早于销号依据“{}”的日期 {}",
+                basis.label(),
+                step.on
+            ),
+        );
+    }
     if step.by == actor.id {
         return refuse(
             RuleCode::C2,

@@ -281,3 +281,123 @@ mod fuzz {
 fn noon(day: NaiveDate) -> chrono::DateTime<Utc> {
     day.and_hms_opt(4, 0, 0).unwrap().and_utc()
 }
+
+/// The survey, appraisal C, notification, works and closure of a rectified house, with
+/// `changes` made to its cells.
+fn rectified(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut cells = vec![
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("鉴定日期", "2024-03-25"),
+        ("鉴定机构", "济宁市建筑鉴定所"),
+        ("鉴定报告编号", "JD-2024-01"),
+        ("鉴定等级", "C级"),
+        ("告知日期", "2024-03-26"),
+        ("告知方式", "直接送达"),
+        ("工程措施", "维修加固"),
+        ("开工日期", "2024-04-01"),
+        ("竣工验收日期", "2024-05-01"),
+        ("销号日期", "2024-05-10"),
+        ("销号依据", "工程措施整治完成并验收"),
+    ];
+    for (k, v) in changes {
+        cells.iter_mut().find(|(h, _)| h == k).unwrap().1 = v;
+    }
+    cells
+}
+
+#[test]
+fn a_row_s_dates_are_in_the_past_and_in_lifecycle_order_each_named_by_its_column() {
+    // The import runs on 2024-06-01 (see `run`).
+    assert_eq!(
+        run(&rectified(&[("销号日期", "2024-06-01")]))
+            .unwrap()
+            .status(),
+        Status::Closed
+    );
+    for (changes, expected) in [
+        (
+            &[("销号日期", "2024-06-02")][..],
+            "销号日期 2024-06-02 不能晚于今天（2024-06-01）（规则 D1）",
+        ),
+        (
+            &[("竣工验收日期", "2024-03-31")][..],
+            "竣工验收日期 2024-03-31 不能早于开工日期 2024-04-01（规则 D1）",
+        ),
+        (
+            &[("鉴定日期", "2024-03-19")][..],
+            "鉴定日期 2024-03-19 不能早于排查日期 2024-03-20（规则 D1）",
+        ),
+        (
+            &[("告知日期", "2024-03-01")][..],
+            "告知日期 2024-03-01 不能早于排查日期 2024-03-20（规则 D1）",
+        ),
+        (
+            &[("销号日期", "2024-04-30")][..],
+            "销号日期 2024-04-30 不能早于竣工验收日期 2024-05-01（规则 D1）",
+        ),
+    ] {
+        let err = run(&rectified(changes)).unwrap_err();
+        assert_eq!(err, expected, "{changes:?}");
+    }
+    // On the day of completion the works may start, be accepted and the house be closed.
+    let same_day = rectified(&[
+        ("开工日期", "2024-05-01"),
+        ("竣工验收日期", "2024-05-01"),
+        ("销号日期", "2024-05-01"),
+    ]);
+    assert_eq!(run(&same_day).unwrap().status(), Status::Closed);
+}
+
+#[test]
+fn a_closure_on_management_measures_may_predate_the_survey() {
+    // A closure before the system, given as 销号日期 with 采取管理措施, like 前期销号日期.
+    let s = run(&[
+        ("排查日期", "2024-03-20"),
+        ("隐患初判", "存在一定安全隐患"),
+        ("隐患类别", "上部承重结构"),
+        ("管理措施", "刷墙勾缝"),
+        ("销号日期", "2023-08-01"),
+        ("销号依据", "采取管理措施"),
+    ])
+    .unwrap();
+    assert_eq!(s.status(), Status::AwaitingLookBack);
+    assert_eq!(
+        s.legacy.unwrap().closed_on,
+        NaiveDate::from_ymd_opt(2023, 8, 1).unwrap()
+    );
+}
+
+#[test]
+fn a_record_cell_outside_its_bound_is_named_against_the_day_of_the_import() {
+    let headers: Vec<String> = HEAD
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "建成年份".to_string(),
+            "经度".to_string(),
+            "纬度".to_string(),
+        ])
+        .collect();
+    let map = map_headers(&headers).unwrap();
+    let today = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+    let read = |year: &str, lng: &str| {
+        let mut cells = row(&[]);
+        cells.extend([year.to_string(), lng.to_string(), "35.4".to_string()]);
+        read_row(9, &cells, &map, &regions(), &Dictionaries::default(), today)
+    };
+    assert!(read("2024", "116.3").is_ok());
+    assert!(read("1900", "73").is_ok());
+    assert_eq!(
+        read("2025", "116.3").unwrap_err(),
+        ["建成年份不能晚于当前年份（2024），填写的是 2025"]
+    );
+    assert_eq!(
+        read("1899", "72.9").unwrap_err(),
+        [
+            "经度不能小于 73°，填写的是 72.9",
+            "建成年份不能早于 1900 年，填写的是 1899"
+        ]
+    );
+}

@@ -646,3 +646,224 @@ fn offered_steps_follow_the_lifecycle_the_role_and_the_standing_basis() {
     assert!(!p.kinds.contains(&K::Closed), "C3: not twice");
     assert!(p.kinds.contains(&K::Reopened));
 }
+
+/// Registers the sample house, changed by `set`, recorded at `at` (an instant in UTC; the
+/// current year and today are Beijing's), dated `effective`.
+fn register_at(
+    at: DateTime<Utc>,
+    effective: NaiveDate,
+    set: impl FnOnce(&mut anju_domain::house::HouseRecord),
+) -> Result<(), anju_domain::RuleViolation> {
+    let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 9);
+    let mut record = sample::record(
+        RegionCode::parse("370829101201").unwrap(),
+        UsageCategory::Other,
+    );
+    set(&mut record);
+    let cmd = Command {
+        house: code.clone(),
+        expected_version: 0,
+        change: Change::Registered {
+            source: RegistrationSource::Census,
+            plaque_token: "0123456789abcdef0123456789abcdef".into(),
+            record: Box::new(record),
+            people: Box::new(sample::people()),
+        },
+        effective,
+        reason: None,
+        evidence: vec![],
+    };
+    decide(
+        &HouseState::new(code),
+        &cmd,
+        &clerk(),
+        at,
+        &Dictionaries::default(),
+    )
+    .map(|_| ())
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[test]
+fn f1_a_build_year_after_the_current_year_of_the_recording_day_in_beijing_is_refused() {
+    let effective = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    // 23:59:59 on 31 December 2026 in Beijing: 2027 has not begun.
+    let last = utc("2026-12-31T15:59:59Z");
+    let err = register_at(last, effective, |r| r.build_year = Some(2027)).unwrap_err();
+    assert_eq!(err.code, RuleCode::F1);
+    assert_eq!(
+        err.to_string(),
+        "建成年份不能晚于当前年份（2026），填写的是 2027（规则 F1）"
+    );
+    register_at(last, effective, |r| r.build_year = Some(2026)).unwrap();
+    // A second later it is 1 January 2027 in Beijing (still 31 December in UTC).
+    let first = utc("2026-12-31T16:00:00Z");
+    register_at(first, effective, |r| r.build_year = Some(2027)).unwrap();
+    let err = register_at(first, effective, |r| r.build_year = Some(2028)).unwrap_err();
+    assert!(err.message.contains("当前年份（2027）"), "{err}");
+}
+
+#[test]
+fn f1_every_bound_holds_at_its_edge_through_decide() {
+    type Set = fn(&mut anju_domain::house::HouseRecord);
+    let at = utc("2026-11-30T04:00:00Z");
+    let effective = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let cases: &[(Set, Set, &str)] = &[
+        (
+            |r| r.build_year = Some(1900),
+            |r| r.build_year = Some(1899),
+            "建成年份不能早于 1900 年，填写的是 1899",
+        ),
+        (
+            |r| r.build_year = Some(2026),
+            |r| r.build_year = Some(2027),
+            "建成年份不能晚于当前年份（2026），填写的是 2027",
+        ),
+        (
+            |r| r.floors_above = 1,
+            |r| r.floors_above = 0,
+            "地上层数不能少于 1 层，填写的是 0",
+        ),
+        (
+            |r| r.floors_above = 30,
+            |r| r.floors_above = 31,
+            "地上层数不能多于 30 层，填写的是 31",
+        ),
+        (
+            |r| r.floors_below = 5,
+            |r| r.floors_below = 6,
+            "地下层数不能多于 5 层，填写的是 6",
+        ),
+        (
+            |r| r.floor_area_m2 = 0.01,
+            |r| r.floor_area_m2 = 0.0,
+            "建筑面积（㎡）须大于 0，填写的是 0",
+        ),
+        (
+            |r| r.floor_area_m2 = 100_000.0,
+            |r| r.floor_area_m2 = 100_000.01,
+            "建筑面积（㎡）不能大于 100000，填写的是 100000.01",
+        ),
+        (
+            |r| r.longitude = Some(73.0),
+            |r| r.longitude = Some(72.99),
+            "经度不能小于 73°，填写的是 72.99",
+        ),
+        (
+            |r| r.longitude = Some(136.0),
+            |r| r.longitude = Some(136.01),
+            "经度不能大于 136°，填写的是 136.01",
+        ),
+        (
+            |r| r.latitude = Some(3.0),
+            |r| r.latitude = Some(2.99),
+            "纬度不能小于 3°，填写的是 2.99",
+        ),
+        (
+            |r| r.latitude = Some(54.0),
+            |r| r.latitude = Some(54.01),
+            "纬度不能大于 54°，填写的是 54.01",
+        ),
+        (
+            |r| r.qr_plaque_installed_on = NaiveDate::from_ymd_opt(2026, 11, 30),
+            |r| r.qr_plaque_installed_on = NaiveDate::from_ymd_opt(2026, 12, 1),
+            "二维码标牌安装日期不能晚于今天（2026-11-30），填写的是 2026-12-01",
+        ),
+        (
+            |r| r.qr_plaque_installed_on = NaiveDate::from_ymd_opt(1998, 1, 1),
+            |r| r.qr_plaque_installed_on = NaiveDate::from_ymd_opt(1997, 12, 31),
+            "二维码标牌安装日期不能早于建成年份（1998），填写的是 1997-12-31",
+        ),
+    ];
+    for (ok, bad, message) in cases {
+        register_at(at, effective, ok).unwrap_or_else(|e| panic!("{message}: {e}"));
+        let err = register_at(at, effective, bad).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (RuleCode::F1, *message));
+    }
+}
+
+#[test]
+fn f1_a_correction_names_every_implausible_field_and_changes_nothing() {
+    let mut h = House::registered(UsageCategory::Other);
+    let mut record = h.state.record.clone().unwrap();
+    record.build_year = Some(2099);
+    record.floors_above = 0;
+    record.latitude = None;
+    let msg = h.refused(
+        &clerk(),
+        Change::Corrected {
+            record: Box::new(record),
+            people: None,
+        },
+        RuleCode::F1,
+    );
+    assert_eq!(
+        msg,
+        "地上层数不能少于 1 层，填写的是 0；建成年份不能晚于当前年份（2024），填写的是 2099；纬度：经度和纬度须同时填写"
+    );
+}
+
+#[test]
+fn d1_dates_a_step_carries_are_in_the_past_and_after_what_they_follow() {
+    // The closure's date on the national platform: not after today, not before the basis.
+    let mut h = House::surveyed(Judgement::Hazard);
+    h.ok(&reviewer(), review(ReviewFinding::NoHazard));
+    let reviewed_on = h.day - Duration::days(1);
+    let platform = |d: NaiveDate| Change::Closed {
+        basis: ClosureBasis::ReviewNoHazard,
+        platform_closed_on: Some(d),
+    };
+    let msg = h.refused(
+        &principal(),
+        platform(h.day + Duration::days(1)),
+        RuleCode::D1,
+    );
+    assert_eq!(
+        msg,
+        format!(
+            "归集平台销号日期 {} 不能晚于今天（{}）",
+            h.day + Duration::days(1),
+            h.day
+        )
+    );
+    let msg = h.refused(
+        &principal(),
+        platform(reviewed_on - Duration::days(1)),
+        RuleCode::D1,
+    );
+    assert!(
+        msg.contains(&format!(
+            "不能早于销号依据“专业技术人员复核无隐患”的日期 {reviewed_on}"
+        )),
+        "{msg}"
+    );
+    h.ok(&principal(), platform(reviewed_on));
+
+    // The deadline of works: not before they start.
+    let mut h = House::surveyed(Judgement::Hazard);
+    let early = Change::EngineeringStarted {
+        measure: EngMeasure::Reinforce,
+        contractor: None,
+        deadline: Some(h.day - Duration::days(1)),
+    };
+    let msg = h.refused(&clerk(), early, RuleCode::D1);
+    assert!(msg.starts_with("整治时限（计划完成日期）"), "{msg}");
+    let on_the_day = Change::EngineeringStarted {
+        measure: EngMeasure::Reinforce,
+        contractor: None,
+        deadline: Some(h.day),
+    };
+    h.ok(&clerk(), on_the_day);
+
+    // A closure before the system: not after the day it is recorded on.
+    let mut h = House::surveyed(Judgement::Hazard);
+    let later = Change::LegacyClosureRecorded {
+        measures: vec![MgmtMeasure::WallPatching],
+        closed_on: h.day + Duration::days(1),
+    };
+    let msg = h.refused(&clerk(), later, RuleCode::D1);
+    assert!(msg.starts_with("前期销号日期"), "{msg}");
+}

@@ -257,3 +257,99 @@ async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {
 
 anju_store::both!(a_ledger_is_imported_once_and_corrected_by_a_changed_row);
 anju_store::both!(one_bad_row_keeps_the_whole_batch_out);
+
+async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &Store) {
+    with_villages(store).await;
+    let who = clerk_of("370829101");
+    let before = snapshot(store).await;
+
+    // A record cell outside its bound is named while the row is read, against the store's
+    // day (30 November 2026 on the test clock).
+    let mut headers: Vec<String> = HEAD.iter().map(|s| s.to_string()).collect();
+    headers.push("建成年份".into());
+    let map = map_headers(&headers).unwrap();
+    let reference = store.reference();
+    let read = |year: &str| {
+        let mut c = cells("PC-9", "一组9号", &[]);
+        c.push(year.into());
+        read_row(
+            2,
+            &c,
+            &map,
+            &reference.regions,
+            &reference.dictionaries,
+            store.today(),
+        )
+    };
+    assert!(read("2026").is_ok());
+    assert_eq!(
+        read("2027").unwrap_err(),
+        ["建成年份不能晚于当前年份（2026），填写的是 2027"]
+    );
+
+    // Dates out of order or after today, named by their columns when the batch is checked.
+    let lines = vec![
+        cells("PC-1", "一组1号", &[]),
+        cells(
+            "PC-2",
+            "一组2号",
+            &[
+                "2024-03-20",
+                "存在一定安全隐患",
+                "地基基础",
+                "",
+                "2024-04-02",
+                "专业技术人员复核无隐患",
+                "2024-04-05",
+                "经复核无安全隐患",
+            ],
+        ),
+        cells(
+            "PC-3",
+            "一组3号",
+            &[
+                "2024-03-20",
+                "存在一定安全隐患",
+                "地基基础",
+                "",
+                "",
+                "",
+                "2024-03-10",
+                "经复核无安全隐患",
+            ],
+        ),
+        cells("PC-4", "一组4号", &["2026-12-01", "未发现安全隐患"]),
+    ];
+    let batch = rows(store, &lines).await;
+    let report = store
+        .import_batch(&who, "t", &file(), &batch, true)
+        .await
+        .unwrap();
+    let errors: Vec<(usize, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.row, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                3,
+                "销号日期 2024-04-02 不能早于复核日期 2024-04-05（规则 D1）"
+            ),
+            (
+                4,
+                "复核日期 2024-03-10 不能早于排查日期 2024-03-20（规则 D1）"
+            ),
+            (
+                5,
+                "排查日期 2026-12-01 不能晚于今天（2026-11-30）（规则 D1）"
+            ),
+        ]
+    );
+    assert_eq!(report.new_houses, 0);
+    assert_eq!(snapshot(store).await, before, "nothing written");
+    assert_eq!(store.count_houses(&Scope::All).await.unwrap(), 0);
+}
+
+anju_store::both!(implausible_rows_are_refused_by_column_and_nothing_is_written);

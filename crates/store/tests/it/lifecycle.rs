@@ -305,6 +305,33 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         assert!(err.message.contains("控制字符"), "{err}");
         assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
     }
+    // A log whose registration carries a build year after the year it was recorded in (the
+    // test clock's 2026) is refused at that line, the field named with its bound.
+    let future = text.replacen("\"build_year\":1998", "\"build_year\":2099", 1);
+    assert_ne!(future, text, "the build year was not found");
+    let registration_line = text
+        .lines()
+        .position(|l| l.contains("\"build_year\":1998"))
+        .unwrap()
+        + 1;
+    for target in [
+        anju_store::testing::sqlite().await,
+        anju_store::testing::postgres().await,
+    ] {
+        let err = target
+            .store
+            .import_events(&mut future.as_bytes(), &actor)
+            .await
+            .unwrap_err();
+        assert_eq!(err.line, registration_line, "{err}");
+        assert!(
+            err.message
+                .contains("建成年份不能晚于当前年份（2026），填写的是 2099（规则 F1）"),
+            "{err}"
+        );
+        assert_eq!(target.store.count_houses(&Scope::All).await.unwrap(), 0);
+        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+    }
     // Importing the same log twice is refused at its first house.
     let err = other
         .store

@@ -172,7 +172,7 @@ fn build(state: &AppState, p: &Posted, people: bool) -> Result<(HouseRecord, Peo
             // Without the people block the owner is a placeholder, dropped by the caller.
             .or((!people && c.key == "owner_name").then_some("（不更正）"))
     };
-    columns::build(get, &reference.dictionaries).map_err(|errors| {
+    columns::build(get, &reference.dictionaries, state.store.today()).map_err(|errors| {
         errors
             .iter()
             .map(ToString::to_string)

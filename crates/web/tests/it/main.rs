@@ -14,6 +14,7 @@ mod import;
 mod ledgers;
 mod matrix;
 mod plaque;
+mod plausible;
 mod problems;
 mod record;
 mod reports;
