@@ -137,6 +137,45 @@ pub fn allows(role: Role, action: Action) -> bool {
 }
 
 /// The message of a refusal by [`allows`].
+/// How many times one account may reveal full ID and phone numbers in a Beijing day; beyond it
+/// the reveal is refused and audited, and the county office is told on its home page.
+pub const REVEALS_PER_DAY: i64 = 30;
+
+/// Reasons that say nothing about why the numbers are needed.
+const EMPTY_REASONS: &[&str] = &[
+    "工作需要",
+    "需要查看",
+    "查看信息",
+    "查看详情",
+    "查看一下",
+    "看一下",
+    "查询",
+    "查看",
+    "测试",
+    "test",
+];
+
+/// A reason for revealing personal data must say something: at least 4 characters, not one
+/// character repeated, not a stock phrase such as 「工作需要」.
+pub fn reveal_reason(reason: &str) -> Result<(), String> {
+    let reason = reason.trim();
+    let chars: Vec<char> = reason.chars().filter(|c| !c.is_whitespace()).collect();
+    if chars.len() < 4 {
+        return Err("查看完整个人信息须填写事由（至少 4 个字）".into());
+    }
+    let distinct: std::collections::BTreeSet<char> = chars.iter().copied().collect();
+    let stock = EMPTY_REASONS
+        .iter()
+        .any(|e| reason.eq_ignore_ascii_case(e) || reason.trim_end_matches(['。', '.']) == *e);
+    if distinct.len() < 3 || stock || chars.iter().all(|c| c.is_ascii_digit()) {
+        return Err(
+            "事由须写明为何需要完整号码，如「联系产权人落实整治」；「工作需要」之类不能作为事由"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 pub fn denied_message(role: Role, action: Action) -> String {
     format!("{}无权{}", role.label(), action.label())
 }
@@ -337,5 +376,23 @@ mod tests {
         }
         assert!(!allows(Role::Auditor, Action::Record));
         assert!(allows(Role::Auditor, Action::ReadAudit));
+    }
+
+    #[test]
+    fn a_reveal_reason_must_say_why() {
+        assert!(reveal_reason("联系产权人落实整治").is_ok());
+        assert!(reveal_reason("电话通知户主").is_ok());
+        for empty in [
+            "",
+            "看看",
+            "工作需要",
+            "工作需要。",
+            "啊啊啊啊啊",
+            "1234",
+            "TEST",
+            "查看详情",
+        ] {
+            assert!(reveal_reason(empty).is_err(), "{empty}");
+        }
     }
 }

@@ -178,12 +178,13 @@ impl Access<'_> {
 
     pub async fn house(&self, code: &HouseCode) -> Result<HouseFor> {
         self.require(Action::ReadHouses, code.as_str()).await?;
+        let found = self.store.house(&self.scope(), code).await;
         let HouseView {
             state,
             people,
             plaque_token,
             ..
-        } = self.store.house(&self.scope(), code).await?;
+        } = self.outside_scope(found, "house.read", code).await?;
         Ok(HouseFor {
             state,
             people: people.as_ref().map(PeopleView::masked),
@@ -193,17 +194,53 @@ impl Access<'_> {
 
     pub async fn house_events(&self, code: &HouseCode) -> Result<Vec<Event>> {
         self.require(Action::ReadHouses, code.as_str()).await?;
-        let events = self.store.house_events(&self.scope(), code).await?;
+        let found = self.store.house_events(&self.scope(), code).await;
+        let events = self.outside_scope(found, "house.read", code).await?;
         Ok(events.into_iter().map(without_identifiers).collect())
+    }
+
+    /// An attempt on a house that exists but lies outside the caller's scope is audited
+    /// (`refused:scope`) and then answered like a missing house, so the caller learns nothing
+    /// and the county office sees the attempt. A code that names no house is just not found.
+    async fn outside_scope<T>(
+        &self,
+        found: Result<T>,
+        action: &str,
+        code: &HouseCode,
+    ) -> Result<T> {
+        let Err(StoreError::NotFound) = found else {
+            return found;
+        };
+        const EXISTS: &str = "SELECT COUNT(*) FROM houses WHERE code = $1";
+        let n: i64 = crate::on_db!(&self.store.db, p => sqlx::query_scalar(EXISTS)
+            .bind(code.as_str()).fetch_one(p).await)?;
+        if n > 0 {
+            let mut tx = self.store.db.begin().await?;
+            let entry = AuditEntry {
+                at: self.now(),
+                actor_id: self.who.username.clone(),
+                actor_role: role_code(self.who.role),
+                source: self.source.to_string(),
+                action: action.to_string(),
+                object: code.to_string(),
+                outcome: crate::audit::Outcome::refused("scope"),
+                reason: None,
+                detail: "{}".into(),
+            };
+            audit::append(&mut tx, &entry).await?;
+            tx.commit().await?;
+        }
+        Err(StoreError::NotFound)
     }
 
     /// Records a step as this account (the rules then check the step against the role).
     pub async fn execute(&self, cmd: &Command) -> Result<Event> {
         self.require(Action::Record, cmd.house.as_str()).await?;
-        let event = self
+        let done = self
             .store
             .execute(&self.scope(), &self.who.actor(), cmd, self.source)
-            .await?;
+            .await;
+        let event = self.outside_scope(done, "house.step", &cmd.house).await?;
         Ok(without_identifiers(event))
     }
 
@@ -317,12 +354,45 @@ impl Access<'_> {
     pub async fn reveal_people(&self, code: &HouseCode, reason: &str) -> Result<People> {
         self.require(Action::RevealPersonal, code.as_str()).await?;
         let reason = reason.trim();
-        if reason.chars().count() < 4 {
-            return Err(StoreError::Denied(
-                "查看完整个人信息须填写事由（至少 4 个字）".into(),
-            ));
+        if let Err(why) = anju_domain::auth::reveal_reason(reason) {
+            return Err(StoreError::Denied(why));
         }
-        let view = self.store.house(&self.scope(), code).await?;
+        let found = self.store.house(&self.scope(), code).await;
+        let view = self.outside_scope(found, "personal.reveal", code).await?;
+        // A bound per account and Beijing day: reveals beyond it are refused and audited.
+        let today = anju_domain::rules::beijing_date(self.now());
+        let since = chrono::FixedOffset::east_opt(8 * 3600)
+            .and_then(|b| {
+                today
+                    .and_hms_opt(0, 0, 0)
+                    .and_then(|t| t.and_local_timezone(b).single())
+            })
+            .map_or(self.now(), |t| t.with_timezone(&chrono::Utc));
+        const TODAY: &str = "SELECT COUNT(*) FROM audit_log WHERE actor_id = $1 AND at >= $2 \
+            AND action = 'personal.reveal' AND outcome = 'ok'";
+        let done: i64 = crate::on_db!(&self.store.db, p => sqlx::query_scalar(TODAY)
+            .bind(&self.who.username).bind(crate::codec::micros(since)).fetch_one(p).await)?;
+        if done >= anju_domain::auth::REVEALS_PER_DAY {
+            let message = format!(
+                "今日已查看完整个人信息 {done} 次，达到每个账号每日 {} 次的上限；确需继续查看的，请联系县领导小组办公室",
+                anju_domain::auth::REVEALS_PER_DAY
+            );
+            let mut tx = self.store.db.begin().await?;
+            let entry = AuditEntry {
+                at: self.now(),
+                actor_id: self.who.username.clone(),
+                actor_role: role_code(self.who.role),
+                source: self.source.to_string(),
+                action: "personal.reveal".into(),
+                object: code.to_string(),
+                outcome: crate::audit::Outcome::refused("rate"),
+                reason: Some(reason.to_string()),
+                detail: serde_json::json!({ "today": done }).to_string(),
+            };
+            audit::append(&mut tx, &entry).await?;
+            tx.commit().await?;
+            return Err(StoreError::Denied(message));
+        }
         let people = view.people.ok_or(StoreError::NotFound)?;
         let mut tx = self.store.db.begin().await?;
         let entry = AuditEntry {

@@ -157,6 +157,55 @@ impl Access<'_> {
     }
 }
 
+/// An account whose last 24 hours look unusual: many reveals of personal data, or many
+/// refusals (denied, out of scope, over the bound, refused by the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAlert {
+    pub actor: String,
+    pub reveals: i64,
+    pub refusals: i64,
+}
+
+/// Reveals in 24 hours from which an account is shown (half the daily bound).
+pub const ALERT_REVEALS: i64 = anju_domain::auth::REVEALS_PER_DAY / 2;
+/// Refusals in 24 hours from which an account is shown.
+pub const ALERT_REFUSALS: i64 = 10;
+
+impl Access<'_> {
+    /// Accounts with unusual volumes of reveals or refusals in the 24 hours before now, most
+    /// first; empty for a caller who may not read the whole audit trail.
+    pub async fn audit_alerts(&self) -> Result<Vec<AuditAlert>> {
+        let county_wide = match self.scope() {
+            Scope::All => true,
+            Scope::Region { code } => code.level() <= RegionLevel::County,
+            _ => false,
+        };
+        if !self.principal().may(Action::ReadAudit) || !county_wide {
+            return Ok(vec![]);
+        }
+        let since = crate::codec::micros(self.now() - chrono::Duration::hours(24));
+        const SQL: &str = "SELECT actor_id, \
+            SUM(CASE WHEN action = 'personal.reveal' AND outcome = 'ok' THEN 1 ELSE 0 END), \
+            SUM(CASE WHEN outcome LIKE 'refused:%' THEN 1 ELSE 0 END) \
+            FROM audit_log WHERE at >= $1 GROUP BY actor_id";
+        let rows: Vec<(String, i64, i64)> = crate::on_db!(&self.store.db, p => sqlx::query_as(SQL)
+            .bind(since).fetch_all(p).await)?;
+        let mut out: Vec<AuditAlert> = rows
+            .into_iter()
+            .filter(|(_, reveals, refusals)| {
+                *reveals >= ALERT_REVEALS || *refusals >= ALERT_REFUSALS
+            })
+            .map(|(actor, reveals, refusals)| AuditAlert {
+                actor,
+                reveals,
+                refusals,
+            })
+            .collect();
+        out.sort_by_key(|a| std::cmp::Reverse(a.reveals + a.refusals));
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_prefix;

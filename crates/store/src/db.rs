@@ -137,6 +137,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "supervision",
         include_str!("../migrations/sqlite/0005_supervision.sql"),
     ),
+    (
+        7,
+        "audit_view",
+        include_str!("../migrations/sqlite/0007_audit_view.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -163,6 +168,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "supervision",
         include_str!("../migrations/postgres/0005_supervision.sql"),
+    ),
+    (
+        7,
+        "audit_view",
+        include_str!("../migrations/postgres/0007_audit_view.sql"),
     ),
 ];
 

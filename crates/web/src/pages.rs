@@ -420,6 +420,11 @@ struct HomePage {
     sum_look_back: i64,
     /// For the county office: the last good backup is stale (or there is none).
     backup_warning: Option<String>,
+    /// For county-wide readers of the audit trail: accounts with unusual volumes in the last
+    /// 24 hours (account, reveals, refusals, their trail).
+    audit_alerts: Vec<(String, i64, i64, String)>,
+    alert_reveals: i64,
+    alert_refusals: i64,
 }
 
 /// A percentage with two decimals, or `—` when there is nothing to divide by.
@@ -446,6 +451,23 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
     } else {
         None
     };
+    let since = anju_domain::rules::beijing_date(state.store.now() - chrono::Duration::hours(24));
+    let audit_alerts = access
+        .audit_alerts()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let href = format!(
+                "/audit?{}",
+                serde_urlencoded::to_string([
+                    ("actor", a.actor.as_str()),
+                    ("from", &since.to_string())
+                ])
+                .unwrap_or_default()
+            );
+            (a.actor, a.reveals, a.refusals, href)
+        })
+        .collect();
     let name_of = |code: &str| {
         reference
             .regions
@@ -557,6 +579,9 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
         sum_engineering: rows.iter().map(|r| r.needs_engineering).sum(),
         sum_look_back: rows.iter().map(|r| r.legacy_pending).sum(),
         backup_warning,
+        audit_alerts,
+        alert_reveals: anju_store::audit_view::ALERT_REVEALS,
+        alert_refusals: anju_store::audit_view::ALERT_REFUSALS,
         rows,
         chart,
     };

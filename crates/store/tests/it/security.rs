@@ -967,7 +967,121 @@ async fn one_audit_row_per_write(store: &Store) {
     .await;
 }
 
+/// Rows of the audit trail with this action and outcome, by this account.
+async fn audited(store: &Store, actor: &str, action: &str, outcome: &str) -> i64 {
+    on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE actor_id = $1 AND action = $2 AND outcome = $3")
+        .bind(actor).bind(action).bind(outcome).fetch_one(p).await)
+    .unwrap()
+}
+
+/// Reading, recording on and revealing a house outside the caller's scope answers like a
+/// missing house — and each attempt is in the audit trail, named `refused:scope`; a code that
+/// names no house is not audited (nothing was there to reach).
+async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, OTHER_VILLAGE, UsageCategory::Other).await;
+    let far = principal_of(Role::TownOperator, "far", Some(TOWN), None);
+    let a = store.access(&far, "web:10.0.0.7");
+    assert!(matches!(a.house(&h.code).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        a.house_events(&h.code).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.execute(&h.cmd(survey(Judgement::NoHazard))).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.reveal_people(&h.code, "联系产权人落实整治").await,
+        Err(StoreError::NotFound)
+    ));
+    // By hand: two reads (house, events), one step, one reveal.
+    assert_eq!(
+        audited(store, "far", "house.read", "refused:scope").await,
+        2
+    );
+    assert_eq!(
+        audited(store, "far", "house.step", "refused:scope").await,
+        1
+    );
+    assert_eq!(
+        audited(store, "far", "personal.reveal", "refused:scope").await,
+        1
+    );
+    let row = access_tail(store).await;
+    assert_eq!(
+        (row.object.as_str(), row.source.as_str()),
+        (h.code.as_str(), "web:10.0.0.7")
+    );
+    // Nothing of the house was changed by the attempt.
+    let seen = store
+        .access(&Principal::system(), "test")
+        .house(&h.code)
+        .await
+        .unwrap();
+    assert_eq!(seen.state.version, 1);
+    // A code that names no house: not found, not audited.
+    let before = audit_count(store).await;
+    let nothing = HouseCode::new(&code(COUNTY), 999_999);
+    assert!(matches!(a.house(&nothing).await, Err(StoreError::NotFound)));
+    assert_eq!(audit_count(store).await, before);
+}
+
+/// Revealing is bounded: a reason of substance, and at most `REVEALS_PER_DAY` reveals per
+/// account and Beijing day; the next is refused and audited (`refused:rate`), another account
+/// is not affected, and the next day the count starts again.
+async fn revealing_personal_data_is_bounded_per_account_and_day(store: &Store) {
+    with_villages(store).await;
+    let clock = anju_store::TestClock::at(test_start());
+    let store = &store.clone().with_clock(std::sync::Arc::new(clock.clone()));
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let clerk = principal_of(Role::TownOperator, "busy", Some(TOWN), None);
+    let a = store.access(&clerk, "web:10.0.0.8");
+    // Stock phrases say nothing and are refused before anything is read.
+    for empty in ["工作需要", "查看详情", "啊啊啊啊"] {
+        assert!(
+            matches!(
+                a.reveal_people(&h.code, empty).await,
+                Err(StoreError::Denied(_))
+            ),
+            "{empty}"
+        );
+    }
+    let limit = anju_domain::auth::REVEALS_PER_DAY;
+    for _ in 0..limit {
+        a.reveal_people(&h.code, "联系产权人落实整治")
+            .await
+            .unwrap();
+    }
+    let Err(StoreError::Denied(m)) = a.reveal_people(&h.code, "联系产权人落实整治").await
+    else {
+        panic!("the reveal after the day's limit must be refused");
+    };
+    assert!(m.contains("上限"), "{m}");
+    assert_eq!(audited(store, "busy", "personal.reveal", "ok").await, limit);
+    assert_eq!(
+        audited(store, "busy", "personal.reveal", "refused:rate").await,
+        1
+    );
+    // Another account still may.
+    let other = principal_of(Role::TownOperator, "calm", Some(TOWN), None);
+    store
+        .access(&other, "web:10.0.0.9")
+        .reveal_people(&h.code, "电话通知户主整改")
+        .await
+        .unwrap();
+    // The next Beijing day the count starts again (test_start is noon in Beijing: +12 h is
+    // midnight, +13 h the next morning).
+    clock.advance(Duration::hours(13));
+    a.reveal_people(&h.code, "联系产权人落实整治")
+        .await
+        .unwrap();
+}
+
 anju_store::both!(
+    attempts_outside_the_scope_are_audited_and_answered_as_missing,
+    revealing_personal_data_is_bounded_per_account_and_day,
     one_audit_row_per_write,
     personal_data_is_sealed_masked_and_revealed_only_with_a_reason,
     key_rotation_reseals_everything_and_old_keys_can_retire,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod api;
+mod audit;
 mod auth;
 mod browser;
 mod campaign;
