@@ -137,6 +137,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "supervision",
         include_str!("../migrations/sqlite/0005_supervision.sql"),
     ),
+    (
+        6,
+        "event_chain",
+        include_str!("../migrations/sqlite/0006_event_chain.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -163,6 +168,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "supervision",
         include_str!("../migrations/postgres/0005_supervision.sql"),
+    ),
+    (
+        6,
+        "event_chain",
+        include_str!("../migrations/postgres/0006_event_chain.sql"),
     ),
 ];
 
