@@ -172,6 +172,28 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
         messages(&r, &c).contains("有审计日志未记载的事件（第 2 至 2 条）"),
         "{r:?}"
     );
+    // A whole house written by SQL (a copy of the first under a new code and plaque token).
+    let ghost = anju_domain::HouseCode::new(
+        &anju_domain::RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
+        99,
+    )
+    .to_string();
+    for statement in [
+        "INSERT INTO houses (code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) \
+         SELECT $1, 'ghost-token', version, town_code, village_code, NULL, NULL, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state \
+         FROM houses WHERE id = (SELECT MIN(id) FROM houses)",
+        "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, hash) \
+         SELECT (SELECT id FROM houses WHERE code = $1), seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, hash \
+         FROM events WHERE house_id = (SELECT MIN(id) FROM houses)",
+    ] {
+        sql(store, statement, &ghost).await;
+    }
+    let r = store.verify_all().await.unwrap();
+    assert_eq!(named(&r), vec![c.clone(), ghost.clone()], "{r:?}");
+    assert!(
+        messages(&r, &ghost).contains("审计日志中没有该房屋的登记或变更记录"),
+        "{r:?}"
+    );
 }
 
 async fn derived_rows_edited_are_named(store: &Store) {
