@@ -162,7 +162,11 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of the audit trail; exits non-zero naming the first broken link.
+    /// Check everything the audit trail vouches for: its own hash chain, every house's event
+    /// chain against the head the trail recorded (events deleted, edited or inserted outside
+    /// Anju; houses whose rows are gone), and the house rows, fact spans and people against a
+    /// replay of the events. Exits non-zero naming each house that fails. (`anju check` only
+    /// compares the projection with a replay, without the audit trail.)
     Verify,
     /// Print the latest audit rows.
     Tail {
@@ -175,9 +179,16 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let store = config.open().await?;
     match cmd {
         AuditCommand::Verify => {
-            let broken = anju_store::audit::verify(&store.db).await?;
+            let report = store.verify_all().await?;
             let (rows, head): (i64, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
                 "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
+            let clean = report.is_clean();
+            let named: Vec<&str> = report
+                .faults
+                .iter()
+                .map(|f| f.code.as_str())
+                .take(100)
+                .collect();
             store
                 .record_audit(&AuditEntry {
                     at: store.now(),
@@ -186,23 +197,38 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                     source: "cli".into(),
                     action: "audit.verify".into(),
                     object: "audit_log".into(),
-                    outcome: if broken.is_some() {
-                        anju_store::audit::Outcome::Broken
-                    } else {
+                    outcome: if clean {
                         anju_store::audit::Outcome::Ok
+                    } else {
+                        anju_store::audit::Outcome::Broken
                     },
                     reason: None,
-                    detail: serde_json::json!({ "first_broken": broken, "rows": rows }).to_string(),
+                    detail: serde_json::json!({
+                        "first_broken": report.audit_broken, "rows": rows,
+                        "houses": report.houses, "events": report.events,
+                        "faulty_houses": report.faults.len(), "named": named,
+                        "batch_faults": report.batch_faults.len(),
+                        "orphan_events": report.orphan_events,
+                    })
+                    .to_string(),
                 })
                 .await?;
-            match broken {
-                None => {
-                    println!("审计日志完整：共 {rows} 条，链尾哈希 {head}");
-                    Ok(())
-                }
-                Some(id) => anyhow::bail!(
-                    "审计日志在第 {id} 条处断裂（被修改、删除或插入）：自该条起的记录不可信"
-                ),
+            print_verification(&report, rows, &head);
+            if clean {
+                Ok(())
+            } else {
+                let houses: std::collections::BTreeSet<&str> =
+                    report.faults.iter().map(|f| f.code.as_str()).collect();
+                anyhow::bail!(
+                    "校验不通过：{}{} 栋房屋有问题{}{}",
+                    report
+                        .audit_broken
+                        .map(|id| format!("审计日志在第 {id} 条处断裂（被修改、删除或插入），自该条起的记录不可信；"))
+                        .unwrap_or_default(),
+                    houses.len(),
+                    if report.batch_faults.is_empty() { String::new() } else { format!("，{} 个房屋批次记录被改动", report.batch_faults.len()) },
+                    if report.orphan_events == 0 { String::new() } else { format!("，{} 条事件的房屋记录已被删除", report.orphan_events) },
+                )
             }
         }
         AuditCommand::Tail { rows } => {
@@ -290,4 +316,40 @@ async fn rotate(config: &Config) -> anyhow::Result<()> {
         done.people, done.events
     );
     Ok(())
+}
+
+/// What `anju audit verify` checked and found, in Chinese.
+fn print_verification(r: &anju_store::chain::ChainReport, rows: i64, head: &str) {
+    println!(
+        "校验范围：审计日志哈希链（{} 条）；每栋房屋的事件哈希链与审计日志记载的链头；房屋当前状态、台账时段、人员信息与事件重放结果（{} 栋房屋、{} 条事件）",
+        r.audit_rows, r.houses, r.events
+    );
+    match r.audit_broken {
+        None => println!("审计日志完整：共 {rows} 条，链尾哈希 {head}"),
+        Some(id) => {
+            println!("审计日志在第 {id} 条处断裂（被修改、删除或插入）：自该条起的记录不可信")
+        }
+    }
+    for m in &r.batch_faults {
+        println!("批次记录：{m}");
+    }
+    if r.orphan_events > 0 {
+        println!(
+            "另有 {} 条事件的房屋记录已被删除（无法指明房屋编码）",
+            r.orphan_events
+        );
+    }
+    const SHOWN: usize = 200;
+    for f in r.faults.iter().take(SHOWN) {
+        println!("房屋 {}：{}", f.code, f.message);
+    }
+    if r.faults.len() > SHOWN {
+        println!("……另有 {} 处问题未列出", r.faults.len() - SHOWN);
+    }
+    if r.is_clean() {
+        println!(
+            "事件链完整：{} 栋房屋的事件与审计日志记载一致，当前状态与事件重放结果一致",
+            r.houses
+        );
+    }
 }

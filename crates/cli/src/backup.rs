@@ -108,12 +108,18 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     let (dir, to, mm) = (args.dir.clone(), evidence.clone(), m.clone());
     let copied =
         tokio::task::spawn_blocking(move || backup::restore_evidence(&dir, &mm, &to)).await??;
-    let broken = anju_store::audit::verify(&store.db).await?;
-    if let Some(id) = broken {
+    let check = store.verify_all().await?;
+    if let Some(id) = check.audit_broken {
         anyhow::bail!("恢复后审计日志校验失败：第 {id} 条记录起哈希链断裂");
     }
+    if !check.is_clean() {
+        anyhow::bail!(
+            "恢复后事件链校验失败：{} 处问题（运行 anju audit verify 查看）",
+            check.faults.len() + check.batch_faults.len()
+        );
+    }
     println!(
-        "已恢复到 {}：{} 栋房屋、{} 条事件、{} 个账号、{} 条审计记录（哈希链校验通过），{copied} 个证据材料文件；快照时刻 {}",
+        "已恢复到 {}：{} 栋房屋、{} 条事件、{} 个账号、{} 条审计记录（审计日志与事件哈希链校验通过），{copied} 个证据材料文件；快照时刻 {}",
         store.db.backend(),
         m.rows("houses").unwrap_or(0),
         m.rows("events").unwrap_or(0),

@@ -266,7 +266,11 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         // Baseline: per step, one transaction inserting the same kind of event row and bumping
         // the house's version, no rules, no projection rebuild, no audit.
         let events = store.house_events(&Scope::All, &targets[0].code).await?;
-        let template = anju_store::codec::to_row(events.last().expect("has events"), store.vault());
+        let template = anju_store::codec::to_row(
+            events.last().expect("has events"),
+            store.vault(),
+            anju_store::chain::GENESIS,
+        );
         const BUMP: &str = "UPDATE houses SET version = version + 1, updated_at = $2 WHERE code = $1 RETURNING id, version";
         let t = Instant::now();
         for s in &targets {
@@ -281,7 +285,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
                 sqlx::query(INSERT_EVENT)
                     .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::codec::micros(chrono::Utc::now()))
                     .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
-                    .bind(&e.evidence).bind(&e.payload).bind(&e.personal)
+                    .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(&e.hash)
                     .execute(&mut *c).await?;
             });
             tx.commit().await?;

@@ -109,7 +109,7 @@ pub fn chain_hash(prev: &str, id: i64, e: &AuditEntry) -> String {
 
 /// The chained hash over a row's fields as stored (actor id, role, source, action, object,
 /// outcome, reason, detail).
-fn hash_stored(prev: &str, id: i64, at_micros: i64, fields: [&str; 8]) -> String {
+pub fn hash_stored(prev: &str, id: i64, at_micros: i64, fields: [&str; 8]) -> String {
     let mut h = Sha256::new();
     for part in [prev, &id.to_string(), &at_micros.to_string()]
         .into_iter()
@@ -156,6 +156,15 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
 /// not hold (or the id after the last row, when rows were cut off the end), or `None` when the
 /// whole chain is intact.
 pub async fn verify(db: &crate::Db) -> Result<Option<i64>> {
+    verify_with(db, |_, _, _| {}).await
+}
+
+/// [`verify`], handing `on_row` the id, outcome and detail of each row whose link holds, in
+/// order, up to the first that does not.
+pub async fn verify_with(
+    db: &crate::Db,
+    mut on_row: impl FnMut(i64, &str, &str),
+) -> Result<Option<i64>> {
     const PAGE: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
         FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000";
     type Row = (
@@ -213,10 +222,64 @@ pub async fn verify(db: &crate::Db) -> Result<Option<i64>> {
             if id != last + 1 || prev_hash != prev || hash_stored(&prev, id, at, fields) != hash {
                 return Ok(Some(id));
             }
+            on_row(id, &outcome, &detail);
             prev = hash;
             last = id;
         }
     }
+}
+
+/// Whether one stored row still hashes to its recorded hash from its recorded link, and the
+/// next row (or the head, for the last row) links to it: the check of a single row that the
+/// report page makes without walking the whole chain (`anju audit verify` walks it).
+pub async fn row_holds(db: &crate::Db, id: i64) -> Result<bool> {
+    const ROW: &str = "SELECT at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
+        FROM audit_log WHERE id = $1";
+    const NEXT: &str = "SELECT prev_hash FROM audit_log WHERE id = $1";
+    const HEAD: &str = "SELECT last_id, last_hash FROM audit_head WHERE id = 1";
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
+    let row: Option<Row> =
+        crate::on_db!(db, p => sqlx::query_as(ROW).bind(id).fetch_optional(p).await)?;
+    let Some((at, actor_id, role, source, action, object, outcome, reason, detail, prev, hash)) =
+        row
+    else {
+        return Ok(false);
+    };
+    let fields = [
+        actor_id.as_str(),
+        &role,
+        &source,
+        &action,
+        &object,
+        &outcome,
+        reason.as_deref().unwrap_or(""),
+        &detail,
+    ];
+    if hash_stored(&prev, id, at, fields) != hash {
+        return Ok(false);
+    }
+    let next: Option<String> =
+        crate::on_db!(db, p => sqlx::query_scalar(NEXT).bind(id + 1).fetch_optional(p).await)?;
+    Ok(match next {
+        Some(p) => p == hash,
+        None => {
+            let (last, last_hash): (i64, String) =
+                crate::on_db!(db, p => sqlx::query_as(HEAD).fetch_one(p).await)?;
+            last == id && last_hash == hash
+        }
+    })
 }
 
 /// One stored audit row, as read back.

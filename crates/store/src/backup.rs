@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "assignments",
     "audit_log",
     "audit_head",
+    "chain_heads",
     "ledger_reports",
     "problem_batches",
     "problems",

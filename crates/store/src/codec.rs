@@ -22,6 +22,8 @@ pub struct EventRow {
     pub evidence: String,
     pub payload: String,
     pub personal: Option<String>,
+    /// The event's chained hash (`crate::chain`).
+    pub hash: String,
 }
 
 /// A `fact_spans` row: the ledger facts a house had from one event until its next.
@@ -79,14 +81,21 @@ pub fn span(e: &Event, facts: Facts, town: &str, village: &str) -> SpanRow {
 }
 
 /// Splits an event into its row: the payload without personal data, which goes apart,
-/// sealed with the vault's current key.
-pub fn to_row(e: &Event, vault: &Vault) -> EventRow {
+/// sealed with the vault's current key; `prev` is the hash of the house's previous event
+/// ([`crate::chain::GENESIS`] for its first), which the row's own hash links to.
+pub fn to_row(e: &Event, vault: &Vault, prev: &str) -> EventRow {
     let mut payload = serde_json::to_value(&e.change).expect("domain types serialize");
-    let personal = match payload.as_object_mut().and_then(|o| o.remove("people")) {
-        Some(Value::Null) | None => None,
-        Some(p) => Some(vault.seal(column::EVENT_PERSONAL, &p.to_string())),
+    let (personal, digest) = match payload.as_object_mut().and_then(|o| o.remove("people")) {
+        Some(Value::Null) | None => (None, None),
+        Some(p) => {
+            let plain = p.to_string();
+            (
+                Some(vault.seal(column::EVENT_PERSONAL, &plain)),
+                Some(vault.digest(crate::chain::PERSONAL_DIGEST, &plain)),
+            )
+        }
     };
-    EventRow {
+    let mut row = EventRow {
         seq: e.seq as i32,
         kind: e.change.kind().code(),
         effective: e.effective,
@@ -98,7 +107,10 @@ pub fn to_row(e: &Event, vault: &Vault) -> EventRow {
         evidence: json(&e.evidence),
         payload: payload.to_string(),
         personal,
-    }
+        hash: String::new(),
+    };
+    row.hash = crate::chain::row_hash(prev, e.house.as_str(), &row, digest.as_deref());
+    row
 }
 
 /// Reassembles an event from its stored parts; `personal` is already opened.

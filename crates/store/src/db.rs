@@ -138,6 +138,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_supervision.sql"),
     ),
     (
+        6,
+        "event_chain",
+        include_str!("../migrations/sqlite/0006_event_chain.sql"),
+    ),
+    (
         7,
         "audit_view",
         include_str!("../migrations/sqlite/0007_audit_view.sql"),
@@ -168,6 +173,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "supervision",
         include_str!("../migrations/postgres/0005_supervision.sql"),
+    ),
+    (
+        6,
+        "event_chain",
+        include_str!("../migrations/postgres/0006_event_chain.sql"),
     ),
     (
         7,

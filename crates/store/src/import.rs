@@ -255,9 +255,10 @@ impl Store {
             }
             return Ok(report);
         }
-        self.bulk_insert(&mut tx, &houses).await?;
+        let mut heads = self.bulk_insert(&mut tx, &houses).await?;
         for cmd in &corrections {
-            self.execute_in(&mut tx, &scope, &importers.steps, cmd, now)
+            let (event, hash) = self
+                .execute_in(&mut tx, &scope, &importers.steps, cmd, now)
                 .await
                 .map_err(|e| match e {
                     StoreError::Rule(v) => StoreError::Invalid(format!(
@@ -266,12 +267,15 @@ impl Store {
                     )),
                     e => e,
                 })?;
+            heads.push((event.house.to_string(), event.seq as i32, hash));
         }
+        let chain = crate::chain::vouch_batch(&mut tx, heads).await?;
         let entry = AuditEntry {
             at: now,
             actor_id: who.username.clone(),
             actor_role: role_code(who.role),
-            source: source.to_string(),
+            // An import, and from where it was started (`import:cli`, `import:web:ADDRESS`).
+            source: format!("import:{source}"),
             action: "houses.import".into(),
             object: format!("file:{}", file.sha256),
             outcome: crate::audit::Outcome::Ok,
@@ -279,6 +283,7 @@ impl Store {
             detail: serde_json::json!({
                 "file": file.name, "rows": report.rows, "new": report.new_houses,
                 "corrected": report.corrected, "unchanged": report.unchanged,
+                "chain_batch": chain,
             })
             .to_string(),
         };

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_view;
 pub mod backup;
+pub mod chain;
 pub mod clock;
 pub mod codec;
 pub mod db;
@@ -83,6 +84,8 @@ impl Store {
             vault: Arc::new(vault),
         };
         store.check_keys().await?;
+        // Events written before the chain existed get their hashes once (migration 0006).
+        store.chain_legacy_events().await?;
         if store.count_departments().await? == 0 {
             let mut tx = store.db.begin().await?;
             reference::insert_missing(&mut tx, &Reference::defaults()).await?;

@@ -128,22 +128,26 @@ impl Store {
             }
         };
         let mut tx = self.db.begin().await.map_err(|e| db_err(1)(e.into()))?;
+        let mut heads = Vec::new();
         let result = self
-            .import_into(&mut tx, &header.reference, &mut lines)
+            .import_into(&mut tx, &header.reference, &mut lines, &mut heads)
             .await;
         match result {
             Ok(summary) => {
+                let chain = crate::chain::vouch_batch(&mut tx, heads)
+                    .await
+                    .map_err(db_err(0))?;
                 let entry = AuditEntry {
                     at: self.now(),
                     actor_id: actor.id.clone(),
                     actor_role: crate::codec::role_code(actor.role),
-                    source: "cli".into(),
+                    source: "import:cli".into(),
                     action: "events.import".into(),
                     object: "events".into(),
                     outcome: crate::audit::Outcome::Ok,
                     reason: None,
                     detail:
-                        serde_json::json!({ "houses": summary.houses, "events": summary.events })
+                        serde_json::json!({ "houses": summary.houses, "events": summary.events, "chain_batch": chain })
                             .to_string(),
                 };
                 audit::append(&mut tx, &entry).await.map_err(db_err(0))?;
@@ -164,6 +168,7 @@ impl Store {
         tx: &mut Tx,
         reference: &Reference,
         lines: &mut dyn Iterator<Item = (usize, std::io::Result<String>)>,
+        heads: &mut Vec<crate::chain::Head>,
     ) -> std::result::Result<ImportSummary, ImportError> {
         reference::insert_missing(tx, reference)
             .await
@@ -206,7 +211,7 @@ impl Store {
                     });
                 }
                 if batch.len() >= BATCH {
-                    self.flush(tx, &mut batch, &mut summary).await?;
+                    self.flush(tx, &mut batch, &mut summary, heads).await?;
                 }
                 current = Some((line, HouseState::new(event.house.clone()), Vec::new()));
             }
@@ -249,7 +254,7 @@ impl Store {
         if let Some((first, state, events)) = current.take() {
             batch.push((first, NewHouse { events, state }));
         }
-        self.flush(tx, &mut batch, &mut summary).await?;
+        self.flush(tx, &mut batch, &mut summary, heads).await?;
         Ok(summary)
     }
 
@@ -258,6 +263,7 @@ impl Store {
         tx: &mut Tx,
         batch: &mut Vec<(usize, NewHouse)>,
         summary: &mut ImportSummary,
+        heads: &mut Vec<crate::chain::Head>,
     ) -> std::result::Result<(), ImportError> {
         if batch.is_empty() {
             return Ok(());
@@ -282,12 +288,15 @@ impl Store {
         let houses: Vec<NewHouse> = batch.drain(..).map(|(_, h)| h).collect();
         summary.houses += houses.len() as u64;
         summary.events += houses.iter().map(|h| h.events.len() as u64).sum::<u64>();
-        self.bulk_insert(tx, &houses)
-            .await
-            .map_err(|e| ImportError {
-                line: 0,
-                message: format!("写入失败：{e}"),
-            })
+        heads.extend(
+            self.bulk_insert(tx, &houses)
+                .await
+                .map_err(|e| ImportError {
+                    line: 0,
+                    message: format!("写入失败：{e}"),
+                })?,
+        );
+        Ok(())
     }
 }
 

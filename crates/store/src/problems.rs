@@ -370,10 +370,10 @@ impl Store {
                     )),
                     evidence: vec![],
                 };
-                let event = self
+                let (event, hash) = self
                     .execute_in(&mut tx, &Scope::All, &system, &cmd, now)
                     .await?;
-                reopened = Some((code, event.seq));
+                reopened = Some((code, event.seq, hash));
             }
         }
         let e = entry(
@@ -386,7 +386,10 @@ impl Store {
             serde_json::json!({
                 "from": p.status.code(), "to": next.code(),
                 "evidence": evidence.len(),
-                "reopened": reopened.as_ref().map(|(c, s)| format!("{c}#{s}")),
+                "reopened": reopened.as_ref().map(|(c, s, _)| format!("{c}#{s}")),
+                // The reopened house's new head, vouched for by this chained row.
+                "chain": crate::chain::inline(&reopened.iter()
+                    .map(|(c, s, h)| (c.to_string(), *s as i32, h.clone())).collect::<Vec<_>>()),
             }),
         );
         audit::append(&mut tx, &e).await?;

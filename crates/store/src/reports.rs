@@ -391,8 +391,20 @@ pub enum Integrity {
 }
 
 impl Store {
-    /// Checks a signed report against its signature's audit row (see [`Integrity`]).
+    /// Checks a signed report against the chained audit rows of its signature and later steps
+    /// (see [`Integrity`]), and the whole audit chain up to the signature (`anju report show`).
     pub async fn verify_report(&self, id: i64) -> Result<Integrity> {
+        self.report_integrity(id, true).await
+    }
+
+    /// [`Store::verify_report`] for a page view: the audit rows carrying the digest are each
+    /// checked against their own hash and their successor's link, without walking the whole
+    /// chain (which `anju audit verify` and `anju report show` do).
+    pub async fn check_report(&self, id: i64) -> Result<Integrity> {
+        self.report_integrity(id, false).await
+    }
+
+    async fn report_integrity(&self, id: i64, whole_chain: bool) -> Result<Integrity> {
         let r = self.report(id).await?;
         let Some(digest) = r.digest.clone() else {
             return Ok(Integrity::Unsigned);
@@ -402,31 +414,58 @@ impl Store {
                 "台账 {id} 的冻结数字与其摘要不一致：快照在签字后被改动"
             )));
         }
-        const SIGN: &str = "SELECT id, detail FROM audit_log WHERE action = 'report.sign' AND object = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 1";
-        let row: Option<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(SIGN)
+        // The steps since (and including) the latest signature, in order.
+        const ROWS: &str = "SELECT id, action, detail FROM audit_log WHERE object = $1 AND outcome = 'ok' \
+            AND action IN ('report.sign', 'report.submit', 'report.accept', 'report.return') ORDER BY id";
+        let rows: Vec<(i64, String, String)> = on_db!(&self.db, p => sqlx::query_as(ROWS)
             .bind(format!("ledger_report:{id}"))
-            .fetch_optional(p).await)?;
-        let Some((audit_id, detail)) = row else {
+            .fetch_all(p).await)?;
+        let Some(sign_at) = rows.iter().rposition(|r| r.1 == "report.sign") else {
             return Ok(Integrity::Broken(format!(
                 "台账 {id} 已签字，但审计日志中没有签字记录"
             )));
         };
-        if let Some(broken) = audit::verify(&self.db).await?
-            && broken <= audit_id
-        {
+        let since = &rows[sign_at..];
+        let audit_id = since[0].0;
+        if whole_chain {
+            if let Some(broken) = audit::verify(&self.db).await?
+                && broken <= since.last().map_or(audit_id, |r| r.0)
+            {
+                return Ok(Integrity::Broken(format!(
+                    "审计日志自第 {broken} 条记录起被改动，台账 {id} 的签字记录（第 {audit_id} 条）不可信"
+                )));
+            }
+        } else {
+            for (row, _, _) in since {
+                if !audit::row_holds(&self.db, *row).await? {
+                    return Ok(Integrity::Broken(format!(
+                        "审计日志第 {row} 条记录（台账 {id} 的签字或报送记录）被改动：签字记录不可信"
+                    )));
+                }
+            }
+        }
+        let digest_of = |detail: &str| {
+            serde_json::from_str::<serde_json::Value>(detail)
+                .ok()
+                .and_then(|v| v["digest"].as_str().map(str::to_string))
+        };
+        let Some(signed) = digest_of(&since[0].2) else {
+            return Ok(Integrity::DigestOnly);
+        };
+        if signed != digest {
             return Ok(Integrity::Broken(format!(
-                "审计日志自第 {broken} 条记录起被改动，台账 {id} 的签字记录（第 {audit_id} 条）不可信"
+                "台账 {id} 的摘要 {digest} 与签字时审计日志记录的 {signed} 不同：快照和摘要在签字后被改动"
             )));
         }
-        let signed: Option<String> = serde_json::from_str::<serde_json::Value>(&detail)
-            .ok()
-            .and_then(|v| v["digest"].as_str().map(str::to_string));
-        Ok(match signed {
-            None => Integrity::DigestOnly,
-            Some(s) if s == digest => Integrity::Intact,
-            Some(s) => Integrity::Broken(format!(
-                "台账 {id} 的摘要 {digest} 与签字时审计日志记录的 {s} 不同：快照和摘要在签字后被改动"
-            )),
-        })
+        for (row, action, detail) in &since[1..] {
+            if let Some(d) = digest_of(detail)
+                && d != digest
+            {
+                return Ok(Integrity::Broken(format!(
+                    "台账 {id} 的摘要与审计日志第 {row} 条（{action}）记录的 {d} 不同：快照和摘要被改动"
+                )));
+            }
+        }
+        Ok(Integrity::Intact)
     }
 }

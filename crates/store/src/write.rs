@@ -88,35 +88,19 @@ impl NewHouse {
     }
 }
 
-/// Rows of `events`, and the fact spans they open, each closed by the next event.
+/// Rows of a new house's `events`, chained from [`crate::chain::GENESIS`], and the fact spans
+/// they open, each closed by the next event.
 pub(crate) fn event_rows(events: &[Event], vault: &Vault) -> (Vec<EventRow>, Vec<SpanRow>) {
-    let Some(first) = events.first() else {
-        return (vec![], vec![]);
-    };
-    let mut state = HouseState::new(first.house.clone());
-    let mut spans: Vec<SpanRow> = Vec::with_capacity(events.len());
+    let mut prev = crate::chain::GENESIS.to_string();
     let rows = events
         .iter()
         .map(|e| {
-            state = apply(
-                std::mem::replace(&mut state, HouseState::new(e.house.clone())),
-                e,
-            );
-            let r = state.record.as_ref().expect("registered");
-            if let Some(prev) = spans.last_mut() {
-                prev.effective_to = Some(e.effective);
-                prev.recorded_to = Some(codec::micros(e.recorded_at));
-            }
-            spans.push(codec::span(
-                e,
-                state.facts(),
-                r.town.as_str(),
-                r.village.as_str(),
-            ));
-            codec::to_row(e, vault)
+            let row = codec::to_row(e, vault, &prev);
+            prev.clone_from(&row.hash);
+            row
         })
         .collect();
-    (rows, spans)
+    (rows, crate::chain::spans_of(events))
 }
 
 fn plaque_token_of(events: &[Event]) -> String {
@@ -143,8 +127,10 @@ const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, dat
 const DELETE_SECTORS: &str = "DELETE FROM house_sectors WHERE house_id = $1";
 const INSERT_SECTOR: &str = "INSERT INTO house_sectors (house_id, department_code) VALUES ($1, $2)";
 /// One event row (also used by `anju bench` as the bare single-row baseline).
-pub const INSERT_EVENT: &str = "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+pub const INSERT_EVENT: &str = "INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// The hash of a house's event (the previous one, when appending).
+const EVENT_HASH: &str = "SELECT hash FROM events WHERE house_id = $1 AND seq = $2";
 const CLOSE_SPAN: &str = "UPDATE fact_spans SET effective_to = $2, recorded_to = $3 WHERE house_id = $1 AND recorded_to IS NULL";
 const INSERT_SPAN: &str = "INSERT INTO fact_spans (house_id, seq, town_code, village_code, facts, effective_from, effective_to, recorded_from, recorded_to) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -201,8 +187,13 @@ impl Store {
         };
         let cmd = &cmd;
         match outcome {
-            Ok(event) => {
-                let detail = serde_json::json!({ "seq": event.seq, "effective": event.effective });
+            Ok((event, hash)) => {
+                // The house's new head, vouched for by the chained audit row.
+                let head = (event.house.to_string(), event.seq as i32, hash);
+                let detail = serde_json::json!({
+                    "seq": event.seq, "effective": event.effective,
+                    "chain": crate::chain::inline(&[head]),
+                });
                 let entry = audit_entry(actor, source, cmd, now, Outcome::Ok, detail.to_string());
                 audit::append(&mut tx, &entry).await?;
                 tx.commit().await?;
@@ -224,6 +215,8 @@ impl Store {
         }
     }
 
+    /// Decides and writes one step inside `tx`; returns the event and its chained hash, the
+    /// house's new head, which the caller's audit row must record (`crate::chain`).
     pub(crate) async fn execute_in(
         &self,
         tx: &mut Tx,
@@ -231,7 +224,7 @@ impl Store {
         actor: &Actor,
         cmd: &Command,
         now: DateTime<Utc>,
-    ) -> Result<Event> {
+    ) -> Result<(Event, String)> {
         let loaded = load_for_update(tx, scope, &cmd.house).await?;
         let registering = matches!(cmd.change, Change::Registered { .. });
         let (id, state) = match loaded {
@@ -275,7 +268,17 @@ impl Store {
             self.write_sectors(tx, id, &next).await?;
         }
         let r = next.record.as_ref().expect("registered");
-        insert_event(tx, id, &codec::to_row(&event, &self.vault)).await?;
+        let prev = match expected {
+            0 => crate::chain::GENESIS.to_string(),
+            seq => {
+                let h: Option<Option<String>> = on_tx!(tx, c => sqlx::query_scalar(EVENT_HASH)
+                    .bind(id).bind(seq as i32).fetch_optional(&mut *c).await)?;
+                h.flatten()
+                    .ok_or_else(|| crate::chain::unchained(cmd.house.as_str(), seq))?
+            }
+        };
+        let row = codec::to_row(&event, &self.vault, &prev);
+        insert_event(tx, id, &row).await?;
         let span = codec::span(&event, next.facts(), r.town.as_str(), r.village.as_str());
         on_tx!(tx, c => {
             sqlx::query(CLOSE_SPAN)
@@ -286,7 +289,7 @@ impl Store {
                 .bind(span.effective_from).bind(span.effective_to).bind(span.recorded_from).bind(span.recorded_to)
                 .execute(&mut *c).await?;
         });
-        Ok(event)
+        Ok((event, row.hash))
     }
 
     /// The next house code of the county, after refusing identifiers another house carries.
@@ -388,9 +391,15 @@ impl Store {
 
     /// Writes houses whose events were already decided, with multi-row statements, inside `tx`.
     /// Ids are assigned after the current maximum, under the transaction's write lock.
-    pub async fn bulk_insert(&self, tx: &mut Tx, houses: &[NewHouse]) -> Result<()> {
+    /// Returns the houses' heads, which the transaction's audit row must vouch for
+    /// ([`crate::chain::vouch_batch`]).
+    pub async fn bulk_insert(
+        &self,
+        tx: &mut Tx,
+        houses: &[NewHouse],
+    ) -> Result<Vec<crate::chain::Head>> {
         if houses.is_empty() {
-            return Ok(());
+            return Ok(vec![]);
         }
         const MAX_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM houses";
         let base: i64 = on_tx!(tx, c => sqlx::query_scalar(MAX_ID).fetch_one(&mut *c).await)?;
@@ -403,7 +412,8 @@ impl Store {
         crate::db::cache_kib(tx, BULK_CACHE_KIB).await?;
         let written = insert_rows(tx, &rows).await;
         crate::db::cache_kib(tx, crate::db::SQLITE_CACHE_KIB).await?;
-        written
+        written?;
+        Ok(rows.heads)
     }
 
     /// The rows `houses` become, with ids from `base + 1` on.
@@ -423,6 +433,10 @@ impl Store {
                     .map(|d| (id, d)),
             );
             let (events, spans) = event_rows(&h.events, &self.vault);
+            if let Some(last) = events.last() {
+                rows.heads
+                    .push((h.state.code.to_string(), last.seq, last.hash.clone()));
+            }
             rows.events.extend(events.into_iter().map(|r| (id, r)));
             rows.spans.extend(spans.into_iter().map(|r| (id, r)));
         }
@@ -441,13 +455,15 @@ pub struct BulkRows {
     pub sectors: Vec<(i64, String)>,
     pub events: Vec<(i64, EventRow)>,
     pub spans: Vec<(i64, SpanRow)>,
+    /// Each house's head: code, last seq and its hash (not written by [`insert_rows`]).
+    pub heads: Vec<crate::chain::Head>,
 }
 
 /// Rows per multi-row statement, by table: about 2,000 parameters each (see [`insert_rows`]).
 const HOUSE_ROWS: usize = 100;
 const PEOPLE_ROWS: usize = 400;
 const SECTOR_ROWS: usize = 1000;
-const EVENT_ROWS: usize = 160;
+const EVENT_ROWS: usize = 150;
 const SPAN_ROWS: usize = 200;
 
 /// Bare batched `INSERT`s of precomputed rows (also the baseline of `anju bench`). Each statement
@@ -491,12 +507,12 @@ pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
     }
     for chunk in rows.events.chunks(EVENT_ROWS) {
         on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal) ");
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO events (house_id, seq, kind, effective, recorded_at, actor_id, actor_name, actor_role, reason, evidence, payload, personal, hash) ");
             qb.push_values(chunk, |mut b, (id, e)| {
                 b.push_bind(*id).push_bind(e.seq).push_bind(e.kind).push_bind(e.effective)
                     .push_bind(e.recorded_at).push_bind(&e.actor_id).push_bind(&e.actor_name)
                     .push_bind(&e.actor_role).push_bind(&e.reason).push_bind(&e.evidence)
-                    .push_bind(&e.payload).push_bind(&e.personal);
+                    .push_bind(&e.payload).push_bind(&e.personal).push_bind(&e.hash);
             });
             qb.build().persistent(chunk.len() == EVENT_ROWS).execute(&mut *c).await?;
         });
@@ -602,7 +618,7 @@ async fn insert_event(tx: &mut Tx, house_id: i64, e: &EventRow) -> Result<()> {
     on_tx!(tx, c => sqlx::query(INSERT_EVENT)
         .bind(house_id).bind(e.seq).bind(e.kind).bind(e.effective).bind(e.recorded_at)
         .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
-        .bind(&e.evidence).bind(&e.payload).bind(&e.personal)
+        .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(&e.hash)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -629,7 +645,8 @@ impl Store {
         source: &str,
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        self.bulk_insert(&mut tx, houses).await?;
+        let heads = self.bulk_insert(&mut tx, houses).await?;
+        let chain = crate::chain::vouch_batch(&mut tx, heads).await?;
         for r in refusals {
             let entry = AuditEntry {
                 at: r.at,
@@ -654,7 +671,7 @@ impl Store {
             object: "houses".into(),
             outcome: crate::audit::Outcome::Ok,
             reason: None,
-            detail: serde_json::json!({ "houses": houses.len(), "events": events, "refused": refusals.len() }).to_string(),
+            detail: serde_json::json!({ "houses": houses.len(), "events": events, "refused": refusals.len(), "chain_batch": chain }).to_string(),
         };
         audit::append(&mut tx, &entry).await?;
         tx.commit().await?;

@@ -62,13 +62,26 @@ pub fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// Where a request came from, as audit rows record it: `web:ADDRESS` for pages and forms,
+/// `api:ADDRESS` for the JSON API (`unknown` when there is no socket, as in router tests).
 pub async fn client_address(mut req: Request, next: Next) -> Response {
     let addr = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
-    req.extensions_mut().insert(Source(addr));
+    let source = source_of(req.uri().path(), &addr);
+    req.extensions_mut().insert(Source(source));
     next.run(req).await
+}
+
+/// The audit source of a request to `path` from `addr`.
+pub fn source_of(path: &str, addr: &str) -> String {
+    let channel = if path == "/api" || path.starts_with("/api/") {
+        "api"
+    } else {
+        "web"
+    };
+    format!("{channel}:{addr}")
 }
 
 pub async fn load_session(

@@ -48,6 +48,12 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
             .unwrap()
             .is_empty()
     );
+    // Both databases' event chains are vouched for by their own audit trails.
+    for store in [&sqlite.store, &pg.store] {
+        let check = store.verify_all().await.unwrap();
+        assert!(check.is_clean(), "{check:?}");
+        assert_eq!(check.houses, 3_000);
+    }
     assert_eq!(
         sqlite.store.town_totals(&Scope::All).await.unwrap(),
         pg.store.town_totals(&Scope::All).await.unwrap()
@@ -361,6 +367,133 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
         out.status.success() && text.contains("校验一致") && text.contains("合计"),
         "{text}"
     );
+    // An insider adds one to the frozen 合计 and stores the digest of the edited snapshot:
+    // the snapshot agrees with its digest, not with the signature's audit row.
+    let url = format!("sqlite://{}", data.join("anju.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = anju_store::Db::connect(&url).await.unwrap();
+        let snapshot: String = anju_store::on_db!(&db, p => sqlx::query_scalar(
+            "SELECT snapshot FROM ledger_reports WHERE id = 1").fetch_one(p).await).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+        let first = v["table"]["total"]["counts"][0].as_i64().unwrap();
+        v["table"]["total"]["counts"][0] = serde_json::json!(first + 1);
+        let forged = v.to_string();
+        let digest = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(forged.as_bytes()))
+        };
+        anju_store::on_db!(&db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = 1")
+            .bind(&forged).bind(&digest).execute(p).await.map(|_| ())).unwrap();
+        db.close().await;
+    });
+    let out = run(&["report", "show", "1"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("校验不通过"), "{stdout}");
+    assert!(
+        stderr.contains("与签字时审计日志记录的") && stderr.contains("快照和摘要在签字后被改动"),
+        "{stderr}"
+    );
+}
+
+/// `anju audit verify` on a demo county: clean, then a house's event edited in the database is
+/// named by its code and the command fails; the same on PostgreSQL.
+fn audit_verify_names_an_edited_house(url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        let mut c = anju();
+        c.arg("--data-dir").arg(&data);
+        if let Some(u) = url {
+            c.arg("--database-url").arg(u);
+        }
+        c.args(args).output().unwrap()
+    };
+    let out = run(&["demo", "--houses", "200", "--seed", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("事件链完整：200 栋房屋"), "{text}");
+    let url = url.map_or_else(
+        || format!("sqlite://{}", data.join("anju.db").display()),
+        str::to_string,
+    );
+    let code = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = anju_store::Db::connect(&url).await.unwrap();
+        // The 17th house's first event gets another actor name.
+        let code: String = anju_store::on_db!(&db, p => sqlx::query_scalar(
+            "SELECT code FROM houses ORDER BY id LIMIT 1 OFFSET 16").fetch_one(p).await).unwrap();
+        anju_store::on_db!(&db, p => sqlx::query(
+            "UPDATE events SET actor_name = '伪造' WHERE seq = 1 AND house_id = (SELECT id FROM houses WHERE code = $1)")
+            .bind(&code).execute(p).await.map(|_| ())).unwrap();
+        db.close().await;
+        code
+    });
+    let out = run(&["audit", "verify"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "房屋 {code}：第 1 条事件（registered）在数据库中被改动"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("房屋 AJ").count(),
+        1,
+        "only that house: {stdout}"
+    );
+    assert!(stderr.contains("校验不通过：1 栋房屋有问题"), "{stderr}");
+}
+
+#[test]
+fn audit_verify_names_an_edited_house_on_sqlite() {
+    audit_verify_names_an_edited_house(None);
+}
+
+#[test]
+fn audit_verify_names_an_edited_house_on_postgres() {
+    let admin = testing::postgres_admin_url();
+    let name = format!("anju_cli_verify_{}", std::process::id());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+        anju_store::db::with_database(&admin, &name)
+    });
+    audit_verify_names_an_edited_house(Some(&url));
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
 }
 
 /// A county other than the demo's goes live from the command line: `init` from the shipped

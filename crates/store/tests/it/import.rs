@@ -187,6 +187,14 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
         last.reason.as_deref(),
         Some("台账导入：梁宝寺镇台账.xlsx 第 2 行")
     );
+    // Both imports' audit rows vouch for their houses' heads (the correction's too), and say
+    // the rows came in by an import.
+    let check = store.verify_all().await.unwrap();
+    assert!(check.is_clean() && check.houses == 3, "{check:?}");
+    let sources: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT DISTINCT source FROM audit_log WHERE action = 'houses.import'").fetch_all(p).await)
+    .unwrap();
+    assert_eq!(sources, ["import:t"]);
 }
 
 async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {

@@ -394,6 +394,9 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
         last.reason
     );
     assert_eq!(last.actor.id, format!("problem:{}", p.id));
+    // The problem's audit row vouches for the reopened house's new head.
+    let check = store.verify_all().await.unwrap();
+    assert!(check.is_clean(), "{check:?}");
 }
 
 anju_store::both!(a_confirmed_problem_reopens_a_closed_house);

@@ -11,7 +11,7 @@ use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
-use anju_store::reports::NewReport;
+use anju_store::reports::{Integrity, NewReport};
 use askama::Template;
 use axum::extract::{Form as FormData, Path, Query, State};
 
@@ -159,7 +159,11 @@ struct ReportPage {
     signer: String,
     return_reason: String,
     digest: String,
-    digest_holds: bool,
+    /// Why the frozen figures are not the ones signed (snapshot, digest and the chained audit
+    /// rows of the signature disagree), if they are not.
+    broken: Option<String>,
+    /// Signed before the audit rows carried the digest: only the snapshot's own digest checked.
+    digest_only: bool,
     frozen: bool,
     headings: Vec<&'static str>,
     rows: Vec<(String, Vec<String>)>,
@@ -197,6 +201,8 @@ async fn report_page(
     let access = caller.access(&state.store);
     let r = access.report(id).await.not_found_as(REPORT)?;
     let snapshot = r.frozen()?;
+    // Snapshot ↔ digest ↔ the chained audit rows of the signature and later steps.
+    let integrity = state.store.check_report(id).await?;
     let diffs = if snapshot.is_some() {
         access
             .compare_report(id, AsOf::Happened(r.as_of))
@@ -283,7 +289,11 @@ async fn report_page(
         signer: r.signer_name.clone().unwrap_or_default(),
         return_reason: r.return_reason.clone().unwrap_or_default(),
         digest: r.digest.clone().unwrap_or_default(),
-        digest_holds: r.digest_holds(),
+        broken: match &integrity {
+            Integrity::Broken(m) => Some(m.clone()),
+            _ => None,
+        },
+        digest_only: integrity == Integrity::DigestOnly,
         frozen: snapshot.is_some(),
         headings: r.form.headings().to_vec(),
         rows,

@@ -118,13 +118,19 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         .await,
         StatusCode::SEE_OTHER
     );
-    // The signature's audit row says it came through the web (the client's address; "unknown"
-    // without a socket in these router tests), never "cli", and carries the digest.
+    // The signature's audit row says it came through the web (`web:` and the client's address;
+    // "unknown" without a socket in these router tests), never "cli", and carries the digest.
     let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
         "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
     .unwrap();
-    assert_ne!(source, "cli");
-    assert!(detail.contains("digest"), "{detail}");
+    assert_eq!(source, "web:unknown");
+    let digest = store
+        .report(id.parse().unwrap())
+        .await
+        .unwrap()
+        .digest
+        .unwrap();
+    assert!(detail.contains(&digest), "{detail}");
     let html = page(&pr).await;
     assert!(
         html.contains("已签字")
@@ -238,6 +244,48 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     );
     let res = app.get(&format!("/reports?unit={town}"), &other).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
+    // Every step taken in the browser is audited as coming from the web, each carrying the
+    // digest of the figures acted on from the signature on.
+    let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
+        "SELECT action, source, detail FROM audit_log WHERE action LIKE 'report.%' ORDER BY id")
+        .fetch_all(p).await)
+    .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "report.prepare",
+            "report.sign",
+            "report.attach_scan",
+            "report.submit",
+            "report.return"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.1 == "web:unknown"), "{rows:?}");
+    assert!(rows[1..].iter().all(|r| r.2.contains(&digest)), "{rows:?}");
+
+    // An insider rewrites the frozen figures with a matching digest: the page says so.
+    let forged = {
+        let r = store.report(id.parse().unwrap()).await.unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&r.snapshot.unwrap()).unwrap();
+        let first = v["table"]["total"]["counts"][0].as_i64().unwrap();
+        v["table"]["total"]["counts"][0] = serde_json::json!(first + 1);
+        v.to_string()
+    };
+    let forged_digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(forged.as_bytes()))
+    };
+    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
+        .bind(&forged).bind(&forged_digest).bind(id.parse::<i64>().unwrap()).execute(p).await.map(|_| ()))
+    .unwrap();
+    let html = page(&co).await;
+    assert!(
+        html.contains("校验不通过")
+            && html.contains("与签字时审计日志记录的")
+            && !html.contains("核对一致"),
+        "{html}"
+    );
 }
 
 anju_store::both!(a_town_ledger_is_prepared_signed_submitted_and_returned);
