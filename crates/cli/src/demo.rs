@@ -1,6 +1,8 @@
-//! `anju demo`: loads the deterministic demo county. Houses are generated on background
-//! threads (each step decided by the real rules) while batches are written, each batch in one
-//! transaction with its audit rows.
+//! `anju demo`: loads the deterministic demo county, its campaign in progress on the day it is
+//! installed (the store's clock). Houses are generated on background threads (each step decided
+//! by the real rules) while batches are written, each batch in one transaction with its audit
+//! rows; then the problem batches are issued and walked through the store's problem API, with
+//! the store's clock set to the day each step happens.
 
 use crate::config::Config;
 use anju_demo::JIAXIANG_TOWNS;
@@ -8,10 +10,14 @@ use anju_demo::{Demo, DemoHouse};
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};
+use anju_domain::problem::ProblemStatus;
 use anju_domain::{RuleCode, Scope};
-use anju_store::{NewAccount, NewHouse, RefusedAttempt, Store};
+use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::{Clock, NewAccount, NewHouse, RefusedAttempt, Store};
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -38,6 +44,10 @@ pub struct LoadSummary {
     pub houses: u64,
     pub events: u64,
     pub refused: BTreeMap<RuleCode, u64>,
+    /// Problems by the status their steps left them in (every status, in [`ProblemStatus::ALL`]
+    /// order), and how many of the open ones are past their deadline.
+    pub problems: Vec<(ProblemStatus, u64)>,
+    pub problems_overdue: u64,
 }
 
 /// Houses per batch (one transaction each).
@@ -48,6 +58,34 @@ fn demo_actor() -> Actor {
         id: "demo".into(),
         name: "演示数据生成".into(),
         role: Role::System,
+    }
+}
+
+/// The system account the demo's setup acts as.
+fn system_principal() -> Principal {
+    Principal {
+        account_id: 0,
+        username: "demo".into(),
+        name: "演示数据生成".into(),
+        role: Role::System,
+        region: None,
+        department: None,
+    }
+}
+
+/// A clock standing at the instant the demo sets: the day a problem step happens.
+#[derive(Debug)]
+struct StepClock(Mutex<DateTime<Utc>>);
+
+impl StepClock {
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+}
+
+impl Clock for StepClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -81,16 +119,22 @@ pub async fn init_county(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads `houses` demo houses from `seed` into an empty store. Two generator threads take
-/// alternate batches; batches are written in order, so the database is the same every time.
+/// Loads `houses` demo houses from `seed` into an empty store, with the campaign in progress
+/// on the store's today ([`Demo::in_progress`]: its phase deadlines moved likewise), then the
+/// demo's problem batches. Two generator threads take alternate batches; batches are written
+/// in order, so the database is the same every time for the same seed and day.
 pub async fn load(
     store: &Store,
     houses: u64,
     seed: u64,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<LoadSummary> {
-    let demo = std::sync::Arc::new(Demo::new(houses, seed));
+    let demo = std::sync::Arc::new(Demo::in_progress(houses, seed, store.today()));
     init_county(store).await?;
+    store
+        .set_deadlines(&system_principal(), &demo.deadlines(), "cli")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let batches = houses.div_ceil(BATCH);
     const LANES: u64 = 2;
     let mut receivers = Vec::new();
@@ -125,7 +169,125 @@ pub async fn load(
             .await?;
         progress(summary.houses);
     }
+    load_problems(store, &demo, &mut summary).await?;
     Ok(summary)
+}
+
+/// Issues the demo's problem batches and takes each planned step through the store, in the
+/// order they happen, with the store's clock set to the instant each happens (so a problem's
+/// history, and 附件2 as of an earlier day, read as a campaign's would). The store decides
+/// every step by the rules again; a refusal stops the load.
+async fn load_problems(
+    store: &Store,
+    demo: &Demo,
+    summary: &mut LoadSummary,
+) -> anyhow::Result<()> {
+    let plan = demo.problems();
+    let clock = Arc::new(StepClock(Mutex::new(store.now())));
+    let at = store.clone().with_clock(clock.clone());
+    let county = anju_demo::problems::county_office();
+    // Every issue and step on one timeline: (when, batch, problem and step); an issue has no
+    // problem. Steps of one problem keep their order (their instants increase).
+    type Moment = (DateTime<Utc>, usize, Option<(usize, usize)>);
+    let mut timeline: Vec<Moment> = Vec::new();
+    for (b, batch) in plan.iter().enumerate() {
+        timeline.push((batch.issued_at, b, None));
+        for (p, problem) in batch.problems.iter().enumerate() {
+            for (s, step) in problem.steps.iter().enumerate() {
+                timeline.push((step.at, b, Some((p, s))));
+            }
+        }
+    }
+    timeline.sort_by_key(|(t, b, ps)| (*t, *b, *ps));
+    // Each problem's id and version once its batch is issued.
+    let mut ids: BTreeMap<(usize, usize), (i64, i32)> = BTreeMap::new();
+    for (t, b, ps) in timeline {
+        clock.set(t);
+        let batch = &plan[b];
+        match ps {
+            None => {
+                let rows: Vec<NewProblem> = batch
+                    .problems
+                    .iter()
+                    .map(|p| NewProblem {
+                        row_no: p.row_no,
+                        town: p.town,
+                        house: p.house.as_ref().map(ToString::to_string),
+                        category: p.category,
+                        description: p.description.clone(),
+                        deadline: Some(p.deadline),
+                    })
+                    .collect();
+                let new = NewBatch {
+                    source: batch.source,
+                    name: batch.name.clone(),
+                    issued_on: batch.issued_on,
+                };
+                let batch_id = at
+                    .issue_problems(&county, &Scope::All, &new, &rows, "cli")
+                    .await
+                    .with_context(|| format!("演示问题批次“{}”未能下发", batch.name))?;
+                let issued = at.problems(&Scope::All, None).await?;
+                for (p, planned) in batch.problems.iter().enumerate() {
+                    let stored = issued
+                        .iter()
+                        .find(|x| x.batch_id == batch_id && x.row_no == planned.row_no as i32)
+                        .context("演示问题下发后未找到")?;
+                    ids.insert((b, p), (stored.id, stored.version));
+                }
+            }
+            Some((p, s)) => {
+                let problem = &batch.problems[p];
+                let step = &problem.steps[s];
+                let (id, version) = ids.get_mut(&(b, p)).context("问题尚未下发")?;
+                let scope = if step.action.by_issuer() {
+                    Scope::All
+                } else {
+                    Scope::Region { code: problem.town }
+                };
+                at.act_on_problem(
+                    &step.actor,
+                    &scope,
+                    *id,
+                    *version,
+                    &step.action,
+                    &step.evidence,
+                    "cli",
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "演示问题“{}”第 {} 行“{}”被拒绝",
+                        batch.name,
+                        problem.row_no,
+                        step.action.label()
+                    )
+                })?;
+                *version += 1;
+            }
+        }
+    }
+    let today = store.today();
+    let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
+    for (b, batch) in plan.iter().enumerate() {
+        for (p, planned) in batch.problems.iter().enumerate() {
+            let (id, _) = ids[&(b, p)];
+            let stored = store.problem(&Scope::All, id).await?;
+            anyhow::ensure!(
+                stored.status == planned.status,
+                "演示问题 {id} 为“{}”，应为“{}”",
+                stored.status.label(),
+                planned.status.label()
+            );
+            *by_status.entry(stored.status.code()).or_default() += 1;
+            summary.problems_overdue += u64::from(planned.overdue(today));
+        }
+    }
+    summary.problems = ProblemStatus::ALL
+        .iter()
+        .map(|s| (*s, by_status.get(s.code()).copied().unwrap_or(0)))
+        .collect();
+    Ok(())
 }
 
 /// Removes what the database holds (explicitly asked for with `--reset`).
@@ -195,6 +357,35 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         .map(|(code, n)| format!("{} {n} 次", code.as_str()))
         .collect();
     println!("演示中被规则拒绝的违规操作：{}", refused.join("，"));
+    let problems: Vec<String> = summary
+        .problems
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{} {n}", s.label()))
+        .collect();
+    println!(
+        "问题台账：{} 个问题（{}），其中逾期未整改 {} 个",
+        summary.problems.iter().map(|(_, n)| n).sum::<u64>(),
+        problems.join("，"),
+        summary.problems_overdue
+    );
+    let deadlines: Vec<String> = store
+        .deadlines()
+        .await?
+        .iter()
+        .map(|d| {
+            let left = anju_domain::campaign::days_left(d.due, store.today());
+            if left < 0 {
+                format!("{} {}（已过 {} 天）", d.phase, d.due, -left)
+            } else {
+                format!("{} {}（剩 {left} 天）", d.phase, d.due)
+            }
+        })
+        .collect();
+    println!(
+        "各阶段时限（演示数据按今天处于攻坚行动中生成）：{}",
+        deadlines.join("；")
+    );
     let password = create_accounts(&store, config).await?;
     print_accounts(Some(&password));
     if args.serve {
@@ -224,14 +415,7 @@ fn accounts_file(config: &Config) -> std::path::PathBuf {
 /// random password per installation (no default password), marks the database as demo data,
 /// and assigns houses to the reviewers and appraisers who acted on them.
 pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<String> {
-    let system = Principal {
-        account_id: 0,
-        username: "demo".into(),
-        name: "演示数据生成".into(),
-        role: Role::System,
-        region: None,
-        department: None,
-    };
+    let system = system_principal();
     let password = anju_store::accounts::one_time_password();
     let county = RegionCode::parse(anju_demo::JIAXIANG).expect("valid");
     let mut accounts: Vec<NewAccount> = vec![

@@ -1,10 +1,17 @@
 //! Demo data: a deterministic, realistic county on Jiaxiang's real villages (from the national
 //! division table); houses of both kinds
 //! in realistic shares; every lifecycle path, each step accepted by the real rules; legacy
-//! closures on management measures; and illegal attempts, refused by the rules and reported.
+//! closures on management measures; illegal attempts, refused by the rules and reported; and
+//! problem batches from every source in every state (`problems`). The campaign runs on the
+//! notice's 2024 dates ([`Demo::new`]) or moved so that it is in progress on a given day
+//! ([`Demo::in_progress`], what `anju demo` loads).
 //! Fictional people with well-formed ID-card and mobile numbers. Pure: no I/O.
 #![forbid(unsafe_code)]
 
+pub mod problems;
+pub use problems::{Outcome, PlannedBatch, PlannedProblem, PlannedStep};
+
+use anju_domain::campaign::{Deadline, default_deadlines};
 use anju_domain::codes::{IdCardNumber, OwnerId, PhoneNumber, RegionCode};
 use anju_domain::dict::{
     ClosureBasis, Dictionaries, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure,
@@ -15,7 +22,7 @@ use anju_domain::house::{Construction, HouseRecord, People};
 use anju_domain::region::Region;
 pub use anju_domain::sample::{JIAXIANG, JIAXIANG_TOWNS};
 use anju_domain::{HouseCode, HouseState, RegionLevel, RuleViolation, apply, decide, sample};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 
 /// SplitMix64: small, fast, and stable across library upgrades, so a seed always gives the
 /// same county.
@@ -171,9 +178,28 @@ pub struct Demo {
     pub seed: u64,
     pub houses: u64,
     pub villages: Vec<Region>,
+    /// The campaign's first day (the day after the notice).
+    pub start: NaiveDate,
+    /// The last day the demo's history reaches.
+    pub last_day: NaiveDate,
     county: RegionCode,
     dict: Dictionaries,
 }
+
+/// The notice's campaign: its first day (the notice is of 15 March 2024) and the last day of
+/// its history in the demo (two days before the acceptance deadline).
+fn notice_start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, 16).expect("valid")
+}
+
+fn notice_last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 6, 28).expect("valid")
+}
+
+/// How far into the campaign a demo installed today is, in days. With the notice's
+/// timeline moved by the same amount, day 85 has the look-back (day 45) and the town reports
+/// (day 81) behind, engineering (day 91) and acceptance (day 106) ahead.
+pub const DAYS_IN: i64 = 85;
 
 /// The demo's accounts by role within a town (ids are stable; names fictional).
 pub fn town_actor(town: &RegionCode, role: Role) -> Actor {
@@ -211,15 +237,48 @@ pub fn appraiser(i: u64) -> Actor {
 }
 
 impl Demo {
+    /// The demo county on the notice's own timeline (the campaign of March–June 2024).
     pub fn new(houses: u64, seed: u64) -> Demo {
         let county = RegionCode::parse(JIAXIANG).expect("valid");
         Demo {
             seed,
             houses,
             villages: villages(),
+            start: notice_start(),
+            last_day: notice_last_day(),
             county,
             dict: Dictionaries::default(),
         }
+    }
+
+    /// The same county with the whole timeline moved so that `today` is [`DAYS_IN`] days into
+    /// the campaign: its history ends yesterday, some deadlines are behind and some ahead.
+    /// The houses, people and paths are those of [`Demo::new`] with the same seed; only the
+    /// dates differ.
+    pub fn in_progress(houses: u64, seed: u64, today: NaiveDate) -> Demo {
+        let mut demo = Demo::new(houses, seed);
+        demo.start = today - Duration::days(DAYS_IN);
+        let shifted_end = notice_last_day() + (demo.start - notice_start());
+        demo.last_day = shifted_end.min(today - Duration::days(1));
+        demo
+    }
+
+    /// A date of the notice's timeline, moved as this demo's timeline is.
+    fn day(&self, y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid") + (self.start - notice_start())
+    }
+
+    /// The notice's phase deadlines, moved as this demo's timeline is (the notice's own dates
+    /// for [`Demo::new`]).
+    pub fn deadlines(&self) -> Vec<Deadline> {
+        let shift = self.start - notice_start();
+        default_deadlines()
+            .into_iter()
+            .map(|d| Deadline {
+                due: d.due + shift,
+                ..d
+            })
+            .collect()
     }
 
     /// Generates house `i` (0-based). Independent of every other house, so ranges can be
@@ -233,8 +292,8 @@ impl Demo {
             state: HouseState::new(code.clone()),
             events: Vec::new(),
             refusals: Vec::new(),
-            day: NaiveDate::from_ymd_opt(2023, 6, 1).expect("valid")
-                + Duration::days(rng.below(200) as i64),
+            day: self.day(2023, 6, 1) + Duration::days(rng.below(200) as i64),
+            end: self.last_day,
             dict: &self.dict,
             i,
         };
@@ -268,8 +327,7 @@ impl Demo {
             return w.finish(path);
         }
         // Surveys fall in the campaign's first phase.
-        w.day = NaiveDate::from_ymd_opt(2024, 3, 16).expect("valid")
-            + Duration::days(rng.below(40) as i64);
+        w.day = self.start + Duration::days(rng.below(40) as i64);
         let judgement = match path {
             Path::NoHazard => Judgement::NoHazard,
             Path::SevereDemolishedClosed => Judgement::Severe,
@@ -305,13 +363,13 @@ impl Demo {
             }
             Path::AppraisedABClosed => {
                 let g = if rng.chance(0.4) { Grade::A } else { Grade::B };
-                w.step(&app, appraise(&mut rng, g));
+                w.step(&app, appraise(&mut rng, g, w.day.year()));
                 w.wait(&mut rng, 1, 10);
                 w.step(&principal, close(ClosureBasis::AppraisalAB));
             }
             Path::AppraisedCDEngineeredClosed | Path::AppraisedCDRectifying => {
                 let g = if rng.chance(0.75) { Grade::C } else { Grade::D };
-                w.step(&app, appraise(&mut rng, g));
+                w.step(&app, appraise(&mut rng, g, w.day.year()));
                 // Some clerks try to close on the fence they put up: R1 refuses it.
                 w.control(&mut rng, &clerk);
                 if rng.chance(0.3) {
@@ -335,7 +393,12 @@ impl Demo {
                     if m == EngMeasure::Reinforce && rng.chance(0.3) {
                         w.step(
                             &app,
-                            Change::Appraised(Box::new(appraisal(&mut rng, Grade::B, true))),
+                            Change::Appraised(Box::new(appraisal(
+                                &mut rng,
+                                Grade::B,
+                                true,
+                                w.day.year(),
+                            ))),
                         );
                     }
                     w.wait(&mut rng, 1, 10);
@@ -343,7 +406,7 @@ impl Demo {
                 }
             }
             Path::AppraisedCDNotNotified => {
-                w.step(&app, appraise(&mut rng, Grade::C));
+                w.step(&app, appraise(&mut rng, Grade::C, w.day.year()));
                 w.control(&mut rng, &clerk);
             }
             Path::SevereDemolishedClosed => {
@@ -355,8 +418,7 @@ impl Demo {
                 w.step(&principal, close(ClosureBasis::Engineering));
             }
             Path::LegacyPending | Path::LegacyLookBackClosed | Path::LegacyLookBackEngineered => {
-                let closed_on = NaiveDate::from_ymd_opt(2023, 9, 1).expect("valid")
-                    + Duration::days(rng.below(150) as i64);
+                let closed_on = self.day(2023, 9, 1) + Duration::days(rng.below(150) as i64);
                 let measures = vec![
                     *rng.pick(&[
                         MgmtMeasure::WallPatching,
@@ -426,13 +488,13 @@ impl Demo {
                     Some("回头看发现墙体裂缝扩展，隐患仍存在".into()),
                 );
                 w.wait(&mut rng, 3, 10);
-                w.step(&app, appraise(&mut rng, Grade::C));
+                w.step(&app, appraise(&mut rng, Grade::C, w.day.year()));
                 w.step(&clerk, notify());
                 w.wait(&mut rng, 3, 10);
                 w.step(&clerk, start(EngMeasure::Reinforce));
             }
             Path::ReclassifiedRectifying => {
-                w.step(&app, appraise(&mut rng, Grade::C));
+                w.step(&app, appraise(&mut rng, Grade::C, w.day.year()));
                 w.wait(&mut rng, 2, 8);
                 w.step_with(
                     &app,
@@ -635,6 +697,8 @@ struct Walker<'a> {
     events: Vec<Event>,
     refusals: Vec<Refusal>,
     day: NaiveDate,
+    /// The last day the demo's history reaches.
+    end: NaiveDate,
     dict: &'a Dictionaries,
     i: u64,
 }
@@ -649,10 +713,9 @@ impl Walker<'_> {
 
     fn wait(&mut self, rng: &mut Rng, lo: u64, hi: u64) {
         self.day += Duration::days((lo + rng.below(hi - lo + 1)) as i64);
-        // The demo's history ends before the campaign's acceptance deadline.
-        let end = NaiveDate::from_ymd_opt(2024, 6, 28).expect("valid");
-        if self.day > end {
-            self.day = end;
+        // The demo's history ends before the campaign's acceptance deadline (and before today).
+        if self.day > self.end {
+            self.day = self.end;
         }
     }
 
@@ -791,13 +854,13 @@ fn start(m: EngMeasure) -> Change {
     }
 }
 
-fn appraisal(rng: &mut Rng, grade: Grade, post: bool) -> Appraisal {
+fn appraisal(rng: &mut Rng, grade: Grade, post: bool, year: i32) -> Appraisal {
     Appraisal {
         agency_name: "济宁市房屋安全鉴定中心".into(),
         agency_credit_code: None,
         reviewer_names: "鉴定人员".into(),
         standard: "JGJ 125-2016".into(),
-        report_no: format!("JNJD-2024-{:05}", rng.below(100_000)),
+        report_no: format!("JNJD-{year}-{:05}", rng.below(100_000)),
         grade,
         advice: Some(match grade {
             Grade::A => HandlingAdvice::Observe,
@@ -809,8 +872,8 @@ fn appraisal(rng: &mut Rng, grade: Grade, post: bool) -> Appraisal {
     }
 }
 
-fn appraise(rng: &mut Rng, grade: Grade) -> Change {
-    Change::Appraised(Box::new(appraisal(rng, grade, false)))
+fn appraise(rng: &mut Rng, grade: Grade, year: i32) -> Change {
+    Change::Appraised(Box::new(appraisal(rng, grade, false, year)))
 }
 
 #[cfg(test)]
@@ -848,6 +911,45 @@ mod tests {
         ] {
             assert!(refused.contains(&code), "{code:?} never refused");
         }
+    }
+
+    #[test]
+    fn in_progress_the_same_county_moves_so_that_today_falls_inside_the_campaign() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let moved = Demo::in_progress(300, 9, today);
+        let notice = Demo::new(300, 9);
+        // Day 85: 2026-09-06 is the first day; the deadlines fall on days 45, 81, 91 and 106.
+        assert_eq!(moved.start, NaiveDate::from_ymd_opt(2026, 9, 6).unwrap());
+        assert_eq!(
+            moved.last_day,
+            NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+        );
+        let left: Vec<i64> = moved
+            .deadlines()
+            .iter()
+            .map(|d| anju_domain::campaign::days_left(d.due, today))
+            .collect();
+        assert_eq!(left, [-40, -4, 6, 21]);
+        assert_eq!(
+            notice.deadlines(),
+            anju_domain::campaign::default_deadlines()
+        );
+        let mut latest = NaiveDate::MIN;
+        for i in 0..300 {
+            let (a, b) = (moved.house(i), notice.house(i));
+            assert_eq!((a.path, a.state.version), (b.path, b.state.version));
+            assert_eq!(a.state.record, b.state.record);
+            // The same history, every step moved by the same number of days.
+            for (x, y) in a.events.iter().zip(&b.events) {
+                assert_eq!(x.change.kind(), y.change.kind());
+                latest = latest.max(x.effective);
+            }
+            assert_eq!(a.state, HouseState::replay(a.state.code.clone(), &a.events));
+        }
+        assert!(
+            latest < today && latest >= today - Duration::days(30),
+            "{latest}"
+        );
     }
 
     #[test]

@@ -12,17 +12,14 @@ use anju_store::testing::{TestDb, postgres, sqlite};
 const HOUSES: u64 = 600;
 const SEED: u64 = 11;
 
-async fn ledgers(store: &Store) -> Vec<(Vec<String>, Vec<i64>, i64, i64)> {
+/// Every figure the houses give. 附件2's 线上检查 figures come from the problem ledger, which the
+/// five blocks do not carry (the demo's problems stay in the first database).
+async fn ledgers(store: &Store) -> Vec<(Vec<String>, Vec<i64>)> {
     let mut out = vec![];
     for form in [Form::Attachment1, Form::Attachment2] {
         let t = store.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
         for r in t.rows.iter().chain(std::iter::once(&t.total)) {
-            out.push((
-                vec![r.code.clone(), r.name.clone()],
-                r.counts.clone(),
-                r.online_confirmed,
-                r.online_total,
-            ));
+            out.push((vec![r.code.clone(), r.name.clone()], r.counts.clone()));
         }
     }
     out
