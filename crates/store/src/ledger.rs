@@ -52,6 +52,25 @@ fn sum(c: Count) -> String {
     )
 }
 
+/// The condition on a `fact_spans` row `h` standing at `$4` — the span effective on the date, or
+/// recorded at the instant — or, when `$4` precedes the house's first span, that first span:
+/// where something known about a house is to be placed as of a day the house may not have been
+/// registered on yet (a problem issued before its house was registered, a legacy closure made
+/// before it). `None` for [`AsOf::Now`] (the house row itself).
+pub(crate) fn span_at_or_first(as_of: AsOf) -> Option<&'static str> {
+    match as_of {
+        AsOf::Now => None,
+        AsOf::Happened(_) => Some(
+            "((h.effective_from <= $4 AND (h.effective_to IS NULL OR h.effective_to > $4)) \
+             OR (h.seq = 1 AND h.effective_from > $4))",
+        ),
+        AsOf::Recorded(_) => Some(
+            "((h.recorded_from <= $4 AND (h.recorded_to IS NULL OR h.recorded_to > $4)) \
+             OR (h.seq = 1 AND h.recorded_from > $4))",
+        ),
+    }
+}
+
 /// The FROM/WHERE part for a reading of "as of"; `$4` is the date or instant when there is one.
 fn source(as_of: AsOf) -> String {
     match as_of {
