@@ -571,3 +571,71 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
 }
 
 anju_store::both!(an_as_of_problem_counts_under_its_house_village_on_that_day);
+
+/// A problem's business flag is the house's use when the problem was issued. At issue, house B
+/// is business-use and house N is not; afterwards B is corrected to non-business and N to
+/// business. Worked out by hand: 附件2 线上检查 still counts B's problem and not N's, today and
+/// as of the issue date — 0/1 — while the houses' own 经营性 已排查 figures follow their use
+/// (today: N, 1; on the issue date: B, 1).
+async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
+    use anju_domain::ledger::{AsOf, Form};
+    with_villages(store).await;
+    let mut b = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
+    let mut n = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    for h in [&mut b, &mut n] {
+        h.ok(&clerk(), survey(Judgement::NoHazard)).await; // 2024-03-21
+    }
+    let t = "370829101000";
+    let (bc, nc) = (b.code.to_string(), n.code.to_string());
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[
+                problem(1, t, Some(&bc), "经营性"),
+                problem(2, t, Some(&nc), "非经营性"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    for (h, serial, usage) in [
+        (&mut b, 1, UsageCategory::Other),
+        (&mut n, 2, UsageCategory::MixedBusiness),
+    ] {
+        h.day = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        let mut r = sample::record(town(VILLAGE), usage);
+        r.platform_code = Some(format!("YH370829{serial:09}"));
+        h.ok(
+            &clerk(),
+            Change::Corrected {
+                record: Box::new(r),
+                people: None,
+            },
+        )
+        .await;
+    }
+    let issued = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+    for (as_of, business_surveyed) in [(AsOf::Now, 1), (issued, 1)] {
+        let table = store
+            .ledger(Form::Attachment2, &Scope::All, as_of)
+            .await
+            .unwrap();
+        let r = table.rows.iter().find(|r| r.code == t).unwrap();
+        assert_eq!((r.online_confirmed, r.online_total), (0, 1), "{as_of:?}");
+        assert_eq!(r.counts[1], business_surveyed, "{as_of:?}");
+    }
+    let houses = store
+        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(houses[0].code, nc, "today N is the business-use house");
+    let houses = store
+        .ledger_houses(Form::Attachment2, &Scope::All, issued, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(houses[0].code, bc, "on the issue date B was");
+}
+
+anju_store::both!(a_problem_keeps_the_business_flag_it_was_issued_with);
