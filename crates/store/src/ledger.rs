@@ -52,33 +52,104 @@ fn sum(c: Count) -> String {
     )
 }
 
-/// The FROM/WHERE part for a reading of "as of"; `$4` is the date or instant when there is one.
-fn source(as_of: AsOf) -> String {
+/// The condition on a `fact_spans` row `h` standing at `$4` — the span effective on the date, or
+/// recorded at the instant — or, when `$4` precedes the house's first span, that first span:
+/// where something known about a house is to be placed as of a day the house may not have been
+/// registered on yet (a problem issued before its house was registered, a legacy closure made
+/// before it). `None` for [`AsOf::Now`] (the house row itself).
+pub(crate) fn span_at_or_first(as_of: AsOf) -> Option<&'static str> {
     match as_of {
-        AsOf::Now => format!("FROM houses h WHERE {}", scope_sql!()),
-        AsOf::Happened(_) => format!(
-            "FROM fact_spans h WHERE h.effective_from <= $4 AND (h.effective_to IS NULL OR h.effective_to > $4) AND {}",
-            scope_sql_spans!()
+        AsOf::Now => None,
+        AsOf::Happened(_) => Some(
+            "((h.effective_from <= $4 AND (h.effective_to IS NULL OR h.effective_to > $4)) \
+             OR (h.seq = 1 AND h.effective_from > $4))",
         ),
-        AsOf::Recorded(_) => format!(
-            "FROM fact_spans h WHERE h.recorded_from <= $4 AND (h.recorded_to IS NULL OR h.recorded_to > $4) AND {}",
-            scope_sql_spans!()
+        AsOf::Recorded(_) => Some(
+            "((h.recorded_from <= $4 AND (h.recorded_to IS NULL OR h.recorded_to > $4)) \
+             OR (h.seq = 1 AND h.recorded_from > $4))",
         ),
     }
 }
 
-/// [`source`] joined to the current house row as `x` (its code, address, status).
-fn source_with_houses(as_of: AsOf) -> String {
-    let id = if matches!(as_of, AsOf::Now) {
-        "h.id"
-    } else {
-        "h.house_id"
-    };
-    source(as_of).replacen(
-        " WHERE ",
-        &format!(" JOIN houses x ON x.id = {id} WHERE "),
-        1,
-    )
+/// A ledger's rows: the table (or subquery) aliased `h`, its `WHERE` condition (scope
+/// included), and the column naming the house.
+struct Source {
+    from: String,
+    filter: String,
+    id: &'static str,
+}
+
+impl Source {
+    /// The FROM/WHERE part of a query over these rows.
+    fn sql(&self) -> String {
+        format!("FROM {} WHERE {}", self.from, self.filter)
+    }
+
+    /// [`Source::sql`] joined to the current house row as `x` (its code, address, status).
+    fn with_houses(&self) -> String {
+        format!(
+            "FROM {} JOIN houses x ON x.id = {} WHERE {}",
+            self.from, self.id, self.filter
+        )
+    }
+}
+
+/// The rows `form` counts for a reading of "as of"; `$4` is the date or instant when there is
+/// one.
+///
+/// 附件1 as of a field date counts a legacy closure from the day the closure was made (its
+/// 前期销号日期), not from the day it was recorded in the system: every house whose legacy
+/// closure, as known now, was made on or before the date, with the facts of its span on that
+/// date (or of its first span, when it was registered later) and [`Facts::LEGACY`] added. Its
+/// look-back columns still count only look-backs done by then. As recorded at an instant, a
+/// legacy closure counts from the instant it was recorded (what could have been reported then).
+fn source(db: &crate::db::Db, form: Form, as_of: AsOf) -> Source {
+    match (form, as_of) {
+        (_, AsOf::Now) => Source {
+            from: "houses h".into(),
+            filter: scope_sql!().into(),
+            id: "h.id",
+        },
+        (Form::Attachment1, AsOf::Happened(_)) => {
+            let legacy = Facts::LEGACY.bits();
+            // The closure date is in the projection's state (`HouseState::legacy.closed_on`),
+            // read only for houses whose facts say they have one: those are found first from
+            // the covering index `(village_code, facts)` (`m`), their state read by id (`l`),
+            // their spans by `fact_spans_house`. Joining the houses to the spans directly
+            // scanned every span (SQLite: 2.1 s against 0.11 s at 300,000 houses, 2% legacy).
+            let closed_on = match db.backend() {
+                "postgres" => "CAST(CAST(l.state AS jsonb) #>> '{legacy,closed_on}' AS DATE)",
+                _ => "json_extract(l.state, '$.legacy.closed_on')",
+            };
+            let span = span_at_or_first(as_of).expect("a date");
+            Source {
+                from: format!(
+                    "(SELECT h.house_id, h.town_code, h.village_code, h.facts | {legacy} AS facts \
+                     FROM fact_spans h WHERE {span} AND h.house_id IN (SELECT l.id FROM houses l \
+                     WHERE l.id IN (SELECT m.id FROM houses m WHERE (m.facts & {legacy}) = {legacy}) \
+                     AND {closed_on} <= $4)) h"
+                ),
+                filter: scope_sql_spans!().into(),
+                id: "h.house_id",
+            }
+        }
+        (_, AsOf::Happened(_)) => Source {
+            from: "fact_spans h".into(),
+            filter: format!(
+                "h.effective_from <= $4 AND (h.effective_to IS NULL OR h.effective_to > $4) AND {}",
+                scope_sql_spans!()
+            ),
+            id: "h.house_id",
+        },
+        (_, AsOf::Recorded(_)) => Source {
+            from: "fact_spans h".into(),
+            filter: format!(
+                "h.recorded_from <= $4 AND (h.recorded_to IS NULL OR h.recorded_to > $4) AND {}",
+                scope_sql_spans!()
+            ),
+            id: "h.house_id",
+        },
+    }
 }
 
 /// The day regions are named and merged for.
@@ -110,7 +181,7 @@ impl Store {
         // thousand rows for a county — and the domain's column definitions do the rest.
         let sql = format!(
             "SELECT h.village_code, h.facts, COUNT(*) {} GROUP BY h.village_code, h.facts",
-            source(as_of)
+            source(&self.db, form, as_of).sql()
         );
         let sp = ScopeParams::of(scope);
         let raw: Vec<(String, i32, i64)> = on_db!(&self.db, p => {
@@ -157,7 +228,7 @@ impl Store {
         let by_village = unit.level() >= RegionLevel::Town;
         let sql = format!(
             "SELECT x.code, h.town_code, h.village_code, h.facts {} ORDER BY x.code",
-            source_with_houses(as_of)
+            source(&self.db, form, as_of).with_houses()
         );
         let sp = ScopeParams::of(scope);
         let rows: Vec<(String, String, String, i32)> = on_db!(&self.db, p => {
@@ -366,7 +437,7 @@ impl Store {
         drop(reference);
         let from = format!(
             "{} AND {}{in_group}",
-            source_with_houses(as_of),
+            source(&self.db, form, as_of).with_houses(),
             predicate(count)
         );
         let sp = ScopeParams::of(scope);
@@ -423,7 +494,7 @@ impl Store {
         let sql = format!(
             "SELECT h.town_code, COUNT(*), {} {} GROUP BY h.town_code ORDER BY h.town_code",
             columns.join(", "),
-            source(AsOf::Now)
+            source(&self.db, Form::Attachment2, AsOf::Now).sql()
         );
         let sp = ScopeParams::of(scope);
         type Row = (

@@ -529,21 +529,40 @@ impl Store {
     /// 附件2 线上检查 per village: (problems with a verdict, all problems) of the online
     /// inspection about business-use houses in scope, as of `as_of` (a problem counts once its
     /// batch was issued — or recorded, for [`AsOf::Recorded`] — with the status its history had
-    /// reached by then).
+    /// reached by then). A problem is counted under the village its house was in as of the
+    /// same day or instant (its fact span then; the house's first span if the house was
+    /// registered later), as the house itself is in the ledger's other columns — not under the
+    /// village it has moved to since. Whether a problem is about a business-use house is
+    /// fixed when it is issued (`problems.is_business`).
     pub(crate) async fn online_inspection(
         &self,
         scope: &Scope,
         as_of: AsOf,
     ) -> Result<BTreeMap<String, (i64, i64)>> {
         let sp = crate::scope::ScopeParams::of(scope);
-        const PROBLEMS: &str = concat!(
-            "SELECT p.id, h.village_code, b.issued_on, b.created_at, p.status FROM problems p \
-             JOIN problem_batches b ON b.id = p.batch_id JOIN houses h ON h.id = p.house_id \
-             WHERE b.source = 'online_inspection' AND p.is_business AND ",
-            crate::scope_sql!()
-        );
-        let rows: Vec<(i64, String, NaiveDate, i64, String)> = on_db!(&self.db, p => sqlx::query_as(PROBLEMS)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).fetch_all(p).await)?;
+        const SELECT: &str = "SELECT p.id, h.village_code, b.issued_on, b.created_at, p.status FROM problems p \
+             JOIN problem_batches b ON b.id = p.batch_id ";
+        const ONLINE: &str = "b.source = 'online_inspection' AND p.is_business";
+        let sql = match crate::ledger::span_at_or_first(as_of) {
+            None => format!(
+                "{SELECT} JOIN houses h ON h.id = p.house_id WHERE {ONLINE} AND {}",
+                crate::scope_sql!()
+            ),
+            Some(span) => format!(
+                "{SELECT} JOIN fact_spans h ON h.house_id = p.house_id WHERE {ONLINE} AND {span} AND {}",
+                crate::scope_sql_spans!()
+            ),
+        };
+        let rows: Vec<(i64, String, NaiveDate, i64, String)> = on_db!(&self.db, p => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
+            match as_of {
+                AsOf::Now => q,
+                AsOf::Happened(d) => q.bind(d),
+                AsOf::Recorded(t) => q.bind(micros(t)),
+            }
+            .fetch_all(p)
+            .await
+        })?;
         let mut history: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
         if !matches!(as_of, AsOf::Now) && !rows.is_empty() {
             const EVENTS: &str = "SELECT e.problem_id, e.to_status, e.at FROM problem_events e \

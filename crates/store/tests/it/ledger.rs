@@ -602,7 +602,179 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     }
 }
 
+/// A house registered on `day` (the fixture's `House::register` registers on 2024-03-20).
+async fn register_on<'a>(
+    store: &'a Store,
+    serial: u32,
+    usage: UsageCategory,
+    day: NaiveDate,
+) -> House<'a> {
+    let mut h = House {
+        store,
+        code: anju_domain::HouseCode::new(
+            &RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
+            serial,
+        ),
+        version: 0,
+        day,
+    };
+    let mut record = anju_domain::sample::record(RegionCode::parse(TOWN1_VILLAGE).unwrap(), usage);
+    record.platform_code = Some(format!("YH370829{serial:09}"));
+    h.ok(
+        &clerk(),
+        Change::Registered {
+            source: anju_domain::dict::RegistrationSource::Census,
+            plaque_token: format!("{serial:032x}"),
+            record: Box::new(record),
+            people: Box::new(anju_domain::sample::people()),
+        },
+    )
+    .await;
+    h
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// 附件1 as of a field date counts a legacy closure from its 前期销号日期 (when the closure was
+/// made), not from the day it was recorded; as recorded at an instant, from when it was
+/// recorded. Four houses of town 101 (dates are field dates, 2024 unless said):
+///
+/// | house | use | registered | surveyed (hazard) | legacy closure made / recorded | later |
+/// |---|---|---|---|---|---|
+/// | A | non-business | 3-20 | 3-21 | 2023-09-01 / 4-30 | look-back: no hazard 5-06 |
+/// | B | non-business | 3-20 | 3-21 | 2023-11-15 / 3-22 | look-back: hazard 4-10, works started 4-11, accepted 4-12 |
+/// | C | business | 4-30 | 4-30 | 3-01 / 4-30 | — |
+/// | D | non-business | 3-20 | 3-21 | 5-01 / 5-01 | — |
+///
+/// Columns: 总量; 经营性 数量, 复核, 隐患, 工程; 非经营性 数量, 复核, 隐患, 工程.
+async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &Store) {
+    with_villages(store).await;
+    let legacy = |closed_on| Change::LegacyClosureRecorded {
+        measures: vec![MgmtMeasure::WallPatching],
+        closed_on,
+    };
+    let look_back = |remains| Change::LookBackReviewed {
+        reviewer_names: "孙工".into(),
+        hazard_remains: remains,
+        opinion: None,
+    };
+    let mut a = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
+    let mut b = House::register(store, 2, TOWN1_VILLAGE, UsageCategory::Other).await;
+    let mut d = House::register(store, 4, TOWN1_VILLAGE, UsageCategory::Other).await;
+    for h in [&mut a, &mut b, &mut d] {
+        h.ok(&clerk(), survey(Judgement::Hazard)).await; // 3-21
+    }
+    b.ok(&clerk(), legacy(ymd(2023, 11, 15))).await; // 3-22
+    b.day = ymd(2024, 4, 10);
+    b.ok(&reviewer(), look_back(true)).await; // 4-10
+    b.ok(&clerk(), start()).await; // 4-11
+    b.ok(&reviewer(), accept()).await; // 4-12
+    // Everything of B is on record now; nothing of A, C or D's legacy closures yet.
+    let b_only = store.now();
+    a.day = ymd(2024, 4, 30);
+    a.ok(&clerk(), legacy(ymd(2023, 9, 1))).await;
+    a.day = ymd(2024, 5, 6);
+    a.ok(&reviewer(), look_back(false)).await;
+    let mut c = register_on(store, 3, UsageCategory::MixedBusiness, ymd(2024, 4, 30)).await;
+    c.day = ymd(2024, 4, 30);
+    c.ok(&clerk(), survey(Judgement::Hazard)).await;
+    c.ok(&clerk(), legacy(ymd(2024, 3, 1))).await;
+    d.day = ymd(2024, 5, 1);
+    d.ok(&clerk(), legacy(ymd(2024, 5, 1))).await;
+
+    let town1 = |as_of| async move {
+        let t = store
+            .ledger(Form::Attachment1, &Scope::All, as_of)
+            .await
+            .unwrap();
+        assert!(t.checks.is_empty(), "{:?}", t.checks);
+        counts(&t, "370829101")
+    };
+    let on = |y, m, d| AsOf::Happened(ymd(y, m, d));
+    // 2023-08-31: no closure had been made yet.
+    assert_eq!(town1(on(2023, 8, 31)).await, vec![0; 9]);
+    // 2023-09-01: A's closure had been made (A was not even registered; its first span, 3-20,
+    // places it: non-business, town 101). 1 non-business, nothing reviewed.
+    assert_eq!(town1(on(2023, 9, 1)).await, vec![1, 0, 0, 0, 0, 1, 0, 0, 0]);
+    // 2024-03-21: A and B (closed 2023) and C (closed 3-01, registered only on 4-30: its first
+    // span says business) — although none of the three was yet recorded as a legacy closure.
+    // Business 数量 1 (C); non-business 数量 2 (A, B), no look-back yet.
+    assert_eq!(
+        town1(on(2024, 3, 21)).await,
+        vec![3, 1, 0, 0, 0, 2, 0, 0, 0]
+    );
+    // 2024-04-30, the look-back deadline: A, B, C as above; B's look-back (4-10) found a hazard
+    // and its works were accepted (4-12): non-business 复核 1, 隐患 1, 工程 1. A's look-back is
+    // on 5-06, D's closure on 5-01: neither counts. Counting from the day recorded would have
+    // given B alone: [1, 0, 0, 0, 0, 1, 1, 1, 1].
+    assert_eq!(
+        town1(on(2024, 4, 30)).await,
+        vec![3, 1, 0, 0, 0, 2, 1, 1, 1]
+    );
+    // 2024-05-06: D (closed 5-01) joins the non-business 数量 (3), A's look-back (no hazard)
+    // the non-business 复核 (2). 总量 = 1 + 3 = 4.
+    let may6 = vec![4, 1, 0, 0, 0, 3, 2, 1, 1];
+    assert_eq!(town1(on(2024, 5, 6)).await, may6);
+    // Today: the same as on 5-06, the last step.
+    assert_eq!(town1(AsOf::Now).await, may6);
+    // As recorded when only B's steps were on record: B alone, with its look-back and works.
+    assert_eq!(
+        town1(AsOf::Recorded(b_only)).await,
+        vec![1, 0, 0, 0, 0, 1, 1, 1, 1]
+    );
+    assert_eq!(town1(AsOf::Recorded(store.now())).await, may6);
+
+    // Every figure of 4-30 opens to its houses: 总量 to A, B and C; 经营性数量 to C.
+    let d430 = on(2024, 4, 30);
+    let t1 = RegionCode::parse("370829101").unwrap();
+    let codes = |houses: Vec<anju_store::ledger::LedgerHouse>| {
+        houses.into_iter().map(|h| h.code).collect::<Vec<_>>()
+    };
+    let all = store
+        .ledger_houses(Form::Attachment1, &Scope::All, d430, 0, Some(&t1))
+        .await
+        .unwrap();
+    let mut abc = vec![a.code.to_string(), b.code.to_string(), c.code.to_string()];
+    abc.sort();
+    assert_eq!(codes(all), abc);
+    let business = store
+        .ledger_houses(Form::Attachment1, &Scope::All, d430, 1, Some(&t1))
+        .await
+        .unwrap();
+    assert_eq!(codes(business), vec![c.code.to_string()]);
+    // The town's own 附件1 (by village) and its frozen form agree with the county's.
+    let scope = Scope::Region { code: t1 };
+    let (table, houses) = store
+        .ledger_with_houses(Form::Attachment1, &scope, d430)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&table, TOWN1_VILLAGE),
+        vec![3, 1, 0, 0, 0, 2, 1, 1, 1]
+    );
+    let row = table
+        .rows
+        .iter()
+        .position(|r| r.code == TOWN1_VILLAGE)
+        .unwrap();
+    assert_eq!(houses[row][0], abc);
+    // 附件2 on 4-30 is not widened: C, registered that day, is surveyed (4-30) and counts; the
+    // legacy closures add nothing to it. Surveyed 4 (C business); non-business 3 (A, B, D), ①
+    // 3, ③ 1 (B: engineering accepted without appraisal); business 初判隐患 1 (C).
+    let t = store
+        .ledger(Form::Attachment2, &Scope::All, d430)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&t, "370829101"),
+        vec![4, 1, 1, 0, 3, 3, 0, 1, 0, 0, 0, 0]
+    );
+}
+
 anju_store::both!(
+    a_legacy_closure_enters_attachment1_on_the_day_it_was_closed,
     a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row,
     a_signed_ledger_is_frozen_with_its_houses_and_digest,
     attachment2_counts_every_column_as_worked_out_by_hand,

@@ -495,3 +495,150 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
 }
 
 anju_store::both!(attachment_2_shows_online_inspection_problems);
+
+/// A problem counts in an as-of 附件2 under the village its house was in on that day (or at
+/// that instant), not under the village the house has moved to since. House H (business use)
+/// is registered in 纸坊镇's test village (town 101) on 2024-03-20 and surveyed on 03-21; an
+/// online-inspection problem about it is issued on 05-10; on 06-01 the house's village is
+/// corrected to 梁宝寺镇's (town 102). Worked out by hand, as (问题确认, 问题) for towns 101 and 102:
+/// 05-31: (0, 1) and (0, 0) — issued, pending, the house still in 101; 06-01: (0, 0) and
+/// (0, 1); today, after the problem is confirmed: (0, 0) and (1, 1); as recorded before the
+/// correction: (0, 1) and (0, 0). The house's own 已排查 figure moves with it on the same days.
+async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Store) {
+    use anju_domain::ledger::{AsOf, Form};
+    with_villages(store).await;
+    let mut h = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
+    h.ok(&clerk(), survey(Judgement::NoHazard)).await;
+    let code = h.code.to_string();
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[problem(1, "370829101000", Some(&code), "经营性")],
+            "t",
+        )
+        .await
+        .unwrap();
+    let before_move = store.now();
+    h.day = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+    let mut moved = sample::record(town(OTHER_VILLAGE), UsageCategory::MixedBusiness);
+    moved.platform_code = Some(format!("YH370829{:09}", 1));
+    h.ok(
+        &clerk(),
+        Change::Corrected {
+            record: Box::new(moved),
+            people: None,
+        },
+    )
+    .await;
+    let figures = |as_of| async move {
+        let t = store
+            .ledger(Form::Attachment2, &Scope::All, as_of)
+            .await
+            .unwrap();
+        let row = |c: &str| {
+            let r = t.rows.iter().find(|r| r.code.starts_with(c)).unwrap();
+            (r.online_confirmed, r.online_total, r.counts[0])
+        };
+        (row("370829101"), row("370829102"))
+    };
+    let on = |m, d| AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, m, d).unwrap());
+    // (问题确认, 问题, 已排查总量) for towns 101 and 102.
+    assert_eq!(figures(on(5, 31)).await, ((0, 1, 1), (0, 0, 0)));
+    assert_eq!(figures(on(6, 1)).await, ((0, 0, 0), (0, 1, 1)));
+    assert_eq!(
+        figures(AsOf::Recorded(before_move)).await,
+        ((0, 1, 1), (0, 0, 0))
+    );
+    let id = store.problems(&Scope::All, None).await.unwrap()[0].id;
+    store
+        .act_on_problem(&clerk(), &Scope::All, id, 1, &A::Confirm, &[], "t")
+        .await
+        .unwrap();
+    assert_eq!(figures(AsOf::Now).await, ((0, 0, 0), (1, 1, 1)));
+    assert_eq!(
+        figures(AsOf::Recorded(store.now())).await,
+        ((0, 0, 0), (1, 1, 1))
+    );
+    // Confirmed only today: on 06-01 it was still pending.
+    assert_eq!(figures(on(6, 1)).await, ((0, 0, 0), (0, 1, 1)));
+    // Town 101's own 附件2 as of 05-31 shows it in its village, although the house is now
+    // outside the town's scope.
+    let t = store
+        .ledger(Form::Attachment2, &town_scope(), on(5, 31))
+        .await
+        .unwrap();
+    let v = t.rows.iter().find(|r| r.code == VILLAGE).unwrap();
+    assert_eq!((v.online_confirmed, v.online_total), (0, 1));
+}
+
+anju_store::both!(an_as_of_problem_counts_under_its_house_village_on_that_day);
+
+/// A problem's business flag is the house's use when the problem was issued. At issue, house B
+/// is business-use and house N is not; afterwards B is corrected to non-business and N to
+/// business. Worked out by hand: 附件2 线上检查 still counts B's problem and not N's, today and
+/// as of the issue date — 0/1 — while the houses' own 经营性 已排查 figures follow their use
+/// (today: N, 1; on the issue date: B, 1).
+async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
+    use anju_domain::ledger::{AsOf, Form};
+    with_villages(store).await;
+    let mut b = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
+    let mut n = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
+    for h in [&mut b, &mut n] {
+        h.ok(&clerk(), survey(Judgement::NoHazard)).await; // 2024-03-21
+    }
+    let t = "370829101000";
+    let (bc, nc) = (b.code.to_string(), n.code.to_string());
+    store
+        .issue_problems(
+            &county(),
+            &Scope::All,
+            &batch(),
+            &[
+                problem(1, t, Some(&bc), "经营性"),
+                problem(2, t, Some(&nc), "非经营性"),
+            ],
+            "t",
+        )
+        .await
+        .unwrap();
+    for (h, serial, usage) in [
+        (&mut b, 1, UsageCategory::Other),
+        (&mut n, 2, UsageCategory::MixedBusiness),
+    ] {
+        h.day = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        let mut r = sample::record(town(VILLAGE), usage);
+        r.platform_code = Some(format!("YH370829{serial:09}"));
+        h.ok(
+            &clerk(),
+            Change::Corrected {
+                record: Box::new(r),
+                people: None,
+            },
+        )
+        .await;
+    }
+    let issued = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+    for (as_of, business_surveyed) in [(AsOf::Now, 1), (issued, 1)] {
+        let table = store
+            .ledger(Form::Attachment2, &Scope::All, as_of)
+            .await
+            .unwrap();
+        let r = table.rows.iter().find(|r| r.code == t).unwrap();
+        assert_eq!((r.online_confirmed, r.online_total), (0, 1), "{as_of:?}");
+        assert_eq!(r.counts[1], business_surveyed, "{as_of:?}");
+    }
+    let houses = store
+        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(houses[0].code, nc, "today N is the business-use house");
+    let houses = store
+        .ledger_houses(Form::Attachment2, &Scope::All, issued, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(houses[0].code, bc, "on the issue date B was");
+}
+
+anju_store::both!(a_problem_keeps_the_business_flag_it_was_issued_with);
