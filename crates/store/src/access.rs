@@ -140,22 +140,37 @@ impl Access<'_> {
             .await
     }
 
+    /// An audit row of this caller's, from its source, now.
+    fn entry(&self, action: &str, object: &str, outcome: crate::audit::Outcome) -> AuditEntry {
+        AuditEntry::ok(
+            self.now(),
+            &self.who.username,
+            &role_code(self.who.role),
+            self.source,
+            action,
+            object,
+        )
+        .with_outcome(outcome)
+    }
+
+    /// Appends `entry` in a transaction of its own.
+    async fn record(&self, entry: &AuditEntry) -> Result<()> {
+        let mut tx = self.store.db.begin().await?;
+        audit::append(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Audits a refusal of `action` on `object` and answers it as denied with `message`.
     pub(crate) async fn refuse(&self, action: Action, object: &str, message: String) -> Result<()> {
-        let mut tx = self.store.db.begin().await?;
-        let entry = AuditEntry {
-            at: self.now(),
-            actor_id: self.who.username.clone(),
-            actor_role: role_code(self.who.role),
-            source: self.source.to_string(),
-            action: format!("{action:?}"),
-            object: object.to_string(),
-            outcome: crate::audit::Outcome::refused("denied"),
-            reason: None,
-            detail: serde_json::json!({ "message": message }).to_string(),
-        };
-        audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
+        let entry = self
+            .entry(
+                &format!("{action:?}"),
+                object,
+                crate::audit::Outcome::refused("denied"),
+            )
+            .with_detail(serde_json::json!({ "message": message }));
+        self.record(&entry).await?;
         Err(StoreError::Denied(message))
     }
 
@@ -215,20 +230,12 @@ impl Access<'_> {
         let n: i64 = crate::on_db!(&self.store.db, p => sqlx::query_scalar(EXISTS)
             .bind(code.as_str()).fetch_one(p).await)?;
         if n > 0 {
-            let mut tx = self.store.db.begin().await?;
-            let entry = AuditEntry {
-                at: self.now(),
-                actor_id: self.who.username.clone(),
-                actor_role: role_code(self.who.role),
-                source: self.source.to_string(),
-                action: action.to_string(),
-                object: code.to_string(),
-                outcome: crate::audit::Outcome::refused("scope"),
-                reason: None,
-                detail: "{}".into(),
-            };
-            audit::append(&mut tx, &entry).await?;
-            tx.commit().await?;
+            self.record(&self.entry(
+                action,
+                code.as_str(),
+                crate::audit::Outcome::refused("scope"),
+            ))
+            .await?;
         }
         Err(StoreError::NotFound)
     }
@@ -377,37 +384,21 @@ impl Access<'_> {
                 "今日已查看完整个人信息 {done} 次，达到每个账号每日 {} 次的上限；确需继续查看的，请联系县领导小组办公室",
                 anju_domain::auth::REVEALS_PER_DAY
             );
-            let mut tx = self.store.db.begin().await?;
-            let entry = AuditEntry {
-                at: self.now(),
-                actor_id: self.who.username.clone(),
-                actor_role: role_code(self.who.role),
-                source: self.source.to_string(),
-                action: "personal.reveal".into(),
-                object: code.to_string(),
-                outcome: crate::audit::Outcome::refused("rate"),
-                reason: Some(reason.to_string()),
-                detail: serde_json::json!({ "today": done }).to_string(),
-            };
-            audit::append(&mut tx, &entry).await?;
-            tx.commit().await?;
+            let mut entry = self
+                .entry(
+                    "personal.reveal",
+                    code.as_str(),
+                    crate::audit::Outcome::refused("rate"),
+                )
+                .with_detail(serde_json::json!({ "today": done }));
+            entry.reason = Some(reason.to_string());
+            self.record(&entry).await?;
             return Err(StoreError::Denied(message));
         }
         let people = view.people.ok_or(StoreError::NotFound)?;
-        let mut tx = self.store.db.begin().await?;
-        let entry = AuditEntry {
-            at: self.now(),
-            actor_id: self.who.username.clone(),
-            actor_role: role_code(self.who.role),
-            source: self.source.to_string(),
-            action: "personal.reveal".into(),
-            object: code.to_string(),
-            outcome: crate::audit::Outcome::Ok,
-            reason: Some(reason.to_string()),
-            detail: "{}".into(),
-        };
-        audit::append(&mut tx, &entry).await?;
-        tx.commit().await?;
+        let mut entry = self.entry("personal.reveal", code.as_str(), crate::audit::Outcome::Ok);
+        entry.reason = Some(reason.to_string());
+        self.record(&entry).await?;
         Ok(people)
     }
 

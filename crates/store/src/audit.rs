@@ -297,40 +297,47 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+/// A row as the lists read it: id, at, actor id, role, source, action, object, outcome, reason,
+/// detail (the columns of [`LISTED`]).
+pub(crate) type ListedRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+
+/// The columns of a [`ListedRow`].
+pub(crate) const LISTED: &str =
+    "id, at, actor_id, actor_role, source, action, object, outcome, reason, detail";
+
+/// A listed row as an [`AuditRow`].
+pub(crate) fn listed(r: ListedRow) -> Result<AuditRow> {
+    Ok(AuditRow {
+        id: r.0,
+        at: crate::codec::from_micros(r.1)?,
+        actor_id: r.2,
+        actor_role: r.3,
+        source: r.4,
+        action: r.5,
+        object: r.6,
+        outcome: r.7,
+        reason: r.8,
+        detail: r.9,
+    })
+}
+
 /// The latest `limit` rows, newest first.
 pub async fn tail(db: &crate::Db, limit: i64) -> Result<Vec<AuditRow>> {
-    const SQL: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail \
-        FROM audit_log ORDER BY id DESC LIMIT $1";
-    type Row = (
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-    );
-    let rows: Vec<Row> =
-        crate::on_db!(db, p => sqlx::query_as(SQL).bind(limit).fetch_all(p).await)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(AuditRow {
-                id: r.0,
-                at: crate::codec::from_micros(r.1)?,
-                actor_id: r.2,
-                actor_role: r.3,
-                source: r.4,
-                action: r.5,
-                object: r.6,
-                outcome: r.7,
-                reason: r.8,
-                detail: r.9,
-            })
-        })
-        .collect()
+    let sql = format!("SELECT {LISTED} FROM audit_log ORDER BY id DESC LIMIT $1");
+    let rows: Vec<ListedRow> = crate::on_db!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit).fetch_all(p).await)?;
+    rows.into_iter().map(listed).collect()
 }
 
 /// The retention floor of the audit trail. Anju itself never deletes audit rows (the table is

@@ -4,7 +4,7 @@
 //! (`Access::audit_page`); a refusal is itself audited.
 
 use crate::access::Access;
-use crate::audit::AuditRow;
+use crate::audit::{AuditRow, LISTED, ListedRow, listed};
 use crate::error::Result;
 use anju_domain::auth::Action;
 use anju_domain::{RegionLevel, Scope};
@@ -78,19 +78,6 @@ const WHERE: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR actor_id = $1) \
     AND (CAST($5 AS BIGINT) IS NULL OR at >= $5) \
     AND (CAST($6 AS BIGINT) IS NULL OR at < $6)";
 
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-);
-
 impl Access<'_> {
     /// One page of the audit trail matching `filter`, newest first, and how many rows match
     /// (`page` from 1, `size` rows, at most 500).
@@ -124,11 +111,9 @@ impl Access<'_> {
         let from = filter.from.map(crate::codec::micros);
         let until = filter.until.map(crate::codec::micros);
         let db = &self.store.db;
-        let sql = format!(
-            "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail \
-             FROM audit_log {WHERE} ORDER BY id DESC LIMIT $7 OFFSET $8"
-        );
-        let rows: Vec<Row> = crate::on_db!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let sql =
+            format!("SELECT {LISTED} FROM audit_log {WHERE} ORDER BY id DESC LIMIT $7 OFFSET $8");
+        let rows: Vec<ListedRow> = crate::on_db!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&actor).bind(&action).bind(&object).bind(outcome).bind(from).bind(until)
             .bind(size).bind(offset)
             .fetch_all(p).await)?;
@@ -136,23 +121,7 @@ impl Access<'_> {
         let total: i64 = crate::on_db!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count))
             .bind(&actor).bind(&action).bind(&object).bind(outcome).bind(from).bind(until)
             .fetch_one(p).await)?;
-        let rows = rows
-            .into_iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    id: r.0,
-                    at: crate::codec::from_micros(r.1)?,
-                    actor_id: r.2,
-                    actor_role: r.3,
-                    source: r.4,
-                    action: r.5,
-                    object: r.6,
-                    outcome: r.7,
-                    reason: r.8,
-                    detail: r.9,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let rows = rows.into_iter().map(listed).collect::<Result<Vec<_>>>()?;
         Ok((rows, total.max(0) as u64))
     }
 }

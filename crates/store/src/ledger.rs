@@ -444,10 +444,19 @@ impl Store {
         let (limit, total) = match page {
             Some((number, size)) => {
                 let sql = format!("SELECT COUNT(*) {from}");
-                let total: i64 = on_db!(&self.db, p => {
-                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
-                    bind_as_of!(q, as_of).fetch_one(p).await
-                })?;
+                // Every page of a figure has the same total: counted once per write.
+                let key = format!(
+                    "{sql}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{as_of:?}",
+                    sp.lo, sp.hi, sp.key
+                );
+                let total = self
+                    .cached_total(key, async {
+                        Ok(on_db!(&self.db, p => {
+                            let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
+                            bind_as_of!(q, as_of).fetch_one(p).await
+                        })?)
+                    })
+                    .await?;
                 let size = size.clamp(1, 1000);
                 let offset = number.saturating_sub(1).saturating_mul(size);
                 (

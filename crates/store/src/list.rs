@@ -192,7 +192,7 @@ impl Where {
 /// Totals by statement and parameters, with the audit head they were counted at.
 #[derive(Default)]
 pub(crate) struct CountCache {
-    map: std::collections::HashMap<(String, Vec<Bind>), (i64, i64)>,
+    map: std::collections::HashMap<String, (i64, i64)>,
 }
 
 const COUNT_CACHE_MAX: usize = 4096;
@@ -399,20 +399,34 @@ impl Store {
 
     /// `COUNT(*)` of a list statement, from the cache while no write has happened since.
     async fn cached_count(&self, sql: &str, binds: &[Bind]) -> Result<i64> {
+        let key = format!("{sql}\u{1f}{binds:?}");
+        self.cached_total(key, async {
+            Ok(on_db!(&self.db, p => {
+                let query = bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())), binds);
+                query.fetch_one(p).await
+            })?)
+        })
+        .await
+    }
+
+    /// A count (or any figure of the houses) under `key` — the statement and everything bound
+    /// to it — from the cache while the audit chain's head has not moved (every write appends
+    /// an audit row, so an unchanged head means unchanged houses), else `count`, then kept.
+    pub(crate) async fn cached_total(
+        &self,
+        key: String,
+        count: impl std::future::Future<Output = Result<i64>>,
+    ) -> Result<i64> {
         const HEAD: &str = "SELECT last_id FROM audit_head WHERE id = 1";
         let head: Option<i64> =
             on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
         let head = head.unwrap_or(0);
-        let key = (sql.to_string(), binds.to_vec());
         if let Some((at, n)) = self.counts.lock().expect("count cache").map.get(&key)
             && *at == head
         {
             return Ok(*n);
         }
-        let n: i64 = on_db!(&self.db, p => {
-            let query = bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())), binds);
-            query.fetch_one(p).await
-        })?;
+        let n = count.await?;
         let mut cache = self.counts.lock().expect("count cache");
         if cache.map.len() >= COUNT_CACHE_MAX {
             cache.map.retain(|_, (at, _)| *at == head);

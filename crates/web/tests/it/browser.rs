@@ -260,54 +260,20 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     .unwrap();
     let f = c.wait().for_element(Locator::Css("form")).await.unwrap();
     let _ = f;
-    c.find(Locator::Css("select[name=round] option:nth-child(2)"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
     // 排查人员 comes prefilled with the clerk's name; another surveyor's name replaces it.
-    let surveyor = c.find(Locator::Id("f-surveyor")).await.unwrap();
     assert_eq!(
-        surveyor.prop("value").await.unwrap().as_deref(),
+        c.find(Locator::Id("f-surveyor"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("clerk姓名")
     );
-    surveyor.clear().await.unwrap();
-    surveyor.send_keys("王排查").await.unwrap();
-    c.find(Locator::Css("select[name=judgement] option[value=Hazard]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css(
-        "select[name=risk_level] option[value=General]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.find(Locator::Css("input[name=hazard_categories]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // A photo of the house, as the phone's camera would hand it to the file input.
     let photo_dir = tempfile::tempdir().unwrap();
-    let photo = photo_dir.path().join("现场照片.jpg");
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
-        image::Rgb([(x / 3) as u8, (y / 2) as u8, 90])
-    }))
-    .save_with_format(&photo, image::ImageFormat::Jpeg)
-    .unwrap();
-    c.find(Locator::Id("f-ev_photo"))
-        .await
-        .unwrap()
-        .send_keys(photo.to_str().unwrap())
-        .await
-        .unwrap();
+    let photo = jpeg(photo_dir.path(), "现场照片.jpg", 90);
+    fill_survey(&c, "王排查", &photo).await;
     shot(&c, "phone-survey-form").await;
     c.find(Locator::Css("main form button[type=submit]"))
         .await
@@ -831,6 +797,44 @@ async fn sign_with(c: &Client, password: &str) {
         .unwrap();
 }
 
+/// A 640 × 480 JPEG named `name` in `dir`, as a phone's camera would hand it to the file input.
+fn jpeg(dir: &std::path::Path, name: &str, blue: u8) -> PathBuf {
+    let path = dir.join(name);
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, blue])
+    }))
+    .save_with_format(&path, image::ImageFormat::Jpeg)
+    .unwrap();
+    path
+}
+
+/// Fills the survey form open in `c`: the first round, `surveyor` typed over the prefilled
+/// name, a hazard of general risk in the first category, and `photo` chosen for upload.
+async fn fill_survey(c: &Client, surveyor: &str, photo: &std::path::Path) {
+    for css in [
+        "select[name=round] option:nth-child(2)",
+        "select[name=judgement] option[value=Hazard]",
+        "select[name=risk_level] option[value=General]",
+        "input[name=hazard_categories]",
+    ] {
+        c.find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    let field = c.find(Locator::Id("f-surveyor")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(surveyor).await.unwrap();
+    c.find(Locator::Id("f-ev_photo"))
+        .await
+        .unwrap()
+        .send_keys(photo.to_str().unwrap())
+        .await
+        .unwrap();
+}
+
 /// Fails when the page is wider than the window (something scrolls the whole page sideways).
 async fn no_sideways_scroll(c: &Client, name: &str) {
     let widths = c
@@ -870,48 +874,9 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
     c.goto(&form).await.unwrap();
     wait_for(&c, "select[name=judgement]", "survey-form").await;
     no_sideways_scroll(&c, "phone-survey-form").await;
-    c.find(Locator::Css("select[name=round] option:nth-child(2)"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let surveyor = c.find(Locator::Id("f-surveyor")).await.unwrap();
-    surveyor.clear().await.unwrap();
-    surveyor.send_keys("王地窖").await.unwrap();
-    c.find(Locator::Css("select[name=judgement] option[value=Hazard]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css(
-        "select[name=risk_level] option[value=General]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.find(Locator::Css("input[name=hazard_categories]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
     let photo_dir = tempfile::tempdir().unwrap();
-    let photo = photo_dir.path().join("地窖裂缝.jpg");
-    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 480, |x, y| {
-        image::Rgb([(x / 3) as u8, (y / 2) as u8, 40])
-    }))
-    .save_with_format(&photo, image::ImageFormat::Jpeg)
-    .unwrap();
-    c.find(Locator::Id("f-ev_photo"))
-        .await
-        .unwrap()
-        .send_keys(photo.to_str().unwrap())
-        .await
-        .unwrap();
+    let photo = jpeg(photo_dir.path(), "地窖裂缝.jpg", 40);
+    fill_survey(&c, "王地窖", &photo).await;
     // Two hours in the cellar: the session has expired when the clerk presses 提交.
     clock.advance(chrono::Duration::hours(2));
     c.find(Locator::Css("main form button[type=submit]"))
