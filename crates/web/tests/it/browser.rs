@@ -116,8 +116,8 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
 }
 
-async fn log_in(c: &Client, base: &str, user: &str) {
-    c.goto(&format!("{base}/login")).await.unwrap();
+/// Types `user` and the test password into the login form on screen and sends it.
+async fn submit_login(c: &Client, user: &str) {
     c.find(Locator::Id("username"))
         .await
         .unwrap()
@@ -136,6 +136,11 @@ async fn log_in(c: &Client, base: &str, user: &str) {
         .click()
         .await
         .unwrap();
+}
+
+async fn log_in(c: &Client, base: &str, user: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    submit_login(c, user).await;
     if c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css("header.top"))
@@ -893,24 +898,7 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
     );
     no_token_in_address(&c).await;
     shot(&c, "phone-login-form-kept").await;
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("cellar")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("Anju-2024q")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit_login(&c, "cellar").await;
     // Back on the form, filled in as it was, the photo already uploaded.
     wait_for_url(&c, "/steps/surveyed").await;
     wait_for(&c, "select[name=judgement]", "restored-form").await;
