@@ -123,9 +123,14 @@ pub async fn run(config: &Config, cmd: ImportCommand) -> anyhow::Result<()> {
                 "检查通过，可导入"
             };
             println!(
-                "{verb}：新登记 {} 栋（其中已销号 {} 栋、列入回头看 {} 栋），更正 {} 栋，未变化 {} 栋",
+                "{verb}：新登记 {} 栋（其中台账记载已销号或已验收、待镇街主要负责同志确认 {} 栋，列入回头看 {} 栋），更正 {} 栋，未变化 {} 栋",
                 r.new_houses, r.closed, r.look_back, r.corrected, r.unchanged
             );
+            if r.closed > 0 {
+                println!(
+                    "台账记载的销号和竣工验收在确认前不计入台账⑥⑦：请镇街主要负责同志在“导入销号确认”页面确认，或由县专班确定切换日期。"
+                );
+            }
             if !commit {
                 println!("这是检查（未写入）。确认无误后加 --commit 导入。");
             }

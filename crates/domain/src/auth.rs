@@ -47,6 +47,11 @@ pub enum Action {
     Supervise,
     /// Answer a supervision notice sent to one's own town.
     AnswerSupervision,
+    /// Confirm (or reject) the closures and acceptances an imported ledger claims, as their
+    /// approver.
+    ConfirmImports,
+    /// Set the cut-over date before which imported closures count as history.
+    CutOverImports,
 }
 
 impl Action {
@@ -68,6 +73,8 @@ impl Action {
         Action::HandleProblems,
         Action::Supervise,
         Action::AnswerSupervision,
+        Action::ConfirmImports,
+        Action::CutOverImports,
     ];
 
     pub fn label(self) -> &'static str {
@@ -89,6 +96,8 @@ impl Action {
             Action::HandleProblems => "确认和整改问题",
             Action::Supervise => "下发督办通知",
             Action::AnswerSupervision => "答复督办通知",
+            Action::ConfirmImports => "确认导入台账记载的销号",
+            Action::CutOverImports => "确定导入台账销号的切换日期",
         }
     }
 }
@@ -122,6 +131,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | A::SubmitReport
                 | A::HandleProblems
                 | A::AnswerSupervision
+                | A::ConfirmImports
         ),
         R::Department => matches!(
             action,

@@ -17,6 +17,7 @@ use crate::region::Region;
 use crate::rules::{RuleCode, RuleViolation, decide};
 use crate::state::{HouseState, apply};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A status column of the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,20 +302,25 @@ pub fn unprotect(cell: &str) -> &str {
     }
 }
 
-/// Who an import's steps are recorded as: the import itself, naming the file; and, for the
-/// closure, the approval the ledger reports (made outside the system, so a second actor).
+/// Who an import's steps are recorded as: the account that imported the file, acting for the
+/// ledger it carries (role [`Role::System`](crate::event::Role::System): the ledger records
+/// steps of every kind, each resting on the file as 台账记载). Closures and engineering
+/// acceptances are not recorded at the import at all (see [`held_back`]): a town's principal
+/// confirms them later, in Anju, as the approver.
 pub struct Importers {
     pub steps: Actor,
-    pub approval: Actor,
+    /// Stands in for the approval the ledger reports while a row is checked whole; never
+    /// recorded on an event.
+    approval: Actor,
 }
 
 impl Importers {
-    pub fn for_file(file_name: &str, sha256: &str) -> Importers {
+    pub fn new(who: &crate::auth::Principal, file_name: &str, sha256: &str) -> Importers {
         let short = &sha256[..sha256.len().min(12)];
         Importers {
             steps: Actor {
-                id: format!("import:{short}"),
-                name: format!("台账导入（{file_name}）"),
+                id: who.username.clone(),
+                name: format!("{}（台账导入）", who.name),
                 role: crate::event::Role::System,
             },
             approval: Actor {
@@ -324,6 +330,50 @@ impl Importers {
             },
         }
     }
+}
+
+/// Whether an imported step waits for confirmation instead of being recorded: a closure (⑦)
+/// and an engineering acceptance (⑥, and a closure's basis) are what a ledger could claim
+/// without anyone in Anju approving them, so a file alone never counts them.
+pub fn held_back(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Closed { .. } | Change::EngineeringAccepted { .. }
+    )
+}
+
+/// A closure or engineering acceptance read from an imported file, waiting for the town's
+/// principal (or the county office's cut-over date) to confirm it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingStep {
+    pub effective: NaiveDate,
+    pub change: Change,
+    pub evidence: Vec<Evidence>,
+    pub reason: Option<String>,
+}
+
+impl PendingStep {
+    /// The step as a command on `house` at `version`, its reason naming who confirmed it.
+    pub fn command(&self, house: HouseCode, version: u32, confirmed_by: &str) -> Command {
+        Command {
+            house,
+            expected_version: version,
+            change: self.change.clone(),
+            effective: self.effective,
+            reason: Some(format!(
+                "{}；{confirmed_by}确认",
+                self.reason.as_deref().unwrap_or("台账导入")
+            )),
+            evidence: self.evidence.clone(),
+        }
+    }
+}
+
+/// A row as a new house: the events recorded now, and the steps held back for confirmation.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub events: Vec<Event>,
+    pub pending: Vec<PendingStep>,
 }
 
 fn date_of(row: &Row, key: &str, header: &str) -> Result<Option<NaiveDate>, String> {
@@ -701,7 +751,7 @@ pub fn events(
     today: NaiveDate,
     dict: &Dictionaries,
     ledger: &Evidence,
-) -> Result<Vec<Event>, String> {
+) -> Result<Imported, String> {
     let steps = steps(row, dict, ledger, today)?;
     let registered_on = steps.first().map_or(today, |(d, _, _)| *d);
     let mut state = HouseState::new(code.clone());
@@ -716,7 +766,10 @@ pub fn events(
         },
         vec![ledger.clone()],
     );
-    for (effective, change, evidence) in std::iter::once(registration).chain(steps) {
+    let all: Vec<_> = std::iter::once(registration).chain(steps).collect();
+    // The row is checked whole, closures and acceptances included, as if the ledger's approval
+    // were recorded: a file whose closures could never be confirmed is refused now.
+    for (effective, change, evidence) in &all {
         let actor = if matches!(change, Change::Closed { .. }) {
             &who.approval
         } else {
@@ -726,17 +779,48 @@ pub fn events(
         let cmd = Command {
             house: code.clone(),
             expected_version: state.version,
-            change,
-            effective,
+            change: change.clone(),
+            effective: *effective,
             reason: Some(format!("台账导入：{}", ledger.name)),
-            evidence,
+            evidence: evidence.clone(),
         };
         let event = decide(&state, &cmd, actor, now, dict)
             .map_err(|v| format!("{what}（{effective}）：{v}"))?;
         state = apply(state, &event);
+    }
+    // What is recorded: every step but those held back, which wait for confirmation.
+    let mut state = HouseState::new(code.clone());
+    let mut pending = vec![];
+    for (effective, change, evidence) in all {
+        let reason = Some(format!("台账导入：{}", ledger.name));
+        if held_back(&change) {
+            pending.push(PendingStep {
+                effective,
+                change,
+                evidence,
+                reason,
+            });
+            continue;
+        }
+        let what = change.kind().label();
+        let cmd = Command {
+            house: code.clone(),
+            expected_version: state.version,
+            change,
+            effective,
+            reason,
+            evidence,
+        };
+        let event = decide(&state, &cmd, &who.steps, now, dict).map_err(|v| {
+            format!("{what}（{effective}）：{v}（该步骤须在导入台账的销号、验收确认之后才能记录）")
+        })?;
+        state = apply(state, &event);
         out.push(event);
     }
-    Ok(out)
+    Ok(Imported {
+        events: out,
+        pending,
+    })
 }
 
 /// The evidence reference of one row of an imported file.

@@ -251,6 +251,74 @@ impl Access<'_> {
         Ok(without_identifiers(event))
     }
 
+    /// A page of the houses in scope whose imported closures or acceptances wait for
+    /// confirmation.
+    pub async fn held_back_page(
+        &self,
+        town: Option<&RegionCode>,
+        page: (u64, u64),
+    ) -> Result<(u64, Vec<crate::imported::HeldHouse>)> {
+        self.require(Action::ReadHouses, "imports.pending").await?;
+        self.store.held_back_page(&self.scope(), town, page).await
+    }
+
+    /// A house's held-back steps (empty when none).
+    pub async fn held_back_of(&self, code: &HouseCode) -> Result<Vec<crate::imported::HeldStep>> {
+        self.require(Action::ReadHouses, code.as_str()).await?;
+        let found = self.store.held_back_of(&self.scope(), code).await;
+        self.outside_scope(found, "house.read", code).await
+    }
+
+    /// How many houses in scope have held-back steps.
+    pub async fn held_back_count(&self) -> Result<i64> {
+        self.require(Action::ReadLedger, "imports.pending").await?;
+        self.store.held_back_count(&self.scope()).await
+    }
+
+    /// Confirms the held-back steps of `codes` as their approver (town principal or county
+    /// office).
+    pub async fn confirm_imported(&self, codes: &[HouseCode]) -> Result<crate::imported::Decided> {
+        self.require(Action::ConfirmImports, "imports.confirm")
+            .await?;
+        let selection = crate::imported::Selection::Houses(codes.to_vec());
+        self.store
+            .confirm_held_back(&self.scope(), self.who, self.source, &selection)
+            .await
+    }
+
+    /// Rejects the held-back steps of `codes`, with a reason.
+    pub async fn reject_imported(
+        &self,
+        codes: &[HouseCode],
+        reason: &str,
+    ) -> Result<crate::imported::Decided> {
+        self.require(Action::ConfirmImports, "imports.reject")
+            .await?;
+        self.store
+            .reject_held_back(&self.scope(), self.who, self.source, codes, reason)
+            .await
+    }
+
+    /// The cut-over: every held-back step in scope dated on or before `day` is confirmed as
+    /// history, this county-office account the approver. A day after today is refused.
+    pub async fn cut_over_imports(
+        &self,
+        day: chrono::NaiveDate,
+    ) -> Result<crate::imported::Decided> {
+        self.require(Action::CutOverImports, "imports.cutover")
+            .await?;
+        if day > self.store.today() {
+            return Err(StoreError::Invalid(format!(
+                "切换日期 {day} 不能晚于今天（{}）",
+                self.store.today()
+            )));
+        }
+        let selection = crate::imported::Selection::DatedUpTo(day);
+        self.store
+            .confirm_held_back(&self.scope(), self.who, self.source, &selection)
+            .await
+    }
+
     /// Sends a supervision notice (督办) to a town within scope.
     pub async fn supervise(&self, new: &crate::supervision::NewSupervision) -> Result<i64> {
         self.require(Action::Supervise, new.town.as_str()).await?;

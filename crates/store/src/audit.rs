@@ -81,6 +81,12 @@ impl AuditEntry {
         self
     }
 
+    /// The reason the actor gave.
+    pub fn with_reason(mut self, reason: &str) -> AuditEntry {
+        self.reason = Some(reason.to_string());
+        self
+    }
+
     /// Another outcome than `ok`.
     pub fn with_outcome(mut self, outcome: Outcome) -> AuditEntry {
         self.outcome = outcome;

@@ -40,6 +40,7 @@ pub const TABLES: &[&str] = &[
     "events",
     "fact_spans",
     "assignments",
+    "import_pending",
     "audit_log",
     "audit_head",
     "chain_heads",

@@ -147,6 +147,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_view",
         include_str!("../migrations/sqlite/0007_audit_view.sql"),
     ),
+    (
+        8,
+        "import_pending",
+        include_str!("../migrations/sqlite/0008_import_pending.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -183,6 +188,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "audit_view",
         include_str!("../migrations/postgres/0007_audit_view.sql"),
+    ),
+    (
+        8,
+        "import_pending",
+        include_str!("../migrations/postgres/0008_import_pending.sql"),
     ),
 ];
 

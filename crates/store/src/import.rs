@@ -38,7 +38,8 @@ pub struct ImportReport {
     pub new_houses: usize,
     pub corrected: usize,
     pub unchanged: usize,
-    /// New houses imported closed (on a standing basis).
+    /// New houses whose closure (or engineering acceptance) the file claims: held back, not
+    /// counted in ⑥ or ⑦, until the town's principal confirms them.
     pub closed: usize,
     /// New houses with a closure on management measures: on the look-back list.
     pub look_back: usize,
@@ -129,7 +130,7 @@ impl Store {
         let today = beijing_date(now);
         let reference = self.reference();
         let dict = &reference.dictionaries;
-        let importers = Importers::for_file(&file.name, &file.sha256);
+        let importers = Importers::new(who, &file.name, &file.sha256);
         let mut report = ImportReport {
             rows: rows.len(),
             ..ImportReport::default()
@@ -210,6 +211,7 @@ impl Store {
             1
         };
         let mut houses: Vec<NewHouse> = Vec::with_capacity(fresh.len());
+        let mut held: Vec<(String, Vec<anju_domain::import::PendingStep>)> = vec![];
         for (n, i) in fresh.iter().enumerate() {
             let r = &rows[*i];
             if let Err(e) = self.check_village_pub(&scope, &r.record.village, today) {
@@ -228,10 +230,11 @@ impl Store {
                 dict,
                 &evidence,
             ) {
-                Ok(evs) => {
-                    let h = NewHouse::from_events(evs);
-                    if h.state.closure.is_some() {
+                Ok(imported) => {
+                    let h = NewHouse::from_events(imported.events);
+                    if !imported.pending.is_empty() {
                         report.closed += 1;
+                        held.push((h.state.code.to_string(), imported.pending));
                     }
                     if h.state.legacy.is_some() {
                         report.look_back += 1;
@@ -256,6 +259,7 @@ impl Store {
             return Ok(report);
         }
         let mut heads = self.bulk_insert(&mut tx, &houses).await?;
+        self.hold_back(&mut tx, who, file, now, &held).await?;
         for cmd in &corrections {
             let (event, hash) = self
                 .execute_in(&mut tx, &scope, &importers.steps, cmd, now)
@@ -283,6 +287,7 @@ impl Store {
             detail: serde_json::json!({
                 "file": file.name, "rows": report.rows, "new": report.new_houses,
                 "corrected": report.corrected, "unchanged": report.unchanged,
+                "held_back": report.closed,
                 "chain_batch": chain,
             })
             .to_string(),

@@ -8,7 +8,7 @@ use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::ledger::{AsOf, Count, Form, LedgerRow, LedgerTable};
 use anju_domain::region::{name_on, resolve_on};
 use anju_domain::rules::beijing_date;
-use anju_domain::{Facts, Scope};
+use anju_domain::{Facts, HouseCode, Scope};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeMap;
 
@@ -19,6 +19,8 @@ pub struct LedgerHouse {
     pub address: String,
     pub village_code: String,
     pub status: String,
+    /// For a house closed on an imported ledger's record: who confirmed the closure.
+    pub imported_closure: Option<String>,
 }
 
 /// Per-town counts of today's projection (a quick summary for the status page).
@@ -85,12 +87,24 @@ impl Source {
         format!("FROM {} WHERE {}", self.from, self.filter)
     }
 
-    /// [`Source::sql`] joined to the current house row as `x` (its code, address, status).
+    /// [`Source::sql`] with the current house row as `x` (its code, address, status). Today's
+    /// rows are the house rows themselves, so `x` is `h` and nothing is joined: a drill-down
+    /// page then walks `houses(town_code, code)` or the code index in order and stops after
+    /// its page, instead of sorting every house of the figure (2.5 s a page at 1,000,000).
     fn with_houses(&self) -> String {
-        format!(
-            "FROM {} JOIN houses x ON x.id = {} WHERE {}",
-            self.from, self.id, self.filter
-        )
+        if self.id == "h.id" {
+            format!("FROM {} WHERE {}", self.from, self.filter)
+        } else {
+            format!(
+                "FROM {} JOIN houses x ON x.id = {} WHERE {}",
+                self.from, self.id, self.filter
+            )
+        }
+    }
+
+    /// The alias whose `code`, `address` and `status` are the current house's.
+    fn house_alias(&self) -> &'static str {
+        if self.id == "h.id" { "h" } else { "x" }
     }
 }
 
@@ -431,13 +445,20 @@ impl Store {
                 } else {
                     "h.town_code"
                 };
-                format!(" AND {column} IN ({})", codes.join(", "))
+                // One code as an equality, so `houses(town_code, code)` can serve the page.
+                if codes.len() == 1 {
+                    format!(" AND {column} = {}", codes[0])
+                } else {
+                    format!(" AND {column} IN ({})", codes.join(", "))
+                }
             }
         };
         drop(reference);
+        let rows_of = source(&self.db, form, as_of);
+        let x = rows_of.house_alias();
         let from = format!(
             "{} AND {}{in_group}",
-            source(&self.db, form, as_of).with_houses(),
+            rows_of.with_houses(),
             predicate(count)
         );
         let sp = ScopeParams::of(scope);
@@ -467,7 +488,7 @@ impl Store {
             None => (String::new(), None),
         };
         let sql = format!(
-            "SELECT x.code, x.address, h.village_code, x.status {from} ORDER BY x.code{limit}"
+            "SELECT {x}.code, {x}.address, h.village_code, {x}.status {from} ORDER BY {x}.code{limit}"
         );
         let rows: Vec<(String, String, String, String)> = on_db!(&self.db, p => {
             let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
@@ -480,9 +501,42 @@ impl Store {
                 address,
                 village_code,
                 status,
+                imported_closure: None,
             })
             .collect();
+        let mut houses = houses;
+        if page.is_some() {
+            self.mark_imported_closures(&mut houses).await?;
+        }
         Ok((total.unwrap_or(houses.len() as u64), houses))
+    }
+
+    /// Notes, on a page of houses, each closure that rests on an imported ledger's record
+    /// (confirmed in Anju by the account named).
+    async fn mark_imported_closures(&self, houses: &mut [LedgerHouse]) -> Result<()> {
+        if houses.is_empty() {
+            return Ok(());
+        }
+        // House codes are checked digits: safe to inline.
+        let codes: Vec<String> = houses
+            .iter()
+            .filter(|h| HouseCode::parse(&h.code).is_ok())
+            .map(|h| format!("'{}'", h.code))
+            .collect();
+        let sql = format!(
+            "SELECT h.code, e.actor_name FROM events e JOIN houses h ON h.id = e.house_id \
+             WHERE e.kind = 'closed' AND e.evidence LIKE '%\"ledger_record\"%' AND h.code IN ({}) \
+             ORDER BY e.seq",
+            codes.join(", ")
+        );
+        let rows: Vec<(String, String)> =
+            on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await)?;
+        for (code, by) in rows {
+            if let Some(h) = houses.iter_mut().find(|h| h.code == code) {
+                h.imported_closure = Some(by);
+            }
+        }
+        Ok(())
     }
 
     /// Per-town counts of today's projection.

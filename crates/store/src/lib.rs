@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod houses;
 pub mod import;
+pub mod imported;
 pub mod ledger;
 pub mod list;
 pub mod log;

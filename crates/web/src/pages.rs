@@ -107,6 +107,9 @@ fn menu(
     if may(A::Record) && anju_domain::rules::may_register(p.role) {
         ledgers.push(("导入台账", "/import"));
     }
+    if may(A::ConfirmImports) || may(A::Record) && anju_domain::rules::may_register(p.role) {
+        ledgers.push(("导入销号确认", "/imports/pending"));
+    }
     if !ledgers.is_empty() {
         groups.push(("台账", ledgers));
     }

@@ -57,10 +57,38 @@ async fn round_trip(a: TestDb, b: TestDb) {
     );
     assert!(outcome.written);
     assert_eq!(outcome.report.new_houses as u64, HOUSES);
+    // The closures and acceptances the file carries count only once confirmed: until then ⑦
+    // (and ⑥) are lower than the first county's, and every other figure is the same.
+    let (before, want) = (ledgers(&b.store).await, ledgers(&a.store).await);
+    let closed_total = |l: &[(Vec<String>, Vec<i64>)]| l.last().unwrap().1[11];
+    assert!(outcome.report.closed > 0);
+    assert!(closed_total(&want) > 0);
+    assert_eq!(
+        closed_total(&before),
+        0,
+        "nothing closed before confirmation"
+    );
+    // The county office sets today as the cut-over date: the whole history is confirmed.
+    let county = Principal {
+        account_id: 2,
+        username: "county".into(),
+        name: "县专班".into(),
+        role: anju_domain::event::Role::CountyOffice,
+        region: anju_domain::RegionCode::parse("370829").ok(),
+        department: None,
+    };
+    let decided = b
+        .store
+        .access(&county, "test")
+        .cut_over_imports(b.store.today())
+        .await
+        .unwrap();
+    assert!(decided.refused.is_empty(), "{:?}", decided.refused.first());
+    assert_eq!(decided.houses.len(), outcome.report.closed);
     assert_eq!(
         ledgers(&b.store).await,
-        ledgers(&a.store).await,
-        "identical ledgers"
+        want,
+        "identical ledgers, through the confirmation"
     );
 
     // Exported from the second database, the rows are the same as from the first.

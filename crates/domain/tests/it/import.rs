@@ -3,11 +3,17 @@
 //! look-back list, an impossible combination is refused naming the rule and the column.
 
 use anju_domain::HouseCode;
+use anju_domain::auth::Principal;
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::dict::Dictionaries;
+use anju_domain::event::{Actor, ChangeKind, Role};
 use anju_domain::event::{Change, EvidenceKind};
-use anju_domain::import::{Importers, events, ledger_evidence, map_headers, read_row};
+use anju_domain::import::{
+    Importers, PendingStep, events, held_back, ledger_evidence, map_headers, read_row,
+};
+use anju_domain::ledger::Facts;
 use anju_domain::region::Region;
+use anju_domain::rules::decide;
 use anju_domain::sample::{jiaxiang_seed, seed_valid_from};
 use anju_domain::state::{HouseState, Status, apply};
 use chrono::{NaiveDate, Utc};
@@ -89,17 +95,38 @@ fn row(status: &[(&str, &str)]) -> Vec<String> {
     cells
 }
 
-fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
+/// The clerk who imports the file in these tests, and the principal who confirms.
+fn clerk() -> Principal {
+    Principal {
+        account_id: 7,
+        username: "clerk01".into(),
+        name: "陈填报".into(),
+        role: Role::TownOperator,
+        region: RegionCode::parse("370829100").ok(),
+        department: None,
+    }
+}
+
+fn principal() -> Actor {
+    Actor {
+        id: "chief01".into(),
+        name: "王镇长".into(),
+        role: Role::TownPrincipal,
+    }
+}
+
+/// The row as imported: the house as recorded, and the steps held back for confirmation.
+fn import(status: &[(&str, &str)]) -> Result<(HouseState, Vec<PendingStep>), String> {
     let headers: Vec<String> = HEAD.iter().map(|s| s.to_string()).collect();
     let map = map_headers(&headers).unwrap();
     let dict = Dictionaries::default();
     let today = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
     let r = read_row(2, &row(status), &map, &regions(), &dict, today).map_err(|e| e.join("；"))?;
     let sha = "ab".repeat(32);
-    let who = Importers::for_file("台账.xlsx", &sha);
+    let who = Importers::new(&clerk(), "台账.xlsx", &sha);
     let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
     let ev = ledger_evidence("台账.xlsx", &sha, 2);
-    let events = events(
+    let imported = events(
         &r,
         code.clone(),
         "0".repeat(32),
@@ -110,15 +137,95 @@ fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
         &ev,
     )?;
     let mut s = HouseState::new(code);
-    for e in &events {
+    for e in &imported.events {
         assert!(
             e.evidence
                 .iter()
                 .any(|x| x.kind == EvidenceKind::LedgerRecord)
         );
+        assert_eq!(
+            e.actor.id, "clerk01",
+            "every imported step names the importer"
+        );
+        assert!(
+            !held_back(&e.change),
+            "{:?} recorded at the import",
+            e.change
+        );
         s = apply(s, e);
     }
+    Ok((s, imported.pending))
+}
+
+/// The row imported and its held-back steps confirmed: acceptances by the importer's record,
+/// closures by the town's principal.
+fn run(status: &[(&str, &str)]) -> Result<HouseState, String> {
+    let (mut s, pending) = import(status)?;
+    let dict = Dictionaries::default();
+    let now = noon(NaiveDate::from_ymd_opt(2024, 6, 2).unwrap());
+    let who = Importers::new(&clerk(), "台账.xlsx", &"ab".repeat(32));
+    for p in pending {
+        let actor = match p.change {
+            Change::Closed { .. } => principal(),
+            _ => who.steps.clone(),
+        };
+        let cmd = p.command(s.code.clone(), s.version, "王镇长");
+        let e = decide(&s, &cmd, &actor, now, &dict).map_err(|v| v.to_string())?;
+        s = apply(s, &e);
+    }
     Ok(s)
+}
+
+#[test]
+fn a_closure_and_acceptance_in_a_file_wait_for_the_principal() {
+    let (s, pending) = import(&rectified(&[])).unwrap();
+    assert_eq!(
+        s.status(),
+        Status::Rectifying,
+        "works started, nothing accepted"
+    );
+    assert!(s.closure.is_none() && s.engineering_accepted().is_none());
+    assert!(!s.facts().contains(Facts::CLOSED) && !s.facts().contains(Facts::CD_ENGINEERED));
+    assert_eq!(
+        pending.iter().map(|p| p.change.kind()).collect::<Vec<_>>(),
+        vec![ChangeKind::EngineeringAccepted, ChangeKind::Closed]
+    );
+    assert_eq!(
+        pending
+            .iter()
+            .map(|p| p.effective.to_string())
+            .collect::<Vec<_>>(),
+        vec!["2024-05-01", "2024-05-10"],
+        "the ledger's own dates"
+    );
+    // The importer alone cannot approve the closure the file claims (C2: the acceptance is theirs).
+    let who = Importers::new(&clerk(), "台账.xlsx", &"ab".repeat(32));
+    let dict = Dictionaries::default();
+    let now = noon(NaiveDate::from_ymd_opt(2024, 6, 2).unwrap());
+    let accepted = decide(
+        &s,
+        &pending[0].command(s.code.clone(), s.version, "王镇长"),
+        &who.steps,
+        now,
+        &dict,
+    )
+    .unwrap();
+    let s2 = apply(s.clone(), &accepted);
+    let own = decide(
+        &s2,
+        &pending[1].command(s2.code.clone(), s2.version, "陈填报"),
+        &who.steps,
+        now,
+        &dict,
+    )
+    .unwrap_err();
+    assert!(own.to_string().contains("C2"), "{own}");
+    let closed = run(&rectified(&[])).unwrap();
+    assert_eq!(closed.status(), Status::Closed);
+    assert!(
+        closed.facts().contains(Facts::CLOSED) && closed.facts().contains(Facts::CD_ENGINEERED)
+    );
+    assert_eq!(closed.closure.as_ref().unwrap().by, "chief01");
 }
 
 #[test]
@@ -262,15 +369,16 @@ mod fuzz {
             }
             if let Ok(r) = read_row(2, &cells, &map, &regions(), &dict, today) {
                 let sha = "ab".repeat(32);
-                let who = Importers::for_file("f.xlsx", &sha);
+                let who = Importers::new(&clerk(), "f.xlsx", &sha);
                 let code = HouseCode::new(&RegionCode::parse("370829").unwrap(), 1);
                 let ev = ledger_evidence("f.xlsx", &sha, 2);
-                if let Ok(events) = events(&r, code.clone(), "0".repeat(32), &who, noon(today), today, &dict, &ev) {
+                if let Ok(imported) = events(&r, code.clone(), "0".repeat(32), &who, noon(today), today, &dict, &ev) {
                     let mut s = HouseState::new(code);
-                    for e in &events {
+                    for e in &imported.events {
                         s = apply(s, e);
                     }
-                    prop_assert_eq!(s.version as usize, events.len());
+                    prop_assert_eq!(s.version as usize, imported.events.len());
+                    prop_assert!(s.closure.is_none() && s.engineering_accepted().is_none());
                 }
             }
         }

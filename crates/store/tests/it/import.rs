@@ -154,7 +154,11 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
         Status::AwaitingLookBack,
         "never counted as closed"
     );
-    assert_eq!(status(3).await, Status::Closed);
+    assert_eq!(
+        status(3).await,
+        Status::AwaitingClosure,
+        "the file's closure waits for the principal"
+    );
 
     // The same file again: nothing changes.
     let after = snapshot(store).await;
@@ -361,3 +365,285 @@ async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &S
 }
 
 anju_store::both!(implausible_rows_are_refused_by_column_and_nothing_is_written);
+
+fn account(username: &str, role: Role, region: &str) -> Principal {
+    Principal {
+        account_id: 9,
+        username: username.into(),
+        name: format!("{username}的名字"),
+        role,
+        region: Some(RegionCode::parse(region).unwrap()),
+        department: None,
+    }
+}
+
+/// ⑥ and ⑦ of 附件2's total (non-business houses), and ① beside them.
+async fn hazard_engineered_closed(store: &Store) -> (i64, i64, i64) {
+    let t = store
+        .ledger(
+            anju_domain::ledger::Form::Attachment2,
+            &Scope::All,
+            anju_domain::ledger::AsOf::Now,
+        )
+        .await
+        .unwrap();
+    (t.total.counts[5], t.total.counts[10], t.total.counts[11])
+}
+
+fn reviewed_closed(census: &str, closed_on: &str) -> Vec<String> {
+    cells(
+        census,
+        &format!("二组{census}号"),
+        &[
+            "2024-03-20",
+            "存在一定安全隐患",
+            "地基基础",
+            "",
+            closed_on,
+            "专业技术人员复核无隐患",
+            "2024-03-30",
+            "经复核无安全隐患",
+        ],
+    )
+}
+
+/// Issue 18 item 3: a town clerk imports a ledger whose houses are closed. ⑦ does not move
+/// until the town's principal confirms in Anju; confirmed, ⑦ counts them and the events name
+/// the clerk (the review from the file) and the principal (the closure). The clerk cannot
+/// confirm, a principal of another town cannot, a rejection needs a reason and records nothing.
+async fn imported_closures_count_only_once_the_principal_confirms(store: &Store) {
+    with_villages(store).await;
+    let clerk = clerk_of("370829101");
+    let batch = rows(
+        store,
+        &[
+            reviewed_closed("C-1", "2024-04-02"),
+            reviewed_closed("C-2", "2024-04-03"),
+            cells(
+                "C-3",
+                "二组3号",
+                &["2024-03-20", "存在一定安全隐患", "地基基础"],
+            ),
+        ],
+    )
+    .await;
+    let done = store
+        .import_batch(&clerk, "web:10.0.0.7", &file(), &batch, true)
+        .await
+        .unwrap();
+    assert_eq!((done.new_houses, done.closed), (3, 2));
+    // Worked by hand: three houses judged hazardous (①), none engineered (⑥), none closed (⑦).
+    assert_eq!(hazard_engineered_closed(store).await, (3, 0, 0));
+    let county = RegionCode::parse("370829").unwrap();
+    let (c1, c2, c3) = (
+        HouseCode::new(&county, 1),
+        HouseCode::new(&county, 2),
+        HouseCode::new(&county, 3),
+    );
+    for c in [&c1, &c2, &c3] {
+        let events = store.house_events(&Scope::All, c).await.unwrap();
+        assert!(
+            events.iter().all(|e| e.actor.id == "imp"),
+            "every imported step names the clerk who imported it"
+        );
+    }
+
+    // The list the principal sees: two houses, each with the closure the file claims.
+    let (total, held) = store
+        .held_back_page(&Scope::All, None, (1, 50))
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        held.iter().map(|h| h.code.as_str()).collect::<Vec<_>>(),
+        [c1.as_str(), c2.as_str()]
+    );
+    let step = &held[0].steps[0];
+    assert_eq!(
+        (
+            step.label.as_str(),
+            step.basis.as_deref(),
+            step.effective.to_string(),
+            step.imported_by.as_str(),
+            step.file_name.as_str()
+        ),
+        (
+            "销号",
+            Some("专业技术人员复核无隐患"),
+            "2024-04-02".to_string(),
+            "imp",
+            "梁宝寺镇台账.xlsx"
+        )
+    );
+
+    // The clerk may not confirm: refused, audited, nothing recorded.
+    let audit_before = audit_count(store).await;
+    let err = store
+        .access(&clerk, "web:10.0.0.7")
+        .confirm_imported(std::slice::from_ref(&c1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("确认导入台账"), "{err}");
+    assert_eq!(audit_count(store).await, audit_before + 1);
+    // A principal of another town sees nothing of these houses.
+    let other = account("chief2", Role::TownPrincipal, "370829102");
+    let d = store
+        .access(&other, "web:10.0.0.8")
+        .confirm_imported(std::slice::from_ref(&c1))
+        .await
+        .unwrap();
+    assert!(d.houses.is_empty() && d.refused.len() == 1, "{d:?}");
+    assert_eq!(hazard_engineered_closed(store).await, (3, 0, 0));
+
+    // The town's principal confirms one of the two.
+    let chief = account("chief", Role::TownPrincipal, "370829101");
+    let d = store
+        .access(&chief, "web:10.0.0.9")
+        .confirm_imported(std::slice::from_ref(&c1))
+        .await
+        .unwrap();
+    assert_eq!((d.houses.clone(), d.steps), (vec![c1.to_string()], 1));
+    assert_eq!(hazard_engineered_closed(store).await, (3, 0, 1));
+    let events = store.house_events(&Scope::All, &c1).await.unwrap();
+    let closure = events.last().unwrap();
+    assert_eq!(closure.change.kind(), anju_domain::ChangeKind::Closed);
+    assert_eq!(closure.actor.id, "chief", "the principal approved it");
+    assert_eq!(
+        closure.effective.to_string(),
+        "2024-04-02",
+        "the ledger's date"
+    );
+    let reason = closure.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("梁宝寺镇台账.xlsx") && reason.contains("确认"),
+        "{reason}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.change.kind() == anju_domain::ChangeKind::Reviewed && e.actor.id == "imp"),
+        "the basis stays the clerk's record"
+    );
+    // Confirming again does nothing: nothing is held back for it any more.
+    let again = store
+        .access(&chief, "web:10.0.0.9")
+        .confirm_imported(std::slice::from_ref(&c1))
+        .await
+        .unwrap();
+    assert!(again.houses.is_empty() && again.refused.len() == 1);
+
+    // The other is rejected: a reason is needed; then nothing is recorded and it is off the list.
+    let err = store
+        .access(&chief, "web:10.0.0.9")
+        .reject_imported(std::slice::from_ref(&c2), "不对")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("理由"), "{err}");
+    let d = store
+        .access(&chief, "web:10.0.0.9")
+        .reject_imported(std::slice::from_ref(&c2), "无复核记录原件，须重新现场复核")
+        .await
+        .unwrap();
+    assert_eq!(d.houses, vec![c2.to_string()]);
+    assert_eq!(store.held_back_count(&Scope::All).await.unwrap(), 0);
+    assert_eq!(hazard_engineered_closed(store).await, (3, 0, 1));
+    assert_eq!(
+        store.house(&Scope::All, &c2).await.unwrap().state.status(),
+        Status::AwaitingClosure
+    );
+
+    // Audited from where it came, and the chain vouches for the confirmed closure.
+    let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
+        "SELECT action, actor_id, source FROM audit_log WHERE action LIKE 'imports.%' ORDER BY id").fetch_all(p).await)
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (
+                "imports.confirm".into(),
+                "chief2".into(),
+                "web:10.0.0.8".into()
+            ),
+            (
+                "imports.confirm".into(),
+                "chief".into(),
+                "web:10.0.0.9".into()
+            ),
+            (
+                "imports.confirm".into(),
+                "chief".into(),
+                "web:10.0.0.9".into()
+            ),
+            (
+                "imports.reject".into(),
+                "chief".into(),
+                "web:10.0.0.9".into()
+            ),
+        ]
+    );
+    let check = store.verify_all().await.unwrap();
+    assert!(check.is_clean(), "{check:?}");
+}
+
+anju_store::both!(imported_closures_count_only_once_the_principal_confirms);
+
+/// The county moves its history in: the county office imports, and a second county-office
+/// account's cut-over date confirms every held-back closure dated on or before it; later ones
+/// stay held back. The importing account cannot approve its own file's closures (C2), and a
+/// cut-over after today is refused.
+async fn a_cut_over_date_confirms_the_history_before_it(store: &Store) {
+    with_villages(store).await;
+    let importer = account("county1", Role::CountyOffice, "370829");
+    let batch = rows(
+        store,
+        &[
+            reviewed_closed("K-1", "2024-04-02"),
+            reviewed_closed("K-2", "2024-05-20"),
+        ],
+    )
+    .await;
+    store
+        .import_batch(&importer, "cli", &file(), &batch, true)
+        .await
+        .unwrap();
+    assert_eq!(hazard_engineered_closed(store).await, (2, 0, 0));
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 4, 30).unwrap();
+
+    let own = store
+        .access(&importer, "cli")
+        .cut_over_imports(day)
+        .await
+        .unwrap();
+    assert!(own.houses.is_empty(), "{own:?}");
+    assert!(own.refused[0].1.contains("C2"), "{:?}", own.refused);
+    assert_eq!(hazard_engineered_closed(store).await, (2, 0, 0));
+
+    let other = account("county2", Role::CountyOffice, "370829");
+    let future = store.today() + chrono::Days::new(1);
+    assert!(
+        store
+            .access(&other, "cli")
+            .cut_over_imports(future)
+            .await
+            .is_err()
+    );
+    // A principal may confirm houses, but not set the county's cut-over.
+    let chief = account("chief", Role::TownPrincipal, "370829101");
+    assert!(
+        store
+            .access(&chief, "cli")
+            .cut_over_imports(day)
+            .await
+            .is_err()
+    );
+    let d = store
+        .access(&other, "cli")
+        .cut_over_imports(day)
+        .await
+        .unwrap();
+    assert_eq!(d.houses.len(), 1, "{d:?}");
+    assert_eq!(hazard_engineered_closed(store).await, (2, 0, 1));
+    assert_eq!(store.held_back_count(&Scope::All).await.unwrap(), 1);
+}
+
+anju_store::both!(a_cut_over_date_confirms_the_history_before_it);

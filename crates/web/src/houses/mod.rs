@@ -423,6 +423,8 @@ struct HousePageT {
     /// What identifies the house at a glance, above the actions: address, village, owner and
     /// phone (masked unless revealed).
     summary: Vec<String>,
+    /// Closures and acceptances an imported ledger claims, waiting for confirmation.
+    held: Vec<String>,
 }
 
 fn f(name: &'static str, value: impl Into<String>) -> Field {
@@ -464,6 +466,29 @@ async fn house_page(
     let access = caller.access(&state.store);
     let house = access.house(&code).await?;
     let events = access.house_events(&code).await?;
+    let held = access
+        .held_back_of(&code)
+        .await?
+        .into_iter()
+        .map(|h| {
+            let basis = h.basis.map(|b| format!("（{b}）")).unwrap_or_default();
+            format!(
+                "{}{basis} {}：{}，{}导入",
+                h.label, h.effective, h.file_name, h.imported_name
+            )
+        })
+        .collect();
+    // A closure taken over from an imported ledger says so, and who confirmed it.
+    let imported_closure = events
+        .iter()
+        .rev()
+        .find(|e| matches!(e.change, anju_domain::event::Change::Closed { .. }))
+        .filter(|e| {
+            e.evidence
+                .iter()
+                .any(|x| x.kind == anju_domain::event::EvidenceKind::LedgerRecord)
+        })
+        .map(|e| format!("；导入台账记载，由{}确认", e.actor.name));
     let mut error = None;
     let mut revealed = false;
     let mut people = house.people.as_ref().map(people_fields).unwrap_or_default();
@@ -556,9 +581,14 @@ async fn house_page(
         ),
         f(
             "销号",
-            st.closure
-                .as_ref()
-                .map_or_else(String::new, |c| format!("{}（{}）", c.basis.label(), c.on)),
+            st.closure.as_ref().map_or_else(String::new, |c| {
+                format!(
+                    "{}（{}{}）",
+                    c.basis.label(),
+                    c.on,
+                    imported_closure.clone().unwrap_or_default()
+                )
+            }),
         ),
         f(
             "历史销号",
@@ -640,6 +670,7 @@ async fn house_page(
     .collect();
     let page = HousePageT {
         summary,
+        held,
         actions,
         notice: st.must_notify() && st.closure.is_none(),
         chrome: Some(chrome(state, s)),

@@ -3,6 +3,8 @@
 //! that passed — importing it. Jobs are kept in memory per server process, each visible only to
 //! the account that started it.
 
+pub mod pending;
+
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::XLSX;
@@ -475,6 +477,8 @@ pub(crate) fn routes() -> crate::Routes {
         .route("/export/{file}", get(national))
         .route("/import/jobs/{id}", get(job))
         .route("/import/jobs/{id}/commit", post(commit))
+        .route("/imports/pending", get(pending::list).post(pending::decide))
+        .route("/imports/cutover", post(pending::cut_over))
 }
 
 #[cfg(test)]

@@ -202,6 +202,8 @@ pub struct HouseRow {
     pub address: String,
     pub village: String,
     pub status: String,
+    /// Who confirmed a closure taken over from an imported ledger.
+    pub imported_closure: Option<String>,
 }
 
 #[derive(Template)]
@@ -216,6 +218,8 @@ struct HousesPage {
     /// The first row's 序号.
     first: u64,
     pager: crate::pages::Pager,
+    /// Houses in scope whose imported closures or acceptances wait for confirmation.
+    held: i64,
 }
 
 /// The houses behind one figure (same scope, same date).
@@ -287,8 +291,10 @@ pub async fn houses(
                 .map_or(h.status.clone(), |s| s.label().to_string()),
             code: h.code,
             address: h.address,
+            imported_closure: h.imported_closure,
         })
         .collect();
+    let held = caller.access(&state.store).held_back_count().await?;
     let page = HousesPage {
         chrome: Some(chrome(&state, &caller.session)),
         demo: state.is_demo().await,
@@ -302,6 +308,7 @@ pub async fn houses(
         rows,
         first: (pager.page - 1) * pager.size + 1,
         pager,
+        held,
     };
     Ok(render_page(&page))
 }

@@ -163,3 +163,137 @@ fn zip_bomb() -> Vec<u8> {
 }
 
 anju_store::both!(a_ledger_is_checked_reported_and_imported_once);
+
+fn closures_csv() -> Vec<u8> {
+    let mut s = String::from(
+        "\u{feff}普查房屋编号,村（社区）,房屋地址,产权人（户主）,房屋用途,地上层数,建筑面积（㎡）,结构类型,排查日期,隐患初判,隐患类别,复核日期,复核结论,销号日期,销号依据\r\n",
+    );
+    for (id, closed) in [("CL-1", "2024-04-02"), ("CL-2", "2024-04-03")] {
+        s.push_str(&format!(
+            "{id},{VILLAGE},三组{id},王五,其他自建房,2,120,砌体结构(砖混),2024-03-20,存在一定安全隐患,地基基础,2024-03-30,经复核无安全隐患,{closed},专业技术人员复核无隐患\r\n"
+        ));
+    }
+    s.into_bytes()
+}
+
+/// Issue 18 item 3 in the browser's routes: a clerk imports closures; the import page, the
+/// house page and the drill-down say they wait; the clerk cannot confirm; the principal
+/// confirms one (password again, a wrong one refused), rejects the other with a reason; ⑦
+/// counts the confirmed one and its drill-down row says it came from the imported ledger.
+async fn imported_closures_wait_for_the_principal(store: &Store) {
+    with_villages(store).await;
+    let t = TestApp::new(store);
+    let clerk = t.user("ic-clerk", Role::TownOperator, "370829101").await;
+    let chief = t.user("ic-chief", Role::TownPrincipal, "370829101").await;
+    let (_, html) = upload(&t, &clerk, &closures_csv(), "旧台账.csv", "commit").await;
+    assert!(
+        html.contains("已导入") && html.contains("待镇街主要负责同志"),
+        "{html}"
+    );
+
+    // Not counted: 附件2's ⑦ drill-down has nothing; the note says two wait.
+    let drill = t.get("/ledgers/2/houses?column=5", &chief).await.text();
+    assert!(drill.contains("另有 2 栋"), "{drill}");
+    let seven = t.get("/ledgers/2/houses?column=11", &chief).await.text();
+    assert!(seven.contains("共 0 条"), "{seven}");
+    let county = anju_domain::RegionCode::parse("370829").unwrap();
+    let c1 = anju_domain::HouseCode::new(&county, 1).to_string();
+    let c2 = anju_domain::HouseCode::new(&county, 2).to_string();
+    let house = t.get(&format!("/houses/{c1}"), &chief).await.text();
+    assert!(
+        house.contains("导入台账记载，待确认")
+            && house.contains("销号（专业技术人员复核无隐患） 2024-04-02"),
+        "{house}"
+    );
+
+    // The list: both houses; the clerk sees them without the confirm form, and is refused.
+    let list = t.get("/imports/pending", &clerk).await.text();
+    assert!(
+        list.contains(&c1) && list.contains(&c2) && !list.contains("办理所选"),
+        "{list}"
+    );
+    let refused = t
+        .post_form(
+            "/imports/pending",
+            &clerk,
+            &[("code", c1.as_str()), ("decision", "confirm")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // The principal: a wrong password changes nothing; the right one confirms.
+    let wrong = t
+        .post_form(
+            "/imports/pending",
+            &chief,
+            &[
+                ("code", c1.as_str()),
+                ("decision", "confirm"),
+                ("confirm", "yes"),
+                ("password", "not-the-password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().contains("身份确认未通过"));
+    assert!(
+        t.get("/ledgers/2/houses?column=11", &chief)
+            .await
+            .text()
+            .contains("共 0 条")
+    );
+    let ok = t
+        .post_form(
+            "/imports/pending",
+            &chief,
+            &[
+                ("code", c1.as_str()),
+                ("decision", "confirm"),
+                ("confirm", "yes"),
+                ("password", common::TEST_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    let seven = t.get("/ledgers/2/houses?column=11", &chief).await.text();
+    assert!(
+        seven.contains("共 1 条")
+            && seven.contains(&c1)
+            && seven.contains("导入台账记载的销号，ic-chief姓名确认"),
+        "{seven}"
+    );
+    let house = t.get(&format!("/houses/{c1}"), &chief).await.text();
+    assert!(
+        house.contains("导入台账记载，由ic-chief姓名确认"),
+        "{house}"
+    );
+
+    // The other: rejected with a reason; off the list, still not closed.
+    let rejected = t
+        .post_form(
+            "/imports/pending",
+            &chief,
+            &[
+                ("code", c2.as_str()),
+                ("decision", "reject"),
+                ("reason", "无复核记录原件，须重新现场复核"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        rejected.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        rejected.text()
+    );
+    let list = t.get("/imports/pending", &chief).await.text();
+    assert!(list.contains("没有待确认的导入台账销号"), "{list}");
+    assert!(
+        t.get("/ledgers/2/houses?column=11", &chief)
+            .await
+            .text()
+            .contains("共 1 条")
+    );
+}
+
+anju_store::both!(imported_closures_wait_for_the_principal);

@@ -167,6 +167,67 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         )
         .await
         .unwrap();
+    // A house of the other town imported closed: its closure held back for confirmation.
+    let headers: Vec<String> = [
+        "普查房屋编号",
+        "村（社区）",
+        "房屋地址",
+        "产权人（户主）",
+        "房屋用途",
+        "地上层数",
+        "建筑面积（㎡）",
+        "结构类型",
+        "排查日期",
+        "隐患初判",
+        "隐患类别",
+        "复核日期",
+        "复核结论",
+        "销号日期",
+        "销号依据",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cells: Vec<String> = [
+        "MX-1",
+        OTHER_VILLAGE,
+        "远镇导入房甲",
+        "王五",
+        "其他自建房",
+        "2",
+        "120",
+        "砌体结构(砖混)",
+        "2024-03-20",
+        "存在一定安全隐患",
+        "地基基础",
+        "2024-03-30",
+        "经复核无安全隐患",
+        "2024-04-02",
+        "专业技术人员复核无隐患",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let reference = store.reference();
+    let row = anju_domain::import::read_row(
+        2,
+        &cells,
+        &anju_domain::import::map_headers(&headers).unwrap(),
+        &reference.regions,
+        &reference.dictionaries,
+        store.today(),
+    )
+    .unwrap();
+    drop(reference);
+    let file = anju_store::import::ImportFile {
+        name: "远镇台账.csv".into(),
+        sha256: "ef".repeat(32),
+    };
+    let imported = store
+        .import_batch(&sys, "t", &file, &[row], true)
+        .await
+        .unwrap();
+    assert_eq!(imported.closed, 1);
     let code = h.code.to_string();
     // The object's own data (village names are public reference data, shown in filters).
     let secrets = [
@@ -176,6 +237,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "远镇经办甲".to_string(),
         "远镇问题甲乙丙".to_string(),
         "远镇督办要求甲乙".to_string(),
+        "远镇导入房甲".to_string(),
     ];
 
     let cases: Vec<(&str, Method, String, String)> = vec![
@@ -229,6 +291,10 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/supervision/{}/answer", Method::POST, format!("/supervision/{notice}/answer"), "answer=越权答复测试内容".into()),
         ("/reminders", Method::GET, "/reminders".into(), String::new()),
         ("/reminders/count", Method::GET, "/reminders/count".into(), String::new()),
+        ("/imports/pending", Method::GET, format!("/imports/pending?town={other_town}"), String::new()),
+        ("/imports/pending", Method::POST, "/imports/pending".into(), format!("code={}&decision=confirm&confirm=yes&password={TEST_PASSWORD}", anju_domain::HouseCode::new(&RegionCode::parse("370829").unwrap(), 8))),
+        ("/imports/pending", Method::POST, "/imports/pending".into(), format!("code={}&decision=reject&reason=越权不予确认测试", anju_domain::HouseCode::new(&RegionCode::parse("370829").unwrap(), 8))),
+        ("/imports/cutover", Method::POST, "/imports/cutover".into(), format!("day=2026-01-01&confirm=yes&password={TEST_PASSWORD}")),
         ("/lookback", Method::GET, "/lookback".into(), String::new()),
         ("/lookback/assign", Method::POST, "/lookback/assign".into(), format!("code={code}&reviewer=rv")),
         ("/sector/{}", Method::GET, "/sector/survey.xlsx".into(), String::new()),
@@ -315,6 +381,14 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         }
     }
     assert_eq!(snapshot(store).await, before, "nothing changed");
+    assert_eq!(
+        store
+            .held_back_count(&anju_domain::Scope::All)
+            .await
+            .unwrap(),
+        1,
+        "the other town's imported closure neither confirmed nor rejected"
+    );
 
     // Positive control: the same object cases, run by a county-wide account, answer with the
     // object's own data — so a case that points at nothing (a wrong path, a missing object)
@@ -331,6 +405,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "/supervision/{}",
         "/audit",
         "/audit.csv",
+        "/imports/pending",
     ];
     let mut controlled = 0;
     for (route, method, path, body) in cases.iter().filter(|c| c.1 == Method::GET) {
