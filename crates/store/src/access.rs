@@ -99,6 +99,14 @@ pub fn without_identifiers(mut e: Event) -> Event {
     e
 }
 
+/// The kinds of object other than houses whose out-of-scope attempts are audited.
+#[derive(Clone, Copy)]
+enum Object {
+    Report,
+    Problem,
+    Supervision,
+}
+
 /// A logged-in account's view of the store. Cheap to make per request.
 pub struct Access<'a> {
     pub(crate) store: &'a Store,
@@ -240,6 +248,39 @@ impl Access<'_> {
         Err(StoreError::NotFound)
     }
 
+    /// [`Access::outside_scope`] for a report, problem or supervision notice: an attempt on one
+    /// that exists but lies outside the caller's scope is audited (`refused:scope`) and
+    /// answered like a missing one.
+    async fn unseen<T>(
+        &self,
+        found: Result<T>,
+        action: &str,
+        object: Object,
+        id: i64,
+    ) -> Result<T> {
+        let Err(StoreError::NotFound) = found else {
+            return found;
+        };
+        let (table, prefix) = match object {
+            Object::Report => ("ledger_reports", "report"),
+            Object::Problem => ("problems", "problem"),
+            Object::Supervision => ("supervisions", "supervision"),
+        };
+        // The table is one of three constants: safe to inline.
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = $1");
+        let n: i64 = crate::on_db!(&self.store.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(id).fetch_one(p).await)?;
+        if n > 0 {
+            self.record(&self.entry(
+                action,
+                &format!("{prefix}:{id}"),
+                crate::audit::Outcome::refused("scope"),
+            ))
+            .await?;
+        }
+        Err(StoreError::NotFound)
+    }
+
     /// Records a step as this account (the rules then check the step against the role).
     pub async fn execute(&self, cmd: &Command) -> Result<Event> {
         self.require(Action::Record, cmd.house.as_str()).await?;
@@ -345,7 +386,9 @@ impl Access<'_> {
 
     pub async fn supervision(&self, id: i64) -> Result<crate::supervision::Supervision> {
         self.may_see_supervision()?;
-        self.store.supervision(&self.scope(), id).await
+        let found = self.store.supervision(&self.scope(), id).await;
+        self.unseen(found, "supervision.read", Object::Supervision, id)
+            .await
     }
 
     /// The town's answer to a notice (once).
@@ -357,7 +400,8 @@ impl Access<'_> {
     ) -> Result<()> {
         self.require(Action::AnswerSupervision, &format!("supervision:{id}"))
             .await?;
-        self.store
+        let done = self
+            .store
             .answer_supervision(
                 &self.who.actor(),
                 &self.scope(),
@@ -366,6 +410,8 @@ impl Access<'_> {
                 evidence,
                 self.source,
             )
+            .await;
+        self.unseen(done, "supervision.answer", Object::Supervision, id)
             .await
     }
 
@@ -554,9 +600,28 @@ impl Access<'_> {
         self.require(Action::PrepareReport, new.unit.as_str())
             .await?;
         self.unit_scope(Some(&new.unit))?;
-        self.store
+        let done = self
+            .store
             .prepare_report(&self.who.actor(), &self.scope(), new, self.source)
+            .await;
+        self.rule_refusal(done, "report.prepare", &format!("unit:{}", new.unit))
             .await
+    }
+
+    /// A step a rule refused is audited (`refused:RULE`, with the message) before it is
+    /// answered; nothing else of it was written.
+    async fn rule_refusal<T>(&self, done: Result<T>, action: &str, object: &str) -> Result<T> {
+        if let Err(StoreError::Rule(v)) = &done {
+            let entry = self
+                .entry(
+                    action,
+                    object,
+                    crate::audit::Outcome::refused(v.code.as_str()),
+                )
+                .with_detail(serde_json::json!({ "rule": v.code.as_str(), "message": v.message }));
+            self.record(&entry).await?;
+        }
+        done
     }
 
     pub async fn act_on_report(&self, id: i64, action: &ReportAction) -> Result<ReportStatus> {
@@ -566,9 +631,18 @@ impl Access<'_> {
             ReportAction::Accept | ReportAction::Return { .. } => Action::ReviewReport,
         };
         self.require(needed, &format!("report:{id}")).await?;
-        self.store
+        let done = self
+            .store
             .act_on_report(&self.who.actor(), &self.scope(), id, action, self.source)
-            .await
+            .await;
+        let done = self
+            .rule_refusal(
+                done,
+                crate::reports::audit_action(action),
+                &format!("ledger_report:{id}"),
+            )
+            .await;
+        self.unseen(done, "report.act", Object::Report, id).await
     }
 
     /// A report of a unit within scope.
@@ -577,10 +651,12 @@ impl Access<'_> {
             .await?;
         let r = self.store.report(id).await?;
         // A report holds a whole unit's figures: region accounts only, not a sector's view.
-        match self.unit_scope(Some(&r.unit))? {
-            Scope::All | Scope::Region { .. } => Ok(r),
-            _ => Err(StoreError::NotFound),
-        }
+        let seen = match self.unit_scope(Some(&r.unit)) {
+            Ok(Scope::All | Scope::Region { .. }) => Ok(r),
+            Ok(_) => Err(StoreError::NotFound),
+            Err(e) => Err(e),
+        };
+        self.unseen(seen, "report.read", Object::Report, id).await
     }
 
     /// The reports of a unit within scope (region accounts only), newest first.
@@ -590,6 +666,13 @@ impl Access<'_> {
             Scope::All | Scope::Region { .. } => self.store.reports_of(unit).await,
             _ => Err(StoreError::NotFound),
         }
+    }
+
+    /// The signed report `id` follows and what changed since (see [`Store::report_predecessor`]).
+    pub async fn report_predecessor(&self, id: i64) -> Result<Option<(Report, Vec<CellDiff>)>> {
+        // Scope through the report itself: the predecessor is of the same unit.
+        self.report(id).await?;
+        self.store.report_predecessor(id).await
     }
 
     pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
@@ -721,7 +804,8 @@ impl Access<'_> {
             Action::HandleProblems
         };
         self.require(needed, &format!("problem:{id}")).await?;
-        self.store
+        let done = self
+            .store
             .act_on_problem(
                 &self.who.actor(),
                 &self.scope(),
@@ -731,7 +815,8 @@ impl Access<'_> {
                 evidence,
                 self.source,
             )
-            .await
+            .await;
+        self.unseen(done, "problem.act", Object::Problem, id).await
     }
 
     /// The problems within scope.
@@ -760,7 +845,10 @@ impl Access<'_> {
     ) -> Result<(crate::problems::Problem, Vec<crate::problems::ProblemStep>)> {
         self.require(Action::ReadHouses, &format!("problem:{id}"))
             .await?;
-        let p = self.store.problem(&self.scope(), id).await?;
+        let found = self.store.problem(&self.scope(), id).await;
+        let p = self
+            .unseen(found, "problem.read", Object::Problem, id)
+            .await?;
         let steps = self.store.problem_steps(&self.scope(), id).await?;
         Ok((p, steps))
     }

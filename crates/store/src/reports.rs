@@ -50,6 +50,8 @@ pub struct Report {
     pub scan_sha256: Option<String>,
     /// The scanned copy's file name as uploaded.
     pub scan_name: Option<String>,
+    /// The returned report this one corrects.
+    pub supersedes: Option<i64>,
 }
 
 impl Report {
@@ -91,6 +93,17 @@ pub(crate) fn covers(scope: &Scope, unit: &RegionCode) -> bool {
     }
 }
 
+/// The audit trail's name of a step on a report.
+pub fn audit_action(action: &ReportAction) -> &'static str {
+    match action {
+        ReportAction::Sign => "report.sign",
+        ReportAction::Submit => "report.submit",
+        ReportAction::Accept => "report.accept",
+        ReportAction::Return { .. } => "report.return",
+        ReportAction::AttachScan { .. } => "report.attach_scan",
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -120,6 +133,7 @@ type ReportRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 fn report_of(r: ReportRow) -> Result<Report> {
@@ -137,10 +151,11 @@ fn report_of(r: ReportRow) -> Result<Report> {
         digest: r.10,
         scan_sha256: r.11,
         scan_name: r.12,
+        supersedes: r.13,
     })
 }
 
-const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name FROM ledger_reports WHERE id = $1";
+const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name, supersedes FROM ledger_reports WHERE id = $1";
 
 impl Store {
     /// A town operator (or the county office, for the county) prepares a ledger as of a date.
@@ -179,6 +194,21 @@ impl Store {
                 ));
             }
         }
+        // No quiet way round a signed report: a report dated on or before one already signed
+        // (and not returned) for the same unit and form is refused. A correction goes through
+        // the county office returning the signed one, and the new one superseding it.
+        const LATER: &str = "SELECT id, as_of FROM ledger_reports WHERE unit_code = $1 AND form = $2 AND status IN ('signed', 'submitted', 'accepted') AND as_of >= $3 ORDER BY as_of DESC, id DESC LIMIT 1";
+        let later: Option<(i64, NaiveDate)> = on_db!(&self.db, p => sqlx::query_as(LATER)
+            .bind(unit.as_str()).bind(i32::from(form.number())).bind(as_of).fetch_optional(p).await)?;
+        if let Some((other, day)) = later {
+            return Err(rule(
+                RuleCode::L1,
+                format!(
+                    "第 {other} 号附件{} 台账（截至 {day}）已签字，不能再填报截至 {as_of} 的同一台账；如需更正，请县专班退回第 {other} 号后，重新填报并注明更正该台账",
+                    form.number()
+                ),
+            ));
+        }
         const INSERT: &str = "INSERT INTO ledger_reports (form, unit_code, as_of, status, preparer_id, preparer_name, contact, prepared_at, supersedes) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
         let now = self.now();
@@ -213,7 +243,7 @@ impl Store {
 
     /// The reports of one unit, newest first.
     pub async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
-        const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
+        const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name, supersedes FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
         let rows: Vec<ReportRow> =
             on_db!(&self.db, p => sqlx::query_as(LIST).bind(unit.as_str()).fetch_all(p).await)?;
         rows.into_iter().map(report_of).collect()
@@ -301,13 +331,7 @@ impl Store {
             tx.rollback().await?;
             return Err(rule(RuleCode::V1, "台账已被他人处理，请刷新后重试"));
         }
-        let kind = match action {
-            ReportAction::Sign => "report.sign",
-            ReportAction::Submit => "report.submit",
-            ReportAction::Accept => "report.accept",
-            ReportAction::Return { .. } => "report.return",
-            ReportAction::AttachScan { .. } => "report.attach_scan",
-        };
+        let kind = audit_action(action);
         // The chained audit row carries the digest of the figures acted on: editing a snapshot
         // together with its digest then breaks the chain or disagrees with it.
         let digest = match &frozen {
@@ -325,6 +349,34 @@ impl Store {
     }
 
     /// Per cell, where the frozen snapshot and a fresh computation for the same unit differ.
+    /// The signed report `id` follows: the returned one it corrects, else the latest report of
+    /// the same unit and form signed (submitted or accepted) with an earlier date; with the
+    /// cells that changed from its frozen figures to this one's (none until this is signed).
+    pub async fn report_predecessor(&self, id: i64) -> Result<Option<(Report, Vec<CellDiff>)>> {
+        let report = self.report(id).await?;
+        let before = match report.supersedes {
+            Some(old) => Some(self.report(old).await?),
+            None => {
+                const EARLIER: &str = "SELECT id FROM ledger_reports WHERE unit_code = $1 AND form = $2 AND status IN ('signed', 'submitted', 'accepted') AND as_of < $3 ORDER BY as_of DESC, id DESC LIMIT 1";
+                let other: Option<i64> = on_db!(&self.db, p => sqlx::query_scalar(EARLIER)
+                    .bind(report.unit.as_str()).bind(i32::from(report.form.number())).bind(report.as_of)
+                    .fetch_optional(p).await)?;
+                match other {
+                    Some(o) => Some(self.report(o).await?),
+                    None => None,
+                }
+            }
+        };
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let changes = match (before.frozen()?, report.frozen()?) {
+            (Some(a), Some(b)) => changes(&a.table, &b.table),
+            _ => vec![],
+        };
+        Ok(Some((before, changes)))
+    }
+
     pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
         let report = self.report(id).await?;
         let Some(frozen) = report.frozen()? else {
@@ -333,23 +385,41 @@ impl Store {
         let now = self
             .ledger(report.form, &Scope::Region { code: report.unit }, as_of)
             .await?;
-        let mut diffs = Vec::new();
-        for row in frozen.table.all_rows() {
-            let fresh = now.all_rows().find(|r| r.code == row.code);
-            for (i, f) in row.counts.iter().enumerate() {
-                let n = fresh.map_or(0, |r| r.counts[i]);
-                if n != *f {
-                    diffs.push(CellDiff {
-                        row: row.name.clone(),
-                        column: i,
-                        frozen: *f,
-                        now: n,
-                    });
-                }
+        Ok(changes(&frozen.table, &now))
+    }
+}
+
+/// The cells whose count differs from `a` to `b`, by row (a row missing on one side counts 0).
+fn changes(a: &LedgerTable, b: &LedgerTable) -> Vec<CellDiff> {
+    let mut diffs = Vec::new();
+    for row in a.all_rows() {
+        let other = b.all_rows().find(|r| r.code == row.code);
+        for (i, f) in row.counts.iter().enumerate() {
+            let n = other.map_or(0, |r| r.counts.get(i).copied().unwrap_or(0));
+            if n != *f {
+                diffs.push(CellDiff {
+                    row: row.name.clone(),
+                    column: i,
+                    frozen: *f,
+                    now: n,
+                });
             }
         }
-        Ok(diffs)
     }
+    for row in b
+        .all_rows()
+        .filter(|r| !a.all_rows().any(|x| x.code == r.code))
+    {
+        for (i, n) in row.counts.iter().enumerate().filter(|(_, n)| **n != 0) {
+            diffs.push(CellDiff {
+                row: row.name.clone(),
+                column: i,
+                frozen: 0,
+                now: *n,
+            });
+        }
+    }
+    diffs
 }
 
 fn entry(

@@ -782,3 +782,133 @@ anju_store::both!(
     a_ledger_as_of_a_date_counts_what_had_happened_by_then,
     every_figure_opens_to_the_houses_it_counts,
 );
+
+/// Issue 18 item 4: no quiet way round a signed report. Once 附件2 as of 6-04 is signed, the
+/// same unit's 附件2 as of that day or earlier is refused (naming the signed one); a later one
+/// shows the signed one as its predecessor and, once signed, the cells that moved between the
+/// two (one house registered after the first was signed, surveyed, reviewed no-hazard and
+/// closed: 总量, 非经营性已排查, ①, ② and ⑦ up by one, in its village row and in 合计 — worked by
+/// hand); a correction of a returned report names it.
+async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown(
+    store: &Store,
+) {
+    use anju_domain::report::ReportAction;
+    build(store).await;
+    let town1 = RegionCode::parse("370829101").unwrap();
+    let scope = Scope::Region { code: town1 };
+    let op = actor("t101-jb", anju_domain::Role::TownOperator);
+    let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
+    let county = actor("county", anju_domain::Role::CountyOffice);
+    let new = |day: u32| anju_store::reports::NewReport {
+        form: Form::Attachment2,
+        unit: town1,
+        as_of: NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
+        contact: "0537-1234567".into(),
+        supersedes: None,
+    };
+    let first = store
+        .prepare_report(&op, &scope, &new(4), "test")
+        .await
+        .unwrap();
+    store
+        .act_on_report(&boss, &scope, first, &ReportAction::Sign, "test")
+        .await
+        .unwrap();
+    for day in [4, 3] {
+        let e = store
+            .prepare_report(&op, &scope, &new(day), "test")
+            .await
+            .unwrap_err();
+        let v = e.rule().unwrap();
+        assert_eq!(v.code, anju_domain::RuleCode::L1);
+        assert!(v.message.contains(&format!("第 {first} 号")), "{v}");
+    }
+    // The other form is not held back by it.
+    store
+        .prepare_report(
+            &op,
+            &scope,
+            &anju_store::reports::NewReport {
+                form: Form::Attachment1,
+                ..new(3)
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+
+    // After the first was signed, one house is registered, surveyed, reviewed no-hazard and
+    // closed (its field dates in March): a report as of 6-10 counts it, the signed one did not.
+    let mut late = walk(store, 901, TOWN1_VILLAGE, UsageCategory::Other, P::Await).await;
+    late.ok(
+        &reviewer(),
+        Change::Reviewed {
+            reviewer_names: "孙工".into(),
+            finding: ReviewFinding::NoHazard,
+            opinion: None,
+        },
+    )
+    .await;
+    late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
+        .await;
+    let second = store
+        .prepare_report(&op, &scope, &new(10), "test")
+        .await
+        .unwrap();
+    let (before, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    assert_eq!(before.id, first);
+    assert!(changes.is_empty(), "nothing to compare until it is signed");
+    store
+        .act_on_report(&boss, &scope, second, &ReportAction::Sign, "test")
+        .await
+        .unwrap();
+    let (_, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    let total: Vec<(usize, i64, i64)> = changes
+        .iter()
+        .filter(|d| d.row == "合计")
+        .map(|d| (d.column, d.frozen, d.now))
+        .collect();
+    let cols: Vec<usize> = total.iter().map(|t| t.0).collect();
+    assert_eq!(cols, vec![0, 4, 5, 6, 11]);
+    assert!(total.iter().all(|(_, a, b)| *b == a + 1), "{total:?}");
+    assert_eq!(
+        changes.iter().filter(|d| d.row != "合计").count(),
+        5,
+        "the same five in the village row"
+    );
+
+    // Returned, corrected: the correction names the one it corrects as its predecessor.
+    store
+        .act_on_report(&op, &scope, second, &ReportAction::Submit, "test")
+        .await
+        .unwrap();
+    store
+        .act_on_report(
+            &county,
+            &Scope::All,
+            second,
+            &ReportAction::Return {
+                reason: "②栏与复核记录不符".into(),
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let third = store
+        .prepare_report(
+            &op,
+            &scope,
+            &anju_store::reports::NewReport {
+                supersedes: Some(second),
+                ..new(10)
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let (before, _) = store.report_predecessor(third).await.unwrap().unwrap();
+    assert_eq!(before.id, second);
+    assert_eq!(store.report(third).await.unwrap().supersedes, Some(second));
+}
+
+anju_store::both!(an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown);

@@ -1021,6 +1021,112 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
         .await
         .unwrap();
     assert_eq!(seen.state.version, 1);
+
+    // The other town's report, problem and supervision notice: the same.
+    let sys = Principal::system();
+    let report = store
+        .access(&sys, "t")
+        .prepare_report(&NewReport {
+            form: Form::Attachment2,
+            unit: code(OTHER_TOWN),
+            as_of: NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+            contact: "0537-1".into(),
+            supersedes: None,
+        })
+        .await
+        .unwrap();
+    store
+        .access(&sys, "t")
+        .issue_problems(
+            &anju_store::problems::NewBatch {
+                source: anju_domain::problem::ProblemSource::OnlineInspection,
+                name: "第1批".into(),
+                issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            },
+            &[anju_store::problems::NewProblem {
+                row_no: 2,
+                town: code(OTHER_TOWN),
+                house: Some(h.code.to_string()),
+                category: anju_domain::problem::ProblemCategory::FalseClosure,
+                description: "远镇问题".into(),
+                deadline: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let problem = store
+        .problems(&anju_domain::Scope::All, None)
+        .await
+        .unwrap()[0]
+        .id;
+    let notice = store
+        .supervise(
+            &sys.actor(),
+            &anju_domain::Scope::All,
+            &anju_store::supervision::NewSupervision {
+                town: code(OTHER_TOWN),
+                subject: "远镇督办".into(),
+                body: "远镇督办要求".into(),
+                answer_due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
+            },
+            "t",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(a.report(report).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        a.act_on_report(report, &ReportAction::Submit).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.problem(problem).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.act_on_problem(
+            problem,
+            1,
+            &anju_domain::problem::ProblemAction::Confirm,
+            &[]
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.supervision(notice).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.answer_supervision(notice, "越权答复内容", &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    // By hand: one of each.
+    for action in [
+        "report.read",
+        "report.act",
+        "problem.read",
+        "problem.act",
+        "supervision.read",
+        "supervision.answer",
+    ] {
+        assert_eq!(
+            audited(store, "far", action, "refused:scope").await,
+            1,
+            "{action}"
+        );
+    }
+    // An id that names nothing: not found, not audited.
+    let before = audit_count(store).await;
+    assert!(matches!(
+        a.report(report + 1000).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        a.problem(problem + 1000).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(audit_count(store).await, before);
+
     // A code that names no house: not found, not audited.
     let before = audit_count(store).await;
     let nothing = HouseCode::new(&code(COUNTY), 999_999);

@@ -40,6 +40,8 @@ struct ListPage {
     lines: Vec<Line>,
     may_prepare: bool,
     today: String,
+    /// Returned reports a new one may correct: (id, "第 N 号 附件2 截至 …").
+    returned: Vec<(i64, String)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -78,6 +80,16 @@ pub async fn list(
         demo: state.is_demo().await,
         unit: unit.to_string(),
         unit_name,
+        returned: reports
+            .iter()
+            .filter(|r| r.status == anju_domain::report::ReportStatus::Returned)
+            .map(|r| {
+                (
+                    r.id,
+                    format!("第 {} 号 附件{} 截至 {}", r.id, r.form.number(), r.as_of),
+                )
+            })
+            .collect(),
         lines: reports
             .into_iter()
             .map(|r| Line {
@@ -101,6 +113,9 @@ pub struct PrepareForm {
     form: u8,
     as_of: String,
     contact: String,
+    /// The returned report this one corrects (explicit, chosen from the list).
+    #[serde(default)]
+    supersedes: String,
 }
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
@@ -124,7 +139,13 @@ pub async fn prepare(
         unit,
         as_of,
         contact: f.contact.trim().to_string(),
-        supersedes: None,
+        supersedes: match f.supersedes.trim() {
+            "" => None,
+            s => Some(
+                s.parse()
+                    .map_err(|_| PageError::refused("所更正的台账编号无效"))?,
+            ),
+        },
     };
     let id = caller
         .access(&state.store)
@@ -179,6 +200,20 @@ struct ReportPage {
     /// The scanned signed-and-stamped copy (name), if uploaded.
     scan: Option<String>,
     may_scan: bool,
+    /// The signed report this one follows: (id, as of, status, "corrects it"), and the cells
+    /// that changed from its frozen figures to this one's.
+    predecessor: Option<(i64, String, String, bool)>,
+    changes: Vec<DiffLine>,
+}
+
+/// A changed cell as the page lists it.
+fn line(d: anju_store::reports::CellDiff, headings: &[&'static str]) -> DiffLine {
+    DiffLine {
+        heading: headings.get(d.column).copied().unwrap_or("").to_string(),
+        row: d.row,
+        frozen: d.frozen,
+        now: d.now,
+    }
 }
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
@@ -211,6 +246,7 @@ async fn report_page(
     } else {
         vec![]
     };
+    let predecessor = access.report_predecessor(id).await.not_found_as(REPORT)?;
     let counts_headings: Vec<&'static str> = {
         let empty = anju_domain::ledger::LedgerRow::empty("", "", r.form);
         empty
@@ -299,17 +335,25 @@ async fn report_page(
         rows,
         diffs: diffs
             .into_iter()
-            .map(|d| DiffLine {
-                heading: counts_headings
-                    .get(d.column)
-                    .copied()
-                    .unwrap_or("")
-                    .to_string(),
-                row: d.row,
-                frozen: d.frozen,
-                now: d.now,
-            })
+            .map(|d| line(d, &counts_headings))
             .collect(),
+        changes: predecessor
+            .as_ref()
+            .map(|(_, c)| {
+                c.iter()
+                    .cloned()
+                    .map(|d| line(d, &counts_headings))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        predecessor: predecessor.map(|(p, _)| {
+            (
+                p.id,
+                p.as_of.to_string(),
+                p.status.label().to_string(),
+                r.supersedes == Some(p.id),
+            )
+        }),
         actions,
         may_return: r.status == S::Submitted && role_may(Action::ReviewReport),
         return_statement: statement("确认退回"),

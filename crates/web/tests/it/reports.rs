@@ -138,6 +138,31 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
             && html.contains("当前数据与签字时一致"),
         "{html}"
     );
+    // No quiet way round it: the same ledger as of an earlier day is refused, naming it, and
+    // the refusal is audited.
+    let res = app
+        .post_form(
+            "/reports",
+            &op,
+            &[
+                ("unit", town),
+                ("form", "2"),
+                ("as_of", "2024-06-01"),
+                ("contact", "0537-6812345"),
+            ],
+        )
+        .await;
+    assert_ne!(res.status, StatusCode::SEE_OTHER);
+    assert!(
+        res.text()
+            .contains(&format!("第 {id} 号附件2 台账（截至 2024-06-30）已签字")),
+        "{}",
+        res.text()
+    );
+    let refused: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'report.prepare' AND outcome = 'refused:L1' AND actor_id = 'op'").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(refused, 1);
     // A house surveyed later, back-dated before the report date, shows as a difference.
     let mut h2 = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     h2.ok(&clerk(), survey(Judgement::NoHazard)).await;
@@ -237,6 +262,27 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     assert!(html.contains("已退回") && html.contains("数字与村级台账不符"));
     let list = app.get(&format!("/reports?unit={town}"), &op).await.text();
     assert!(list.contains(&format!("/reports/{id}")));
+    // The correction names the returned report it corrects, and its page shows it.
+    assert!(list.contains("更正已退回的台账"), "{list}");
+    let res = app
+        .post_form(
+            "/reports",
+            &op,
+            &[
+                ("unit", town),
+                ("form", "2"),
+                ("as_of", "2024-06-30"),
+                ("contact", "0537-6812345"),
+                ("supersedes", id.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let correction = app.get(res.location(), &co).await.text();
+    assert!(
+        correction.contains("本台账更正的台账") && correction.contains(&format!("第 {id} 号")),
+        "{correction}"
+    );
     // Another town's clerk sees neither the list nor the report.
     assert_eq!(
         app.get(&location, &other).await.status,
@@ -247,7 +293,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     // Every step taken in the browser is audited as coming from the web, each carrying the
     // digest of the figures acted on from the signature on.
     let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
-        "SELECT action, source, detail FROM audit_log WHERE action LIKE 'report.%' ORDER BY id")
+        "SELECT action, source, detail FROM audit_log WHERE action LIKE 'report.%' AND outcome = 'ok' AND object = $1 ORDER BY id").bind(format!("ledger_report:{id}"))
         .fetch_all(p).await)
     .unwrap();
     let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
