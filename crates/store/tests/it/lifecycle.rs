@@ -102,6 +102,27 @@ async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store)
     .await;
     let c = l.cmd(close(ClosureBasis::ReviewNoHazard));
     l.refused(&principal(), c, RuleCode::R2).await;
+    // B1: no way down without someone else's professional basis — a hazard judgement is never
+    // corrected to "no hazard" (out of ①), and the appraiser who graded C cannot lower it alone
+    // (out of ⑤); a second appraiser can.
+    let mut d = House::register(store, 3, VILLAGE, UsageCategory::Other).await;
+    d.ok(&clerk(), survey(Judgement::Hazard)).await;
+    let down = d.cmd(Change::Reclassified {
+        judgement: Some(Judgement::NoHazard),
+        risk_level: None,
+        grade: None,
+    });
+    d.refused(&clerk(), down, RuleCode::B1).await;
+    d.ok(&appraiser(), appraise(Grade::C)).await;
+    let to_b = Change::Reclassified {
+        judgement: None,
+        risk_level: None,
+        grade: Some(Grade::B),
+    };
+    let c = d.cmd(to_b.clone());
+    d.refused(&appraiser(), c, RuleCode::B1).await;
+    d.ok(&actor("second-appraiser", Role::Appraiser), to_b)
+        .await;
     assert!(
         store
             .verify_projection(&Scope::All)

@@ -1059,6 +1059,7 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
         ("settings", "/admin/settings".to_string()),
         ("regions", "/admin/regions".to_string()),
         ("audit", "/audit?actor=walk-clerk".to_string()),
+        ("imports-pending", "/imports/pending".to_string()),
     ];
     for (user, pages) in [
         ("walk-clerk", &clerk_pages[..]),
