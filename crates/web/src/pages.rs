@@ -679,6 +679,61 @@ impl Pager {
     }
 }
 
+/// A list's town filter and page, as its query string or its bulk form carries them.
+#[derive(serde::Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct TownPage {
+    pub town: String,
+    pub page: String,
+    pub size: String,
+}
+
+impl TownPage {
+    /// The same filter and page, as a query string to redirect back to.
+    pub fn query(&self) -> String {
+        serde_urlencoded::to_string([
+            ("town", &self.town),
+            ("page", &self.page),
+            ("size", &self.size),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+/// A bulk form posted as name/value pairs, `code` repeated for each ticked house.
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    /// The value of `name`, trimmed; empty when absent.
+    pub fn value(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(String::new(), |(_, v)| v.trim().to_string())
+    }
+
+    /// The list's filter and page the form came from.
+    pub fn town_page(&self) -> TownPage {
+        TownPage {
+            town: self.value("town"),
+            page: self.value("page"),
+            size: self.value("size"),
+        }
+    }
+
+    /// The ticked houses; an unreadable code is answered like a missing house.
+    pub fn codes(&self) -> Result<Vec<anju_domain::HouseCode>, crate::error::PageError> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == "code")
+            .map(|(_, v)| {
+                anju_domain::HouseCode::parse(v.trim())
+                    .map_err(|_| crate::error::PageError::not_found("该房屋不存在或不在您的辖区内"))
+            })
+            .collect()
+    }
+}
+
 /// A page size from a query: one of [`PAGE_SIZES`], else `default`.
 pub fn page_size(asked: &str, default: u64) -> u64 {
     asked

@@ -495,19 +495,10 @@ struct LookBackPage {
     pager: crate::pages::Pager,
 }
 
-/// The look-back list's filter and page.
-#[derive(Deserialize, Default, Clone)]
-#[serde(default)]
-pub struct LookBackQuery {
-    town: String,
-    page: String,
-    size: String,
-}
-
 async fn lookback_page(
     state: &AppState,
     caller: &Caller,
-    q: &LookBackQuery,
+    q: &crate::pages::TownPage,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
@@ -597,7 +588,7 @@ async fn lookback_page(
 pub async fn lookback(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<LookBackQuery>,
+    Query(q): Query<crate::pages::TownPage>,
 ) -> PageResult {
     lookback_page(&state, &caller, &q, None, StatusCode::OK).await
 }
@@ -610,25 +601,10 @@ pub async fn assign(
     caller: Caller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or(String::new(), |(_, v)| v.trim().to_string())
-    };
-    let q = LookBackQuery {
-        town: value("town"),
-        page: value("page"),
-        size: value("size"),
-    };
-    let reviewer = value("reviewer");
-    let mut codes = vec![];
-    for (_, v) in pairs.iter().filter(|(k, _)| k == "code") {
-        let Ok(code) = anju_domain::HouseCode::parse(v.trim()) else {
-            return Err(PageError::not_found("该房屋不存在或不在您的辖区内"));
-        };
-        codes.push(code);
-    }
+    let pairs = crate::pages::Pairs(pairs);
+    let q = pairs.town_page();
+    let reviewer = pairs.value("reviewer");
+    let codes = pairs.codes()?;
     let access = caller.access(&state.store);
     match access.assign_many(&codes, &reviewer).await {
         Err(StoreError::Denied(m) | StoreError::Invalid(m))
@@ -639,11 +615,8 @@ pub async fn assign(
         }
         r => r?,
     }
-    let back =
-        serde_urlencoded::to_string([("town", &q.town), ("page", &q.page), ("size", &q.size)])
-            .unwrap_or_default();
     Ok(crate::flash::redirect_with(
-        &format!("/lookback?{back}"),
+        &format!("/lookback?{}", q.query()),
         &format!("已分派 {} 栋", codes.len()),
     ))
 }

@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Chrome, Pairs, TownPage, chrome, render};
 use crate::problems::town_name;
 use crate::session::Caller;
 use anju_domain::RegionCode;
@@ -15,7 +15,6 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use serde::Deserialize;
 
 pub struct HeldLine {
     pub code: String,
@@ -43,14 +42,6 @@ struct PendingPage {
     today: String,
 }
 
-#[derive(Deserialize, Default, Clone)]
-#[serde(default)]
-pub struct PendingQuery {
-    town: String,
-    page: String,
-    size: String,
-}
-
 fn parse_town(t: &str) -> Result<Option<RegionCode>, PageError> {
     Some(t.trim())
         .filter(|t| !t.is_empty())
@@ -61,7 +52,7 @@ fn parse_town(t: &str) -> Result<Option<RegionCode>, PageError> {
 async fn pending_page(
     state: &AppState,
     caller: &Caller,
-    q: &PendingQuery,
+    q: &TownPage,
     error: Option<String>,
     status: StatusCode,
 ) -> PageResult {
@@ -135,7 +126,7 @@ async fn pending_page(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<PendingQuery>,
+    Query(q): Query<TownPage>,
 ) -> PageResult {
     pending_page(&state, &caller, &q, None, StatusCode::OK).await
 }
@@ -192,24 +183,10 @@ pub async fn decide(
     caller: Caller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or(String::new(), |(_, v)| v.trim().to_string())
-    };
-    let q = PendingQuery {
-        town: value("town"),
-        page: value("page"),
-        size: value("size"),
-    };
-    let mut codes = vec![];
-    for (_, v) in pairs.iter().filter(|(k, _)| k == "code") {
-        let Ok(code) = anju_domain::HouseCode::parse(v.trim()) else {
-            return Err(PageError::not_found("该房屋不存在或不在您的辖区内"));
-        };
-        codes.push(code);
-    }
+    let pairs = Pairs(pairs);
+    let value = |k: &str| pairs.value(k);
+    let q = pairs.town_page();
+    let codes = pairs.codes()?;
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     if !caller.principal().may(Action::ConfirmImports) {
         // The store refuses and audits it.
@@ -249,11 +226,8 @@ pub async fn decide(
         // Nothing done is answered as a refusal, with the reasons.
         return pending_page(&state, &caller, &q, Some(said(verb, &d)), unprocessable).await;
     }
-    let back =
-        serde_urlencoded::to_string([("town", &q.town), ("page", &q.page), ("size", &q.size)])
-            .unwrap_or_default();
     Ok(crate::flash::redirect_with(
-        &format!("/imports/pending?{back}"),
+        &format!("/imports/pending?{}", q.query()),
         &said(verb, &d),
     ))
 }
@@ -265,13 +239,9 @@ pub async fn cut_over(
     caller: Caller,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or(String::new(), |(_, v)| v.trim().to_string())
-    };
-    let q = PendingQuery::default();
+    let pairs = Pairs(pairs);
+    let value = |k: &str| pairs.value(k);
+    let q = TownPage::default();
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let Ok(day) = NaiveDate::parse_from_str(&value("day"), "%Y-%m-%d") else {
         if !caller.principal().may(Action::CutOverImports) {
