@@ -9,8 +9,9 @@
 //! registration holds ID and phone numbers).
 
 use crate::AppState;
+use crate::session::append_cookie;
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -45,21 +46,12 @@ fn dir(state: &AppState) -> PathBuf {
     state.evidence.root().join("drafts")
 }
 
-fn cookie_header(name: &str, value: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
-    if secure {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).ok()
-}
-
 /// Sends the browser to the login page, and back to `path` after it.
 pub fn to_login_then(path: &str, secure: bool) -> Response {
     let mut res = Redirect::to("/login").into_response();
-    if let Some(p) = local_path(path)
-        && let Some(v) = cookie_header(RETURN_COOKIE, &crate::flash::encode(p), 3600, secure)
-    {
-        res.headers_mut().append(header::SET_COOKIE, v);
+    if let Some(p) = local_path(path) {
+        let value = crate::flash::encode(p);
+        append_cookie(&mut res, RETURN_COOKIE, &value, Some(3600), secure);
     }
     res
 }
@@ -77,9 +69,8 @@ pub async fn keep(
     let mut res = to_login_then(path, secure);
     match store(state, path, content_type, body, limit).await {
         Ok(id) => {
-            if let Some(v) = cookie_header(DRAFT_COOKIE, &id, MAX_AGE.as_secs(), secure) {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
+            let max_age = MAX_AGE.as_secs() as i64;
+            append_cookie(&mut res, DRAFT_COOKIE, &id, Some(max_age), secure);
         }
         Err(e) => tracing::warn!(error = %e, "a form sent after its session expired was not kept"),
     }
@@ -175,9 +166,7 @@ pub async fn take(state: &AppState, headers: &HeaderMap, path: &str) -> Option<(
 
 /// Clears the kept-form cookie on a response.
 pub fn forget(res: &mut Response, secure: bool) {
-    if let Some(v) = cookie_header(DRAFT_COOKIE, "", 0, secure) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    append_cookie(res, DRAFT_COOKIE, "", Some(0), secure);
 }
 
 /// Where to go after logging in, if the browser was sent to the login page from somewhere.
@@ -189,9 +178,7 @@ pub fn return_to(headers: &HeaderMap) -> Option<String> {
 
 /// Clears the return cookie.
 pub fn forget_return(res: &mut Response, secure: bool) {
-    if let Some(v) = cookie_header(RETURN_COOKIE, "", 0, secure) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    append_cookie(res, RETURN_COOKIE, "", Some(0), secure);
 }
 
 /// Whether this browser has a kept form waiting.

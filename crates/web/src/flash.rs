@@ -2,8 +2,8 @@
 //! [`redirect_with`] — a 303 carrying the message in a short-lived cookie — and the next page
 //! rendered shows it once (the page chrome reads [`current`]) and clears the cookie.
 
+use crate::session::append_cookie;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -30,13 +30,8 @@ pub fn current() -> Option<String> {
 pub fn redirect_with(to: &str, message: &str) -> Response {
     let mut res = Redirect::to(to).into_response();
     let value: String = message.chars().take(MAX_CHARS).collect();
-    let cookie = format!(
-        "{FLASH_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60",
-        encode(&value)
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    // Not marked Secure (as before): it carries no secret and lives a minute.
+    append_cookie(&mut res, FLASH_COOKIE, &encode(&value), Some(60), false);
     res
 }
 
@@ -50,10 +45,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut res = PATH.scope(path, FLASH.scope(message, next.run(req))).await;
     if pending && !res.status().is_redirection() {
-        res.headers_mut().append(
-            header::SET_COOKIE,
-            HeaderValue::from_static("anju_flash=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        );
+        append_cookie(&mut res, FLASH_COOKIE, "", Some(0), false);
     }
     res
 }

@@ -3,14 +3,14 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::session::{
-    AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, set_cookie,
+    AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
 };
 use anju_store::vault::random_bytes;
 use anju_store::{AuthError, StoreError};
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Form, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -194,14 +194,13 @@ async fn login_page(
         notice,
     };
     let mut res = render(&page, status);
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+    append_cookie(
+        &mut res,
         LOGIN_CSRF_COOKIE,
         &csrf,
         Some(3600),
         state.options.secure_cookies,
-    )) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    );
     res
 }
 
@@ -247,14 +246,8 @@ pub async fn login(
             if back.is_some() && !ok.session.must_change_password {
                 crate::drafts::forget_return(&mut res, secure);
             }
-            for c in [
-                set_cookie(SESSION_COOKIE, &ok.token, None, secure),
-                set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), secure),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
+            append_cookie(&mut res, SESSION_COOKIE, &ok.token, None, secure);
+            append_cookie(&mut res, LOGIN_CSRF_COOKIE, "", Some(0), secure);
             Ok(res)
         }
         // Not a refusal: a server error, not the form again.
@@ -280,14 +273,13 @@ pub async fn logout(
         state.store.logout(&t, &source.0).await?;
     }
     let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+    append_cookie(
+        &mut res,
         SESSION_COOKIE,
         "",
         Some(0),
         state.options.secure_cookies,
-    )) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
+    );
     Ok(res)
 }
 

@@ -11,9 +11,11 @@ use anju_store::audit::AuditEntry;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::time::Duration;
+use cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
@@ -30,27 +32,44 @@ pub struct Source(pub String);
 #[derive(Debug, Clone)]
 pub struct Token(pub String);
 
+/// The value of cookie `name` as the request's `Cookie` headers send it (the first one of
+/// that name), not decoded.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Max-Age when given (0 clears it),
+/// Secure when configured. Every cookie Anju sets is one of these.
 pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    let mut c = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure);
     if let Some(a) = max_age {
-        c.push_str(&format!("; Max-Age={a}"));
+        c = c.max_age(Duration::seconds(a));
     }
-    if secure {
-        c.push_str("; Secure");
+    c.build().to_string()
+}
+
+/// Adds [`set_cookie`]'s header to a response.
+pub fn append_cookie(
+    res: &mut Response,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    secure: bool,
+) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(name, value, max_age, secure)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
-    c
 }
 
 /// Compares two secrets in time independent of where they first differ.
@@ -399,5 +418,107 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Source>()
             .map_or_else(|| "unknown".to_string(), |s| s.0.clone());
         Ok(Caller { session, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The attributes of a `Set-Cookie` value, order aside (it carries no meaning).
+    fn attributes(set_cookie: &str) -> Vec<&str> {
+        let mut a: Vec<&str> = set_cookie.split("; ").collect();
+        a.sort_unstable();
+        a
+    }
+
+    #[test]
+    fn set_cookie_keeps_every_attribute() {
+        assert_eq!(
+            attributes(&set_cookie(SESSION_COOKIE, "tok+/=", None, false)),
+            ["HttpOnly", "Path=/", "SameSite=Lax", "anju_session=tok+/="]
+        );
+        assert_eq!(
+            attributes(&set_cookie(SESSION_COOKIE, "tok", None, true)),
+            [
+                "HttpOnly",
+                "Path=/",
+                "SameSite=Lax",
+                "Secure",
+                "anju_session=tok"
+            ]
+        );
+        assert_eq!(
+            attributes(&set_cookie(LOGIN_CSRF_COOKIE, "c", Some(3600), false)),
+            [
+                "HttpOnly",
+                "Max-Age=3600",
+                "Path=/",
+                "SameSite=Lax",
+                "anju_login_csrf=c"
+            ]
+        );
+        assert_eq!(
+            attributes(&set_cookie(LOGIN_CSRF_COOKIE, "", Some(0), true)),
+            [
+                "HttpOnly",
+                "Max-Age=0",
+                "Path=/",
+                "SameSite=Lax",
+                "Secure",
+                "anju_login_csrf="
+            ]
+        );
+        // The pair comes first, where browsers and the tests look for it.
+        assert!(set_cookie("anju_flash", "%E5", Some(60), false).starts_with("anju_flash=%E5; "));
+        let mut res = Response::new(Body::empty());
+        append_cookie(&mut res, "a", "1", Some(60), true);
+        append_cookie(&mut res, "b", "", Some(0), false);
+        let set: Vec<_> = res.headers().get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(set.len(), 2);
+        assert_eq!(
+            attributes(set[0].to_str().unwrap()),
+            [
+                "HttpOnly",
+                "Max-Age=60",
+                "Path=/",
+                "SameSite=Lax",
+                "Secure",
+                "a=1"
+            ]
+        );
+        assert_eq!(
+            attributes(set[1].to_str().unwrap()),
+            ["HttpOnly", "Max-Age=0", "Path=/", "SameSite=Lax", "b="]
+        );
+    }
+
+    #[test]
+    fn cookie_reads_the_named_value_from_every_cookie_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(cookie(&h, SESSION_COOKIE), None);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1;  junk ; anju_flash=%E5%B7"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("anju_session=tok+/=; anju_session=second; empty="),
+        );
+        assert_eq!(cookie(&h, "a").as_deref(), Some("1"));
+        assert_eq!(
+            cookie(&h, "anju_flash").as_deref(),
+            Some("%E5%B7"),
+            "not decoded"
+        );
+        assert_eq!(
+            cookie(&h, SESSION_COOKIE).as_deref(),
+            Some("tok+/="),
+            "the first"
+        );
+        assert_eq!(cookie(&h, "empty").as_deref(), Some(""));
+        assert_eq!(cookie(&h, "junk"), None, "no '=': no cookie");
+        assert_eq!(cookie(&h, "anju"), None, "whole names only");
+        assert_eq!(cookie(&h, "A"), None, "names are case-sensitive");
     }
 }
