@@ -322,7 +322,7 @@ impl<'a> House<'a> {
             .store
             .execute(&Scope::All, who, &cmd, "test")
             .await
-            .unwrap_or_else(|e| panic!("refused: {e}"));
+            .unwrap_or_else(|e| panic!("refused: {e} ({e:?})"));
         self.version = e.seq;
         self.day += Duration::days(1);
     }
