@@ -2,7 +2,7 @@
 //! self-signed certificate made here, the real binary serving it, a client that trusts it.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +56,10 @@ async fn exchange(stream: &mut (impl AsyncReadExt + AsyncWriteExt + Unpin), path
     String::from_utf8_lossy(&got).into_owned()
 }
 
-async fn https_get(port: u16, trusted: &CertificateDer<'static>, path: &str) -> String {
+async fn https_connect(
+    port: u16,
+    trusted: &CertificateDer<'static>,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(trusted.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -68,11 +71,23 @@ async fn https_get(port: u16, trusted: &CertificateDer<'static>, path: &str) -> 
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .expect("TLS handshake with the trusted certificate");
-    exchange(&mut tls, path).await
+        .expect("TLS handshake with the trusted certificate")
+}
+
+async fn https_get(port: u16, trusted: &CertificateDer<'static>, path: &str) -> String {
+    exchange(&mut https_connect(port, trusted).await, path).await
+}
+
+/// A self-signed certificate for localhost in `dir`: its file names and the certificate.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf, CertificateDer<'static>) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("证书.pem"), dir.join("私钥.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key, made.cert.der().clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,14 +104,10 @@ async fn serve_speaks_https_with_the_given_certificate_and_refuses_bad_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.path().join("证书.pem"), dir.path().join("私钥.pem"));
-    std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let (cert, key, trusted) = certificate(dir.path());
     let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
 
     let (_server, port) = start(&data, &["--tls-cert", c, "--tls-key", k]);
-    let trusted = made.cert.der().clone();
     let health = https_get(port, &trusted, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("ok"), "{health}");
@@ -160,5 +171,70 @@ async fn serve_speaks_https_with_the_given_certificate_and_refuses_bad_flags() {
     assert!(
         err.contains("不匹配") && err.contains("别的私钥.pem"),
         "{err}"
+    );
+}
+
+/// Over TLS the server keeps its limits: a client that never finishes its handshake is let go
+/// after the header-read limit, and shutdown lets a request in flight finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_keeps_the_header_limit_and_graceful_shutdown() {
+    use anju::serve::{ServerLimits, run_tls_server, tls_acceptor};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, trusted) = certificate(dir.path());
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = ServerLimits {
+        header_read: Duration::from_secs(1),
+        ..ServerLimits::default()
+    };
+    let server = tokio::spawn(run_tls_server(
+        listener,
+        app,
+        limits,
+        tls_acceptor(&cert, &key).unwrap(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Connected, and silent: closed within the limit (plus slack), not held.
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut got)).await;
+    assert!(closed.is_ok(), "a silent client's connection stays open");
+
+    let mut tls = https_connect(port, &trusted).await;
+    tls.write_all(b"GET /slow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("done"),
+        "{text}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server returned after its last request")
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "no new connections after shutdown"
     );
 }
