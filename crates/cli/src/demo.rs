@@ -311,6 +311,10 @@ async fn reset(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
+    if args.serve {
+        // Unusable --tls-cert/--tls-key are said before minutes of generating.
+        args.serve_args.tls()?;
+    }
     if args.reset {
         reset(config).await?;
     }

@@ -53,3 +53,39 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   arm();
 });
+
+// 「获取当前位置」 beside 经度/纬度: fills them from the device's position (browsers give it only
+// over HTTPS or on localhost) and says how accurate it is. The record has no accuracy field, so
+// the accuracy is only shown. A refusal or a timeout leaves the fields as they were.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("button[data-locate]").forEach(function (button) {
+    var ids = button.dataset.locate.split(" ");
+    var lon = document.getElementById(ids[0]);
+    var lat = document.getElementById(ids[1]);
+    var status = button.parentNode.querySelector("[data-locate-status]");
+    if (!lon || !lat || !status) { return; }
+    if (!window.isSecureContext || !navigator.geolocation) {
+      button.disabled = true;
+      status.textContent = "需通过 HTTPS 访问才能获取位置";
+      return;
+    }
+    button.disabled = false;
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      status.textContent = "正在获取位置……";
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        lon.value = pos.coords.longitude.toFixed(6);
+        lat.value = pos.coords.latitude.toFixed(6);
+        status.textContent = "已填入当前位置，精度约 " + Math.round(pos.coords.accuracy) + " 米";
+        button.disabled = false;
+      }, function (err) {
+        var why = "无法获取位置，请稍后重试或手工填写";
+        if (err.code === 1) { why = "未获得定位权限：请在浏览器设置中允许本网站获取位置，或手工填写"; }
+        else if (err.code === 2) { why = "暂时无法确定位置（请到室外或开启定位服务后重试），或手工填写"; }
+        else if (err.code === 3) { why = "获取位置超时，请稍后重试或手工填写"; }
+        status.textContent = why;
+        button.disabled = false;
+      }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
+    });
+  });
+});

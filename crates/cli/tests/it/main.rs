@@ -7,3 +7,4 @@ mod demo;
 mod roundtrip;
 mod security;
 mod server;
+mod tls;

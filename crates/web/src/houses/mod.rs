@@ -522,6 +522,13 @@ async fn house_page(
                     .unwrap_or_else(|| r.village.to_string()),
             ),
             f("地址", r.address.clone()),
+            f(
+                "经纬度",
+                match (r.longitude, r.latitude) {
+                    (Some(lon), Some(lat)) => format!("东经 {lon:.6}°，北纬 {lat:.6}°"),
+                    _ => String::new(),
+                },
+            ),
             f("归集平台编号", r.platform_code.clone().unwrap_or_default()),
             f("普查编号", r.census_id.clone().unwrap_or_default()),
             f("用途", r.usage.label()),

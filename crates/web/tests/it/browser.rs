@@ -57,21 +57,59 @@ async fn start_driver() -> (Driver, u16) {
 }
 
 async fn browser(port: u16, width: u32, height: u32) -> Client {
+    browser_with(port, width, height, &[]).await
+}
+
+/// [`browser`] with more Chromium switches.
+async fn browser_with(port: u16, width: u32, height: u32, extra: &[&str]) -> Client {
     let mut caps = serde_json::Map::new();
     let chrome = std::env::var("ANJU_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        format!("--window-size={width},{height}"),
+        "--lang=zh-CN".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chrome,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     format!("--window-size={width},{height}"), "--lang=zh-CN"]
-        }),
+        serde_json::json!({ "binary": chrome, "args": args }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a Chromium session")
+}
+
+/// A Chrome DevTools Protocol command, sent through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.0, "params": self.1 });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn cdp(c: &Client, cmd: &'static str, params: serde_json::Value) {
+    c.issue_cmd(Cdp(cmd, params))
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
 }
 
 async fn serve(store: &Store) -> SocketAddr {
@@ -1117,5 +1155,121 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
         "{csv}"
     );
     assert_eq!(csv.lines().count(), 3, "a header and two logins: {csv}");
+    c.close().await.unwrap();
+}
+
+/// Clicks 「获取当前位置」 and waits for its note to say `part`: the note.
+async fn locate(c: &Client, part: &str) -> String {
+    c.find(Locator::Css("button[data-locate]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = c.find(Locator::Css("[data-locate-status]")).await.unwrap();
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = status.text().await.unwrap();
+        if said.contains(part) {
+            return said;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(c, "failed-locate").await;
+    panic!("the location note never said {part}: {said}");
+}
+
+async fn value(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// 「获取当前位置」 in Chromium with a position set through DevTools: it fills 经度/纬度 and says the
+/// accuracy; refused, it says so and leaves the fields as they were; on an origin that is not
+/// secure (plain HTTP to a name other than localhost) it is disabled and says HTTPS is needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_location_button_fills_the_coordinates_and_needs_https() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    let store = &db.store;
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    account(store, "clerk", Role::TownOperator, "370829101").await;
+    let addr = serve(store).await;
+    // http://127.0.0.1 is a secure context; http://anju.test (the same server) is not.
+    let base = format!("http://{addr}");
+    let plain = format!("http://anju.test:{}", addr.port());
+    let (_driver, port) = start_driver().await;
+    let c = browser_with(
+        port,
+        360,
+        780,
+        &["--host-resolver-rules=MAP anju.test 127.0.0.1"],
+    )
+    .await;
+    cdp(
+        &c,
+        "Browser.grantPermissions",
+        serde_json::json!({ "origin": base, "permissions": ["geolocation"] }),
+    )
+    .await;
+    cdp(
+        &c,
+        "Emulation.setGeolocationOverride",
+        serde_json::json!({ "latitude": 35.412345, "longitude": 116.345678, "accuracy": 12.4 }),
+    )
+    .await;
+
+    log_in(&c, &base, "clerk").await;
+    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    assert_eq!(value(&c, "f-longitude").await, "");
+    let said = locate(&c, "精度约").await;
+    assert!(said.contains("精度约 12 米"), "{said}");
+    assert_eq!(value(&c, "f-longitude").await, "116.345678");
+    assert_eq!(value(&c, "f-latitude").await, "35.412345");
+    shot(&c, "phone-locate").await;
+
+    // Refused: the correction form keeps the recorded coordinates.
+    cdp(
+        &c,
+        "Browser.setPermission",
+        serde_json::json!({ "origin": base, "permission": { "name": "geolocation" }, "setting": "denied" }),
+    )
+    .await;
+    c.goto(&format!("{base}/houses/{}/correct", h.code))
+        .await
+        .unwrap();
+    locate(&c, "未获得定位权限").await;
+    assert_eq!(value(&c, "f-longitude").await, "116.340000");
+    assert_eq!(value(&c, "f-latitude").await, "35.410000");
+
+    // Not a secure context: disabled, with the reason.
+    log_in(&c, &plain, "clerk").await;
+    c.goto(&format!("{plain}/houses/new")).await.unwrap();
+    let button = c.find(Locator::Css("button[data-locate]")).await.unwrap();
+    assert!(!button.is_enabled().await.unwrap());
+    let note = c
+        .find(Locator::Css("[data-locate-status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(note, "需通过 HTTPS 访问才能获取位置");
+    c.execute(
+        "document.querySelector('button[data-locate]').scrollIntoView({block: 'center'})",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "phone-locate-http").await;
     c.close().await.unwrap();
 }

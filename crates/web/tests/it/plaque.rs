@@ -35,6 +35,8 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     let res = app.get(&format!("/houses/{code}"), &jb).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.text().contains(&format!("/houses/{code}/qr.svg")));
+    // The house page shows where the house is; the public page below must not.
+    assert!(res.text().contains("东经 116.340000°，北纬 35.410000°"));
     let res = app.get(&format!("/houses/{code}/qr.svg"), &jb).await;
     let svg = res.text();
     assert_eq!(res.status, StatusCode::OK);
@@ -63,6 +65,11 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         people.owner_id.as_ref().unwrap().as_str().to_string(),
         people.owner_phone.as_ref().unwrap().as_str().to_string(),
         "示例村一组1号".to_string(),
+        // The coordinates lead to the door as well as the address does.
+        "116.34".to_string(),
+        "35.41".to_string(),
+        "经纬度".to_string(),
+        "东经".to_string(),
     ] {
         assert!(!public.contains(&secret), "the public page shows {secret}");
     }

@@ -290,6 +290,57 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
     assert!(house.state.closure.is_none(), "never counted as closed");
 }
 
+/// 「获取当前位置」 sits beside 经度/纬度 on the registration and correction forms, driven by the
+/// static script (no inline script), and the house page shows the coordinates it recorded.
+async fn the_record_forms_offer_the_current_location_and_the_house_page_shows_it(store: &Store) {
+    with_villages(store).await;
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let app = TestApp::new(store);
+    let clerk = app.user("loc-clerk", Role::TownOperator, TOWN).await;
+    for path in ["/houses/new".to_string(), format!("/houses/{code}/correct")] {
+        let res = app.get(&path, &clerk).await;
+        let html = res.text();
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        let button = html
+            .find("data-locate=\"f-longitude f-latitude\"")
+            .unwrap_or_else(|| panic!("{path}: no location button"));
+        assert!(html.contains(">获取当前位置</button>"), "{path}");
+        // Right after the two fields it fills.
+        let (lon, lat) = (
+            html.find("id=\"f-longitude\"").unwrap(),
+            html.find("id=\"f-latitude\"").unwrap(),
+        );
+        assert!(lon < lat && lat < button, "{path}");
+        assert!(html.contains("data-locate-status"), "{path}");
+        assert!(!html.contains("<script>"), "{path}: inline script");
+    }
+    let res = app.get("/static/app.js", &clerk).await;
+    let js = res.text();
+    assert_eq!(res.status, StatusCode::OK);
+    for needle in [
+        "getCurrentPosition",
+        "enableHighAccuracy: true",
+        "timeout: 15000",
+        "isSecureContext",
+        "需通过 HTTPS 访问才能获取位置",
+        "pos.coords.accuracy",
+    ] {
+        assert!(js.contains(needle), "app.js lacks {needle}");
+    }
+    // The sample record was registered with 116.34, 35.41.
+    let res = app.get(&format!("/houses/{code}"), &clerk).await;
+    let html = res.text();
+    assert_eq!(res.status, StatusCode::OK);
+    let basic = &html[html.find("房屋基本情况").unwrap()..];
+    let basic = &basic[..basic.find("</section>").unwrap()];
+    assert!(
+        basic.contains("<dt>经纬度</dt><dd>东经 116.340000°，北纬 35.410000°</dd>"),
+        "{basic}"
+    );
+}
+
 anju_store::both!(a_clerk_registers_a_house_found_in_the_field);
 anju_store::both!(a_record_is_corrected_with_a_reason_and_people_kept);
 anju_store::both!(a_legacy_closure_lands_on_the_look_back_list);
+anju_store::both!(the_record_forms_offer_the_current_location_and_the_house_page_shows_it);
