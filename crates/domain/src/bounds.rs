@@ -9,6 +9,7 @@
 //! `建成年份不能晚于当前年份（2026），填写的是 2099`.
 
 use crate::columns::{Block, ColumnError};
+use crate::event::GeoFix;
 use crate::house::HouseRecord;
 use chrono::{Datelike, NaiveDate};
 
@@ -91,6 +92,9 @@ pub const MAX_FLOOR_AREA_M2: f64 = 100_000.0;
 pub const LONGITUDE: (f64, f64) = (73.0, 136.0);
 /// 纬度: China's extent, north.
 pub const LATITUDE: (f64, f64) = (3.0, 54.0);
+/// 定位精度（米）of a device's fix: a phone outdoors gives 5–50 m, indoors or by cell towers a
+/// few hundred to a few thousand; beyond 10 km the fix places nothing.
+pub const ACCURACY_M: (f64, f64) = (0.0, 10_000.0);
 
 /// Every bound, in the record's column order. README "Plausible values" lists this table
 /// (a test keeps the two in step).
@@ -152,6 +156,50 @@ pub const BOUNDS: &[Bound] = &[
         Limit::Today,
     ),
 ];
+
+/// The bounds of a survey's position ([`GeoFix`]): not columns of the record, so not in
+/// [`BOUNDS`] (nor the README's table of the record's bounds), but worded the same way.
+pub const FIX_BOUNDS: [Bound; 3] = [
+    bound(
+        "longitude",
+        "排查定位经度",
+        Kind::Quantity,
+        "°",
+        Limit::AtLeast(LONGITUDE.0),
+        Limit::AtMost(LONGITUDE.1),
+    ),
+    bound(
+        "latitude",
+        "排查定位纬度",
+        Kind::Quantity,
+        "°",
+        Limit::AtLeast(LATITUDE.0),
+        Limit::AtMost(LATITUDE.1),
+    ),
+    bound(
+        "accuracy_m",
+        "定位精度",
+        Kind::Quantity,
+        " 米",
+        Limit::AtLeast(ACCURACY_M.0),
+        Limit::AtMost(ACCURACY_M.1),
+    ),
+];
+
+/// Every value of a position outside its bound, each refusal naming its field, e.g.
+/// `排查定位经度不能大于 136°，填写的是 140`.
+pub fn implausible_fix(fix: &GeoFix) -> Vec<String> {
+    let [lon, lat, acc] = &FIX_BOUNDS;
+    let today = NaiveDate::MIN; // no bound of a position follows the day
+    [
+        (lon, Some(fix.longitude)),
+        (lat, Some(fix.latitude)),
+        (acc, fix.accuracy_m),
+    ]
+    .into_iter()
+    .filter_map(|(b, v)| b.check(Seen::Number(v?), None, today).err())
+    .collect()
+}
 
 /// The bound of a column, if it has one.
 pub fn of(key: &str) -> Option<&'static Bound> {

@@ -540,6 +540,7 @@ fn steps(
                     fire_hazards: vec![],
                     added_load: false,
                     remarks: None,
+                    location: None,
                 })),
                 record(),
             ));

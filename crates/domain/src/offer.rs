@@ -33,6 +33,7 @@ fn samples(state: &HouseState, kind: ChangeKind) -> Vec<Change> {
             fire_hazards: vec![],
             added_load: false,
             remarks: None,
+            location: None,
         }))],
         ChangeKind::Reviewed => vec![Change::Reviewed {
             reviewer_names: String::new(),

@@ -420,6 +420,12 @@ fn check_step(
             in_dict(dict, kind::HAZARD_PART, "隐患部位", &v.hazard_parts)?;
             in_dict(dict, kind::GEOHAZARD, "地质灾害隐患", &v.geohazards)?;
             in_dict(dict, kind::FIRE_HAZARD, "消防隐患", &v.fire_hazards)?;
+            if let Some(fix) = &v.location {
+                let problems = crate::bounds::implausible_fix(fix);
+                if !problems.is_empty() {
+                    return refuse(RuleCode::F1, problems.join("；"));
+                }
+            }
             if v.judgement.is_hazard() && v.hazard_categories.is_empty() {
                 return refuse(RuleCode::F1, "初判存在安全隐患的，须至少选择一项隐患类别");
             }

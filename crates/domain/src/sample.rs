@@ -92,6 +92,7 @@ pub fn survey(judgement: Judgement) -> Survey {
         fire_hazards: vec![],
         added_load: false,
         remarks: None,
+        location: None,
     }
 }
 

@@ -5,7 +5,7 @@ use crate::codes::HouseCode;
 use crate::dict::{
     ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, ReviewFinding, RiskLevel,
 };
-use crate::event::{Actor, Change, Event};
+use crate::event::{Actor, Change, Event, GeoFix};
 use crate::house::HouseRecord;
 use crate::ledger::Facts;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -71,6 +71,10 @@ pub struct HouseState {
     pub risk_level: Option<RiskLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surveyed_on: Option<NaiveDate>,
+    /// Where the latest survey was made, when it recorded a position (排查定位). Absent from
+    /// projections stored before it, which read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey_location: Option<GeoFix>,
     /// Column ①: judged hazardous at a survey, unless corrected by reclassification.
     pub hazard: bool,
     /// The latest professional review (or look-back) finding still standing.
@@ -167,6 +171,7 @@ impl HouseState {
             judgement: None,
             risk_level: None,
             surveyed_on: None,
+            survey_location: None,
             hazard: false,
             review: None,
             appraisal: None,
@@ -356,6 +361,7 @@ pub fn apply(mut s: HouseState, e: &Event) -> HouseState {
             s.judgement = Some(survey.judgement);
             s.risk_level = survey.risk_level;
             s.surveyed_on = Some(e.effective);
+            s.survey_location = survey.location;
             if survey.judgement.is_hazard() {
                 s.hazard = true;
             }

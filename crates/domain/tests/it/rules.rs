@@ -867,3 +867,72 @@ fn d1_dates_a_step_carries_are_in_the_past_and_after_what_they_follow() {
     let msg = h.refused(&clerk(), later, RuleCode::D1);
     assert!(msg.starts_with("前期销号日期"), "{msg}");
 }
+
+fn located(longitude: f64, latitude: f64, accuracy_m: Option<f64>) -> Change {
+    let mut s = sample::survey(Judgement::NoHazard);
+    s.location = Some(anju_domain::event::GeoFix {
+        longitude,
+        latitude,
+        accuracy_m,
+    });
+    Change::Surveyed(Box::new(s))
+}
+
+#[test]
+fn f1_a_survey_position_outside_china_or_too_vague_is_refused() {
+    let mut h = House::registered(UsageCategory::Other);
+    assert_eq!(
+        h.refused(&clerk(), located(140.0, 35.4, Some(12.0)), RuleCode::F1),
+        "排查定位经度不能大于 136°，填写的是 140"
+    );
+    assert_eq!(
+        h.refused(&clerk(), located(116.3, 2.5, None), RuleCode::F1),
+        "排查定位纬度不能小于 3°，填写的是 2.5"
+    );
+    // Swapped longitude and latitude: both named.
+    assert_eq!(
+        h.refused(&clerk(), located(35.4, 116.3, None), RuleCode::F1),
+        "排查定位经度不能小于 73°，填写的是 35.4；排查定位纬度不能大于 54°，填写的是 116.3"
+    );
+    assert_eq!(
+        h.refused(&clerk(), located(116.3, 35.4, Some(20_000.0)), RuleCode::F1),
+        "定位精度不能大于 10000 米，填写的是 20000"
+    );
+    assert_eq!(
+        h.refused(&clerk(), located(116.3, 35.4, Some(-1.0)), RuleCode::F1),
+        "定位精度不能小于 0 米，填写的是 -1"
+    );
+    // The ends themselves are accepted.
+    h.ok(&clerk(), located(136.0, 54.0, Some(10_000.0)));
+    h.ok(&clerk(), located(73.0, 3.0, Some(0.0)));
+}
+
+#[test]
+fn the_state_keeps_the_latest_survey_position() {
+    let mut h = House::registered(UsageCategory::Other);
+    assert_eq!(h.state.survey_location, None);
+    h.ok(&clerk(), located(116.397128, 35.405421, Some(18.0)));
+    let fix = h.state.survey_location.expect("kept");
+    assert_eq!(
+        (fix.longitude, fix.latitude, fix.accuracy_m),
+        (116.397128, 35.405421, Some(18.0))
+    );
+    // The projection's stored state carries it, and reads back the same.
+    let json = serde_json::to_string(&h.state).unwrap();
+    assert!(
+        json.contains(
+            r#""survey_location":{"longitude":116.397128,"latitude":35.405421,"accuracy_m":18.0}"#
+        ),
+        "{json}"
+    );
+    let back: HouseState = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.survey_location, h.state.survey_location);
+    // A later survey without a position leaves none: the page shows the latest survey's.
+    h.ok(
+        &clerk(),
+        Change::Surveyed(Box::new(sample::survey(Judgement::NoHazard))),
+    );
+    assert_eq!(h.state.survey_location, None);
+    let json = serde_json::to_string(&h.state).unwrap();
+    assert!(!json.contains("survey_location"), "{json}");
+}
