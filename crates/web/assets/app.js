@@ -55,13 +55,15 @@ document.addEventListener("DOMContentLoaded", function () {
 });
 
 // 「获取当前位置」 beside 经度/纬度: fills them from the device's position (browsers give it only
-// over HTTPS or on localhost) and says how accurate it is. The record has no accuracy field, so
-// the accuracy is only shown. A refusal or a timeout leaves the fields as they were.
+// over HTTPS or on localhost) and says how accurate it is. Where the form has an accuracy field
+// (the survey's hidden accuracy_m) the accuracy is recorded there too, and cleared again when
+// 经度 or 纬度 is then changed by hand; the record form has none, so there it is only shown. A refusal or a timeout leaves the fields as they were.
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("button[data-locate]").forEach(function (button) {
     var ids = button.dataset.locate.split(" ");
     var lon = document.getElementById(ids[0]);
     var lat = document.getElementById(ids[1]);
+    var acc = button.form ? button.form.elements.namedItem("accuracy_m") : null;
     var status = button.parentNode.querySelector("[data-locate-status]");
     if (!lon || !lat || !status) { return; }
     if (!window.isSecureContext || !navigator.geolocation) {
@@ -70,12 +72,18 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     button.disabled = false;
+    if (acc) {
+      [lon, lat].forEach(function (el) {
+        el.addEventListener("input", function () { acc.value = ""; });
+      });
+    }
     button.addEventListener("click", function () {
       button.disabled = true;
       status.textContent = "正在获取位置……";
       navigator.geolocation.getCurrentPosition(function (pos) {
         lon.value = pos.coords.longitude.toFixed(6);
         lat.value = pos.coords.latitude.toFixed(6);
+        if (acc) { acc.value = String(Math.round(pos.coords.accuracy)); }
         status.textContent = "已填入当前位置，精度约 " + Math.round(pos.coords.accuracy) + " 米";
         button.disabled = false;
       }, function (err) {

@@ -865,6 +865,24 @@ pub mod schema {
         pub added_load: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub remarks: Option<String>,
+        /// 排查定位（可选）
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub location: Option<GeoFix>,
+    }
+
+    /// 排查定位：WGS-84 经纬度（度），通常来自手机定位。经度 73–136、纬度 3–54（中国境内），
+    /// 超出时按规则 F1 拒绝。
+    #[derive(Serialize, ToSchema)]
+    pub struct GeoFix {
+        /// 经度（度）
+        #[schema(example = 116.397128)]
+        pub longitude: f64,
+        /// 纬度（度）
+        #[schema(example = 35.405421)]
+        pub latitude: f64,
+        /// 定位精度（米，0–10000），手机定位时给出；手工填写时省略
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub accuracy_m: Option<f64>,
     }
 
     /// 专业技术人员现场复核（`reviewed`）。

@@ -427,6 +427,17 @@ struct HousePageT {
     held: Vec<String>,
 }
 
+/// A survey's position as the house page says it: `东经 116.397128°，北纬 35.405421°（精度约 18 米）`.
+fn fix_text(fix: &anju_domain::event::GeoFix) -> String {
+    let accuracy = fix
+        .accuracy_m
+        .map_or_else(String::new, |a| format!("（精度约 {a:.0} 米）"));
+    format!(
+        "东经 {:.6}°，北纬 {:.6}°{accuracy}",
+        fix.longitude, fix.latitude
+    )
+}
+
 fn f(name: &'static str, value: impl Into<String>) -> Field {
     Field {
         name,
@@ -541,7 +552,7 @@ async fn house_page(
         ]);
     }
     let date = |d: Option<chrono::NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
-    let survey = vec![
+    let mut survey = vec![
         f("排查日期", date(st.surveyed_on)),
         f(
             "隐患初判",
@@ -566,6 +577,11 @@ async fn house_page(
                 .map_or_else(String::new, |a| format!("{}（{}）", a.value.label(), a.on)),
         ),
     ];
+    // 排查定位, after 风险等级: only where the latest survey recorded one. Never on the public
+    // plaque page (plaque.rs), which shows no coordinates.
+    if let Some(fix) = &st.survey_location {
+        survey.insert(3, f("排查定位", fix_text(fix)));
+    }
     let rectification = vec![
         f("告知产权人", date(st.notified_on)),
         f(

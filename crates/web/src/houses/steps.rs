@@ -12,7 +12,9 @@ use anju_domain::dict::{
     ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
     RiskLevel, kind,
 };
-use anju_domain::event::{Appraisal, Change, ChangeKind, Command, Evidence, EvidenceKind, Survey};
+use anju_domain::event::{
+    Appraisal, Change, ChangeKind, Command, Evidence, EvidenceKind, GeoFix, Survey,
+};
 use anju_domain::offer::offer;
 use anju_domain::rules::beijing_date;
 use anju_domain::{HouseCode, RuleCode};
@@ -33,6 +35,8 @@ pub enum Input {
     Checks(Vec<(String, String)>),
     /// Evidence files of one kind (photos from the camera or the gallery, scans, PDFs).
     Files(EvidenceKind),
+    /// Filled by the page's script, not typed (the accuracy of 「获取当前位置」).
+    Hidden,
 }
 
 pub struct Field {
@@ -75,6 +79,9 @@ impl Field {
     }
     pub fn is_files(&self) -> bool {
         matches!(self.input, Input::Files(_))
+    }
+    pub fn is_hidden(&self) -> bool {
+        matches!(self.input, Input::Hidden)
     }
     /// What the file picker offers: photos only, or photos and PDFs.
     pub fn accept(&self) -> &'static str {
@@ -190,6 +197,10 @@ fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field>
                 Input::Checks(dict_opts(state, kind::HAZARD_CATEGORY)),
                 false,
             ),
+            // 排查定位: optional; 「获取当前位置」 beside 纬度 (field.html) fills all three (app.js).
+            field("longitude", "经度", Input::Text, false),
+            field("latitude", "纬度", Input::Text, false),
+            field("accuracy_m", "定位精度（米）", Input::Hidden, false),
             field("remarks", "备注", Input::Area, false),
             files(EvidenceKind::Photo, "现场照片"),
         ]),
@@ -410,6 +421,33 @@ fn pick<T>(
         .transpose()
 }
 
+fn number(p: &Posted, k: &str, label: &str) -> Result<Option<f64>, String> {
+    one(p, k)
+        .map(|v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| format!("“{label}”须为数字，如 116.397128"))
+        })
+        .transpose()
+}
+
+/// The survey's position: 经度 and 纬度 together or neither; the accuracy only with them (it
+/// comes from 「获取当前位置」). Bounds are the rules' (F1).
+fn fix(p: &Posted) -> Result<Option<GeoFix>, String> {
+    let longitude = number(p, "longitude", "经度")?;
+    let latitude = number(p, "latitude", "纬度")?;
+    match (longitude, latitude) {
+        (Some(longitude), Some(latitude)) => Ok(Some(GeoFix {
+            longitude,
+            latitude,
+            accuracy_m: number(p, "accuracy_m", "定位精度")?,
+        })),
+        (None, None) => Ok(None),
+        _ => Err("经度和纬度须同时填写".into()),
+    }
+}
+
 fn date(p: &Posted, k: &str, label: &str) -> Result<Option<NaiveDate>, String> {
     one(p, k)
         .map(|v| {
@@ -451,6 +489,7 @@ fn command(
             fire_hazards: vec![],
             added_load: false,
             remarks: one(p, "remarks"),
+            location: fix(p)?,
         })),
         ChangeKind::Reviewed => Change::Reviewed {
             reviewer_names: need(p, "reviewer_names", "复核人员")?,

@@ -514,6 +514,11 @@ fn every_change() -> Vec<anju_domain::Change> {
             fire_hazards: vec!["电线私拉乱接".into()],
             added_load: true,
             remarks: Some("备注".into()),
+            location: Some(anju_domain::event::GeoFix {
+                longitude: 116.397128,
+                latitude: 35.405421,
+                accuracy_m: Some(18.0),
+            }),
         })),
         Change::Reviewed {
             reviewer_names: "李复核".into(),

@@ -16,7 +16,15 @@ use common::{TestApp, User};
 async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    // Surveyed with the phone's position (排查定位).
+    let mut surveyed = anju_domain::sample::survey(Judgement::Hazard);
+    surveyed.location = Some(anju_domain::event::GeoFix {
+        longitude: 116.397128,
+        latitude: 35.405421,
+        accuracy_m: Some(18.0),
+    });
+    h.ok(&clerk(), anju_domain::Change::Surveyed(Box::new(surveyed)))
+        .await;
     let code = h.code.to_string();
     let token = store
         .house(&Scope::All, &h.code)
@@ -37,6 +45,12 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     assert!(res.text().contains(&format!("/houses/{code}/qr.svg")));
     // The house page shows where the house is; the public page below must not.
     assert!(res.text().contains("东经 116.340000°，北纬 35.410000°"));
+    assert!(
+        res.text()
+            .contains("排查定位</dt><dd>东经 116.397128°，北纬 35.405421°（精度约 18 米）"),
+        "{}",
+        res.text()
+    );
     let res = app.get(&format!("/houses/{code}/qr.svg"), &jb).await;
     let svg = res.text();
     assert_eq!(res.status, StatusCode::OK);
@@ -70,6 +84,11 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         "35.41".to_string(),
         "经纬度".to_string(),
         "东经".to_string(),
+        // Nor where the survey was made.
+        "116.397".to_string(),
+        "35.405".to_string(),
+        "排查定位".to_string(),
+        "精度约".to_string(),
     ] {
         assert!(!public.contains(&secret), "the public page shows {secret}");
     }

@@ -138,6 +138,110 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
     let _ = Judgement::Hazard;
 }
 
+/// 排查定位 through the survey form: 经度/纬度 typed or filled by 「获取当前位置」 with its accuracy
+/// in a hidden field; recorded with the survey and shown on the house page. Out of bounds or
+/// half given, refused by name with nothing recorded and what was typed kept.
+async fn a_survey_records_where_it_was_made(store: &Store) {
+    with_villages(store).await;
+    let app = TestApp::new(store);
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let clerk = app.user("web-clerk", Role::TownOperator, TOWN).await;
+    let html = app
+        .get(&format!("/houses/{code}/steps/surveyed"), &clerk)
+        .await
+        .text();
+    for part in [
+        r#"id="f-longitude" name="longitude""#,
+        r#"id="f-latitude" name="latitude""#,
+        r#"<input type="hidden" id="f-accuracy_m" name="accuracy_m" value="">"#,
+        r#"data-locate="f-longitude f-latitude""#,
+        "获取当前位置",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    let round = first_round(store);
+    let post = |lon: &'static str, lat: &'static str, acc: &'static str| {
+        let round = round.clone();
+        let app = &app;
+        let clerk = &clerk;
+        let code = &code;
+        async move {
+            app.post_step(
+                code,
+                "surveyed",
+                clerk,
+                &[
+                    ("version", "1"),
+                    ("effective", "2024-04-01"),
+                    ("round", &round),
+                    ("surveyor", "王排查"),
+                    ("judgement", "NoHazard"),
+                    ("longitude", lon),
+                    ("latitude", lat),
+                    ("accuracy_m", acc),
+                ],
+            )
+            .await
+        }
+    };
+    let before = snapshot(store).await;
+    for (lon, lat, acc, why) in [
+        (
+            "140.5",
+            "35.405421",
+            "18",
+            "排查定位经度不能大于 136°，填写的是 140.5（规则 F1）",
+        ),
+        (
+            "116.397128",
+            "35.405421",
+            "20000",
+            "定位精度不能大于 10000 米，填写的是 20000（规则 F1）",
+        ),
+        ("116.397128", "", "", "经度和纬度须同时填写"),
+        ("东经116", "35.405421", "", "“经度”须为数字"),
+    ] {
+        let res = post(lon, lat, acc).await;
+        let html = res.text();
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{lon} {lat} {acc}"
+        );
+        assert!(html.contains(why), "{why}: {html}");
+        assert!(
+            html.contains(&format!(r#"name="longitude" value="{lon}""#)),
+            "what was typed is kept: {html}"
+        );
+    }
+    assert_eq!(
+        snapshot(store).await,
+        before,
+        "a refused survey changed data"
+    );
+
+    let res = post("116.397128", "35.405421", "18").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let html = app.get(&format!("/houses/{code}"), &clerk).await.text();
+    assert!(
+        html.contains("排查定位</dt><dd>东经 116.397128°，北纬 35.405421°（精度约 18 米）</dd>"),
+        "{html}"
+    );
+    // Stored with the survey event, in the projection, and the log still verifies.
+    let house = store
+        .house(&anju_domain::Scope::All, &h.code)
+        .await
+        .unwrap();
+    let fix = house.state.survey_location.expect("kept in the state");
+    assert_eq!(fix.accuracy_m, Some(18.0));
+    let all = anju_domain::Scope::All;
+    assert!(store.verify_projection(&all).await.unwrap().is_empty());
+    assert!(store.verify_all().await.unwrap().faults.is_empty());
+}
+
+anju_store::both!(a_survey_records_where_it_was_made);
+
 /// The first survey round of the reference dictionaries.
 fn first_round(store: &Store) -> String {
     store
