@@ -1237,6 +1237,47 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
     assert_eq!(value(&c, "f-latitude").await, "35.412345");
     shot(&c, "phone-locate").await;
 
+    // The survey form: the accuracy goes into its hidden field too, is dropped when 经度 is
+    // then typed over, and is recorded with the survey; the house page shows the position.
+    c.goto(&format!("{base}/houses/{}/steps/surveyed", h.code))
+        .await
+        .unwrap();
+    assert_eq!(value(&c, "f-accuracy_m").await, "");
+    let said = locate(&c, "精度约").await;
+    assert!(said.contains("精度约 12 米"), "{said}");
+    assert_eq!(value(&c, "f-longitude").await, "116.345678");
+    assert_eq!(value(&c, "f-latitude").await, "35.412345");
+    assert_eq!(value(&c, "f-accuracy_m").await, "12");
+    c.find(Locator::Id("f-longitude"))
+        .await
+        .unwrap()
+        .send_keys("9")
+        .await
+        .unwrap();
+    assert_eq!(
+        value(&c, "f-accuracy_m").await,
+        "",
+        "typed over: no accuracy"
+    );
+    locate(&c, "精度约").await;
+    assert_eq!(value(&c, "f-accuracy_m").await, "12");
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = jpeg(photo_dir.path(), "现场照片.jpg", 90);
+    fill_survey(&c, "王排查", &photo).await;
+    shot(&c, "phone-survey-locate").await;
+    c.find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "ol.timeline", "survey").await;
+    let page = text(&c).await;
+    assert!(
+        page.contains("东经 116.345678°，北纬 35.412345°（精度约 12 米）"),
+        "{page}"
+    );
+
     // Refused: the correction form keeps the recorded coordinates.
     cdp(
         &c,
