@@ -67,6 +67,24 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
     assert_eq!(body["version"], 3);
 
     let path = format!("/api/v1/houses/{}/events", h.code);
+    // A survey's position outside China: F1, naming the field.
+    let far = json!({ "expected_version": 3, "effective": "2024-04-01", "change": {
+        "type": "surveyed", "round": "攻坚行动首轮", "surveyor": "王排查", "judgement": "hazard",
+        "risk_level": "general", "hazard_categories": ["上部承重结构"],
+        "location": { "longitude": 140.5, "latitude": 35.4, "accuracy_m": 18 } } });
+    let (status, body) = parts(app.post_json(&path, &clerk, &far).await);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("F1")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("排查定位经度不能大于 136°，填写的是 140.5"),
+        "{body}"
+    );
     let notify = json!({ "expected_version": 3, "effective": "2024-04-01", "change": { "type": "owner_notified", "method": "直接送达", "recipient": "张三" } });
     let status = app
         .send(post_without_csrf(&path, &clerk, &notify))
