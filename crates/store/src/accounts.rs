@@ -213,23 +213,35 @@ fn typed_name(username: &str) -> String {
         .collect()
 }
 
-type AccountRow = (
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    bool,
-    Option<String>,
-    bool,
-    i64,
-);
+/// A row of `accounts` as [`ACCOUNT_COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    role: String,
+    region_code: Option<String>,
+    department_code: Option<String>,
+    must_change: bool,
+    totp_secret: Option<String>,
+    disabled: bool,
+    password_set_at: i64,
+}
 const ACCOUNT_COLUMNS: &str = "id, username, display_name, role, region_code, department_code, must_change, totp_secret, disabled, password_set_at";
 
 fn account_of(r: AccountRow) -> Result<Account, StoreError> {
-    let (id, username, display_name, role, region, department, must_change, totp, disabled, set_at) =
-        r;
+    let AccountRow {
+        id,
+        username,
+        display_name,
+        role,
+        region_code: region,
+        department_code: department,
+        must_change,
+        totp_secret: totp,
+        disabled,
+        password_set_at: set_at,
+    } = r;
     Ok(Account {
         id,
         username,
@@ -640,22 +652,36 @@ impl Store {
             return Err(AuthError::Locked { minutes });
         }
         const ROW: &str = "SELECT id, role, password_hash, totp_secret, totp_last_step, disabled FROM accounts WHERE username = $1";
-        type Row = (i64, String, String, Option<String>, Option<i64>, bool);
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            role: String,
+            password_hash: String,
+            totp_secret: Option<String>,
+            totp_last_step: Option<i64>,
+            disabled: bool,
+        }
         let row: Option<Row> =
             on_db!(&self.db, p => sqlx::query_as(ROW).bind(name).fetch_optional(p).await)?;
         let hash = row
             .as_ref()
-            .map_or_else(|| dummy_hash().to_string(), |r| r.2.clone());
+            .map_or_else(|| dummy_hash().to_string(), |r| r.password_hash.clone());
         let ok = verify_blocking(password.to_string(), hash).await;
         let row = match row {
-            Some(r) if ok && !r.5 => r,
+            Some(r) if ok && !r.disabled => r,
             _ => {
                 self.login_failed(name, source, now, &policy.session, action)
                     .await?;
                 return Err(AuthError::Failed);
             }
         };
-        let (id, role, _, secret, last_step, _) = row;
+        let Row {
+            id,
+            role,
+            totp_secret: secret,
+            totp_last_step: last_step,
+            ..
+        } = row;
         let role = parse_role(&role)?;
         let mut step = None;
         match secret {
@@ -770,36 +796,34 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, StoreError> {
         let sql = format!(
-            "SELECT s.csrf, s.created_at, s.last_seen, a.disabled, {} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
+            "SELECT s.csrf, s.created_at, s.last_seen, {} FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1",
             ACCOUNT_COLUMNS
                 .split(", ")
                 .map(|c| format!("a.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        type Row = (
-            String,
-            i64,
-            i64,
-            bool,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            bool,
-            Option<String>,
-            bool,
-            i64,
-        );
+        /// The session's columns beside its account's (whose `disabled` ends it).
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            csrf: String,
+            created_at: i64,
+            last_seen: i64,
+            #[sqlx(flatten)]
+            account: AccountRow,
+        }
         let hash = token_hash(token);
         let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&hash).fetch_optional(p).await)?;
-        let Some((csrf, created, last_seen, disabled, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)) =
-            row
+        let Some(Row {
+            csrf,
+            created_at: created,
+            last_seen,
+            account,
+        }) = row
         else {
             return Ok(None);
         };
+        let disabled = account.disabled;
         let sec = self.security().await?;
         let policy = &sec.session;
         let now_us = micros(now);
@@ -813,7 +837,7 @@ impl Store {
             // Touch at most every 30 s: keeps reads cheap, idle expiry exact to 30 s.
             on_db!(&self.db, p => sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1").bind(&hash).bind(now_us).execute(p).await.map(|r| r.rows_affected()))?;
         }
-        let account = account_of((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9))?;
+        let account = account_of(account)?;
         let expired = sec.password.max_age_days > 0
             && now - account.password_set_at > Duration::days(sec.password.max_age_days);
         Ok(Some(Session {

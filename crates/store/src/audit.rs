@@ -173,20 +173,21 @@ pub async fn verify_with(
 ) -> Result<Option<i64>> {
     const PAGE: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
         FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000";
-    type Row = (
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        at: i64,
+        actor_id: String,
+        actor_role: String,
+        source: String,
+        action: String,
+        object: String,
+        outcome: String,
+        reason: Option<String>,
+        detail: String,
+        prev_hash: String,
+        hash: String,
+    }
     let mut prev = "0".repeat(64);
     let mut last = 0_i64;
     loop {
@@ -200,7 +201,7 @@ pub async fn verify_with(
             let prev_ok = head_hash == prev || (last == 0 && head_id == 0);
             return Ok((head_id != last || !prev_ok).then_some(last + 1));
         }
-        for (
+        for Row {
             id,
             at,
             actor_id,
@@ -213,7 +214,7 @@ pub async fn verify_with(
             detail,
             prev_hash,
             hash,
-        ) in rows
+        } in rows
         {
             let fields = [
                 actor_id.as_str(),
@@ -243,23 +244,35 @@ pub async fn row_holds(db: &crate::Db, id: i64) -> Result<bool> {
         FROM audit_log WHERE id = $1";
     const NEXT: &str = "SELECT prev_hash FROM audit_log WHERE id = $1";
     const HEAD: &str = "SELECT last_id, last_hash FROM audit_head WHERE id = 1";
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        at: i64,
+        actor_id: String,
+        actor_role: String,
+        source: String,
+        action: String,
+        object: String,
+        outcome: String,
+        reason: Option<String>,
+        detail: String,
+        prev_hash: String,
+        hash: String,
+    }
     let row: Option<Row> =
         crate::on_db!(db, p => sqlx::query_as(ROW).bind(id).fetch_optional(p).await)?;
-    let Some((at, actor_id, role, source, action, object, outcome, reason, detail, prev, hash)) =
-        row
+    let Some(Row {
+        at,
+        actor_id,
+        actor_role: role,
+        source,
+        action,
+        object,
+        outcome,
+        reason,
+        detail,
+        prev_hash: prev,
+        hash,
+    }) = row
     else {
         return Ok(false);
     };
@@ -303,20 +316,20 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-/// A row as the lists read it: id, at, actor id, role, source, action, object, outcome, reason,
-/// detail (the columns of [`LISTED`]).
-pub(crate) type ListedRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-);
+/// A row as the lists read it (the columns of [`LISTED`]), its time still in microseconds.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ListedRow {
+    id: i64,
+    at: i64,
+    actor_id: String,
+    actor_role: String,
+    source: String,
+    action: String,
+    object: String,
+    outcome: String,
+    reason: Option<String>,
+    detail: String,
+}
 
 /// The columns of a [`ListedRow`].
 pub(crate) const LISTED: &str =
@@ -325,16 +338,16 @@ pub(crate) const LISTED: &str =
 /// A listed row as an [`AuditRow`].
 pub(crate) fn listed(r: ListedRow) -> Result<AuditRow> {
     Ok(AuditRow {
-        id: r.0,
-        at: crate::codec::from_micros(r.1)?,
-        actor_id: r.2,
-        actor_role: r.3,
-        source: r.4,
-        action: r.5,
-        object: r.6,
-        outcome: r.7,
-        reason: r.8,
-        detail: r.9,
+        id: r.id,
+        at: crate::codec::from_micros(r.at)?,
+        actor_id: r.actor_id,
+        actor_role: r.actor_role,
+        source: r.source,
+        action: r.action,
+        object: r.object,
+        outcome: r.outcome,
+        reason: r.reason,
+        detail: r.detail,
     })
 }
 

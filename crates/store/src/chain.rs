@@ -202,43 +202,43 @@ fn raw(hash: &str) -> [u8; 32] {
 /// Houses read per round of the verification.
 const HOUSES_PER_ROUND: i64 = 500;
 
-type HouseRowT = (
-    i64,
-    String,
-    String,
-    i32,
-    i32,
-    String,
-    String,
-    String,
-    Option<String>,
-);
-type EventRowT = (
-    i64,
-    i32,
-    String,
-    NaiveDate,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
-type SpanRowT = (
-    i64,
-    i32,
-    String,
-    String,
-    i32,
-    NaiveDate,
-    Option<NaiveDate>,
-    i64,
-    Option<i64>,
-);
+/// A house as the chain check reads it.
+#[derive(sqlx::FromRow)]
+struct CheckedHouse {
+    id: i64,
+    code: String,
+    state: String,
+    facts: i32,
+    version: i32,
+    status: String,
+    town_code: String,
+    village_code: String,
+    record_payload: Option<String>,
+}
+/// An event as the chain check reads it, with its stored hash.
+#[derive(sqlx::FromRow)]
+struct CheckedEvent {
+    house_id: i64,
+    seq: i32,
+    kind: String,
+    effective: NaiveDate,
+    recorded_at: i64,
+    actor_id: String,
+    actor_name: String,
+    actor_role: String,
+    reason: Option<String>,
+    evidence: String,
+    payload: String,
+    personal: Option<String>,
+    hash: Option<String>,
+}
+/// A stored fact span with its house.
+#[derive(sqlx::FromRow)]
+struct CheckedSpan {
+    house_id: i64,
+    #[sqlx(flatten)]
+    span: SpanRow,
+}
 
 /// The fact spans a house's events open and close (as `write` stores them).
 pub(crate) fn spans_of(events: &[anju_domain::event::Event]) -> Vec<SpanRow> {
@@ -285,21 +285,22 @@ impl Store {
             AND EXISTS (SELECT 1 FROM events e WHERE e.house_id = h.id AND e.hash IS NULL) ORDER BY h.id LIMIT $2";
         const EVENTS: &str = "SELECT e.id, e.house_id, e.seq, e.kind, e.effective, e.recorded_at, e.actor_id, e.actor_name, e.actor_role, e.reason, e.evidence, e.payload, e.personal \
             FROM events e WHERE e.house_id >= $1 AND e.house_id <= $2 ORDER BY e.house_id, e.seq";
-        type Ev = (
-            i64,
-            i64,
-            i32,
-            String,
-            NaiveDate,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Ev {
+            id: i64,
+            house_id: i64,
+            seq: i32,
+            kind: String,
+            effective: NaiveDate,
+            recorded_at: i64,
+            actor_id: String,
+            actor_name: String,
+            actor_role: String,
+            reason: Option<String>,
+            evidence: String,
+            payload: String,
+            personal: Option<String>,
+        }
         let batch = hex::encode(crate::vault::random_bytes::<16>());
         let mut tx = self.db.begin().await?;
         let (mut last, mut houses, mut events) = (0_i64, 0_u64, 0_u64);
@@ -318,43 +319,44 @@ impl Store {
             let mut heads: Vec<Head> = Vec::with_capacity(page.len());
             let mut prev: Option<(i64, String)> = None;
             for r in rows {
-                let Some(code) = codes.get(&r.1) else {
+                let Some(code) = codes.get(&r.house_id) else {
                     continue;
                 };
                 let before = match &prev {
-                    Some((h, hash)) if *h == r.1 => hash.clone(),
+                    Some((h, hash)) if *h == r.house_id => hash.clone(),
                     _ => GENESIS.to_string(),
                 };
-                let personal =
-                    r.12.as_deref()
-                        .map(|p| self.personal_digest_of_sealed(p))
-                        .transpose()?;
+                let personal = r
+                    .personal
+                    .as_deref()
+                    .map(|p| self.personal_digest_of_sealed(p))
+                    .transpose()?;
                 let hash = event_hash(
                     &before,
                     &Fields {
                         code,
-                        seq: r.2,
-                        kind: &r.3,
-                        effective: r.4,
-                        recorded_at: r.5,
-                        actor_id: &r.6,
-                        actor_name: &r.7,
-                        actor_role: &r.8,
-                        reason: r.9.as_deref(),
-                        evidence: &r.10,
-                        payload: &r.11,
+                        seq: r.seq,
+                        kind: &r.kind,
+                        effective: r.effective,
+                        recorded_at: r.recorded_at,
+                        actor_id: &r.actor_id,
+                        actor_name: &r.actor_name,
+                        actor_role: &r.actor_role,
+                        reason: r.reason.as_deref(),
+                        evidence: &r.evidence,
+                        payload: &r.payload,
                         personal: personal.as_deref(),
                     },
                 );
                 match heads.last_mut() {
                     Some(head) if head.0 == *code => {
-                        head.1 = r.2;
+                        head.1 = r.seq;
                         head.2 = hash.clone();
                     }
-                    _ => heads.push((code.to_string(), r.2, hash.clone())),
+                    _ => heads.push((code.to_string(), r.seq, hash.clone())),
                 }
-                updates.push((r.0, hash.clone()));
-                prev = Some((r.1, hash));
+                updates.push((r.id, hash.clone()));
+                prev = Some((r.house_id, hash));
             }
             events += updates.len() as u64;
             houses += heads.len() as u64;
@@ -526,7 +528,7 @@ impl Store {
         const HOUSES: &str = concat!(
             "SELECT h.id, h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
             crate::record_payload_sql!(),
-            " FROM houses h WHERE h.id > $1 ORDER BY h.id LIMIT $2"
+            " AS record_payload FROM houses h WHERE h.id > $1 ORDER BY h.id LIMIT $2"
         );
         const EVENTS: &str = "SELECT e.house_id, e.seq, e.kind, e.effective, e.recorded_at, e.actor_id, e.actor_name, e.actor_role, e.reason, e.evidence, e.payload, e.personal, e.hash \
             FROM events e WHERE e.house_id >= $1 AND e.house_id <= $2 ORDER BY e.house_id, e.seq";
@@ -536,32 +538,32 @@ impl Store {
             "SELECT house_id, data FROM house_people WHERE house_id >= $1 AND house_id <= $2";
         let mut last = 0_i64;
         loop {
-            let page: Vec<HouseRowT> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
+            let page: Vec<CheckedHouse> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
                 .bind(last).bind(HOUSES_PER_ROUND).fetch_all(p).await)?;
             let (Some(first), Some(end)) = (page.first(), page.last()) else {
                 break;
             };
-            let (lo, hi) = (first.0, end.0);
+            let (lo, hi) = (first.id, end.id);
             last = hi;
-            let events: Vec<EventRowT> = on_db!(&self.db, p => sqlx::query_as(EVENTS)
+            let events: Vec<CheckedEvent> = on_db!(&self.db, p => sqlx::query_as(EVENTS)
                 .bind(lo).bind(hi).fetch_all(p).await)?;
-            let spans: Vec<SpanRowT> = on_db!(&self.db, p => sqlx::query_as(SPANS)
+            let spans: Vec<CheckedSpan> = on_db!(&self.db, p => sqlx::query_as(SPANS)
                 .bind(lo).bind(hi).fetch_all(p).await)?;
             let people: Vec<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(PEOPLE)
                 .bind(lo).bind(hi).fetch_all(p).await)?;
-            let mut events_of: HashMap<i64, Vec<EventRowT>> = HashMap::new();
+            let mut events_of: HashMap<i64, Vec<CheckedEvent>> = HashMap::new();
             for e in events {
-                events_of.entry(e.0).or_default().push(e);
+                events_of.entry(e.house_id).or_default().push(e);
             }
-            let mut spans_of_house: HashMap<i64, Vec<SpanRowT>> = HashMap::new();
+            let mut spans_of_house: HashMap<i64, Vec<SpanRow>> = HashMap::new();
             for s in spans {
-                spans_of_house.entry(s.0).or_default().push(s);
+                spans_of_house.entry(s.house_id).or_default().push(s.span);
             }
             let people: HashMap<i64, String> = people.into_iter().collect();
             for h in page {
                 report.houses += 1;
-                let id = h.0;
-                let code = h.1.clone();
+                let id = h.id;
+                let code = h.code.clone();
                 let evs = events_of.remove(&id).unwrap_or_default();
                 report.events += evs.len() as u64;
                 let expected = vouched.remove(&code);
@@ -596,32 +598,42 @@ impl Store {
     fn check_house(
         &self,
         report: &mut ChainReport,
-        h: HouseRowT,
-        events: Vec<EventRowT>,
-        spans: Vec<SpanRowT>,
+        h: CheckedHouse,
+        events: Vec<CheckedEvent>,
+        spans: Vec<SpanRow>,
         people: Option<&str>,
         expected: Option<Vouched>,
     ) {
-        let (_, code, state, facts, version, status, town, village, record) = h;
+        let CheckedHouse {
+            code,
+            state,
+            facts,
+            version,
+            status,
+            town_code: town,
+            village_code: village,
+            record_payload: record,
+            ..
+        } = h;
         let mut prev = GENESIS.to_string();
         let mut decoded = Vec::with_capacity(events.len());
         let mut first_bad: Option<String> = None;
         for (i, e) in events.into_iter().enumerate() {
-            let (
-                _,
+            let CheckedEvent {
                 seq,
                 kind,
-                eff,
-                rec,
-                aid,
-                aname,
-                arole,
+                effective: eff,
+                recorded_at: rec,
+                actor_id: aid,
+                actor_name: aname,
+                actor_role: arole,
                 reason,
                 evidence,
                 payload,
                 personal,
-                stored,
-            ) = e;
+                hash: stored,
+                ..
+            } = e;
             if seq != i as i32 + 1 && first_bad.is_none() {
                 first_bad = Some(format!("事件序号不连续：第 {} 条之后是第 {seq} 条", i));
             }
@@ -738,21 +750,7 @@ impl Store {
             report.fault(&code, "房屋当前状态（houses）与事件重放结果不一致");
         }
         let expected_spans = spans_of(&decoded);
-        let spans_same = spans.len() == expected_spans.len()
-            && spans.iter().zip(&expected_spans).all(|(a, b)| {
-                (a.1, &a.2, &a.3, a.4, a.5, a.6, a.7, a.8)
-                    == (
-                        b.seq,
-                        &b.town_code,
-                        &b.village_code,
-                        b.facts,
-                        b.effective_from,
-                        b.effective_to,
-                        b.recorded_from,
-                        b.recorded_to,
-                    )
-            });
-        if !spans_same {
+        if spans != expected_spans {
             report.fault(&code, "台账时段（fact_spans）与事件推导结果不一致");
         }
         let latest = decoded.iter().rev().find_map(|e| e.change.people());

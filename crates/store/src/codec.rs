@@ -27,7 +27,7 @@ pub struct EventRow {
 }
 
 /// A `fact_spans` row: the ledger facts a house had from one event until its next.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SpanRow {
     pub seq: i32,
     pub town_code: String,

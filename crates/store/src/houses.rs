@@ -1,7 +1,7 @@
 //! Scoped reads of houses and their histories. Every function here takes a [`Scope`]; a house
 //! outside it answers exactly like a missing one.
 
-use crate::codec;
+use crate::codec::{self, SpanRow};
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::scope::ScopeParams;
@@ -44,41 +44,43 @@ pub(crate) fn parse_state(json: &str, record_payload: Option<&str>) -> Result<Ho
     Ok(state)
 }
 
-pub(crate) type EventTuple = (
-    String,
-    i32,
-    NaiveDate,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-);
+/// An event as [`event_columns`] reads it, its personal data still sealed.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredEvent {
+    code: String,
+    pub(crate) seq: i32,
+    effective: NaiveDate,
+    recorded_at: i64,
+    actor_id: String,
+    actor_name: String,
+    actor_role: String,
+    reason: Option<String>,
+    evidence: String,
+    payload: String,
+    personal: Option<String>,
+}
 
-pub(crate) fn event_of(vault: &Vault, t: EventTuple) -> Result<Event> {
-    let (code, seq, eff, rec, aid, aname, arole, reason, evidence, payload, personal) = t;
-    let personal = personal
+pub(crate) fn event_of(vault: &Vault, r: StoredEvent) -> Result<Event> {
+    let personal = r
+        .personal
         .map(|p| vault.open(column::EVENT_PERSONAL, &p))
         .transpose()?;
     codec::from_row(
-        &code,
-        seq,
-        eff,
-        rec,
-        aid,
-        aname,
-        &arole,
-        reason,
-        &evidence,
-        &payload,
+        &r.code,
+        r.seq,
+        r.effective,
+        r.recorded_at,
+        r.actor_id,
+        r.actor_name,
+        &r.actor_role,
+        r.reason,
+        &r.evidence,
+        &r.payload,
         personal.as_deref(),
     )
 }
 
-/// The columns of [`EventTuple`], for `SELECT … FROM events e JOIN houses h`.
+/// The columns of [`StoredEvent`], for `SELECT … FROM events e JOIN houses h`.
 #[macro_export]
 macro_rules! event_columns {
     () => {
@@ -92,15 +94,28 @@ impl Store {
         const SQL: &str = concat!(
             "SELECT h.id, h.state, h.qr_token, p.data, ",
             record_payload_sql!(),
-            " FROM houses h LEFT JOIN house_people p ON p.house_id = h.id WHERE h.code = $4 AND ",
+            " AS record_payload FROM houses h LEFT JOIN house_people p ON p.house_id = h.id WHERE h.code = $4 AND ",
             scope_sql!()
         );
         let sp = ScopeParams::of(scope);
-        type Row = (i64, String, String, Option<String>, Option<String>);
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            state: String,
+            qr_token: String,
+            data: Option<String>,
+            record_payload: Option<String>,
+        }
         let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_optional(p).await)?;
-        let (id, state, plaque_token, people, record) = row.ok_or(StoreError::NotFound)?;
+        let Row {
+            id,
+            state,
+            qr_token: plaque_token,
+            data: people,
+            record_payload: record,
+        } = row.ok_or(StoreError::NotFound)?;
         let people = people
             .map(|p| self.vault.open(column::HOUSE_PEOPLE, &p))
             .transpose()?
@@ -125,7 +140,7 @@ impl Store {
             " ORDER BY e.seq"
         );
         let sp = ScopeParams::of(scope);
-        let rows: Vec<EventTuple> = on_db!(&self.db, p => sqlx::query_as(SQL)
+        let rows: Vec<StoredEvent> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
         if rows.is_empty() {
@@ -161,26 +176,37 @@ impl Store {
         const HOUSES: &str = concat!(
             "SELECT h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
             record_payload_sql!(),
-            " FROM houses h WHERE ",
+            " AS record_payload FROM houses h WHERE ",
             scope_sql!(),
             " ORDER BY h.id"
         );
         let sp = ScopeParams::of(scope);
-        type Row = (
-            String,
-            String,
-            i32,
-            i32,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            code: String,
+            state: String,
+            facts: i32,
+            version: i32,
+            status: String,
+            town_code: String,
+            village_code: String,
+            record_payload: Option<String>,
+        }
         let houses: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_all(p).await)?;
         let mut bad = Vec::new();
-        for (code, state, facts, version, status, town, village, record) in houses {
+        for Row {
+            code,
+            state,
+            facts,
+            version,
+            status,
+            town_code: town,
+            village_code: village,
+            record_payload: record,
+        } in houses
+        {
             let code = HouseCode::parse(&code).map_err(|e| StoreError::Corrupt(e.0))?;
             let events = self.house_events(scope, &code).await?;
             let spans_ok = self.spans_match(scope, &code, &events).await?;
@@ -210,34 +236,11 @@ impl Store {
             scope_sql!(),
             " ORDER BY s.seq"
         );
-        type Row = (
-            i32,
-            String,
-            String,
-            i32,
-            NaiveDate,
-            Option<NaiveDate>,
-            i64,
-            Option<i64>,
-        );
         let sp = ScopeParams::of(scope);
-        let stored: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(SQL)
+        let stored: Vec<SpanRow> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
-        let expected = crate::chain::spans_of(events);
-        Ok(stored.len() == expected.len()
-            && stored.iter().zip(&expected).all(|(a, b)| {
-                *a == (
-                    b.seq,
-                    b.town_code.clone(),
-                    b.village_code.clone(),
-                    b.facts,
-                    b.effective_from,
-                    b.effective_to,
-                    b.recorded_from,
-                    b.recorded_to,
-                )
-            }))
+        Ok(stored == crate::chain::spans_of(events))
     }
 }
 

@@ -82,11 +82,21 @@ const CHUNK: usize = 500;
 const OPEN_IN_SCOPE: &str =
     "h.id IN (SELECT p.house_id FROM import_pending p WHERE p.decided_at IS NULL)";
 
-type HeldRow = (i64, String, NaiveDate, String, String, String, String, i64);
+/// A held-back step as [`HELD_ROWS`] reads it.
+#[derive(sqlx::FromRow)]
+struct HeldRow {
+    house_id: i64,
+    effective: NaiveDate,
+    command: String,
+    file_name: String,
+    imported_by: String,
+    imported_name: String,
+    imported_at: i64,
+}
 
 fn held_step(r: &HeldRow) -> Result<HeldStep> {
-    let step: PendingStep = serde_json::from_str(&r.3)
-        .map_err(|e| StoreError::Corrupt(format!("import_pending {}: {e}", r.0)))?;
+    let step: PendingStep = serde_json::from_str(&r.command)
+        .map_err(|e| StoreError::Corrupt(format!("import_pending {}: {e}", r.house_id)))?;
     let basis = match &step.change {
         Change::Closed { basis, .. } => Some(basis.label().to_string()),
         _ => None,
@@ -94,15 +104,15 @@ fn held_step(r: &HeldRow) -> Result<HeldStep> {
     Ok(HeldStep {
         label: step.change.kind().label().to_string(),
         basis,
-        effective: r.2,
-        file_name: r.4.clone(),
-        imported_by: r.5.clone(),
-        imported_name: r.6.clone(),
-        imported_at: r.7,
+        effective: r.effective,
+        file_name: r.file_name.clone(),
+        imported_by: r.imported_by.clone(),
+        imported_name: r.imported_name.clone(),
+        imported_at: r.imported_at,
     })
 }
 
-const HELD_ROWS: &str = "SELECT house_id, kind, effective, command, file_name, imported_by, imported_name, imported_at FROM import_pending WHERE decided_at IS NULL AND house_id IN ";
+const HELD_ROWS: &str = "SELECT house_id, effective, command, file_name, imported_by, imported_name, imported_at FROM import_pending WHERE decided_at IS NULL AND house_id IN ";
 
 impl Store {
     /// Keeps the held-back steps of the houses just written (by code) for confirmation.
@@ -141,7 +151,7 @@ impl Store {
             let rows: Vec<HeldRow> =
                 on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await)?;
             for r in &rows {
-                out.push((r.0, held_step(r)?));
+                out.push((r.house_id, held_step(r)?));
             }
         }
         Ok(out)

@@ -24,7 +24,7 @@ pub struct LedgerHouse {
 }
 
 /// Per-town counts of today's projection (a quick summary for the status page).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TownTotals {
     pub town_code: String,
     pub houses: i64,
@@ -541,59 +541,46 @@ impl Store {
 
     /// Per-town counts of today's projection.
     pub async fn town_totals(&self, scope: &Scope) -> Result<Vec<TownTotals>> {
+        // Each count under the name of its `TownTotals` field.
         let counts = [
-            Count::new(Facts::SURVEYED, Facts::empty()),
-            Count::new(Facts::BUSINESS, Facts::empty()),
-            Count::new(Facts::HAZARD, Facts::empty()),
-            Count::new(Facts::APPRAISED, Facts::empty()),
-            Count::new(Facts::CD, Facts::empty()),
-            Count::new(Facts::CLOSED, Facts::empty()),
-            Count::new(Facts::LEGACY, Facts::LOOK_BACK_DONE),
-            Count::new(Facts::NEEDS_NOTICE, Facts::empty()),
-            Count::new(Facts::NEEDS_ENGINEERING, Facts::empty()),
-            Count::new(Facts::CD_ENGINEERED, Facts::empty()),
+            ("surveyed", Count::new(Facts::SURVEYED, Facts::empty())),
+            ("business", Count::new(Facts::BUSINESS, Facts::empty())),
+            ("hazard", Count::new(Facts::HAZARD, Facts::empty())),
+            ("appraised", Count::new(Facts::APPRAISED, Facts::empty())),
+            ("cd", Count::new(Facts::CD, Facts::empty())),
+            ("closed", Count::new(Facts::CLOSED, Facts::empty())),
+            (
+                "legacy_pending",
+                Count::new(Facts::LEGACY, Facts::LOOK_BACK_DONE),
+            ),
+            (
+                "needs_notice",
+                Count::new(Facts::NEEDS_NOTICE, Facts::empty()),
+            ),
+            (
+                "needs_engineering",
+                Count::new(Facts::NEEDS_ENGINEERING, Facts::empty()),
+            ),
+            (
+                "cd_engineered",
+                Count::new(Facts::CD_ENGINEERED, Facts::empty()),
+            ),
         ];
-        let columns: Vec<String> = counts.iter().map(|c| sum(*c)).collect();
+        let columns: Vec<String> = counts
+            .iter()
+            .map(|(name, c)| format!("{} AS {name}", sum(*c)))
+            .collect();
         let sql = format!(
-            "SELECT h.town_code, COUNT(*), {} {} GROUP BY h.town_code ORDER BY h.town_code",
+            "SELECT h.town_code, COUNT(*) AS houses, {} {} GROUP BY h.town_code ORDER BY h.town_code",
             columns.join(", "),
             source(&self.db, Form::Attachment2, AsOf::Now).sql()
         );
         let sp = ScopeParams::of(scope);
-        type Row = (
-            String,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
-        let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        Ok(
+            on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
-            .fetch_all(p).await)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| TownTotals {
-                town_code: r.0,
-                houses: r.1,
-                surveyed: r.2,
-                business: r.3,
-                hazard: r.4,
-                appraised: r.5,
-                cd: r.6,
-                closed: r.7,
-                legacy_pending: r.8,
-                needs_notice: r.9,
-                needs_engineering: r.10,
-                cd_engineered: r.11,
-            })
-            .collect())
+            .fetch_all(p).await)?,
+        )
     }
 }
 

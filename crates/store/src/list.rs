@@ -113,8 +113,8 @@ impl Sort {
     }
 }
 
-/// One line of the list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One line of the list, read by column name from the list's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct HouseSummary {
     pub code: String,
     pub town_code: String,
@@ -287,20 +287,6 @@ fn where_of(scope: &Scope, filter: &HouseFilter) -> Where {
     w
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    bool,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    NaiveDate,
-    i64,
-);
-
 impl Store {
     /// The states of the houses within `scope` that match `filter`, by code, at most `limit`
     /// (for ledgers that need more than the list's columns). `Err(Invalid)` names how many
@@ -365,30 +351,14 @@ impl Store {
         binds.push(Bind::Int((page - 1) * per_page));
         let sql = format!(
             "SELECT h.code, h.town_code, h.village_code, h.address, h.is_business, h.status, h.judgement, h.grade, \
-             (SELECT o.owner_name FROM house_people o WHERE o.house_id = h.id), h.last_effective, h.updated_at \
+             (SELECT o.owner_name FROM house_people o WHERE o.house_id = h.id) AS owner_name, h.last_effective, h.updated_at \
              FROM houses h WHERE {cond} ORDER BY {order} LIMIT ${pl} OFFSET ${}",
             pl + 1
         );
-        let rows: Vec<Row> = on_db!(&self.db, p => {
+        let houses: Vec<HouseSummary> = on_db!(&self.db, p => {
             let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &binds);
             query.fetch_all(p).await
         })?;
-        let houses = rows
-            .into_iter()
-            .map(|r| HouseSummary {
-                code: r.0,
-                town_code: r.1,
-                village_code: r.2,
-                address: r.3,
-                is_business: r.4,
-                status: r.5,
-                judgement: r.6,
-                grade: r.7,
-                owner_name: r.8,
-                last_effective: r.9,
-                updated_at: r.10,
-            })
-            .collect();
         Ok(HousePage {
             houses,
             total,

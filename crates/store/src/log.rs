@@ -6,7 +6,7 @@
 use crate::audit::{self, AuditEntry};
 use crate::db::Tx;
 use crate::error::{Result, StoreError};
-use crate::houses::{EventTuple, event_of};
+use crate::houses::{StoredEvent, event_of};
 use crate::reference::{self, Reference};
 use crate::scope::ScopeParams;
 use crate::write::NewHouse;
@@ -60,31 +60,22 @@ impl Store {
         let sp = ScopeParams::of(scope);
         let (mut last_house, mut last_seq, mut n) = (0_i64, 0_i32, 0_u64);
         loop {
-            type Row = (
-                String,
-                i32,
-                chrono::NaiveDate,
-                i64,
-                String,
-                String,
-                String,
-                Option<String>,
-                String,
-                String,
-                Option<String>,
-                i64,
-            );
+            #[derive(sqlx::FromRow)]
+            struct Row {
+                #[sqlx(flatten)]
+                event: StoredEvent,
+                house_id: i64,
+            }
             let rows: Vec<Row> = on_db!(&self.db, p => sqlx::query_as::<_, Row>(PAGE)
                 .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(last_house).bind(last_seq)
                 .fetch_all(p).await)?;
             if rows.is_empty() {
                 break;
             }
-            for (a, b, c, d, e, f, g, h, i, j, k, house_id) in rows {
+            for Row { event, house_id } in rows {
                 last_house = house_id;
-                last_seq = b;
-                let t: EventTuple = (a, b, c, d, e, f, g, h, i, j, k);
-                let e = event_of(&self.vault, t)?;
+                last_seq = event.seq;
+                let e = event_of(&self.vault, event)?;
                 serde_json::to_writer(&mut *out, &e)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 out.write_all(b"\n").map_err(io)?;

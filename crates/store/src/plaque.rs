@@ -6,8 +6,8 @@
 use crate::error::Result;
 use crate::{Store, on_db};
 
-/// What anyone who scans a plaque may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What anyone who scans a plaque may see (read by column name).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PublicHouse {
     pub code: String,
     pub town_code: String,
@@ -25,23 +25,9 @@ impl Store {
             return Ok(None);
         }
         const SQL: &str = "SELECT code, town_code, village_code, status, judgement, grade FROM houses WHERE qr_token = $1";
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-        );
-        let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(SQL).bind(token.to_ascii_lowercase()).fetch_optional(p).await)?;
-        Ok(row.map(|r| PublicHouse {
-            code: r.0,
-            town_code: r.1,
-            village_code: r.2,
-            status: r.3,
-            judgement: r.4,
-            grade: r.5,
-        }))
+        Ok(
+            on_db!(&self.db, p => sqlx::query_as(SQL).bind(token.to_ascii_lowercase()).fetch_optional(p).await)?,
+        )
     }
 }
 

@@ -83,26 +83,29 @@ fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: {v}"))
 }
 
-type ProblemRow = (
-    i64,
-    i64,
-    String,
-    String,
-    NaiveDate,
-    i32,
-    String,
-    Option<String>,
-    bool,
-    String,
-    String,
-    Option<NaiveDate>,
-    String,
-    i32,
-);
+/// A problem as [`SELECT`] reads it, before its codes are parsed.
+#[derive(sqlx::FromRow)]
+struct ProblemRow {
+    id: i64,
+    batch_id: i64,
+    batch_name: String,
+    source: String,
+    issued_on: NaiveDate,
+    row_no: i32,
+    town_code: String,
+    house_code: Option<String>,
+    is_business: bool,
+    category: String,
+    description: String,
+    deadline: Option<NaiveDate>,
+    status: String,
+    version: i32,
+}
 
-const SELECT: &str = "SELECT p.id, p.batch_id, b.name, b.source, b.issued_on, p.row_no, p.town_code, \
-    (SELECT h.code FROM houses h WHERE h.id = p.house_id), p.is_business, p.category, p.description, \
-    p.deadline, p.status, p.version FROM problems p JOIN problem_batches b ON b.id = p.batch_id";
+const SELECT: &str = "SELECT p.id, p.batch_id, b.name AS batch_name, b.source, b.issued_on, p.row_no, \
+    p.town_code, (SELECT h.code FROM houses h WHERE h.id = p.house_id) AS house_code, p.is_business, \
+    p.category, p.description, p.deadline, p.status, p.version \
+    FROM problems p JOIN problem_batches b ON b.id = p.batch_id";
 
 /// A problem within scope, parameters `$2` … `$4`: the town in the scope's range and, for a
 /// department, a house of its sector.
@@ -111,20 +114,21 @@ const IN_SCOPE: &str = "p.town_code >= $2 AND p.town_code < $3 AND (CAST($4 AS T
 
 fn problem_of(r: ProblemRow) -> Result<Problem> {
     Ok(Problem {
-        id: r.0,
-        batch_id: r.1,
-        batch_name: r.2,
-        source: ProblemSource::parse(&r.3).ok_or_else(|| corrupt("source", &r.3))?,
-        issued_on: r.4,
-        row_no: r.5,
-        town_code: r.6,
-        house_code: r.7,
-        is_business: r.8,
-        category: ProblemCategory::parse(&r.9).ok_or_else(|| corrupt("category", &r.9))?,
-        description: r.10,
-        deadline: r.11,
-        status: ProblemStatus::parse(&r.12).ok_or_else(|| corrupt("status", &r.12))?,
-        version: r.13,
+        id: r.id,
+        batch_id: r.batch_id,
+        batch_name: r.batch_name,
+        source: ProblemSource::parse(&r.source).ok_or_else(|| corrupt("source", &r.source))?,
+        issued_on: r.issued_on,
+        row_no: r.row_no,
+        town_code: r.town_code,
+        house_code: r.house_code,
+        is_business: r.is_business,
+        category: ProblemCategory::parse(&r.category)
+            .ok_or_else(|| corrupt("category", &r.category))?,
+        description: r.description,
+        deadline: r.deadline,
+        status: ProblemStatus::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
+        version: r.version,
     })
 }
 
@@ -414,31 +418,34 @@ impl Store {
     pub async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
         self.problem(scope, id).await?;
         const SQL: &str = "SELECT seq, action, from_status, to_status, at, actor_name, actor_role, detail, evidence FROM problem_events WHERE problem_id = $1 ORDER BY seq";
-        type Row = (
-            i32,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            String,
-            String,
-        );
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            seq: i32,
+            action: String,
+            from_status: String,
+            to_status: String,
+            at: i64,
+            actor_name: String,
+            actor_role: String,
+            detail: String,
+            evidence: String,
+        }
         let rows: Vec<Row> =
             on_db!(&self.db, p => sqlx::query_as(SQL).bind(id).fetch_all(p).await)?;
         rows.into_iter()
             .map(|r| {
                 Ok(ProblemStep {
-                    seq: r.0,
-                    action: r.1,
-                    from: ProblemStatus::parse(&r.2).ok_or_else(|| corrupt("status", &r.2))?,
-                    to: ProblemStatus::parse(&r.3).ok_or_else(|| corrupt("status", &r.3))?,
-                    at: from_micros(r.4)?,
-                    actor_name: r.5,
-                    actor_role: r.6,
-                    detail: r.7,
-                    evidence: serde_json::from_str(&r.8)
+                    seq: r.seq,
+                    action: r.action,
+                    from: ProblemStatus::parse(&r.from_status)
+                        .ok_or_else(|| corrupt("status", &r.from_status))?,
+                    to: ProblemStatus::parse(&r.to_status)
+                        .ok_or_else(|| corrupt("status", &r.to_status))?,
+                    at: from_micros(r.at)?,
+                    actor_name: r.actor_name,
+                    actor_role: r.actor_role,
+                    detail: r.detail,
+                    evidence: serde_json::from_str(&r.evidence)
                         .map_err(|e| corrupt("evidence", &e.to_string()))?,
                 })
             })

@@ -92,19 +92,30 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
     Ok(())
 }
 
-type RegionRow = (
-    String,
-    String,
-    Option<String>,
-    NaiveDate,
-    Option<NaiveDate>,
-    bool,
-    bool,
-);
+/// A row of `regions` as [`REGIONS`] reads it.
+#[derive(sqlx::FromRow)]
+struct RegionRow {
+    code: String,
+    name: String,
+    parent_code: Option<String>,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+    is_demo: bool,
+    reports_separately: bool,
+}
 
 fn region_rows(rows: Vec<RegionRow>) -> Result<Vec<Region>> {
     let mut regions = Vec::with_capacity(rows.len());
-    for (code, name, parent, valid_from, valid_to, is_demo, reports_separately) in rows {
+    for RegionRow {
+        code,
+        name,
+        parent_code: parent,
+        valid_from,
+        valid_to,
+        is_demo,
+        reports_separately,
+    } in rows
+    {
         let code = RegionCode::parse(&code).map_err(corrupt)?;
         regions.push(Region {
             level: code.level(),

@@ -119,39 +119,42 @@ fn form_of(n: i32) -> Result<Form> {
     Form::from_number(n as u8).ok_or_else(|| StoreError::Corrupt(format!("form {n}")))
 }
 
-type ReportRow = (
-    i64,
-    i32,
-    String,
-    NaiveDate,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
+/// A row of `ledger_reports` as [`SELECT`] reads it, before its codes are parsed.
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    id: i64,
+    form: i32,
+    unit_code: String,
+    as_of: NaiveDate,
+    status: String,
+    preparer_name: String,
+    contact: String,
+    signer_name: Option<String>,
+    return_reason: Option<String>,
+    snapshot: Option<String>,
+    digest: Option<String>,
+    scan_sha256: Option<String>,
+    scan_name: Option<String>,
+    supersedes: Option<i64>,
+}
 
 fn report_of(r: ReportRow) -> Result<Report> {
     Ok(Report {
-        id: r.0,
-        form: form_of(r.1)?,
-        unit: RegionCode::parse(&r.2).map_err(|e| StoreError::Corrupt(e.0))?,
-        as_of: r.3,
-        status: ReportStatus::from_code(&r.4).ok_or_else(|| StoreError::Corrupt(r.4.clone()))?,
-        preparer_name: r.5,
-        contact: r.6,
-        signer_name: r.7,
-        return_reason: r.8,
-        snapshot: r.9,
-        digest: r.10,
-        scan_sha256: r.11,
-        scan_name: r.12,
-        supersedes: r.13,
+        id: r.id,
+        form: form_of(r.form)?,
+        unit: RegionCode::parse(&r.unit_code).map_err(|e| StoreError::Corrupt(e.0))?,
+        as_of: r.as_of,
+        status: ReportStatus::from_code(&r.status)
+            .ok_or_else(|| StoreError::Corrupt(r.status.clone()))?,
+        preparer_name: r.preparer_name,
+        contact: r.contact,
+        signer_name: r.signer_name,
+        return_reason: r.return_reason,
+        snapshot: r.snapshot,
+        digest: r.digest,
+        scan_sha256: r.scan_sha256,
+        scan_name: r.scan_name,
+        supersedes: r.supersedes,
     })
 }
 

@@ -53,45 +53,47 @@ fn refuse(code: RuleCode, message: impl Into<String>) -> StoreError {
     })
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    NaiveDate,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    String,
-);
+/// A row of `supervisions` as [`COLUMNS`] reads it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    town_code: String,
+    subject: String,
+    body: String,
+    answer_due: NaiveDate,
+    issued_at: i64,
+    issued_by: String,
+    issued_by_name: String,
+    answer: Option<String>,
+    answered_at: Option<i64>,
+    answered_by: Option<String>,
+    answered_by_name: Option<String>,
+    evidence: String,
+}
 
 const COLUMNS: &str = "id, town_code, subject, body, answer_due, issued_at, issued_by, issued_by_name, answer, answered_at, answered_by, answered_by_name, evidence";
 
 fn from_row(r: Row) -> Result<Supervision> {
-    let answer = match (r.8, r.9, r.10, r.11) {
+    let answer = match (r.answer, r.answered_at, r.answered_by, r.answered_by_name) {
         (Some(text), Some(at), Some(by), Some(by_name)) => Some(Answer {
             text,
             at: from_micros(at)?,
             by,
             by_name,
-            evidence: serde_json::from_str(&r.12)
+            evidence: serde_json::from_str(&r.evidence)
                 .map_err(|e| StoreError::Corrupt(format!("supervision evidence: {e}")))?,
         }),
         _ => None,
     };
     Ok(Supervision {
-        id: r.0,
-        town_code: r.1,
-        subject: r.2,
-        body: r.3,
-        answer_due: r.4,
-        issued_at: from_micros(r.5)?,
-        issued_by: r.6,
-        issued_by_name: r.7,
+        id: r.id,
+        town_code: r.town_code,
+        subject: r.subject,
+        body: r.body,
+        answer_due: r.answer_due,
+        issued_at: from_micros(r.issued_at)?,
+        issued_by: r.issued_by,
+        issued_by_name: r.issued_by_name,
         answer,
     })
 }
