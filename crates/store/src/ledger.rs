@@ -42,9 +42,26 @@ pub struct TownTotals {
     pub cd_engineered: i64,
 }
 
+/// The condition that a row `h` is counted by `c`: one `<> 0` per required bit, and the
+/// excluded bits clear; an empty mask states nothing. PostgreSQL estimates `(facts & b) = b` (and
+/// `(facts & 0) = 0`) at 0.5% of the rows, so a drill-down page over a dense figure sorted the
+/// whole figure (a sequential scan; 1.3 s a page at 1,000,000 houses) instead of walking the
+/// code index and stopping after its page (1 ms).
 fn predicate(c: Count) -> String {
-    let (all, none) = (c.all.bits(), c.none.bits());
-    format!("(h.facts & {all}) = {all} AND (h.facts & {none}) = 0")
+    let all = c.all.bits();
+    let none = c.none.bits();
+    let mut conds: Vec<String> = (0..32)
+        .map(|i| 1u32 << i)
+        .filter(|b| all & b != 0)
+        .map(|b| format!("(h.facts & {b}) <> 0"))
+        .collect();
+    if none != 0 {
+        conds.push(format!("(h.facts & {none}) = 0"));
+    }
+    if conds.is_empty() {
+        return "1 = 1".into();
+    }
+    conds.join(" AND ")
 }
 
 fn sum(c: Count) -> String {
@@ -183,6 +200,28 @@ macro_rules! bind_as_of {
             AsOf::Recorded(t) => $q.bind(crate::codec::micros(t)),
         }
     };
+}
+
+#[cfg(test)]
+mod predicate_tests {
+    use super::*;
+
+    #[test]
+    fn a_count_is_stated_bit_by_bit() {
+        let c = Count::new(Facts::CLOSED.union(Facts::HAZARD), Facts::BUSINESS);
+        assert_eq!(
+            predicate(c),
+            "(h.facts & 4) <> 0 AND (h.facts & 256) <> 0 AND (h.facts & 2) = 0"
+        );
+        assert_eq!(
+            predicate(Count::new(Facts::SURVEYED, Facts::empty())),
+            "(h.facts & 1) <> 0"
+        );
+        assert_eq!(
+            predicate(Count::new(Facts::empty(), Facts::empty())),
+            "1 = 1"
+        );
+    }
 }
 
 impl Store {
