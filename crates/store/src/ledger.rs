@@ -202,28 +202,6 @@ macro_rules! bind_as_of {
     };
 }
 
-#[cfg(test)]
-mod predicate_tests {
-    use super::*;
-
-    #[test]
-    fn a_count_is_stated_bit_by_bit() {
-        let c = Count::new(Facts::CLOSED.union(Facts::HAZARD), Facts::BUSINESS);
-        assert_eq!(
-            predicate(c),
-            "(h.facts & 4) <> 0 AND (h.facts & 256) <> 0 AND (h.facts & 2) = 0"
-        );
-        assert_eq!(
-            predicate(Count::new(Facts::SURVEYED, Facts::empty())),
-            "(h.facts & 1) <> 0"
-        );
-        assert_eq!(
-            predicate(Count::new(Facts::empty(), Facts::empty())),
-            "1 = 1"
-        );
-    }
-}
-
 impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
@@ -631,4 +609,26 @@ pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> crate::Resul
         .find(|r| r.level == RegionLevel::County)
         .map(|r| r.code)
         .ok_or_else(|| crate::StoreError::Invalid(crate::regions::NO_COUNTY.into()))
+}
+
+#[cfg(test)]
+mod predicate_tests {
+    use super::*;
+
+    #[test]
+    fn a_count_is_stated_bit_by_bit() {
+        let c = Count::new(Facts::CLOSED.union(Facts::HAZARD), Facts::BUSINESS);
+        assert_eq!(
+            predicate(c),
+            "(h.facts & 4) <> 0 AND (h.facts & 256) <> 0 AND (h.facts & 2) = 0"
+        );
+        assert_eq!(
+            predicate(Count::new(Facts::SURVEYED, Facts::empty())),
+            "(h.facts & 1) <> 0"
+        );
+        assert_eq!(
+            predicate(Count::new(Facts::empty(), Facts::empty())),
+            "1 = 1"
+        );
+    }
 }
