@@ -330,6 +330,7 @@ impl Store {
     ) -> Result<Decided> {
         let now = self.now();
         let approver = who.actor();
+        let dict = self.reference().dictionaries.clone();
         let mut decided = Decided {
             refused: unknown.to_vec(),
             ..Decided::default()
@@ -360,7 +361,6 @@ impl Store {
             }
             // Decided first against the house as it is: all of a house's steps or none.
             let view = self.house(scope, &code).await?;
-            let dict = self.reference().dictionaries.clone();
             let mut state = view.state;
             let mut refusal = None;
             for (step, actor) in &steps {

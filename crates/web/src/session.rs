@@ -402,6 +402,37 @@ impl Caller {
         store.access(&self.session.principal, &self.source)
     }
 
+    /// The holder's own act, asked again (signing, accepting or returning a report, confirming
+    /// imported closures): the statement ticked (`confirm` = "yes") and the password, plus the
+    /// dynamic code where the account has one. `Ok(Some(message))` when refused (the page shows
+    /// it; a wrong password counts towards the login lock and is audited), an error when the
+    /// store could not answer.
+    pub async fn reconfirm(
+        &self,
+        store: &anju_store::Store,
+        confirm: &str,
+        password: &str,
+        totp: &str,
+    ) -> Result<Option<String>, crate::error::PageError> {
+        if confirm != "yes" {
+            return Ok(Some("请先勾选确认：核对无误后方可办理".into()));
+        }
+        let totp = Some(totp.trim()).filter(|t| !t.is_empty());
+        match store
+            .confirm_identity(
+                &self.session.principal.username,
+                password,
+                totp,
+                &self.source,
+            )
+            .await
+        {
+            Ok(()) => Ok(None),
+            Err(anju_store::AuthError::Store(e)) => Err(e.into()),
+            Err(e) => Ok(Some(format!("身份确认未通过：{e}"))),
+        }
+    }
+
     /// Who is calling.
     pub fn principal(&self) -> &anju_domain::auth::Principal {
         &self.session.principal

@@ -131,31 +131,6 @@ pub async fn list(
     pending_page(&state, &caller, &q, None, StatusCode::OK).await
 }
 
-/// The password (and dynamic code) again, and the ticked statement: confirming is the
-/// approver's own act, like signing.
-async fn identity(
-    state: &AppState,
-    caller: &Caller,
-    confirm: String,
-    password: String,
-    totp: String,
-) -> Result<(), String> {
-    if confirm != "yes" {
-        return Err("请先勾选确认：核对无误后方可办理".into());
-    }
-    let totp = Some(totp.as_str()).filter(|t| !t.is_empty());
-    state
-        .store
-        .confirm_identity(
-            &caller.session.principal.username,
-            &password,
-            totp,
-            &caller.source,
-        )
-        .await
-        .map_err(|e| format!("身份确认未通过：{e}"))
-}
-
 /// What a decision says afterwards.
 fn said(verb: &str, d: &Decided) -> String {
     let mut m = format!("已{verb} {} 栋", d.houses.len());
@@ -198,14 +173,14 @@ pub async fn decide(
     }
     let reject = value("decision") == "reject";
     if !reject
-        && let Err(m) = identity(
-            &state,
-            &caller,
-            value("confirm"),
-            value("password"),
-            value("totp"),
-        )
-        .await
+        && let Some(m) = caller
+            .reconfirm(
+                &state.store,
+                &value("confirm"),
+                &value("password"),
+                &value("totp"),
+            )
+            .await?
     {
         return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
     }
@@ -254,14 +229,14 @@ pub async fn cut_over(
     if !caller.principal().may(Action::CutOverImports) {
         caller.access(&state.store).cut_over_imports(day).await?;
     }
-    if let Err(m) = identity(
-        &state,
-        &caller,
-        value("confirm"),
-        value("password"),
-        value("totp"),
-    )
-    .await
+    if let Some(m) = caller
+        .reconfirm(
+            &state.store,
+            &value("confirm"),
+            &value("password"),
+            &value("totp"),
+        )
+        .await?
     {
         return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
     }

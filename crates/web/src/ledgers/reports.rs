@@ -423,25 +423,11 @@ pub async fn act(
                 action.label()
             )));
         }
-        if f.confirm != "yes" {
-            let m = "请先勾选确认：核对无误后方可办理";
-            return report_page(&state, &caller, id, Some(m.into())).await;
-        }
-        let totp = Some(f.totp.trim()).filter(|t| !t.is_empty());
-        if let Err(e) = state
-            .store
-            .confirm_identity(
-                &caller.session.principal.username,
-                &f.password,
-                totp,
-                &caller.source,
-            )
-            .await
+        if let Some(m) = caller
+            .reconfirm(&state.store, &f.confirm, &f.password, &f.totp)
+            .await?
         {
-            return match e {
-                anju_store::AuthError::Store(e) => Err(e.into()),
-                e => report_page(&state, &caller, id, Some(format!("身份确认未通过：{e}"))).await,
-            };
+            return report_page(&state, &caller, id, Some(m)).await;
         }
     }
     let done = caller.access(&state.store).act_on_report(id, &action).await;
