@@ -158,6 +158,40 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
     })
 }
 
+/// An audit row as stored, with its link and hash.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    id: i64,
+    at: i64,
+    actor_id: String,
+    actor_role: String,
+    source: String,
+    action: String,
+    object: String,
+    outcome: String,
+    reason: Option<String>,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl StoredRow {
+    /// Whether the row hashes to its recorded hash when linked to `prev`.
+    fn hashes_from(&self, prev: &str) -> bool {
+        let fields = [
+            self.actor_id.as_str(),
+            &self.actor_role,
+            &self.source,
+            &self.action,
+            &self.object,
+            &self.outcome,
+            self.reason.as_deref().unwrap_or(""),
+            &self.detail,
+        ];
+        hash_stored(prev, self.id, self.at, fields) == self.hash
+    }
+}
+
 /// Walks the chain from the first row; returns the id of the first row whose link or hash does
 /// not hold (or the id after the last row, when rows were cut off the end), or `None` when the
 /// whole chain is intact.
@@ -173,25 +207,10 @@ pub async fn verify_with(
 ) -> Result<Option<i64>> {
     const PAGE: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
         FROM audit_log WHERE id > $1 ORDER BY id LIMIT 5000";
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        at: i64,
-        actor_id: String,
-        actor_role: String,
-        source: String,
-        action: String,
-        object: String,
-        outcome: String,
-        reason: Option<String>,
-        detail: String,
-        prev_hash: String,
-        hash: String,
-    }
     let mut prev = "0".repeat(64);
     let mut last = 0_i64;
     loop {
-        let rows: Vec<Row> =
+        let rows: Vec<StoredRow> =
             crate::on_db!(db, p => sqlx::query_as(PAGE).bind(last).fetch_all(p).await)?;
         if rows.is_empty() {
             // Rows cut off the end leave the head pointing past them.
@@ -201,37 +220,13 @@ pub async fn verify_with(
             let prev_ok = head_hash == prev || (last == 0 && head_id == 0);
             return Ok((head_id != last || !prev_ok).then_some(last + 1));
         }
-        for Row {
-            id,
-            at,
-            actor_id,
-            actor_role,
-            source,
-            action,
-            object,
-            outcome,
-            reason,
-            detail,
-            prev_hash,
-            hash,
-        } in rows
-        {
-            let fields = [
-                actor_id.as_str(),
-                &actor_role,
-                &source,
-                &action,
-                &object,
-                &outcome,
-                reason.as_deref().unwrap_or(""),
-                &detail,
-            ];
-            if id != last + 1 || prev_hash != prev || hash_stored(&prev, id, at, fields) != hash {
-                return Ok(Some(id));
+        for row in rows {
+            if row.id != last + 1 || row.prev_hash != prev || !row.hashes_from(&prev) {
+                return Ok(Some(row.id));
             }
-            on_row(id, &outcome, &detail);
-            prev = hash;
-            last = id;
+            on_row(row.id, &row.outcome, &row.detail);
+            prev = row.hash;
+            last = row.id;
         }
     }
 }
@@ -240,63 +235,26 @@ pub async fn verify_with(
 /// next row (or the head, for the last row) links to it: the check of a single row that the
 /// report page makes without walking the whole chain (`anju audit verify` walks it).
 pub async fn row_holds(db: &crate::Db, id: i64) -> Result<bool> {
-    const ROW: &str = "SELECT at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
+    const ROW: &str = "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail, prev_hash, hash \
         FROM audit_log WHERE id = $1";
     const NEXT: &str = "SELECT prev_hash FROM audit_log WHERE id = $1";
     const HEAD: &str = "SELECT last_id, last_hash FROM audit_head WHERE id = 1";
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        at: i64,
-        actor_id: String,
-        actor_role: String,
-        source: String,
-        action: String,
-        object: String,
-        outcome: String,
-        reason: Option<String>,
-        detail: String,
-        prev_hash: String,
-        hash: String,
-    }
-    let row: Option<Row> =
+    let row: Option<StoredRow> =
         crate::on_db!(db, p => sqlx::query_as(ROW).bind(id).fetch_optional(p).await)?;
-    let Some(Row {
-        at,
-        actor_id,
-        actor_role: role,
-        source,
-        action,
-        object,
-        outcome,
-        reason,
-        detail,
-        prev_hash: prev,
-        hash,
-    }) = row
-    else {
+    let Some(row) = row else {
         return Ok(false);
     };
-    let fields = [
-        actor_id.as_str(),
-        &role,
-        &source,
-        &action,
-        &object,
-        &outcome,
-        reason.as_deref().unwrap_or(""),
-        &detail,
-    ];
-    if hash_stored(&prev, id, at, fields) != hash {
+    if !row.hashes_from(&row.prev_hash) {
         return Ok(false);
     }
     let next: Option<String> =
         crate::on_db!(db, p => sqlx::query_scalar(NEXT).bind(id + 1).fetch_optional(p).await)?;
     Ok(match next {
-        Some(p) => p == hash,
+        Some(p) => p == row.hash,
         None => {
             let (last, last_hash): (i64, String) =
                 crate::on_db!(db, p => sqlx::query_as(HEAD).fetch_one(p).await)?;
-            last == id && last_hash == hash
+            last == id && last_hash == row.hash
         }
     })
 }
