@@ -2,6 +2,7 @@
 //! `anju user …` accounts, `anju audit …` the audit trail, `anju keys …` personal-data keys.
 
 use crate::config::Config;
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Role;

@@ -11,6 +11,7 @@
 //! ratio shows what sessions, templates and HTTP add. Client and server share the machine's
 //! cores, as `oha` or `wrk` on the same host would.
 
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::Role;
 use anju_store::list::{HouseFilter, Sort};

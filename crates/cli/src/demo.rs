@@ -7,6 +7,7 @@
 use crate::config::Config;
 use anju_demo::JIAXIANG_TOWNS;
 use anju_demo::{Demo, DemoHouse};
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};

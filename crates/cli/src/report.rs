@@ -6,6 +6,7 @@
 //! has one (`ANJU_TOTP`) are checked first.
 
 use crate::config::Config;
+use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::Scope;
 use anju_domain::event::{Actor, Role};

@@ -563,6 +563,7 @@ impl Demo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anju_domain::Coded;
 
     #[test]
     fn every_source_and_status_and_some_overdue_with_steps_in_order() {

@@ -3,6 +3,7 @@
 //! `Access` layer consults it before every entry point, and `rules::permitted` refines it per
 //! lifecycle step.
 
+use crate::Coded;
 use crate::codes::RegionCode;
 use crate::event::{Actor, Role};
 use crate::region::Scope;

@@ -4,6 +4,7 @@
 //! template, the importer and the national-platform export are all built from this table, so a
 //! field is added in one place and every one of them follows.
 
+use crate::Coded;
 use crate::bounds;
 use crate::codes::{OwnerId, PhoneNumber, RegionCode, RegionLevel};
 use crate::dict::{Dictionaries, UsageCategory, kind};
@@ -512,7 +513,7 @@ fn parse(c: &Column, raw: &str, dict: &Dictionaries) -> Result<Value, String> {
         }
         I::Bool => Value::Bool(parse_bool(s).ok_or_else(|| format!("“{s}”应为“是”或“否”"))?),
         I::Usage => {
-            Value::Usage(UsageCategory::from_label(s).ok_or_else(|| {
+            Value::Usage(UsageCategory::parse(s).ok_or_else(|| {
                 format!("“{s}”应为：经营性自建房、自住兼经营性自建房、其他自建房")
             })?)
         }

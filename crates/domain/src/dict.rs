@@ -2,46 +2,39 @@
 //! kinds of measure, closure basis) are Rust enums; the descriptive ones (structure type,
 //! business type, hazard parts, …) are editable dictionaries whose defaults live here.
 
+use crate::coded::Coded;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-macro_rules! labelled_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $label:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The Chinese label shown to users and written in exported forms.
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-
-            /// Matches a Chinese label (as typed in an imported ledger) or the stable code.
-            pub fn from_label(s: &str) -> Option<$name> {
-                let s = s.trim();
-                $name::ALL.iter().copied().find(|v| v.label() == s || v.code() == s)
-            }
-
-            /// The stable code used in JSON and the database.
-            pub fn code(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
-            }
-        }
-    };
+/// 隐患初判 (initial judgement at survey).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Judgement {
+    #[strum(message = "未发现安全隐患")]
+    NoHazard,
+    #[strum(message = "存在一定安全隐患")]
+    Hazard,
+    #[strum(message = "存在严重安全隐患")]
+    Severe,
 }
 
-labelled_enum!(
-    /// 隐患初判 (initial judgement at survey).
-    Judgement {
-        NoHazard = "未发现安全隐患",
-        Hazard = "存在一定安全隐患",
-        Severe = "存在严重安全隐患",
-    }
-);
+impl Coded for Judgement {}
 
 impl Judgement {
     /// Whether the house enters column ① (初判隐患).
@@ -59,24 +52,65 @@ impl Judgement {
     }
 }
 
-labelled_enum!(
-    /// 风险分级.
-    RiskLevel {
-        CollapseRisk = "有结构倒塌风险",
-        NoCollapseRisk = "暂无结构倒塌风险",
-        General = "一般安全隐患",
-    }
-);
+/// 风险分级.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RiskLevel {
+    #[strum(message = "有结构倒塌风险")]
+    CollapseRisk,
+    #[strum(message = "暂无结构倒塌风险")]
+    NoCollapseRisk,
+    #[strum(message = "一般安全隐患")]
+    General,
+}
 
-labelled_enum!(
-    /// 鉴定等级 (JGJ 125-2016).
-    Grade {
-        A = "A级",
-        B = "B级",
-        C = "C级",
-        D = "D级",
-    }
-);
+impl Coded for RiskLevel {}
+
+/// 鉴定等级 (JGJ 125-2016).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Grade {
+    #[strum(message = "A级")]
+    A,
+    #[strum(message = "B级")]
+    B,
+    #[strum(message = "C级")]
+    C,
+    #[strum(message = "D级")]
+    D,
+}
+
+impl Coded for Grade {}
 
 impl Grade {
     /// C and D call for rectification (column ⑤).
@@ -85,47 +119,133 @@ impl Grade {
     }
 }
 
-labelled_enum!(
-    /// 处理建议.
-    HandlingAdvice {
-        Observe = "观察使用",
-        TreatAndUse = "处理使用",
-        StopUse = "停止使用",
-        Demolish = "整体拆除",
-    }
-);
+/// 处理建议.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum HandlingAdvice {
+    #[strum(message = "观察使用")]
+    Observe,
+    #[strum(message = "处理使用")]
+    TreatAndUse,
+    #[strum(message = "停止使用")]
+    StopUse,
+    #[strum(message = "整体拆除")]
+    Demolish,
+}
 
-labelled_enum!(
-    /// 管理措施: interim control. **None of these can close a hazard** (rule R1).
-    MgmtMeasure {
-        StopUse = "停止使用",
-        StopBusiness = "停止经营",
-        Cordon = "封控警示",
-        Evacuate = "人员撤离",
-        Hoarding = "增加围挡",
-        TemporaryProps = "临时支顶（增加立柱）",
-        WallPatching = "刷墙勾缝",
-        Other = "其他管理措施",
-    }
-);
+impl Coded for HandlingAdvice {}
 
-labelled_enum!(
-    /// 工程措施: the only measures that may close a hazard once completed and accepted.
-    EngMeasure {
-        Reinforce = "维修加固",
-        Demolish = "拆除",
-        Rebuild = "拆除重建",
-    }
-);
+/// 管理措施: interim control. **None of these can close a hazard** (rule R1).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum MgmtMeasure {
+    #[strum(message = "停止使用")]
+    StopUse,
+    #[strum(message = "停止经营")]
+    StopBusiness,
+    #[strum(message = "封控警示")]
+    Cordon,
+    #[strum(message = "人员撤离")]
+    Evacuate,
+    #[strum(message = "增加围挡")]
+    Hoarding,
+    #[strum(message = "临时支顶（增加立柱）")]
+    TemporaryProps,
+    #[strum(message = "刷墙勾缝")]
+    WallPatching,
+    #[strum(message = "其他管理措施")]
+    Other,
+}
 
-labelled_enum!(
-    /// 房屋用途: the notice's core split between business use and the rest.
-    UsageCategory {
-        Business = "经营性自建房",
-        MixedBusiness = "自住兼经营性自建房",
-        Other = "其他自建房",
-    }
-);
+impl Coded for MgmtMeasure {}
+
+/// 工程措施: the only measures that may close a hazard once completed and accepted.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum EngMeasure {
+    #[strum(message = "维修加固")]
+    Reinforce,
+    #[strum(message = "拆除")]
+    Demolish,
+    #[strum(message = "拆除重建")]
+    Rebuild,
+}
+
+impl Coded for EngMeasure {}
+
+/// 房屋用途: the notice's core split between business use and the rest.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum UsageCategory {
+    #[strum(message = "经营性自建房")]
+    Business,
+    #[strum(message = "自住兼经营性自建房")]
+    MixedBusiness,
+    #[strum(message = "其他自建房")]
+    Other,
+}
+
+impl Coded for UsageCategory {}
 
 impl UsageCategory {
     pub fn is_business(self) -> bool {
@@ -133,34 +253,96 @@ impl UsageCategory {
     }
 }
 
-labelled_enum!(
-    /// Finding of an on-site professional review (专业技术人员现场复核).
-    ReviewFinding {
-        NoHazard = "经复核无安全隐患",
-        Hazard = "经复核存在安全隐患",
-    }
-);
+/// Finding of an on-site professional review (专业技术人员现场复核).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ReviewFinding {
+    #[strum(message = "经复核无安全隐患")]
+    NoHazard,
+    #[strum(message = "经复核存在安全隐患")]
+    Hazard,
+}
 
-labelled_enum!(
-    /// 销号依据: what a closure rests on. `ManagementMeasure` exists only so that the attempt can
-    /// be named and refused (R1).
-    ClosureBasis {
-        ReviewNoHazard = "专业技术人员复核无隐患",
-        AppraisalAB = "鉴定为A、B级",
-        Engineering = "工程措施整治完成并验收",
-        ManagementMeasure = "采取管理措施",
-    }
-);
+impl Coded for ReviewFinding {}
 
-labelled_enum!(
-    /// How a house came to be known to the system.
-    RegistrationSource {
-        Census = "普查导入",
-        DynamicSurvey = "动态摸排新增",
-        MissedFound = "核查发现漏排",
-        LedgerImport = "台账导入",
-    }
-);
+/// 销号依据: what a closure rests on. `ManagementMeasure` exists only so that the attempt can
+/// be named and refused (R1).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ClosureBasis {
+    #[strum(message = "专业技术人员复核无隐患")]
+    ReviewNoHazard,
+    #[strum(message = "鉴定为A、B级")]
+    #[strum(serialize = "appraisal_a_b")]
+    AppraisalAB,
+    #[strum(message = "工程措施整治完成并验收")]
+    Engineering,
+    #[strum(message = "采取管理措施")]
+    ManagementMeasure,
+}
+
+impl Coded for ClosureBasis {}
+
+/// How a house came to be known to the system.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RegistrationSource {
+    #[strum(message = "普查导入")]
+    Census,
+    #[strum(message = "动态摸排新增")]
+    DynamicSurvey,
+    #[strum(message = "核查发现漏排")]
+    MissedFound,
+    #[strum(message = "台账导入")]
+    LedgerImport,
+}
+
+impl Coded for RegistrationSource {}
 
 /// Editable descriptive dictionaries: kind → allowed labels, in display order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -417,14 +599,14 @@ mod tests {
     #[test]
     fn labels_round_trip_and_codes_are_accepted_too() {
         for g in Grade::ALL {
-            assert_eq!(Grade::from_label(g.label()), Some(*g));
-            assert_eq!(Grade::from_label(g.code()), Some(*g));
+            assert_eq!(Grade::parse(g.label()), Some(*g));
+            assert_eq!(Grade::parse(g.code()), Some(*g));
         }
         assert_eq!(
-            MgmtMeasure::from_label("刷墙勾缝"),
+            MgmtMeasure::parse("刷墙勾缝"),
             Some(MgmtMeasure::WallPatching)
         );
-        assert_eq!(EngMeasure::from_label("刷墙勾缝"), None);
+        assert_eq!(EngMeasure::parse("刷墙勾缝"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! missing, the row is refused and says which column. A closure on management measures lands on
 //! the look-back list (R2), never as closed.
 
+use crate::Coded;
 use crate::codes::{HouseCode, RegionCode, RegionLevel};
 use crate::columns::{self, COLUMNS, Column, ColumnError, normalise_header, parse_date};
 use crate::dict::{
@@ -412,7 +413,7 @@ fn measures(row: &Row, key: &str, header: &str) -> Result<Vec<MgmtMeasure>, Stri
         .unwrap_or_default()
         .iter()
         .map(|m| {
-            MgmtMeasure::from_label(m).ok_or_else(|| {
+            MgmtMeasure::parse(m).ok_or_else(|| {
                 format!(
                     "{header}：“{m}”应为 {}",
                     labels(MgmtMeasure::ALL, MgmtMeasure::label).join("、")
@@ -500,7 +501,7 @@ fn steps(
         row,
         "closure_basis",
         "销号依据",
-        ClosureBasis::from_label,
+        ClosureBasis::parse,
         &labels(ClosureBasis::ALL, ClosureBasis::label),
     )?;
     check_dates(row, basis, today)?;
@@ -510,7 +511,7 @@ fn steps(
         row,
         "judgement",
         "隐患初判",
-        Judgement::from_label,
+        Judgement::parse,
         &labels(Judgement::ALL, Judgement::label),
     )?;
     let surveyed_on = date_of(row, "surveyed_on", "排查日期")?;
@@ -531,7 +532,7 @@ fn steps(
                         row,
                         "risk_level",
                         "风险等级",
-                        RiskLevel::from_label,
+                        RiskLevel::parse,
                         &labels(RiskLevel::ALL, RiskLevel::label),
                     )?,
                     hazard_categories,
@@ -597,7 +598,7 @@ fn steps(
         row,
         "review_finding",
         "复核结论",
-        ReviewFinding::from_label,
+        ReviewFinding::parse,
         &labels(ReviewFinding::ALL, ReviewFinding::label),
     )? {
         let on = date_of(row, "reviewed_on", "复核日期")?
@@ -616,7 +617,7 @@ fn steps(
         row,
         "grade",
         "鉴定等级",
-        Grade::from_label,
+        Grade::parse,
         &labels(Grade::ALL, Grade::label),
     )? {
         let on = date_of(row, "appraised_on", "鉴定日期")?
@@ -641,7 +642,7 @@ fn steps(
                     row,
                     "advice",
                     "处理建议",
-                    HandlingAdvice::from_label,
+                    HandlingAdvice::parse,
                     &labels(HandlingAdvice::ALL, HandlingAdvice::label),
                 )?,
                 post_rectification: false,
@@ -679,7 +680,7 @@ fn steps(
         row,
         "engineering",
         "工程措施",
-        EngMeasure::from_label,
+        EngMeasure::parse,
         &labels(EngMeasure::ALL, EngMeasure::label),
     )? {
         let started = date_of(row, "engineering_started_on", "开工日期")?

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bounds;
 pub mod campaign;
+pub mod coded;
 pub mod codes;
 pub mod columns;
 pub mod dict;
@@ -21,6 +22,7 @@ pub mod sample;
 pub mod state;
 pub mod text;
 
+pub use coded::Coded;
 pub use codes::{HouseCode, RegionCode, RegionLevel};
 pub use event::{Actor, Change, ChangeKind, Command, Event, Role};
 pub use ledger::Facts;

@@ -4,6 +4,7 @@
 //! about the form's own content (fields, evidence, a reason) — what the person is about to fill
 //! in — and not about the lifecycle, the role or the closure basis.
 
+use crate::Coded;
 use crate::dict::{
     ClosureBasis, Dictionaries, EngMeasure, Grade, Judgement, MgmtMeasure, ReviewFinding,
 };

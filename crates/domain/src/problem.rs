@@ -4,71 +4,120 @@
 //! evidence; only the issuing level verifies and closes it (已销号). A town never closes its own
 //! problem.
 
+use crate::coded::Coded;
 use crate::event::Role;
 use crate::rules::{RuleCode, RuleViolation};
 use serde::{Deserialize, Serialize};
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-macro_rules! coded {
-    ($(#[$m:meta])* $name:ident { $($v:ident = $code:literal, $label:literal;)* }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($v),* }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$v),*];
-            pub fn code(self) -> &'static str {
-                match self { $($name::$v => $code),* }
-            }
-            pub fn label(self) -> &'static str {
-                match self { $($name::$v => $label),* }
-            }
-            /// By code or by label (imports carry labels).
-            pub fn parse(s: &str) -> Option<$name> {
-                let s = s.trim();
-                Self::ALL.iter().copied().find(|x| x.code() == s || x.label() == s)
-            }
-        }
-    };
+/// Where a problem was found.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ProblemSource {
+    #[strum(message = "部第三方现场核实")]
+    ThirdParty,
+    #[strum(message = "部/省线上巡检")]
+    OnlineInspection,
+    #[strum(message = "四进工作队巡查")]
+    WorkTeam,
+    #[strum(message = "帮扶督导")]
+    Assistance,
+    #[strum(message = "市级专项督导")]
+    CitySupervision,
+    #[strum(message = "县督导")]
+    CountySupervision,
+    #[strum(message = "自查")]
+    SelfCheck,
 }
 
-coded!(
-    /// Where a problem was found.
-    ProblemSource {
-        ThirdParty = "third_party", "部第三方现场核实";
-        OnlineInspection = "online_inspection", "部/省线上巡检";
-        WorkTeam = "work_team", "四进工作队巡查";
-        Assistance = "assistance", "帮扶督导";
-        CitySupervision = "city_supervision", "市级专项督导";
-        CountySupervision = "county_supervision", "县督导";
-        SelfCheck = "self_check", "自查";
-    }
-);
+impl Coded for ProblemSource {}
 
-coded!(
-    /// What kind of problem.
-    ProblemCategory {
-        Missed = "missed", "漏排";
-        WrongJudgement = "wrong_judgement", "判定不准确";
-        DataMismatch = "data_mismatch", "信息不符";
-        FalseClosure = "false_closure", "销号不实";
-        Incomplete = "incomplete", "整治不彻底/以管代改";
-        Other = "other", "其他";
-    }
-);
+/// What kind of problem.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ProblemCategory {
+    #[strum(message = "漏排")]
+    Missed,
+    #[strum(message = "判定不准确")]
+    WrongJudgement,
+    #[strum(message = "信息不符")]
+    DataMismatch,
+    #[strum(message = "销号不实")]
+    FalseClosure,
+    #[strum(message = "整治不彻底/以管代改")]
+    Incomplete,
+    #[strum(message = "其他")]
+    Other,
+}
 
-coded!(
-    /// Where a problem stands.
-    ProblemStatus {
-        Pending = "pending", "待确认";
-        Confirmed = "confirmed", "已确认";
-        Disputed = "disputed", "申报不属实（待审核）";
-        Unfounded = "unfounded", "不属实";
-        Rectifying = "rectifying", "整改中";
-        Rectified = "rectified", "已整改（待核验）";
-        Closed = "closed", "已销号";
-    }
-);
+impl Coded for ProblemCategory {}
+
+/// Where a problem stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ProblemStatus {
+    #[strum(message = "待确认")]
+    Pending,
+    #[strum(message = "已确认")]
+    Confirmed,
+    #[strum(message = "申报不属实（待审核）")]
+    Disputed,
+    #[strum(message = "不属实")]
+    Unfounded,
+    #[strum(message = "整改中")]
+    Rectifying,
+    #[strum(message = "已整改（待核验）")]
+    Rectified,
+    #[strum(message = "已销号")]
+    Closed,
+}
+
+impl Coded for ProblemStatus {}
 
 impl ProblemStatus {
     /// Has a verdict: found true (属实), or found untrue with the issuer's acceptance.

@@ -2,58 +2,47 @@
 //! which freezes it (R5) — it is submitted, and the county office accepts it or returns it with
 //! a reason. A returned ledger is corrected by preparing a new one that supersedes it.
 
+use crate::coded::Coded;
 use crate::event::Role;
 use crate::rules::{RuleCode, RuleViolation};
 use serde::{Deserialize, Serialize};
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ReportStatus {
     /// 已填报: figures not yet frozen.
+    #[strum(message = "已填报")]
     Prepared,
     /// 已签字: frozen snapshot with digest.
+    #[strum(message = "已签字")]
     Signed,
     /// 已报送.
+    #[strum(message = "已报送")]
     Submitted,
     /// 已接收.
+    #[strum(message = "已接收")]
     Accepted,
     /// 已退回 (with a reason).
+    #[strum(message = "已退回")]
     Returned,
 }
 
+impl Coded for ReportStatus {}
+
 impl ReportStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            ReportStatus::Prepared => "已填报",
-            ReportStatus::Signed => "已签字",
-            ReportStatus::Submitted => "已报送",
-            ReportStatus::Accepted => "已接收",
-            ReportStatus::Returned => "已退回",
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            ReportStatus::Prepared => "prepared",
-            ReportStatus::Signed => "signed",
-            ReportStatus::Submitted => "submitted",
-            ReportStatus::Accepted => "accepted",
-            ReportStatus::Returned => "returned",
-        }
-    }
-
-    pub fn from_code(s: &str) -> Option<ReportStatus> {
-        [
-            ReportStatus::Prepared,
-            ReportStatus::Signed,
-            ReportStatus::Submitted,
-            ReportStatus::Accepted,
-            ReportStatus::Returned,
-        ]
-        .into_iter()
-        .find(|x| x.code() == s)
-    }
-
     /// Signed and later: the figures are frozen.
     pub fn is_frozen(self) -> bool {
         !matches!(self, ReportStatus::Prepared)

@@ -1,6 +1,7 @@
 //! The campaign rules (DOMAIN §4): [`decide`] accepts a step as an event or refuses it with a
 //! rule code and a message a town clerk understands. Pure: no clock, no I/O.
 
+use crate::Coded;
 use crate::dict::{ClosureBasis, Dictionaries, Judgement, ReviewFinding, kind};
 use crate::event::{Actor, Change, ChangeKind, Command, Event, EvidenceKind, Role};
 use crate::state::HouseState;

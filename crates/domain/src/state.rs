@@ -1,6 +1,7 @@
 //! A house's current state, folded from its events by [`apply`], and what follows from it:
 //! its lifecycle status, the closure bases it has, and its ledger facts.
 
+use crate::coded::Coded;
 use crate::codes::HouseCode;
 use crate::dict::{
     ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, ReviewFinding, RiskLevel,
@@ -10,6 +11,7 @@ use crate::house::HouseRecord;
 use crate::ledger::Facts;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// A recorded step that later steps refer to: which event, who recorded it, when, what it found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,61 +103,43 @@ pub struct HouseState {
 }
 
 /// 房屋状态, derived from the lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    VariantArray,
+    EnumMessage,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
+    #[strum(message = "待排查")]
     AwaitingSurvey,
+    #[strum(message = "未发现隐患")]
     NoHazard,
+    #[strum(message = "待复核鉴定")]
     AwaitingAssessment,
+    #[strum(message = "待整治")]
     AwaitingRectification,
+    #[strum(message = "整治中")]
     Rectifying,
+    #[strum(message = "待销号")]
     AwaitingClosure,
+    #[strum(message = "已销号")]
     Closed,
+    #[strum(message = "待回头看")]
     AwaitingLookBack,
 }
 
-impl Status {
-    pub const ALL: &'static [Status] = &[
-        Status::AwaitingSurvey,
-        Status::NoHazard,
-        Status::AwaitingAssessment,
-        Status::AwaitingRectification,
-        Status::Rectifying,
-        Status::AwaitingClosure,
-        Status::Closed,
-        Status::AwaitingLookBack,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::AwaitingSurvey => "待排查",
-            Status::NoHazard => "未发现隐患",
-            Status::AwaitingAssessment => "待复核鉴定",
-            Status::AwaitingRectification => "待整治",
-            Status::Rectifying => "整治中",
-            Status::AwaitingClosure => "待销号",
-            Status::Closed => "已销号",
-            Status::AwaitingLookBack => "待回头看",
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Status::AwaitingSurvey => "awaiting_survey",
-            Status::NoHazard => "no_hazard",
-            Status::AwaitingAssessment => "awaiting_assessment",
-            Status::AwaitingRectification => "awaiting_rectification",
-            Status::Rectifying => "rectifying",
-            Status::AwaitingClosure => "awaiting_closure",
-            Status::Closed => "closed",
-            Status::AwaitingLookBack => "awaiting_look_back",
-        }
-    }
-
-    pub fn from_code(s: &str) -> Option<Status> {
-        Status::ALL.iter().copied().find(|x| x.code() == s)
-    }
-}
+impl Coded for Status {}
 
 impl HouseState {
     /// The state of a house before its registration.

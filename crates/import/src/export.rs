@@ -4,6 +4,7 @@
 //! and asks to (the export is audited either way); every text cell passes through the formula
 //! neutraliser.
 
+use anju_domain::Coded;
 use anju_domain::Scope;
 use anju_domain::auth::{Action, Principal};
 use anju_domain::codes::RegionLevel;

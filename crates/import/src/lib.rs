@@ -9,6 +9,7 @@
 
 pub mod export;
 
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::import::{Row, Target, map_headers, read_row, template};
 use anju_evidence::{EvidenceStore, Media};

@@ -17,6 +17,7 @@ use crate::db::Tx;
 use crate::error::StoreError;
 use crate::vault::{column, random_bytes};
 use crate::{Store, on_db, on_tx, totp};
+use anju_domain::Coded;
 use anju_domain::auth::{
     Action, PasswordPolicy, Principal, SessionPolicy, denied_message, needs_second_factor,
 };

@@ -20,6 +20,7 @@ use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::vault::column;
 use crate::{Store, on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::{HouseCode, HouseState};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};

@@ -3,6 +3,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::vault::{Vault, column};
+use anju_domain::Coded;
 use anju_domain::event::{Actor, Change, Event, Role};
 use anju_domain::{Facts, HouseCode};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -40,15 +41,11 @@ pub struct SpanRow {
 }
 
 pub fn role_code(r: Role) -> String {
-    serde_json::to_value(r)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    r.code().to_string()
 }
 
 pub fn parse_role(s: &str) -> Result<Role> {
-    serde_json::from_value(Value::String(s.to_string()))
-        .map_err(|_| StoreError::Corrupt(format!("unknown role {s}")))
+    Role::from_code(s).ok_or_else(|| StoreError::Corrupt(format!("unknown role {s}")))
 }
 
 /// Microseconds since the Unix epoch; the stored form of every instant.

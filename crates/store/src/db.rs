@@ -152,6 +152,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "import_pending",
         include_str!("../migrations/sqlite/0008_import_pending.sql"),
     ),
+    (
+        9,
+        "one_code",
+        include_str!("../migrations/sqlite/0009_one_code.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -193,6 +198,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "import_pending",
         include_str!("../migrations/postgres/0008_import_pending.sql"),
+    ),
+    (
+        9,
+        "one_code",
+        include_str!("../migrations/postgres/0009_one_code.sql"),
     ),
 ];
 

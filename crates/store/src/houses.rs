@@ -7,6 +7,7 @@ use crate::error::{Result, StoreError};
 use crate::scope::ScopeParams;
 use crate::vault::{Vault, column};
 use crate::{Store, on_db, on_tx, scope_sql};
+use anju_domain::Coded;
 use anju_domain::event::Event;
 use anju_domain::house::People;
 use anju_domain::{HouseCode, HouseState, RegionCode, Scope};

@@ -10,6 +10,7 @@ use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::write::NewHouse;
 use crate::{Store, on_tx};
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::{Change, Command};
 use anju_domain::import::{Importers, Row, events, ledger_evidence};

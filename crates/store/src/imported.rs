@@ -22,6 +22,7 @@ use crate::error::{Result, StoreError};
 use crate::import::ImportFile;
 use crate::scope::ScopeParams;
 use crate::{Store, on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::{Actor, Change, Role};
 use anju_domain::import::PendingStep;

@@ -10,6 +10,7 @@
 use crate::error::Result;
 use crate::scope::ScopeParams;
 use crate::{Store, on_db};
+use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::ledger::Facts;

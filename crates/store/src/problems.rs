@@ -12,6 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::houses::load_for_update;
 use crate::reports::covers;
 use crate::{Store, on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Change, Command, Evidence, Role};
 use anju_domain::ledger::AsOf;

@@ -4,6 +4,7 @@
 use crate::db::{Db, Tx};
 use crate::error::{Result, StoreError};
 use crate::{on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{DEFAULT_DEPARTMENTS, DEFAULT_SECTORS, Dictionaries};
 use anju_domain::region::{Region, RegionChange, RegionChangeKind};

@@ -9,6 +9,7 @@ use crate::db::Tx;
 use crate::error::{Result, StoreError};
 use crate::settings::require_county_wide;
 use crate::{Store, on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::region::{

@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::scope::ScopeParams;
 use crate::{Store, on_db};
+use anju_domain::Coded;
 use anju_domain::Scope;
 use anju_domain::auth::Principal;
 use anju_domain::campaign::{Ranked, TownProgress, days_left, rank};

@@ -4,6 +4,7 @@
 use crate::audit::{self, AuditEntry};
 use crate::error::{Result, StoreError};
 use crate::{Store, codec, on_db, on_tx};
+use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Actor;
 use anju_domain::ledger::{AsOf, Form, LedgerTable};

@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 use crate::houses::{code_taken, load_for_update};
 use crate::vault::{Vault, column, digest_kind};
 use crate::{Store, on_tx};
+use anju_domain::Coded;
 use anju_domain::event::{Actor, Change, Command, Event};
 use anju_domain::house::People;
 use anju_domain::rules::{conflict, decide};

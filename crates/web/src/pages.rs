@@ -5,6 +5,7 @@ use crate::error::{PageError, PageResult};
 use crate::session::{
     AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
 };
+use anju_domain::Coded;
 use anju_store::vault::random_bytes;
 use anju_store::{AuthError, StoreError};
 use askama::Template;

@@ -2,6 +2,7 @@
 //! 附件2 and a problem ledger with nothing left at zero.
 
 use anju_demo::{Demo, Path};
+use anju_domain::Coded;
 use anju_domain::Scope;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::problem::{ProblemSource, ProblemStatus};

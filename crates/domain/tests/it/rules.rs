@@ -1,6 +1,7 @@
 //! Each campaign rule, tried on a house: the illegal step is refused with its rule code and the
 //! state stays exactly as it was; the legal path is accepted and counted as DOMAIN §5 says.
 
+use anju_domain::Coded;
 use anju_domain::dict::{
     ClosureBasis, Dictionaries, EngMeasure, Grade, Judgement, MgmtMeasure, RegistrationSource,
     ReviewFinding, UsageCategory,

@@ -5,9 +5,9 @@ use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::state::Status;
-use anju_store::Store;
 use anju_store::list::{HouseFilter, Overdue, Sort};
 use anju_store::testing::*;
+use anju_store::{Store, on_db};
 
 async fn codes(store: &Store, scope: &Scope, f: HouseFilter) -> Vec<u32> {
     let page = store
@@ -248,7 +248,68 @@ async fn pages_and_sorts(store: &Store) {
     assert_eq!(u.houses[0].owner_name.as_deref(), Some("张三"));
 }
 
-anju_store::both!(every_filter_narrows_the_list_within_scope, pages_and_sorts);
+/// Migration 0009: a database whose projection still holds the variant names ('Hazard', 'C')
+/// has them rewritten to the one code JSON, forms and events use, once, and the filters then
+/// find the houses again.
+async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
+    fixture(store).await;
+    for statement in [
+        "UPDATE houses SET judgement = CASE judgement WHEN 'no_hazard' THEN 'NoHazard' WHEN 'hazard' THEN 'Hazard' END, grade = upper(grade)",
+        "DELETE FROM _sqlx_migrations WHERE version = 9",
+    ] {
+        on_db!(&store.db, p => sqlx::query(statement).execute(p).await.map(|_| ())).unwrap();
+    }
+    type Row = (Option<String>, Option<String>);
+    let stored = || async {
+        let rows: Vec<Row> = on_db!(&store.db, p => sqlx::query_as(
+            "SELECT judgement, grade FROM houses ORDER BY code").fetch_all(p).await)
+        .unwrap();
+        rows
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        stored().await,
+        vec![
+            (s("NoHazard"), None),
+            (s("Hazard"), s("C")),
+            (s("Hazard"), s("D")),
+            (None, None)
+        ]
+    );
+    assert_eq!(store.db.migrate().await.unwrap(), vec![9]);
+    assert_eq!(
+        stored().await,
+        vec![
+            (s("no_hazard"), None),
+            (s("hazard"), s("c")),
+            (s("hazard"), s("d")),
+            (None, None)
+        ]
+    );
+    assert!(store.db.migrate().await.unwrap().is_empty());
+    let all = Scope::All;
+    let by = |j: Option<Judgement>, g: Option<Grade>| HouseFilter {
+        judgement: j,
+        grade: g,
+        ..HouseFilter::default()
+    };
+    assert_eq!(
+        codes(store, &all, by(Some(Judgement::Hazard), None)).await,
+        vec![2, 3]
+    );
+    assert_eq!(
+        codes(store, &all, by(Some(Judgement::NoHazard), None)).await,
+        vec![1]
+    );
+    assert_eq!(codes(store, &all, by(None, Some(Grade::C))).await, vec![2]);
+    assert_eq!(codes(store, &all, by(None, Some(Grade::D))).await, vec![3]);
+}
+
+anju_store::both!(
+    every_filter_narrows_the_list_within_scope,
+    pages_and_sorts,
+    an_older_databases_stored_codes_are_rewritten_once
+);
 
 /// Totals are cached, but never across a write: a step or a new house changes them at once,
 /// and a refused step (audited, nothing else written) leaves them right.

@@ -2,6 +2,7 @@
 //! state transition and its refusals (a town cannot verify its own fix; a dispute needs
 //! evidence), the rates worked out by hand, and a confirmed problem reopening a closed house.
 
+use anju_domain::Coded;
 use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{ClosureBasis, Judgement, ReviewFinding, UsageCategory};

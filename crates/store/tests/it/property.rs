@@ -1,6 +1,7 @@
 //! Property: any random sequence of steps, legal or not, stale or fresh, leaves every stored
 //! projection equal to a fresh replay of the stored events, and stores exactly the accepted ones.
 
+use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{
     ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, RegistrationSource, ReviewFinding,

@@ -1,5 +1,6 @@
 //! Accounts, sessions, authorisation and personal data, each case on SQLite and PostgreSQL.
 
+use anju_domain::Coded;
 use anju_domain::auth::{Action, Principal, SessionPolicy, allows};
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Judgement, UsageCategory};

@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, Pager, chrome, page_number, page_size, render_page};
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_store::audit::AuditEntry;
 use anju_store::audit_view::{AuditFilter, OutcomeFilter};
 use askama::Template;

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
 use crate::session::{Caller, LoggedIn};
+use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::campaign::Deadline;

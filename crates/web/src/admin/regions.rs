@@ -9,6 +9,7 @@ use crate::admin::{field, pairs, refusal};
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
 use crate::session::{Caller, LoggedIn};
+use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::codes::RegionLevel;

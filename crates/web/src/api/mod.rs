@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, PageError};
 use crate::houses::FilterForm;
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_domain::event::{Change, Command, Event, Evidence};
 use anju_domain::house::HouseRecord;
 use anju_domain::ledger::{AsOf, Form};
@@ -110,9 +111,9 @@ pub struct HouseDetail {
     record: Option<HouseRecord>,
     #[schema(value_type = Option<schema::PeopleMasked>)]
     people: Option<PeopleView>,
-    #[schema(value_type = Option<schema::JudgementCode>)]
+    #[schema(value_type = Option<schema::Judgement>)]
     judgement: Option<&'static str>,
-    #[schema(value_type = Option<schema::GradeCode>)]
+    #[schema(value_type = Option<schema::Grade>)]
     grade: Option<&'static str>,
     /// 办理记录，按顺序
     #[schema(value_type = Vec<schema::Event>)]
@@ -622,12 +623,12 @@ pub mod schema {
         pub department: Option<String>,
         #[param(inline)]
         pub status: Option<HouseStatus>,
-        /// 初判：代码或中文名称（如 `Hazard` 或 `存在一定安全隐患`）
+        /// 初判：代码或中文名称（如 `hazard` 或 `存在一定安全隐患`）
         #[param(inline)]
-        pub judgement: Option<JudgementCode>,
-        /// 鉴定等级：代码或中文名称（如 `C` 或 `C级`）
+        pub judgement: Option<Judgement>,
+        /// 鉴定等级：代码或中文名称（如 `c` 或 `C级`）
         #[param(inline)]
-        pub grade: Option<GradeCode>,
+        pub grade: Option<Grade>,
         #[param(inline)]
         pub overdue: Option<Overdue>,
         #[param(inline)]
@@ -649,23 +650,6 @@ pub mod schema {
         AwaitingClosure,
         Closed,
         AwaitingLookBack,
-    }
-
-    /// 初判（代码）。
-    #[derive(Serialize, ToSchema)]
-    pub enum JudgementCode {
-        NoHazard,
-        Hazard,
-        Severe,
-    }
-
-    /// 鉴定等级（代码）。
-    #[derive(Serialize, ToSchema)]
-    pub enum GradeCode {
-        A,
-        B,
-        C,
-        D,
     }
 
     /// 逾期筛选：C/D级未告知产权人、C/D级未采取工程措施、历史销号待回头看。
@@ -706,9 +690,9 @@ pub mod schema {
         pub is_business: bool,
         /// 办理状态代码（见 `HouseStatus`）
         pub status: String,
-        /// 初判代码（见 `JudgementCode`）
+        /// 初判代码（见 `Judgement`）
         pub judgement: Option<String>,
-        /// 鉴定等级代码（见 `GradeCode`）
+        /// 鉴定等级代码（见 `Grade`）
         pub grade: Option<String>,
         pub owner_name: Option<String>,
         /// 最近一步的现场日期

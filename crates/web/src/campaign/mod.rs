@@ -10,6 +10,7 @@ use crate::ledgers::{Download, send_file};
 use crate::pages::{Chrome, chrome, render};
 use crate::problems::town_name;
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::campaign::Ranked;

@@ -6,6 +6,7 @@
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::session::{Caller, LoggedIn};
+use anju_domain::Coded;
 use anju_domain::HouseCode;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};

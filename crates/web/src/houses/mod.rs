@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::region::Region;
 use anju_domain::state::Status;
@@ -64,10 +65,10 @@ impl FilterForm {
             .map(|s| Status::from_code(&s).ok_or_else(|| format!("状态无效：{s}")))
             .transpose()?;
         let judgement = opt(&self.judgement)
-            .map(|s| Judgement::from_label(&s).ok_or_else(|| format!("初判无效：{s}")))
+            .map(|s| Judgement::parse(&s).ok_or_else(|| format!("初判无效：{s}")))
             .transpose()?;
         let grade = opt(&self.grade)
-            .map(|s| Grade::from_label(&s).ok_or_else(|| format!("鉴定等级无效：{s}")))
+            .map(|s| Grade::parse(&s).ok_or_else(|| format!("鉴定等级无效：{s}")))
             .transpose()?;
         let overdue = opt(&self.overdue)
             .map(|s| Overdue::from_code(&s).ok_or_else(|| format!("逾期筛选无效：{s}")))
@@ -194,12 +195,8 @@ fn rows_of(page: &HousePage, names: &BTreeMap<String, String>) -> Vec<Row> {
             owner: h.owner_name.clone().unwrap_or_default(),
             business: h.is_business,
             status: label(Some(&h.status), Status::from_code, Status::label),
-            judgement: label(
-                h.judgement.as_deref(),
-                Judgement::from_label,
-                Judgement::label,
-            ),
-            grade: label(h.grade.as_deref(), Grade::from_label, Grade::label),
+            judgement: label(h.judgement.as_deref(), Judgement::parse, Judgement::label),
+            grade: label(h.grade.as_deref(), Grade::parse, Grade::label),
             last: h.last_effective.to_string(),
         })
         .collect()

@@ -8,6 +8,7 @@ use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::houses::house_code;
 use crate::pages::render;
 use crate::session::{Caller, Source};
+use anju_domain::Coded;
 use anju_domain::HouseCode;
 use anju_domain::state::Status;
 use anju_store::Session;
@@ -138,7 +139,7 @@ pub async fn public(
     let safety = match (house.grade.as_deref(), house.judgement.as_deref(), status) {
         (_, _, Some(Status::Closed)) => "隐患已整治销号".to_string(),
         (Some(g), _, _) => format!("经安全鉴定为 {g} 级"),
-        (None, Some(j), _) => anju_domain::dict::Judgement::from_label(j)
+        (None, Some(j), _) => anju_domain::dict::Judgement::parse(j)
             .map_or_else(|| j.to_string(), |j| format!("排查初判：{}", j.label())),
         _ => "尚未排查".to_string(),
     };

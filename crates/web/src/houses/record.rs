@@ -9,6 +9,7 @@ use crate::houses::house_code;
 use crate::houses::steps::{Field, Input, Posted, read_submission};
 use crate::pages::{Chrome, chrome, render};
 use crate::session::{Caller, LoggedIn};
+use anju_domain::Coded;
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS, Column};
 use anju_domain::dict::{RegistrationSource, UsageCategory};
@@ -314,7 +315,7 @@ pub async fn register(State(state): State<AppState>, caller: Caller, req: Reques
         let effective = date(p, "effective").map_err(|e| format!("登记日期：{e}"))?;
         let reg_source = one(p, "source")
             .as_deref()
-            .and_then(RegistrationSource::from_label)
+            .and_then(RegistrationSource::parse)
             .filter(|s| SOURCES.contains(s))
             .ok_or("请选择“登记来源”")?;
         let (record, people) = build(&state, p, true)?;

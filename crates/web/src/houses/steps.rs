@@ -8,6 +8,7 @@ use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
 use crate::pages::{Chrome, chrome};
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_domain::dict::{
     ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
     RiskLevel, kind,
@@ -480,9 +481,9 @@ fn command(
         ChangeKind::Surveyed => Change::Surveyed(Box::new(Survey {
             round: need(p, "round", "排查批次")?,
             surveyor: need(p, "surveyor", "排查人员")?,
-            judgement: pick(p, "judgement", "隐患初判", Judgement::from_label)?
+            judgement: pick(p, "judgement", "隐患初判", Judgement::parse)?
                 .ok_or("请选择“隐患初判”")?,
-            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::from_label)?,
+            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::parse)?,
             hazard_categories: list("hazard_categories"),
             hazard_parts: vec![],
             geohazards: vec![],
@@ -493,7 +494,7 @@ fn command(
         })),
         ChangeKind::Reviewed => Change::Reviewed {
             reviewer_names: need(p, "reviewer_names", "复核人员")?,
-            finding: pick(p, "finding", "复核结论", ReviewFinding::from_label)?
+            finding: pick(p, "finding", "复核结论", ReviewFinding::parse)?
                 .ok_or("请选择“复核结论”")?,
             opinion: one(p, "opinion"),
         },
@@ -503,8 +504,8 @@ fn command(
             reviewer_names: need(p, "reviewer_names", "鉴定人员")?,
             standard: need(p, "standard", "鉴定标准")?,
             report_no: need(p, "report_no", "鉴定报告编号")?,
-            grade: pick(p, "grade", "鉴定等级", Grade::from_label)?.ok_or("请选择“鉴定等级”")?,
-            advice: pick(p, "advice", "处理建议", HandlingAdvice::from_label)?,
+            grade: pick(p, "grade", "鉴定等级", Grade::parse)?.ok_or("请选择“鉴定等级”")?,
+            advice: pick(p, "advice", "处理建议", HandlingAdvice::parse)?,
             post_rectification: one(p, "post_rectification").is_some(),
         })),
         ChangeKind::OwnerNotified => Change::OwnerNotified {
@@ -514,17 +515,17 @@ fn command(
         ChangeKind::InterimControlApplied => Change::InterimControlApplied {
             measures: list("measures")
                 .iter()
-                .map(|m| MgmtMeasure::from_label(m).ok_or_else(|| format!("管理措施无效：{m}")))
+                .map(|m| MgmtMeasure::parse(m).ok_or_else(|| format!("管理措施无效：{m}")))
                 .collect::<Result<_, _>>()?,
         },
         ChangeKind::EngineeringStarted => Change::EngineeringStarted {
-            measure: pick(p, "measure", "工程措施", EngMeasure::from_label)?
+            measure: pick(p, "measure", "工程措施", EngMeasure::parse)?
                 .ok_or("请选择“工程措施”")?,
             contractor: one(p, "contractor"),
             deadline: date(p, "deadline", "计划完成日期")?,
         },
         ChangeKind::EngineeringAccepted => Change::EngineeringAccepted {
-            measure: pick(p, "measure", "工程措施", EngMeasure::from_label)?
+            measure: pick(p, "measure", "工程措施", EngMeasure::parse)?
                 .ok_or("请选择“完成的工程措施”")?,
             reviewer_names: need(p, "reviewer_names", "验收人员")?,
             opinion: one(p, "opinion"),
@@ -539,22 +540,21 @@ fn command(
             opinion: one(p, "opinion"),
         },
         ChangeKind::Closed => Change::Closed {
-            basis: pick(p, "basis", "销号依据", ClosureBasis::from_label)?
-                .ok_or("请选择“销号依据”")?,
+            basis: pick(p, "basis", "销号依据", ClosureBasis::parse)?.ok_or("请选择“销号依据”")?,
             platform_closed_on: date(p, "platform_closed_on", "归集平台销号日期")?,
         },
         ChangeKind::LegacyClosureRecorded => Change::LegacyClosureRecorded {
             measures: list("measures")
                 .iter()
-                .map(|m| MgmtMeasure::from_label(m).ok_or_else(|| format!("管理措施无效：{m}")))
+                .map(|m| MgmtMeasure::parse(m).ok_or_else(|| format!("管理措施无效：{m}")))
                 .collect::<Result<_, _>>()?,
             closed_on: date(p, "closed_on", "前期销号日期")?.ok_or("请填写“前期销号日期”")?,
         },
         ChangeKind::Reopened => Change::Reopened,
         ChangeKind::Reclassified => Change::Reclassified {
-            judgement: pick(p, "judgement", "隐患初判", Judgement::from_label)?,
-            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::from_label)?,
-            grade: pick(p, "grade", "鉴定等级", Grade::from_label)?,
+            judgement: pick(p, "judgement", "隐患初判", Judgement::parse)?,
+            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::parse)?,
+            grade: pick(p, "grade", "鉴定等级", Grade::parse)?,
         },
         _ => return Err("该步骤不能在此表单办理".into()),
     };

@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
 use crate::session::Caller;
+use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
 

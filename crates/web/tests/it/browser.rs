@@ -379,7 +379,7 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .unwrap();
     wait_for(&c, "select[name=basis]", "closure-form").await;
     c.find(Locator::Css(
-        "select[name=basis] option[value=ManagementMeasure]",
+        "select[name=basis] option[value=management_measure]",
     ))
     .await
     .unwrap()
@@ -403,7 +403,7 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     );
     shot(&c, "desktop-refusal").await;
     c.find(Locator::Css(
-        "select[name=basis] option[value=ReviewNoHazard]",
+        "select[name=basis] option[value=review_no_hazard]",
     ))
     .await
     .unwrap()
@@ -856,8 +856,8 @@ fn jpeg(dir: &std::path::Path, name: &str, blue: u8) -> PathBuf {
 async fn fill_survey(c: &Client, surveyor: &str, photo: &std::path::Path) {
     for css in [
         "select[name=round] option:nth-child(2)",
-        "select[name=judgement] option[value=Hazard]",
-        "select[name=risk_level] option[value=General]",
+        "select[name=judgement] option[value=hazard]",
+        "select[name=risk_level] option[value=general]",
         "input[name=hazard_categories]",
     ] {
         c.find(Locator::Css(css))

@@ -294,7 +294,7 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
         let form = [
             ("version", version.as_str()),
             ("effective", "2024-03-25"),
-            ("judgement", "NoHazard"),
+            ("judgement", "no_hazard"),
             ("surveyor", "张三"),
             ("round", round.as_str()),
             ("remarks", remark.as_str()),

@@ -34,7 +34,7 @@ async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
         "the other town's house is not listed"
     );
     assert!(html.contains(&h2) && !html.contains(&h3));
-    let res = app.get("/houses?judgement=Hazard&grade=D", &clerk).await;
+    let res = app.get("/houses?judgement=hazard&grade=d", &clerk).await;
     let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains("共 1 栋") && html.contains(&h2), "{html}");
     let res = app.get("/houses?status=nonsense", &clerk).await;

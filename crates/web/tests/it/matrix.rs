@@ -248,7 +248,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/houses/{}", Method::GET, format!("/houses/{code}"), String::new()),
         ("/houses/{}/reveal", Method::POST, format!("/houses/{code}/reveal"), "reason=核实身份信息".into()),
         ("/houses/{}/steps/{}", Method::GET, format!("/houses/{code}/steps/owner_notified"), String::new()),
-        ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/interim_control_applied"), "version=4&effective=2024-04-09&measures=StopUse".into()),
+        ("/houses/{}/steps/{}", Method::POST, format!("/houses/{code}/steps/interim_control_applied"), "version=4&effective=2024-04-09&measures=stop_use".into()),
         // Registering into another town's village, with the identifiers of its house.
         ("/houses/new", Method::GET, "/houses/new".into(), String::new()),
         ("/houses/new", Method::POST, "/houses/new".into(), format!("version=0&effective=2024-04-09&source=核查发现漏排&platform_code=YH370829000000007&village={OTHER_VILLAGE}&address=远镇新房&owner_name=李四&usage=其他自建房&floors_above=2&floor_area_m2=100&structure_type=砌体结构(砖混)")),

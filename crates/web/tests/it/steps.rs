@@ -2,6 +2,7 @@
 //! survey, a refused closure that names the rule and changes nothing, a stale form.
 
 use crate::common::{TestApp, User};
+use anju_domain::Coded;
 
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
@@ -49,7 +50,7 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
                 ("version", "1"),
                 ("effective", "2024-04-01"),
                 ("round", "攻坚行动首轮"),
-                ("judgement", "Hazard"),
+                ("judgement", "hazard"),
             ],
         )
         .await;
@@ -67,8 +68,8 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
                 ("effective", "2024-04-01"),
                 ("round", &round),
                 ("surveyor", "王排查"),
-                ("judgement", "Hazard"),
-                ("risk_level", "General"),
+                ("judgement", "hazard"),
+                ("risk_level", "general"),
                 ("hazard_categories", "地基基础"),
             ],
         )
@@ -95,7 +96,7 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
             &[
                 ("version", "3"),
                 ("effective", "2024-04-03"),
-                ("basis", "ManagementMeasure"),
+                ("basis", "management_measure"),
             ],
         )
         .await;
@@ -121,7 +122,7 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
             &[
                 ("version", "3"),
                 ("effective", "2024-04-05"),
-                ("measures", "StopUse"),
+                ("measures", "stop_use"),
             ],
         )
         .await;
@@ -176,7 +177,7 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
                     ("effective", "2024-04-01"),
                     ("round", &round),
                     ("surveyor", "王排查"),
-                    ("judgement", "NoHazard"),
+                    ("judgement", "no_hazard"),
                     ("longitude", lon),
                     ("latitude", lat),
                     ("accuracy_m", acc),
@@ -363,8 +364,8 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
             Part::Text("effective", "2024-04-01"),
             Part::Text("round", &round),
             Part::Text("surveyor", "王排查"),
-            Part::Text("judgement", "Hazard"),
-            Part::Text("risk_level", "General"),
+            Part::Text("judgement", "hazard"),
+            Part::Text("risk_level", "general"),
             Part::Text("hazard_categories", "地基基础"),
             Part::File("ev_photo", name, photo),
         ]
@@ -484,7 +485,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         let mut p = vec![
             Part::Text("version", version),
             Part::Text("effective", "2024-06-01"),
-            Part::Text("measure", "Reinforce"),
+            Part::Text("measure", "reinforce"),
             Part::Text("reviewer_names", "李验收"),
         ];
         p.extend(extra);
@@ -616,8 +617,8 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
                 Part::Text("effective", "2024-04-01"),
                 Part::Text("round", &round),
                 Part::Text("surveyor", "王地窖"),
-                Part::Text("judgement", "Hazard"),
-                Part::Text("risk_level", "General"),
+                Part::Text("judgement", "hazard"),
+                Part::Text("risk_level", "general"),
                 Part::Text("hazard_categories", "地基基础"),
                 Part::File("ev_photo", "地窖裂缝.jpg", phone_photo(7)),
             ],
