@@ -66,11 +66,33 @@ async fn webdriver(
         body.len()
     );
     s.write_all(req.as_bytes()).await.unwrap();
+    // Read up to the end of the body its Content-Length names (chromedriver may keep the
+    // connection open).
     let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(90), s.read_to_end(&mut got))
+    let read = async {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if n == 0 {
+                break;
+            }
+            if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                let len = head.lines().find_map(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                });
+                if len.is_some_and(|len| rest.len() >= len) {
+                    break;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(90), read)
         .await
-        .expect("chromedriver answered")
-        .unwrap();
+        .expect("chromedriver answered");
     let text = String::from_utf8_lossy(&got).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
     let json = if head
@@ -185,7 +207,7 @@ async fn over_https_with_a_trusted_certificate_the_service_worker_registers() {
     )
     .await;
     assert!(
-        title.as_str().unwrap_or("").contains("安居"),
+        title.as_str().unwrap_or("").contains("自建房安全专项整治"),
         "the login page over HTTPS: {title}"
     );
     let script = r#"
