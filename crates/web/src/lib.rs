@@ -19,6 +19,7 @@ pub mod flash;
 pub mod houses;
 pub mod imports;
 pub mod ledgers;
+pub mod offline;
 pub mod pages;
 pub mod problems;
 pub mod session;
@@ -208,6 +209,7 @@ fn routes() -> Routes {
         .merge(campaign::routes())
         .merge(admin::routes())
         .merge(api::routes())
+        .merge(offline::routes())
         .merge(infra_routes())
 }
 
@@ -451,7 +453,7 @@ async fn security_headers(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'self'; img-src 'self' data: blob:; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
     h.insert(

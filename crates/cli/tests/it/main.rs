@@ -8,3 +8,4 @@ mod roundtrip;
 mod security;
 mod server;
 mod tls;
+mod tls_browser;

@@ -10,14 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 
-fn anju(data: &Path) -> Command {
+pub(crate) fn anju(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));
     c.arg("--data-dir").arg(data);
     c
 }
 
 /// The server process, stopped when the test ends however it ends.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Server {
 }
 
 /// `serve` with `args`: the server and the port it printed.
-fn start(data: &Path, args: &[&str]) -> (Server, u16) {
+pub(crate) fn start(data: &Path, args: &[&str]) -> (Server, u16) {
     let child = anju(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)

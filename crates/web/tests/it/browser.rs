@@ -19,6 +19,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+// Offline field work: a module of this one, using its helpers.
+#[path = "browser_offline.rs"]
+mod offline;
+
 struct Driver(Child);
 
 impl Drop for Driver {

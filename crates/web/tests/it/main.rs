@@ -14,6 +14,7 @@ mod houses;
 mod import;
 mod ledgers;
 mod matrix;
+mod offline;
 mod plaque;
 mod plausible;
 mod problems;

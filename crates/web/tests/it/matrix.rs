@@ -40,6 +40,14 @@ const NO_OBJECT: &[&str] = &[
     "/static/echarts.min.js",
     "/favicon.svg",
     "/favicon.ico",
+    // Installable and offline (offline.rs): the same for everyone, no personal data.
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/static/offline.js",
+    "/offline",
+    "/static/icon-192.png",
+    "/static/icon-512.png",
+    "/static/icon-maskable-512.png",
     "/api/v1/openapi.json",
     // The problem list's empty template (a town's name as an example; no house).
     "/problems/template.csv",
