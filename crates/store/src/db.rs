@@ -152,6 +152,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "import_pending",
         include_str!("../migrations/sqlite/0008_import_pending.sql"),
     ),
+    (9, "map", include_str!("../migrations/sqlite/0009_map.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -193,6 +194,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "import_pending",
         include_str!("../migrations/postgres/0008_import_pending.sql"),
+    ),
+    (
+        9,
+        "map",
+        include_str!("../migrations/postgres/0009_map.sql"),
     ),
 ];
 
