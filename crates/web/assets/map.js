@@ -95,7 +95,7 @@
     }
     map.on("moveend", load);
     if (cfg.bounds) {
-      map.fitBounds(cfg.bounds, { padding: [24, 24], maxZoom: 14 });
+      map.fitBounds(cfg.bounds, { padding: [24, 24], maxZoom: 12 });
     } else {
       map.setView([35, 105], 4);
     }

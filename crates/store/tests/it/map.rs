@@ -88,7 +88,10 @@ fn serial(code: &str) -> u32 {
 }
 
 /// (cell n, status counts, grade counts, overdue) of each cell, by position.
-fn cells(d: &MapData) -> Vec<(i64, Vec<(String, i64)>, Vec<(String, i64)>, i64, f64, f64)> {
+/// A cell as compared: (n, status counts, grade counts, overdue, lon, lat).
+type CellView = (i64, Vec<(String, i64)>, Vec<(String, i64)>, i64, f64, f64);
+
+fn cells(d: &MapData) -> Vec<CellView> {
     let MapData::Cells { cells, .. } = d else {
         panic!("cells expected: {d:?}")
     };
