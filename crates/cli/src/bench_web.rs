@@ -32,17 +32,17 @@ pub struct Load {
 }
 
 impl Load {
-    fn rps(&self) -> f64 {
+    pub(crate) fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
-    fn pct(&self, p: f64) -> Duration {
+    pub(crate) fn pct(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
         let i = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
         self.latencies[i - 1]
     }
-    fn line(&self, what: &str) -> String {
+    pub(crate) fn line(&self, what: &str) -> String {
         format!(
             "{what}: {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests, {} errors)",
             self.rps(),
@@ -123,7 +123,11 @@ pub async fn http_load(
 }
 
 /// `conns` tasks run `work(i)` in turn for `time` (the same reads without HTTP).
-async fn direct_load<F, Fut>(conns: usize, time: Duration, work: F) -> anyhow::Result<Load>
+pub(crate) async fn direct_load<F, Fut>(
+    conns: usize,
+    time: Duration,
+    work: F,
+) -> anyhow::Result<Load>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,

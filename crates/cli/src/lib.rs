@@ -5,6 +5,7 @@ pub mod admin;
 pub mod backup;
 pub mod bench;
 pub mod bench_import;
+pub mod bench_map;
 pub mod bench_web;
 pub mod config;
 pub mod demo;

@@ -541,7 +541,7 @@ impl Demo {
             .iter()
             .find(|(c, _)| *c == village.code.town().prefix())
             .map_or("", |(_, n)| n);
-        let (lon0, lat0) = town_origin(&village.code);
+        let (lon0, lat0) = village_origin(&village.code);
         HouseRecord {
             platform_code: Some(format!("YH370829{:09}", i + 1)),
             census_id: Some(format!("{}{:07}", &village.code.as_str()[..9], i + 1)),
@@ -552,8 +552,8 @@ impl Demo {
             road: None,
             door_no: Some(format!("{door}号")),
             address: format!("嘉祥县{town_name}{}{group}组{door}号", village.name),
-            longitude: Some(round6(lon0 + rng.below(40_000) as f64 / 1e6)),
-            latitude: Some(round6(lat0 + rng.below(40_000) as f64 / 1e6)),
+            longitude: Some(round6(lon0 + rng.below(8_000) as f64 / 1e6)),
+            latitude: Some(round6(lat0 + rng.below(8_000) as f64 / 1e6)),
             usage,
             business_types,
             occupants_over_10: business && rng.chance(0.2),
@@ -636,11 +636,18 @@ fn round6(x: f64) -> f64 {
 }
 
 /// A rough position per town around Jiaxiang (116.3°E, 35.4°N).
-fn town_origin(code: &RegionCode) -> (f64, f64) {
-    let n: u32 = code.as_str()[6..9].parse().unwrap_or(0);
+/// The south-west corner of a village's houses (about 800 m a side): its town on a 4 × 4 grid
+/// of 0.09° over the county around 嘉祥 (116.34° E, 35.41° N), the village on a 6 × 6 grid of
+/// 0.013° inside its town, so the demo map shows towns and villages as clusters.
+fn village_origin(code: &RegionCode) -> (f64, f64) {
+    let town = JIAXIANG_TOWNS
+        .iter()
+        .position(|(c, _)| *c == code.town().prefix())
+        .unwrap_or(0) as u32;
+    let v: u32 = code.as_str()[9..].parse().unwrap_or(0);
     (
-        116.15 + f64::from(n % 17) * 0.02,
-        35.30 + f64::from(n % 13) * 0.02,
+        116.17 + f64::from(town % 4) * 0.09 + f64::from(v % 6) * 0.013,
+        35.24 + f64::from(town / 4) * 0.09 + f64::from((v / 6) % 6) * 0.013,
     )
 }
 

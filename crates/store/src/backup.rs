@@ -55,7 +55,7 @@ pub const TABLES: &[&str] = &[
 const KEY_CHECK: (&str, &str) = ("backup.key_check", "anju");
 
 /// Tables of the schema a backup deliberately leaves out.
-pub const LEFT_OUT: &[&str] = &["sessions", "_sqlx_migrations"];
+pub const LEFT_OUT: &[&str] = &["sessions", "_sqlx_migrations", "map_backfill_pending"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableEntry {
@@ -115,6 +115,8 @@ enum Kind {
     Int,
     Bool,
     Date,
+    /// REAL (SQLite) or DOUBLE PRECISION (PostgreSQL): the map's coordinates.
+    Real,
     Text,
 }
 
@@ -126,6 +128,8 @@ fn kind_of(declared: &str) -> Kind {
         Kind::Bool
     } else if t == "date" {
         Kind::Date
+    } else if t == "real" || t == "double precision" {
+        Kind::Real
     } else {
         Kind::Text
     }
@@ -186,6 +190,7 @@ macro_rules! decode {
             Kind::Date => $row
                 .try_get::<Option<NaiveDate>, _>($i)?
                 .map_or(V::Null, |d| V::from(d.to_string())),
+            Kind::Real => $row.try_get::<Option<f64>, _>($i)?.map_or(V::Null, V::from),
             Kind::Text => $row
                 .try_get::<Option<String>, _>($i)?
                 .map_or(V::Null, V::from),
@@ -519,6 +524,8 @@ async fn insert_rows(
                                 .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
                                 .ok_or_else(bad)?,
                         ),
+                        (Kind::Real, serde_json::Value::Null) => q.bind(None::<f64>),
+                        (Kind::Real, v) => q.bind(v.as_f64().ok_or_else(bad)?),
                         (Kind::Text, serde_json::Value::Null) => q.bind(None::<String>),
                         (Kind::Text, v) => q.bind(v.as_str().ok_or_else(bad)?.to_string()),
                     };

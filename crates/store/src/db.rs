@@ -157,6 +157,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "one_code",
         include_str!("../migrations/sqlite/0009_one_code.sql"),
     ),
+    (10, "map", include_str!("../migrations/sqlite/0010_map.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -203,6 +204,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "one_code",
         include_str!("../migrations/postgres/0009_one_code.sql"),
+    ),
+    (
+        10,
+        "map",
+        include_str!("../migrations/postgres/0010_map.sql"),
     ),
 ];
 

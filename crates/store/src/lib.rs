@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod list;
 pub mod log;
 pub mod lookback;
+pub mod map;
 pub mod personal;
 pub mod plaque;
 pub mod problems;
@@ -58,6 +59,8 @@ pub struct Store {
     vault: Arc<Vault>,
     /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
     pub(crate) counts: Arc<std::sync::Mutex<list::CountCache>>,
+    /// Map cells and places, valid while the audit chain's head is unchanged (`map.rs`).
+    pub(crate) maps: Arc<std::sync::Mutex<map::MapCache>>,
     /// Settings read on every request (security policy, demo flag), kept for
     /// [`SETTINGS_TTL`]; a change made through this store is seen at once.
     settings: Arc<std::sync::Mutex<SettingsCache>>,
@@ -81,12 +84,15 @@ impl Store {
             clock: Arc::new(SystemClock),
             reference: Arc::new(RwLock::new(Arc::new(Reference::defaults()))),
             counts: Arc::default(),
+            maps: Arc::default(),
             settings: Arc::default(),
             vault: Arc::new(vault),
         };
         store.check_keys().await?;
         // Events written before the chain existed get their hashes once (migration 0006).
         store.chain_legacy_events().await?;
+        // Houses stored before the map get their positions once (migration 0010).
+        store.backfill_map_positions().await?;
         if store.count_departments().await? == 0 {
             let mut tx = store.db.begin().await?;
             reference::insert_missing(&mut tx, &Reference::defaults()).await?;
@@ -127,6 +133,7 @@ impl Store {
             reference: self.reference.clone(),
             vault: Arc::new(vault),
             counts: self.counts.clone(),
+            maps: self.maps.clone(),
             settings: self.settings.clone(),
         };
         store.check_keys().await?;

@@ -148,7 +148,7 @@ fn like_literal(s: &str) -> String {
 
 /// A bound value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Int(i64),
     Bool(bool),
@@ -171,14 +171,14 @@ macro_rules! bind_all {
 
 /// A WHERE clause under construction: conditions and their parameters.
 #[derive(Default)]
-struct Where {
-    conds: Vec<String>,
-    binds: Vec<Bind>,
+pub(crate) struct Where {
+    pub(crate) conds: Vec<String>,
+    pub(crate) binds: Vec<Bind>,
 }
 
 impl Where {
     /// The placeholder of a new parameter.
-    fn p(&mut self, b: Bind) -> String {
+    pub(crate) fn p(&mut self, b: Bind) -> String {
         self.binds.push(b);
         format!("${}", self.binds.len())
     }
@@ -205,7 +205,7 @@ fn region_range(code: &RegionCode) -> (String, String) {
 }
 
 /// The WHERE clause of the houses within `scope` that match `filter` (alias `h`).
-fn where_of(scope: &Scope, filter: &HouseFilter) -> Where {
+pub(crate) fn where_of(scope: &Scope, filter: &HouseFilter) -> Where {
     let sp = ScopeParams::of(scope);
     let mut w = Where::default();
     // One range on village_code: the scope's, narrowed by the town and village filters.

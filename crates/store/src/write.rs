@@ -38,13 +38,23 @@ pub struct HouseRow {
     pub updated_at: i64,
     pub updated_by: String,
     pub state: String,
+    /// The map position ([`crate::map::Position::of`]): coordinates and fine grid cell.
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub gx: Option<i32>,
+    pub gy: Option<i32>,
 }
 
 impl HouseRow {
     /// Only for registered houses (`record` present), which is all that is ever stored.
     pub fn of(s: &HouseState) -> HouseRow {
         let r = s.record.as_ref().expect("a stored house is registered");
+        let at = crate::map::Position::of(s);
         HouseRow {
+            lon: at.map(|p| p.lon),
+            lat: at.map(|p| p.lat),
+            gx: at.map(|p| p.gx as i32),
+            gy: at.map(|p| p.gy as i32),
             code: s.code.to_string(),
             version: s.version as i32,
             town_code: r.town.to_string(),
@@ -118,10 +128,10 @@ fn latest_people(events: &[Event]) -> Option<&People> {
     events.iter().rev().find_map(|e| e.change.people())
 }
 
-const INSERT_HOUSE: &str = "INSERT INTO houses (code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
-const UPDATE_HOUSE: &str = "UPDATE houses SET version = $2, town_code = $3, village_code = $4, platform_code = $5, census_id = $6, address = $7, is_business = $8, status = $9, judgement = $10, grade = $11, facts = $12, registered_on = $13, last_effective = $14, updated_at = $15, updated_by = $16, state = $17 \
-    WHERE id = $1 AND version = $18";
+const INSERT_HOUSE: &str = "INSERT INTO houses (code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state, lon, lat, gx, gy) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id";
+const UPDATE_HOUSE: &str = "UPDATE houses SET version = $2, town_code = $3, village_code = $4, platform_code = $5, census_id = $6, address = $7, is_business = $8, status = $9, judgement = $10, grade = $11, facts = $12, registered_on = $13, last_effective = $14, updated_at = $15, updated_by = $16, state = $17, \
+    lon = $19, lat = $20, gx = $21, gy = $22 WHERE id = $1 AND version = $18";
 const UPSERT_PEOPLE: &str = "INSERT INTO house_people (house_id, owner_name, data, owner_id_digest, owner_phone_digest) VALUES ($1, $2, $3, $4, $5) \
     ON CONFLICT (house_id) DO UPDATE SET owner_name = excluded.owner_name, data = excluded.data, \
     owner_id_digest = excluded.owner_id_digest, owner_phone_digest = excluded.owner_phone_digest";
@@ -475,14 +485,15 @@ const SPAN_ROWS: usize = 200;
 pub async fn insert_rows(tx: &mut Tx, rows: &BulkRows) -> Result<()> {
     for chunk in rows.houses.chunks(HOUSE_ROWS) {
         on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO houses (id, code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state) ");
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO houses (id, code, qr_token, version, town_code, village_code, platform_code, census_id, address, is_business, status, judgement, grade, facts, registered_on, last_effective, updated_at, updated_by, state, lon, lat, gx, gy) ");
             qb.push_values(chunk, |mut b, (id, r, token)| {
                 b.push_bind(*id).push_bind(&r.code).push_bind(token).push_bind(r.version)
                     .push_bind(&r.town_code).push_bind(&r.village_code).push_bind(&r.platform_code)
                     .push_bind(&r.census_id).push_bind(&r.address).push_bind(r.is_business)
                     .push_bind(r.status).push_bind(r.judgement).push_bind(r.grade).push_bind(r.facts)
                     .push_bind(r.registered_on).push_bind(r.last_effective).push_bind(r.updated_at)
-                    .push_bind(&r.updated_by).push_bind(&r.state);
+                    .push_bind(&r.updated_by).push_bind(&r.state)
+                    .push_bind(r.lon).push_bind(r.lat).push_bind(r.gx).push_bind(r.gy);
             });
             qb.build().persistent(chunk.len() == HOUSE_ROWS).execute(&mut *c).await?;
         });
@@ -565,6 +576,7 @@ async fn insert_house(tx: &mut Tx, r: &HouseRow, token: &str) -> Result<i64> {
         .bind(&r.platform_code).bind(&r.census_id).bind(&r.address).bind(r.is_business)
         .bind(r.status).bind(r.judgement).bind(r.grade).bind(r.facts).bind(r.registered_on)
         .bind(r.last_effective).bind(r.updated_at).bind(&r.updated_by).bind(&r.state)
+        .bind(r.lon).bind(r.lat).bind(r.gx).bind(r.gy)
         .fetch_one(&mut *c).await)?)
 }
 
@@ -576,6 +588,7 @@ async fn update_house(tx: &mut Tx, id: i64, r: &HouseRow, expected: u32) -> Resu
         .bind(r.status).bind(r.judgement).bind(r.grade).bind(r.facts).bind(r.registered_on)
         .bind(r.last_effective).bind(r.updated_at).bind(&r.updated_by).bind(&r.state)
         .bind(expected as i32)
+        .bind(r.lon).bind(r.lat).bind(r.gx).bind(r.gy)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }

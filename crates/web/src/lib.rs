@@ -19,6 +19,7 @@ pub mod flash;
 pub mod houses;
 pub mod imports;
 pub mod ledgers;
+pub mod map;
 pub mod offline;
 pub mod pages;
 pub mod problems;
@@ -210,6 +211,7 @@ fn routes() -> Routes {
         .merge(admin::routes())
         .merge(api::routes())
         .merge(offline::routes())
+        .merge(map::routes())
         .merge(infra_routes())
 }
 
@@ -230,6 +232,7 @@ fn infra_routes() -> Routes {
             "/static/echarts.min.js",
             get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
         )
+        .merge(map_assets())
         .route(
             "/favicon.svg",
             get(|| async { asset("image/svg+xml", FAVICON) }),
@@ -238,6 +241,27 @@ fn infra_routes() -> Routes {
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
         )
+}
+
+/// Leaflet 1.9.4 (BSD-2-Clause, `assets/vendor/LEAFLET-LICENSE.txt`) and the map's own script.
+fn map_assets() -> Routes {
+    const LEAFLET_JS: &str = include_str!("../assets/vendor/leaflet.js");
+    const LEAFLET_CSS: &str = include_str!("../assets/vendor/leaflet.css");
+    const MAP_JS: &str = include_str!("../assets/map.js");
+    const MAP_CSS: &str = include_str!("../assets/map.css");
+    const JS: &str = "text/javascript; charset=utf-8";
+    const CSS: &str = "text/css; charset=utf-8";
+    Routes::default()
+        .route(
+            "/static/leaflet.js",
+            get(|| async { asset(JS, LEAFLET_JS) }),
+        )
+        .route(
+            "/static/leaflet.css",
+            get(|| async { asset(CSS, LEAFLET_CSS) }),
+        )
+        .route("/static/map.js", get(|| async { asset(JS, MAP_JS) }))
+        .route("/static/map.css", get(|| async { asset(CSS, MAP_CSS) }))
 }
 
 /// The whole application.
@@ -442,6 +466,9 @@ async fn error_pages(
     page
 }
 
+/// The content security policy of every response (a map page adds its tile server to img-src).
+pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// CSP without inline script or style, no framing, no MIME sniffing, no referrer to other sites, and no
 /// caching of pages (they carry personal data).
 async fn security_headers(
@@ -450,12 +477,13 @@ async fn security_headers(
 ) -> axum::response::Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: blob:; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    // A map page sets its own: this one plus its tile server's origin (`map::csp_with_tiles`).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

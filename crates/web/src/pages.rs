@@ -89,6 +89,7 @@ fn menu(
     let mut houses = vec![("首页", "/")];
     if may(A::ReadHouses) {
         houses.push(("房屋清单", "/houses"));
+        houses.push(("房屋地图", "/map"));
     }
     if may(A::Record) && anju_domain::rules::may_register(p.role) {
         houses.push(("登记房屋", "/houses/new"));
@@ -421,6 +422,9 @@ struct HomePage {
     audit_alerts: Vec<(String, i64, i64, String)>,
     alert_reveals: i64,
     alert_refusals: i64,
+    /// The map's configuration (`map.rs`) for accounts that see houses.
+    map: Option<String>,
+    map_has_tiles: bool,
 }
 
 /// A percentage with two decimals, or `—` when there is nothing to divide by.
@@ -547,6 +551,15 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
     })
     .to_string();
     let rows: Vec<TownRow> = rows.into_iter().map(|r| r.0).collect();
+    let (map, tiles) = if s.principal.may(anju_domain::auth::Action::ReadHouses) {
+        let (config, tiles) = crate::map::config(&state, &caller, None).await?;
+        (
+            Some(serde_json::to_string(&config).expect("serializes")),
+            tiles,
+        )
+    } else {
+        (None, None)
+    };
     let c = chrome(&state, s);
     let page = HomePage {
         unit: if c.unit.is_empty() {
@@ -580,8 +593,13 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
         alert_refusals: anju_store::audit_view::ALERT_REFUSALS,
         rows,
         chart,
+        map,
+        map_has_tiles: tiles.is_some(),
     };
-    Ok(render_page(&page))
+    Ok(crate::map::with_tiles_csp(
+        render_page(&page),
+        tiles.as_ref(),
+    ))
 }
 
 /// Login, logout, the password change and the home page.

@@ -6,6 +6,7 @@ mod import;
 mod ledger;
 mod lifecycle;
 mod list;
+mod map;
 mod problems;
 mod property;
 mod regions;

@@ -341,6 +341,7 @@ struct SettingsPage {
     dictionaries: Vec<DictLine>,
     backup: anju_store::backup::Schedule,
     last_backup: Option<anju_store::backup::LastBackup>,
+    tiles: Option<anju_store::map::Tiles>,
     error: Option<String>,
     saved: Option<String>,
 }
@@ -416,6 +417,7 @@ async fn settings_page(
         dictionaries,
         backup,
         last_backup,
+        tiles: state.store.map_tiles().await?,
         error,
         saved,
     };
@@ -561,6 +563,23 @@ pub async fn save_backup(State(state): State<AppState>, caller: Caller, body: By
     settings_outcome(&state, s, r, "自动备份设置").await
 }
 
+/// The map's base layer: a tile URL template and its attribution (empty: no base map).
+#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
+pub async fn save_map(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+    let (s, source) = (&caller.session, &caller.source);
+    let p = pairs(&body);
+    let r = state
+        .store
+        .set_map_tiles(
+            &s.principal,
+            field(&p, "url"),
+            field(&p, "attribution"),
+            source,
+        )
+        .await;
+    settings_outcome(&state, s, r, "地图底图").await
+}
+
 /// Adds, retires or restores a dictionary value.
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn save_dictionary(
@@ -594,6 +613,7 @@ pub(crate) fn routes() -> crate::Routes {
         .route("/admin/regions", get(regions::show).post(regions::edit))
         .route("/admin/settings/deadlines", post(save_deadlines))
         .route("/admin/settings/backup", post(save_backup))
+        .route("/admin/settings/map", post(save_map))
         .route("/admin/settings/security", post(save_security))
         .route("/admin/dictionaries", post(save_dictionary))
         .route("/audit", get(audit::show))

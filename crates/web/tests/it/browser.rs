@@ -1080,6 +1080,7 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
     let clerk_pages = [
         ("home", "/".to_string()),
         ("houses", "/houses".to_string()),
+        ("map", "/map".to_string()),
         ("house", format!("/houses/{code}")),
         ("survey-form", format!("/houses/{code}/steps/surveyed")),
         ("register", "/houses/new".to_string()),
@@ -1093,6 +1094,8 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
     let county_pages = [
         ("county-home", "/".to_string()),
         ("ledger2", "/ledgers/2".to_string()),
+        ("county-map", "/map".to_string()),
+        ("county-map-town", "/map?town=370829101".to_string()),
         ("ledger1", "/ledgers/1".to_string()),
         ("drill-down", "/ledgers/2/houses?column=0".to_string()),
         ("ranking", "/ranking".to_string()),
@@ -1120,6 +1123,13 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
                     "{name}: {page}"
                 );
                 no_token_in_address(&c).await;
+                if path == "/" || path.starts_with("/map") {
+                    // The map has drawn what /map/data answered.
+                    wait_for(&c, "[data-map][data-loaded]", name).await;
+                    if path.starts_with("/map") {
+                        scroll_to_map(&c).await;
+                    }
+                }
                 if width == 360 {
                     no_sideways_scroll(&c, name).await;
                 }
@@ -1317,4 +1327,205 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
     .unwrap();
     shot(&c, "phone-locate-http").await;
     c.close().await.unwrap();
+}
+
+/// A house registered at (经度, 纬度) in `village`, surveyed (hazard or not), appraised when
+/// `grade` is given.
+async fn located<'a>(
+    store: &'a Store,
+    serial: u32,
+    village: &str,
+    at: (f64, f64),
+    hazard: bool,
+    grade: Option<Grade>,
+) -> House<'a> {
+    let mut h = House {
+        store,
+        code: anju_domain::HouseCode::new(
+            &RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
+            serial,
+        ),
+        version: 0,
+        day: chrono::NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+    };
+    let mut record =
+        anju_domain::sample::record(RegionCode::parse(village).unwrap(), UsageCategory::Other);
+    record.platform_code = Some(format!("YH370829{serial:09}"));
+    record.longitude = Some(at.0);
+    record.latitude = Some(at.1);
+    h.ok(
+        &clerk(),
+        anju_domain::event::Change::Registered {
+            source: anju_domain::dict::RegistrationSource::Census,
+            plaque_token: format!("{serial:032x}"),
+            record: Box::new(record),
+            people: Box::new(anju_domain::sample::people()),
+        },
+    )
+    .await;
+    h.ok(
+        &clerk(),
+        survey(if hazard {
+            Judgement::Hazard
+        } else {
+            Judgement::NoHazard
+        }),
+    )
+    .await;
+    if let Some(g) = grade {
+        h.ok(&appraiser(), appraise(g)).await;
+    }
+    h
+}
+
+/// The map at county and town scale, at phone and desktop width: cells counted on the server
+/// with the legend, a town's view, the fallback layer's note without a tile server, and a house
+/// opened from its point when zoomed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
+    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+        return;
+    }
+    let db = sqlite().await;
+    let store = &db.store;
+    with_villages(store).await;
+    // Two clusters in town 101 (around 116.30/35.40 and 116.36/35.45) and one in town 102
+    // (116.45/35.33): 30 + 20 + 25 houses, every fifth a hazard, some appraised C or D.
+    let mut serial = 0;
+    for (village, (lon, lat), n) in [
+        (VILLAGE, (116.30, 35.40), 30),
+        (VILLAGE, (116.36, 35.45), 20),
+        (OTHER_VILLAGE, (116.45, 35.33), 25),
+    ] {
+        for i in 0..n {
+            serial += 1;
+            let at = (
+                lon + f64::from(i % 6) * 0.0015,
+                lat + f64::from(i / 6) * 0.0012,
+            );
+            let grade = match i % 10 {
+                0 => Some(Grade::D),
+                5 => Some(Grade::C),
+                _ => None,
+            };
+            located(store, serial, village, at, i % 5 == 0, grade).await;
+        }
+    }
+    account(store, "map-county", Role::CountyOffice, "370829").await;
+    account(store, "map-clerk", Role::TownOperator, "370829101").await;
+    let base = format!("http://{}", serve(store).await);
+    let (_driver, port) = start_driver().await;
+    let cells_total = |c: &Client| {
+        let c = c.clone();
+        async move {
+            c.execute(
+                "return Array.from(document.querySelectorAll('.cluster span')).reduce(function (s, e) { return s + parseInt(e.textContent, 10); }, 0);",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_i64()
+            .unwrap()
+        }
+    };
+    for (width, height, prefix) in [(360, 780, "phone"), (1920, 1080, "desktop")] {
+        let c = browser(port, width, height).await;
+        log_in(&c, &base, "map-county").await;
+        c.goto(&format!("{base}/map")).await.unwrap();
+        wait_for(&c, "#map[data-loaded='cells']", "map-county").await;
+        assert!(text(&c).await.contains("未配置底图"));
+        assert!(text(&c).await.contains("待排查") || text(&c).await.contains("未发现隐患"));
+        assert_eq!(cells_total(&c).await, 75, "every located house in a cell");
+        assert!(
+            !c.find_all(Locator::Css(".cluster.late"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "the overdue C/D houses are ringed"
+        );
+        if width == 360 {
+            no_sideways_scroll(&c, "map-county").await;
+        }
+        scroll_to_map(&c).await;
+        shot(&c, &format!("{prefix}-map-county")).await;
+        c.goto(&format!("{base}/map?town=370829101&by=grade"))
+            .await
+            .unwrap();
+        wait_for(&c, "#map[data-loaded]", "map-town").await;
+        assert!(text(&c).await.contains("D级"));
+        if width == 360 {
+            no_sideways_scroll(&c, "map-town").await;
+        }
+        scroll_to_map(&c).await;
+        shot(&c, &format!("{prefix}-map-town")).await;
+        c.close().await.unwrap();
+    }
+    // The town clerk sees the town's 50 houses only; zoomed in on a cluster, the houses
+    // themselves, and a click opens one.
+    let c = browser(port, 1920, 1080).await;
+    log_in(&c, &base, "map-clerk").await;
+    c.goto(&format!("{base}/map")).await.unwrap();
+    wait_for(&c, "#map[data-loaded='cells']", "map-clerk").await;
+    // The clerk's whole scope at county scale, asked with the clerk's session.
+    let total = c
+        .execute(
+            "var x = new XMLHttpRequest(); x.open('GET', '/map/data?zoom=10', false); x.send(); \
+             return JSON.parse(x.responseText).cells.reduce(function (s, c) { return s + c.n; }, 0);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        total, 50,
+        "the other town's 25 houses are not on the clerk's map"
+    );
+    c.goto(&format!("{base}/map?q=")).await.unwrap();
+    wait_for(&c, "#map[data-loaded]", "map-clerk-again").await;
+    // Zoom in on the first cluster (a click zooms by two, twice more by the control).
+    c.execute(
+        "var el = document.querySelector('.cluster'); el.dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if c.find(Locator::Css("#map[data-loaded='points']"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        c.find(Locator::Css(".leaflet-control-zoom-in"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    wait_for(&c, "#map[data-loaded='points']", "map-points").await;
+    scroll_to_map(&c).await;
+    shot(&c, "desktop-map-points").await;
+    c.execute(
+        "var p = document.querySelector('path.leaflet-interactive'); p.dispatchEvent(new MouseEvent('click', {bubbles: true}));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_for_url(&c, "/houses/AJ").await;
+    c.close().await.unwrap();
+}
+
+/// Scrolls the map to the top of the window (for its screenshot).
+async fn scroll_to_map(c: &Client) {
+    c.execute(
+        "document.querySelector('[data-map]').scrollIntoView(); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
 }

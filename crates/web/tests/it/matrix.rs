@@ -38,6 +38,10 @@ const NO_OBJECT: &[&str] = &[
     "/static/app.css",
     "/static/app.js",
     "/static/echarts.min.js",
+    "/static/leaflet.js",
+    "/static/leaflet.css",
+    "/static/map.js",
+    "/static/map.css",
     "/favicon.svg",
     "/favicon.ico",
     // Installable and offline (offline.rs): the same for everyone, no personal data.
@@ -315,6 +319,10 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         ("/admin/settings/deadlines", Method::POST, "/admin/settings/deadlines".into(), "phase=x&due=2024-01-01&overdue=y".into()),
         ("/admin/settings/security", Method::POST, "/admin/settings/security".into(), "min_length=8&min_classes=2&history=0&max_age_days=0&max_failures=20&lock_minutes=1&idle_minutes=240&absolute_hours=24".into()),
         ("/admin/settings/backup", Method::POST, "/admin/settings/backup".into(), "enabled=true&time=03:00&keep=3".into()),
+        ("/admin/settings/map", Method::POST, "/admin/settings/map".into(), "url=https%3A%2F%2Ft.example.cn%2F%7Bz%7D%2F%7Bx%7D%2F%7By%7D.png&attribution=x".into()),
+        // The house (sample record at 116.34° E, 35.41° N) in view at zoom 16: its code if in scope.
+        ("/map", Method::GET, format!("/map?town={other_town}"), String::new()),
+        ("/map/data", Method::GET, "/map/data?zoom=16&west=116.33&south=35.40&east=116.35&north=35.42".into(), String::new()),
         ("/admin/dictionaries", Method::POST, "/admin/dictionaries".into(), "kind=survey_round&label=x&op=add".into()),
         ("/admin/regions", Method::GET, "/admin/regions".into(), String::new()),
         ("/audit", Method::GET, format!("/audit?object={code}"), String::new()),
@@ -414,6 +422,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         "/audit",
         "/audit.csv",
         "/imports/pending",
+        "/map/data",
     ];
     let mut controlled = 0;
     for (route, method, path, body) in cases.iter().filter(|c| c.1 == Method::GET) {

@@ -1,0 +1,179 @@
+//! `anju bench --only map`: the map's data endpoint under load, at county and town scale.
+//!
+//! Over HTTP (`/map/data`, county-wide account, `conns` keep-alive connections): the county at
+//! zooms 9–12 (cells of the whole scope) and each town at zoom 12. Beside it, in the same run:
+//! the same answers through the store (`Access::map_data`, which keeps an answer while the
+//! audit chain's head is unchanged, as the list's totals are kept), and the work that cache
+//! saves — the county's cells counted afresh through the store and by the bare `GROUP BY`, the
+//! price of the first request after a write.
+
+use crate::bench_web::{direct_load, http_load};
+use anju_domain::auth::Principal;
+use anju_domain::event::Role;
+use anju_store::list::HouseFilter;
+use anju_store::{NewAccount, Store};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The county's cells at zoom 10 by the bare statement (no scope beyond the county's range,
+/// no filter): what `map.rs` sends, written out.
+const BARE: &str = "SELECT h.gx / $3 AS cx, h.gy / $3 AS cy, h.status, h.grade, COUNT(*), SUM(h.gx), SUM(h.gy), \
+    SUM(CASE WHEN ((h.facts & $4) = $4 OR (h.facts & $5) = $5) THEN 1 ELSE 0 END) \
+    FROM houses h WHERE h.village_code >= $1 AND h.village_code < $2 AND h.gx IS NOT NULL \
+    GROUP BY h.gx / $3, h.gy / $3, h.status, h.grade";
+
+type BareRow = (i64, i64, String, Option<String>, i64, i64, i64, i64);
+
+pub async fn bench_map(
+    store: &Store,
+    houses: u64,
+    backend: &str,
+    conns: usize,
+    time: Duration,
+) -> anyhow::Result<()> {
+    let system = Principal::system();
+    let password = "Bench-2024q";
+    let county = anju_domain::RegionCode::parse("370829").context("county code")?;
+    store
+        .create_demo_account(
+            &system,
+            &NewAccount {
+                username: "bench-map".into(),
+                display_name: "压测".into(),
+                role: Role::CountyOffice,
+                region: Some(county),
+                department: None,
+            },
+            password,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let login = store
+        .login("bench-map", password, None, "bench", chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cookie = format!("anju_session={}", login.token);
+    let principal = login.session.principal.clone();
+    let towns: Vec<String> = store
+        .reference()
+        .regions
+        .iter()
+        .filter(|r| r.level == anju_domain::RegionLevel::Town && r.valid_to.is_none())
+        .map(|r| r.code.to_string())
+        .collect();
+    let mut views: Vec<(Option<String>, u8)> = (9..=12).map(|z| (None, z)).collect();
+    views.extend(towns.iter().map(|t| (Some(t.clone()), 12)));
+    let views = Arc::new(views);
+    let urls = Arc::new(
+        views
+            .iter()
+            .map(|(t, z)| match t {
+                Some(t) => format!("/map/data?town={t}&zoom={z}"),
+                None => format!("/map/data?zoom={z}"),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let county_only = Arc::new(vec!["/map/data?zoom=10".to_string()]);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = anju_web::router(anju_web::AppState::new(
+        store.clone(),
+        anju_web::WebOptions::default(),
+    )?);
+    let server = tokio::spawn(crate::serve::run_server(
+        listener,
+        app,
+        crate::serve::ServerLimits::default(),
+        std::future::pending(),
+    ));
+
+    // Cold: the county's cells counted afresh (the first request after a write), one at a
+    // time, then under `conns` concurrent readers.
+    let scope = principal.scope();
+    let mut cold = vec![];
+    let mut cells = 0;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        cells = store
+            .map_cells_uncached(&scope, &HouseFilter::default(), 10)
+            .await?;
+        cold.push(t.elapsed());
+    }
+    let sp = anju_store::scope::ScopeParams::of(&scope);
+    let mut bare = vec![];
+    let mut bare_rows = 0;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let rows: Vec<BareRow> = anju_store::on_db!(&store.db, p => sqlx::query_as(BARE)
+            .bind(&sp.lo).bind(&sp.hi).bind(anju_store::map::cell_side(10))
+            .bind(i64::from(anju_domain::ledger::Facts::NEEDS_NOTICE.bits()))
+            .bind(i64::from(anju_domain::ledger::Facts::NEEDS_ENGINEERING.bits()))
+            .fetch_all(p).await)?;
+        bare_rows = rows.len();
+        bare.push(t.elapsed());
+    }
+    let (s, sc) = (store.clone(), scope.clone());
+    let cold_load = direct_load(conns, time, move |_| {
+        let (s, sc) = (s.clone(), sc.clone());
+        async move {
+            s.map_cells_uncached(&sc, &HouseFilter::default(), 10)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+
+    // Warm: every view asked once, then under load.
+    http_load(addr, &cookie, urls.clone(), conns, Duration::from_secs(2)).await?;
+    let county_http = http_load(addr, &cookie, county_only, conns, time).await?;
+    let mixed_http = http_load(addr, &cookie, urls, conns, time).await?;
+    let (s, p, v) = (store.clone(), principal.clone(), views.clone());
+    let direct = direct_load(conns, time, move |i| {
+        let (s, p, v) = (s.clone(), p.clone(), v.clone());
+        async move {
+            let (town, zoom) = &v[i % v.len()];
+            let filter = HouseFilter {
+                town: town
+                    .as_deref()
+                    .and_then(|t| anju_domain::RegionCode::parse(t).ok()),
+                ..HouseFilter::default()
+            };
+            s.access(&p, "bench").map_data(&filter, *zoom, None).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    server.abort();
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "[{backend}] map, {houses} houses, {conns} connections, {} s each:",
+        time.as_secs()
+    );
+    println!(
+        "  {}",
+        county_http.line("county cells, zoom 10 (HTTP /map/data)")
+    );
+    println!(
+        "  {}",
+        mixed_http.line("county zooms 9-12 and each town at 12 (HTTP)")
+    );
+    println!("  {}", direct.line("  the same through the store"));
+    println!(
+        "  county cells counted afresh (no cache, the first request after a write): median {:.0} ms, max {:.0} ms alone ({cells} cells); bare GROUP BY median {:.0} ms ({bare_rows} rows)",
+        ms(crate::bench::median(cold.clone())),
+        ms(*cold.iter().max().unwrap_or(&Duration::ZERO)),
+        ms(crate::bench::median(bare)),
+    );
+    println!(
+        "  {}",
+        cold_load.line("  counted afresh under load (through the store)")
+    );
+    anyhow::ensure!(
+        county_http.errors == 0 && mixed_http.errors == 0 && county_http.requests > 0,
+        "the server answered with errors under load"
+    );
+    Ok(())
+}
