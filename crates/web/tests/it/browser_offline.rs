@@ -433,7 +433,7 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
         )
         .await
         .unwrap();
-    assert_eq!(filled, serde_json::json!(["2", 1, "第二张.jpg", "Hazard"]));
+    assert_eq!(filled, serde_json::json!(["2", 1, "第二张.jpg", "hazard"]));
     shot(&c, "phone-queue-reopened").await;
 
     // Logging out: warned about the unsent item; cancelling keeps everything.
