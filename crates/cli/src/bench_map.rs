@@ -8,11 +8,8 @@
 //! price of the first request after a write.
 
 use crate::bench_web::{direct_load, http_load};
-use anju_domain::auth::Principal;
-use anju_domain::event::Role;
+use anju_store::Store;
 use anju_store::list::HouseFilter;
-use anju_store::{NewAccount, Store};
-use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,36 +29,7 @@ pub async fn bench_map(
     conns: usize,
     time: Duration,
 ) -> anyhow::Result<()> {
-    let system = Principal::system();
-    let password = "Bench-2024q";
-    let county = anju_domain::RegionCode::parse("370829").context("county code")?;
-    store
-        .create_demo_account(
-            &system,
-            &NewAccount {
-                username: "bench-map".into(),
-                display_name: "压测".into(),
-                role: Role::CountyOffice,
-                region: Some(county),
-                department: None,
-            },
-            password,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let login = store
-        .login("bench-map", password, None, "bench", chrono::Utc::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cookie = format!("anju_session={}", login.token);
-    let principal = login.session.principal.clone();
-    let towns: Vec<String> = store
-        .reference()
-        .regions
-        .iter()
-        .filter(|r| r.level == anju_domain::RegionLevel::Town && r.valid_to.is_none())
-        .map(|r| r.code.to_string())
-        .collect();
+    let (cookie, principal, towns) = crate::bench_web::county_login(store, "bench-map").await?;
     let mut views: Vec<(Option<String>, u8)> = (9..=12).map(|z| (None, z)).collect();
     views.extend(towns.iter().map(|t| (Some(t.clone()), 12)));
     let views = Arc::new(views);

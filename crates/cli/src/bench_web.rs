@@ -183,6 +183,42 @@ fn list_paths(towns: &[String]) -> Vec<(String, HouseFilter, i64)> {
     out
 }
 
+/// A county-office account made for a benchmark and logged in: its session cookie, its
+/// principal and the county's current towns (shared by the web and map benchmarks).
+pub(crate) async fn county_login(
+    store: &Store,
+    username: &str,
+) -> anyhow::Result<(String, Principal, Vec<String>)> {
+    let password = "Bench-2024q";
+    let account = NewAccount {
+        username: username.into(),
+        display_name: "压测".into(),
+        role: Role::CountyOffice,
+        region: Some(anju_domain::RegionCode::parse("370829").context("county code")?),
+        department: None,
+    };
+    store
+        .create_demo_account(&Principal::system(), &account, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let login = store
+        .login(username, password, None, "bench", chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let towns = store
+        .reference()
+        .regions
+        .iter()
+        .filter(|r| r.level == anju_domain::RegionLevel::Town && r.valid_to.is_none())
+        .map(|r| r.code.to_string())
+        .collect();
+    Ok((
+        format!("anju_session={}", login.token),
+        login.session.principal.clone(),
+        towns,
+    ))
+}
+
 pub async fn bench_web(
     store: &Store,
     houses: u64,
@@ -190,33 +226,7 @@ pub async fn bench_web(
     conns: usize,
     time: Duration,
 ) -> anyhow::Result<()> {
-    let system = Principal::system();
-    let password = "Bench-2024q";
-    let account = NewAccount {
-        username: "bench-county".into(),
-        display_name: "压测".into(),
-        role: Role::CountyOffice,
-        region: Some(anju_domain::RegionCode::parse("370829").context("county code")?),
-        department: None,
-    };
-    store
-        .create_demo_account(&system, &account, password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let login = store
-        .login("bench-county", password, None, "bench", chrono::Utc::now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cookie = format!("anju_session={}", login.token);
-    let principal = login.session.principal.clone();
-
-    let towns: Vec<String> = store
-        .reference()
-        .regions
-        .iter()
-        .filter(|r| r.level == anju_domain::RegionLevel::Town && r.valid_to.is_none())
-        .map(|r| r.code.to_string())
-        .collect();
+    let (cookie, principal, towns) = county_login(store, "bench-county").await?;
     let lists = Arc::new(list_paths(&towns));
     // Every 97th house, shuffled by a fixed stride so neighbours are not read together.
     let codes: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
