@@ -35,8 +35,7 @@ pub struct BenchArgs {
     /// Where the SQLite scratch files go.
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
-    /// Which benchmark: demo, record, ledger, web, map, import (import-csv, import-xlsx) or all
-    /// (`map` only when named).
+    /// Which benchmark: demo, record, ledger, web, map, import (import-csv, import-xlsx) or all.
     #[arg(long, default_value = "all")]
     pub only: String,
     /// Concurrent connections in the web benchmark.
@@ -134,35 +133,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         if args.only == "all" || args.only.starts_with("import") {
             crate::bench_import::bench_import(&args, backend).await?;
         }
-        if args.only == "map" {
-            let scratch = Scratch::new(&args, backend, "map").await?;
-            let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
-            crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
-            analyze(&store).await?;
-            crate::bench_map::bench_map(
-                &store,
-                args.houses,
-                backend,
-                args.connections,
-                Duration::from_secs(args.seconds),
-            )
-            .await?;
-            store.db.close().await;
-            scratch.drop().await?;
-        }
-        if args.only == "all" || args.only == "web" {
+        let (web, map) = (
+            args.only == "all" || args.only == "web",
+            args.only == "all" || args.only == "map",
+        );
+        if web || map {
+            // One demo county for both: the web's endpoints, then the map's.
             let scratch = Scratch::new(&args, backend, "web").await?;
             let store = Store::open(&scratch.url, anju_store::Vault::generate()).await?;
             crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
             analyze(&store).await?;
-            crate::bench_web::bench_web(
-                &store,
-                args.houses,
-                backend,
-                args.connections,
-                Duration::from_secs(args.seconds),
-            )
-            .await?;
+            let time = Duration::from_secs(args.seconds);
+            if web {
+                crate::bench_web::bench_web(&store, args.houses, backend, args.connections, time)
+                    .await?;
+            }
+            if map {
+                crate::bench_map::bench_map(&store, args.houses, backend, args.connections, time)
+                    .await?;
+            }
             store.db.close().await;
             scratch.drop().await?;
         }

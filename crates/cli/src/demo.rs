@@ -171,6 +171,7 @@ pub async fn load(
         progress(summary.houses);
     }
     load_problems(store, &demo, &mut summary).await?;
+    store.compact_map_cells_if_due().await;
     Ok(summary)
 }
 

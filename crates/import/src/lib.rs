@@ -327,6 +327,7 @@ pub async fn import_file(
             rows: done,
         });
     }
+    store.compact_map_cells_if_due().await;
     Ok(Outcome {
         file,
         report: written,

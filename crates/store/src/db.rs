@@ -158,6 +158,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_one_code.sql"),
     ),
     (10, "map", include_str!("../migrations/sqlite/0010_map.sql")),
+    (
+        11,
+        "map_cells",
+        include_str!("../migrations/sqlite/0011_map_cells.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -209,6 +214,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "map",
         include_str!("../migrations/postgres/0010_map.sql"),
+    ),
+    (
+        11,
+        "map_cells",
+        include_str!("../migrations/postgres/0011_map_cells.sql"),
     ),
 ];
 

@@ -114,6 +114,26 @@ pub enum MapData {
 #[derive(Default)]
 pub(crate) struct MapCache {
     map: std::collections::HashMap<String, (i64, Arc<dyn std::any::Any + Send + Sync>)>,
+    /// A compaction of `map_cells` is running in this process.
+    compacting: bool,
+    /// The rows `map_cells` held after this process last compacted it.
+    compacted_rows: i64,
+}
+
+/// The side of a counted cell in `map_cells`, in fine cells (the map's cell at zoom 13).
+pub const COUNTED_SIDE: i64 = 64;
+
+/// `map_cells` is compacted when it spans this many more rows than after the last compaction
+/// (and twice as many).
+const COMPACT_AFTER: i64 = 20_000;
+
+/// Where the cells of a whole scope are counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellSource {
+    /// The counted cells the triggers keep (`map_cells`).
+    Counted,
+    /// Every located house in scope (`houses_map`).
+    Houses,
 }
 
 const MAP_CACHE_MAX: usize = 256;
@@ -174,15 +194,119 @@ impl Store {
         {
             return Ok(Arc::new(MapData::Points { points }));
         }
-        let (sql, binds) = cells_statement(scope, filter, zoom, bbox);
+        let (sql, binds) = match bbox {
+            None => counted_statement(scope, filter, zoom)
+                .unwrap_or_else(|| cells_statement(scope, filter, zoom, None)),
+            Some(_) => cells_statement(scope, filter, zoom, bbox),
+        };
         let side = cell_side(zoom) as f64 / GRID;
         self.cached_map(format!("{sql}\u{1f}{binds:?}"), async {
+            if sql.contains("FROM map_cells") {
+                self.compact_map_cells_if_due().await;
+            }
             Ok(MapData::Cells {
                 side,
                 cells: self.cells(&sql, &binds).await?,
             })
         })
         .await
+    }
+
+    /// The cells of the whole of `scope` at `zoom` (at most 12) read afresh from `source`,
+    /// without the cache: for tests that hold the two sources equal, and `anju bench`. `None`
+    /// when the counted cells cannot answer `filter` or `scope`.
+    pub async fn map_cells_fresh(
+        &self,
+        scope: &Scope,
+        filter: &HouseFilter,
+        zoom: u8,
+        source: CellSource,
+    ) -> Result<Option<Vec<Cell>>> {
+        let zoom = zoom.min(12);
+        let statement = match source {
+            CellSource::Counted => counted_statement(scope, filter, zoom),
+            CellSource::Houses => Some(cells_statement(scope, filter, zoom, None)),
+        };
+        match statement {
+            Some((sql, binds)) => Ok(Some(self.cells(&sql, &binds).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sums the rows of each key in `map_cells` into one, dropping keys that sum to nothing,
+    /// in one transaction; answers are the same before and after. Returns the rows left.
+    /// Writers are not held up on PostgreSQL (they only insert, and the statement deletes only
+    /// rows it sees); on SQLite it takes the write lock for as long as it runs.
+    pub async fn compact_map_cells(&self) -> Result<i64> {
+        const KEY: &str =
+            "town_code, village_code, cx, cy, status, judgement, grade, facts, is_business";
+        let mut tx = self.db.begin().await?;
+        match &mut tx {
+            crate::db::Tx::Sqlite(c) => {
+                let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM map_cells")
+                    .fetch_one(&mut **c)
+                    .await?;
+                let sum = format!(
+                    "INSERT INTO map_cells ({KEY}, n, sx, sy) SELECT {KEY}, SUM(n), SUM(sx), SUM(sy) \
+                     FROM map_cells WHERE id <= $1 GROUP BY {KEY} HAVING SUM(n) <> 0"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sum))
+                    .bind(max)
+                    .execute(&mut **c)
+                    .await?;
+                sqlx::query("DELETE FROM map_cells WHERE id <= $1")
+                    .bind(max)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            crate::db::Tx::Postgres(c) => {
+                // One compaction at a time; one statement, so it sums exactly what it deletes.
+                sqlx::query("SELECT pg_advisory_xact_lock(7302)")
+                    .execute(&mut **c)
+                    .await?;
+                let sum = format!(
+                    "WITH gone AS (DELETE FROM map_cells RETURNING {KEY}, n, sx, sy) \
+                     INSERT INTO map_cells ({KEY}, n, sx, sy) SELECT {KEY}, SUM(n), SUM(sx), SUM(sy) \
+                     FROM gone GROUP BY {KEY} HAVING SUM(n) <> 0"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sum))
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        let rows: i64 = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(&mut *c).await)?;
+        tx.commit().await?;
+        self.maps.lock().expect("map cache").compacted_rows = rows;
+        Ok(rows)
+    }
+
+    /// Compacts `map_cells` when it has grown by [`COMPACT_AFTER`] rows and doubled since this
+    /// process last did (one compaction at a time; a failure is logged and the read goes on,
+    /// as the uncompacted rows give the same answer). Also called after bulk writes (import,
+    /// demo), so the next map read does not pay for them.
+    pub async fn compact_map_cells_if_due(&self) {
+        const SPAN: &str = "SELECT COALESCE(MAX(id), 0) - COALESCE(MIN(id), 0) + 1 FROM map_cells";
+        let span: i64 = match on_db!(&self.db, p => sqlx::query_scalar(SPAN).fetch_one(p).await) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "map cells: could not measure");
+                return;
+            }
+        };
+        {
+            let mut cache = self.maps.lock().expect("map cache");
+            let base = cache.compacted_rows;
+            if cache.compacting || span < base + COMPACT_AFTER || span < 2 * base {
+                return;
+            }
+            cache.compacting = true;
+        }
+        let done = self.compact_map_cells().await;
+        self.maps.lock().expect("map cache").compacting = false;
+        match done {
+            Ok(rows) => tracing::info!(span, rows, "map cells compacted"),
+            Err(e) => tracing::warn!(error = %e, "map cells: compaction failed"),
+        }
     }
 
     /// `T` under `key` (a statement and its parameters) from the cache while the audit chain's
@@ -323,18 +447,6 @@ impl Store {
         .await
     }
 
-    /// The county-scale cells at `zoom` read afresh, without the cache (`anju bench`'s store
-    /// figure): how many cells.
-    pub async fn map_cells_uncached(
-        &self,
-        scope: &Scope,
-        filter: &HouseFilter,
-        zoom: u8,
-    ) -> Result<usize> {
-        let (sql, binds) = cells_statement(scope, filter, zoom, None);
-        Ok(self.cells(&sql, &binds).await?.len())
-    }
-
     /// Positions for houses stored before migration 0010, once (the marker row goes with the
     /// last batch). Reads each house's state and record as the house page does.
     pub(crate) async fn backfill_map_positions(&self) -> Result<()> {
@@ -413,6 +525,35 @@ pub(crate) fn cells_statement(
         w.conds.join(" AND ")
     );
     (sql, w.binds)
+}
+
+/// The cell statement of a whole scope over the counted cells, or none when `scope` or
+/// `filter` asks what they do not hold (a department's or assignee's scope, a department, a
+/// search) or `zoom` is finer than they are.
+pub(crate) fn counted_statement(
+    scope: &Scope,
+    filter: &HouseFilter,
+    zoom: u8,
+) -> Option<(String, Vec<Bind>)> {
+    let searched = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let keyed = crate::scope::ScopeParams::of(scope).key.is_some();
+    if keyed || searched || filter.department.is_some() || cell_side(zoom) < COUNTED_SIDE {
+        return None;
+    }
+    // Only columns map_cells shares with houses: village and town codes, status, judgement,
+    // grade, facts, business.
+    let mut w = where_of(scope, filter);
+    let overdue = overdue_sql(&mut w);
+    let pd = w.p(Bind::Int(cell_side(zoom) / COUNTED_SIDE));
+    let sql = format!(
+        "SELECT h.cx / {pd} AS cx, h.cy / {pd} AS cy, h.status, h.grade, CAST(SUM(h.n) AS BIGINT) AS n, \
+         CAST(SUM(h.sx) AS BIGINT) AS sx, CAST(SUM(h.sy) AS BIGINT) AS sy, \
+         CAST(SUM(CASE WHEN {overdue} THEN h.n ELSE 0 END) AS BIGINT) AS late \
+         FROM map_cells h WHERE {} GROUP BY h.cx / {pd}, h.cy / {pd}, h.status, h.grade \
+         HAVING SUM(h.n) <> 0",
+        w.conds.join(" AND ")
+    );
+    Some((sql, w.binds))
 }
 
 /// The view as a range of fine cells (the grid columns are indexed; the coordinates are not).

@@ -314,3 +314,212 @@ async fn backfill_sqlite() {
 async fn backfill_postgres() {
     backfill(postgres().await).await;
 }
+
+/// The cells of the whole scope from the counted cells equal those from every house, for
+/// several scopes, filters and zooms (the counted cells cannot answer a search).
+async fn counted_equals_houses(store: &Store) {
+    use anju_domain::Status;
+    use anju_store::map::CellSource;
+    let town = |c: &str| Scope::Region {
+        code: RegionCode::parse(c).unwrap(),
+    };
+    let scopes = [
+        Scope::All,
+        town("370829101"),
+        town("370829102"),
+        town(VILLAGE),
+    ];
+    let filters = [
+        HouseFilter::default(),
+        HouseFilter {
+            status: Some(Status::AwaitingRectification),
+            ..HouseFilter::default()
+        },
+        HouseFilter {
+            grade: Some(Grade::D),
+            ..HouseFilter::default()
+        },
+        HouseFilter {
+            judgement: Some(Judgement::Hazard),
+            town: Some(RegionCode::parse("370829101").unwrap()),
+            ..HouseFilter::default()
+        },
+        HouseFilter {
+            business: Some(false),
+            ..HouseFilter::default()
+        },
+    ];
+    for scope in &scopes {
+        for filter in &filters {
+            for zoom in [0, 6, 9, 10, 11, 12] {
+                let counted = store
+                    .map_cells_fresh(scope, filter, zoom, CellSource::Counted)
+                    .await
+                    .unwrap()
+                    .expect("the counted cells answer this filter");
+                let houses = store
+                    .map_cells_fresh(scope, filter, zoom, CellSource::Houses)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(counted, houses, "{scope:?} {filter:?} zoom {zoom}");
+            }
+        }
+    }
+    let searched = HouseFilter {
+        q: Some("张".into()),
+        ..HouseFilter::default()
+    };
+    let none = store
+        .map_cells_fresh(&Scope::All, &searched, 10, CellSource::Counted)
+        .await
+        .unwrap();
+    assert!(none.is_none());
+}
+
+async fn map_cell_rows(store: &Store) -> i64 {
+    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)
+        .unwrap()
+}
+
+/// Totals of the county's cells at zoom 10: (houses, overdue).
+async fn county_totals(store: &Store) -> (i64, i64) {
+    let d = store
+        .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+        .await
+        .unwrap();
+    let got = cells(&d);
+    (got.iter().map(|c| c.0).sum(), got.iter().map(|c| c.3).sum())
+}
+
+/// The counted cells (`map_cells`, kept by triggers) follow every kind of write: a house
+/// registered with and without a position, surveyed elsewhere, appraised, notified, moved to
+/// another village, its position cleared, deleted; compaction keeps the answers and leaves one
+/// row per key.
+async fn the_counted_cells_follow_every_write(store: &Store) {
+    fixture(store).await;
+    counted_equals_houses(store).await;
+    // Houses 1–4 are located: 4 houses, overdue: 2 (C not notified? no — 2 is notified, so
+    // overdue for want of engineering) and 3 (D, not notified).
+    assert_eq!(county_totals(store).await, (4, 2));
+    // House 6 is registered in the other town, surveyed with a hazard at a new position and
+    // appraised D (overdue), then notified (still overdue: no engineering begun).
+    let mut h6 = house(store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
+    h6.ok(&clerk(), survey_at(Judgement::Hazard, 116.90, 35.90))
+        .await;
+    h6.ok(&appraiser(), appraise(Grade::D)).await;
+    assert_eq!(county_totals(store).await, (5, 3));
+    h6.ok(&clerk(), notify()).await;
+    counted_equals_houses(store).await;
+    assert_eq!(county_totals(store).await, (5, 3));
+    // Every row so far is one house entering or leaving a key: more rows than houses.
+    let before = map_cell_rows(store).await;
+    assert!(before > 5, "{before}");
+    // Moved to the other town's village, by the statement a region change would amount to;
+    // house 4's position cleared; house 3 deleted (as a restore's emptying does).
+    let of =
+        |serial: &str| format!("(SELECT id FROM houses WHERE substr(code, 9, 8) = '{serial}')");
+    let mut statements = vec![
+        format!(
+            "UPDATE houses SET village_code = '{OTHER_VILLAGE}', town_code = '370829102000' WHERE id = {}",
+            of("00000001")
+        ),
+        format!(
+            "UPDATE houses SET lon = NULL, lat = NULL, gx = NULL, gy = NULL WHERE id = {}",
+            of("00000004")
+        ),
+    ];
+    for t in [
+        "house_people",
+        "house_sectors",
+        "events",
+        "fact_spans",
+        "assignments",
+        "problems",
+        "import_pending",
+    ] {
+        statements.push(format!(
+            "DELETE FROM {t} WHERE house_id = {}",
+            of("00000003")
+        ));
+    }
+    statements.push(format!("DELETE FROM houses WHERE id = {}", of("00000003")));
+    for statement in statements {
+        on_db!(&store.db, p => sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(p).await.map(|_| ()))
+            .unwrap();
+    }
+    counted_equals_houses(store).await;
+    let fresh = |scope: Scope| async move {
+        let got = store
+            .map_cells_fresh(
+                &scope,
+                &HouseFilter::default(),
+                10,
+                anju_store::map::CellSource::Counted,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        got.iter().map(|c| c.n).sum::<i64>()
+    };
+    // Located now: 1 (other town), 2 (C, first town), 6 (other town).
+    assert_eq!(fresh(Scope::All).await, 3);
+    let other = Scope::Region {
+        code: RegionCode::parse("370829102").unwrap(),
+    };
+    assert_eq!(fresh(other.clone()).await, 2);
+    // Compaction: one row for each of the three houses (each has its own 1/64° cell and
+    // classification), the same answers.
+    let rows = store.compact_map_cells().await.unwrap();
+    assert_eq!(rows, 3);
+    assert_eq!(map_cell_rows(store).await, 3);
+    counted_equals_houses(store).await;
+    assert_eq!(fresh(other).await, 2);
+    // A second compaction changes nothing.
+    assert_eq!(store.compact_map_cells().await.unwrap(), 3);
+    counted_equals_houses(store).await;
+}
+
+anju_store::both!(the_counted_cells_follow_every_write);
+
+/// Migration 0011 counts the houses a database already holds, once.
+async fn counted_cells_migration(db: TestDb) {
+    fixture(&db.store).await;
+    let undo: &[&str] = match &db.store.db {
+        anju_store::db::Db::Sqlite(_) => &[
+            "DROP TRIGGER map_cells_insert",
+            "DROP TRIGGER map_cells_update",
+            "DROP TRIGGER map_cells_delete",
+            "DROP TABLE map_cells",
+            "DELETE FROM _sqlx_migrations WHERE version = 11",
+        ],
+        anju_store::db::Db::Postgres(_) => &[
+            "DROP FUNCTION map_cells_track() CASCADE",
+            "DROP TABLE map_cells",
+            "DELETE FROM _sqlx_migrations WHERE version = 11",
+        ],
+    };
+    for statement in undo {
+        on_db!(&db.store.db, p => sqlx::query(*statement).execute(p).await.map(|_| ())).unwrap();
+    }
+    assert_eq!(db.store.db.migrate().await.unwrap(), vec![11]);
+    // One row per located house (1–4 each in its own cell), counted by hand in the fixture.
+    assert_eq!(map_cell_rows(&db.store).await, 4);
+    counted_equals_houses(&db.store).await;
+    assert_eq!(county_totals(&db.store).await, (4, 2));
+    assert!(db.store.db.migrate().await.unwrap().is_empty());
+    // The triggers are back: a new located house is counted.
+    house(&db.store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
+    assert_eq!(county_totals(&db.store).await, (5, 2));
+    counted_equals_houses(&db.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counted_cells_migration_sqlite() {
+    counted_cells_migration(sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counted_cells_migration_postgres() {
+    counted_cells_migration(postgres().await).await;
+}
