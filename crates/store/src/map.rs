@@ -114,6 +114,8 @@ pub enum MapData {
 #[derive(Default)]
 pub(crate) struct MapCache {
     map: std::collections::HashMap<String, (i64, Arc<dyn std::any::Any + Send + Sync>)>,
+    /// One reader per key reads afresh after a write; the others wait for its answer.
+    flights: std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     /// A compaction of `map_cells` is running in this process.
     compacting: bool,
     /// The rows `map_cells` held after this process last compacted it.
@@ -320,11 +322,25 @@ impl Store {
         let head: Option<i64> =
             on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
         let head = head.unwrap_or(0);
-        let hit = match self.maps.lock().expect("map cache").map.get(&key) {
+        let hit = || match self.maps.lock().expect("map cache").map.get(&key) {
             Some((at, v)) if *at == head => v.clone().downcast::<T>().ok(),
             _ => None,
         };
-        if let Some(v) = hit {
+        if let Some(v) = hit() {
+            return Ok(v);
+        }
+        // Concurrent readers of one key after a write: the first reads, the rest wait and
+        // take its answer.
+        let flight = self
+            .maps
+            .lock()
+            .expect("map cache")
+            .flights
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _flying = flight.lock().await;
+        if let Some(v) = hit() {
             return Ok(v);
         }
         let v = Arc::new(read.await?);
@@ -334,6 +350,10 @@ impl Store {
             if cache.map.len() >= MAP_CACHE_MAX {
                 cache.map.clear();
             }
+        }
+        if cache.flights.len() >= MAP_CACHE_MAX {
+            // Waiters hold their own handle; a later reader of a dropped key starts a new one.
+            cache.flights.clear();
         }
         let any: Arc<dyn std::any::Any + Send + Sync> = v.clone();
         cache.map.insert(key, (head, any));
