@@ -655,3 +655,163 @@ pub async fn submit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anju_domain::steps::Target;
+    use serde_json::json;
+
+    /// What a person picks or types into each field: the first option, or a sample.
+    fn typed(f: &Field, t: &StepField) -> Vec<String> {
+        match (&f.input, t.target) {
+            (Input::Files(_), _) => vec![],
+            (_, Target::Location(c)) => vec![format!("{}.5", 30 + c as u8)],
+            (Input::Date, _) => vec!["2024-05-01".into()],
+            (Input::Select(o) | Input::Checks(o), _) => vec![o[0].0.clone()],
+            _ => vec![format!("样例{}", t.name)],
+        }
+    }
+
+    /// The names the rendered form posts.
+    fn names_in(html: &str) -> Vec<&str> {
+        html.split("name=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect()
+    }
+
+    /// For every step with a form: the form built from its table, rendered and posted back
+    /// with what a person would choose, yields the command the table describes.
+    #[test]
+    fn every_step_form_posted_back_yields_the_command_its_table_describes() {
+        let code = HouseCode::parse("AJ370829000001231").unwrap();
+        let dict = |d: &str| vec![(format!("{d}值"), format!("{d}值"))];
+        let kinds = ChangeKind::ALL.iter().copied().filter(|k| has_form(*k));
+        for k in kinds {
+            let mut form = fields(k, dict, &[]);
+            let table: Vec<_> = steps::fields(k).collect();
+            assert_eq!(form.len(), table.len(), "{k:?}");
+            let mut posted = Posted::new();
+            posted.insert("version".into(), vec!["3".into()]);
+            for (f, t) in form.iter_mut().zip(&table) {
+                assert_eq!((f.name, f.label, f.required), (t.name, t.label, t.required));
+                f.values = typed(f, t);
+                posted.insert(f.name.into(), f.values.clone());
+            }
+            let page = StepPage {
+                chrome: None,
+                demo: false,
+                code: code.to_string(),
+                kind: k.code().into(),
+                title: k.label().into(),
+                version: 3,
+                fields: form,
+                kept: vec![],
+                error: None,
+                stale: false,
+            };
+            let html = page.render().unwrap();
+            let names = names_in(&html);
+            for t in &table {
+                assert!(names.contains(&t.name), "{k:?}: {} not on the form", t.name);
+            }
+
+            let cmd = command(&code, k, &posted, vec![]).unwrap_or_else(|e| panic!("{k:?}: {e}"));
+            assert_eq!((cmd.expected_version, cmd.change.kind()), (3, k));
+            assert_eq!(cmd.effective.to_string(), "2024-05-01");
+            let change = serde_json::to_value(&cmd.change).unwrap();
+            for t in &table {
+                let sent = &posted[t.name];
+                let want = match t.entry {
+                    _ if sent.is_empty() => continue,
+                    Entry::YesNo { .. } | Entry::Flag(_) => json!(sent[0] == "true"),
+                    Entry::CodedMany(_) | Entry::DictMany(_) => json!(sent),
+                    Entry::Decimal | Entry::Hidden => json!(sent[0].parse::<f64>().unwrap()),
+                    _ => json!(sent[0]),
+                };
+                let got = match t.target {
+                    Target::Change => change[t.name].clone(),
+                    Target::Location(c) => change["location"][c.key()].clone(),
+                    Target::Reason => json!(cmd.reason),
+                    Target::Effective | Target::Evidence => continue,
+                };
+                assert_eq!(got, want, "{k:?}: {}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_or_invalid_value_is_named_by_its_label() {
+        let code = HouseCode::parse("AJ370829000001231").unwrap();
+        let post = |pairs: &[(&str, &str)]| {
+            let mut p = Posted::new();
+            for (k, v) in pairs {
+                p.entry(k.to_string()).or_default().push(v.to_string());
+            }
+            p
+        };
+        let base = [("version", "1"), ("effective", "2024-05-01")];
+        let err = |k, extra: &[(&str, &str)]| {
+            command(&code, k, &post(&[&base[..], extra].concat()), vec![]).unwrap_err()
+        };
+        assert_eq!(
+            command(&code, ChangeKind::Reviewed, &post(&base[..1]), vec![]).unwrap_err(),
+            "请填写“发生日期”"
+        );
+        assert_eq!(err(ChangeKind::Reviewed, &[]), "请填写“复核人员”");
+        assert_eq!(
+            err(ChangeKind::Reviewed, &[("reviewer_names", "孙")]),
+            "请选择“复核结论”"
+        );
+        assert_eq!(
+            err(
+                ChangeKind::Appraised,
+                &[
+                    ("agency_name", "a"),
+                    ("reviewer_names", "b"),
+                    ("standard", "c"),
+                    ("report_no", "d"),
+                    ("grade", "Z")
+                ]
+            ),
+            "“鉴定等级”的值无效：Z"
+        );
+        assert_eq!(
+            err(ChangeKind::EngineeringStarted, &[("measure", "x")]),
+            "“工程措施”的值无效：x"
+        );
+        assert_eq!(
+            err(ChangeKind::EngineeringAccepted, &[("measure", "")]),
+            "请选择“完成的工程措施”"
+        );
+        assert_eq!(
+            err(
+                ChangeKind::Surveyed,
+                &[
+                    ("round", "r"),
+                    ("surveyor", "s"),
+                    ("judgement", "hazard"),
+                    ("risk_level", "x")
+                ]
+            ),
+            "“风险等级”的值无效：x"
+        );
+        assert_eq!(
+            err(
+                ChangeKind::Surveyed,
+                &[
+                    ("round", "r"),
+                    ("surveyor", "s"),
+                    ("judgement", "hazard"),
+                    ("latitude", "35.4")
+                ]
+            ),
+            "经度和纬度须同时填写"
+        );
+        assert_eq!(
+            err(ChangeKind::LegacyClosureRecorded, &[]),
+            "请填写“前期销号日期”"
+        );
+    }
+}

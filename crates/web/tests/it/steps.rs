@@ -243,6 +243,82 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
 
 anju_store::both!(a_survey_records_where_it_was_made);
 
+/// The survey form as served carries every field of the domain's table, and posted back with
+/// a value in each, records exactly what the table says each field is for.
+async fn the_survey_form_is_its_table_and_posts_back_into_the_recorded_survey(store: &Store) {
+    use anju_domain::steps::{Entry, Target};
+    with_villages(store).await;
+    let app = TestApp::new(store);
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let code = h.code.to_string();
+    let clerk = app.user("web-clerk", Role::TownOperator, TOWN).await;
+    let html = app
+        .get(&format!("/houses/{code}/steps/surveyed"), &clerk)
+        .await
+        .text();
+    // The first value offered after a field's name (a select's option or a checkbox).
+    let first_offered = |name: &str| {
+        let after = html.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        let at = after.find("value=\"").unwrap() + 7;
+        let rest = &after[at..];
+        let rest = if rest.starts_with('"') {
+            &rest[rest.find("value=\"").unwrap() + 7..]
+        } else {
+            rest
+        };
+        rest[..rest.find('"').unwrap()].to_string()
+    };
+    let mut pairs = vec![("version".to_string(), "1".to_string())];
+    for f in anju_domain::steps::fields(anju_domain::ChangeKind::Surveyed) {
+        assert!(
+            html.contains(&format!("name=\"{}\"", f.name)),
+            "{}: {html}",
+            f.name
+        );
+        let v = match (f.entry, f.target) {
+            (Entry::Files(_), _) => continue,
+            (_, Target::Location(c)) => ["116.397128", "35.405421", "18"][c as usize].into(),
+            (Entry::Date, _) => "2024-04-01".into(),
+            (_, _) if f.name == "judgement" => "hazard".into(),
+            (Entry::Text | Entry::LongText, _) => format!("样例{}", f.name),
+            _ => first_offered(f.name),
+        };
+        pairs.push((f.name.to_string(), v));
+    }
+    let sent: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app.post_step(&code, "surveyed", &clerk, &sent).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let events = store
+        .house_events(&anju_domain::region::Scope::All, &h.code)
+        .await
+        .unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.effective.to_string(), "2024-04-01");
+    let change = serde_json::to_value(&last.change).unwrap();
+    assert_eq!(change["type"], "surveyed");
+    for f in anju_domain::steps::fields(anju_domain::ChangeKind::Surveyed) {
+        let Some((_, v)) = pairs.iter().find(|(k, _)| k == f.name) else {
+            continue;
+        };
+        let got = match f.target {
+            Target::Change => change[f.name].clone(),
+            Target::Location(c) => change["location"][c.key()].clone(),
+            _ => continue,
+        };
+        let want = match f.entry {
+            Entry::DictMany(_) | Entry::CodedMany(_) => serde_json::json!([v]),
+            Entry::Decimal | Entry::Hidden => serde_json::json!(v.parse::<f64>().unwrap()),
+            _ => serde_json::json!(v),
+        };
+        assert_eq!(got, want, "{}", f.name);
+    }
+}
+
+anju_store::both!(the_survey_form_is_its_table_and_posts_back_into_the_recorded_survey);
+
 /// The first survey round of the reference dictionaries.
 fn first_round(store: &Store) -> String {
     store
