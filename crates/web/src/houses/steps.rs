@@ -752,66 +752,66 @@ mod tests {
             p
         };
         let base = [("version", "1"), ("effective", "2024-05-01")];
-        let err = |k, extra: &[(&str, &str)]| {
-            command(&code, k, &post(&[&base[..], extra].concat()), vec![]).unwrap_err()
-        };
         assert_eq!(
             command(&code, ChangeKind::Reviewed, &post(&base[..1]), vec![]).unwrap_err(),
             "请填写“发生日期”"
         );
-        assert_eq!(err(ChangeKind::Reviewed, &[]), "请填写“复核人员”");
-        assert_eq!(
-            err(ChangeKind::Reviewed, &[("reviewer_names", "孙")]),
-            "请选择“复核结论”"
-        );
-        assert_eq!(
-            err(
-                ChangeKind::Appraised,
-                &[
-                    ("agency_name", "a"),
-                    ("reviewer_names", "b"),
-                    ("standard", "c"),
-                    ("report_no", "d"),
-                    ("grade", "Z")
-                ]
+        let survey = [("round", "r"), ("surveyor", "s"), ("judgement", "hazard")];
+        let appraisal = [
+            ("agency_name", "a"),
+            ("reviewer_names", "b"),
+            ("standard", "c"),
+            ("report_no", "d"),
+        ];
+        use ChangeKind as K;
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(ChangeKind, Pairs, Pairs, &str)] = &[
+            (K::Reviewed, &[], &[], "请填写“复核人员”"),
+            (
+                K::Reviewed,
+                &[("reviewer_names", "孙")],
+                &[],
+                "请选择“复核结论”",
             ),
-            "“鉴定等级”的值无效：Z"
-        );
-        assert_eq!(
-            err(ChangeKind::EngineeringStarted, &[("measure", "x")]),
-            "“工程措施”的值无效：x"
-        );
-        assert_eq!(
-            err(ChangeKind::EngineeringAccepted, &[("measure", "")]),
-            "请选择“完成的工程措施”"
-        );
-        assert_eq!(
-            err(
-                ChangeKind::Surveyed,
-                &[
-                    ("round", "r"),
-                    ("surveyor", "s"),
-                    ("judgement", "hazard"),
-                    ("risk_level", "x")
-                ]
+            (
+                K::Appraised,
+                &appraisal,
+                &[("grade", "Z")],
+                "“鉴定等级”的值无效：Z",
             ),
-            "“风险等级”的值无效：x"
-        );
-        assert_eq!(
-            err(
-                ChangeKind::Surveyed,
-                &[
-                    ("round", "r"),
-                    ("surveyor", "s"),
-                    ("judgement", "hazard"),
-                    ("latitude", "35.4")
-                ]
+            (
+                K::EngineeringStarted,
+                &[("measure", "x")],
+                &[],
+                "“工程措施”的值无效：x",
             ),
-            "经度和纬度须同时填写"
-        );
-        assert_eq!(
-            err(ChangeKind::LegacyClosureRecorded, &[]),
-            "请填写“前期销号日期”"
-        );
+            (
+                K::EngineeringAccepted,
+                &[("measure", "")],
+                &[],
+                "请选择“完成的工程措施”",
+            ),
+            (
+                K::Surveyed,
+                &survey,
+                &[("risk_level", "x")],
+                "“风险等级”的值无效：x",
+            ),
+            (
+                K::Surveyed,
+                &survey,
+                &[("latitude", "35.4")],
+                "经度和纬度须同时填写",
+            ),
+            (K::LegacyClosureRecorded, &[], &[], "请填写“前期销号日期”"),
+        ];
+        for (k, given, more, message) in cases {
+            let p = post(&[&base[..], given, more].concat());
+            assert_eq!(
+                command(&code, *k, &p, vec![]).unwrap_err(),
+                *message,
+                "{k:?}"
+            );
+        }
     }
 }
