@@ -431,7 +431,7 @@ impl Value {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filled {
     pub change: Change,
-    pub effective: Option<NaiveDate>,
+    pub effective: NaiveDate,
     pub reason: Option<String>,
 }
 
@@ -468,7 +468,7 @@ pub fn fill(k: ChangeKind, values: &[(&StepField, Value)]) -> Result<Filled, Str
         .map_err(|e| format!("表单与步骤不符，请重新打开：{e}"))?;
     Ok(Filled {
         change,
-        effective,
+        effective: effective.ok_or_else(|| format!("请填写“{}”", EFFECTIVE.label))?,
         reason,
     })
 }
@@ -568,7 +568,7 @@ mod tests {
                 .collect();
             let filled = fill(k, &values).unwrap_or_else(|e| panic!("{k:?}: {e}"));
             assert_eq!(filled.change.kind(), k);
-            assert_eq!(filled.effective, NaiveDate::from_ymd_opt(2024, 5, 1));
+            assert_eq!(filled.effective.to_string(), "2024-05-01");
             let keys = keys(&filled.change);
             for f in fields(k) {
                 match f.target {
@@ -631,7 +631,9 @@ mod tests {
         let lon = fields(ChangeKind::Surveyed)
             .find(|f| f.target == Target::Location(Coord::Longitude))
             .unwrap();
-        let err = fill(ChangeKind::Surveyed, &[(lon, Value::Number(116.4))]).unwrap_err();
+        let on = Value::Date(NaiveDate::from_ymd_opt(2024, 5, 1).unwrap());
+        let values = [(&EFFECTIVE, on), (lon, Value::Number(116.4))];
+        let err = fill(ChangeKind::Surveyed, &values).unwrap_err();
         assert_eq!(err, "经度和纬度须同时填写");
     }
 

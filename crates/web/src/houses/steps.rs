@@ -13,7 +13,7 @@ use anju_domain::dict::ClosureBasis;
 use anju_domain::event::{ChangeKind, Command, Evidence, EvidenceKind};
 use anju_domain::offer::offer;
 use anju_domain::rules::beijing_date;
-use anju_domain::steps::{self, Entry, Prefill, StepField, Value, upload_field};
+use anju_domain::steps::{self, CodeSet, Entry, Prefill, StepField, Value, upload_field};
 use anju_domain::{HouseCode, RuleCode};
 use anju_store::StoreError;
 use askama::Template;
@@ -209,7 +209,9 @@ fn value(p: &Posted, f: &StepField) -> Result<Option<Value>, String> {
             Some(Value::Code(set.parse(&v).ok_or_else(|| invalid(&v))?))
         }
         (Entry::Basis, Some(v)) => Some(Value::Code(
-            ClosureBasis::parse(&v).ok_or_else(|| invalid(&v))?.code(),
+            CodeSet::of::<ClosureBasis>()
+                .parse(&v)
+                .ok_or_else(|| invalid(&v))?,
         )),
         (Entry::YesNo { .. }, Some(v)) => Some(Value::Bool(match v.as_str() {
             "true" => true,
@@ -246,7 +248,7 @@ fn command(
         house: code.clone(),
         expected_version: version,
         change: filled.change,
-        effective: filled.effective.ok_or("请填写“发生日期”")?,
+        effective: filled.effective,
         reason: filled.reason,
         evidence,
     })
