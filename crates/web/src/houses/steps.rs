@@ -746,74 +746,46 @@ mod tests {
     #[test]
     fn a_missing_or_invalid_value_is_named_by_its_label() {
         let code = HouseCode::parse("AJ370829000001231").unwrap();
-        let post = |pairs: &[(&str, &str)]| {
+        // Each case: the step, the form (query strings after 发生日期), the message.
+        let post = |form: &str| {
             let mut p = Posted::new();
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap();
             for (k, v) in pairs {
-                p.entry(k.to_string()).or_default().push(v.to_string());
+                p.entry(k).or_default().push(v);
             }
             p
         };
-        let base = [("version", "1"), ("effective", "2024-05-01")];
         assert_eq!(
-            command(&code, ChangeKind::Reviewed, &post(&base[..1]), vec![]).unwrap_err(),
+            command(&code, ChangeKind::Reviewed, &post("version=1"), vec![]).unwrap_err(),
             "请填写“发生日期”"
         );
-        let survey = [("round", "r"), ("surveyor", "s"), ("judgement", "hazard")];
-        let appraisal = [
-            ("agency_name", "a"),
-            ("reviewer_names", "b"),
-            ("standard", "c"),
-            ("report_no", "d"),
-        ];
+        const SURVEY: &str = "round=r&surveyor=s&judgement=hazard";
+        const APPRAISAL: &str = "agency_name=a&reviewer_names=b&standard=c&report_no=d";
         use ChangeKind as K;
-        type Pairs<'a> = &'a [(&'a str, &'a str)];
-        let cases: &[(ChangeKind, Pairs, Pairs, &str)] = &[
-            (K::Reviewed, &[], &[], "请填写“复核人员”"),
-            (
-                K::Reviewed,
-                &[("reviewer_names", "孙")],
-                &[],
-                "请选择“复核结论”",
-            ),
-            (
-                K::Appraised,
-                &appraisal,
-                &[("grade", "Z")],
-                "“鉴定等级”的值无效：Z",
-            ),
+        let cases = [
+            (K::Reviewed, "", "", "请填写“复核人员”"),
+            (K::Reviewed, "reviewer_names=孙", "", "请选择“复核结论”"),
+            (K::Appraised, APPRAISAL, "grade=Z", "“鉴定等级”的值无效：Z"),
             (
                 K::EngineeringStarted,
-                &[("measure", "x")],
-                &[],
+                "measure=x",
+                "",
                 "“工程措施”的值无效：x",
             ),
             (
                 K::EngineeringAccepted,
-                &[("measure", "")],
-                &[],
+                "measure=",
+                "",
                 "请选择“完成的工程措施”",
             ),
-            (
-                K::Surveyed,
-                &survey,
-                &[("risk_level", "x")],
-                "“风险等级”的值无效：x",
-            ),
-            (
-                K::Surveyed,
-                &survey,
-                &[("latitude", "35.4")],
-                "经度和纬度须同时填写",
-            ),
-            (K::LegacyClosureRecorded, &[], &[], "请填写“前期销号日期”"),
+            (K::Surveyed, SURVEY, "risk_level=x", "“风险等级”的值无效：x"),
+            (K::Surveyed, SURVEY, "latitude=35.4", "经度和纬度须同时填写"),
+            (K::LegacyClosureRecorded, "", "", "请填写“前期销号日期”"),
         ];
         for (k, given, more, message) in cases {
-            let p = post(&[&base[..], given, more].concat());
-            assert_eq!(
-                command(&code, *k, &p, vec![]).unwrap_err(),
-                *message,
-                "{k:?}"
-            );
+            let p = post(&format!("version=1&effective=2024-05-01&{given}&{more}"));
+            let refused = command(&code, k, &p, vec![]).unwrap_err();
+            assert_eq!(refused, message, "{k:?}");
         }
     }
 }
