@@ -154,6 +154,16 @@ const fn data(name: &'static str, label: &'static str, entry: Entry, required: b
     }
 }
 
+/// A required field of the step's change.
+const fn need(name: &'static str, label: &'static str, entry: Entry) -> StepField {
+    data(name, label, entry, true)
+}
+
+/// An optional field of the step's change.
+const fn may(name: &'static str, label: &'static str, entry: Entry) -> StepField {
+    data(name, label, entry, false)
+}
+
 const fn reason(label: &'static str) -> StepField {
     StepField {
         target: Target::Reason,
@@ -195,7 +205,7 @@ pub const fn upload_field(k: EvidenceKind) -> Option<&'static str> {
 pub const EFFECTIVE: StepField = StepField {
     target: Target::Effective,
     prefill: Prefill::Today,
-    ..data("effective", "发生日期", Entry::Date, true)
+    ..need("effective", "发生日期", Entry::Date)
 };
 
 const JUDGEMENT: CodeSet = CodeSet::of::<Judgement>();
@@ -203,97 +213,81 @@ const RISK_LEVEL: CodeSet = CodeSet::of::<RiskLevel>();
 const GRADE: CodeSet = CodeSet::of::<Grade>();
 const MGMT_MEASURE: CodeSet = CodeSet::of::<MgmtMeasure>();
 const ENG_MEASURE: CodeSet = CodeSet::of::<EngMeasure>();
+const FINDING: CodeSet = CodeSet::of::<ReviewFinding>();
+const ADVICE: CodeSet = CodeSet::of::<HandlingAdvice>();
 
 use Entry as E;
 
 const SURVEYED: &[StepField] = &[
-    data("round", "排查批次", E::Dict(kind::SURVEY_ROUND), true),
+    need("round", "排查批次", E::Dict(kind::SURVEY_ROUND)),
     StepField {
         prefill: Prefill::ActorName,
-        ..data("surveyor", "排查人员", E::Text, true)
+        ..need("surveyor", "排查人员", E::Text)
     },
-    data("judgement", "隐患初判", E::Coded(JUDGEMENT), true),
-    data(
+    need("judgement", "隐患初判", E::Coded(JUDGEMENT)),
+    may(
         "risk_level",
         "风险等级（存在隐患时填写）",
         E::Coded(RISK_LEVEL),
-        false,
     ),
-    data(
+    may(
         "hazard_categories",
         "隐患类别",
         E::DictMany(kind::HAZARD_CATEGORY),
-        false,
     ),
     // 排查定位: optional; 「获取当前位置」 beside 纬度 (field.html) fills all three (app.js).
     position("longitude", "经度", E::Decimal, Coord::Longitude),
     position("latitude", "纬度", E::Decimal, Coord::Latitude),
     position("accuracy_m", "定位精度（米）", E::Hidden, Coord::Accuracy),
-    data("remarks", "备注", E::LongText, false),
+    may("remarks", "备注", E::LongText),
     files(EvidenceKind::Photo, "现场照片"),
 ];
 
 const REVIEWED: &[StepField] = &[
-    data("reviewer_names", "复核人员", E::Text, true),
-    data(
-        "finding",
-        "复核结论",
-        E::Coded(CodeSet::of::<ReviewFinding>()),
-        true,
-    ),
-    data("opinion", "复核意见", E::LongText, false),
+    need("reviewer_names", "复核人员", E::Text),
+    need("finding", "复核结论", E::Coded(FINDING)),
+    may("opinion", "复核意见", E::LongText),
     files(EvidenceKind::SignedForm, "复核人员签字的复核表"),
     files(EvidenceKind::Photo, "现场照片"),
 ];
 
 const APPRAISED: &[StepField] = &[
-    data("agency_name", "鉴定机构", E::Text, true),
-    data("reviewer_names", "鉴定人员", E::Text, true),
-    data(
-        "standard",
-        "鉴定标准",
-        E::Dict(kind::APPRAISAL_STANDARD),
-        true,
-    ),
-    data("report_no", "鉴定报告编号", E::Text, true),
-    data("grade", "鉴定等级", E::Coded(GRADE), true),
-    data(
-        "advice",
-        "处理建议",
-        E::Coded(CodeSet::of::<HandlingAdvice>()),
-        false,
-    ),
-    data("post_rectification", "整治后复核鉴定", E::Flag("是"), false),
+    need("agency_name", "鉴定机构", E::Text),
+    need("reviewer_names", "鉴定人员", E::Text),
+    need("standard", "鉴定标准", E::Dict(kind::APPRAISAL_STANDARD)),
+    need("report_no", "鉴定报告编号", E::Text),
+    need("grade", "鉴定等级", E::Coded(GRADE)),
+    may("advice", "处理建议", E::Coded(ADVICE)),
+    may("post_rectification", "整治后复核鉴定", E::Flag("是")),
     files(EvidenceKind::Report, "鉴定报告"),
 ];
 
 const OWNER_NOTIFIED: &[StepField] = &[
-    data("method", "告知方式", E::Dict(kind::NOTICE_METHOD), true),
-    data("recipient", "被告知人", E::Text, true),
+    need("method", "告知方式", E::Dict(kind::NOTICE_METHOD)),
+    need("recipient", "被告知人", E::Text),
     files(EvidenceKind::SignedForm, "签收回执"),
 ];
 
 const INTERIM_CONTROL_APPLIED: &[StepField] = &[
-    data(
+    need(
         "measures",
         "管理措施（临时管控，不能作为销号依据）",
         E::CodedMany(MGMT_MEASURE),
-        true,
     ),
     files(EvidenceKind::Photo, "现场照片"),
 ];
 
 const ENGINEERING_STARTED: &[StepField] = &[
-    data("measure", "工程措施", E::Coded(ENG_MEASURE), true),
-    data("contractor", "施工单位", E::Text, false),
-    data("deadline", "计划完成日期", E::Date, false),
+    need("measure", "工程措施", E::Coded(ENG_MEASURE)),
+    may("contractor", "施工单位", E::Text),
+    may("deadline", "计划完成日期", E::Date),
     files(EvidenceKind::PhotoBefore, "整治前照片"),
 ];
 
 const ENGINEERING_ACCEPTED: &[StepField] = &[
-    data("measure", "完成的工程措施", E::Coded(ENG_MEASURE), true),
-    data("reviewer_names", "验收人员（专业技术人员）", E::Text, true),
-    data("opinion", "验收意见", E::LongText, false),
+    need("measure", "完成的工程措施", E::Coded(ENG_MEASURE)),
+    need("reviewer_names", "验收人员（专业技术人员）", E::Text),
+    may("opinion", "验收意见", E::LongText),
     files(EvidenceKind::PhotoBefore, "整治前照片 *"),
     files(
         EvidenceKind::PhotoAfter,
@@ -304,39 +298,32 @@ const ENGINEERING_ACCEPTED: &[StepField] = &[
 ];
 
 const LOOK_BACK_REVIEWED: &[StepField] = &[
-    data("reviewer_names", "复核人员（专业技术人员）", E::Text, true),
-    data(
+    need("reviewer_names", "复核人员（专业技术人员）", E::Text),
+    need(
         "hazard_remains",
         "复核结论",
         E::YesNo {
             no: "隐患已消除",
             yes: "隐患仍存在（重新纳入整治）",
         },
-        true,
     ),
-    data("opinion", "复核意见", E::LongText, false),
+    may("opinion", "复核意见", E::LongText),
     files(EvidenceKind::SignedForm, "复核人员签字的复核表 *"),
     files(EvidenceKind::Photo, "现场照片"),
 ];
 
 const CLOSED: &[StepField] = &[
-    data(
-        "basis",
-        "销号依据（标“当前成立”的依据才能销号）",
-        E::Basis,
-        true,
-    ),
-    data("platform_closed_on", "归集平台销号日期", E::Date, false),
+    need("basis", "销号依据（标“当前成立”的依据才能销号）", E::Basis),
+    may("platform_closed_on", "归集平台销号日期", E::Date),
     files(EvidenceKind::Other, "销号材料"),
 ];
 
 const LEGACY_CLOSURE_RECORDED: &[StepField] = &[
-    data("closed_on", "前期销号日期", E::Date, true),
-    data(
+    need("closed_on", "前期销号日期", E::Date),
+    need(
         "measures",
         "前期销号时采取的管理措施",
         E::CodedMany(MGMT_MEASURE),
-        true,
     ),
     files(EvidenceKind::Other, "前期销号材料"),
 ];
@@ -347,9 +334,9 @@ const REOPENED: &[StepField] = &[
 ];
 
 const RECLASSIFIED: &[StepField] = &[
-    data("judgement", "更正隐患初判为", E::Coded(JUDGEMENT), false),
-    data("risk_level", "更正风险等级为", E::Coded(RISK_LEVEL), false),
-    data("grade", "更正鉴定等级为", E::Coded(GRADE), false),
+    may("judgement", "更正隐患初判为", E::Coded(JUDGEMENT)),
+    may("risk_level", "更正风险等级为", E::Coded(RISK_LEVEL)),
+    may("grade", "更正鉴定等级为", E::Coded(GRADE)),
     reason("更正原因"),
     files(EvidenceKind::Other, "相关材料"),
 ];
