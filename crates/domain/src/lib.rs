@@ -20,6 +20,7 @@ pub mod report;
 pub mod rules;
 pub mod sample;
 pub mod state;
+pub mod steps;
 pub mod text;
 
 pub use coded::Coded;

@@ -9,15 +9,11 @@ use crate::houses::house_code;
 use crate::pages::{Chrome, chrome};
 use crate::session::Caller;
 use anju_domain::Coded;
-use anju_domain::dict::{
-    ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, ReviewFinding,
-    RiskLevel, kind,
-};
-use anju_domain::event::{
-    Appraisal, Change, ChangeKind, Command, Evidence, EvidenceKind, GeoFix, Survey,
-};
+use anju_domain::dict::ClosureBasis;
+use anju_domain::event::{ChangeKind, Command, Evidence, EvidenceKind};
 use anju_domain::offer::offer;
 use anju_domain::rules::beijing_date;
+use anju_domain::steps::{self, CodeSet, Entry, Prefill, StepField, Value, upload_field};
 use anju_domain::{HouseCode, RuleCode};
 use anju_store::StoreError;
 use askama::Template;
@@ -95,38 +91,6 @@ impl Field {
     }
 }
 
-/// The form field an evidence kind is uploaded under; a ledger record is never uploaded.
-fn file_field(k: EvidenceKind) -> Option<&'static str> {
-    Some(match k {
-        EvidenceKind::Photo => "ev_photo",
-        EvidenceKind::PhotoBefore => "ev_photo_before",
-        EvidenceKind::PhotoAfter => "ev_photo_after",
-        EvidenceKind::Report => "ev_report",
-        EvidenceKind::SignedForm => "ev_signed_form",
-        EvidenceKind::Other => "ev_other",
-        EvidenceKind::LedgerRecord => return None,
-    })
-}
-
-fn files(k: EvidenceKind, label: &'static str) -> Field {
-    field(
-        file_field(k).expect("a kind people upload"),
-        label,
-        Input::Files(k),
-        false,
-    )
-}
-
-fn opts<T: Copy>(
-    all: &[T],
-    code: fn(T) -> &'static str,
-    label: fn(T) -> &'static str,
-) -> Vec<(String, String)> {
-    all.iter()
-        .map(|x| (code(*x).to_string(), label(*x).to_string()))
-        .collect()
-}
-
 /// A dictionary's values as select options (value and label are the label).
 pub(crate) fn dict_opts(state: &AppState, k: &str) -> Vec<(String, String)> {
     state
@@ -149,253 +113,47 @@ fn field(name: &'static str, label: &'static str, input: Input, required: bool) 
     }
 }
 
-/// The steps that have a form here (registration and record corrections have the record form,
-/// `crate::record`).
-pub fn has_form(k: ChangeKind) -> bool {
-    matches!(
-        k,
-        ChangeKind::Surveyed
-            | ChangeKind::Reviewed
-            | ChangeKind::Appraised
-            | ChangeKind::OwnerNotified
-            | ChangeKind::InterimControlApplied
-            | ChangeKind::EngineeringStarted
-            | ChangeKind::EngineeringAccepted
-            | ChangeKind::Closed
-            | ChangeKind::LegacyClosureRecorded
-            | ChangeKind::LookBackReviewed
-            | ChangeKind::Reopened
-            | ChangeKind::Reclassified
-    )
-}
+/// The steps that have a form here: those with a table in the domain.
+pub use anju_domain::steps::has_form;
 
-fn fields(state: &AppState, k: ChangeKind, bases: &[ClosureBasis]) -> Vec<Field> {
-    let mut f = vec![field("effective", "发生日期", Input::Date, true)];
-    match k {
-        ChangeKind::Surveyed => f.extend([
-            field(
-                "round",
-                "排查批次",
-                Input::Select(dict_opts(state, kind::SURVEY_ROUND)),
-                true,
-            ),
-            field("surveyor", "排查人员", Input::Text, true),
-            field(
-                "judgement",
-                "隐患初判",
-                Input::Select(opts(Judgement::ALL, Judgement::code, Judgement::label)),
-                true,
-            ),
-            field(
-                "risk_level",
-                "风险等级（存在隐患时填写）",
-                Input::Select(opts(RiskLevel::ALL, RiskLevel::code, RiskLevel::label)),
-                false,
-            ),
-            field(
-                "hazard_categories",
-                "隐患类别",
-                Input::Checks(dict_opts(state, kind::HAZARD_CATEGORY)),
-                false,
-            ),
-            // 排查定位: optional; 「获取当前位置」 beside 纬度 (field.html) fills all three (app.js).
-            field("longitude", "经度", Input::Text, false),
-            field("latitude", "纬度", Input::Text, false),
-            field("accuracy_m", "定位精度（米）", Input::Hidden, false),
-            field("remarks", "备注", Input::Area, false),
-            files(EvidenceKind::Photo, "现场照片"),
-        ]),
-        ChangeKind::Reviewed => f.extend([
-            field("reviewer_names", "复核人员", Input::Text, true),
-            field(
-                "finding",
-                "复核结论",
-                Input::Select(opts(
-                    ReviewFinding::ALL,
-                    ReviewFinding::code,
-                    ReviewFinding::label,
-                )),
-                true,
-            ),
-            field("opinion", "复核意见", Input::Area, false),
-            files(EvidenceKind::SignedForm, "复核人员签字的复核表"),
-            files(EvidenceKind::Photo, "现场照片"),
-        ]),
-        ChangeKind::Appraised => f.extend([
-            field("agency_name", "鉴定机构", Input::Text, true),
-            field("reviewer_names", "鉴定人员", Input::Text, true),
-            field(
-                "standard",
-                "鉴定标准",
-                Input::Select(dict_opts(state, kind::APPRAISAL_STANDARD)),
-                true,
-            ),
-            field("report_no", "鉴定报告编号", Input::Text, true),
-            field(
-                "grade",
-                "鉴定等级",
-                Input::Select(opts(Grade::ALL, Grade::code, Grade::label)),
-                true,
-            ),
-            field(
-                "advice",
-                "处理建议",
-                Input::Select(opts(
-                    HandlingAdvice::ALL,
-                    HandlingAdvice::code,
-                    HandlingAdvice::label,
-                )),
-                false,
-            ),
-            field(
-                "post_rectification",
-                "整治后复核鉴定",
-                Input::Checks(vec![("true".into(), "是".into())]),
-                false,
-            ),
-            files(EvidenceKind::Report, "鉴定报告"),
-        ]),
-        ChangeKind::OwnerNotified => f.extend([
-            field(
-                "method",
-                "告知方式",
-                Input::Select(dict_opts(state, kind::NOTICE_METHOD)),
-                true,
-            ),
-            field("recipient", "被告知人", Input::Text, true),
-            files(EvidenceKind::SignedForm, "签收回执"),
-        ]),
-        ChangeKind::InterimControlApplied => f.extend([
-            field(
-                "measures",
-                "管理措施（临时管控，不能作为销号依据）",
-                Input::Checks(opts(
-                    MgmtMeasure::ALL,
-                    MgmtMeasure::code,
-                    MgmtMeasure::label,
-                )),
-                true,
-            ),
-            files(EvidenceKind::Photo, "现场照片"),
-        ]),
-        ChangeKind::EngineeringStarted => f.extend([
-            field(
-                "measure",
-                "工程措施",
-                Input::Select(opts(EngMeasure::ALL, EngMeasure::code, EngMeasure::label)),
-                true,
-            ),
-            field("contractor", "施工单位", Input::Text, false),
-            field("deadline", "计划完成日期", Input::Date, false),
-            files(EvidenceKind::PhotoBefore, "整治前照片"),
-        ]),
-        ChangeKind::EngineeringAccepted => f.extend([
-            field(
-                "measure",
-                "完成的工程措施",
-                Input::Select(opts(EngMeasure::ALL, EngMeasure::code, EngMeasure::label)),
-                true,
-            ),
-            field(
-                "reviewer_names",
-                "验收人员（专业技术人员）",
-                Input::Text,
-                true,
-            ),
-            field("opinion", "验收意见", Input::Area, false),
-            files(EvidenceKind::PhotoBefore, "整治前照片 *"),
-            files(
-                EvidenceKind::PhotoAfter,
-                "整治后照片 *（拆除的可上传拆除后现场照片）",
-            ),
-            files(EvidenceKind::Photo, "拆除后现场照片"),
-            files(EvidenceKind::Report, "验收资料"),
-        ]),
-        ChangeKind::LookBackReviewed => f.extend([
-            field(
-                "reviewer_names",
-                "复核人员（专业技术人员）",
-                Input::Text,
-                true,
-            ),
-            field(
-                "hazard_remains",
-                "复核结论",
-                Input::Select(vec![
-                    ("false".into(), "隐患已消除".into()),
-                    ("true".into(), "隐患仍存在（重新纳入整治）".into()),
-                ]),
-                true,
-            ),
-            field("opinion", "复核意见", Input::Area, false),
-            files(EvidenceKind::SignedForm, "复核人员签字的复核表 *"),
-            files(EvidenceKind::Photo, "现场照片"),
-        ]),
-        ChangeKind::Closed => f.extend([
-            field(
-                "basis",
-                "销号依据（标“当前成立”的依据才能销号）",
-                Input::Select(
-                    ClosureBasis::ALL
-                        .iter()
-                        .map(|b| {
-                            let standing = if bases.contains(b) {
-                                "（当前成立）"
-                            } else {
-                                ""
-                            };
-                            (b.code().to_string(), format!("{}{standing}", b.label()))
-                        })
+/// A step's form, built from its table; coded options from the domain, dictionary options from
+/// `dict` (the county's reference data), closure bases standing for the house marked.
+fn fields(
+    k: ChangeKind,
+    dict: impl Fn(&str) -> Vec<(String, String)>,
+    standing: &[ClosureBasis],
+) -> Vec<Field> {
+    let owned = |o: Vec<(&str, &str)>| {
+        o.into_iter()
+            .map(|(c, l)| (c.to_string(), l.to_string()))
+            .collect()
+    };
+    steps::fields(k)
+        .map(|f| {
+            let input = match f.entry {
+                Entry::Text | Entry::Decimal => Input::Text,
+                Entry::LongText => Input::Area,
+                Entry::Date => Input::Date,
+                Entry::Hidden => Input::Hidden,
+                Entry::Coded(set) => Input::Select(owned(set.options())),
+                Entry::CodedMany(set) => Input::Checks(owned(set.options())),
+                Entry::Dict(d) => Input::Select(dict(d)),
+                Entry::DictMany(d) => Input::Checks(dict(d)),
+                Entry::Basis => Input::Select(
+                    steps::basis_options(standing)
+                        .into_iter()
+                        .map(|(c, l)| (c.to_string(), l))
                         .collect(),
                 ),
-                true,
-            ),
-            field("platform_closed_on", "归集平台销号日期", Input::Date, false),
-            files(EvidenceKind::Other, "销号材料"),
-        ]),
-        ChangeKind::LegacyClosureRecorded => f.extend([
-            field("closed_on", "前期销号日期", Input::Date, true),
-            field(
-                "measures",
-                "前期销号时采取的管理措施",
-                Input::Checks(opts(
-                    MgmtMeasure::ALL,
-                    MgmtMeasure::code,
-                    MgmtMeasure::label,
-                )),
-                true,
-            ),
-            files(EvidenceKind::Other, "前期销号材料"),
-        ]),
-        ChangeKind::Reopened => f.extend([
-            field("reason", "重新纳入整治的原因", Input::Area, true),
-            files(EvidenceKind::Other, "相关材料"),
-        ]),
-        ChangeKind::Reclassified => f.extend([
-            field(
-                "judgement",
-                "更正隐患初判为",
-                Input::Select(opts(Judgement::ALL, Judgement::code, Judgement::label)),
-                false,
-            ),
-            field(
-                "risk_level",
-                "更正风险等级为",
-                Input::Select(opts(RiskLevel::ALL, RiskLevel::code, RiskLevel::label)),
-                false,
-            ),
-            field(
-                "grade",
-                "更正鉴定等级为",
-                Input::Select(opts(Grade::ALL, Grade::code, Grade::label)),
-                false,
-            ),
-            field("reason", "更正原因", Input::Area, true),
-            files(EvidenceKind::Other, "相关材料"),
-        ]),
-        _ => {}
-    }
-    f
+                Entry::YesNo { no, yes } => {
+                    Input::Select(owned(vec![("false", no), ("true", yes)]))
+                }
+                Entry::Flag(word) => Input::Checks(owned(vec![("true", word)])),
+                Entry::Files(k) => Input::Files(k),
+            };
+            field(f.name, f.label, input, f.required)
+        })
+        .collect()
 }
 
 pub(crate) type Posted = BTreeMap<String, Vec<String>>;
@@ -407,58 +165,69 @@ fn one(p: &Posted, k: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn need(p: &Posted, k: &str, label: &str) -> Result<String, String> {
-    one(p, k).ok_or_else(|| format!("请填写“{label}”"))
+fn number(v: &str, label: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("“{label}”须为数字，如 116.397128"))
 }
 
-fn pick<T>(
-    p: &Posted,
-    k: &str,
-    label: &str,
-    parse: fn(&str) -> Option<T>,
-) -> Result<Option<T>, String> {
-    one(p, k)
-        .map(|v| parse(&v).ok_or_else(|| format!("“{label}”的值无效：{v}")))
-        .transpose()
+fn date(v: &str, label: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("“{label}”须为日期，如 2024-05-01"))
 }
 
-fn number(p: &Posted, k: &str, label: &str) -> Result<Option<f64>, String> {
-    one(p, k)
-        .map(|v| {
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| format!("“{label}”须为数字，如 116.397128"))
-        })
-        .transpose()
-}
-
-/// The survey's position: 经度 and 纬度 together or neither; the accuracy only with them (it
-/// comes from 「获取当前位置」). Bounds are the rules' (F1).
-fn fix(p: &Posted) -> Result<Option<GeoFix>, String> {
-    let longitude = number(p, "longitude", "经度")?;
-    let latitude = number(p, "latitude", "纬度")?;
-    match (longitude, latitude) {
-        (Some(longitude), Some(latitude)) => Ok(Some(GeoFix {
-            longitude,
-            latitude,
-            accuracy_m: number(p, "accuracy_m", "定位精度")?,
+/// A field's posted value, typed by the table; `None` when left empty.
+fn value(p: &Posted, f: &StepField) -> Result<Option<Value>, String> {
+    let label = f.short_label();
+    let invalid = |v: &str| format!("“{label}”的值无效：{v}");
+    let list = || {
+        p.get(f.name)
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let value = match (f.entry, one(p, f.name)) {
+        (Entry::Files(_), _) => None,
+        // Lists and ticks are always given (empty, unticked): the rules say why an empty
+        // list is refused.
+        (Entry::CodedMany(set), _) => Some(Value::List(
+            list()
+                .iter()
+                .map(|v| set.parse(v).map(String::from).ok_or_else(|| invalid(v)))
+                .collect::<Result<_, _>>()?,
+        )),
+        (Entry::DictMany(_), _) => Some(Value::List(list())),
+        (Entry::Flag(_), v) => Some(Value::Bool(v.is_some())),
+        (_, None) => None,
+        (Entry::Text | Entry::LongText | Entry::Dict(_), Some(v)) => Some(Value::Text(v)),
+        (Entry::Date, Some(v)) => Some(Value::Date(date(&v, label)?)),
+        (Entry::Decimal | Entry::Hidden, Some(v)) => Some(Value::Number(number(&v, label)?)),
+        (Entry::Coded(set), Some(v)) => {
+            Some(Value::Code(set.parse(&v).ok_or_else(|| invalid(&v))?))
+        }
+        (Entry::Basis, Some(v)) => Some(Value::Code(
+            CodeSet::of::<ClosureBasis>()
+                .parse(&v)
+                .ok_or_else(|| invalid(&v))?,
+        )),
+        (Entry::YesNo { .. }, Some(v)) => Some(Value::Bool(match v.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return Err(invalid(&v)),
         })),
-        (None, None) => Ok(None),
-        _ => Err("经度和纬度须同时填写".into()),
+    };
+    match value {
+        None if f.required && f.is_choice() => Err(format!("请选择“{label}”")),
+        None if f.required => Err(format!("请填写“{label}”")),
+        v => Ok(v),
     }
 }
 
-fn date(p: &Posted, k: &str, label: &str) -> Result<Option<NaiveDate>, String> {
-    one(p, k)
-        .map(|v| {
-            NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-                .map_err(|_| format!("“{label}”须为日期，如 2024-05-01"))
-        })
-        .transpose()
-}
-
-/// The posted form as a command (parse, don't validate: the rules validate).
+/// The posted form as a command (parse, don't validate: the rules validate), read field by
+/// field from the step's table.
 fn command(
     code: &HouseCode,
     k: ChangeKind,
@@ -468,102 +237,19 @@ fn command(
     let version: u32 = one(p, "version")
         .and_then(|v| v.parse().ok())
         .ok_or("表单缺少房屋版本，请重新打开")?;
-    let effective = date(p, "effective", "发生日期")?.ok_or("请填写“发生日期”")?;
-    let list = |k: &str| {
-        p.get(k)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-    };
-    let change = match k {
-        ChangeKind::Surveyed => Change::Surveyed(Box::new(Survey {
-            round: need(p, "round", "排查批次")?,
-            surveyor: need(p, "surveyor", "排查人员")?,
-            judgement: pick(p, "judgement", "隐患初判", Judgement::parse)?
-                .ok_or("请选择“隐患初判”")?,
-            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::parse)?,
-            hazard_categories: list("hazard_categories"),
-            hazard_parts: vec![],
-            geohazards: vec![],
-            fire_hazards: vec![],
-            added_load: false,
-            remarks: one(p, "remarks"),
-            location: fix(p)?,
-        })),
-        ChangeKind::Reviewed => Change::Reviewed {
-            reviewer_names: need(p, "reviewer_names", "复核人员")?,
-            finding: pick(p, "finding", "复核结论", ReviewFinding::parse)?
-                .ok_or("请选择“复核结论”")?,
-            opinion: one(p, "opinion"),
-        },
-        ChangeKind::Appraised => Change::Appraised(Box::new(Appraisal {
-            agency_name: need(p, "agency_name", "鉴定机构")?,
-            agency_credit_code: None,
-            reviewer_names: need(p, "reviewer_names", "鉴定人员")?,
-            standard: need(p, "standard", "鉴定标准")?,
-            report_no: need(p, "report_no", "鉴定报告编号")?,
-            grade: pick(p, "grade", "鉴定等级", Grade::parse)?.ok_or("请选择“鉴定等级”")?,
-            advice: pick(p, "advice", "处理建议", HandlingAdvice::parse)?,
-            post_rectification: one(p, "post_rectification").is_some(),
-        })),
-        ChangeKind::OwnerNotified => Change::OwnerNotified {
-            method: need(p, "method", "告知方式")?,
-            recipient: need(p, "recipient", "被告知人")?,
-        },
-        ChangeKind::InterimControlApplied => Change::InterimControlApplied {
-            measures: list("measures")
-                .iter()
-                .map(|m| MgmtMeasure::parse(m).ok_or_else(|| format!("管理措施无效：{m}")))
-                .collect::<Result<_, _>>()?,
-        },
-        ChangeKind::EngineeringStarted => Change::EngineeringStarted {
-            measure: pick(p, "measure", "工程措施", EngMeasure::parse)?
-                .ok_or("请选择“工程措施”")?,
-            contractor: one(p, "contractor"),
-            deadline: date(p, "deadline", "计划完成日期")?,
-        },
-        ChangeKind::EngineeringAccepted => Change::EngineeringAccepted {
-            measure: pick(p, "measure", "工程措施", EngMeasure::parse)?
-                .ok_or("请选择“完成的工程措施”")?,
-            reviewer_names: need(p, "reviewer_names", "验收人员")?,
-            opinion: one(p, "opinion"),
-        },
-        ChangeKind::LookBackReviewed => Change::LookBackReviewed {
-            reviewer_names: need(p, "reviewer_names", "复核人员")?,
-            hazard_remains: match one(p, "hazard_remains").as_deref() {
-                Some("true") => true,
-                Some("false") => false,
-                _ => return Err("请选择“复核结论”".into()),
-            },
-            opinion: one(p, "opinion"),
-        },
-        ChangeKind::Closed => Change::Closed {
-            basis: pick(p, "basis", "销号依据", ClosureBasis::parse)?.ok_or("请选择“销号依据”")?,
-            platform_closed_on: date(p, "platform_closed_on", "归集平台销号日期")?,
-        },
-        ChangeKind::LegacyClosureRecorded => Change::LegacyClosureRecorded {
-            measures: list("measures")
-                .iter()
-                .map(|m| MgmtMeasure::parse(m).ok_or_else(|| format!("管理措施无效：{m}")))
-                .collect::<Result<_, _>>()?,
-            closed_on: date(p, "closed_on", "前期销号日期")?.ok_or("请填写“前期销号日期”")?,
-        },
-        ChangeKind::Reopened => Change::Reopened,
-        ChangeKind::Reclassified => Change::Reclassified {
-            judgement: pick(p, "judgement", "隐患初判", Judgement::parse)?,
-            risk_level: pick(p, "risk_level", "风险等级", RiskLevel::parse)?,
-            grade: pick(p, "grade", "鉴定等级", Grade::parse)?,
-        },
-        _ => return Err("该步骤不能在此表单办理".into()),
-    };
+    let mut values = vec![];
+    for f in steps::fields(k) {
+        if let Some(v) = value(p, f)? {
+            values.push((f, v));
+        }
+    }
+    let filled = steps::fill(k, &values)?;
     Ok(Command {
         house: code.clone(),
         expected_version: version,
-        change,
-        effective,
-        reason: one(p, "reason"),
+        change: filled.change,
+        effective: filled.effective,
+        reason: filled.reason,
         evidence,
     })
 }
@@ -704,14 +390,13 @@ async fn form_page(
             k.label()
         )));
     }
-    let mut fields = fields(state, k, &offered.closure_bases);
-    for f in &mut fields {
-        f.values = match posted {
-            Some(p) => p.get(f.name).cloned().unwrap_or_default(),
-            None if f.name == "effective" => vec![beijing_date(now).to_string()],
-            // Whoever fills the survey in is usually who surveyed: prefilled, changeable.
-            None if f.name == "surveyor" => vec![s.principal.name.clone()],
-            None => vec![],
+    let mut fields = fields(k, |d| dict_opts(state, d), &offered.closure_bases);
+    for (f, table) in fields.iter_mut().zip(steps::fields(k)) {
+        f.values = match (posted, table.prefill) {
+            (Some(p), _) => p.get(f.name).cloned().unwrap_or_default(),
+            (None, Prefill::Today) => vec![beijing_date(now).to_string()],
+            (None, Prefill::ActorName) => vec![s.principal.name.clone()],
+            (None, Prefill::Nothing) => vec![],
         };
     }
     let version = match posted
@@ -848,7 +533,7 @@ pub(crate) async fn read_submission(state: &AppState, req: Request) -> Result<Su
         let kind = EvidenceKind::ALL
             .iter()
             .copied()
-            .find(|k| file_field(*k) == Some(name.as_str()));
+            .find(|k| upload_field(*k) == Some(name.as_str()));
         match (kind, field.file_name().map(file_name)) {
             (Some(k), Some(fname)) => {
                 let bytes = field.bytes().await.map_err(|_| too_large())?;
@@ -969,6 +654,138 @@ pub async fn submit(
                 &format!("/houses/{code}"),
                 &format!("已保存：{}", k.label()),
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anju_domain::steps::Target;
+    use serde_json::json;
+
+    /// What a person picks or types into each field: the first option, or a sample.
+    fn typed(f: &Field, t: &StepField) -> Vec<String> {
+        match (&f.input, t.target) {
+            (Input::Files(_), _) => vec![],
+            (_, Target::Location(c)) => vec![format!("{}.5", 30 + c as u8)],
+            (Input::Date, _) => vec!["2024-05-01".into()],
+            (Input::Select(o) | Input::Checks(o), _) => vec![o[0].0.clone()],
+            _ => vec![format!("样例{}", t.name)],
+        }
+    }
+
+    /// The names the rendered form posts.
+    fn names_in(html: &str) -> Vec<&str> {
+        html.split("name=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect()
+    }
+
+    /// For every step with a form: the form built from its table, rendered and posted back
+    /// with what a person would choose, yields the command the table describes.
+    #[test]
+    fn every_step_form_posted_back_yields_the_command_its_table_describes() {
+        let code = HouseCode::parse("AJ370829000001231").unwrap();
+        let dict = |d: &str| vec![(format!("{d}值"), format!("{d}值"))];
+        let kinds = ChangeKind::ALL.iter().copied().filter(|k| has_form(*k));
+        for k in kinds {
+            let mut form = fields(k, dict, &[]);
+            let table: Vec<_> = steps::fields(k).collect();
+            assert_eq!(form.len(), table.len(), "{k:?}");
+            let mut posted = Posted::new();
+            posted.insert("version".into(), vec!["3".into()]);
+            for (f, t) in form.iter_mut().zip(&table) {
+                assert_eq!((f.name, f.label, f.required), (t.name, t.label, t.required));
+                f.values = typed(f, t);
+                posted.insert(f.name.into(), f.values.clone());
+            }
+            let page = StepPage {
+                chrome: None,
+                demo: false,
+                code: code.to_string(),
+                kind: k.code().into(),
+                title: k.label().into(),
+                version: 3,
+                fields: form,
+                kept: vec![],
+                error: None,
+                stale: false,
+            };
+            let html = page.render().unwrap();
+            let names = names_in(&html);
+            for t in &table {
+                assert!(names.contains(&t.name), "{k:?}: {} not on the form", t.name);
+            }
+
+            let cmd = command(&code, k, &posted, vec![]).unwrap_or_else(|e| panic!("{k:?}: {e}"));
+            assert_eq!((cmd.expected_version, cmd.change.kind()), (3, k));
+            assert_eq!(cmd.effective.to_string(), "2024-05-01");
+            let change = serde_json::to_value(&cmd.change).unwrap();
+            for t in &table {
+                let sent = &posted[t.name];
+                let want = match t.entry {
+                    _ if sent.is_empty() => continue,
+                    Entry::YesNo { .. } | Entry::Flag(_) => json!(sent[0] == "true"),
+                    Entry::CodedMany(_) | Entry::DictMany(_) => json!(sent),
+                    Entry::Decimal | Entry::Hidden => json!(sent[0].parse::<f64>().unwrap()),
+                    _ => json!(sent[0]),
+                };
+                let got = match t.target {
+                    Target::Change => change[t.name].clone(),
+                    Target::Location(c) => change["location"][c.key()].clone(),
+                    Target::Reason => json!(cmd.reason),
+                    Target::Effective | Target::Evidence => continue,
+                };
+                assert_eq!(got, want, "{k:?}: {}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_or_invalid_value_is_named_by_its_label() {
+        let code = HouseCode::parse("AJ370829000001231").unwrap();
+        // Each case: the step, the form (query strings after 发生日期), the message.
+        let post = |form: &str| {
+            let mut p = Posted::new();
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap();
+            for (k, v) in pairs {
+                p.entry(k).or_default().push(v);
+            }
+            p
+        };
+        assert_eq!(
+            command(&code, ChangeKind::Reviewed, &post("version=1"), vec![]).unwrap_err(),
+            "请填写“发生日期”"
+        );
+        const SURVEY: &str = "round=r&surveyor=s&judgement=hazard";
+        const APPRAISAL: &str = "agency_name=a&reviewer_names=b&standard=c&report_no=d";
+        use ChangeKind as K;
+        let cases = [
+            (K::Reviewed, "", "", "请填写“复核人员”"),
+            (K::Reviewed, "reviewer_names=孙", "", "请选择“复核结论”"),
+            (K::Appraised, APPRAISAL, "grade=Z", "“鉴定等级”的值无效：Z"),
+            (
+                K::EngineeringStarted,
+                "measure=x",
+                "",
+                "“工程措施”的值无效：x",
+            ),
+            (
+                K::EngineeringAccepted,
+                "measure=",
+                "",
+                "请选择“完成的工程措施”",
+            ),
+            (K::Surveyed, SURVEY, "risk_level=x", "“风险等级”的值无效：x"),
+            (K::Surveyed, SURVEY, "latitude=35.4", "经度和纬度须同时填写"),
+            (K::LegacyClosureRecorded, "", "", "请填写“前期销号日期”"),
+        ];
+        for (k, given, more, message) in cases {
+            let p = post(&format!("version=1&effective=2024-05-01&{given}&{more}"));
+            let refused = command(&code, k, &p, vec![]).unwrap_err();
+            assert_eq!(refused, message, "{k:?}");
         }
     }
 }

@@ -139,19 +139,32 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
     let _ = Judgement::Hazard;
 }
 
+/// The house's latest event.
+async fn last_event(store: &Store, code: &anju_domain::HouseCode) -> anju_domain::Event {
+    let events = store
+        .house_events(&anju_domain::region::Scope::All, code)
+        .await
+        .unwrap();
+    events.last().unwrap().clone()
+}
+
+/// A house to survey, a clerk of its town and the survey form as served to them.
+async fn a_survey_form(store: &Store) -> (TestApp, House<'_>, User, String) {
+    with_villages(store).await;
+    let app = TestApp::new(store);
+    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let clerk = app.user("web-clerk", Role::TownOperator, TOWN).await;
+    let path = format!("/houses/{}/steps/surveyed", h.code);
+    let html = app.get(&path, &clerk).await.text();
+    (app, h, clerk, html)
+}
+
 /// 排查定位 through the survey form: 经度/纬度 typed or filled by 「获取当前位置」 with its accuracy
 /// in a hidden field; recorded with the survey and shown on the house page. Out of bounds or
 /// half given, refused by name with nothing recorded and what was typed kept.
 async fn a_survey_records_where_it_was_made(store: &Store) {
-    with_villages(store).await;
-    let app = TestApp::new(store);
-    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
+    let (app, h, clerk, html) = a_survey_form(store).await;
     let code = h.code.to_string();
-    let clerk = app.user("web-clerk", Role::TownOperator, TOWN).await;
-    let html = app
-        .get(&format!("/houses/{code}/steps/surveyed"), &clerk)
-        .await
-        .text();
     for part in [
         r#"id="f-longitude" name="longitude""#,
         r#"id="f-latitude" name="latitude""#,
@@ -242,6 +255,71 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
 }
 
 anju_store::both!(a_survey_records_where_it_was_made);
+
+/// The survey form as served carries every field of the domain's table, and posted back with
+/// a value in each, records exactly what the table says each field is for.
+async fn the_survey_form_is_its_table_and_posts_back_into_the_recorded_survey(store: &Store) {
+    use anju_domain::steps::{Entry, Target};
+    let (app, h, clerk, html) = a_survey_form(store).await;
+    let code = h.code.to_string();
+    // The first value offered after a field's name (a select's option or a checkbox).
+    let first_offered = |name: &str| {
+        let after = html.split(&format!("name=\"{name}\"")).nth(1).unwrap();
+        let at = after.find("value=\"").unwrap() + 7;
+        let rest = &after[at..];
+        let rest = if rest.starts_with('"') {
+            &rest[rest.find("value=\"").unwrap() + 7..]
+        } else {
+            rest
+        };
+        rest[..rest.find('"').unwrap()].to_string()
+    };
+    let mut pairs = vec![("version".to_string(), "1".to_string())];
+    for f in anju_domain::steps::fields(anju_domain::ChangeKind::Surveyed) {
+        assert!(
+            html.contains(&format!("name=\"{}\"", f.name)),
+            "{}: {html}",
+            f.name
+        );
+        let v = match (f.entry, f.target) {
+            (Entry::Files(_), _) => continue,
+            (_, Target::Location(c)) => ["116.397128", "35.405421", "18"][c as usize].into(),
+            (Entry::Date, _) => "2024-04-01".into(),
+            (_, _) if f.name == "judgement" => "hazard".into(),
+            (Entry::Text | Entry::LongText, _) => format!("样例{}", f.name),
+            _ => first_offered(f.name),
+        };
+        pairs.push((f.name.to_string(), v));
+    }
+    let sent: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app.post_step(&code, "surveyed", &clerk, &sent).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let last = last_event(store, &h.code).await;
+    assert_eq!(last.effective.to_string(), "2024-04-01");
+    let change = serde_json::to_value(&last.change).unwrap();
+    assert_eq!(change["type"], "surveyed");
+    for f in anju_domain::steps::fields(anju_domain::ChangeKind::Surveyed) {
+        let Some((_, v)) = pairs.iter().find(|(k, _)| k == f.name) else {
+            continue;
+        };
+        let got = match f.target {
+            Target::Change => change[f.name].clone(),
+            Target::Location(c) => change["location"][c.key()].clone(),
+            _ => continue,
+        };
+        let want = match f.entry {
+            Entry::DictMany(_) | Entry::CodedMany(_) => serde_json::json!([v]),
+            Entry::Decimal | Entry::Hidden => serde_json::json!(v.parse::<f64>().unwrap()),
+            _ => serde_json::json!(v),
+        };
+        assert_eq!(got, want, "{}", f.name);
+    }
+}
+
+anju_store::both!(the_survey_form_is_its_table_and_posts_back_into_the_recorded_survey);
 
 /// The first survey round of the reference dictionaries.
 fn first_round(store: &Store) -> String {
@@ -556,11 +634,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         ))
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    let events = store
-        .house_events(&anju_domain::region::Scope::All, &h.code)
-        .await
-        .unwrap();
-    let last = events.last().unwrap();
+    let last = last_event(store, &h.code).await;
     let kinds: Vec<_> = last.evidence.iter().map(|e| e.kind.code()).collect();
     assert_eq!(kinds, ["photo_after", "photo_before"]);
     let page = app.get(&format!("/houses/{code}"), &reviewer).await;
