@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use anju_store::Store;
-use anju_store::backup::{self, Manifest};
+use anju_store::infra::backup::{self, Manifest};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -158,7 +158,7 @@ pub async fn scheduled(
     root: &Path,
     keep: u32,
     now: chrono::DateTime<chrono::Utc>,
-) -> anju_store::backup::LastBackup {
+) -> anju_store::infra::backup::LastBackup {
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
     let name = format!(
         "anju-{}",
@@ -176,7 +176,7 @@ pub async fn scheduled(
                     tracing::warn!(error = %e, dir = %old.display(), "removing an old backup failed");
                 }
             }
-            anju_store::backup::LastBackup {
+            anju_store::infra::backup::LastBackup {
                 at: now.to_rfc3339(),
                 ok: true,
                 detail: dir.display().to_string(),
@@ -189,7 +189,7 @@ pub async fn scheduled(
             tracing::error!(error = %format!("{e:#}"), dir = %dir.display(), "scheduled backup failed");
             // A half-written backup has no manifest; remove it so it is not mistaken for one.
             let _ = std::fs::remove_dir_all(&dir);
-            anju_store::backup::LastBackup {
+            anju_store::infra::backup::LastBackup {
                 at: now.to_rfc3339(),
                 ok: false,
                 detail: format!("备份失败：{e:#}"),

@@ -12,7 +12,7 @@ use anju_demo::Demo;
 use anju_domain::dict::MgmtMeasure;
 use anju_domain::event::{Change, Command};
 use anju_domain::{HouseState, Scope};
-use anju_store::write::{INSERT_EVENT, insert_rows};
+use anju_store::houses::write::{INSERT_EVENT, insert_rows};
 use anju_store::{NewHouse, Store, on_tx};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ impl Scratch {
             }
             db.close().await;
             Ok(Scratch {
-                url: anju_store::db::with_database(&admin, &name),
+                url: anju_store::infra::db::with_database(&admin, &name),
                 admin: Some(admin),
                 name,
             })
@@ -272,10 +272,10 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         // Baseline: per step, one transaction inserting the same kind of event row and bumping
         // the house's version, no rules, no projection rebuild, no audit.
         let events = store.house_events(&Scope::All, &targets[0].code).await?;
-        let template = anju_store::codec::to_row(
+        let template = anju_store::infra::codec::to_row(
             events.last().expect("has events"),
             store.vault(),
-            anju_store::chain::GENESIS,
+            anju_store::houses::chain::GENESIS,
         );
         const BUMP: &str = "UPDATE houses SET version = version + 1, updated_at = $2 WHERE code = $1 RETURNING id, version";
         let t = Instant::now();
@@ -285,11 +285,11 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
             on_tx!(&mut tx, c => {
                 let (id, version): (i64, i32) = sqlx::query_as(BUMP)
                     .bind(s.code.as_str())
-                    .bind(anju_store::codec::micros(chrono::Utc::now()))
+                    .bind(anju_store::infra::codec::micros(chrono::Utc::now()))
                     .fetch_one(&mut *c).await?;
                 let e = &template;
                 sqlx::query(INSERT_EVENT)
-                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::codec::micros(chrono::Utc::now()))
+                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::infra::codec::micros(chrono::Utc::now()))
                     .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
                     .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(&e.hash)
                     .execute(&mut *c).await?;

@@ -11,8 +11,8 @@
 
 use crate::bench_web::{direct_load, http_load};
 use anju_store::Store;
-use anju_store::list::HouseFilter;
-use anju_store::map::CellSource;
+use anju_store::houses::list::HouseFilter;
+use anju_store::houses::map::CellSource;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,13 +86,13 @@ pub async fn bench_map(
         "the counted cells ({cells}) and the houses ({scanned_cells}) disagree"
     );
     let counted_rows: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)?;
-    let sp = anju_store::scope::ScopeParams::of(&scope);
+    let sp = anju_store::infra::scope::ScopeParams::of(&scope);
     let mut bare = vec![];
     let mut bare_rows = 0;
     for _ in 0..5 {
         let t = std::time::Instant::now();
         let rows: Vec<BareRow> = anju_store::on_db!(&store.db, p => sqlx::query_as(BARE)
-            .bind(&sp.lo).bind(&sp.hi).bind(anju_store::map::cell_side(10))
+            .bind(&sp.lo).bind(&sp.hi).bind(anju_store::houses::map::cell_side(10))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_NOTICE.bits()))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_ENGINEERING.bits()))
             .fetch_all(p).await)?;

@@ -14,7 +14,7 @@
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::Role;
-use anju_store::list::{HouseFilter, Sort};
+use anju_store::houses::list::{HouseFilter, Sort};
 use anju_store::{NewAccount, Store};
 use anyhow::Context;
 use bytes::Bytes;

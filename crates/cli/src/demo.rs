@@ -13,7 +13,7 @@ use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};
 use anju_domain::problem::ProblemStatus;
 use anju_domain::{RuleCode, Scope};
-use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::campaign::problems::{NewBatch, NewProblem};
 use anju_store::{Clock, NewAccount, NewHouse, RefusedAttempt, Store};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -496,14 +496,14 @@ pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<S
         store.create_demo_account(&system, a, &password).await?;
     }
     store.assign_by_history(&system, "demo").await?;
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: store.now(),
         actor_id: "demo".into(),
         actor_role: "system".into(),
         source: "cli".into(),
         action: "setting.demo".into(),
         object: "demo".into(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "accounts": accounts.len() }).to_string(),
     };

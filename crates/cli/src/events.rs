@@ -72,7 +72,7 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
                 None => Box::new(BufReader::new(std::io::stdin().lock())),
             };
             match store
-                .import_events(&mut source, &anju_store::log::cli_actor())
+                .import_events(&mut source, &anju_store::houses::log::cli_actor())
                 .await
             {
                 Ok(s) => eprintln!("已导入 {} 栋房屋、{} 条事件", s.houses, s.events),

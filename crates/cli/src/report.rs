@@ -12,7 +12,7 @@ use anju_domain::Scope;
 use anju_domain::event::{Actor, Role};
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
-use anju_store::reports::NewReport;
+use anju_store::ledgers::reports::NewReport;
 use anyhow::Context;
 use chrono::NaiveDate;
 use std::path::PathBuf;
@@ -209,7 +209,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             }
             let integrity = store.verify_report(*id).await?;
             if let Some(d) = &r.digest {
-                use anju_store::reports::Integrity;
+                use anju_store::ledgers::reports::Integrity;
                 let verdict = match &integrity {
                     Integrity::Intact => "校验一致：快照、摘要与签字时的审计记录相符".to_string(),
                     Integrity::DigestOnly => {
@@ -227,7 +227,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                         .trim_start_matches('\u{feff}')
                 );
             }
-            if let anju_store::reports::Integrity::Broken(m) = integrity {
+            if let anju_store::ledgers::reports::Integrity::Broken(m) = integrity {
                 anyhow::bail!("{m}");
             }
         }

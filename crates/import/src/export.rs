@@ -13,7 +13,7 @@ use anju_domain::event::{Change, Event};
 use anju_domain::house::People;
 use anju_domain::import::{STATUS_COLUMNS, template};
 use anju_domain::state::HouseState;
-use anju_store::list::HouseFilter;
+use anju_store::houses::list::HouseFilter;
 use anju_store::{Store, StoreError};
 
 /// Most houses exported per town at once.
@@ -268,10 +268,10 @@ pub async fn rows(
             out.push(row(&view.state, &people, &events, reveal));
         }
     }
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: store.now(),
         actor_id: who.username.clone(),
-        actor_role: anju_store::codec::role_code(who.role),
+        actor_role: anju_store::infra::codec::role_code(who.role),
         source: source.to_string(),
         action: if reveal {
             "houses.export_national_personal"
@@ -280,7 +280,7 @@ pub async fn rows(
         }
         .into(),
         object: "houses".into(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "rows": out.len(), "reveal": reveal }).to_string(),
     };

@@ -138,7 +138,7 @@ async fn postgres_database() -> (String, String) {
         .await
         .expect("create test database");
     pool.close().await;
-    (crate::db::with_database(&admin, &name), name)
+    (crate::infra::db::with_database(&admin, &name), name)
 }
 
 impl Drop for TestDb {

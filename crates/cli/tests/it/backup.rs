@@ -14,10 +14,11 @@ use anju_domain::event::Role;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::problem::{ProblemCategory, ProblemSource};
 use anju_domain::report::ReportAction;
-use anju_store::problems::{NewBatch, NewProblem};
-use anju_store::reports::NewReport;
+use anju_store::campaign::problems::{NewBatch, NewProblem};
+use anju_store::infra::backup;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::{self, TestDb, actor, clerk};
-use anju_store::{NewAccount, Store, Vault, backup};
+use anju_store::{NewAccount, Store, Vault};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -159,14 +160,17 @@ async fn drill(src: TestDb, empty: TestDb) {
         1
     );
 
-    assert_eq!(anju_store::audit::verify(&dst.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(&dst.db).await.unwrap(),
+        None
+    );
     assert!(dst.verify_projection(&Scope::All).await.unwrap().is_empty());
     // The event chain came along: every house's events still hash to the head the restored
     // audit trail vouches for.
     let check = dst.verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses > 0, "{check:?}");
     let at = max_recorded(&dst).await;
-    let instant = anju_store::codec::from_micros(at).unwrap();
+    let instant = anju_store::infra::codec::from_micros(at).unwrap();
     for form in [Form::Attachment1, Form::Attachment2] {
         let restored = dst.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
         let source = src
@@ -196,7 +200,10 @@ async fn drill(src: TestDb, empty: TestDb) {
     // New writes continue on the restored system (identity sequences moved on).
     let mut h = testing::House::register(&dst, 90_000, "370829101200", UsageCategory::Other).await;
     h.ok(&clerk(), testing::survey(Judgement::NoHazard)).await;
-    assert_eq!(anju_store::audit::verify(&dst.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(&dst.db).await.unwrap(),
+        None
+    );
 
     // A second restore into the now non-empty database is refused and changes nothing.
     let audits = testing::audit_count(&dst).await;

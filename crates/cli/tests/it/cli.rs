@@ -25,7 +25,7 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     assert_eq!(n, summary.events);
 
     let pg = testing::postgres().await;
-    let actor = anju_store::log::cli_actor();
+    let actor = anju_store::houses::log::cli_actor();
     let imported = pg
         .store
         .import_events(&mut first.as_slice(), &actor)
@@ -483,7 +483,7 @@ fn audit_verify_names_an_edited_house_on_postgres() {
                 .unwrap();
         }
         pool.close().await;
-        anju_store::db::with_database(&admin, &name)
+        anju_store::infra::db::with_database(&admin, &name)
     });
     audit_verify_names_an_edited_house(Some(&url));
     rt.block_on(async {

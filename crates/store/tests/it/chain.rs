@@ -4,7 +4,7 @@
 //! gets its chain once when opened, then verifies, and tampering after that is caught.
 
 use anju_domain::dict::{Judgement, UsageCategory};
-use anju_store::chain::ChainReport;
+use anju_store::houses::chain::ChainReport;
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 
@@ -90,9 +90,9 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
     let prev: String = on_db!(&store.db, p => sqlx::query_scalar(
         "SELECT e.hash FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 1")
         .bind(&b).fetch_one(p).await).unwrap();
-    let forged = anju_store::chain::event_hash(
+    let forged = anju_store::houses::chain::event_hash(
         &prev,
-        &anju_store::chain::Fields {
+        &anju_store::houses::chain::Fields {
             code: &b,
             seq: 2,
             kind: &kind,
@@ -341,7 +341,7 @@ async fn back_to_0005(store: &Store) {
             o.remove("chain_batch");
         }
         let detail = v.to_string();
-        let hash = anju_store::audit::hash_stored(
+        let hash = anju_store::infra::audit::hash_stored(
             &prev,
             id,
             at,
@@ -363,7 +363,10 @@ async fn back_to_0005(store: &Store) {
     on_db!(&store.db, p => sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
         .bind(&prev).execute(p).await.map(|_| ()))
     .unwrap();
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        None
+    );
 }
 
 async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testing::TestDb) {

@@ -9,7 +9,7 @@ use anju_domain::import::{Row, map_headers, read_row};
 use anju_domain::state::Status;
 use anju_domain::{HouseCode, RegionCode, Scope};
 use anju_store::Store;
-use anju_store::import::ImportFile;
+use anju_store::houses::import::ImportFile;
 use anju_store::testing::*;
 
 const HEAD: &[&str] = &[

@@ -395,7 +395,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
-    let new = anju_store::reports::NewReport {
+    let new = anju_store::ledgers::reports::NewReport {
         form: Form::Attachment2,
         unit: town1,
         as_of: day,
@@ -517,7 +517,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         )
         .await
         .unwrap();
-    let again = anju_store::reports::NewReport {
+    let again = anju_store::ledgers::reports::NewReport {
         supersedes: Some(id),
         ..new
     };
@@ -547,7 +547,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
 /// the chained audit row of the signature, which records where the signature came from.
 async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(store: &Store) {
     use anju_domain::report::ReportAction;
-    use anju_store::reports::{Integrity, NewReport};
+    use anju_store::ledgers::reports::{Integrity, NewReport};
     with_villages(store).await;
     let mut h = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
@@ -729,7 +729,7 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     // Every figure of 4-30 opens to its houses: 总量 to A, B and C; 经营性数量 to C.
     let d430 = on(2024, 4, 30);
     let t1 = RegionCode::parse("370829101").unwrap();
-    let codes = |houses: Vec<anju_store::ledger::LedgerHouse>| {
+    let codes = |houses: Vec<anju_store::ledgers::LedgerHouse>| {
         houses.into_iter().map(|h| h.code).collect::<Vec<_>>()
     };
     let all = store
@@ -799,7 +799,7 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
-    let new = |day: u32| anju_store::reports::NewReport {
+    let new = |day: u32| anju_store::ledgers::reports::NewReport {
         form: Form::Attachment2,
         unit: town1,
         as_of: NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
@@ -828,7 +828,7 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         .prepare_report(
             &op,
             &scope,
-            &anju_store::reports::NewReport {
+            &anju_store::ledgers::reports::NewReport {
                 form: Form::Attachment1,
                 ..new(3)
             },
@@ -898,7 +898,7 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         .prepare_report(
             &op,
             &scope,
-            &anju_store::reports::NewReport {
+            &anju_store::ledgers::reports::NewReport {
                 supersedes: Some(second),
                 ..new(10)
             },

@@ -261,7 +261,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     } else {
         anju_store::testing::sqlite().await
     };
-    let actor = anju_store::log::cli_actor();
+    let actor = anju_store::houses::log::cli_actor();
     let summary = other
         .store
         .import_events(&mut first.as_slice(), &actor)
@@ -471,9 +471,15 @@ async fn the_audit_chain_links_every_row(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 6, VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        None
+    );
     on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), Some(1));
+    assert_eq!(
+        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        Some(1)
+    );
 }
 
 anju_store::both!(

@@ -5,7 +5,7 @@ use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::state::Status;
-use anju_store::list::{HouseFilter, Overdue, Sort};
+use anju_store::houses::list::{HouseFilter, Overdue, Sort};
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 

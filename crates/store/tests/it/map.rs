@@ -7,8 +7,8 @@ use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, RegistrationSource, UsageCategory};
 use anju_domain::event::{Change, GeoFix};
 use anju_domain::{HouseCode, sample};
-use anju_store::list::HouseFilter;
-use anju_store::map::{Bbox, MapData};
+use anju_store::houses::list::HouseFilter;
+use anju_store::houses::map::{Bbox, MapData};
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 use chrono::NaiveDate;
@@ -319,7 +319,7 @@ async fn backfill_postgres() {
 /// several scopes, filters and zooms (the counted cells cannot answer a search).
 async fn counted_equals_houses(store: &Store) {
     use anju_domain::Status;
-    use anju_store::map::CellSource;
+    use anju_store::houses::map::CellSource;
     let town = |c: &str| Scope::Region {
         code: RegionCode::parse(c).unwrap(),
     };
@@ -455,7 +455,7 @@ async fn the_counted_cells_follow_every_write(store: &Store) {
                 &scope,
                 &HouseFilter::default(),
                 10,
-                anju_store::map::CellSource::Counted,
+                anju_store::houses::map::CellSource::Counted,
             )
             .await
             .unwrap()
@@ -486,14 +486,14 @@ anju_store::both!(the_counted_cells_follow_every_write);
 async fn counted_cells_migration(db: TestDb) {
     fixture(&db.store).await;
     let undo: &[&str] = match &db.store.db {
-        anju_store::db::Db::Sqlite(_) => &[
+        anju_store::infra::db::Db::Sqlite(_) => &[
             "DROP TRIGGER map_cells_insert",
             "DROP TRIGGER map_cells_update",
             "DROP TRIGGER map_cells_delete",
             "DROP TABLE map_cells",
             "DELETE FROM _sqlx_migrations WHERE version = 11",
         ],
-        anju_store::db::Db::Postgres(_) => &[
+        anju_store::infra::db::Db::Postgres(_) => &[
             "DROP FUNCTION map_cells_track() CASCADE",
             "DROP TABLE map_cells",
             "DELETE FROM _sqlx_migrations WHERE version = 11",

@@ -12,7 +12,7 @@ use anju_domain::problem::{
 };
 use anju_domain::state::Status;
 use anju_domain::{RuleCode, sample};
-use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::campaign::problems::{NewBatch, NewProblem};
 use anju_store::testing::*;
 use anju_store::{Store, StoreError};
 

@@ -17,7 +17,7 @@ fn registration(census: &str) -> Command {
         expected_version: 0,
         change: Change::Registered {
             source: RegistrationSource::DynamicSurvey,
-            plaque_token: anju_store::plaque::new_plaque_token(),
+            plaque_token: anju_store::houses::plaque::new_plaque_token(),
             record: Box::new(record),
             people: Box::new(sample::people()),
         },

@@ -9,9 +9,9 @@ use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
 use anju_domain::{HouseCode, sample};
 use anju_store::accounts::Security;
-use anju_store::reports::NewReport;
+use anju_store::infra::vault::Vault;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::*;
-use anju_store::vault::Vault;
 use anju_store::{AuthError, NewAccount, Store, StoreError, on_db};
 use chrono::{Duration, NaiveDate};
 
@@ -132,8 +132,8 @@ async fn personal_data_is_sealed_masked_and_revealed_only_with_a_reason(store: &
     ));
 }
 
-async fn access_tail(store: &Store) -> anju_store::audit::AuditRow {
-    anju_store::audit::tail(&store.db, 1)
+async fn access_tail(store: &Store) -> anju_store::infra::audit::AuditRow {
+    anju_store::infra::audit::tail(&store.db, 1)
         .await
         .unwrap()
         .remove(0)
@@ -436,7 +436,7 @@ async fn totp_second_factor(store: &Store) {
         Err(AuthError::SecondFactorWrong)
     ));
     let step = t0.timestamp() / 30;
-    let code = anju_store::totp::code_at_step(&secret, step, 6);
+    let code = anju_store::accounts::totp::code_at_step(&secret, step, 6);
     store
         .login("county", &otp, Some(&code), "x", t0)
         .await
@@ -474,12 +474,12 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
     store
         .access(&county, "x")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 1,
                 town: code(OTHER_TOWN),
                 house: Some(h.code.to_string()),
@@ -653,12 +653,12 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
                 "issue_problems",
                 Action::IssueProblems,
                 a.issue_problems(
-                    &anju_store::problems::NewBatch {
+                    &anju_store::campaign::problems::NewBatch {
                         source: anju_domain::problem::ProblemSource::CountySupervision,
                         name: "越权".into(),
                         issued_on: NaiveDate::from_ymd_opt(2024, 5, 2).unwrap(),
                     },
-                    &[anju_store::problems::NewProblem {
+                    &[anju_store::campaign::problems::NewProblem {
                         row_no: 1,
                         town: code(OTHER_TOWN),
                         house: None,
@@ -1039,12 +1039,12 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
     store
         .access(&sys, "t")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 2,
                 town: code(OTHER_TOWN),
                 house: Some(h.code.to_string()),
@@ -1064,7 +1064,7 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
         .supervise(
             &sys.actor(),
             &anju_domain::Scope::All,
-            &anju_store::supervision::NewSupervision {
+            &anju_store::campaign::supervision::NewSupervision {
                 town: code(OTHER_TOWN),
                 subject: "远镇督办".into(),
                 body: "远镇督办要求".into(),

@@ -376,7 +376,7 @@ fn the_documented_enums_are_the_domains() {
             .unwrap_or_else(|| panic!("no parameter {name}"));
         enum_values(&doc, &p["schema"])
     };
-    let overdue: BTreeSet<String> = anju_store::list::Overdue::ALL
+    let overdue: BTreeSet<String> = anju_store::houses::list::Overdue::ALL
         .iter()
         .map(|o| o.code().to_string())
         .collect();
@@ -385,7 +385,10 @@ fn the_documented_enums_are_the_domains() {
     assert_eq!(param("judgement"), serialised(Judgement::ALL));
     assert_eq!(param("grade"), serialised(Grade::ALL));
     for s in param("sort") {
-        assert!(anju_store::list::Sort::from_code(&s).is_some(), "{s}");
+        assert!(
+            anju_store::houses::list::Sort::from_code(&s).is_some(),
+            "{s}"
+        );
     }
     // Every kind of step: those the API records, and all of them in an event.
     let kinds = |union: &str| -> BTreeSet<String> {

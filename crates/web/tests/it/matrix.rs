@@ -9,7 +9,7 @@ use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_domain::ledger::Form;
-use anju_store::reports::NewReport;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::*;
 use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
@@ -115,12 +115,12 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     store
         .access(&sys, "t")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 2,
                 town: RegionCode::parse("370829102").unwrap(),
                 house: Some(h.code.to_string()),
@@ -169,7 +169,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         .supervise(
             &sys.actor(),
             &anju_domain::Scope::All,
-            &anju_store::supervision::NewSupervision {
+            &anju_store::campaign::supervision::NewSupervision {
                 town: RegionCode::parse("370829102").unwrap(),
                 subject: "远镇督办事项".into(),
                 body: "远镇督办要求甲乙".into(),
@@ -231,7 +231,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     )
     .unwrap();
     drop(reference);
-    let file = anju_store::import::ImportFile {
+    let file = anju_store::houses::import::ImportFile {
         name: "远镇台账.csv".into(),
         sha256: "ef".repeat(32),
     };

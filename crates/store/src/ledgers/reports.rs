@@ -1,9 +1,10 @@
 //! Ledgers handed in: prepare, sign (freeze the figures and the houses behind them, with a
 //! SHA-256 digest), submit, accept or return. Each step in one transaction with its audit row.
 
-use crate::audit::{self, AuditEntry};
-use crate::error::{Result, StoreError};
-use crate::{Store, codec, on_db, on_tx};
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec;
+use crate::infra::error::{Result, StoreError};
+use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Actor;

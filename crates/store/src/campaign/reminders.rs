@@ -1,8 +1,8 @@
 //! What an account must do next (the bell): counts by kind, each linking to its list, and the
 //! county ranking of towns (通报) built from the same figures as the dashboard.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::Coded;
 use anju_domain::Scope;

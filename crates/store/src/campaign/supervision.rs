@@ -2,12 +2,12 @@
 //! town answers once, and both stay on record. Every write is in one transaction with its audit
 //! row; an answer is never overwritten.
 
-use crate::audit;
-use crate::audit::Outcome;
-use crate::codec::{from_micros, micros};
-use crate::error::{Result, StoreError};
-use crate::problems::entry;
-use crate::reports::covers;
+use crate::campaign::problems::entry;
+use crate::infra::audit;
+use crate::infra::audit::Outcome;
+use crate::infra::codec::{from_micros, micros};
+use crate::infra::error::{Result, StoreError};
+use crate::ledgers::reports::covers;
 use crate::{Store, on_db, on_tx};
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::event::{Actor, Evidence};
@@ -157,7 +157,7 @@ impl Store {
             return Ok(vec![]);
         }
         // The scope's region as a code range (town codes share their region's prefix).
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let sql = format!(
             "SELECT {COLUMNS} FROM supervisions WHERE town_code >= $1 AND town_code < $2 ORDER BY id DESC"
         );

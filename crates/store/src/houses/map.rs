@@ -7,8 +7,8 @@
 //! Zoomed in, it asks for the houses themselves within the view — codes, positions, status and
 //! grade, never personal data. Every read takes a scope (through [`crate::access::Access`]).
 
-use crate::error::Result;
-use crate::list::{Bind, HouseFilter, where_of};
+use crate::houses::list::{Bind, HouseFilter, where_of};
+use crate::infra::error::Result;
 use crate::{Store, on_db, on_tx};
 use anju_domain::auth::Action;
 use anju_domain::ledger::Facts;
@@ -148,7 +148,7 @@ pub struct Place {
 }
 
 /// The facts that make a house an overdue C/D (as the dashboard's 逾期事项 count them).
-fn overdue_sql(w: &mut crate::list::Where) -> String {
+fn overdue_sql(w: &mut crate::houses::list::Where) -> String {
     let a = i64::from(Facts::NEEDS_NOTICE.bits());
     let b = i64::from(Facts::NEEDS_ENGINEERING.bits());
     let pa = w.p(Bind::Int(a));
@@ -242,7 +242,7 @@ impl Store {
             "town_code, village_code, cx, cy, status, judgement, grade, facts, is_business";
         let mut tx = self.db.begin().await?;
         match &mut tx {
-            crate::db::Tx::Sqlite(c) => {
+            crate::infra::db::Tx::Sqlite(c) => {
                 let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM map_cells")
                     .fetch_one(&mut **c)
                     .await?;
@@ -259,7 +259,7 @@ impl Store {
                     .execute(&mut **c)
                     .await?;
             }
-            crate::db::Tx::Postgres(c) => {
+            crate::infra::db::Tx::Postgres(c) => {
                 // One compaction at a time; one statement, so it sums exactly what it deletes.
                 sqlx::query("SELECT pg_advisory_xact_lock(7302)")
                     .execute(&mut **c)
@@ -536,7 +536,7 @@ pub(crate) fn counted_statement(
     zoom: u8,
 ) -> Option<(String, Vec<Bind>)> {
     let searched = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
-    let keyed = crate::scope::ScopeParams::of(scope).key.is_some();
+    let keyed = crate::infra::scope::ScopeParams::of(scope).key.is_some();
     if keyed || searched || filter.department.is_some() || cell_side(zoom) < COUNTED_SIDE {
         return None;
     }
@@ -557,7 +557,7 @@ pub(crate) fn counted_statement(
 }
 
 /// The view as a range of fine cells (the grid columns are indexed; the coordinates are not).
-fn push_bbox(w: &mut crate::list::Where, b: Bbox) {
+fn push_bbox(w: &mut crate::houses::list::Where, b: Bbox) {
     let at = |v: f64| (v.clamp(0.0, 180.0) * GRID).floor() as i64;
     let (x0, x1, y0, y1) = (at(b.west), at(b.east), at(b.south), at(b.north));
     let px0 = w.p(Bind::Int(x0));
@@ -684,7 +684,7 @@ impl Store {
         attribution: &str,
         source: &str,
     ) -> crate::accounts::AuthResult<()> {
-        crate::settings::require_county_wide(by)?;
+        crate::campaign::settings::require_county_wide(by)?;
         let new = Tiles::parse(url, attribution).map_err(crate::AuthError::Invalid)?;
         let old = self.map_tiles().await?;
         let value = new

@@ -4,13 +4,13 @@
 //! refused steps are audited too. A problem confirmed on a closed house reopens the house in the
 //! same transaction.
 
-use crate::audit::Outcome;
-use crate::audit::{self, AuditEntry};
-use crate::codec::{from_micros, micros, role_code};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
 use crate::houses::load_for_update;
-use crate::reports::covers;
+use crate::infra::audit::Outcome;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::{from_micros, micros, role_code};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::ledgers::reports::covers;
 use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
@@ -161,7 +161,7 @@ async fn resolve_house(
     scope: &Scope,
     key: &str,
 ) -> Result<Option<(i64, String, bool, String)>> {
-    let sp = crate::scope::ScopeParams::of(scope);
+    let sp = crate::infra::scope::ScopeParams::of(scope);
     const SQL: &str = concat!(
         "SELECT h.id, h.town_code, h.is_business, h.status FROM houses h WHERE (h.code = $4 OR h.platform_code = $4 OR h.census_id = $4) AND ",
         crate::scope_sql!(),
@@ -393,7 +393,7 @@ impl Store {
                 "evidence": evidence.len(),
                 "reopened": reopened.as_ref().map(|(c, s, _)| format!("{c}#{s}")),
                 // The reopened house's new head, vouched for by this chained row.
-                "chain": crate::chain::inline(&reopened.iter()
+                "chain": crate::houses::chain::inline(&reopened.iter()
                     .map(|(c, s, h)| (c.to_string(), *s as i32, h.clone())).collect::<Vec<_>>()),
             }),
         );
@@ -407,7 +407,7 @@ impl Store {
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Err(StoreError::NotFound);
         }
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let sql = format!("{SELECT} WHERE p.id = $1 AND {IN_SCOPE}");
         let row: Option<ProblemRow> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
@@ -459,7 +459,7 @@ impl Store {
         scope: &Scope,
         status: Option<ProblemStatus>,
     ) -> Result<Vec<Problem>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(vec![]);
         }
@@ -481,7 +481,7 @@ impl Store {
         status: Option<ProblemStatus>,
         (page, size): (u64, u64),
     ) -> Result<(Vec<Problem>, u64)> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok((vec![], 0));
         }
@@ -511,7 +511,7 @@ impl Store {
     /// Problem figures per town within scope (问题确认率, 问题整改率), counted in the database
     /// over every problem (not a capped list).
     pub async fn problem_counts(&self, scope: &Scope) -> Result<BTreeMap<String, ProblemCounts>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(out);
@@ -547,11 +547,11 @@ impl Store {
         scope: &Scope,
         as_of: AsOf,
     ) -> Result<BTreeMap<String, (i64, i64)>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         const SELECT: &str = "SELECT p.id, h.village_code, b.issued_on, b.created_at, p.status FROM problems p \
              JOIN problem_batches b ON b.id = p.batch_id ";
         const ONLINE: &str = "b.source = 'online_inspection' AND p.is_business";
-        let sql = match crate::ledger::span_at_or_first(as_of) {
+        let sql = match crate::ledgers::span_at_or_first(as_of) {
             None => format!(
                 "{SELECT} JOIN houses h ON h.id = p.house_id WHERE {ONLINE} AND {}",
                 crate::scope_sql!()

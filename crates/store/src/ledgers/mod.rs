@@ -1,8 +1,12 @@
+//! Ledgers: the figures (here) and the ledgers handed in, signed and accepted (`reports`).
+//!
 //! Ledgers from the facts: one `GROUP BY` over the projection (today) or over the fact spans
 //! standing at a date or instant (as of), then rows per town or village, 合计 and checks.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+pub mod reports;
+
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db, scope_sql, scope_sql_spans};
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::ledger::{AsOf, Count, Form, LedgerRow, LedgerTable};
@@ -134,7 +138,7 @@ impl Source {
 /// date (or of its first span, when it was registered later) and [`Facts::LEGACY`] added. Its
 /// look-back columns still count only look-backs done by then. As recorded at an instant, a
 /// legacy closure counts from the instant it was recorded (what could have been reported then).
-fn source(db: &crate::db::Db, form: Form, as_of: AsOf) -> Source {
+fn source(db: &crate::infra::db::Db, form: Form, as_of: AsOf) -> Source {
     match (form, as_of) {
         (_, AsOf::Now) => Source {
             from: "houses h".into(),
@@ -197,7 +201,7 @@ macro_rules! bind_as_of {
         match $as_of {
             AsOf::Now => $q,
             AsOf::Happened(d) => $q.bind(d),
-            AsOf::Recorded(t) => $q.bind(crate::codec::micros(t)),
+            AsOf::Recorded(t) => $q.bind(crate::infra::codec::micros(t)),
         }
     };
 }
@@ -608,7 +612,7 @@ pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> crate::Resul
         .iter()
         .find(|r| r.level == RegionLevel::County)
         .map(|r| r.code)
-        .ok_or_else(|| crate::StoreError::Invalid(crate::regions::NO_COUNTY.into()))
+        .ok_or_else(|| crate::StoreError::Invalid(crate::campaign::regions::NO_COUNTY.into()))
 }
 
 #[cfg(test)]

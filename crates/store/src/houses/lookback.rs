@@ -2,8 +2,8 @@
 //! each town's progress; the houses awaiting their on-site re-review, with the technical
 //! reviewers they are assigned to; the reviewers see theirs.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::ledger::Facts;
 use anju_domain::{RegionCode, Scope};
@@ -141,8 +141,8 @@ mod tests {
     #[test]
     fn the_legacy_index_names_the_legacy_bit() {
         assert_eq!(Facts::LEGACY.bits(), 1024);
-        let sql = include_str!("../migrations/sqlite/0007_audit_view.sql");
-        let pg = include_str!("../migrations/postgres/0007_audit_view.sql");
+        let sql = include_str!("../../migrations/sqlite/0007_audit_view.sql");
+        let pg = include_str!("../../migrations/postgres/0007_audit_view.sql");
         for m in [sql, pg] {
             assert!(m.contains("(code, town_code, village_code, facts) WHERE (facts & 1024) <> 0"));
             assert!(m.contains("(town_code, village_code, facts) WHERE (facts & 1024) = 1024"));

@@ -1,11 +1,26 @@
+//! Houses: registering and writing steps (`write`), reading them in a scope (here, `list`, `map`,
+//! `lookback`), their event chain and log (`chain`, `log`), personal data at rest (`personal`),
+//! ledger imports (`import`, `imported`) and the public plaque (`plaque`).
+//!
 //! Scoped reads of houses and their histories. Every function here takes a [`Scope`]; a house
 //! outside it answers exactly like a missing one.
 
-use crate::codec::{self, SpanRow};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::scope::ScopeParams;
-use crate::vault::{Vault, column};
+pub mod chain;
+pub mod import;
+pub mod imported;
+pub mod list;
+pub mod log;
+pub mod lookback;
+pub mod map;
+pub mod personal;
+pub mod plaque;
+pub mod write;
+
+use crate::infra::codec::{self, SpanRow};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::scope::ScopeParams;
+use crate::infra::vault::{Vault, column};
 use crate::{Store, on_db, on_tx, scope_sql};
 use anju_domain::Coded;
 use anju_domain::event::Event;
@@ -241,7 +256,7 @@ impl Store {
         let stored: Vec<SpanRow> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
-        Ok(stored == crate::chain::spans_of(events))
+        Ok(stored == crate::houses::chain::spans_of(events))
     }
 }
 

@@ -7,8 +7,8 @@
 //! Totals are cached per statement and parameters, keyed by the audit chain's head: every write
 //! appends an audit row under the head's row lock, so an unchanged head means unchanged houses.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
