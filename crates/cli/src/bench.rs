@@ -9,9 +9,9 @@
 //!   the house's version.
 
 use anju_demo::Demo;
+use anju_domain::HouseState;
 use anju_domain::dict::MgmtMeasure;
 use anju_domain::event::{Change, Command};
-use anju_domain::{HouseState, Scope};
 use anju_store::houses::write::{INSERT_EVENT, insert_rows};
 use anju_store::{NewHouse, Store, on_tx};
 use anyhow::Context;
@@ -264,14 +264,14 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
                 evidence: vec![],
             };
             let one = Instant::now();
-            store.execute(&Scope::All, &actor, &cmd, "bench").await?;
+            store.system("bench").execute(&actor, &cmd).await?;
             lat_full.push(one.elapsed());
         }
         full.push(t.elapsed());
 
         // Baseline: per step, one transaction inserting the same kind of event row and bumping
         // the house's version, no rules, no projection rebuild, no audit.
-        let events = store.house_events(&Scope::All, &targets[0].code).await?;
+        let events = store.system("bench").house_events(&targets[0].code).await?;
         let template = anju_store::infra::codec::to_row(
             events.last().expect("has events"),
             store.vault(),
@@ -369,15 +369,20 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     for run in 0..=args.runs {
         let t = Instant::now();
         let table = store
-            .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+            .system("bench")
+            .ledger(Form::Attachment2, AsOf::Now)
             .await?;
         let a = t.elapsed();
         let t = Instant::now();
-        store.ledger(Form::Attachment2, &Scope::All, as_of).await?;
+        store
+            .system("bench")
+            .ledger(Form::Attachment2, as_of)
+            .await?;
         let b = t.elapsed();
         let t = Instant::now();
         store
-            .ledger(Form::Attachment2, &Scope::All, instant)
+            .system("bench")
+            .ledger(Form::Attachment2, instant)
             .await?;
         let c = t.elapsed();
         let t = Instant::now();

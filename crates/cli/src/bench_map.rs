@@ -63,15 +63,22 @@ pub async fn bench_map(
     // Cold: the county's cells read afresh, one at a time, from each source; then the
     // counted cells under `conns` concurrent readers.
     let scope = principal.scope();
+    let county = *scope
+        .region()
+        .ok_or_else(|| anyhow::anyhow!("the county login has no region"))?;
     let fresh = |source| {
-        let (s, sc) = (store.clone(), scope.clone());
+        let s = store.clone();
         async move {
             let mut times = vec![];
             let mut cells = 0;
             for _ in 0..5 {
                 let t = std::time::Instant::now();
                 let none = HouseFilter::default();
-                let got = s.map_cells_fresh(&sc, &none, 10, source).await?;
+                let got = s
+                    .system("bench")
+                    .narrowed_to(&county)
+                    .map_cells_fresh(&none, 10, source)
+                    .await?;
                 cells = got.map_or(0, |c| c.len());
                 times.push(t.elapsed());
             }
@@ -99,11 +106,13 @@ pub async fn bench_map(
         bare_rows = rows.len();
         bare.push(t.elapsed());
     }
-    let (s, sc) = (store.clone(), scope.clone());
+    let s = store.clone();
     let cold_load = direct_load(conns, time, move |_| {
-        let (s, sc) = (s.clone(), sc.clone());
+        let s = s.clone();
         async move {
-            s.map_cells_fresh(&sc, &HouseFilter::default(), 10, CellSource::Counted)
+            s.system("bench")
+                .narrowed_to(&county)
+                .map_cells_fresh(&HouseFilter::default(), 10, CellSource::Counted)
                 .await?;
             Ok(())
         }

@@ -8,7 +8,6 @@
 use crate::config::Config;
 use anju_domain::Coded;
 use anju_domain::RegionCode;
-use anju_domain::Scope;
 use anju_domain::event::{Actor, Role};
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
@@ -119,7 +118,6 @@ fn refused(e: anju_store::StoreError) -> anyhow::Error {
 
 pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
     let store = config.open().await?;
-    let scope = Scope::All;
     let step = |id: i64, action: ReportAction| {
         let (store, args) = (&store, &args);
         async move {
@@ -132,7 +130,8 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                 confirm(store, &who.id).await?;
             }
             let status = store
-                .act_on_report(&who, &Scope::All, id, &action, "cli")
+                .system("cli")
+                .act_on_report(&who, id, &action)
                 .await
                 .map_err(refused)?;
             println!("台账 {id}：{}", status.label());
@@ -157,7 +156,8 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                 supersedes: *supersedes,
             };
             let id = store
-                .prepare_report(&who, &scope, &new, "cli")
+                .system("cli")
+                .prepare_report(&who, &new)
                 .await
                 .map_err(refused)?;
             println!("已填报台账 {id}");

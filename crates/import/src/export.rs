@@ -5,7 +5,6 @@
 //! neutraliser.
 
 use anju_domain::Coded;
-use anju_domain::Scope;
 use anju_domain::auth::{Action, Principal};
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS};
@@ -246,7 +245,7 @@ pub async fn rows(
             Action::ExportPersonal,
         )));
     }
-    let scope = who.scope();
+    let access = store.access(who, source);
     let reference = store.reference();
     let towns: Vec<_> = reference
         .regions
@@ -261,9 +260,8 @@ pub async fn rows(
             town: Some(town),
             ..HouseFilter::default()
         };
-        for state in store.house_states(&scope, &filter, TOWN_LIMIT).await? {
-            let view = store.house(&Scope::All, &state.code).await?;
-            let events = store.house_events(&Scope::All, &state.code).await?;
+        for state in access.house_states(&filter, TOWN_LIMIT).await? {
+            let (view, events) = access.house_for_export(&state.code).await?;
             let people = view.people.unwrap_or_default();
             out.push(row(&view.state, &people, &events, reveal));
         }

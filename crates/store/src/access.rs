@@ -227,6 +227,16 @@ impl Access<'_> {
         Ok(events.into_iter().map(without_identifiers).collect())
     }
 
+    /// A house and its history with personal data in full, for the national export
+    /// (`anju_import::export::rows`), which checks `ExportPersonal` before it shows identifiers
+    /// and audits the export as a whole.
+    pub async fn house_for_export(&self, code: &HouseCode) -> Result<(HouseView, Vec<Event>)> {
+        self.require(Action::ReadHouses, code.as_str()).await?;
+        let scope = self.scope();
+        let view = self.store.house(&scope, code).await?;
+        Ok((view, self.store.house_events(&scope, code).await?))
+    }
+
     /// An attempt on a house that exists but lies outside the caller's scope is audited
     /// (`refused:scope`) and then answered like a missing house, so the caller learns nothing
     /// and the county office sees the attempt. A code that names no house is just not found.

@@ -9,9 +9,11 @@ pub mod campaign;
 pub mod houses;
 pub mod infra;
 pub mod ledgers;
+pub mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use access::Access;
 pub use accounts::{Account, AuthError, NewAccount, Session};
 pub use houses::HouseView;
 pub use houses::write::{NewHouse, RefusedAttempt};
@@ -20,6 +22,7 @@ pub use infra::db::{Db, Tx};
 pub use infra::error::{Result, StoreError};
 pub use infra::reference::Reference;
 pub use infra::vault::Vault;
+pub use system::System;
 
 use std::sync::{Arc, RwLock};
 

@@ -44,9 +44,9 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
         .unwrap();
     let county = actor("co", Role::CountyOffice);
     store
+        .system("test")
         .issue_problems(
             &county,
-            &Scope::All,
             &NewBatch {
                 source: ProblemSource::OnlineInspection,
                 name: "2024年第3批线上巡检".into(),
@@ -60,15 +60,15 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
                 description: "销号依据不足".into(),
                 deadline: None,
             }],
-            "test",
         )
         .await
         .unwrap();
     let scope = Scope::Region { code: town };
     let id = store
+        .system("test")
+        .within(&scope)
         .prepare_report(
             &actor("t101-jb", Role::TownOperator),
-            &scope,
             &NewReport {
                 form: Form::Attachment2,
                 unit: town,
@@ -76,17 +76,16 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
                 contact: "0537-1234567".into(),
                 supersedes: None,
             },
-            "test",
         )
         .await
         .unwrap();
     store
+        .system("test")
+        .within(&scope)
         .act_on_report(
             &actor("t101-fz", Role::TownPrincipal),
-            &scope,
             id,
             &ReportAction::Sign,
-            "test",
         )
         .await
         .unwrap();
@@ -164,7 +163,13 @@ async fn drill(src: TestDb, empty: TestDb) {
         anju_store::infra::audit::verify(&dst.db).await.unwrap(),
         None
     );
-    assert!(dst.verify_projection(&Scope::All).await.unwrap().is_empty());
+    assert!(
+        dst.system("test")
+            .verify_projection()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The event chain came along: every house's events still hash to the head the restored
     // audit trail vouches for.
     let check = dst.verify_all().await.unwrap();
@@ -172,10 +177,11 @@ async fn drill(src: TestDb, empty: TestDb) {
     let at = max_recorded(&dst).await;
     let instant = anju_store::infra::codec::from_micros(at).unwrap();
     for form in [Form::Attachment1, Form::Attachment2] {
-        let restored = dst.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
+        let restored = dst.system("test").ledger(form, AsOf::Now).await.unwrap();
         let source = src
             .store
-            .ledger(form, &Scope::All, AsOf::Recorded(instant))
+            .system("test")
+            .ledger(form, AsOf::Recorded(instant))
             .await
             .unwrap();
         assert_eq!(

@@ -1,6 +1,5 @@
 //! The `anju` command as a user runs it, and the demo county moved between backends.
 
-use anju_domain::Scope;
 use anju_store::testing;
 use std::process::Command;
 
@@ -19,7 +18,8 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     let mut first = Vec::new();
     let n = sqlite
         .store
-        .export_events(&Scope::All, &mut first)
+        .system("test")
+        .export_events(&mut first)
         .await
         .unwrap();
     assert_eq!(n, summary.events);
@@ -34,7 +34,8 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     assert_eq!((imported.houses, imported.events), (3_000, summary.events));
     let mut second = Vec::new();
     pg.store
-        .export_events(&Scope::All, &mut second)
+        .system("test")
+        .export_events(&mut second)
         .await
         .unwrap();
     assert!(
@@ -43,7 +44,8 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     );
     assert!(
         pg.store
-            .verify_projection(&Scope::All)
+            .system("test")
+            .verify_projection()
             .await
             .unwrap()
             .is_empty()
@@ -55,8 +57,8 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
         assert_eq!(check.houses, 3_000);
     }
     assert_eq!(
-        sqlite.store.town_totals(&Scope::All).await.unwrap(),
-        pg.store.town_totals(&Scope::All).await.unwrap()
+        sqlite.store.system("test").town_totals().await.unwrap(),
+        pg.store.system("test").town_totals().await.unwrap()
     );
 }
 
@@ -67,10 +69,10 @@ async fn the_demo_is_deterministic_and_walks_every_town() {
     anju::demo::load(&a.store, 2_000, 11, |_| {}).await.unwrap();
     anju::demo::load(&b.store, 2_000, 11, |_| {}).await.unwrap();
     let (mut x, mut y) = (Vec::new(), Vec::new());
-    a.store.export_events(&Scope::All, &mut x).await.unwrap();
-    b.store.export_events(&Scope::All, &mut y).await.unwrap();
+    a.store.system("test").export_events(&mut x).await.unwrap();
+    b.store.system("test").export_events(&mut y).await.unwrap();
     assert!(x == y, "the same seed gave different counties");
-    let towns = a.store.town_totals(&Scope::All).await.unwrap();
+    let towns = a.store.system("test").town_totals().await.unwrap();
     assert_eq!(towns.len(), 16);
     assert!(towns.iter().all(|t| t.houses > 0 && t.hazard > 0));
     let text = String::from_utf8(x).unwrap();

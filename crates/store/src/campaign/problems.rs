@@ -180,7 +180,7 @@ impl Store {
     /// Issues a batch of problems. All or nothing: a row whose town is outside the scope, whose
     /// house matches no house (or not one in that town), whose description is empty, or which
     /// repeats an earlier row of the batch, is named and nothing is written.
-    pub async fn issue_problems(
+    pub(crate) async fn issue_problems(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -295,7 +295,7 @@ impl Store {
 
     /// Takes a step on a problem (`expected_version` as loaded; V1 when someone was first).
     #[allow(clippy::too_many_arguments)]
-    pub async fn act_on_problem(
+    pub(crate) async fn act_on_problem(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -403,7 +403,7 @@ impl Store {
     }
 
     /// A problem within scope (out of scope answers like missing).
-    pub async fn problem(&self, scope: &Scope, id: i64) -> Result<Problem> {
+    pub(crate) async fn problem(&self, scope: &Scope, id: i64) -> Result<Problem> {
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Err(StoreError::NotFound);
         }
@@ -416,7 +416,7 @@ impl Store {
     }
 
     /// A problem's history, oldest first.
-    pub async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
+    pub(crate) async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
         self.problem(scope, id).await?;
         const SQL: &str = "SELECT seq, action, from_status, to_status, at, actor_name, actor_role, detail, evidence FROM problem_events WHERE problem_id = $1 ORDER BY seq";
         #[derive(sqlx::FromRow)]
@@ -454,7 +454,7 @@ impl Store {
     }
 
     /// The problems within scope, newest batch first.
-    pub async fn problems(
+    pub(crate) async fn problems(
         &self,
         scope: &Scope,
         status: Option<ProblemStatus>,
@@ -475,7 +475,7 @@ impl Store {
 
     /// One page of the problems within scope, newest batch first, and how many there are in
     /// all (`page` from 1, `size` rows).
-    pub async fn problems_page(
+    pub(crate) async fn problems_page(
         &self,
         scope: &Scope,
         status: Option<ProblemStatus>,
@@ -510,7 +510,10 @@ impl Store {
 
     /// Problem figures per town within scope (问题确认率, 问题整改率), counted in the database
     /// over every problem (not a capped list).
-    pub async fn problem_counts(&self, scope: &Scope) -> Result<BTreeMap<String, ProblemCounts>> {
+    pub(crate) async fn problem_counts(
+        &self,
+        scope: &Scope,
+    ) -> Result<BTreeMap<String, ProblemCounts>> {
         let sp = crate::infra::scope::ScopeParams::of(scope);
         let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {

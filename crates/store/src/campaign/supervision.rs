@@ -100,7 +100,7 @@ fn from_row(r: Row) -> Result<Supervision> {
 
 impl Store {
     /// Sends a notice to a town within `scope`.
-    pub async fn supervise(
+    pub(crate) async fn supervise(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// The notices of the towns within `scope`, newest first.
-    pub async fn supervisions(&self, scope: &Scope) -> Result<Vec<Supervision>> {
+    pub(crate) async fn supervisions(&self, scope: &Scope) -> Result<Vec<Supervision>> {
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(vec![]);
         }
@@ -166,7 +166,7 @@ impl Store {
         rows.into_iter().map(from_row).collect()
     }
 
-    pub async fn supervision(&self, scope: &Scope, id: i64) -> Result<Supervision> {
+    pub(crate) async fn supervision(&self, scope: &Scope, id: i64) -> Result<Supervision> {
         let sql = format!("SELECT {COLUMNS} FROM supervisions WHERE id = $1");
         let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
         let s = from_row(row.ok_or(StoreError::NotFound)?)?;
@@ -179,7 +179,7 @@ impl Store {
     }
 
     /// The town's answer: once, by an account of that town.
-    pub async fn answer_supervision(
+    pub(crate) async fn answer_supervision(
         &self,
         actor: &Actor,
         scope: &Scope,

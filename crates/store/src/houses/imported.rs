@@ -160,7 +160,7 @@ impl Store {
 
     /// A page of the houses in scope with held-back steps, by code, optionally in one town:
     /// (how many in all, the page's).
-    pub async fn held_back_page(
+    pub(crate) async fn held_back_page(
         &self,
         scope: &Scope,
         town: Option<&RegionCode>,
@@ -199,7 +199,11 @@ impl Store {
     }
 
     /// The held-back steps of one house in scope (none: an empty list).
-    pub async fn held_back_of(&self, scope: &Scope, code: &HouseCode) -> Result<Vec<HeldStep>> {
+    pub(crate) async fn held_back_of(
+        &self,
+        scope: &Scope,
+        code: &HouseCode,
+    ) -> Result<Vec<HeldStep>> {
         let view = self.house(scope, code).await?;
         Ok(self
             .held_steps(&[view.id])
@@ -212,7 +216,7 @@ impl Store {
     /// Confirms the held-back steps of the houses `selection` names, as `who` (the approver of
     /// every closure): each house's steps decided by the rules against the house as it is,
     /// recorded together or, when one is refused, not at all (the house named in `refused`).
-    pub async fn confirm_held_back(
+    pub(crate) async fn confirm_held_back(
         &self,
         scope: &Scope,
         who: &Principal,
@@ -241,7 +245,7 @@ impl Store {
 
     /// Sets aside the held-back steps of `codes` with `reason`: nothing is recorded; the houses
     /// stay as they are, to be closed (if ever) through Anju's own steps.
-    pub async fn reject_held_back(
+    pub(crate) async fn reject_held_back(
         &self,
         scope: &Scope,
         who: &Principal,
@@ -419,7 +423,7 @@ impl Store {
     }
 
     /// How many houses in scope have held-back steps (the ledger page says so under ⑥ and ⑦).
-    pub async fn held_back_count(&self, scope: &Scope) -> Result<i64> {
+    pub(crate) async fn held_back_count(&self, scope: &Scope) -> Result<i64> {
         let sql = format!(
             "SELECT COUNT(*) FROM houses h WHERE {OPEN_IN_SCOPE} AND {}",
             crate::scope_sql!()

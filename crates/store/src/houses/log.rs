@@ -42,7 +42,7 @@ const BATCH: usize = 2000;
 impl Store {
     /// Writes the reference line and every event of the houses within `scope`, ordered by
     /// house then sequence. Reads in pages, so memory does not grow with the log.
-    pub async fn export_events(&self, scope: &Scope, out: &mut dyn Write) -> Result<u64> {
+    pub(crate) async fn export_events(&self, scope: &Scope, out: &mut dyn Write) -> Result<u64> {
         const PAGE: &str = concat!(
             "SELECT ",
             event_columns!(),

@@ -176,7 +176,7 @@ impl Store {
     /// the whole scope up to zoom 12 (the county or a town in one answer, cached); cells of the
     /// view `bbox` from 13; the houses in the view from [`POINTS_ZOOM`] when at most
     /// [`MAX_POINTS`] are there.
-    pub async fn map_data(
+    pub(crate) async fn map_data(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
@@ -215,7 +215,7 @@ impl Store {
     /// The cells of the whole of `scope` at `zoom` (at most 12) read afresh from `source`,
     /// without the cache: for tests that hold the two sources equal, and `anju bench`. `None`
     /// when the counted cells cannot answer `filter` or `scope`.
-    pub async fn map_cells_fresh(
+    pub(crate) async fn map_cells_fresh(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
@@ -410,7 +410,7 @@ impl Store {
 
     /// Each town and village within `scope` that has located houses, at their centre (the base
     /// layer when no tile server is configured), towns first.
-    pub async fn map_places(&self, scope: &Scope) -> Result<Arc<Vec<Place>>> {
+    pub(crate) async fn map_places(&self, scope: &Scope) -> Result<Arc<Vec<Place>>> {
         let mut w = where_of(scope, &HouseFilter::default());
         w.conds.push("h.gx IS NOT NULL".into());
         let sql = format!(

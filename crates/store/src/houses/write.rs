@@ -150,7 +150,7 @@ impl Store {
     /// Decides and records one step on a house within `scope`. On refusal nothing of the house
     /// changes; the refusal itself is audited. `source` is the client address or `cli`.
     #[tracing::instrument(skip_all, fields(house = %cmd.house, kind = cmd.change.kind().code()))]
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         scope: &Scope,
         actor: &Actor,
@@ -163,7 +163,7 @@ impl Store {
     /// Registers a new house: the next free house code of the county is given to it under the
     /// transaction's write lock (`cmd.house` is ignored). A platform code or census id already
     /// carried by another house is refused (L2): the same house is never registered twice.
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         scope: &Scope,
         actor: &Actor,

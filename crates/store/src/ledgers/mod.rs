@@ -209,7 +209,12 @@ macro_rules! bind_as_of {
 impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
-    pub async fn ledger(&self, form: Form, scope: &Scope, as_of: AsOf) -> Result<LedgerTable> {
+    pub(crate) async fn ledger(
+        &self,
+        form: Form,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<LedgerTable> {
         let unit = self.unit_of(scope)?;
         let by_village = unit.level() >= RegionLevel::Town;
         // The database counts houses per (village, facts) — a covering index scan yielding a few
@@ -253,7 +258,7 @@ impl Store {
     /// The same table as [`Store::ledger`], computed house by house so that every figure keeps
     /// the codes of the houses it counts (for a frozen snapshot). `houses[row][column]` lists
     /// the codes behind `table.rows[row].counts[column]`; the 合计 row is their union.
-    pub async fn ledger_with_houses(
+    pub(crate) async fn ledger_with_houses(
         &self,
         form: Form,
         scope: &Scope,
@@ -408,7 +413,7 @@ impl Store {
 
     /// The houses counted in one cell: `column` of [`Form::counts`], in the row `group` (a town or
     /// village code as the ledger shows it), or in the 合计 row when `group` is `None`.
-    pub async fn ledger_houses(
+    pub(crate) async fn ledger_houses(
         &self,
         form: Form,
         scope: &Scope,
@@ -425,7 +430,7 @@ impl Store {
     /// The houses behind one figure, a page at a time (`page`: its number from 1 and its size;
     /// `None` for all): how many there are, and the page's, by house code. Paged and counted
     /// in SQL, so that a county's 合计 over a million houses costs one page.
-    pub async fn ledger_houses_page(
+    pub(crate) async fn ledger_houses_page(
         &self,
         form: Form,
         scope: &Scope,
@@ -561,7 +566,7 @@ impl Store {
     }
 
     /// Per-town counts of today's projection.
-    pub async fn town_totals(&self, scope: &Scope) -> Result<Vec<TownTotals>> {
+    pub(crate) async fn town_totals(&self, scope: &Scope) -> Result<Vec<TownTotals>> {
         // Each count under the name of its `TownTotals` field.
         let counts = [
             ("surveyed", Count::new(Facts::SURVEYED, Facts::empty())),

@@ -164,7 +164,7 @@ const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, 
 
 impl Store {
     /// A town operator (or the county office, for the county) prepares a ledger as of a date.
-    pub async fn prepare_report(
+    pub(crate) async fn prepare_report(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -256,7 +256,7 @@ impl Store {
 
     /// Takes a step on a report. Signing computes the ledger as of its date, house by house,
     /// and freezes it; nothing afterwards changes the snapshot.
-    pub async fn act_on_report(
+    pub(crate) async fn act_on_report(
         &self,
         actor: &Actor,
         scope: &Scope,

@@ -238,10 +238,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
     with_villages(store).await;
     let mut one = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     one.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    let events = store
-        .house_events(&anju_domain::Scope::All, &one.code)
-        .await
-        .unwrap();
+    let events = store.system("test").house_events(&one.code).await.unwrap();
     // The same history for two new codes, written as one batch.
     let copy = |serial: u32| {
         let code = anju_domain::HouseCode::new(

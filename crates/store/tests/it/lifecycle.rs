@@ -125,7 +125,8 @@ async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store)
         .await;
     assert!(
         store
-            .verify_projection(&Scope::All)
+            .system("test")
+            .verify_projection()
             .await
             .unwrap()
             .is_empty()
@@ -142,20 +143,49 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     assert!(matches!(
-        store.house(&mine, &h.code).await,
+        store.system("test").within(&mine).house(&h.code).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.house_events(&mine, &h.code).await,
+        store
+            .system("test")
+            .within(&mine)
+            .house_events(&h.code)
+            .await,
         Err(StoreError::NotFound)
     ));
-    assert!(store.house(&theirs, &h.code).await.is_ok());
-    assert_eq!(store.count_houses(&mine).await.unwrap(), 0);
-    assert_eq!(store.count_houses(&Scope::Nothing).await.unwrap(), 0);
+    assert!(
+        store
+            .system("test")
+            .within(&theirs)
+            .house(&h.code)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        store
+            .system("test")
+            .within(&mine)
+            .count_houses()
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .system("test")
+            .within(&Scope::Nothing)
+            .count_houses()
+            .await
+            .unwrap(),
+        0
+    );
     // Writing to it from the wrong town answers exactly like a missing house.
     let cmd = h.cmd(survey(Judgement::NoHazard));
     let err = store
-        .execute(&mine, &clerk(), &cmd, "test")
+        .system("test")
+        .within(&mine)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err}");
@@ -179,7 +209,9 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
         evidence: vec![],
     };
     let err = store
-        .execute(&mine, &clerk(), &cmd, "test")
+        .system("test")
+        .within(&mine)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap_err();
     assert_eq!(err.rule().map(|v| v.code), Some(RuleCode::P1));
@@ -198,16 +230,39 @@ async fn a_department_sees_only_business_houses_of_its_sector(store: &Store) {
         department: "教育".into(),
         within: county,
     };
-    assert!(store.house(&commerce, &restaurant.code).await.is_ok());
+    assert!(
+        store
+            .system("test")
+            .within(&commerce)
+            .house(&restaurant.code)
+            .await
+            .is_ok()
+    );
     assert!(matches!(
-        store.house(&commerce, &home.code).await,
+        store
+            .system("test")
+            .within(&commerce)
+            .house(&home.code)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.house(&education, &restaurant.code).await,
+        store
+            .system("test")
+            .within(&education)
+            .house(&restaurant.code)
+            .await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(store.count_houses(&commerce).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .system("test")
+            .within(&commerce)
+            .count_houses()
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
@@ -220,13 +275,14 @@ async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
     )
     .await;
     let err = store
-        .execute(&Scope::All, &clerk(), &seen, "test")
+        .system("test")
+        .execute(&clerk(), &seen)
         .await
         .unwrap_err();
     let v = err.rule().expect("a rule violation");
     assert_eq!(v.code, RuleCode::V1);
     assert!(v.message.contains("colleague姓名"), "{}", v.message);
-    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    let view = store.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.state.judgement, Some(Judgement::Severe));
 }
 
@@ -240,9 +296,9 @@ async fn personal_data_is_stored_apart_from_the_event_payload(store: &Store) {
         "ID number inside the payload"
     );
     assert!(!payload.contains("13805371234"), "phone inside the payload");
-    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    let view = store.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.people, Some(sample::people()));
-    let events = store.house_events(&Scope::All, &h.code).await.unwrap();
+    let events = store.system("test").house_events(&h.code).await.unwrap();
     assert_eq!(events[0].change.people(), Some(&sample::people()));
 }
 
@@ -253,7 +309,11 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     h.ok(&appraiser(), appraise(Grade::B)).await;
     h.ok(&principal(), close(ClosureBasis::AppraisalAB)).await;
     let mut first = Vec::new();
-    store.export_events(&Scope::All, &mut first).await.unwrap();
+    store
+        .system("test")
+        .export_events(&mut first)
+        .await
+        .unwrap();
 
     // Into a fresh database of the other backend and back: byte-identical.
     let other = if store.db.backend() == "sqlite" {
@@ -271,7 +331,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     let mut second = Vec::new();
     other
         .store
-        .export_events(&Scope::All, &mut second)
+        .system("test")
+        .export_events(&mut second)
         .await
         .unwrap();
     assert_eq!(
@@ -281,7 +342,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     assert!(
         other
             .store
-            .verify_projection(&Scope::All)
+            .system("test")
+            .verify_projection()
             .await
             .unwrap()
             .is_empty()
@@ -302,8 +364,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         .unwrap_err();
     assert_eq!(err.line, 5, "{err}");
     assert!(err.message.contains("R1"), "{err}");
-    assert_eq!(fresh.store.count_houses(&Scope::All).await.unwrap(), 0);
-    assert_eq!(fresh.store.count_events(&Scope::All).await.unwrap(), 0);
+    assert_eq!(fresh.store.system("test").count_houses().await.unwrap(), 0);
+    assert_eq!(fresh.store.system("test").count_events().await.unwrap(), 0);
     // A log carrying a NUL (as an old SQLite database could hold, and PostgreSQL refuses) is
     // refused at that line with the field named, on either backend; nothing written.
     let survey_line = text
@@ -324,7 +386,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
             .unwrap_err();
         assert_eq!(err.line, survey_line, "{err}");
         assert!(err.message.contains("控制字符"), "{err}");
-        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // A log whose registration carries a build year after the year it was recorded in (the
     // test clock's 2026) is refused at that line, the field named with its bound.
@@ -350,8 +412,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
                 .contains("建成年份不能晚于当前年份（2026），填写的是 2099（规则 F1）"),
             "{err}"
         );
-        assert_eq!(target.store.count_houses(&Scope::All).await.unwrap(), 0);
-        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_houses().await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // Importing the same log twice is refused at its first house.
     let err = other

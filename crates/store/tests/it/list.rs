@@ -11,7 +11,9 @@ use anju_store::{Store, on_db};
 
 async fn codes(store: &Store, scope: &Scope, f: HouseFilter) -> Vec<u32> {
     let page = store
-        .houses_page(scope, &f, Sort::Code, 1, 100)
+        .system("test")
+        .within(scope)
+        .houses_page(&f, Sort::Code, 1, 100)
         .await
         .unwrap();
     assert_eq!(page.total as usize, page.houses.len());
@@ -230,18 +232,24 @@ async fn pages_and_sorts(store: &Store) {
     fixture(store).await;
     let all = Scope::All;
     let p1 = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Code, 1, 3)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Code, 1, 3)
         .await
         .unwrap();
     let p2 = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Code, 2, 3)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Code, 2, 3)
         .await
         .unwrap();
     assert_eq!((p1.total, p1.houses.len(), p2.houses.len()), (4, 3, 1));
     assert!(p1.houses[2].code < p2.houses[0].code);
     // Most recently changed first: house 4 was written last.
     let u = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Updated, 1, 10)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Updated, 1, 10)
         .await
         .unwrap();
     assert!(u.houses[0].code.contains("00000004"), "{:?}", u.houses[0]);
@@ -326,7 +334,9 @@ async fn totals_follow_every_write(store: &Store) {
         let scope = scope.clone();
         async move {
             store
-                .houses_page(&scope, &f, Sort::Code, 1, 10)
+                .system("test")
+                .within(&scope)
+                .houses_page(&f, Sort::Code, 1, 10)
                 .await
                 .unwrap()
                 .total

@@ -133,7 +133,8 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
     // (476364 / 512 = 930.4, 144998 / 512 = 283.2; 3 and 4 likewise), house 2 in (932, 285);
     // house 5 has no position.
     let all = store
-        .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+        .system("test")
+        .map_data(&HouseFilter::default(), 10, None)
         .await
         .unwrap();
     let got = cells(&all);
@@ -174,7 +175,9 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
     };
     let got = cells(
         &store
-            .map_data(&town, &HouseFilter::default(), 10, None)
+            .system("test")
+            .within(&town)
+            .map_data(&HouseFilter::default(), 10, None)
             .await
             .unwrap(),
     );
@@ -188,7 +191,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
         grade: Some(Grade::D),
         ..HouseFilter::default()
     };
-    let got = cells(&store.map_data(&Scope::All, &d, 10, None).await.unwrap());
+    let got = cells(&store.system("test").map_data(&d, 10, None).await.unwrap());
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].0, got[0].2.clone()), (1, vec![s("d", 1)]));
     // Another town's filter within the town's scope: nothing.
@@ -196,12 +199,23 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
         town: Some(RegionCode::parse("370829102").unwrap()),
         ..HouseFilter::default()
     };
-    assert!(cells(&store.map_data(&town, &other, 10, None).await.unwrap()).is_empty());
+    assert!(
+        cells(
+            &store
+                .system("test")
+                .within(&town)
+                .map_data(&other, 10, None)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
     // A write moves the audit head: the cached answer is not served again.
     house(store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
     let got = cells(
         &store
-            .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+            .system("test")
+            .map_data(&HouseFilter::default(), 10, None)
             .await
             .unwrap(),
     );
@@ -231,7 +245,8 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
         other => panic!("points expected: {other:?}"),
     };
     let all = store
-        .map_data(&Scope::All, &HouseFilter::default(), 16, Some(view))
+        .system("test")
+        .map_data(&HouseFilter::default(), 16, Some(view))
         .await
         .unwrap();
     assert_eq!(
@@ -251,7 +266,9 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     let mine = store
-        .map_data(&town, &HouseFilter::default(), 16, Some(view))
+        .system("test")
+        .within(&town)
+        .map_data(&HouseFilter::default(), 16, Some(view))
         .await
         .unwrap();
     assert_eq!(
@@ -261,13 +278,14 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
     // Zoom 13 answers cells of the view: (116.29–116.34) leaves out house 2 at 116.60.
     let got = cells(
         &store
-            .map_data(&Scope::All, &HouseFilter::default(), 13, Some(view))
+            .system("test")
+            .map_data(&HouseFilter::default(), 13, Some(view))
             .await
             .unwrap(),
     );
     assert_eq!(got.iter().map(|c| c.0).sum::<i64>(), 3);
     // The places: each town and village at the centre of its located houses.
-    let places = store.map_places(&Scope::All).await.unwrap();
+    let places = store.system("test").map_places().await.unwrap();
     let got: Vec<(String, i64)> = places.iter().map(|p| (p.code.clone(), p.n)).collect();
     assert_eq!(
         got,
@@ -278,7 +296,12 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
             (OTHER_VILLAGE.to_string(), 1),
         ]
     );
-    let places = store.map_places(&town).await.unwrap();
+    let places = store
+        .system("test")
+        .within(&town)
+        .map_places()
+        .await
+        .unwrap();
     assert_eq!(places.len(), 2);
 }
 
@@ -353,12 +376,16 @@ async fn counted_equals_houses(store: &Store) {
         for filter in &filters {
             for zoom in [0, 6, 9, 10, 11, 12] {
                 let counted = store
-                    .map_cells_fresh(scope, filter, zoom, CellSource::Counted)
+                    .system("test")
+                    .within(scope)
+                    .map_cells_fresh(filter, zoom, CellSource::Counted)
                     .await
                     .unwrap()
                     .expect("the counted cells answer this filter");
                 let houses = store
-                    .map_cells_fresh(scope, filter, zoom, CellSource::Houses)
+                    .system("test")
+                    .within(scope)
+                    .map_cells_fresh(filter, zoom, CellSource::Houses)
                     .await
                     .unwrap()
                     .unwrap();
@@ -371,7 +398,8 @@ async fn counted_equals_houses(store: &Store) {
         ..HouseFilter::default()
     };
     let none = store
-        .map_cells_fresh(&Scope::All, &searched, 10, CellSource::Counted)
+        .system("test")
+        .map_cells_fresh(&searched, 10, CellSource::Counted)
         .await
         .unwrap();
     assert!(none.is_none());
@@ -385,7 +413,8 @@ async fn map_cell_rows(store: &Store) -> i64 {
 /// Totals of the county's cells at zoom 10: (houses, overdue).
 async fn county_totals(store: &Store) -> (i64, i64) {
     let d = store
-        .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+        .system("test")
+        .map_data(&HouseFilter::default(), 10, None)
         .await
         .unwrap();
     let got = cells(&d);
@@ -451,8 +480,9 @@ async fn the_counted_cells_follow_every_write(store: &Store) {
     counted_equals_houses(store).await;
     let fresh = |scope: Scope| async move {
         let got = store
+            .system("test")
+            .within(&scope)
             .map_cells_fresh(
-                &scope,
                 &HouseFilter::default(),
                 10,
                 anju_store::houses::map::CellSource::Counted,

@@ -178,15 +178,9 @@ async fn key_rotation_reseals_everything_and_old_keys_can_retire(store: &Store) 
             .all(|r| r.starts_with("v1.2.")),
         "plain row sealed at open"
     );
-    let view = after
-        .house(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let view = after.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.people, Some(sample::people()));
-    let events = after
-        .house_events(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let events = after.system("test").house_events(&h.code).await.unwrap();
     assert_eq!(events[0].change.people(), Some(&sample::people()));
     let old_only = Vault::from_json(&store.vault().to_json()).unwrap();
     let err = store
@@ -490,11 +484,7 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
         )
         .await
         .unwrap();
-    let problem_id = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem_id = store.system("test").problems(None).await.unwrap()[0].id;
     let out_of_scope = |e: StoreError| match e {
         StoreError::Invalid(m) if m.contains("不在您的辖区内") => StoreError::NotFound,
         e => e,
@@ -1055,22 +1045,17 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
         )
         .await
         .unwrap();
-    let problem = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem = store.system("test").problems(None).await.unwrap()[0].id;
     let notice = store
+        .system("t")
         .supervise(
             &sys.actor(),
-            &anju_domain::Scope::All,
             &anju_store::campaign::supervision::NewSupervision {
                 town: code(OTHER_TOWN),
                 subject: "远镇督办".into(),
                 body: "远镇督办要求".into(),
                 answer_due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
             },
-            "t",
         )
         .await
         .unwrap();

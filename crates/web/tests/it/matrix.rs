@@ -107,7 +107,9 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         name: "回执.jpg".into(),
     }];
     store
-        .execute(&anju_domain::region::Scope::All, &clerk(), &cmd, "t")
+        .system("t")
+        .within(&anju_domain::region::Scope::All)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap();
     let sha = photo.sha256;
@@ -131,11 +133,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         )
         .await
         .unwrap();
-    let problem = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem = store.system("test").problems(None).await.unwrap()[0].id;
     // An account of the other town.
     store
         .create_demo_account(
@@ -166,16 +164,15 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         .unwrap();
     // A supervision notice to the other town.
     let notice = store
+        .system("t")
         .supervise(
             &sys.actor(),
-            &anju_domain::Scope::All,
             &anju_store::campaign::supervision::NewSupervision {
                 town: RegionCode::parse("370829102").unwrap(),
                 subject: "远镇督办事项".into(),
                 body: "远镇督办要求甲乙".into(),
                 answer_due: chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
             },
-            "t",
         )
         .await
         .unwrap();
@@ -398,10 +395,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     }
     assert_eq!(snapshot(store).await, before, "nothing changed");
     assert_eq!(
-        store
-            .held_back_count(&anju_domain::Scope::All)
-            .await
-            .unwrap(),
+        store.system("test").held_back_count().await.unwrap(),
         1,
         "the other town's imported closure neither confirmed nor rejected"
     );

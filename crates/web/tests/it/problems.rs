@@ -186,11 +186,7 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         list.contains("以围挡代替加固") && list.contains("待确认"),
         "{list}"
     );
-    let id = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let id = store.system("test").problems(None).await.unwrap()[0].id;
     let path = format!("/problems/{id}");
     let act = |user: &User, action: &str, version: &str, text: &str, file: bool| {
         app.send(multipart(

@@ -230,14 +230,17 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
         "{html}"
     );
     // Stored with the survey event, in the projection, and the log still verifies.
-    let house = store
-        .house(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let house = store.system("test").house(&h.code).await.unwrap();
     let fix = house.state.survey_location.expect("kept in the state");
     assert_eq!(fix.accuracy_m, Some(18.0));
-    let all = anju_domain::Scope::All;
-    assert!(store.verify_projection(&all).await.unwrap().is_empty());
+    assert!(
+        store
+            .system("test")
+            .verify_projection()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.verify_all().await.unwrap().faults.is_empty());
 }
 
@@ -434,7 +437,9 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     let sha = links[0].rsplit('/').next().unwrap().to_string();
     // The stored event names exactly the stored file.
     let events = store
-        .house_events(&anju_domain::region::Scope::All, &h.code)
+        .system("test")
+        .within(&anju_domain::region::Scope::All)
+        .house_events(&h.code)
         .await
         .unwrap();
     assert_eq!(events[1].evidence[0].sha256, sha);
@@ -557,7 +562,9 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let events = store
-        .house_events(&anju_domain::region::Scope::All, &h.code)
+        .system("test")
+        .within(&anju_domain::region::Scope::All)
+        .house_events(&h.code)
         .await
         .unwrap();
     let last = events.last().unwrap();
