@@ -187,7 +187,7 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::Verify => {
             let report = store.verify_all().await?;
-            let (rows, head): (i64, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+            let (rows, head): (i64, String) = anju_store::on_db!(store.system("cli").db(), p => sqlx::query_as(
                 "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
             let clean = report.is_clean();
             let named: Vec<&str> = report
@@ -239,7 +239,7 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Tail { rows } => {
-            for r in anju_store::infra::audit::tail(&store.db, rows).await? {
+            for r in anju_store::infra::audit::tail(store.system("cli").db(), rows).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,

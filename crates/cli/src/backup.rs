@@ -120,7 +120,7 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     }
     println!(
         "已恢复到 {}：{} 栋房屋、{} 条事件、{} 个账号、{} 条审计记录（审计日志与事件哈希链校验通过），{copied} 个证据材料文件；快照时刻 {}",
-        store.db.backend(),
+        store.backend(),
         m.rows("houses").unwrap_or(0),
         m.rows("events").unwrap_or(0),
         m.rows("accounts").unwrap_or(0),

@@ -152,7 +152,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 crate::bench_map::bench_map(&store, args.houses, backend, args.connections, time)
                     .await?;
             }
-            store.db.close().await;
+            store.close().await;
             scratch.drop().await?;
         }
     }
@@ -170,7 +170,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         let summary = crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
         full.push(t.elapsed());
         events = summary.events;
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
 
         // Baseline: the same rows, precomputed outside the clock, inserted with bare SQL in
@@ -180,7 +180,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         let demo = Demo::new(args.houses, 2024);
         crate::demo::init_county(&store).await?;
         bare.push(bare_insert(&store, &demo, 5_000).await?);
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
         eprintln!(
             "  demo run {} on {backend}: anju {:.2?}, bare {:.2?}",
@@ -225,7 +225,7 @@ pub(crate) async fn bare_insert(
     }
     let t = Instant::now();
     for rows in &batches {
-        let mut tx = store.db.begin().await?;
+        let mut tx = store.system("bench").db().begin().await?;
         insert_rows(&mut tx, rows).await?;
         tx.commit().await?;
     }
@@ -281,7 +281,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         let t = Instant::now();
         for s in &targets {
             let one = Instant::now();
-            let mut tx = store.db.begin().await?;
+            let mut tx = store.system("bench").db().begin().await?;
             on_tx!(&mut tx, c => {
                 let (id, version): (i64, i32) = sqlx::query_as(BUMP)
                     .bind(s.code.as_str())
@@ -298,7 +298,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
             lat_bare.push(one.elapsed());
         }
         bare.push(t.elapsed());
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
         eprintln!(
             "  record run {} on {backend}: anju {:.2?}, bare {:.2?}",
@@ -346,10 +346,10 @@ const BARE_ATTACHMENT2: &str = "SELECT town_code, \
 
 /// Fresh statistics after a bulk load, as an administrator would run.
 async fn analyze(store: &Store) -> anyhow::Result<()> {
-    if let anju_store::Db::Sqlite(p) = &store.db {
+    if let anju_store::Db::Sqlite(p) = store.system("bench").db() {
         sqlx::query("ANALYZE").execute(p).await?;
     }
-    if let anju_store::Db::Postgres(p) = &store.db {
+    if let anju_store::Db::Postgres(p) = store.system("bench").db() {
         sqlx::query("VACUUM ANALYZE").execute(p).await?;
     }
     Ok(())
@@ -386,7 +386,7 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
             .await?;
         let c = t.elapsed();
         let t = Instant::now();
-        let n = anju_store::on_db!(&store.db, p => sqlx::query(BARE_ATTACHMENT2).fetch_all(p).await.map(|r| r.len()))?;
+        let n = anju_store::on_db!(store.system("bench").db(), p => sqlx::query(BARE_ATTACHMENT2).fetch_all(p).await.map(|r| r.len()))?;
         let d = t.elapsed();
         anyhow::ensure!(n > 0 && table.total.counts[0] > 0, "empty ledger");
         if run > 0 {
@@ -408,7 +408,7 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         b.as_secs_f64() / d.as_secs_f64(),
         c.as_secs_f64() / d.as_secs_f64(),
     );
-    store.db.close().await;
+    store.close().await;
     scratch.drop().await?;
     Ok(())
 }

@@ -92,13 +92,13 @@ pub async fn bench_map(
         cells == scanned_cells,
         "the counted cells ({cells}) and the houses ({scanned_cells}) disagree"
     );
-    let counted_rows: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)?;
+    let counted_rows: i64 = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)?;
     let sp = anju_store::infra::scope::ScopeParams::of(&scope);
     let mut bare = vec![];
     let mut bare_rows = 0;
     for _ in 0..5 {
         let t = std::time::Instant::now();
-        let rows: Vec<BareRow> = anju_store::on_db!(&store.db, p => sqlx::query_as(BARE)
+        let rows: Vec<BareRow> = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_as(BARE)
             .bind(&sp.lo).bind(&sp.hi).bind(anju_store::houses::map::cell_side(10))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_NOTICE.bits()))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_ENGINEERING.bits()))

@@ -345,7 +345,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "演示数据已生成（{}）：{} 栋房屋，{} 条事件，用时 {:.1} 秒（{:.0} 栋/秒）",
-        store.db.backend(),
+        store.backend(),
         summary.houses,
         summary.events,
         secs,

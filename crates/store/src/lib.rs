@@ -29,7 +29,7 @@ use std::sync::{Arc, RwLock};
 /// The database plus a cached copy of the reference data (regions, dictionaries, sectors).
 #[derive(Clone)]
 pub struct Store {
-    pub db: Db,
+    pub(crate) db: Db,
     /// What time it is ([`Store::now`]): the machine's clock, or a test's.
     clock: Arc<dyn Clock>,
     reference: Arc<RwLock<Arc<Reference>>>,
@@ -115,6 +115,16 @@ impl Store {
         };
         store.check_keys().await?;
         Ok(store)
+    }
+
+    /// Which backend this store runs on (`sqlite` or `postgres`), for messages and reports.
+    pub fn backend(&self) -> &'static str {
+        self.db.backend()
+    }
+
+    /// Closes the connection pool (before a process ends or a database file is replaced).
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 
     /// The keys personal data is sealed with.

@@ -47,7 +47,13 @@ impl Store {
     }
 }
 
-impl System<'_> {
+impl<'a> System<'a> {
+    /// Bare SQL, for benchmark baselines and operator commands. Nothing read through it is
+    /// scoped or audited.
+    pub fn db(&self) -> &'a Db {
+        &self.store.db
+    }
+
     /// The same face narrowed to a region (e.g. `anju ledger --town`): never wider than the county.
     pub fn narrowed_to(mut self, region: &RegionCode) -> Self {
         self.scope = self.scope.narrowed_to(region);
@@ -60,12 +66,6 @@ impl System<'_> {
     pub fn within(mut self, scope: &Scope) -> Self {
         self.scope = scope.clone();
         self
-    }
-
-    /// Bare SQL, for benchmark baselines and operator commands. Nothing read through it is
-    /// scoped or audited.
-    pub fn db(&self) -> &Db {
-        &self.store.db
     }
 
     /// [`Store::house`] over the whole county.

@@ -98,7 +98,7 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
 }
 
 async fn max_recorded(store: &Store) -> i64 {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar::<_, i64>("SELECT MAX(recorded_at) FROM events").fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar::<_, i64>("SELECT MAX(recorded_at) FROM events").fetch_one(p).await).unwrap()
 }
 
 async fn drill(src: TestDb, empty: TestDb) {
@@ -160,7 +160,9 @@ async fn drill(src: TestDb, empty: TestDb) {
     );
 
     assert_eq!(
-        anju_store::infra::audit::verify(&dst.db).await.unwrap(),
+        anju_store::infra::audit::verify(dst.db_for_tests())
+            .await
+            .unwrap(),
         None
     );
     assert!(
@@ -207,7 +209,9 @@ async fn drill(src: TestDb, empty: TestDb) {
     let mut h = testing::House::register(&dst, 90_000, "370829101200", UsageCategory::Other).await;
     h.ok(&clerk(), testing::survey(Judgement::NoHazard)).await;
     assert_eq!(
-        anju_store::infra::audit::verify(&dst.db).await.unwrap(),
+        anju_store::infra::audit::verify(dst.db_for_tests())
+            .await
+            .unwrap(),
         None
     );
 
@@ -275,8 +279,10 @@ async fn every_table_is_backed_up_or_left_out_on_purpose() {
             .copied()
             .collect();
         expected.sort();
-        let tables = backup::schema_tables(&db.store.db).await.unwrap();
-        assert_eq!(tables, expected, "{}", db.store.db.backend());
+        let tables = backup::schema_tables(db.store.db_for_tests())
+            .await
+            .unwrap();
+        assert_eq!(tables, expected, "{}", db.store.backend());
     }
 }
 

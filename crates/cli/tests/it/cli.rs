@@ -605,7 +605,7 @@ async fn a_backup_moves_a_county_from_sqlite_to_postgresql_on_the_command_line()
 
     let target = testing::postgres_empty().await;
     let url = target.url.clone();
-    target.store.db.close().await;
+    target.store.close().await;
     let keys = data.join("keys.json");
     let pg = |args: &[&str]| {
         let mut all = vec!["--database-url", url.as_str(), "--data-dir", d];

@@ -10,7 +10,7 @@ use anju_store::{Store, on_db};
 
 /// Runs one statement with the house code as `$1`.
 async fn sql(store: &Store, statement: &'static str, code: &str) {
-    on_db!(&store.db, p => sqlx::query(statement).bind(code).execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query(statement).bind(code).execute(p).await.map(|_| ())).unwrap();
 }
 
 /// The house codes a report names, each once, in order.
@@ -48,11 +48,11 @@ async fn an_intact_database_verifies_clean(store: &Store) {
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Every step's audit row names the house's new head: the first house's last is its survey.
-    let detail: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let detail: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE object = $1 AND action = 'house.surveyed'")
         .bind(&a).fetch_one(p).await)
     .unwrap();
-    let hash: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let hash: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT e.hash FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 2")
         .bind(&a).fetch_one(p).await).unwrap();
     assert!(
@@ -83,11 +83,11 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
         String,
         String,
     );
-    let (kind, eff, rec, aid, _, role, reason, evidence, payload): Row = on_db!(&store.db, p => sqlx::query_as(
+    let (kind, eff, rec, aid, _, role, reason, evidence, payload): Row = on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT e.kind, e.effective, e.recorded_at, e.actor_id, e.actor_name, e.actor_role, e.reason, e.evidence, e.payload \
          FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 2")
         .bind(&b).fetch_one(p).await).unwrap();
-    let prev: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let prev: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT e.hash FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 1")
         .bind(&b).fetch_one(p).await).unwrap();
     let forged = anju_store::houses::chain::event_hash(
@@ -107,7 +107,7 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
             personal: None,
         },
     );
-    on_db!(&store.db, p => sqlx::query(
+    on_db!(store.db_for_tests(), p => sqlx::query(
         "UPDATE events SET actor_name = '伪造', hash = $2 WHERE seq = 2 AND house_id = (SELECT id FROM houses WHERE code = $1)")
         .bind(&b).bind(&forged).execute(p).await.map(|_| ())).unwrap();
     let r = store.verify_all().await.unwrap();
@@ -271,7 +271,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
     let r = store.verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 6));
-    let batch_rows: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM chain_heads").fetch_one(p).await).unwrap();
+    let batch_rows: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM chain_heads").fetch_one(p).await).unwrap();
     assert_eq!(batch_rows, 2);
 
     // An insider edits house 10's survey and the batch's row for it: the batch no longer
@@ -313,7 +313,8 @@ async fn back_to_0005(store: &Store) {
         "ALTER TABLE events DROP COLUMN hash",
         "DELETE FROM _sqlx_migrations WHERE version = 6",
     ] {
-        on_db!(&store.db, p => sqlx::query(statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query(statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
     type Row = (
         i64,
@@ -327,7 +328,7 @@ async fn back_to_0005(store: &Store) {
         Option<String>,
         String,
     );
-    let rows: Vec<Row> = on_db!(&store.db, p => sqlx::query_as(
+    let rows: Vec<Row> = on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail FROM audit_log ORDER BY id")
         .fetch_all(p).await).unwrap();
     let mut prev = "0".repeat(64);
@@ -353,15 +354,17 @@ async fn back_to_0005(store: &Store) {
                 &detail,
             ],
         );
-        on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE id = $4")
+        on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE id = $4")
             .bind(&detail).bind(&prev).bind(&hash).bind(id).execute(p).await.map(|_| ())).unwrap();
         prev = hash;
     }
-    on_db!(&store.db, p => sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+    on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
         .bind(&prev).execute(p).await.map(|_| ()))
     .unwrap();
     assert_eq!(
-        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
         None
     );
 }
@@ -370,10 +373,10 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
     let [a, _, c] = three_houses(&db.store).await;
     back_to_0005(&db.store).await;
     let keys = anju_store::Vault::from_json(&db.store.vault().to_json()).unwrap();
-    db.store.db.close().await;
+    db.store.close().await;
     // Opening migrates (0006) and chains the five events once, under one baseline audit row.
     let store = Store::open(&db.url, keys.clone()).await.unwrap();
-    let baseline: Vec<String> = on_db!(&store.db, p => sqlx::query_scalar(
+    let baseline: Vec<String> = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE action = 'chain.baseline'").fetch_all(p).await)
     .unwrap();
     assert_eq!(baseline.len(), 1);
@@ -384,9 +387,9 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Opened again: nothing left to chain, no second baseline.
-    store.db.close().await;
+    store.close().await;
     let store = Store::open(&db.url, keys).await.unwrap();
-    let n: i64 = on_db!(&store.db, p => sqlx::query_scalar(
+    let n: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'chain.baseline'").fetch_one(p).await)
     .unwrap();
     assert_eq!(n, 1);
@@ -408,7 +411,7 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
     .await;
     let r = store.verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone()], "{r:?}");
-    store.db.close().await;
+    store.close().await;
 }
 
 mod a_database_from_before_the_chain {

@@ -197,7 +197,7 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     // the rows came in by an import.
     let check = store.verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses == 3, "{check:?}");
-    let sources: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let sources: Vec<String> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT DISTINCT source FROM audit_log WHERE action = 'houses.import'").fetch_all(p).await)
     .unwrap();
     assert_eq!(sources, ["import:t"]);
@@ -562,7 +562,7 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
     );
 
     // Audited from where it came, and the chain vouches for the confirmed closure.
-    let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let rows: Vec<(String, String, String)> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT action, actor_id, source FROM audit_log WHERE action LIKE 'imports.%' ORDER BY id").fetch_all(p).await)
     .unwrap();
     assert_eq!(

@@ -566,7 +566,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     ));
 
     // Tampering with the stored snapshot is detected by the digest.
-    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
         .bind(id).execute(p).await.map(|_| ())).unwrap();
     assert!(!store.report(id).await.unwrap().digest_holds());
 }
@@ -604,9 +604,10 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
         .await
         .unwrap();
     assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Intact);
-    let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let (source, detail): (String, String) =
+        anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
-    .unwrap();
+        .unwrap();
     assert_eq!(
         source, "203.0.113.7",
         "the signature names where it came from"
@@ -622,7 +623,7 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(forged.as_bytes()))
     };
-    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
         .bind(&forged).bind(&forged_digest).bind(id).execute(p).await.map(|_| ())).unwrap();
     assert!(
         store.report(id).await.unwrap().digest_holds(),

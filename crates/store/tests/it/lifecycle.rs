@@ -289,7 +289,7 @@ async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
 async fn personal_data_is_stored_apart_from_the_event_payload(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 4, VILLAGE, UsageCategory::Other).await;
-    let payload: String = on_db!(&store.db, p => sqlx::query_scalar("SELECT payload FROM events WHERE seq = 1").fetch_one(p).await).unwrap();
+    let payload: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT payload FROM events WHERE seq = 1").fetch_one(p).await).unwrap();
     let id = sample::people().owner_id.unwrap();
     assert!(
         !payload.contains(id.as_str()),
@@ -316,7 +316,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         .unwrap();
 
     // Into a fresh database of the other backend and back: byte-identical.
-    let other = if store.db.backend() == "sqlite" {
+    let other = if store.backend() == "sqlite" {
         anju_store::testing::postgres().await
     } else {
         anju_store::testing::sqlite().await
@@ -461,7 +461,7 @@ async fn a_merged_town_keeps_its_history(store: &Store) {
 }
 
 async fn opening_twice_applies_migrations_once(store: &Store) {
-    let applied = store.db.migrate().await.unwrap();
+    let applied = store.db_for_tests().migrate().await.unwrap();
     assert!(applied.is_empty());
     assert_eq!(
         store.reference().regions.len(),
@@ -470,14 +470,14 @@ async fn opening_twice_applies_migrations_once(store: &Store) {
 }
 
 async fn an_edited_migration_is_refused_and_changes_nothing(store: &Store) {
-    let before = store.db.applied_versions().await.unwrap();
+    let before = store.db_for_tests().applied_versions().await.unwrap();
     assert_eq!(
         before,
-        (1..=store.db.latest_migration()).collect::<Vec<_>>()
+        (1..=store.db_for_tests().latest_migration()).collect::<Vec<_>>()
     );
     // Migration 3 as applied, then edited by someone since (one added statement).
     let edited: Vec<(i64, &str, String)> = store
-        .db
+        .db_for_tests()
         .migrations()
         .iter()
         .map(|&(v, name, sql)| {
@@ -493,39 +493,49 @@ async fn an_edited_migration_is_refused_and_changes_nothing(store: &Store) {
         .iter()
         .map(|(v, n, s)| (*v, *n, s.as_str()))
         .collect();
-    let e = store.db.migrate_with(&list).await.unwrap_err();
+    let e = store.db_for_tests().migrate_with(&list).await.unwrap_err();
     assert!(
         matches!(&e, sqlx::Error::Migrate(m) if matches!(**m, sqlx::migrate::MigrateError::VersionMismatch(3))),
         "{e}"
     );
-    let sneaked: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM sneaked_in").fetch_one(p).await);
+    let sneaked: Result<i64, _> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM sneaked_in").fetch_one(p).await);
     assert!(sneaked.is_err(), "the edited migration must not run");
     // A new migration after the applied ones is applied, once.
-    let mut longer = store.db.migrations().to_vec();
+    let mut longer = store.db_for_tests().migrations().to_vec();
     longer.push((99, "later", "CREATE TABLE later_one (id BIGINT);"));
-    assert_eq!(store.db.migrate_with(&longer).await.unwrap(), vec![99]);
-    assert!(store.db.migrate_with(&longer).await.unwrap().is_empty());
+    assert_eq!(
+        store.db_for_tests().migrate_with(&longer).await.unwrap(),
+        vec![99]
+    );
+    assert!(
+        store
+            .db_for_tests()
+            .migrate_with(&longer)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_database_from_before_checksums_adopts_them_without_rerunning(store: &Store) {
     // As an older build left it: versions in `schema_migrations`, no checksums.
-    let last = store.db.latest_migration();
-    on_db!(&store.db, p => sqlx::query("DROP TABLE _sqlx_migrations").execute(p).await.map(|_| ()))
+    let last = store.db_for_tests().latest_migration();
+    on_db!(store.db_for_tests(), p => sqlx::query("DROP TABLE _sqlx_migrations").execute(p).await.map(|_| ()))
         .unwrap();
-    on_db!(&store.db, p => sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(p).await.map(|_| ())).unwrap();
     for v in 1..=last {
-        on_db!(&store.db, p => sqlx::query("INSERT INTO schema_migrations VALUES ($1, 'x', 0)").bind(v).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query("INSERT INTO schema_migrations VALUES ($1, 'x', 0)").bind(v).execute(p).await.map(|_| ())).unwrap();
     }
     // Nothing re-runs (migration 1 creating existing tables again would fail), the versions
     // are adopted with checksums, and the old table is gone.
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     assert_eq!(
-        store.db.applied_versions().await.unwrap(),
+        store.db_for_tests().applied_versions().await.unwrap(),
         (1..=last).collect::<Vec<_>>()
     );
-    let old: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(p).await);
+    let old: Result<i64, _> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(p).await);
     assert!(old.is_err());
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     assert!(store.readiness(None).await.is_empty());
 }
 
@@ -534,12 +544,16 @@ async fn the_audit_chain_links_every_row(store: &Store) {
     let mut h = House::register(store, 6, VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
     assert_eq!(
-        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
         None
     );
-    on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
     assert_eq!(
-        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
         Some(1)
     );
 }

@@ -265,11 +265,12 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
         "UPDATE houses SET judgement = CASE judgement WHEN 'no_hazard' THEN 'NoHazard' WHEN 'hazard' THEN 'Hazard' END, grade = upper(grade)",
         "DELETE FROM _sqlx_migrations WHERE version = 9",
     ] {
-        on_db!(&store.db, p => sqlx::query(statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query(statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
     type Row = (Option<String>, Option<String>);
     let stored = || async {
-        let rows: Vec<Row> = on_db!(&store.db, p => sqlx::query_as(
+        let rows: Vec<Row> = on_db!(store.db_for_tests(), p => sqlx::query_as(
             "SELECT judgement, grade FROM houses ORDER BY code").fetch_all(p).await)
         .unwrap();
         rows
@@ -284,7 +285,7 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
             (None, None)
         ]
     );
-    assert_eq!(store.db.migrate().await.unwrap(), vec![9]);
+    assert_eq!(store.db_for_tests().migrate().await.unwrap(), vec![9]);
     assert_eq!(
         stored().await,
         vec![
@@ -294,7 +295,7 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
             (None, None)
         ]
     );
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     let all = Scope::All;
     let by = |j: Option<Judgement>, g: Option<Grade>| HouseFilter {
         judgement: j,

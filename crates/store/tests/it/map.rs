@@ -80,7 +80,7 @@ type Row = (String, Option<f64>, Option<f64>, Option<i32>, Option<i32>);
 
 async fn positions(store: &Store) -> Vec<Row> {
     const SQL: &str = "SELECT code, lon, lat, gx, gy FROM houses ORDER BY code";
-    on_db!(&store.db, p => sqlx::query_as(SQL).fetch_all(p).await).unwrap()
+    on_db!(store.db_for_tests(), p => sqlx::query_as(SQL).fetch_all(p).await).unwrap()
 }
 
 fn serial(code: &str) -> u32 {
@@ -316,7 +316,7 @@ anju_store::both!(
 async fn backfill(db: TestDb) {
     fixture(&db.store).await;
     let before = positions(&db.store).await;
-    on_db!(&db.store.db, p => {
+    on_db!(db.store.db_for_tests(), p => {
         sqlx::query("UPDATE houses SET lon = NULL, lat = NULL, gx = NULL, gy = NULL").execute(p).await.unwrap();
         sqlx::query("INSERT INTO map_backfill_pending (id) VALUES (1)").execute(p).await.unwrap();
     });
@@ -324,7 +324,7 @@ async fn backfill(db: TestDb) {
     let vault = anju_store::Vault::from_json(&db.store.vault().to_json()).unwrap();
     let reopened = Store::open(&db.url, vault).await.unwrap();
     assert_eq!(positions(&reopened).await, before);
-    let pending: i64 = on_db!(&reopened.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_backfill_pending").fetch_one(p).await).unwrap();
+    let pending: i64 = on_db!(reopened.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_backfill_pending").fetch_one(p).await).unwrap();
     assert_eq!(pending, 0);
 }
 
@@ -406,7 +406,7 @@ async fn counted_equals_houses(store: &Store) {
 }
 
 async fn map_cell_rows(store: &Store) -> i64 {
-    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)
+    on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)
         .unwrap()
 }
 
@@ -474,7 +474,7 @@ async fn the_counted_cells_follow_every_write(store: &Store) {
     }
     statements.push(format!("DELETE FROM houses WHERE id = {}", of("00000003")));
     for statement in statements {
-        on_db!(&store.db, p => sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(p).await.map(|_| ()))
+        on_db!(store.db_for_tests(), p => sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(p).await.map(|_| ()))
             .unwrap();
     }
     counted_equals_houses(store).await;
@@ -515,7 +515,7 @@ anju_store::both!(the_counted_cells_follow_every_write);
 /// Migration 0011 counts the houses a database already holds, once.
 async fn counted_cells_migration(db: TestDb) {
     fixture(&db.store).await;
-    let undo: &[&str] = match &db.store.db {
+    let undo: &[&str] = match db.store.db_for_tests() {
         anju_store::infra::db::Db::Sqlite(_) => &[
             "DROP TRIGGER map_cells_insert",
             "DROP TRIGGER map_cells_update",
@@ -530,14 +530,15 @@ async fn counted_cells_migration(db: TestDb) {
         ],
     };
     for statement in undo {
-        on_db!(&db.store.db, p => sqlx::query(*statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(db.store.db_for_tests(), p => sqlx::query(*statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
-    assert_eq!(db.store.db.migrate().await.unwrap(), vec![11]);
+    assert_eq!(db.store.db_for_tests().migrate().await.unwrap(), vec![11]);
     // One row per located house (1–4 each in its own cell), counted by hand in the fixture.
     assert_eq!(map_cell_rows(&db.store).await, 4);
     counted_equals_houses(&db.store).await;
     assert_eq!(county_totals(&db.store).await, (4, 2));
-    assert!(db.store.db.migrate().await.unwrap().is_empty());
+    assert!(db.store.db_for_tests().migrate().await.unwrap().is_empty());
     // The triggers are back: a new located house is counted.
     house(&db.store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
     assert_eq!(county_totals(&db.store).await, (5, 2));

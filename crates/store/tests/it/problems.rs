@@ -51,7 +51,7 @@ fn batch() -> NewBatch {
 
 async fn rows(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
 }
 
 async fn a_bad_batch_is_refused_whole_with_every_bad_row_named(store: &Store) {

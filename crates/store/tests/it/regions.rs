@@ -86,7 +86,7 @@ async fn two_counties_are_set_up_from_the_table_each_in_its_own_database(store: 
     assert_eq!(village.parent, Some(code("370829101")));
     assert_eq!(village.valid_from, anju_divisions::edition().reference_date);
 
-    let other = if store.db.backend() == "sqlite" {
+    let other = if store.backend() == "sqlite" {
         sqlite_empty().await
     } else {
         postgres_empty().await

@@ -20,7 +20,7 @@ fn one_time_password(html: &str) -> String {
 }
 
 async fn audit_actions(store: &Store) -> Vec<String> {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar::<_, String>("SELECT action FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar::<_, String>("SELECT action FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
 }
 
 async fn the_county_office_manages_accounts(store: &Store) {

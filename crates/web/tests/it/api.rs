@@ -103,7 +103,7 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["seq"], 4);
     // Audited as coming through the API (the client's address: "unknown" in router tests).
-    let source: String = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let source: String = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT source FROM audit_log WHERE action = 'house.owner_notified' AND outcome = 'ok'")
         .fetch_one(p).await)
     .unwrap();

@@ -130,12 +130,14 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
     with_villages(&store).await;
     House::register(&store, 1, VILLAGE, anju_domain::dict::UsageCategory::Other).await;
     assert_eq!(
-        anju_store::infra::audit::verify(&store.db).await.unwrap(),
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
         None
     );
     let res = anonymous(&app, "/readyz").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    store.db.close().await;
+    store.close().await;
 }
 
 /// A TCP proxy to the local PostgreSQL that can be cut (every connection dropped, new ones
@@ -245,7 +247,7 @@ async fn postgresql_going_away_is_a_fast_503_and_service_resumes_without_a_resta
     }
     assert_eq!(last, StatusCode::OK, "service resumed by itself");
     assert_eq!(anonymous(&app, "/readyz").await.status, StatusCode::OK);
-    store.db.close().await;
+    store.close().await;
 }
 
 async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {

@@ -442,15 +442,15 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), paths.len(), "a path declared twice");
-    let steps: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
+    let steps: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
     assert_eq!(steps, 0, "no problem moved");
-    let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
+    let reports: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1);
-    let answered: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions WHERE answer IS NOT NULL").fetch_one(p).await).unwrap();
+    let answered: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions WHERE answer IS NOT NULL").fetch_one(p).await).unwrap();
     assert_eq!(answered, 0, "no notice answered from outside its town");
-    let notices: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions").fetch_one(p).await).unwrap();
+    let notices: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions").fetch_one(p).await).unwrap();
     assert_eq!(notices, 1, "no notice sent outside the scope");
-    let assigned: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM assignments").fetch_one(p).await).unwrap();
+    let assigned: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM assignments").fetch_one(p).await).unwrap();
     assert_eq!(assigned, 0, "nothing assigned outside the scope");
 }
 

@@ -62,7 +62,7 @@ fn jpeg() -> Vec<u8> {
 }
 
 async fn problem_rows(store: &Store) -> i64 {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap()
 }
 
 async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
