@@ -191,7 +191,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             step(*id, ReportAction::AttachScan { sha256, name }).await?
         }
         ReportCommand::Show { id } => {
-            let r = store.report(*id).await?;
+            let r = store.system("cli").report(*id).await?;
             println!(
                 "台账 {}：附件{} {} 截至 {}，{}",
                 r.id,
@@ -232,8 +232,9 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             }
         }
         ReportCommand::Compare { id } => {
-            let r = store.report(*id).await?;
+            let r = store.system("cli").report(*id).await?;
             let diffs = store
+                .system("cli")
                 .compare_report(*id, AsOf::Now)
                 .await
                 .map_err(refused)?;

@@ -4,6 +4,7 @@
 //! account's grant yields — so an id outside the scope answers exactly like a missing one.
 //! Personal identifiers come back masked; the full values only through [`Access::reveal_people`],
 //! with a reason, audited.
+//! The operator's own processes (CLI, importer, demo, benchmarks) use [`crate::System`] instead.
 
 use crate::houses::HouseView;
 use crate::infra::audit::{self, AuditEntry};

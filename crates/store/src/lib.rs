@@ -1,14 +1,22 @@
 //! Anju's storage: one API over SQLite and PostgreSQL. The event log is the truth; each write
 //! appends an event, rewrites the house's projection and adds an audit row in one transaction.
-//! Every function that returns houses takes a [`anju_domain::Scope`].
+//! Every function that returns houses takes a [`anju_domain::Scope`] and is crate-private:
+//! people reach it through [`Access`], the operator's own processes through [`System`].
 #![forbid(unsafe_code)]
 
+/// The face for logged-in people: role check, then the account's scope.
 pub mod access;
+/// Accounts, login, sessions, passwords and the second factor.
 pub mod accounts;
+/// Problems, supervision notices, reminders and ranking, regions, the county's settings.
 pub mod campaign;
+/// Houses: writes, scoped reads, list and map, event chain and log, imports, plaques.
 pub mod houses;
+/// The plumbing: backends, codecs, clock, errors, scope as SQL, audit, reference data, keys, backup.
 pub mod infra;
+/// Ledgers: the figures from one `GROUP BY`, and ledgers handed in, signed and accepted.
 pub mod ledgers;
+/// The face for the operator's processes (CLI, importer, demo, benchmarks): all houses.
 pub mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,9 +42,9 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     reference: Arc<RwLock<Arc<Reference>>>,
     vault: Arc<Vault>,
-    /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
+    /// House-list totals, valid while the audit chain's head is unchanged (`houses/list.rs`).
     pub(crate) counts: Arc<std::sync::Mutex<houses::list::CountCache>>,
-    /// Map cells and places, valid while the audit chain's head is unchanged (`map.rs`).
+    /// Map cells and places, valid while the audit chain's head is unchanged (`houses/map.rs`).
     pub(crate) maps: Arc<std::sync::Mutex<houses::map::MapCache>>,
     /// Settings read on every request (security policy, demo flag), kept for
     /// [`SETTINGS_TTL`]; a change made through this store is seen at once.

@@ -12,7 +12,7 @@ use crate::houses::lookback::{LookBackHouse, LookBackTown};
 use crate::houses::map::{Bbox, Cell, CellSource, MapData, Place};
 use crate::infra::db::Db;
 use crate::infra::error::Result;
-use crate::ledgers::reports::NewReport;
+use crate::ledgers::reports::{CellDiff, NewReport, Report};
 use crate::ledgers::{LedgerHouse, TownTotals};
 use anju_domain::campaign::Ranked;
 use anju_domain::codes::RegionCode;
@@ -364,5 +364,20 @@ impl<'a> System<'a> {
     /// [`Store::ranking`] over the whole county.
     pub async fn ranking(&self) -> Result<Vec<Ranked>> {
         self.store.ranking(&self.scope).await
+    }
+
+    /// [`Store::report`]: a ledger handed in, with its frozen figures and houses.
+    pub async fn report(&self, id: i64) -> Result<Report> {
+        self.store.report(id).await
+    }
+
+    /// [`Store::report_predecessor`]: the report this one follows, and what changed.
+    pub async fn report_predecessor(&self, id: i64) -> Result<Option<(Report, Vec<CellDiff>)>> {
+        self.store.report_predecessor(id).await
+    }
+
+    /// [`Store::compare_report`]: a signed report's frozen figures against the ledger `as_of`.
+    pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
+        self.store.compare_report(id, as_of).await
     }
 }

@@ -192,7 +192,13 @@ async fn drill(src: TestDb, empty: TestDb) {
             "{form:?} as at the backup"
         );
     }
-    assert!(dst.report(report).await.unwrap().digest_holds());
+    assert!(
+        dst.system("test")
+            .report(report)
+            .await
+            .unwrap()
+            .digest_holds()
+    );
     assert!(
         dst.login("t101-fz", "Anju-2024q", None, "test", dst.now())
             .await

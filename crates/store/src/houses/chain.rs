@@ -4,7 +4,7 @@
 //! hash]]`, a single step) or, for many houses at once (a bulk load, an import, the baseline of
 //! events written before the chain existed), as a batch of `chain_heads` rows whose count and
 //! digest the audit row records (`"chain_batch": {"batch", "houses", "digest"}`). The audit chain
-//! itself is SHA-256-linked (`audit.rs`), so it vouches for every house's latest head.
+//! itself is SHA-256-linked (`infra/audit.rs`), so it vouches for every house's latest head.
 //!
 //! [`crate::Store::verify_all`] walks the audit chain, collects the heads it vouches for, then
 //! reads every house once: each event's hash is recomputed, the house's head compared with the

@@ -446,7 +446,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
             .unwrap(),
         ReportStatus::Signed
     );
-    let signed = store.report(id).await.unwrap();
+    let signed = store.system("test").report(id).await.unwrap();
     assert!(signed.digest_holds());
     let frozen = signed.frozen().unwrap().unwrap();
     // The frozen table is the ledger as of that day, and each figure lists its houses.
@@ -500,10 +500,11 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     .await;
     late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
         .await;
-    let again = store.report(id).await.unwrap();
+    let again = store.system("test").report(id).await.unwrap();
     assert_eq!(again.snapshot, signed.snapshot);
     assert!(again.digest_holds());
     let diffs = store
+        .system("test")
         .compare_report(id, anju_domain::ledger::AsOf::Now)
         .await
         .unwrap();
@@ -568,7 +569,14 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     // Tampering with the stored snapshot is detected by the digest.
     anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
         .bind(id).execute(p).await.map(|_| ())).unwrap();
-    assert!(!store.report(id).await.unwrap().digest_holds());
+    assert!(
+        !store
+            .system("test")
+            .report(id)
+            .await
+            .unwrap()
+            .digest_holds()
+    );
 }
 
 /// Editing a signed snapshot together with a recomputed digest is caught: the digest is also in
@@ -612,11 +620,23 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
         source, "203.0.113.7",
         "the signature names where it came from"
     );
-    let digest = store.report(id).await.unwrap().digest.unwrap();
+    let digest = store
+        .system("test")
+        .report(id)
+        .await
+        .unwrap()
+        .digest
+        .unwrap();
     assert!(detail.contains(&digest), "{detail}");
 
     // An insider rewrites the frozen figures and recomputes their digest.
-    let snapshot = store.report(id).await.unwrap().snapshot.unwrap();
+    let snapshot = store
+        .system("test")
+        .report(id)
+        .await
+        .unwrap()
+        .snapshot
+        .unwrap();
     let forged = snapshot.replacen("[1,", "[2,", 1);
     assert_ne!(forged, snapshot, "the snapshot holds a count to change");
     let forged_digest = {
@@ -626,7 +646,12 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
         .bind(&forged).bind(&forged_digest).bind(id).execute(p).await.map(|_| ())).unwrap();
     assert!(
-        store.report(id).await.unwrap().digest_holds(),
+        store
+            .system("test")
+            .report(id)
+            .await
+            .unwrap()
+            .digest_holds(),
         "self-consistent forgery"
     );
     match store.verify_report(id).await.unwrap() {
@@ -902,7 +927,12 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         .prepare_report(&op, &new(10))
         .await
         .unwrap();
-    let (before, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    let (before, changes) = store
+        .system("test")
+        .report_predecessor(second)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(before.id, first);
     assert!(changes.is_empty(), "nothing to compare until it is signed");
     store
@@ -911,7 +941,12 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         .act_on_report(&boss, second, &ReportAction::Sign)
         .await
         .unwrap();
-    let (_, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    let (_, changes) = store
+        .system("test")
+        .report_predecessor(second)
+        .await
+        .unwrap()
+        .unwrap();
     let total: Vec<(usize, i64, i64)> = changes
         .iter()
         .filter(|d| d.row == "合计")
@@ -956,9 +991,17 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         )
         .await
         .unwrap();
-    let (before, _) = store.report_predecessor(third).await.unwrap().unwrap();
+    let (before, _) = store
+        .system("test")
+        .report_predecessor(third)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(before.id, second);
-    assert_eq!(store.report(third).await.unwrap().supersedes, Some(second));
+    assert_eq!(
+        store.system("test").report(third).await.unwrap().supersedes,
+        Some(second)
+    );
 }
 
 anju_store::both!(an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown);

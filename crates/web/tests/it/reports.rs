@@ -126,6 +126,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         .unwrap();
     assert_eq!(source, "web:unknown");
     let digest = store
+        .system("test")
         .report(id.parse().unwrap())
         .await
         .unwrap()
@@ -313,7 +314,11 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
 
     // An insider rewrites the frozen figures with a matching digest: the page says so.
     let forged = {
-        let r = store.report(id.parse().unwrap()).await.unwrap();
+        let r = store
+            .system("test")
+            .report(id.parse().unwrap())
+            .await
+            .unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&r.snapshot.unwrap()).unwrap();
         let first = v["table"]["total"]["counts"][0].as_i64().unwrap();
         v["table"]["total"]["counts"][0] = serde_json::json!(first + 1);
