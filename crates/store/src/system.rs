@@ -4,17 +4,15 @@
 
 use crate::Store;
 use crate::campaign::problems::{NewBatch, NewProblem, Problem, ProblemStep};
-use crate::campaign::supervision::{NewSupervision, Supervision};
+use crate::campaign::supervision::NewSupervision;
 use crate::houses::HouseView;
-use crate::houses::imported::{HeldHouse, HeldStep};
+use crate::houses::imported::HeldHouse;
 use crate::houses::list::{HouseFilter, HousePage, Sort};
-use crate::houses::lookback::{LookBackHouse, LookBackTown};
 use crate::houses::map::{Bbox, Cell, CellSource, MapData, Place};
 use crate::infra::db::Db;
 use crate::infra::error::Result;
 use crate::ledgers::reports::{CellDiff, NewReport, Report};
 use crate::ledgers::{LedgerHouse, TownTotals};
-use anju_domain::campaign::Ranked;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Command, Event, Evidence};
 use anju_domain::ledger::{AsOf, Form, LedgerTable};
@@ -107,15 +105,6 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::house_states`] over the whole county.
-    pub async fn house_states(
-        &self,
-        filter: &HouseFilter,
-        limit: i64,
-    ) -> Result<Vec<anju_domain::HouseState>> {
-        self.store.house_states(&self.scope, filter, limit).await
-    }
-
     /// [`Store::houses_page`] over the whole county.
     pub async fn houses_page(
         &self,
@@ -156,27 +145,6 @@ impl<'a> System<'a> {
         self.store.map_places(&self.scope).await
     }
 
-    /// [`Store::lookback_towns`] over the whole county.
-    pub async fn lookback_towns(&self) -> Result<Vec<LookBackTown>> {
-        self.store.lookback_towns(&self.scope).await
-    }
-
-    /// [`Store::lookback_pending`] over the whole county.
-    pub async fn lookback_pending(&self, limit: i64) -> Result<Vec<LookBackHouse>> {
-        self.store.lookback_pending(&self.scope, limit).await
-    }
-
-    /// [`Store::lookback_pending_page`] over the whole county.
-    pub async fn lookback_pending_page(
-        &self,
-        town: Option<&RegionCode>,
-        page: (u64, u64),
-    ) -> Result<(u64, Vec<LookBackHouse>)> {
-        self.store
-            .lookback_pending_page(&self.scope, town, page)
-            .await
-    }
-
     /// [`Store::held_back_page`] over the whole county.
     pub async fn held_back_page(
         &self,
@@ -184,11 +152,6 @@ impl<'a> System<'a> {
         page: (u64, u64),
     ) -> Result<(u64, Vec<HeldHouse>)> {
         self.store.held_back_page(&self.scope, town, page).await
-    }
-
-    /// [`Store::held_back_of`] over the whole county.
-    pub async fn held_back_of(&self, code: &HouseCode) -> Result<Vec<HeldStep>> {
-        self.store.held_back_of(&self.scope, code).await
     }
 
     /// [`Store::held_back_count`] over the whole county.
@@ -227,20 +190,6 @@ impl<'a> System<'a> {
     ) -> Result<Vec<LedgerHouse>> {
         self.store
             .ledger_houses(form, &self.scope, as_of, column, group)
-            .await
-    }
-
-    /// [`Store::ledger_houses_page`] over the whole county.
-    pub async fn ledger_houses_page(
-        &self,
-        form: Form,
-        as_of: AsOf,
-        column: usize,
-        group: Option<&RegionCode>,
-        page: Option<(u64, u64)>,
-    ) -> Result<(u64, Vec<LedgerHouse>)> {
-        self.store
-            .ledger_houses_page(form, &self.scope, as_of, column, group, page)
             .await
     }
 
@@ -317,15 +266,6 @@ impl<'a> System<'a> {
         self.store.problems(&self.scope, status).await
     }
 
-    /// [`Store::problems_page`] over the whole county.
-    pub async fn problems_page(
-        &self,
-        status: Option<ProblemStatus>,
-        page: (u64, u64),
-    ) -> Result<(Vec<Problem>, u64)> {
-        self.store.problems_page(&self.scope, status, page).await
-    }
-
     /// [`Store::problem_counts`] over the whole county.
     pub async fn problem_counts(&self) -> Result<BTreeMap<String, ProblemCounts>> {
         self.store.problem_counts(&self.scope).await
@@ -336,34 +276,6 @@ impl<'a> System<'a> {
         self.store
             .supervise(actor, &self.scope, new, &self.source)
             .await
-    }
-
-    /// [`Store::supervisions`] over the whole county.
-    pub async fn supervisions(&self) -> Result<Vec<Supervision>> {
-        self.store.supervisions(&self.scope).await
-    }
-
-    /// [`Store::supervision`] over the whole county.
-    pub async fn supervision(&self, id: i64) -> Result<Supervision> {
-        self.store.supervision(&self.scope, id).await
-    }
-
-    /// [`Store::answer_supervision`] over the whole county.
-    pub async fn answer_supervision(
-        &self,
-        actor: &Actor,
-        id: i64,
-        text: &str,
-        evidence: &[Evidence],
-    ) -> Result<()> {
-        self.store
-            .answer_supervision(actor, &self.scope, id, text, evidence, &self.source)
-            .await
-    }
-
-    /// [`Store::ranking`] over the whole county.
-    pub async fn ranking(&self) -> Result<Vec<Ranked>> {
-        self.store.ranking(&self.scope).await
     }
 
     /// [`Store::report`]: a ledger handed in, with its frozen figures and houses.

@@ -42,14 +42,8 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
         first == second,
         "SQLite → JSONL → PostgreSQL → JSONL differs"
     );
-    assert!(
-        pg.store
-            .system("test")
-            .verify_projection()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let faults = pg.store.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty());
     // Both databases' event chains are vouched for by their own audit trails.
     for store in [&sqlite.store, &pg.store] {
         let check = store.verify_all().await.unwrap();

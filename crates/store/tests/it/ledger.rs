@@ -278,6 +278,7 @@ async fn attachment1_counts_the_look_back_list(store: &Store) {
 }
 
 async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
+    let county = store.system("test");
     build(store).await;
     let town2 = Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
@@ -317,60 +318,48 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
     );
     // Before anything was surveyed, nothing counts; the house registered on the 20th exists
     // but is not yet surveyed.
-    let start = store
-        .system("test")
-        .ledger(Form::Attachment2, on(20))
-        .await
-        .unwrap();
+    let start = county.ledger(Form::Attachment2, on(20)).await.unwrap();
     assert!(start.total.counts.iter().all(|c| *c == 0));
     // As recorded: before the test wrote anything, nothing; now, the same as today.
     let long_ago = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap();
-    let then = store
-        .system("test")
+    let then = county
         .ledger(Form::Attachment2, AsOf::Recorded(long_ago))
         .await
         .unwrap();
     assert!(then.total.counts.iter().all(|c| *c == 0));
-    let now = store
-        .system("test")
+    let now = county
         .ledger(Form::Attachment2, AsOf::Recorded(store.now()))
         .await
         .unwrap();
-    let today = store
-        .system("test")
-        .ledger(Form::Attachment2, AsOf::Now)
-        .await
-        .unwrap();
+    let today = county.ledger(Form::Attachment2, AsOf::Now).await.unwrap();
     assert_eq!(now.rows, today.rows);
 }
 
 async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
+    let county = store.system("test");
     build(store).await;
     let town1 = RegionCode::parse("370829101").unwrap();
     // ⑦ of town 1: c+d+f+h+j = 6 houses; the 合计 adds X and Y of town 2.
-    let closed = store
-        .system("test")
+    let closed = county
         .ledger_houses(Form::Attachment2, AsOf::Now, 11, Some(&town1))
         .await
         .unwrap();
     assert_eq!(closed.len(), 6);
-    let all = store
-        .system("test")
+    let all = county
         .ledger_houses(Form::Attachment2, AsOf::Now, 11, None)
         .await
         .unwrap();
     assert_eq!(all.len(), 8);
     // Each cell's list has exactly the cell's count, for every column of both forms.
     for form in [Form::Attachment1, Form::Attachment2] {
-        let t = store.system("test").ledger(form, AsOf::Now).await.unwrap();
+        let t = county.ledger(form, AsOf::Now).await.unwrap();
         let row = t
             .rows
             .iter()
             .find(|r| r.code.starts_with("370829101"))
             .unwrap();
         for (i, n) in row.counts.iter().enumerate() {
-            let houses = store
-                .system("test")
+            let houses = county
                 .ledger_houses(form, AsOf::Now, i, Some(&town1))
                 .await
                 .unwrap();
@@ -582,6 +571,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
 /// Editing a signed snapshot together with a recomputed digest is caught: the digest is also in
 /// the chained audit row of the signature, which records where the signature came from.
 async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(store: &Store) {
+    let county = store.system("test");
     use anju_domain::report::ReportAction;
     use anju_store::ledgers::reports::{Integrity, NewReport};
     with_villages(store).await;
@@ -620,23 +610,11 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
         source, "203.0.113.7",
         "the signature names where it came from"
     );
-    let digest = store
-        .system("test")
-        .report(id)
-        .await
-        .unwrap()
-        .digest
-        .unwrap();
+    let digest = county.report(id).await.unwrap().digest.unwrap();
     assert!(detail.contains(&digest), "{detail}");
 
     // An insider rewrites the frozen figures and recomputes their digest.
-    let snapshot = store
-        .system("test")
-        .report(id)
-        .await
-        .unwrap()
-        .snapshot
-        .unwrap();
+    let snapshot = county.report(id).await.unwrap().snapshot.unwrap();
     let forged = snapshot.replacen("[1,", "[2,", 1);
     assert_ne!(forged, snapshot, "the snapshot holds a count to change");
     let forged_digest = {
@@ -646,12 +624,7 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
         .bind(&forged).bind(&forged_digest).bind(id).execute(p).await.map(|_| ())).unwrap();
     assert!(
-        store
-            .system("test")
-            .report(id)
-            .await
-            .unwrap()
-            .digest_holds(),
+        county.report(id).await.unwrap().digest_holds(),
         "self-consistent forgery"
     );
     match store.verify_report(id).await.unwrap() {

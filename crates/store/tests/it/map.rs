@@ -128,12 +128,12 @@ async fn the_projection_holds_the_survey_position_else_the_records(store: &Store
 }
 
 async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
+    let county = store.system("test");
     fixture(store).await;
     // Zoom 10: cells of 512 fine cells (1/8°). Houses 1, 3, 4 fall in cell (930, 283)
     // (476364 / 512 = 930.4, 144998 / 512 = 283.2; 3 and 4 likewise), house 2 in (932, 285);
     // house 5 has no position.
-    let all = store
-        .system("test")
+    let all = county
         .map_data(&HouseFilter::default(), 10, None)
         .await
         .unwrap();
@@ -191,7 +191,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
         grade: Some(Grade::D),
         ..HouseFilter::default()
     };
-    let got = cells(&store.system("test").map_data(&d, 10, None).await.unwrap());
+    let got = cells(&county.map_data(&d, 10, None).await.unwrap());
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].0, got[0].2.clone()), (1, vec![s("d", 1)]));
     // Another town's filter within the town's scope: nothing.
@@ -213,8 +213,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
     // A write moves the audit head: the cached answer is not served again.
     house(store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
     let got = cells(
-        &store
-            .system("test")
+        &county
             .map_data(&HouseFilter::default(), 10, None)
             .await
             .unwrap(),
@@ -223,6 +222,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
 }
 
 async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
+    let county = store.system("test");
     fixture(store).await;
     let view = Bbox {
         west: 116.29,
@@ -244,8 +244,7 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
             .collect::<Vec<_>>(),
         other => panic!("points expected: {other:?}"),
     };
-    let all = store
-        .system("test")
+    let all = county
         .map_data(&HouseFilter::default(), 16, Some(view))
         .await
         .unwrap();
@@ -277,15 +276,14 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
     );
     // Zoom 13 answers cells of the view: (116.29–116.34) leaves out house 2 at 116.60.
     let got = cells(
-        &store
-            .system("test")
+        &county
             .map_data(&HouseFilter::default(), 13, Some(view))
             .await
             .unwrap(),
     );
     assert_eq!(got.iter().map(|c| c.0).sum::<i64>(), 3);
     // The places: each town and village at the centre of its located houses.
-    let places = store.system("test").map_places().await.unwrap();
+    let places = county.map_places().await.unwrap();
     let got: Vec<(String, i64)> = places.iter().map(|p| (p.code.clone(), p.n)).collect();
     assert_eq!(
         got,
