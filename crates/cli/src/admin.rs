@@ -186,7 +186,7 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let store = config.open().await?;
     match cmd {
         AuditCommand::Verify => {
-            let report = store.verify_all().await?;
+            let report = store.system("cli").verify_all().await?;
             let (rows, head): (i64, String) = anju_store::on_db!(store.system("cli").db(), p => sqlx::query_as(
                 "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
             let clean = report.is_clean();

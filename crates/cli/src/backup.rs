@@ -43,7 +43,7 @@ pub async fn take(
     std::fs::create_dir_all(dir).with_context(|| format!("无法创建备份目录 {}", dir.display()))?;
     // A directory whose manifest is gone holds no finished backup until the new one is written.
     let _ = std::fs::remove_file(dir.join("manifest.json"));
-    let mut manifest = store.dump(dir).await?;
+    let mut manifest = store.system("cli").dump(dir).await?;
     let (from, to, prev) = (
         evidence.to_path_buf(),
         dir.to_path_buf(),
@@ -108,7 +108,7 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     let (dir, to, mm) = (args.dir.clone(), evidence.clone(), m.clone());
     let copied =
         tokio::task::spawn_blocking(move || backup::restore_evidence(&dir, &mm, &to)).await??;
-    let check = store.verify_all().await?;
+    let check = store.system("cli").verify_all().await?;
     if let Some(id) = check.audit_broken {
         anyhow::bail!("恢复后审计日志校验失败：第 {id} 条记录起哈希链断裂");
     }

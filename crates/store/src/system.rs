@@ -6,9 +6,11 @@ use crate::Store;
 use crate::campaign::problems::{NewBatch, NewProblem, Problem, ProblemStep};
 use crate::campaign::supervision::NewSupervision;
 use crate::houses::HouseView;
+use crate::houses::chain::ChainReport;
 use crate::houses::imported::HeldHouse;
 use crate::houses::list::{HouseFilter, HousePage, Sort};
 use crate::houses::map::{Bbox, Cell, CellSource, MapData, Place};
+use crate::infra::backup::Manifest;
 use crate::infra::db::Db;
 use crate::infra::error::Result;
 use crate::ledgers::reports::{CellDiff, NewReport, Report};
@@ -21,12 +23,13 @@ use anju_domain::report::{ReportAction, ReportStatus};
 use anju_domain::{HouseCode, Scope};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The whole county: all houses, no role check. Held only by processes the operator runs on
 /// the server (`anju` subcommands, the importer, the demo loader, benchmarks) — never made for
-/// a web request, whose caller goes through [`Store::access`]. Writes are audited with the
-/// `source` label given to [`Store::system`] and the actor each call names.
+/// a web request, whose caller goes through `Store::access`. Writes are audited with the
+/// `source` label given to `Store::system` and the actor each call names.
 pub struct System<'a> {
     store: &'a Store,
     scope: Scope,
@@ -66,46 +69,46 @@ impl<'a> System<'a> {
         self
     }
 
-    /// [`Store::house`] over the whole county.
+    /// `Store::house` over the whole county.
     pub async fn house(&self, code: &HouseCode) -> Result<HouseView> {
         self.store.house(&self.scope, code).await
     }
 
-    /// [`Store::house_events`] over the whole county.
+    /// `Store::house_events` over the whole county.
     pub async fn house_events(&self, code: &HouseCode) -> Result<Vec<Event>> {
         self.store.house_events(&self.scope, code).await
     }
 
-    /// [`Store::count_houses`] over the whole county.
+    /// `Store::count_houses` over the whole county.
     pub async fn count_houses(&self) -> Result<i64> {
         self.store.count_houses(&self.scope).await
     }
 
-    /// [`Store::count_events`] over the whole county.
+    /// `Store::count_events` over the whole county.
     pub async fn count_events(&self) -> Result<i64> {
         self.store.count_events(&self.scope).await
     }
 
-    /// [`Store::verify_projection`] over the whole county.
+    /// `Store::verify_projection` over the whole county.
     pub async fn verify_projection(&self) -> Result<Vec<String>> {
         self.store.verify_projection(&self.scope).await
     }
 
-    /// [`Store::execute`] over the whole county.
+    /// `Store::execute` over the whole county.
     pub async fn execute(&self, actor: &Actor, cmd: &Command) -> Result<Event> {
         self.store
             .execute(&self.scope, actor, cmd, &self.source)
             .await
     }
 
-    /// [`Store::register`] over the whole county.
+    /// `Store::register` over the whole county.
     pub async fn register(&self, actor: &Actor, cmd: &Command) -> Result<Event> {
         self.store
             .register(&self.scope, actor, cmd, &self.source)
             .await
     }
 
-    /// [`Store::houses_page`] over the whole county.
+    /// `Store::houses_page` over the whole county.
     pub async fn houses_page(
         &self,
         filter: &HouseFilter,
@@ -118,7 +121,7 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::map_data`] over the whole county.
+    /// `Store::map_data` over the whole county.
     pub async fn map_data(
         &self,
         filter: &HouseFilter,
@@ -128,7 +131,7 @@ impl<'a> System<'a> {
         self.store.map_data(&self.scope, filter, zoom, bbox).await
     }
 
-    /// [`Store::map_cells_fresh`] over the whole county.
+    /// `Store::map_cells_fresh` over the whole county.
     pub async fn map_cells_fresh(
         &self,
         filter: &HouseFilter,
@@ -140,12 +143,12 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::map_places`] over the whole county.
+    /// `Store::map_places` over the whole county.
     pub async fn map_places(&self) -> Result<Arc<Vec<Place>>> {
         self.store.map_places(&self.scope).await
     }
 
-    /// [`Store::held_back_page`] over the whole county.
+    /// `Store::held_back_page` over the whole county.
     pub async fn held_back_page(
         &self,
         town: Option<&RegionCode>,
@@ -154,22 +157,22 @@ impl<'a> System<'a> {
         self.store.held_back_page(&self.scope, town, page).await
     }
 
-    /// [`Store::held_back_count`] over the whole county.
+    /// `Store::held_back_count` over the whole county.
     pub async fn held_back_count(&self) -> Result<i64> {
         self.store.held_back_count(&self.scope).await
     }
 
-    /// [`Store::export_events`] over the whole county.
+    /// `Store::export_events` over the whole county.
     pub async fn export_events(&self, out: &mut dyn Write) -> Result<u64> {
         self.store.export_events(&self.scope, out).await
     }
 
-    /// [`Store::ledger`] over the whole county.
+    /// `Store::ledger` over the whole county.
     pub async fn ledger(&self, form: Form, as_of: AsOf) -> Result<LedgerTable> {
         self.store.ledger(form, &self.scope, as_of).await
     }
 
-    /// [`Store::ledger_with_houses`] over the whole county.
+    /// `Store::ledger_with_houses` over the whole county.
     pub async fn ledger_with_houses(
         &self,
         form: Form,
@@ -180,7 +183,7 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::ledger_houses`] over the whole county.
+    /// `Store::ledger_houses` over the whole county.
     pub async fn ledger_houses(
         &self,
         form: Form,
@@ -193,19 +196,19 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::town_totals`] over the whole county.
+    /// `Store::town_totals` over the whole county.
     pub async fn town_totals(&self) -> Result<Vec<TownTotals>> {
         self.store.town_totals(&self.scope).await
     }
 
-    /// [`Store::prepare_report`] over the whole county.
+    /// `Store::prepare_report` over the whole county.
     pub async fn prepare_report(&self, actor: &Actor, new: &NewReport) -> Result<i64> {
         self.store
             .prepare_report(actor, &self.scope, new, &self.source)
             .await
     }
 
-    /// [`Store::act_on_report`] over the whole county.
+    /// `Store::act_on_report` over the whole county.
     pub async fn act_on_report(
         &self,
         actor: &Actor,
@@ -217,7 +220,7 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::issue_problems`] over the whole county.
+    /// `Store::issue_problems` over the whole county.
     pub async fn issue_problems(
         &self,
         actor: &Actor,
@@ -229,7 +232,7 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::act_on_problem`] over the whole county.
+    /// `Store::act_on_problem` over the whole county.
     pub async fn act_on_problem(
         &self,
         actor: &Actor,
@@ -251,45 +254,55 @@ impl<'a> System<'a> {
             .await
     }
 
-    /// [`Store::problem`] over the whole county.
+    /// `Store::problem` over the whole county.
     pub async fn problem(&self, id: i64) -> Result<Problem> {
         self.store.problem(&self.scope, id).await
     }
 
-    /// [`Store::problem_steps`] over the whole county.
+    /// `Store::problem_steps` over the whole county.
     pub async fn problem_steps(&self, id: i64) -> Result<Vec<ProblemStep>> {
         self.store.problem_steps(&self.scope, id).await
     }
 
-    /// [`Store::problems`] over the whole county.
+    /// `Store::problems` over the whole county.
     pub async fn problems(&self, status: Option<ProblemStatus>) -> Result<Vec<Problem>> {
         self.store.problems(&self.scope, status).await
     }
 
-    /// [`Store::problem_counts`] over the whole county.
+    /// `Store::problem_counts` over the whole county.
     pub async fn problem_counts(&self) -> Result<BTreeMap<String, ProblemCounts>> {
         self.store.problem_counts(&self.scope).await
     }
 
-    /// [`Store::supervise`] over the whole county.
+    /// `Store::supervise` over the whole county.
     pub async fn supervise(&self, actor: &Actor, new: &NewSupervision) -> Result<i64> {
         self.store
             .supervise(actor, &self.scope, new, &self.source)
             .await
     }
 
-    /// [`Store::report`]: a ledger handed in, with its frozen figures and houses.
+    /// `Store::report`: a ledger handed in, with its frozen figures and houses.
     pub async fn report(&self, id: i64) -> Result<Report> {
         self.store.report(id).await
     }
 
-    /// [`Store::report_predecessor`]: the report this one follows, and what changed.
+    /// `Store::report_predecessor`: the report this one follows, and what changed.
     pub async fn report_predecessor(&self, id: i64) -> Result<Option<(Report, Vec<CellDiff>)>> {
         self.store.report_predecessor(id).await
     }
 
-    /// [`Store::compare_report`]: a signed report's frozen figures against the ledger `as_of`.
+    /// `Store::compare_report`: a signed report's frozen figures against the ledger `as_of`.
     pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
         self.store.compare_report(id, as_of).await
+    }
+
+    /// `Store::verify_all`: every house's events against the heads the audit trail vouches for.
+    pub async fn verify_all(&self) -> Result<ChainReport> {
+        self.store.verify_all().await
+    }
+
+    /// `Store::dump`: every table, personal data still sealed, into a backup folder.
+    pub async fn dump(&self, dir: &Path) -> Result<Manifest> {
+        self.store.dump(dir).await
     }
 }

@@ -169,7 +169,7 @@ async fn drill(src: TestDb, empty: TestDb) {
     assert!(faults.is_empty());
     // The event chain came along: every house's events still hash to the head the restored
     // audit trail vouches for.
-    let check = dst.verify_all().await.unwrap();
+    let check = dst.system("test").verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses > 0, "{check:?}");
     let at = max_recorded(&dst).await;
     let instant = anju_store::infra::codec::from_micros(at).unwrap();

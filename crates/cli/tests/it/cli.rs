@@ -46,7 +46,7 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     assert!(faults.is_empty());
     // Both databases' event chains are vouched for by their own audit trails.
     for store in [&sqlite.store, &pg.store] {
-        let check = store.verify_all().await.unwrap();
+        let check = store.system("test").verify_all().await.unwrap();
         assert!(check.is_clean(), "{check:?}");
         assert_eq!(check.houses, 3_000);
     }

@@ -438,7 +438,7 @@ impl Store {
     /// chain, every house's events against the head the trail recorded, and the house rows, fact
     /// spans and people against a replay of the events. Reads the houses a page at a time; holds
     /// the vouched heads in memory (about 100 bytes a house).
-    pub async fn verify_all(&self) -> Result<ChainReport> {
+    pub(crate) async fn verify_all(&self) -> Result<ChainReport> {
         let mut report = ChainReport::default();
         let mut vouched: HashMap<String, Vouched> = HashMap::new();
         // batch → (audit id, houses, digest)

@@ -245,7 +245,7 @@ impl Store {
     /// Writes every table in [`TABLES`] from one consistent snapshot into `dir/tables`, and
     /// returns the manifest's database part (no evidence yet). Writers go on meanwhile: the
     /// snapshot holds no write lock on either backend.
-    pub async fn dump(&self, dir: &Path) -> Result<Manifest> {
+    pub(crate) async fn dump(&self, dir: &Path) -> Result<Manifest> {
         let tables_dir = dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(|e| io(&tables_dir, e))?;
         // The snapshot starts at the first read and holds to the end, while writers commit.

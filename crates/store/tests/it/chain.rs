@@ -44,7 +44,7 @@ async fn three_houses(store: &Store) -> [String; 3] {
 
 async fn an_intact_database_verifies_clean(store: &Store) {
     let [a, ..] = three_houses(store).await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Every step's audit row names the house's new head: the first house's last is its survey.
@@ -110,7 +110,7 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
     on_db!(store.db_for_tests(), p => sqlx::query(
         "UPDATE events SET actor_name = '伪造', hash = $2 WHERE seq = 2 AND house_id = (SELECT id FROM houses WHERE code = $1)")
         .bind(&b).bind(&forged).execute(p).await.map(|_| ())).unwrap();
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone()], "{r:?}");
     assert!(!named(&r).contains(&c));
     assert!(
@@ -143,7 +143,7 @@ async fn a_house_whose_rows_were_deleted_is_named(store: &Store) {
         &b,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone()], "{r:?}");
     assert!(messages(&r, &a).contains("已从数据库中删除"), "{r:?}");
     assert!(
@@ -166,7 +166,7 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
         &c,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![c.clone()], "{r:?}");
     assert!(
         messages(&r, &c).contains("有审计日志未记载的事件（第 2 至 2 条）"),
@@ -188,7 +188,7 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
     ] {
         sql(store, statement, &ghost).await;
     }
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![c.clone(), ghost.clone()], "{r:?}");
     assert!(
         messages(&r, &ghost).contains("审计日志中没有该房屋的登记或变更记录"),
@@ -216,7 +216,7 @@ async fn derived_rows_edited_are_named(store: &Store) {
         &c,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone(), c.clone()], "{r:?}");
     assert_eq!(
         messages(&r, &a),
@@ -268,7 +268,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
         .write_batch(&[copy(10), copy(11)], &[], "test.load", &clerk(), "test")
         .await
         .unwrap();
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 6));
     let batch_rows: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM chain_heads").fetch_one(p).await).unwrap();
@@ -289,7 +289,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
         &ten,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(r.batch_faults.len(), 1, "{r:?}");
     assert!(r.batch_faults[0].contains("（2 栋）已被改动"), "{r:?}");
     assert!(named(&r).contains(&ten), "{r:?}");
@@ -383,7 +383,7 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
     let v: serde_json::Value = serde_json::from_str(&baseline[0]).unwrap();
     assert_eq!(v["chain_batch"]["houses"], 3);
     assert_eq!(v["events"], 5);
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Opened again: nothing left to chain, no second baseline.
@@ -401,7 +401,7 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
         day: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
     };
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    assert!(store.verify_all().await.unwrap().is_clean());
+    assert!(store.system("test").verify_all().await.unwrap().is_clean());
     // Tampering after the migration is caught and named.
     sql(
         &store,
@@ -409,7 +409,7 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
         &a,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone()], "{r:?}");
     store.close().await;
 }

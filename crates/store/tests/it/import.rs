@@ -195,7 +195,7 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     );
     // Both imports' audit rows vouch for their houses' heads (the correction's too), and say
     // the rows came in by an import.
-    let check = store.verify_all().await.unwrap();
+    let check = store.system("test").verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses == 3, "{check:?}");
     let sources: Vec<String> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT DISTINCT source FROM audit_log WHERE action = 'houses.import'").fetch_all(p).await)
@@ -590,7 +590,7 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
             ),
         ]
     );
-    let check = store.verify_all().await.unwrap();
+    let check = store.system("test").verify_all().await.unwrap();
     assert!(check.is_clean(), "{check:?}");
 }
 

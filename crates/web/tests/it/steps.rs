@@ -235,7 +235,15 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
     assert_eq!(fix.accuracy_m, Some(18.0));
     let faults = store.system("test").verify_projection().await.unwrap();
     assert!(faults.is_empty());
-    assert!(store.verify_all().await.unwrap().faults.is_empty());
+    assert!(
+        store
+            .system("test")
+            .verify_all()
+            .await
+            .unwrap()
+            .faults
+            .is_empty()
+    );
 }
 
 anju_store::both!(a_survey_records_where_it_was_made);
