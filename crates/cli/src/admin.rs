@@ -6,7 +6,7 @@ use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Role;
-use anju_store::audit::AuditEntry;
+use anju_store::infra::audit::AuditEntry;
 use anju_store::{NewAccount, Store};
 use anyhow::Context;
 
@@ -36,12 +36,18 @@ fn parse_role(s: &str) -> anyhow::Result<Role> {
         .iter()
         .copied()
         .filter(|r| *r != Role::System)
-        .find(|r| anju_store::codec::role_code(*r) == s || r.label() == s)
+        .find(|r| anju_store::infra::codec::role_code(*r) == s || r.label() == s)
         .ok_or_else(|| {
             let all: Vec<String> = Role::ALL
                 .iter()
                 .filter(|r| **r != Role::System)
-                .map(|r| format!("{}（{}）", anju_store::codec::role_code(*r), r.label()))
+                .map(|r| {
+                    format!(
+                        "{}（{}）",
+                        anju_store::infra::codec::role_code(*r),
+                        r.label()
+                    )
+                })
                 .collect();
             anyhow::anyhow!("未知角色 {s}；可选：{}", all.join("、"))
         })
@@ -154,7 +160,7 @@ pub async fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
             let (secret, uri) = store.enable_totp(&op, &username, "cli").await?;
             println!(
                 "账号 {username} 已启用动态口令。请用身份验证器扫描或输入：\n  密钥 {}\n  {uri}",
-                anju_store::totp::base32(&secret)
+                anju_store::accounts::totp::base32(&secret)
             );
         }
     }
@@ -180,8 +186,8 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let store = config.open().await?;
     match cmd {
         AuditCommand::Verify => {
-            let report = store.verify_all().await?;
-            let (rows, head): (i64, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+            let report = store.system("cli").verify_all().await?;
+            let (rows, head): (i64, String) = anju_store::on_db!(store.system("cli").db(), p => sqlx::query_as(
                 "SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(p).await)?;
             let clean = report.is_clean();
             let named: Vec<&str> = report
@@ -199,9 +205,9 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                     action: "audit.verify".into(),
                     object: "audit_log".into(),
                     outcome: if clean {
-                        anju_store::audit::Outcome::Ok
+                        anju_store::infra::audit::Outcome::Ok
                     } else {
-                        anju_store::audit::Outcome::Broken
+                        anju_store::infra::audit::Outcome::Broken
                     },
                     reason: None,
                     detail: serde_json::json!({
@@ -233,7 +239,7 @@ pub async fn audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Tail { rows } => {
-            for r in anju_store::audit::tail(&store.db, rows).await? {
+            for r in anju_store::infra::audit::tail(store.system("cli").db(), rows).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -307,7 +313,7 @@ async fn rotate(config: &Config) -> anyhow::Result<()> {
             source: "cli".into(),
             action: "keys.rotate".into(),
             object: "personal_data".into(),
-            outcome: anju_store::audit::Outcome::Ok,
+            outcome: anju_store::infra::audit::Outcome::Ok,
             reason: None,
             detail: serde_json::json!({ "old": old, "new": new, "people": done.people, "events": done.events }).to_string(),
         })
@@ -320,7 +326,7 @@ async fn rotate(config: &Config) -> anyhow::Result<()> {
 }
 
 /// What `anju audit verify` checked and found, in Chinese.
-fn print_verification(r: &anju_store::chain::ChainReport, rows: i64, head: &str) {
+fn print_verification(r: &anju_store::houses::chain::ChainReport, rows: i64, head: &str) {
     println!(
         "校验范围：审计日志哈希链（{} 条）；每栋房屋的事件哈希链与审计日志记载的链头；房屋当前状态、台账时段、人员信息与事件重放结果（{} 栋房屋、{} 条事件）",
         r.audit_rows, r.houses, r.events

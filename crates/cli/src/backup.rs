@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use anju_store::Store;
-use anju_store::backup::{self, Manifest};
+use anju_store::infra::backup::{self, Manifest};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +43,7 @@ pub async fn take(
     std::fs::create_dir_all(dir).with_context(|| format!("无法创建备份目录 {}", dir.display()))?;
     // A directory whose manifest is gone holds no finished backup until the new one is written.
     let _ = std::fs::remove_file(dir.join("manifest.json"));
-    let mut manifest = store.dump(dir).await?;
+    let mut manifest = store.system("cli").dump(dir).await?;
     let (from, to, prev) = (
         evidence.to_path_buf(),
         dir.to_path_buf(),
@@ -108,7 +108,7 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     let (dir, to, mm) = (args.dir.clone(), evidence.clone(), m.clone());
     let copied =
         tokio::task::spawn_blocking(move || backup::restore_evidence(&dir, &mm, &to)).await??;
-    let check = store.verify_all().await?;
+    let check = store.system("cli").verify_all().await?;
     if let Some(id) = check.audit_broken {
         anyhow::bail!("恢复后审计日志校验失败：第 {id} 条记录起哈希链断裂");
     }
@@ -120,7 +120,7 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
     }
     println!(
         "已恢复到 {}：{} 栋房屋、{} 条事件、{} 个账号、{} 条审计记录（审计日志与事件哈希链校验通过），{copied} 个证据材料文件；快照时刻 {}",
-        store.db.backend(),
+        store.backend(),
         m.rows("houses").unwrap_or(0),
         m.rows("events").unwrap_or(0),
         m.rows("accounts").unwrap_or(0),
@@ -158,7 +158,7 @@ pub async fn scheduled(
     root: &Path,
     keep: u32,
     now: chrono::DateTime<chrono::Utc>,
-) -> anju_store::backup::LastBackup {
+) -> anju_store::infra::backup::LastBackup {
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset");
     let name = format!(
         "anju-{}",
@@ -176,7 +176,7 @@ pub async fn scheduled(
                     tracing::warn!(error = %e, dir = %old.display(), "removing an old backup failed");
                 }
             }
-            anju_store::backup::LastBackup {
+            anju_store::infra::backup::LastBackup {
                 at: now.to_rfc3339(),
                 ok: true,
                 detail: dir.display().to_string(),
@@ -189,7 +189,7 @@ pub async fn scheduled(
             tracing::error!(error = %format!("{e:#}"), dir = %dir.display(), "scheduled backup failed");
             // A half-written backup has no manifest; remove it so it is not mistaken for one.
             let _ = std::fs::remove_dir_all(&dir);
-            anju_store::backup::LastBackup {
+            anju_store::infra::backup::LastBackup {
                 at: now.to_rfc3339(),
                 ok: false,
                 detail: format!("备份失败：{e:#}"),

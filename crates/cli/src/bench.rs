@@ -9,10 +9,10 @@
 //!   the house's version.
 
 use anju_demo::Demo;
+use anju_domain::HouseState;
 use anju_domain::dict::MgmtMeasure;
 use anju_domain::event::{Change, Command};
-use anju_domain::{HouseState, Scope};
-use anju_store::write::{INSERT_EVENT, insert_rows};
+use anju_store::houses::write::{INSERT_EVENT, insert_rows};
 use anju_store::{NewHouse, Store, on_tx};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -76,7 +76,7 @@ impl Scratch {
             }
             db.close().await;
             Ok(Scratch {
-                url: anju_store::db::with_database(&admin, &name),
+                url: anju_store::infra::db::with_database(&admin, &name),
                 admin: Some(admin),
                 name,
             })
@@ -152,7 +152,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 crate::bench_map::bench_map(&store, args.houses, backend, args.connections, time)
                     .await?;
             }
-            store.db.close().await;
+            store.close().await;
             scratch.drop().await?;
         }
     }
@@ -170,7 +170,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         let summary = crate::demo::load(&store, args.houses, 2024, |_| {}).await?;
         full.push(t.elapsed());
         events = summary.events;
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
 
         // Baseline: the same rows, precomputed outside the clock, inserted with bare SQL in
@@ -180,7 +180,7 @@ async fn bench_demo(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         let demo = Demo::new(args.houses, 2024);
         crate::demo::init_county(&store).await?;
         bare.push(bare_insert(&store, &demo, 5_000).await?);
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
         eprintln!(
             "  demo run {} on {backend}: anju {:.2?}, bare {:.2?}",
@@ -225,7 +225,7 @@ pub(crate) async fn bare_insert(
     }
     let t = Instant::now();
     for rows in &batches {
-        let mut tx = store.db.begin().await?;
+        let mut tx = store.system("bench").db().begin().await?;
         insert_rows(&mut tx, rows).await?;
         tx.commit().await?;
     }
@@ -264,32 +264,32 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
                 evidence: vec![],
             };
             let one = Instant::now();
-            store.execute(&Scope::All, &actor, &cmd, "bench").await?;
+            store.system("bench").execute(&actor, &cmd).await?;
             lat_full.push(one.elapsed());
         }
         full.push(t.elapsed());
 
         // Baseline: per step, one transaction inserting the same kind of event row and bumping
         // the house's version, no rules, no projection rebuild, no audit.
-        let events = store.house_events(&Scope::All, &targets[0].code).await?;
-        let template = anju_store::codec::to_row(
+        let events = store.system("bench").house_events(&targets[0].code).await?;
+        let template = anju_store::infra::codec::to_row(
             events.last().expect("has events"),
             store.vault(),
-            anju_store::chain::GENESIS,
+            anju_store::houses::chain::GENESIS,
         );
         const BUMP: &str = "UPDATE houses SET version = version + 1, updated_at = $2 WHERE code = $1 RETURNING id, version";
         let t = Instant::now();
         for s in &targets {
             let one = Instant::now();
-            let mut tx = store.db.begin().await?;
+            let mut tx = store.system("bench").db().begin().await?;
             on_tx!(&mut tx, c => {
                 let (id, version): (i64, i32) = sqlx::query_as(BUMP)
                     .bind(s.code.as_str())
-                    .bind(anju_store::codec::micros(chrono::Utc::now()))
+                    .bind(anju_store::infra::codec::micros(chrono::Utc::now()))
                     .fetch_one(&mut *c).await?;
                 let e = &template;
                 sqlx::query(INSERT_EVENT)
-                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::codec::micros(chrono::Utc::now()))
+                    .bind(id).bind(version).bind(e.kind).bind(today).bind(anju_store::infra::codec::micros(chrono::Utc::now()))
                     .bind(&e.actor_id).bind(&e.actor_name).bind(&e.actor_role).bind(&e.reason)
                     .bind(&e.evidence).bind(&e.payload).bind(&e.personal).bind(&e.hash)
                     .execute(&mut *c).await?;
@@ -298,7 +298,7 @@ async fn bench_record(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
             lat_bare.push(one.elapsed());
         }
         bare.push(t.elapsed());
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
         eprintln!(
             "  record run {} on {backend}: anju {:.2?}, bare {:.2?}",
@@ -346,10 +346,10 @@ const BARE_ATTACHMENT2: &str = "SELECT town_code, \
 
 /// Fresh statistics after a bulk load, as an administrator would run.
 async fn analyze(store: &Store) -> anyhow::Result<()> {
-    if let anju_store::Db::Sqlite(p) = &store.db {
+    if let anju_store::Db::Sqlite(p) = store.system("bench").db() {
         sqlx::query("ANALYZE").execute(p).await?;
     }
-    if let anju_store::Db::Postgres(p) = &store.db {
+    if let anju_store::Db::Postgres(p) = store.system("bench").db() {
         sqlx::query("VACUUM ANALYZE").execute(p).await?;
     }
     Ok(())
@@ -369,19 +369,24 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
     for run in 0..=args.runs {
         let t = Instant::now();
         let table = store
-            .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+            .system("bench")
+            .ledger(Form::Attachment2, AsOf::Now)
             .await?;
         let a = t.elapsed();
         let t = Instant::now();
-        store.ledger(Form::Attachment2, &Scope::All, as_of).await?;
+        store
+            .system("bench")
+            .ledger(Form::Attachment2, as_of)
+            .await?;
         let b = t.elapsed();
         let t = Instant::now();
         store
-            .ledger(Form::Attachment2, &Scope::All, instant)
+            .system("bench")
+            .ledger(Form::Attachment2, instant)
             .await?;
         let c = t.elapsed();
         let t = Instant::now();
-        let n = anju_store::on_db!(&store.db, p => sqlx::query(BARE_ATTACHMENT2).fetch_all(p).await.map(|r| r.len()))?;
+        let n = anju_store::on_db!(store.system("bench").db(), p => sqlx::query(BARE_ATTACHMENT2).fetch_all(p).await.map(|r| r.len()))?;
         let d = t.elapsed();
         anyhow::ensure!(n > 0 && table.total.counts[0] > 0, "empty ledger");
         if run > 0 {
@@ -403,7 +408,7 @@ async fn bench_ledger(args: &BenchArgs, backend: &str) -> anyhow::Result<()> {
         b.as_secs_f64() / d.as_secs_f64(),
         c.as_secs_f64() / d.as_secs_f64(),
     );
-    store.db.close().await;
+    store.close().await;
     scratch.drop().await?;
     Ok(())
 }

@@ -141,7 +141,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
                 outcome.error_count,
                 outcome.report.errors.first()
             );
-            store.db.close().await;
+            store.close().await;
             scratch.drop().await?;
             eprintln!(
                 "  import {format} run {} on {backend}: {:.2?} (peak RSS {:.0} MiB, {before:.0} MiB before)",
@@ -162,7 +162,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
         let scratch = Scratch::new(args, backend, "import_bare").await?;
         let store = prepared(&scratch.url).await?;
         bare.push(crate::bench::bare_insert(&store, &demo, anju_import::BATCH as u64).await?);
-        store.db.close().await;
+        store.close().await;
         scratch.drop().await?;
         eprintln!(
             "  bare INSERT run {} on {backend}: {:.2?}",

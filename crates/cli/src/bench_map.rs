@@ -11,8 +11,8 @@
 
 use crate::bench_web::{direct_load, http_load};
 use anju_store::Store;
-use anju_store::list::HouseFilter;
-use anju_store::map::CellSource;
+use anju_store::houses::list::HouseFilter;
+use anju_store::houses::map::CellSource;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,15 +81,22 @@ pub async fn bench_map(
     // Cold: the county's cells read afresh, one at a time, from each source; then the
     // counted cells under `conns` concurrent readers.
     let scope = principal.scope();
+    let county = *scope
+        .region()
+        .ok_or_else(|| anyhow::anyhow!("the county login has no region"))?;
     let fresh = |source| {
-        let (s, sc) = (store.clone(), scope.clone());
+        let s = store.clone();
         async move {
             let mut times = vec![];
             let mut cells = 0;
             for _ in 0..5 {
                 let t = std::time::Instant::now();
                 let none = HouseFilter::default();
-                let got = s.map_cells_fresh(&sc, &none, 10, source).await?;
+                let got = s
+                    .system("bench")
+                    .narrowed_to(&county)
+                    .map_cells_fresh(&none, 10, source)
+                    .await?;
                 cells = got.map_or(0, |c| c.len());
                 times.push(t.elapsed());
             }
@@ -103,25 +110,27 @@ pub async fn bench_map(
         cells == scanned_cells,
         "the counted cells ({cells}) and the houses ({scanned_cells}) disagree"
     );
-    let counted_rows: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)?;
-    let sp = anju_store::scope::ScopeParams::of(&scope);
+    let counted_rows: i64 = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)?;
+    let sp = anju_store::infra::scope::ScopeParams::of(&scope);
     let mut bare = vec![];
     let mut bare_rows = 0;
     for _ in 0..5 {
         let t = std::time::Instant::now();
-        let rows: Vec<BareRow> = anju_store::on_db!(&store.db, p => sqlx::query_as(BARE)
-            .bind(&sp.lo).bind(&sp.hi).bind(anju_store::map::cell_side(10))
+        let rows: Vec<BareRow> = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_as(BARE)
+            .bind(&sp.lo).bind(&sp.hi).bind(anju_store::houses::map::cell_side(10))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_NOTICE.bits()))
             .bind(i64::from(anju_domain::ledger::Facts::NEEDS_ENGINEERING.bits()))
             .fetch_all(p).await)?;
         bare_rows = rows.len();
         bare.push(t.elapsed());
     }
-    let (s, sc) = (store.clone(), scope.clone());
+    let s = store.clone();
     let cold_load = direct_load(conns, time, move |_| {
-        let (s, sc) = (s.clone(), sc.clone());
+        let s = s.clone();
         async move {
-            s.map_cells_fresh(&sc, &HouseFilter::default(), 10, CellSource::Counted)
+            s.system("bench")
+                .narrowed_to(&county)
+                .map_cells_fresh(&HouseFilter::default(), 10, CellSource::Counted)
                 .await?;
             Ok(())
         }

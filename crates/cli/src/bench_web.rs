@@ -14,7 +14,7 @@
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::Role;
-use anju_store::list::{HouseFilter, Sort};
+use anju_store::houses::list::{HouseFilter, Sort};
 use anju_store::{NewAccount, Store};
 use anyhow::Context;
 use bytes::Bytes;
@@ -229,7 +229,7 @@ pub async fn bench_web(
     let (cookie, principal, towns) = county_login(store, "bench-county").await?;
     let lists = Arc::new(list_paths(&towns));
     // Every 97th house, shuffled by a fixed stride so neighbours are not read together.
-    let codes: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let codes: Vec<String> = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_scalar(
         "SELECT code FROM houses WHERE id % 97 = 0 ORDER BY id LIMIT 10000").fetch_all(p).await)?;
     anyhow::ensure!(!codes.is_empty(), "no houses");
     let codes: Arc<Vec<String>> = Arc::new(

@@ -121,7 +121,9 @@ impl Config {
                 if created && matches!(e, anju_store::StoreError::Vault(_)) {
                     let _ = std::fs::remove_file(self.key_path());
                 }
-                Err(e).with_context(|| format!("无法打开数据库 {}", anju_store::db::redact(&url)))
+                Err(e).with_context(|| {
+                    format!("无法打开数据库 {}", anju_store::infra::db::redact(&url))
+                })
             }
         }
     }

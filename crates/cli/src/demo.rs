@@ -8,12 +8,12 @@ use crate::config::Config;
 use anju_demo::JIAXIANG_TOWNS;
 use anju_demo::{Demo, DemoHouse};
 use anju_domain::Coded;
+use anju_domain::RuleCode;
 use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::{Actor, Role};
 use anju_domain::problem::ProblemStatus;
-use anju_domain::{RuleCode, Scope};
-use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::campaign::problems::{NewBatch, NewProblem};
 use anju_store::{Clock, NewAccount, NewHouse, RefusedAttempt, Store};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -226,10 +226,11 @@ async fn load_problems(
                     issued_on: batch.issued_on,
                 };
                 let batch_id = at
-                    .issue_problems(&county, &Scope::All, &new, &rows, "cli")
+                    .system("cli")
+                    .issue_problems(&county, &new, &rows)
                     .await
                     .with_context(|| format!("演示问题批次“{}”未能下发", batch.name))?;
-                let issued = at.problems(&Scope::All, None).await?;
+                let issued = at.system("cli").problems(None).await?;
                 for (p, planned) in batch.problems.iter().enumerate() {
                     let stored = issued
                         .iter()
@@ -242,29 +243,22 @@ async fn load_problems(
                 let problem = &batch.problems[p];
                 let step = &problem.steps[s];
                 let (id, version) = ids.get_mut(&(b, p)).context("问题尚未下发")?;
-                let scope = if step.action.by_issuer() {
-                    Scope::All
+                let system = if step.action.by_issuer() {
+                    at.system("cli")
                 } else {
-                    Scope::Region { code: problem.town }
+                    at.system("cli").narrowed_to(&problem.town)
                 };
-                at.act_on_problem(
-                    &step.actor,
-                    &scope,
-                    *id,
-                    *version,
-                    &step.action,
-                    &step.evidence,
-                    "cli",
-                )
-                .await
-                .with_context(|| {
-                    format!(
-                        "演示问题“{}”第 {} 行“{}”被拒绝",
-                        batch.name,
-                        problem.row_no,
-                        step.action.label()
-                    )
-                })?;
+                system
+                    .act_on_problem(&step.actor, *id, *version, &step.action, &step.evidence)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "演示问题“{}”第 {} 行“{}”被拒绝",
+                            batch.name,
+                            problem.row_no,
+                            step.action.label()
+                        )
+                    })?;
                 *version += 1;
             }
         }
@@ -274,7 +268,7 @@ async fn load_problems(
     for (b, batch) in plan.iter().enumerate() {
         for (p, planned) in batch.problems.iter().enumerate() {
             let (id, _) = ids[&(b, p)];
-            let stored = store.problem(&Scope::All, id).await?;
+            let stored = store.system("cli").problem(id).await?;
             anyhow::ensure!(
                 stored.status == planned.status,
                 "演示问题 {id} 为“{}”，应为“{}”",
@@ -321,7 +315,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
         reset(config).await?;
     }
     let store = config.open().await?;
-    let existing = store.count_houses(&Scope::All).await?;
+    let existing = store.system("cli").count_houses().await?;
     if existing > 0 {
         if args.serve && !args.reset {
             eprintln!("数据库中已有 {existing} 栋房屋，直接使用现有数据。");
@@ -351,7 +345,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "演示数据已生成（{}）：{} 栋房屋，{} 条事件，用时 {:.1} 秒（{:.0} 栋/秒）",
-        store.db.backend(),
+        store.backend(),
         summary.houses,
         summary.events,
         secs,
@@ -496,14 +490,14 @@ pub async fn create_accounts(store: &Store, config: &Config) -> anyhow::Result<S
         store.create_demo_account(&system, a, &password).await?;
     }
     store.assign_by_history(&system, "demo").await?;
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: store.now(),
         actor_id: "demo".into(),
         actor_role: "system".into(),
         source: "cli".into(),
         action: "setting.demo".into(),
         object: "demo".into(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "accounts": accounts.len() }).to_string(),
     };

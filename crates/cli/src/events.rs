@@ -1,7 +1,6 @@
 //! `anju events export|import` and `anju check`.
 
 use crate::config::Config;
-use anju_domain::Scope;
 use anyhow::Context;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -52,7 +51,7 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
                 Some(p) => Box::new(BufWriter::new(private_file(p)?)),
                 None => Box::new(BufWriter::new(std::io::stdout().lock())),
             };
-            let n = store.export_events(&Scope::All, &mut sink).await?;
+            let n = store.system("cli").export_events(&mut sink).await?;
             sink.flush()?;
             store
                 .record_audit(&crate::admin::cli_audit(
@@ -72,7 +71,7 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
                 None => Box::new(BufReader::new(std::io::stdin().lock())),
             };
             match store
-                .import_events(&mut source, &anju_store::log::cli_actor())
+                .import_events(&mut source, &anju_store::houses::log::cli_actor())
                 .await
             {
                 Ok(s) => eprintln!("已导入 {} 栋房屋、{} 条事件", s.houses, s.events),
@@ -88,8 +87,8 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
 
 pub async fn check(config: &Config) -> anyhow::Result<()> {
     let store = config.open().await?;
-    let bad = store.verify_projection(&Scope::All).await?;
-    let n = store.count_houses(&Scope::All).await?;
+    let bad = store.system("cli").verify_projection().await?;
+    let n = store.system("cli").count_houses().await?;
     if bad.is_empty() {
         println!("已核对 {n} 栋房屋：当前状态与事件重放结果一致");
         Ok(())

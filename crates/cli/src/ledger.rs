@@ -4,7 +4,7 @@
 use crate::config::Config;
 use anju_domain::RegionCode;
 use anju_domain::ledger::{AsOf, Form};
-use anju_domain::{Scope, rules::beijing_date};
+use anju_domain::rules::beijing_date;
 use anju_render::Header;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -41,18 +41,18 @@ pub struct LedgerArgs {
 pub async fn run(config: &Config, args: LedgerArgs) -> anyhow::Result<()> {
     let store = config.open().await?;
     let form = Form::from_number(args.form).context("表单只能是 1 或 2")?;
-    let scope = match &args.town {
-        Some(t) => Scope::Region {
-            code: RegionCode::parse(t).map_err(|e| anyhow::anyhow!("{e}"))?,
-        },
-        None => Scope::All,
+    let system = match &args.town {
+        Some(t) => store
+            .system("cli")
+            .narrowed_to(&RegionCode::parse(t).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => store.system("cli"),
     };
     let as_of = match (args.as_of, args.recorded_at) {
         (Some(d), _) => AsOf::Happened(d),
         (None, Some(t)) => AsOf::Recorded(t),
         (None, None) => AsOf::Now,
     };
-    let table = store.ledger(form, &scope, as_of).await?;
+    let table = system.ledger(form, as_of).await?;
     let filled_on = match as_of {
         AsOf::Happened(d) => d,
         AsOf::Recorded(t) => beijing_date(t),

@@ -95,7 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Migrate => {
                 let store = cli.config.open().await?;
-                println!("数据库已是最新版本（{}）", store.db.backend());
+                println!("数据库已是最新版本（{}）", store.backend());
                 Ok(())
             }
             Command::Backup(args) => backup::run(&cli.config, args).await,

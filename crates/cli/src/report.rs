@@ -8,11 +8,10 @@
 use crate::config::Config;
 use anju_domain::Coded;
 use anju_domain::RegionCode;
-use anju_domain::Scope;
 use anju_domain::event::{Actor, Role};
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
-use anju_store::reports::NewReport;
+use anju_store::ledgers::reports::NewReport;
 use anyhow::Context;
 use chrono::NaiveDate;
 use std::path::PathBuf;
@@ -119,7 +118,6 @@ fn refused(e: anju_store::StoreError) -> anyhow::Error {
 
 pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
     let store = config.open().await?;
-    let scope = Scope::All;
     let step = |id: i64, action: ReportAction| {
         let (store, args) = (&store, &args);
         async move {
@@ -132,7 +130,8 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                 confirm(store, &who.id).await?;
             }
             let status = store
-                .act_on_report(&who, &Scope::All, id, &action, "cli")
+                .system("cli")
+                .act_on_report(&who, id, &action)
                 .await
                 .map_err(refused)?;
             println!("台账 {id}：{}", status.label());
@@ -157,7 +156,8 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                 supersedes: *supersedes,
             };
             let id = store
-                .prepare_report(&who, &scope, &new, "cli")
+                .system("cli")
+                .prepare_report(&who, &new)
                 .await
                 .map_err(refused)?;
             println!("已填报台账 {id}");
@@ -191,7 +191,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             step(*id, ReportAction::AttachScan { sha256, name }).await?
         }
         ReportCommand::Show { id } => {
-            let r = store.report(*id).await?;
+            let r = store.system("cli").report(*id).await?;
             println!(
                 "台账 {}：附件{} {} 截至 {}，{}",
                 r.id,
@@ -209,7 +209,7 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
             }
             let integrity = store.verify_report(*id).await?;
             if let Some(d) = &r.digest {
-                use anju_store::reports::Integrity;
+                use anju_store::ledgers::reports::Integrity;
                 let verdict = match &integrity {
                     Integrity::Intact => "校验一致：快照、摘要与签字时的审计记录相符".to_string(),
                     Integrity::DigestOnly => {
@@ -227,13 +227,14 @@ pub async fn run(config: &Config, args: ReportArgs) -> anyhow::Result<()> {
                         .trim_start_matches('\u{feff}')
                 );
             }
-            if let anju_store::reports::Integrity::Broken(m) = integrity {
+            if let anju_store::ledgers::reports::Integrity::Broken(m) = integrity {
                 anyhow::bail!("{m}");
             }
         }
         ReportCommand::Compare { id } => {
-            let r = store.report(*id).await?;
+            let r = store.system("cli").report(*id).await?;
             let diffs = store
+                .system("cli")
                 .compare_report(*id, AsOf::Now)
                 .await
                 .map_err(refused)?;

@@ -199,7 +199,7 @@ async fn serve_with(
         None => run_server(listener, app, ServerLimits::default(), shutdown_signal()).await?,
     }
     scheduler.abort();
-    store.db.close().await;
+    store.close().await;
     println!("安居已停止");
     Ok(())
 }

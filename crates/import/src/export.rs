@@ -5,7 +5,6 @@
 //! neutraliser.
 
 use anju_domain::Coded;
-use anju_domain::Scope;
 use anju_domain::auth::{Action, Principal};
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS};
@@ -13,7 +12,7 @@ use anju_domain::event::{Change, Event};
 use anju_domain::house::People;
 use anju_domain::import::{STATUS_COLUMNS, template};
 use anju_domain::state::HouseState;
-use anju_store::list::HouseFilter;
+use anju_store::houses::list::HouseFilter;
 use anju_store::{Store, StoreError};
 
 /// Most houses exported per town at once.
@@ -246,7 +245,7 @@ pub async fn rows(
             Action::ExportPersonal,
         )));
     }
-    let scope = who.scope();
+    let access = store.access(who, source);
     let reference = store.reference();
     let towns: Vec<_> = reference
         .regions
@@ -261,17 +260,16 @@ pub async fn rows(
             town: Some(town),
             ..HouseFilter::default()
         };
-        for state in store.house_states(&scope, &filter, TOWN_LIMIT).await? {
-            let view = store.house(&Scope::All, &state.code).await?;
-            let events = store.house_events(&Scope::All, &state.code).await?;
+        for state in access.house_states(&filter, TOWN_LIMIT).await? {
+            let (view, events) = access.house_for_export(&state.code).await?;
             let people = view.people.unwrap_or_default();
             out.push(row(&view.state, &people, &events, reveal));
         }
     }
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: store.now(),
         actor_id: who.username.clone(),
-        actor_role: anju_store::codec::role_code(who.role),
+        actor_role: anju_store::infra::codec::role_code(who.role),
         source: source.to_string(),
         action: if reveal {
             "houses.export_national_personal"
@@ -280,7 +278,7 @@ pub async fn rows(
         }
         .into(),
         object: "houses".into(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: serde_json::json!({ "rows": out.len(), "reveal": reveal }).to_string(),
     };

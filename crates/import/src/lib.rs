@@ -15,7 +15,7 @@ use anju_domain::import::{Row, Target, map_headers, read_row, template};
 use anju_evidence::{EvidenceStore, Media};
 use anju_sheet::{Format, Limits, SheetError};
 use anju_store::Store;
-use anju_store::import::{ImportFile, ImportReport, RowError};
+use anju_store::houses::import::{ImportFile, ImportReport, RowError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -4,13 +4,14 @@
 //! account's grant yields — so an id outside the scope answers exactly like a missing one.
 //! Personal identifiers come back masked; the full values only through [`Access::reveal_people`],
 //! with a reason, audited.
+//! The operator's own processes (CLI, importer, demo, benchmarks) use [`crate::System`] instead.
 
-use crate::audit::{self, AuditEntry};
-use crate::codec::role_code;
-use crate::error::{Result, StoreError};
 use crate::houses::HouseView;
-use crate::ledger::LedgerHouse;
-use crate::reports::{CellDiff, NewReport, Report};
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::role_code;
+use crate::infra::error::{Result, StoreError};
+use crate::ledgers::LedgerHouse;
+use crate::ledgers::reports::{CellDiff, NewReport, Report};
 use crate::{Store, on_db};
 use anju_domain::auth::{Action, Principal, assignee_key, denied_message};
 use anju_domain::codes::{OwnerId, PhoneNumber, RegionCode};
@@ -149,7 +150,12 @@ impl Access<'_> {
     }
 
     /// An audit row of this caller's, from its source, now.
-    fn entry(&self, action: &str, object: &str, outcome: crate::audit::Outcome) -> AuditEntry {
+    fn entry(
+        &self,
+        action: &str,
+        object: &str,
+        outcome: crate::infra::audit::Outcome,
+    ) -> AuditEntry {
         AuditEntry::ok(
             self.now(),
             &self.who.username,
@@ -175,7 +181,7 @@ impl Access<'_> {
             .entry(
                 &format!("{action:?}"),
                 object,
-                crate::audit::Outcome::refused("denied"),
+                crate::infra::audit::Outcome::refused("denied"),
             )
             .with_detail(serde_json::json!({ "message": message }));
         self.record(&entry).await?;
@@ -222,6 +228,16 @@ impl Access<'_> {
         Ok(events.into_iter().map(without_identifiers).collect())
     }
 
+    /// A house and its history with personal data in full, for the national export
+    /// (`anju_import::export::rows`), which checks `ExportPersonal` before it shows identifiers
+    /// and audits the export as a whole.
+    pub async fn house_for_export(&self, code: &HouseCode) -> Result<(HouseView, Vec<Event>)> {
+        self.require(Action::ReadHouses, code.as_str()).await?;
+        let scope = self.scope();
+        let view = self.store.house(&scope, code).await?;
+        Ok((view, self.store.house_events(&scope, code).await?))
+    }
+
     /// An attempt on a house that exists but lies outside the caller's scope is audited
     /// (`refused:scope`) and then answered like a missing house, so the caller learns nothing
     /// and the county office sees the attempt. A code that names no house is just not found.
@@ -241,7 +257,7 @@ impl Access<'_> {
             self.record(&self.entry(
                 action,
                 code.as_str(),
-                crate::audit::Outcome::refused("scope"),
+                crate::infra::audit::Outcome::refused("scope"),
             ))
             .await?;
         }
@@ -274,7 +290,7 @@ impl Access<'_> {
             self.record(&self.entry(
                 action,
                 &format!("{prefix}:{id}"),
-                crate::audit::Outcome::refused("scope"),
+                crate::infra::audit::Outcome::refused("scope"),
             ))
             .await?;
         }
@@ -298,13 +314,16 @@ impl Access<'_> {
         &self,
         town: Option<&RegionCode>,
         page: (u64, u64),
-    ) -> Result<(u64, Vec<crate::imported::HeldHouse>)> {
+    ) -> Result<(u64, Vec<crate::houses::imported::HeldHouse>)> {
         self.require(Action::ReadHouses, "imports.pending").await?;
         self.store.held_back_page(&self.scope(), town, page).await
     }
 
     /// A house's held-back steps (empty when none).
-    pub async fn held_back_of(&self, code: &HouseCode) -> Result<Vec<crate::imported::HeldStep>> {
+    pub async fn held_back_of(
+        &self,
+        code: &HouseCode,
+    ) -> Result<Vec<crate::houses::imported::HeldStep>> {
         self.require(Action::ReadHouses, code.as_str()).await?;
         let found = self.store.held_back_of(&self.scope(), code).await;
         self.outside_scope(found, "house.read", code).await
@@ -318,10 +337,13 @@ impl Access<'_> {
 
     /// Confirms the held-back steps of `codes` as their approver (town principal or county
     /// office).
-    pub async fn confirm_imported(&self, codes: &[HouseCode]) -> Result<crate::imported::Decided> {
+    pub async fn confirm_imported(
+        &self,
+        codes: &[HouseCode],
+    ) -> Result<crate::houses::imported::Decided> {
         self.require(Action::ConfirmImports, "imports.confirm")
             .await?;
-        let selection = crate::imported::Selection::Houses(codes.to_vec());
+        let selection = crate::houses::imported::Selection::Houses(codes.to_vec());
         self.store
             .confirm_held_back(&self.scope(), self.who, self.source, &selection)
             .await
@@ -332,7 +354,7 @@ impl Access<'_> {
         &self,
         codes: &[HouseCode],
         reason: &str,
-    ) -> Result<crate::imported::Decided> {
+    ) -> Result<crate::houses::imported::Decided> {
         self.require(Action::ConfirmImports, "imports.reject")
             .await?;
         self.store
@@ -345,7 +367,7 @@ impl Access<'_> {
     pub async fn cut_over_imports(
         &self,
         day: chrono::NaiveDate,
-    ) -> Result<crate::imported::Decided> {
+    ) -> Result<crate::houses::imported::Decided> {
         self.require(Action::CutOverImports, "imports.cutover")
             .await?;
         if day > self.store.today() {
@@ -354,14 +376,17 @@ impl Access<'_> {
                 self.store.today()
             )));
         }
-        let selection = crate::imported::Selection::DatedUpTo(day);
+        let selection = crate::houses::imported::Selection::DatedUpTo(day);
         self.store
             .confirm_held_back(&self.scope(), self.who, self.source, &selection)
             .await
     }
 
     /// Sends a supervision notice (督办) to a town within scope.
-    pub async fn supervise(&self, new: &crate::supervision::NewSupervision) -> Result<i64> {
+    pub async fn supervise(
+        &self,
+        new: &crate::campaign::supervision::NewSupervision,
+    ) -> Result<i64> {
         self.require(Action::Supervise, new.town.as_str()).await?;
         self.store
             .supervise(&self.who.actor(), &self.scope(), new, self.source)
@@ -379,12 +404,12 @@ impl Access<'_> {
         }
     }
 
-    pub async fn supervisions(&self) -> Result<Vec<crate::supervision::Supervision>> {
+    pub async fn supervisions(&self) -> Result<Vec<crate::campaign::supervision::Supervision>> {
         self.may_see_supervision()?;
         self.store.supervisions(&self.scope()).await
     }
 
-    pub async fn supervision(&self, id: i64) -> Result<crate::supervision::Supervision> {
+    pub async fn supervision(&self, id: i64) -> Result<crate::campaign::supervision::Supervision> {
         self.may_see_supervision()?;
         let found = self.store.supervision(&self.scope(), id).await;
         self.unseen(found, "supervision.read", Object::Supervision, id)
@@ -419,7 +444,7 @@ impl Access<'_> {
     pub async fn reminders(
         &self,
         today: chrono::NaiveDate,
-    ) -> Result<Vec<crate::reminders::Reminder>> {
+    ) -> Result<Vec<crate::campaign::reminders::Reminder>> {
         self.store.reminders(self.who, today).await
     }
 
@@ -429,7 +454,7 @@ impl Access<'_> {
         self.store.ranking(&self.scope()).await
     }
 
-    pub async fn lookback_towns(&self) -> Result<Vec<crate::lookback::LookBackTown>> {
+    pub async fn lookback_towns(&self) -> Result<Vec<crate::houses::lookback::LookBackTown>> {
         self.require(Action::ReadHouses, "lookback").await?;
         self.store.lookback_towns(&self.scope()).await
     }
@@ -437,7 +462,7 @@ impl Access<'_> {
     pub async fn lookback_pending(
         &self,
         limit: i64,
-    ) -> Result<Vec<crate::lookback::LookBackHouse>> {
+    ) -> Result<Vec<crate::houses::lookback::LookBackHouse>> {
         self.require(Action::ReadHouses, "lookback").await?;
         self.store.lookback_pending(&self.scope(), limit).await
     }
@@ -448,7 +473,7 @@ impl Access<'_> {
         &self,
         town: Option<&RegionCode>,
         page: (u64, u64),
-    ) -> Result<(u64, Vec<crate::lookback::LookBackHouse>)> {
+    ) -> Result<(u64, Vec<crate::houses::lookback::LookBackHouse>)> {
         self.require(Action::ReadHouses, "lookback").await?;
         self.store
             .lookback_pending_page(&self.scope(), town, page)
@@ -492,7 +517,7 @@ impl Access<'_> {
         const TODAY: &str = "SELECT COUNT(*) FROM audit_log WHERE actor_id = $1 AND at >= $2 \
             AND action = 'personal.reveal' AND outcome = 'ok'";
         let done: i64 = crate::on_db!(&self.store.db, p => sqlx::query_scalar(TODAY)
-            .bind(&self.who.username).bind(crate::codec::micros(since)).fetch_one(p).await)?;
+            .bind(&self.who.username).bind(crate::infra::codec::micros(since)).fetch_one(p).await)?;
         if done >= anju_domain::auth::REVEALS_PER_DAY {
             let message = format!(
                 "今日已查看完整个人信息 {done} 次，达到每个账号每日 {} 次的上限；确需继续查看的，请联系县领导小组办公室",
@@ -502,7 +527,7 @@ impl Access<'_> {
                 .entry(
                     "personal.reveal",
                     code.as_str(),
-                    crate::audit::Outcome::refused("rate"),
+                    crate::infra::audit::Outcome::refused("rate"),
                 )
                 .with_detail(serde_json::json!({ "today": done }));
             entry.reason = Some(reason.to_string());
@@ -510,7 +535,11 @@ impl Access<'_> {
             return Err(StoreError::Denied(message));
         }
         let people = view.people.ok_or(StoreError::NotFound)?;
-        let mut entry = self.entry("personal.reveal", code.as_str(), crate::audit::Outcome::Ok);
+        let mut entry = self.entry(
+            "personal.reveal",
+            code.as_str(),
+            crate::infra::audit::Outcome::Ok,
+        );
         entry.reason = Some(reason.to_string());
         self.record(&entry).await?;
         Ok(people)
@@ -541,7 +570,7 @@ impl Access<'_> {
             " ORDER BY h.code"
         );
         let sql = if id { BY_ID } else { BY_PHONE };
-        let sp = crate::scope::ScopeParams::of(&self.scope());
+        let sp = crate::infra::scope::ScopeParams::of(&self.scope());
         let codes: Vec<String> = on_db!(&self.store.db, p => sqlx::query_scalar(sql)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(digest).fetch_all(p).await)?;
         codes
@@ -616,7 +645,7 @@ impl Access<'_> {
                 .entry(
                     action,
                     object,
-                    crate::audit::Outcome::refused(v.code.as_str()),
+                    crate::infra::audit::Outcome::refused(v.code.as_str()),
                 )
                 .with_detail(serde_json::json!({ "rule": v.code.as_str(), "message": v.message }));
             self.record(&entry).await?;
@@ -638,7 +667,7 @@ impl Access<'_> {
         let done = self
             .rule_refusal(
                 done,
-                crate::reports::audit_action(action),
+                crate::ledgers::reports::audit_action(action),
                 &format!("ledger_report:{id}"),
             )
             .await;
@@ -716,7 +745,7 @@ impl Access<'_> {
         const SQL: &str = "INSERT INTO assignments (assignee, house_id, assigned_by, at) VALUES ($1, $2, $3, $4) ON CONFLICT (assignee, house_id) DO NOTHING";
         for (code, id) in houses {
             crate::on_tx!(&mut tx, c => sqlx::query(SQL).bind(assignee_key(assignee)).bind(id)
-                .bind(&self.who.username).bind(crate::codec::micros(now))
+                .bind(&self.who.username).bind(crate::infra::codec::micros(now))
                 .execute(&mut *c).await.map(|r| r.rows_affected()))?;
             let entry = AuditEntry {
                 at: now,
@@ -725,7 +754,7 @@ impl Access<'_> {
                 source: self.source.to_string(),
                 action: "house.assign".into(),
                 object: code.to_string(),
-                outcome: crate::audit::Outcome::Ok,
+                outcome: crate::infra::audit::Outcome::Ok,
                 reason: None,
                 detail: serde_json::json!({ "assignee": assignee }).to_string(),
             };
@@ -738,11 +767,11 @@ impl Access<'_> {
     /// A page of the house list within scope.
     pub async fn houses_page(
         &self,
-        filter: &crate::list::HouseFilter,
-        sort: crate::list::Sort,
+        filter: &crate::houses::list::HouseFilter,
+        sort: crate::houses::list::Sort,
         page: i64,
         per_page: i64,
-    ) -> Result<crate::list::HousePage> {
+    ) -> Result<crate::houses::list::HousePage> {
         self.require(Action::ReadHouses, "houses").await?;
         self.store
             .houses_page(&self.scope(), filter, sort, page, per_page)
@@ -752,7 +781,7 @@ impl Access<'_> {
     /// The states of the matching houses in scope (personal data is not part of a state).
     pub async fn house_states(
         &self,
-        filter: &crate::list::HouseFilter,
+        filter: &crate::houses::list::HouseFilter,
         limit: i64,
     ) -> Result<Vec<anju_domain::HouseState>> {
         self.require(Action::ReadHouses, "houses").await?;
@@ -760,7 +789,7 @@ impl Access<'_> {
     }
 
     /// Per-town counts of today's projection within scope (the dashboard's table).
-    pub async fn town_totals(&self) -> Result<Vec<crate::ledger::TownTotals>> {
+    pub async fn town_totals(&self) -> Result<Vec<crate::ledgers::TownTotals>> {
         self.require(Action::ReadHouses, "dashboard").await?;
         self.store.town_totals(&self.scope()).await
     }
@@ -774,8 +803,8 @@ impl Access<'_> {
     /// Issues a batch of problems (county office, inspectors), all or nothing.
     pub async fn issue_problems(
         &self,
-        batch: &crate::problems::NewBatch,
-        problems: &[crate::problems::NewProblem],
+        batch: &crate::campaign::problems::NewBatch,
+        problems: &[crate::campaign::problems::NewProblem],
     ) -> Result<i64> {
         self.require(Action::IssueProblems, "problems").await?;
         self.store
@@ -823,7 +852,7 @@ impl Access<'_> {
     pub async fn problems(
         &self,
         status: Option<anju_domain::problem::ProblemStatus>,
-    ) -> Result<Vec<crate::problems::Problem>> {
+    ) -> Result<Vec<crate::campaign::problems::Problem>> {
         self.require(Action::ReadHouses, "problems").await?;
         self.store.problems(&self.scope(), status).await
     }
@@ -833,7 +862,7 @@ impl Access<'_> {
         &self,
         status: Option<anju_domain::problem::ProblemStatus>,
         page: (u64, u64),
-    ) -> Result<(Vec<crate::problems::Problem>, u64)> {
+    ) -> Result<(Vec<crate::campaign::problems::Problem>, u64)> {
         self.require(Action::ReadHouses, "problems").await?;
         self.store.problems_page(&self.scope(), status, page).await
     }
@@ -842,7 +871,10 @@ impl Access<'_> {
     pub async fn problem(
         &self,
         id: i64,
-    ) -> Result<(crate::problems::Problem, Vec<crate::problems::ProblemStep>)> {
+    ) -> Result<(
+        crate::campaign::problems::Problem,
+        Vec<crate::campaign::problems::ProblemStep>,
+    )> {
         self.require(Action::ReadHouses, &format!("problem:{id}"))
             .await?;
         let found = self.store.problem(&self.scope(), id).await;

@@ -1,66 +1,51 @@
 //! Anju's storage: one API over SQLite and PostgreSQL. The event log is the truth; each write
 //! appends an event, rewrites the house's projection and adds an audit row in one transaction.
-//! Every function that returns houses takes a [`anju_domain::Scope`].
+//! Every function that returns houses takes a [`anju_domain::Scope`] and is crate-private:
+//! people reach it through [`Access`], the operator's own processes through [`System`].
 #![forbid(unsafe_code)]
 
+/// The face for logged-in people: role check, then the account's scope.
 pub mod access;
+/// Accounts, login, sessions, passwords and the second factor.
 pub mod accounts;
-pub mod audit;
-pub mod audit_view;
-pub mod backup;
-pub mod chain;
-pub mod clock;
-pub mod codec;
-pub mod db;
-pub mod error;
-pub mod health;
+/// Problems, supervision notices, reminders and ranking, regions, the county's settings.
+pub mod campaign;
+/// Houses: writes, scoped reads, list and map, event chain and log, imports, plaques.
 pub mod houses;
-pub mod import;
-pub mod imported;
-pub mod ledger;
-pub mod list;
-pub mod log;
-pub mod lookback;
-pub mod map;
-pub mod personal;
-pub mod plaque;
-pub mod problems;
-pub mod reference;
-pub mod regions;
-pub mod reminders;
-pub mod reports;
-pub mod scope;
-pub mod settings;
-pub mod supervision;
+/// The plumbing: backends, codecs, clock, errors, scope as SQL, audit, reference data, keys, backup.
+pub mod infra;
+/// Ledgers: the figures from one `GROUP BY`, and ledgers handed in, signed and accepted.
+pub mod ledgers;
+/// The face for the operator's processes (CLI, importer, demo, benchmarks): all houses.
+pub mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod totp;
-pub mod vault;
-pub mod write;
 
+pub use access::Access;
 pub use accounts::{Account, AuthError, NewAccount, Session};
-pub use clock::{Clock, SystemClock, TestClock};
-pub use db::{Db, Tx};
-pub use error::{Result, StoreError};
 pub use houses::HouseView;
-pub use reference::Reference;
-pub use vault::Vault;
-pub use write::{NewHouse, RefusedAttempt};
+pub use houses::write::{NewHouse, RefusedAttempt};
+pub use infra::clock::{Clock, SystemClock, TestClock};
+pub use infra::db::{Db, Tx};
+pub use infra::error::{Result, StoreError};
+pub use infra::reference::Reference;
+pub use infra::vault::Vault;
+pub use system::System;
 
 use std::sync::{Arc, RwLock};
 
 /// The database plus a cached copy of the reference data (regions, dictionaries, sectors).
 #[derive(Clone)]
 pub struct Store {
-    pub db: Db,
+    pub(crate) db: Db,
     /// What time it is ([`Store::now`]): the machine's clock, or a test's.
     clock: Arc<dyn Clock>,
     reference: Arc<RwLock<Arc<Reference>>>,
     vault: Arc<Vault>,
-    /// House-list totals, valid while the audit chain's head is unchanged (`list.rs`).
-    pub(crate) counts: Arc<std::sync::Mutex<list::CountCache>>,
-    /// Map cells and places, valid while the audit chain's head is unchanged (`map.rs`).
-    pub(crate) maps: Arc<std::sync::Mutex<map::MapCache>>,
+    /// House-list totals, valid while the audit chain's head is unchanged (`houses/list.rs`).
+    pub(crate) counts: Arc<std::sync::Mutex<houses::list::CountCache>>,
+    /// Map cells and places, valid while the audit chain's head is unchanged (`houses/map.rs`).
+    pub(crate) maps: Arc<std::sync::Mutex<houses::map::MapCache>>,
     /// Settings read on every request (security policy, demo flag), kept for
     /// [`SETTINGS_TTL`]; a change made through this store is seen at once.
     settings: Arc<std::sync::Mutex<SettingsCache>>,
@@ -95,7 +80,7 @@ impl Store {
         store.backfill_map_positions().await?;
         if store.count_departments().await? == 0 {
             let mut tx = store.db.begin().await?;
-            reference::insert_missing(&mut tx, &Reference::defaults()).await?;
+            infra::reference::insert_missing(&mut tx, &Reference::defaults()).await?;
             tx.commit().await?;
         }
         store.reload_reference().await?;
@@ -105,7 +90,7 @@ impl Store {
     /// Now, by this store's clock, to the microsecond (what the database keeps).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         let t = self.clock.now();
-        codec::from_micros(codec::micros(t)).unwrap_or(t)
+        infra::codec::from_micros(infra::codec::micros(t)).unwrap_or(t)
     }
 
     /// Today in Beijing, by this store's clock: the day deadlines and ledgers count in.
@@ -140,6 +125,16 @@ impl Store {
         Ok(store)
     }
 
+    /// Which backend this store runs on (`sqlite` or `postgres`), for messages and reports.
+    pub fn backend(&self) -> &'static str {
+        self.db.backend()
+    }
+
+    /// Closes the connection pool (before a process ends or a database file is replaced).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
     /// The keys personal data is sealed with.
     pub fn vault(&self) -> &Vault {
         &self.vault
@@ -152,7 +147,7 @@ impl Store {
 
     /// Re-reads the reference data after it changed.
     pub async fn reload_reference(&self) -> Result<()> {
-        let fresh = reference::load(&self.db).await?;
+        let fresh = infra::reference::load(&self.db).await?;
         *self.reference.write().expect("reference lock") = Arc::new(fresh);
         Ok(())
     }
@@ -184,12 +179,12 @@ impl Store {
         &self,
         key: &str,
         value: &str,
-        entry: &audit::AuditEntry,
+        entry: &infra::audit::AuditEntry,
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         const SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         on_tx!(&mut tx, c => sqlx::query(SQL).bind(key).bind(value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        audit::append(&mut tx, entry).await?;
+        infra::audit::append(&mut tx, entry).await?;
         tx.commit().await?;
         self.forget_setting(key);
         Ok(())
@@ -198,7 +193,7 @@ impl Store {
     /// Adds reference rows that are missing (e.g. the demo's villages), then reloads the cache.
     pub async fn add_reference(&self, r: &Reference) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        reference::insert_missing(&mut tx, r).await?;
+        infra::reference::insert_missing(&mut tx, r).await?;
         tx.commit().await?;
         self.reload_reference().await
     }

@@ -13,6 +13,14 @@ use anju_domain::{HouseCode, RuleCode, Scope, sample};
 use chrono::{Duration, NaiveDate};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+impl Store {
+    /// Bare SQL for tests: fault injection, tampering with the chain, migration checks. The
+    /// operator's processes use [`crate::System::db`]; nothing else reaches the pool.
+    pub fn db_for_tests(&self) -> &crate::Db {
+        &self.db
+    }
+}
+
 pub struct TestDb {
     pub store: Store,
     /// The database's URL (for tools such as `pg_dump`, and for reopening).
@@ -138,7 +146,7 @@ async fn postgres_database() -> (String, String) {
         .await
         .expect("create test database");
     pool.close().await;
-    (crate::db::with_database(&admin, &name), name)
+    (crate::infra::db::with_database(&admin, &name), name)
 }
 
 impl Drop for TestDb {

@@ -93,7 +93,7 @@ async fn store(
     if !room {
         return Err(std::io::Error::other("no room for more kept forms"));
     }
-    let id: String = anju_store::vault::random_bytes::<16>()
+    let id: String = anju_store::infra::vault::random_bytes::<16>()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
@@ -101,7 +101,7 @@ async fn store(
     let sealed = state
         .store
         .vault()
-        .seal_bytes(anju_store::vault::column::KEPT_FORM, &bytes);
+        .seal_bytes(anju_store::infra::vault::column::KEPT_FORM, &bytes);
     tokio::fs::write(dir.join(format!("{id}.body")), sealed).await?;
     tokio::fs::write(dir.join(format!("{id}.json")), meta.to_string()).await?;
     Ok(id)
@@ -159,7 +159,7 @@ pub async fn take(state: &AppState, headers: &HeaderMap, path: &str) -> Option<(
     let bytes = state
         .store
         .vault()
-        .open_bytes(anju_store::vault::column::KEPT_FORM, &sealed)
+        .open_bytes(anju_store::infra::vault::column::KEPT_FORM, &sealed)
         .ok()?;
     Some((meta["content_type"].as_str()?.to_string(), bytes))
 }

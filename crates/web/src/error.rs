@@ -6,7 +6,7 @@
 
 use anju_domain::RuleCode;
 use anju_store::StoreError;
-use anju_store::health::Unavailable;
+use anju_store::infra::health::Unavailable;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -15,8 +15,8 @@ use anju_domain::dict::{Grade, Judgement};
 use anju_domain::state::Status;
 use anju_domain::{RegionCode, RegionLevel};
 use anju_store::StoreError;
-use anju_store::list::Overdue;
-use anju_store::map::{Bbox, Tiles};
+use anju_store::houses::list::Overdue;
+use anju_store::houses::map::{Bbox, Tiles};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
@@ -288,7 +288,7 @@ pub struct DataForm {
     pub north: String,
 }
 
-/// What a view shows, as JSON (see [`anju_store::map::MapData`]); no personal data.
+/// What a view shows, as JSON (see [`anju_store::houses::map::MapData`]); no personal data.
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn data(
     State(state): State<AppState>,

@@ -6,7 +6,7 @@ use crate::session::{
     AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
 };
 use anju_domain::Coded;
-use anju_store::vault::random_bytes;
+use anju_store::infra::vault::random_bytes;
 use anju_store::{AuthError, StoreError};
 use askama::Template;
 use axum::Extension;
@@ -488,7 +488,7 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
     } else {
         vec![]
     };
-    let phases_of = |r: &anju_store::ledger::TownTotals| -> Vec<PhaseCell> {
+    let phases_of = |r: &anju_store::ledgers::TownTotals| -> Vec<PhaseCell> {
         measured
             .iter()
             .map(|(d, m)| {
@@ -589,8 +589,8 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
         sum_look_back: rows.iter().map(|r| r.legacy_pending).sum(),
         backup_warning,
         audit_alerts,
-        alert_reveals: anju_store::audit_view::ALERT_REVEALS,
-        alert_refusals: anju_store::audit_view::ALERT_REFUSALS,
+        alert_reveals: anju_store::infra::audit_view::ALERT_REVEALS,
+        alert_refusals: anju_store::infra::audit_view::ALERT_REFUSALS,
         rows,
         chart,
         map,

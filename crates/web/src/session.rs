@@ -7,7 +7,7 @@
 use crate::AppState;
 use crate::error::PageResult;
 use anju_store::Session;
-use anju_store::audit::AuditEntry;
+use anju_store::infra::audit::AuditEntry;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -237,11 +237,11 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
                 .map_or_else(String::new, |p| p.username.clone()),
             actor_role: who
                 .as_ref()
-                .map_or_else(String::new, |p| anju_store::codec::role_code(p.role)),
+                .map_or_else(String::new, |p| anju_store::infra::codec::role_code(p.role)),
             source,
             action: format!("http.{}", parts.method.as_str().to_lowercase()),
             object: parts.uri.path().chars().take(200).collect(),
-            outcome: anju_store::audit::Outcome::refused("csrf"),
+            outcome: anju_store::infra::audit::Outcome::refused("csrf"),
             reason: None,
             detail: "{}".into(),
         };

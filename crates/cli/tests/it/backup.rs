@@ -14,10 +14,11 @@ use anju_domain::event::Role;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::problem::{ProblemCategory, ProblemSource};
 use anju_domain::report::ReportAction;
-use anju_store::problems::{NewBatch, NewProblem};
-use anju_store::reports::NewReport;
+use anju_store::campaign::problems::{NewBatch, NewProblem};
+use anju_store::infra::backup;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::{self, TestDb, actor, clerk};
-use anju_store::{NewAccount, Store, Vault, backup};
+use anju_store::{NewAccount, Store, Vault};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,9 +44,9 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
         .unwrap();
     let county = actor("co", Role::CountyOffice);
     store
+        .system("test")
         .issue_problems(
             &county,
-            &Scope::All,
             &NewBatch {
                 source: ProblemSource::OnlineInspection,
                 name: "2024年第3批线上巡检".into(),
@@ -59,15 +60,15 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
                 description: "销号依据不足".into(),
                 deadline: None,
             }],
-            "test",
         )
         .await
         .unwrap();
     let scope = Scope::Region { code: town };
     let id = store
+        .system("test")
+        .within(&scope)
         .prepare_report(
             &actor("t101-jb", Role::TownOperator),
-            &scope,
             &NewReport {
                 form: Form::Attachment2,
                 unit: town,
@@ -75,17 +76,16 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
                 contact: "0537-1234567".into(),
                 supersedes: None,
             },
-            "test",
         )
         .await
         .unwrap();
     store
+        .system("test")
+        .within(&scope)
         .act_on_report(
             &actor("t101-fz", Role::TownPrincipal),
-            &scope,
             id,
             &ReportAction::Sign,
-            "test",
         )
         .await
         .unwrap();
@@ -98,7 +98,7 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
 }
 
 async fn max_recorded(store: &Store) -> i64 {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar::<_, i64>("SELECT MAX(recorded_at) FROM events").fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar::<_, i64>("SELECT MAX(recorded_at) FROM events").fetch_one(p).await).unwrap()
 }
 
 async fn drill(src: TestDb, empty: TestDb) {
@@ -159,19 +159,26 @@ async fn drill(src: TestDb, empty: TestDb) {
         1
     );
 
-    assert_eq!(anju_store::audit::verify(&dst.db).await.unwrap(), None);
-    assert!(dst.verify_projection(&Scope::All).await.unwrap().is_empty());
+    assert_eq!(
+        anju_store::infra::audit::verify(dst.db_for_tests())
+            .await
+            .unwrap(),
+        None
+    );
+    let faults = dst.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty());
     // The event chain came along: every house's events still hash to the head the restored
     // audit trail vouches for.
-    let check = dst.verify_all().await.unwrap();
+    let check = dst.system("test").verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses > 0, "{check:?}");
     let at = max_recorded(&dst).await;
-    let instant = anju_store::codec::from_micros(at).unwrap();
+    let instant = anju_store::infra::codec::from_micros(at).unwrap();
     for form in [Form::Attachment1, Form::Attachment2] {
-        let restored = dst.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
+        let restored = dst.system("test").ledger(form, AsOf::Now).await.unwrap();
         let source = src
             .store
-            .ledger(form, &Scope::All, AsOf::Recorded(instant))
+            .system("test")
+            .ledger(form, AsOf::Recorded(instant))
             .await
             .unwrap();
         assert_eq!(
@@ -180,7 +187,13 @@ async fn drill(src: TestDb, empty: TestDb) {
             "{form:?} as at the backup"
         );
     }
-    assert!(dst.report(report).await.unwrap().digest_holds());
+    assert!(
+        dst.system("test")
+            .report(report)
+            .await
+            .unwrap()
+            .digest_holds()
+    );
     assert!(
         dst.login("t101-fz", "Anju-2024q", None, "test", dst.now())
             .await
@@ -196,7 +209,12 @@ async fn drill(src: TestDb, empty: TestDb) {
     // New writes continue on the restored system (identity sequences moved on).
     let mut h = testing::House::register(&dst, 90_000, "370829101200", UsageCategory::Other).await;
     h.ok(&clerk(), testing::survey(Judgement::NoHazard)).await;
-    assert_eq!(anju_store::audit::verify(&dst.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(dst.db_for_tests())
+            .await
+            .unwrap(),
+        None
+    );
 
     // A second restore into the now non-empty database is refused and changes nothing.
     let audits = testing::audit_count(&dst).await;
@@ -262,8 +280,10 @@ async fn every_table_is_backed_up_or_left_out_on_purpose() {
             .copied()
             .collect();
         expected.sort();
-        let tables = backup::schema_tables(&db.store.db).await.unwrap();
-        assert_eq!(tables, expected, "{}", db.store.db.backend());
+        let tables = backup::schema_tables(db.store.db_for_tests())
+            .await
+            .unwrap();
+        assert_eq!(tables, expected, "{}", db.store.backend());
     }
 }
 

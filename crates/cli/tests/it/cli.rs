@@ -1,6 +1,5 @@
 //! The `anju` command as a user runs it, and the demo county moved between backends.
 
-use anju_domain::Scope;
 use anju_store::testing;
 use std::process::Command;
 
@@ -19,13 +18,14 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     let mut first = Vec::new();
     let n = sqlite
         .store
-        .export_events(&Scope::All, &mut first)
+        .system("test")
+        .export_events(&mut first)
         .await
         .unwrap();
     assert_eq!(n, summary.events);
 
     let pg = testing::postgres().await;
-    let actor = anju_store::log::cli_actor();
+    let actor = anju_store::houses::log::cli_actor();
     let imported = pg
         .store
         .import_events(&mut first.as_slice(), &actor)
@@ -34,29 +34,25 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     assert_eq!((imported.houses, imported.events), (3_000, summary.events));
     let mut second = Vec::new();
     pg.store
-        .export_events(&Scope::All, &mut second)
+        .system("test")
+        .export_events(&mut second)
         .await
         .unwrap();
     assert!(
         first == second,
         "SQLite → JSONL → PostgreSQL → JSONL differs"
     );
-    assert!(
-        pg.store
-            .verify_projection(&Scope::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let faults = pg.store.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty());
     // Both databases' event chains are vouched for by their own audit trails.
     for store in [&sqlite.store, &pg.store] {
-        let check = store.verify_all().await.unwrap();
+        let check = store.system("test").verify_all().await.unwrap();
         assert!(check.is_clean(), "{check:?}");
         assert_eq!(check.houses, 3_000);
     }
     assert_eq!(
-        sqlite.store.town_totals(&Scope::All).await.unwrap(),
-        pg.store.town_totals(&Scope::All).await.unwrap()
+        sqlite.store.system("test").town_totals().await.unwrap(),
+        pg.store.system("test").town_totals().await.unwrap()
     );
 }
 
@@ -67,10 +63,10 @@ async fn the_demo_is_deterministic_and_walks_every_town() {
     anju::demo::load(&a.store, 2_000, 11, |_| {}).await.unwrap();
     anju::demo::load(&b.store, 2_000, 11, |_| {}).await.unwrap();
     let (mut x, mut y) = (Vec::new(), Vec::new());
-    a.store.export_events(&Scope::All, &mut x).await.unwrap();
-    b.store.export_events(&Scope::All, &mut y).await.unwrap();
+    a.store.system("test").export_events(&mut x).await.unwrap();
+    b.store.system("test").export_events(&mut y).await.unwrap();
     assert!(x == y, "the same seed gave different counties");
-    let towns = a.store.town_totals(&Scope::All).await.unwrap();
+    let towns = a.store.system("test").town_totals().await.unwrap();
     assert_eq!(towns.len(), 16);
     assert!(towns.iter().all(|t| t.houses > 0 && t.hazard > 0));
     let text = String::from_utf8(x).unwrap();
@@ -483,7 +479,7 @@ fn audit_verify_names_an_edited_house_on_postgres() {
                 .unwrap();
         }
         pool.close().await;
-        anju_store::db::with_database(&admin, &name)
+        anju_store::infra::db::with_database(&admin, &name)
     });
     audit_verify_names_an_edited_house(Some(&url));
     rt.block_on(async {
@@ -603,7 +599,7 @@ async fn a_backup_moves_a_county_from_sqlite_to_postgresql_on_the_command_line()
 
     let target = testing::postgres_empty().await;
     let url = target.url.clone();
-    target.store.db.close().await;
+    target.store.close().await;
     let keys = data.join("keys.json");
     let pg = |args: &[&str]| {
         let mut all = vec!["--database-url", url.as_str(), "--data-dir", d];

@@ -3,7 +3,6 @@
 
 use anju_demo::{Demo, Path};
 use anju_domain::Coded;
-use anju_domain::Scope;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::problem::{ProblemSource, ProblemStatus};
 use anju_domain::state::Status;
@@ -46,7 +45,8 @@ async fn every_column_and_status(store: &Store) {
     let online_confirmed = online.iter().filter(|p| p.status.has_verdict()).count() as i64;
 
     let table = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .system("test")
+        .ledger(Form::Attachment2, AsOf::Now)
         .await
         .unwrap();
     let total = &table.total;
@@ -87,7 +87,7 @@ async fn every_column_and_status(store: &Store) {
     }
 
     // The problem ledger: every source, every status, as planned and as the rules left them.
-    let stored = store.problems(&Scope::All, None).await.unwrap();
+    let stored = store.system("test").problems(None).await.unwrap();
     assert_eq!(stored.len(), problems.len());
     assert_eq!(
         summary.problems.iter().map(|(_, n)| n).sum::<u64>(),
@@ -95,7 +95,7 @@ async fn every_column_and_status(store: &Store) {
     );
     for s in ProblemStatus::ALL {
         let planned = problems.iter().filter(|p| p.status == *s).count();
-        let got = store.problems(&Scope::All, Some(*s)).await.unwrap().len();
+        let got = store.system("test").problems(Some(*s)).await.unwrap().len();
         assert!(planned > 0, "no problem planned {s:?}");
         assert_eq!(got, planned, "{s:?}");
     }
@@ -124,21 +124,15 @@ async fn every_column_and_status(store: &Store) {
     );
     // Steps happened in the campaign, in order, before today; no house was reopened by one.
     for p in stored.iter().filter(|p| p.status == ProblemStatus::Closed) {
-        let steps = store.problem_steps(&Scope::All, p.id).await.unwrap();
+        let steps = store.system("test").problem_steps(p.id).await.unwrap();
         assert!(steps.windows(2).all(|w| w[0].at < w[1].at));
         let first = anju_domain::rules::beijing_date(steps[0].at);
         let last = anju_domain::rules::beijing_date(steps.last().unwrap().at);
         assert!(first > p.issued_on && last < today, "{first} … {last}");
     }
-    assert!(
-        store
-            .verify_projection(&Scope::All)
-            .await
-            .unwrap()
-            .is_empty(),
-        "house states differ from their events"
-    );
-    let counts = store.problem_counts(&Scope::All).await.unwrap();
+    let faults = store.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty(), "house states differ from their events");
+    let counts = store.system("test").problem_counts().await.unwrap();
     let county: anju_domain::problem::ProblemCounts =
         counts.values().fold(Default::default(), |mut a, c| {
             a.total += c.total;

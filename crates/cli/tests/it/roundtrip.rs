@@ -2,7 +2,6 @@
 //! an empty database, gives identical ledgers (附件1 and 附件2, today) — on SQLite and on
 //! PostgreSQL. The export is then imported again into the second database: nothing changes.
 
-use anju_domain::Scope;
 use anju_domain::auth::Principal;
 use anju_domain::ledger::{AsOf, Form};
 use anju_import::{Request, export, import_file};
@@ -17,7 +16,7 @@ const SEED: u64 = 11;
 async fn ledgers(store: &Store) -> Vec<(Vec<String>, Vec<i64>)> {
     let mut out = vec![];
     for form in [Form::Attachment1, Form::Attachment2] {
-        let t = store.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
+        let t = store.system("test").ledger(form, AsOf::Now).await.unwrap();
         for r in t.rows.iter().chain(std::iter::once(&t.total)) {
             out.push((vec![r.code.clone(), r.name.clone()], r.counts.clone()));
         }

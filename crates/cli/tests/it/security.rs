@@ -65,7 +65,7 @@ fn leaked(dump: &[u8], known: &HashSet<String>) -> Vec<String> {
 }
 
 async fn plant(store: &anju_store::Store, value: &str) {
-    on_db!(&store.db, p => sqlx::query("INSERT INTO settings (key, value) VALUES ('planted', $1)").bind(value).execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query("INSERT INTO settings (key, value) VALUES ('planted', $1)").bind(value).execute(p).await.map(|_| ())).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

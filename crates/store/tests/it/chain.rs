@@ -4,13 +4,13 @@
 //! gets its chain once when opened, then verifies, and tampering after that is caught.
 
 use anju_domain::dict::{Judgement, UsageCategory};
-use anju_store::chain::ChainReport;
+use anju_store::houses::chain::ChainReport;
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 
 /// Runs one statement with the house code as `$1`.
 async fn sql(store: &Store, statement: &'static str, code: &str) {
-    on_db!(&store.db, p => sqlx::query(statement).bind(code).execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query(statement).bind(code).execute(p).await.map(|_| ())).unwrap();
 }
 
 /// The house codes a report names, each once, in order.
@@ -44,15 +44,15 @@ async fn three_houses(store: &Store) -> [String; 3] {
 
 async fn an_intact_database_verifies_clean(store: &Store) {
     let [a, ..] = three_houses(store).await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Every step's audit row names the house's new head: the first house's last is its survey.
-    let detail: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let detail: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE object = $1 AND action = 'house.surveyed'")
         .bind(&a).fetch_one(p).await)
     .unwrap();
-    let hash: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let hash: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT e.hash FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 2")
         .bind(&a).fetch_one(p).await).unwrap();
     assert!(
@@ -83,16 +83,16 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
         String,
         String,
     );
-    let (kind, eff, rec, aid, _, role, reason, evidence, payload): Row = on_db!(&store.db, p => sqlx::query_as(
+    let (kind, eff, rec, aid, _, role, reason, evidence, payload): Row = on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT e.kind, e.effective, e.recorded_at, e.actor_id, e.actor_name, e.actor_role, e.reason, e.evidence, e.payload \
          FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 2")
         .bind(&b).fetch_one(p).await).unwrap();
-    let prev: String = on_db!(&store.db, p => sqlx::query_scalar(
+    let prev: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT e.hash FROM events e JOIN houses h ON h.id = e.house_id WHERE h.code = $1 AND e.seq = 1")
         .bind(&b).fetch_one(p).await).unwrap();
-    let forged = anju_store::chain::event_hash(
+    let forged = anju_store::houses::chain::event_hash(
         &prev,
-        &anju_store::chain::Fields {
+        &anju_store::houses::chain::Fields {
             code: &b,
             seq: 2,
             kind: &kind,
@@ -107,10 +107,10 @@ async fn an_event_edited_outside_anju_is_named(store: &Store) {
             personal: None,
         },
     );
-    on_db!(&store.db, p => sqlx::query(
+    on_db!(store.db_for_tests(), p => sqlx::query(
         "UPDATE events SET actor_name = '伪造', hash = $2 WHERE seq = 2 AND house_id = (SELECT id FROM houses WHERE code = $1)")
         .bind(&b).bind(&forged).execute(p).await.map(|_| ())).unwrap();
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone()], "{r:?}");
     assert!(!named(&r).contains(&c));
     assert!(
@@ -143,7 +143,7 @@ async fn a_house_whose_rows_were_deleted_is_named(store: &Store) {
         &b,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone()], "{r:?}");
     assert!(messages(&r, &a).contains("已从数据库中删除"), "{r:?}");
     assert!(
@@ -166,7 +166,7 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
         &c,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![c.clone()], "{r:?}");
     assert!(
         messages(&r, &c).contains("有审计日志未记载的事件（第 2 至 2 条）"),
@@ -188,7 +188,7 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
     ] {
         sql(store, statement, &ghost).await;
     }
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![c.clone(), ghost.clone()], "{r:?}");
     assert!(
         messages(&r, &ghost).contains("审计日志中没有该房屋的登记或变更记录"),
@@ -216,7 +216,7 @@ async fn derived_rows_edited_are_named(store: &Store) {
         &c,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone(), c.clone()], "{r:?}");
     assert_eq!(
         messages(&r, &a),
@@ -238,10 +238,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
     with_villages(store).await;
     let mut one = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     one.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    let events = store
-        .house_events(&anju_domain::Scope::All, &one.code)
-        .await
-        .unwrap();
+    let events = store.system("test").house_events(&one.code).await.unwrap();
     // The same history for two new codes, written as one batch.
     let copy = |serial: u32| {
         let code = anju_domain::HouseCode::new(
@@ -271,10 +268,10 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
         .write_batch(&[copy(10), copy(11)], &[], "test.load", &clerk(), "test")
         .await
         .unwrap();
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 6));
-    let batch_rows: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM chain_heads").fetch_one(p).await).unwrap();
+    let batch_rows: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM chain_heads").fetch_one(p).await).unwrap();
     assert_eq!(batch_rows, 2);
 
     // An insider edits house 10's survey and the batch's row for it: the batch no longer
@@ -292,7 +289,7 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
         &ten,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(r.batch_faults.len(), 1, "{r:?}");
     assert!(r.batch_faults[0].contains("（2 栋）已被改动"), "{r:?}");
     assert!(named(&r).contains(&ten), "{r:?}");
@@ -316,7 +313,8 @@ async fn back_to_0005(store: &Store) {
         "ALTER TABLE events DROP COLUMN hash",
         "DELETE FROM _sqlx_migrations WHERE version = 6",
     ] {
-        on_db!(&store.db, p => sqlx::query(statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query(statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
     type Row = (
         i64,
@@ -330,7 +328,7 @@ async fn back_to_0005(store: &Store) {
         Option<String>,
         String,
     );
-    let rows: Vec<Row> = on_db!(&store.db, p => sqlx::query_as(
+    let rows: Vec<Row> = on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT id, at, actor_id, actor_role, source, action, object, outcome, reason, detail FROM audit_log ORDER BY id")
         .fetch_all(p).await).unwrap();
     let mut prev = "0".repeat(64);
@@ -341,7 +339,7 @@ async fn back_to_0005(store: &Store) {
             o.remove("chain_batch");
         }
         let detail = v.to_string();
-        let hash = anju_store::audit::hash_stored(
+        let hash = anju_store::infra::audit::hash_stored(
             &prev,
             id,
             at,
@@ -356,37 +354,42 @@ async fn back_to_0005(store: &Store) {
                 &detail,
             ],
         );
-        on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE id = $4")
+        on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE id = $4")
             .bind(&detail).bind(&prev).bind(&hash).bind(id).execute(p).await.map(|_| ())).unwrap();
         prev = hash;
     }
-    on_db!(&store.db, p => sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+    on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
         .bind(&prev).execute(p).await.map(|_| ()))
     .unwrap();
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testing::TestDb) {
     let [a, _, c] = three_houses(&db.store).await;
     back_to_0005(&db.store).await;
     let keys = anju_store::Vault::from_json(&db.store.vault().to_json()).unwrap();
-    db.store.db.close().await;
+    db.store.close().await;
     // Opening migrates (0006) and chains the five events once, under one baseline audit row.
     let store = Store::open(&db.url, keys.clone()).await.unwrap();
-    let baseline: Vec<String> = on_db!(&store.db, p => sqlx::query_scalar(
+    let baseline: Vec<String> = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT detail FROM audit_log WHERE action = 'chain.baseline'").fetch_all(p).await)
     .unwrap();
     assert_eq!(baseline.len(), 1);
     let v: serde_json::Value = serde_json::from_str(&baseline[0]).unwrap();
     assert_eq!(v["chain_batch"]["houses"], 3);
     assert_eq!(v["events"], 5);
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert!(r.is_clean(), "{r:?}");
     assert_eq!((r.houses, r.events), (3, 5));
     // Opened again: nothing left to chain, no second baseline.
-    store.db.close().await;
+    store.close().await;
     let store = Store::open(&db.url, keys).await.unwrap();
-    let n: i64 = on_db!(&store.db, p => sqlx::query_scalar(
+    let n: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'chain.baseline'").fetch_one(p).await)
     .unwrap();
     assert_eq!(n, 1);
@@ -398,7 +401,7 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
         day: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
     };
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    assert!(store.verify_all().await.unwrap().is_clean());
+    assert!(store.system("test").verify_all().await.unwrap().is_clean());
     // Tampering after the migration is caught and named.
     sql(
         &store,
@@ -406,9 +409,9 @@ async fn a_database_from_before_the_chain_is_chained_once(db: anju_store::testin
         &a,
     )
     .await;
-    let r = store.verify_all().await.unwrap();
+    let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone()], "{r:?}");
-    store.db.close().await;
+    store.close().await;
 }
 
 mod a_database_from_before_the_chain {

@@ -7,9 +7,9 @@ use anju_domain::auth::Principal;
 use anju_domain::event::Role;
 use anju_domain::import::{Row, map_headers, read_row};
 use anju_domain::state::Status;
-use anju_domain::{HouseCode, RegionCode, Scope};
+use anju_domain::{HouseCode, RegionCode};
 use anju_store::Store;
-use anju_store::import::ImportFile;
+use anju_store::houses::import::ImportFile;
 use anju_store::testing::*;
 
 const HEAD: &[&str] = &[
@@ -142,7 +142,8 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     let county = RegionCode::parse("370829").unwrap();
     let status = |serial| async move {
         store
-            .house(&Scope::All, &HouseCode::new(&county, serial))
+            .system("test")
+            .house(&HouseCode::new(&county, serial))
             .await
             .unwrap()
             .state
@@ -182,7 +183,8 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
         .unwrap();
     assert_eq!((c.corrected, c.unchanged), (1, 2));
     let events = store
-        .house_events(&Scope::All, &HouseCode::new(&county, 1))
+        .system("test")
+        .house_events(&HouseCode::new(&county, 1))
         .await
         .unwrap();
     let last = events.last().unwrap();
@@ -193,9 +195,9 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     );
     // Both imports' audit rows vouch for their houses' heads (the correction's too), and say
     // the rows came in by an import.
-    let check = store.verify_all().await.unwrap();
+    let check = store.system("test").verify_all().await.unwrap();
     assert!(check.is_clean() && check.houses == 3, "{check:?}");
-    let sources: Vec<String> = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let sources: Vec<String> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT DISTINCT source FROM audit_log WHERE action = 'houses.import'").fetch_all(p).await)
     .unwrap();
     assert_eq!(sources, ["import:t"]);
@@ -361,7 +363,7 @@ async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &S
     );
     assert_eq!(report.new_houses, 0);
     assert_eq!(snapshot(store).await, before, "nothing written");
-    assert_eq!(store.count_houses(&Scope::All).await.unwrap(), 0);
+    assert_eq!(store.system("test").count_houses().await.unwrap(), 0);
 }
 
 anju_store::both!(implausible_rows_are_refused_by_column_and_nothing_is_written);
@@ -380,9 +382,9 @@ fn account(username: &str, role: Role, region: &str) -> Principal {
 /// ⑥ and ⑦ of 附件2's total (non-business houses), and ① beside them.
 async fn hazard_engineered_closed(store: &Store) -> (i64, i64, i64) {
     let t = store
+        .system("test")
         .ledger(
             anju_domain::ledger::Form::Attachment2,
-            &Scope::All,
             anju_domain::ledger::AsOf::Now,
         )
         .await
@@ -441,7 +443,7 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
         HouseCode::new(&county, 3),
     );
     for c in [&c1, &c2, &c3] {
-        let events = store.house_events(&Scope::All, c).await.unwrap();
+        let events = store.system("test").house_events(c).await.unwrap();
         assert!(
             events.iter().all(|e| e.actor.id == "imp"),
             "every imported step names the clerk who imported it"
@@ -450,7 +452,8 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
 
     // The list the principal sees: two houses, each with the closure the file claims.
     let (total, held) = store
-        .held_back_page(&Scope::All, None, (1, 50))
+        .system("test")
+        .held_back_page(None, (1, 50))
         .await
         .unwrap();
     assert_eq!(total, 2);
@@ -504,7 +507,7 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
         .unwrap();
     assert_eq!((d.houses.clone(), d.steps), (vec![c1.to_string()], 1));
     assert_eq!(hazard_engineered_closed(store).await, (3, 0, 1));
-    let events = store.house_events(&Scope::All, &c1).await.unwrap();
+    let events = store.system("test").house_events(&c1).await.unwrap();
     let closure = events.last().unwrap();
     assert_eq!(closure.change.kind(), anju_domain::ChangeKind::Closed);
     assert_eq!(closure.actor.id, "chief", "the principal approved it");
@@ -545,15 +548,21 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
         .await
         .unwrap();
     assert_eq!(d.houses, vec![c2.to_string()]);
-    assert_eq!(store.held_back_count(&Scope::All).await.unwrap(), 0);
+    assert_eq!(store.system("test").held_back_count().await.unwrap(), 0);
     assert_eq!(hazard_engineered_closed(store).await, (3, 0, 1));
     assert_eq!(
-        store.house(&Scope::All, &c2).await.unwrap().state.status(),
+        store
+            .system("test")
+            .house(&c2)
+            .await
+            .unwrap()
+            .state
+            .status(),
         Status::AwaitingClosure
     );
 
     // Audited from where it came, and the chain vouches for the confirmed closure.
-    let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let rows: Vec<(String, String, String)> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT action, actor_id, source FROM audit_log WHERE action LIKE 'imports.%' ORDER BY id").fetch_all(p).await)
     .unwrap();
     assert_eq!(
@@ -581,7 +590,7 @@ async fn imported_closures_count_only_once_the_principal_confirms(store: &Store)
             ),
         ]
     );
-    let check = store.verify_all().await.unwrap();
+    let check = store.system("test").verify_all().await.unwrap();
     assert!(check.is_clean(), "{check:?}");
 }
 
@@ -643,7 +652,7 @@ async fn a_cut_over_date_confirms_the_history_before_it(store: &Store) {
         .unwrap();
     assert_eq!(d.houses.len(), 1, "{d:?}");
     assert_eq!(hazard_engineered_closed(store).await, (2, 0, 1));
-    assert_eq!(store.held_back_count(&Scope::All).await.unwrap(), 1);
+    assert_eq!(store.system("test").held_back_count().await.unwrap(), 1);
 }
 
 anju_store::both!(a_cut_over_date_confirms_the_history_before_it);

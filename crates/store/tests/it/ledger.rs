@@ -212,7 +212,8 @@ fn counts(table: &anju_domain::ledger::LedgerTable, code: &str) -> Vec<i64> {
 async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
     build(store).await;
     let t = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .system("test")
+        .ledger(Form::Attachment2, AsOf::Now)
         .await
         .unwrap();
     assert_eq!(t.unit, "嘉祥县");
@@ -266,7 +267,8 @@ async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
 async fn attachment1_counts_the_look_back_list(store: &Store) {
     build(store).await;
     let t = store
-        .ledger(Form::Attachment1, &Scope::All, AsOf::Now)
+        .system("test")
+        .ledger(Form::Attachment1, AsOf::Now)
         .await
         .unwrap();
     // Business: 数量 s+t+u+v = 8, 复核 t+u+v = 7, 隐患 u+v = 5, 工程 v = 4.
@@ -276,6 +278,7 @@ async fn attachment1_counts_the_look_back_list(store: &Store) {
 }
 
 async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
+    let county = store.system("test");
     build(store).await;
     let town2 = Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
@@ -283,7 +286,9 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
     let on = |d| AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, d).unwrap());
     // X (village B): appraised C on the 22nd, accepted on the 25th, closed on the 26th.
     let before = store
-        .ledger(Form::Attachment2, &town2, on(24))
+        .system("test")
+        .within(&town2)
+        .ledger(Form::Attachment2, on(24))
         .await
         .unwrap();
     assert_eq!(before.unit, "梁宝寺镇");
@@ -292,7 +297,9 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
         vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
     );
     let accepted = store
-        .ledger(Form::Attachment2, &town2, on(25))
+        .system("test")
+        .within(&town2)
+        .ledger(Form::Attachment2, on(25))
         .await
         .unwrap();
     assert_eq!(
@@ -300,7 +307,9 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
         vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0]
     );
     let closed = store
-        .ledger(Form::Attachment2, &town2, on(26))
+        .system("test")
+        .within(&town2)
+        .ledger(Form::Attachment2, on(26))
         .await
         .unwrap();
     assert_eq!(
@@ -309,54 +318,49 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
     );
     // Before anything was surveyed, nothing counts; the house registered on the 20th exists
     // but is not yet surveyed.
-    let start = store
-        .ledger(Form::Attachment2, &Scope::All, on(20))
-        .await
-        .unwrap();
+    let start = county.ledger(Form::Attachment2, on(20)).await.unwrap();
     assert!(start.total.counts.iter().all(|c| *c == 0));
     // As recorded: before the test wrote anything, nothing; now, the same as today.
     let long_ago = chrono::DateTime::from_timestamp(1_600_000_000, 0).unwrap();
-    let then = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Recorded(long_ago))
+    let then = county
+        .ledger(Form::Attachment2, AsOf::Recorded(long_ago))
         .await
         .unwrap();
     assert!(then.total.counts.iter().all(|c| *c == 0));
-    let now = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Recorded(store.now()))
+    let now = county
+        .ledger(Form::Attachment2, AsOf::Recorded(store.now()))
         .await
         .unwrap();
-    let today = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
-        .await
-        .unwrap();
+    let today = county.ledger(Form::Attachment2, AsOf::Now).await.unwrap();
     assert_eq!(now.rows, today.rows);
 }
 
 async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
+    let county = store.system("test");
     build(store).await;
     let town1 = RegionCode::parse("370829101").unwrap();
     // ⑦ of town 1: c+d+f+h+j = 6 houses; the 合计 adds X and Y of town 2.
-    let closed = store
-        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 11, Some(&town1))
+    let closed = county
+        .ledger_houses(Form::Attachment2, AsOf::Now, 11, Some(&town1))
         .await
         .unwrap();
     assert_eq!(closed.len(), 6);
-    let all = store
-        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 11, None)
+    let all = county
+        .ledger_houses(Form::Attachment2, AsOf::Now, 11, None)
         .await
         .unwrap();
     assert_eq!(all.len(), 8);
     // Each cell's list has exactly the cell's count, for every column of both forms.
     for form in [Form::Attachment1, Form::Attachment2] {
-        let t = store.ledger(form, &Scope::All, AsOf::Now).await.unwrap();
+        let t = county.ledger(form, AsOf::Now).await.unwrap();
         let row = t
             .rows
             .iter()
             .find(|r| r.code.starts_with("370829101"))
             .unwrap();
         for (i, n) in row.counts.iter().enumerate() {
-            let houses = store
-                .ledger_houses(form, &Scope::All, AsOf::Now, i, Some(&town1))
+            let houses = county
+                .ledger_houses(form, AsOf::Now, i, Some(&town1))
                 .await
                 .unwrap();
             assert_eq!(houses.len() as i64, *n, "{form:?} column {i}");
@@ -367,7 +371,9 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     let leak = store
-        .ledger_houses(Form::Attachment2, &town2, AsOf::Now, 11, Some(&town1))
+        .system("test")
+        .within(&town2)
+        .ledger_houses(Form::Attachment2, AsOf::Now, 11, Some(&town1))
         .await
         .unwrap();
     assert!(leak.is_empty());
@@ -375,12 +381,16 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
     let b = RegionCode::parse(TOWN2_VILLAGE_B).unwrap();
     let d25 = AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, 25).unwrap());
     let x = store
-        .ledger_houses(Form::Attachment2, &town2, d25, 11, Some(&b))
+        .system("test")
+        .within(&town2)
+        .ledger_houses(Form::Attachment2, d25, 11, Some(&b))
         .await
         .unwrap();
     assert!(x.is_empty());
     let x = store
-        .ledger_houses(Form::Attachment2, &town2, d25, 10, Some(&b))
+        .system("test")
+        .within(&town2)
+        .ledger_houses(Form::Attachment2, d25, 10, Some(&b))
         .await
         .unwrap();
     assert_eq!(x.len(), 1);
@@ -395,7 +405,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
-    let new = anju_store::reports::NewReport {
+    let new = anju_store::ledgers::reports::NewReport {
         form: Form::Attachment2,
         unit: town1,
         as_of: day,
@@ -403,32 +413,36 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         supersedes: None,
     };
     let id = store
-        .prepare_report(&op, &scope, &new, "test")
+        .system("test")
+        .within(&scope)
+        .prepare_report(&op, &new)
         .await
         .unwrap();
     // Only the principal signs.
     let e = store
-        .act_on_report(&op, &scope, id, &ReportAction::Sign, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&op, id, &ReportAction::Sign)
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::P1);
     assert_eq!(
         store
-            .act_on_report(&boss, &scope, id, &ReportAction::Sign, "test")
+            .system("test")
+            .within(&scope)
+            .act_on_report(&boss, id, &ReportAction::Sign)
             .await
             .unwrap(),
         ReportStatus::Signed
     );
-    let signed = store.report(id).await.unwrap();
+    let signed = store.system("test").report(id).await.unwrap();
     assert!(signed.digest_holds());
     let frozen = signed.frozen().unwrap().unwrap();
     // The frozen table is the ledger as of that day, and each figure lists its houses.
     let live = store
-        .ledger(
-            Form::Attachment2,
-            &scope,
-            anju_domain::ledger::AsOf::Happened(day),
-        )
+        .system("test")
+        .within(&scope)
+        .ledger(Form::Attachment2, anju_domain::ledger::AsOf::Happened(day))
         .await
         .unwrap();
     assert_eq!(frozen.table, live);
@@ -440,9 +454,10 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         .position(|r| r.code == TOWN1_VILLAGE)
         .unwrap();
     let behind = store
+        .system("test")
+        .within(&scope)
         .ledger_houses(
             Form::Attachment2,
-            &scope,
             anju_domain::ledger::AsOf::Happened(day),
             11,
             Some(&v),
@@ -454,7 +469,9 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     assert_eq!(frozen.houses[row][11].len(), 6);
     // Signing again is refused: the figures are frozen.
     let e = store
-        .act_on_report(&boss, &scope, id, &ReportAction::Sign, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&boss, id, &ReportAction::Sign)
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R5);
@@ -472,10 +489,11 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     .await;
     late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
         .await;
-    let again = store.report(id).await.unwrap();
+    let again = store.system("test").report(id).await.unwrap();
     assert_eq!(again.snapshot, signed.snapshot);
     assert!(again.digest_holds());
     let diffs = store
+        .system("test")
         .compare_report(id, anju_domain::ledger::AsOf::Now)
         .await
         .unwrap();
@@ -491,38 +509,36 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
 
     // Submitted, returned with a reason, prepared again superseding it.
     store
-        .act_on_report(&op, &scope, id, &ReportAction::Submit, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&op, id, &ReportAction::Submit)
         .await
         .unwrap();
     let e = store
-        .act_on_report(
-            &county,
-            &Scope::All,
-            id,
-            &ReportAction::Return { reason: "".into() },
-            "test",
-        )
+        .system("test")
+        .act_on_report(&county, id, &ReportAction::Return { reason: "".into() })
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R4);
     store
+        .system("test")
         .act_on_report(
             &county,
-            &Scope::All,
             id,
             &ReportAction::Return {
                 reason: "②栏与复核记录不符".into(),
             },
-            "test",
         )
         .await
         .unwrap();
-    let again = anju_store::reports::NewReport {
+    let again = anju_store::ledgers::reports::NewReport {
         supersedes: Some(id),
         ..new
     };
     let id2 = store
-        .prepare_report(&op, &scope, &again, "test")
+        .system("test")
+        .within(&scope)
+        .prepare_report(&op, &again)
         .await
         .unwrap();
     assert_ne!(id, id2);
@@ -532,22 +548,32 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     };
     assert!(matches!(
         store
-            .act_on_report(&boss, &other, id2, &ReportAction::Sign, "test")
+            .system("test")
+            .within(&other)
+            .act_on_report(&boss, id2, &ReportAction::Sign)
             .await,
         Err(anju_store::StoreError::NotFound)
     ));
 
     // Tampering with the stored snapshot is detected by the digest.
-    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
         .bind(id).execute(p).await.map(|_| ())).unwrap();
-    assert!(!store.report(id).await.unwrap().digest_holds());
+    assert!(
+        !store
+            .system("test")
+            .report(id)
+            .await
+            .unwrap()
+            .digest_holds()
+    );
 }
 
 /// Editing a signed snapshot together with a recomputed digest is caught: the digest is also in
 /// the chained audit row of the signature, which records where the signature came from.
 async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(store: &Store) {
+    let county = store.system("test");
     use anju_domain::report::ReportAction;
-    use anju_store::reports::{Integrity, NewReport};
+    use anju_store::ledgers::reports::{Integrity, NewReport};
     with_villages(store).await;
     let mut h = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
@@ -563,37 +589,42 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let id = store
-        .prepare_report(&op, &scope, &new, "203.0.113.7")
+        .system("203.0.113.7")
+        .within(&scope)
+        .prepare_report(&op, &new)
         .await
         .unwrap();
     assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Unsigned);
     store
-        .act_on_report(&boss, &scope, id, &ReportAction::Sign, "203.0.113.7")
+        .system("203.0.113.7")
+        .within(&scope)
+        .act_on_report(&boss, id, &ReportAction::Sign)
         .await
         .unwrap();
     assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Intact);
-    let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let (source, detail): (String, String) =
+        anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
-    .unwrap();
+        .unwrap();
     assert_eq!(
         source, "203.0.113.7",
         "the signature names where it came from"
     );
-    let digest = store.report(id).await.unwrap().digest.unwrap();
+    let digest = county.report(id).await.unwrap().digest.unwrap();
     assert!(detail.contains(&digest), "{detail}");
 
     // An insider rewrites the frozen figures and recomputes their digest.
-    let snapshot = store.report(id).await.unwrap().snapshot.unwrap();
+    let snapshot = county.report(id).await.unwrap().snapshot.unwrap();
     let forged = snapshot.replacen("[1,", "[2,", 1);
     assert_ne!(forged, snapshot, "the snapshot holds a count to change");
     let forged_digest = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(forged.as_bytes()))
     };
-    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
         .bind(&forged).bind(&forged_digest).bind(id).execute(p).await.map(|_| ())).unwrap();
     assert!(
-        store.report(id).await.unwrap().digest_holds(),
+        county.report(id).await.unwrap().digest_holds(),
         "self-consistent forgery"
     );
     match store.verify_report(id).await.unwrap() {
@@ -686,7 +717,8 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
 
     let town1 = |as_of| async move {
         let t = store
-            .ledger(Form::Attachment1, &Scope::All, as_of)
+            .system("test")
+            .ledger(Form::Attachment1, as_of)
             .await
             .unwrap();
         assert!(t.checks.is_empty(), "{:?}", t.checks);
@@ -729,25 +761,29 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     // Every figure of 4-30 opens to its houses: 总量 to A, B and C; 经营性数量 to C.
     let d430 = on(2024, 4, 30);
     let t1 = RegionCode::parse("370829101").unwrap();
-    let codes = |houses: Vec<anju_store::ledger::LedgerHouse>| {
+    let codes = |houses: Vec<anju_store::ledgers::LedgerHouse>| {
         houses.into_iter().map(|h| h.code).collect::<Vec<_>>()
     };
     let all = store
-        .ledger_houses(Form::Attachment1, &Scope::All, d430, 0, Some(&t1))
+        .system("test")
+        .ledger_houses(Form::Attachment1, d430, 0, Some(&t1))
         .await
         .unwrap();
     let mut abc = vec![a.code.to_string(), b.code.to_string(), c.code.to_string()];
     abc.sort();
     assert_eq!(codes(all), abc);
     let business = store
-        .ledger_houses(Form::Attachment1, &Scope::All, d430, 1, Some(&t1))
+        .system("test")
+        .ledger_houses(Form::Attachment1, d430, 1, Some(&t1))
         .await
         .unwrap();
     assert_eq!(codes(business), vec![c.code.to_string()]);
     // The town's own 附件1 (by village) and its frozen form agree with the county's.
     let scope = Scope::Region { code: t1 };
     let (table, houses) = store
-        .ledger_with_houses(Form::Attachment1, &scope, d430)
+        .system("test")
+        .within(&scope)
+        .ledger_with_houses(Form::Attachment1, d430)
         .await
         .unwrap();
     assert_eq!(
@@ -764,7 +800,8 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     // legacy closures add nothing to it. Surveyed 4 (C business); non-business 3 (A, B, D), ①
     // 3, ③ 1 (B: engineering accepted without appraisal); business 初判隐患 1 (C).
     let t = store
-        .ledger(Form::Attachment2, &Scope::All, d430)
+        .system("test")
+        .ledger(Form::Attachment2, d430)
         .await
         .unwrap();
     assert_eq!(
@@ -799,7 +836,7 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
-    let new = |day: u32| anju_store::reports::NewReport {
+    let new = |day: u32| anju_store::ledgers::reports::NewReport {
         form: Form::Attachment2,
         unit: town1,
         as_of: NaiveDate::from_ymd_opt(2024, 6, day).unwrap(),
@@ -807,16 +844,22 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         supersedes: None,
     };
     let first = store
-        .prepare_report(&op, &scope, &new(4), "test")
+        .system("test")
+        .within(&scope)
+        .prepare_report(&op, &new(4))
         .await
         .unwrap();
     store
-        .act_on_report(&boss, &scope, first, &ReportAction::Sign, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&boss, first, &ReportAction::Sign)
         .await
         .unwrap();
     for day in [4, 3] {
         let e = store
-            .prepare_report(&op, &scope, &new(day), "test")
+            .system("test")
+            .within(&scope)
+            .prepare_report(&op, &new(day))
             .await
             .unwrap_err();
         let v = e.rule().unwrap();
@@ -825,14 +868,14 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
     }
     // The other form is not held back by it.
     store
+        .system("test")
+        .within(&scope)
         .prepare_report(
             &op,
-            &scope,
-            &anju_store::reports::NewReport {
+            &anju_store::ledgers::reports::NewReport {
                 form: Form::Attachment1,
                 ..new(3)
             },
-            "test",
         )
         .await
         .unwrap();
@@ -852,17 +895,31 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
     late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
         .await;
     let second = store
-        .prepare_report(&op, &scope, &new(10), "test")
+        .system("test")
+        .within(&scope)
+        .prepare_report(&op, &new(10))
         .await
         .unwrap();
-    let (before, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    let (before, changes) = store
+        .system("test")
+        .report_predecessor(second)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(before.id, first);
     assert!(changes.is_empty(), "nothing to compare until it is signed");
     store
-        .act_on_report(&boss, &scope, second, &ReportAction::Sign, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&boss, second, &ReportAction::Sign)
         .await
         .unwrap();
-    let (_, changes) = store.report_predecessor(second).await.unwrap().unwrap();
+    let (_, changes) = store
+        .system("test")
+        .report_predecessor(second)
+        .await
+        .unwrap()
+        .unwrap();
     let total: Vec<(usize, i64, i64)> = changes
         .iter()
         .filter(|d| d.row == "合计")
@@ -879,36 +936,45 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
 
     // Returned, corrected: the correction names the one it corrects as its predecessor.
     store
-        .act_on_report(&op, &scope, second, &ReportAction::Submit, "test")
+        .system("test")
+        .within(&scope)
+        .act_on_report(&op, second, &ReportAction::Submit)
         .await
         .unwrap();
     store
+        .system("test")
         .act_on_report(
             &county,
-            &Scope::All,
             second,
             &ReportAction::Return {
                 reason: "②栏与复核记录不符".into(),
             },
-            "test",
         )
         .await
         .unwrap();
     let third = store
+        .system("test")
+        .within(&scope)
         .prepare_report(
             &op,
-            &scope,
-            &anju_store::reports::NewReport {
+            &anju_store::ledgers::reports::NewReport {
                 supersedes: Some(second),
                 ..new(10)
             },
-            "test",
         )
         .await
         .unwrap();
-    let (before, _) = store.report_predecessor(third).await.unwrap().unwrap();
+    let (before, _) = store
+        .system("test")
+        .report_predecessor(third)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(before.id, second);
-    assert_eq!(store.report(third).await.unwrap().supersedes, Some(second));
+    assert_eq!(
+        store.system("test").report(third).await.unwrap().supersedes,
+        Some(second)
+    );
 }
 
 anju_store::both!(an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown);

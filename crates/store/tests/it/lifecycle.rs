@@ -123,13 +123,8 @@ async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store)
     d.refused(&appraiser(), c, RuleCode::B1).await;
     d.ok(&actor("second-appraiser", Role::Appraiser), to_b)
         .await;
-    assert!(
-        store
-            .verify_projection(&Scope::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let faults = store.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty());
 }
 
 async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
@@ -142,20 +137,49 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     assert!(matches!(
-        store.house(&mine, &h.code).await,
+        store.system("test").within(&mine).house(&h.code).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.house_events(&mine, &h.code).await,
+        store
+            .system("test")
+            .within(&mine)
+            .house_events(&h.code)
+            .await,
         Err(StoreError::NotFound)
     ));
-    assert!(store.house(&theirs, &h.code).await.is_ok());
-    assert_eq!(store.count_houses(&mine).await.unwrap(), 0);
-    assert_eq!(store.count_houses(&Scope::Nothing).await.unwrap(), 0);
+    assert!(
+        store
+            .system("test")
+            .within(&theirs)
+            .house(&h.code)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        store
+            .system("test")
+            .within(&mine)
+            .count_houses()
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .system("test")
+            .within(&Scope::Nothing)
+            .count_houses()
+            .await
+            .unwrap(),
+        0
+    );
     // Writing to it from the wrong town answers exactly like a missing house.
     let cmd = h.cmd(survey(Judgement::NoHazard));
     let err = store
-        .execute(&mine, &clerk(), &cmd, "test")
+        .system("test")
+        .within(&mine)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err}");
@@ -179,7 +203,9 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
         evidence: vec![],
     };
     let err = store
-        .execute(&mine, &clerk(), &cmd, "test")
+        .system("test")
+        .within(&mine)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap_err();
     assert_eq!(err.rule().map(|v| v.code), Some(RuleCode::P1));
@@ -198,16 +224,39 @@ async fn a_department_sees_only_business_houses_of_its_sector(store: &Store) {
         department: "教育".into(),
         within: county,
     };
-    assert!(store.house(&commerce, &restaurant.code).await.is_ok());
+    assert!(
+        store
+            .system("test")
+            .within(&commerce)
+            .house(&restaurant.code)
+            .await
+            .is_ok()
+    );
     assert!(matches!(
-        store.house(&commerce, &home.code).await,
+        store
+            .system("test")
+            .within(&commerce)
+            .house(&home.code)
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.house(&education, &restaurant.code).await,
+        store
+            .system("test")
+            .within(&education)
+            .house(&restaurant.code)
+            .await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(store.count_houses(&commerce).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .system("test")
+            .within(&commerce)
+            .count_houses()
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
@@ -220,48 +269,50 @@ async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
     )
     .await;
     let err = store
-        .execute(&Scope::All, &clerk(), &seen, "test")
+        .system("test")
+        .execute(&clerk(), &seen)
         .await
         .unwrap_err();
     let v = err.rule().expect("a rule violation");
     assert_eq!(v.code, RuleCode::V1);
     assert!(v.message.contains("colleague姓名"), "{}", v.message);
-    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    let view = store.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.state.judgement, Some(Judgement::Severe));
 }
 
 async fn personal_data_is_stored_apart_from_the_event_payload(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 4, VILLAGE, UsageCategory::Other).await;
-    let payload: String = on_db!(&store.db, p => sqlx::query_scalar("SELECT payload FROM events WHERE seq = 1").fetch_one(p).await).unwrap();
+    let payload: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT payload FROM events WHERE seq = 1").fetch_one(p).await).unwrap();
     let id = sample::people().owner_id.unwrap();
     assert!(
         !payload.contains(id.as_str()),
         "ID number inside the payload"
     );
     assert!(!payload.contains("13805371234"), "phone inside the payload");
-    let view = store.house(&Scope::All, &h.code).await.unwrap();
+    let view = store.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.people, Some(sample::people()));
-    let events = store.house_events(&Scope::All, &h.code).await.unwrap();
+    let events = store.system("test").house_events(&h.code).await.unwrap();
     assert_eq!(events[0].change.people(), Some(&sample::people()));
 }
 
 async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Store) {
+    let county = store.system("test");
     with_villages(store).await;
     let mut h = House::register(store, 5, VILLAGE, UsageCategory::MixedBusiness).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(&appraiser(), appraise(Grade::B)).await;
     h.ok(&principal(), close(ClosureBasis::AppraisalAB)).await;
     let mut first = Vec::new();
-    store.export_events(&Scope::All, &mut first).await.unwrap();
+    county.export_events(&mut first).await.unwrap();
 
     // Into a fresh database of the other backend and back: byte-identical.
-    let other = if store.db.backend() == "sqlite" {
+    let other = if store.backend() == "sqlite" {
         anju_store::testing::postgres().await
     } else {
         anju_store::testing::sqlite().await
     };
-    let actor = anju_store::log::cli_actor();
+    let actor = anju_store::houses::log::cli_actor();
     let summary = other
         .store
         .import_events(&mut first.as_slice(), &actor)
@@ -271,21 +322,16 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     let mut second = Vec::new();
     other
         .store
-        .export_events(&Scope::All, &mut second)
+        .system("test")
+        .export_events(&mut second)
         .await
         .unwrap();
     assert_eq!(
         String::from_utf8(first.clone()).unwrap(),
         String::from_utf8(second).unwrap()
     );
-    assert!(
-        other
-            .store
-            .verify_projection(&Scope::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let faults = other.store.system("test").verify_projection().await;
+    assert!(faults.unwrap().is_empty());
 
     // A log whose closure rests on management measures is refused at that line; nothing written.
     let text = String::from_utf8(first).unwrap();
@@ -302,8 +348,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         .unwrap_err();
     assert_eq!(err.line, 5, "{err}");
     assert!(err.message.contains("R1"), "{err}");
-    assert_eq!(fresh.store.count_houses(&Scope::All).await.unwrap(), 0);
-    assert_eq!(fresh.store.count_events(&Scope::All).await.unwrap(), 0);
+    assert_eq!(fresh.store.system("test").count_houses().await.unwrap(), 0);
+    assert_eq!(fresh.store.system("test").count_events().await.unwrap(), 0);
     // A log carrying a NUL (as an old SQLite database could hold, and PostgreSQL refuses) is
     // refused at that line with the field named, on either backend; nothing written.
     let survey_line = text
@@ -324,7 +370,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
             .unwrap_err();
         assert_eq!(err.line, survey_line, "{err}");
         assert!(err.message.contains("控制字符"), "{err}");
-        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // A log whose registration carries a build year after the year it was recorded in (the
     // test clock's 2026) is refused at that line, the field named with its bound.
@@ -350,8 +396,8 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
                 .contains("建成年份不能晚于当前年份（2026），填写的是 2099（规则 F1）"),
             "{err}"
         );
-        assert_eq!(target.store.count_houses(&Scope::All).await.unwrap(), 0);
-        assert_eq!(target.store.count_events(&Scope::All).await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_houses().await.unwrap(), 0);
+        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // Importing the same log twice is refused at its first house.
     let err = other
@@ -399,7 +445,7 @@ async fn a_merged_town_keeps_its_history(store: &Store) {
 }
 
 async fn opening_twice_applies_migrations_once(store: &Store) {
-    let applied = store.db.migrate().await.unwrap();
+    let applied = store.db_for_tests().migrate().await.unwrap();
     assert!(applied.is_empty());
     assert_eq!(
         store.reference().regions.len(),
@@ -408,14 +454,14 @@ async fn opening_twice_applies_migrations_once(store: &Store) {
 }
 
 async fn an_edited_migration_is_refused_and_changes_nothing(store: &Store) {
-    let before = store.db.applied_versions().await.unwrap();
+    let before = store.db_for_tests().applied_versions().await.unwrap();
     assert_eq!(
         before,
-        (1..=store.db.latest_migration()).collect::<Vec<_>>()
+        (1..=store.db_for_tests().latest_migration()).collect::<Vec<_>>()
     );
     // Migration 3 as applied, then edited by someone since (one added statement).
     let edited: Vec<(i64, &str, String)> = store
-        .db
+        .db_for_tests()
         .migrations()
         .iter()
         .map(|&(v, name, sql)| {
@@ -431,39 +477,49 @@ async fn an_edited_migration_is_refused_and_changes_nothing(store: &Store) {
         .iter()
         .map(|(v, n, s)| (*v, *n, s.as_str()))
         .collect();
-    let e = store.db.migrate_with(&list).await.unwrap_err();
+    let e = store.db_for_tests().migrate_with(&list).await.unwrap_err();
     assert!(
         matches!(&e, sqlx::Error::Migrate(m) if matches!(**m, sqlx::migrate::MigrateError::VersionMismatch(3))),
         "{e}"
     );
-    let sneaked: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM sneaked_in").fetch_one(p).await);
+    let sneaked: Result<i64, _> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM sneaked_in").fetch_one(p).await);
     assert!(sneaked.is_err(), "the edited migration must not run");
     // A new migration after the applied ones is applied, once.
-    let mut longer = store.db.migrations().to_vec();
+    let mut longer = store.db_for_tests().migrations().to_vec();
     longer.push((99, "later", "CREATE TABLE later_one (id BIGINT);"));
-    assert_eq!(store.db.migrate_with(&longer).await.unwrap(), vec![99]);
-    assert!(store.db.migrate_with(&longer).await.unwrap().is_empty());
+    assert_eq!(
+        store.db_for_tests().migrate_with(&longer).await.unwrap(),
+        vec![99]
+    );
+    assert!(
+        store
+            .db_for_tests()
+            .migrate_with(&longer)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_database_from_before_checksums_adopts_them_without_rerunning(store: &Store) {
     // As an older build left it: versions in `schema_migrations`, no checksums.
-    let last = store.db.latest_migration();
-    on_db!(&store.db, p => sqlx::query("DROP TABLE _sqlx_migrations").execute(p).await.map(|_| ()))
+    let last = store.db_for_tests().latest_migration();
+    on_db!(store.db_for_tests(), p => sqlx::query("DROP TABLE _sqlx_migrations").execute(p).await.map(|_| ()))
         .unwrap();
-    on_db!(&store.db, p => sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").execute(p).await.map(|_| ())).unwrap();
     for v in 1..=last {
-        on_db!(&store.db, p => sqlx::query("INSERT INTO schema_migrations VALUES ($1, 'x', 0)").bind(v).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query("INSERT INTO schema_migrations VALUES ($1, 'x', 0)").bind(v).execute(p).await.map(|_| ())).unwrap();
     }
     // Nothing re-runs (migration 1 creating existing tables again would fail), the versions
     // are adopted with checksums, and the old table is gone.
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     assert_eq!(
-        store.db.applied_versions().await.unwrap(),
+        store.db_for_tests().applied_versions().await.unwrap(),
         (1..=last).collect::<Vec<_>>()
     );
-    let old: Result<i64, _> = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(p).await);
+    let old: Result<i64, _> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(p).await);
     assert!(old.is_err());
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     assert!(store.readiness(None).await.is_empty());
 }
 
@@ -471,9 +527,19 @@ async fn the_audit_chain_links_every_row(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 6, VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
-    on_db!(&store.db, p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), Some(1));
+    assert_eq!(
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
+        None
+    );
+    on_db!(store.db_for_tests(), p => sqlx::query("UPDATE audit_log SET object = 'forged' WHERE id = 1").execute(p).await.map(|_| ())).unwrap();
+    assert_eq!(
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
+        Some(1)
+    );
 }
 
 anju_store::both!(

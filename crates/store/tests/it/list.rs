@@ -5,13 +5,15 @@ use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::state::Status;
-use anju_store::list::{HouseFilter, Overdue, Sort};
+use anju_store::houses::list::{HouseFilter, Overdue, Sort};
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 
 async fn codes(store: &Store, scope: &Scope, f: HouseFilter) -> Vec<u32> {
     let page = store
-        .houses_page(scope, &f, Sort::Code, 1, 100)
+        .system("test")
+        .within(scope)
+        .houses_page(&f, Sort::Code, 1, 100)
         .await
         .unwrap();
     assert_eq!(page.total as usize, page.houses.len());
@@ -230,18 +232,24 @@ async fn pages_and_sorts(store: &Store) {
     fixture(store).await;
     let all = Scope::All;
     let p1 = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Code, 1, 3)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Code, 1, 3)
         .await
         .unwrap();
     let p2 = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Code, 2, 3)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Code, 2, 3)
         .await
         .unwrap();
     assert_eq!((p1.total, p1.houses.len(), p2.houses.len()), (4, 3, 1));
     assert!(p1.houses[2].code < p2.houses[0].code);
     // Most recently changed first: house 4 was written last.
     let u = store
-        .houses_page(&all, &HouseFilter::default(), Sort::Updated, 1, 10)
+        .system("test")
+        .within(&all)
+        .houses_page(&HouseFilter::default(), Sort::Updated, 1, 10)
         .await
         .unwrap();
     assert!(u.houses[0].code.contains("00000004"), "{:?}", u.houses[0]);
@@ -257,11 +265,12 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
         "UPDATE houses SET judgement = CASE judgement WHEN 'no_hazard' THEN 'NoHazard' WHEN 'hazard' THEN 'Hazard' END, grade = upper(grade)",
         "DELETE FROM _sqlx_migrations WHERE version = 9",
     ] {
-        on_db!(&store.db, p => sqlx::query(statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(store.db_for_tests(), p => sqlx::query(statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
     type Row = (Option<String>, Option<String>);
     let stored = || async {
-        let rows: Vec<Row> = on_db!(&store.db, p => sqlx::query_as(
+        let rows: Vec<Row> = on_db!(store.db_for_tests(), p => sqlx::query_as(
             "SELECT judgement, grade FROM houses ORDER BY code").fetch_all(p).await)
         .unwrap();
         rows
@@ -276,7 +285,7 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
             (None, None)
         ]
     );
-    assert_eq!(store.db.migrate().await.unwrap(), vec![9]);
+    assert_eq!(store.db_for_tests().migrate().await.unwrap(), vec![9]);
     assert_eq!(
         stored().await,
         vec![
@@ -286,7 +295,7 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
             (None, None)
         ]
     );
-    assert!(store.db.migrate().await.unwrap().is_empty());
+    assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     let all = Scope::All;
     let by = |j: Option<Judgement>, g: Option<Grade>| HouseFilter {
         judgement: j,
@@ -326,7 +335,9 @@ async fn totals_follow_every_write(store: &Store) {
         let scope = scope.clone();
         async move {
             store
-                .houses_page(&scope, &f, Sort::Code, 1, 10)
+                .system("test")
+                .within(&scope)
+                .houses_page(&f, Sort::Code, 1, 10)
                 .await
                 .unwrap()
                 .total

@@ -7,8 +7,8 @@ use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, RegistrationSource, UsageCategory};
 use anju_domain::event::{Change, GeoFix};
 use anju_domain::{HouseCode, sample};
-use anju_store::list::HouseFilter;
-use anju_store::map::{Bbox, MapData};
+use anju_store::houses::list::HouseFilter;
+use anju_store::houses::map::{Bbox, MapData};
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
 use chrono::NaiveDate;
@@ -80,7 +80,7 @@ type Row = (String, Option<f64>, Option<f64>, Option<i32>, Option<i32>);
 
 async fn positions(store: &Store) -> Vec<Row> {
     const SQL: &str = "SELECT code, lon, lat, gx, gy FROM houses ORDER BY code";
-    on_db!(&store.db, p => sqlx::query_as(SQL).fetch_all(p).await).unwrap()
+    on_db!(store.db_for_tests(), p => sqlx::query_as(SQL).fetch_all(p).await).unwrap()
 }
 
 fn serial(code: &str) -> u32 {
@@ -128,12 +128,13 @@ async fn the_projection_holds_the_survey_position_else_the_records(store: &Store
 }
 
 async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
+    let county = store.system("test");
     fixture(store).await;
     // Zoom 10: cells of 512 fine cells (1/8°). Houses 1, 3, 4 fall in cell (930, 283)
     // (476364 / 512 = 930.4, 144998 / 512 = 283.2; 3 and 4 likewise), house 2 in (932, 285);
     // house 5 has no position.
-    let all = store
-        .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+    let all = county
+        .map_data(&HouseFilter::default(), 10, None)
         .await
         .unwrap();
     let got = cells(&all);
@@ -174,7 +175,9 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
     };
     let got = cells(
         &store
-            .map_data(&town, &HouseFilter::default(), 10, None)
+            .system("test")
+            .within(&town)
+            .map_data(&HouseFilter::default(), 10, None)
             .await
             .unwrap(),
     );
@@ -188,7 +191,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
         grade: Some(Grade::D),
         ..HouseFilter::default()
     };
-    let got = cells(&store.map_data(&Scope::All, &d, 10, None).await.unwrap());
+    let got = cells(&county.map_data(&d, 10, None).await.unwrap());
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].0, got[0].2.clone()), (1, vec![s("d", 1)]));
     // Another town's filter within the town's scope: nothing.
@@ -196,12 +199,22 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
         town: Some(RegionCode::parse("370829102").unwrap()),
         ..HouseFilter::default()
     };
-    assert!(cells(&store.map_data(&town, &other, 10, None).await.unwrap()).is_empty());
+    assert!(
+        cells(
+            &store
+                .system("test")
+                .within(&town)
+                .map_data(&other, 10, None)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
     // A write moves the audit head: the cached answer is not served again.
     house(store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
     let got = cells(
-        &store
-            .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+        &county
+            .map_data(&HouseFilter::default(), 10, None)
             .await
             .unwrap(),
     );
@@ -209,6 +222,7 @@ async fn cells_are_counted_by_status_grade_and_overdue(store: &Store) {
 }
 
 async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
+    let county = store.system("test");
     fixture(store).await;
     let view = Bbox {
         west: 116.29,
@@ -230,8 +244,8 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
             .collect::<Vec<_>>(),
         other => panic!("points expected: {other:?}"),
     };
-    let all = store
-        .map_data(&Scope::All, &HouseFilter::default(), 16, Some(view))
+    let all = county
+        .map_data(&HouseFilter::default(), 16, Some(view))
         .await
         .unwrap();
     assert_eq!(
@@ -251,7 +265,9 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     let mine = store
-        .map_data(&town, &HouseFilter::default(), 16, Some(view))
+        .system("test")
+        .within(&town)
+        .map_data(&HouseFilter::default(), 16, Some(view))
         .await
         .unwrap();
     assert_eq!(
@@ -260,14 +276,14 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
     );
     // Zoom 13 answers cells of the view: (116.29–116.34) leaves out house 2 at 116.60.
     let got = cells(
-        &store
-            .map_data(&Scope::All, &HouseFilter::default(), 13, Some(view))
+        &county
+            .map_data(&HouseFilter::default(), 13, Some(view))
             .await
             .unwrap(),
     );
     assert_eq!(got.iter().map(|c| c.0).sum::<i64>(), 3);
     // The places: each town and village at the centre of its located houses.
-    let places = store.map_places(&Scope::All).await.unwrap();
+    let places = county.map_places().await.unwrap();
     let got: Vec<(String, i64)> = places.iter().map(|p| (p.code.clone(), p.n)).collect();
     assert_eq!(
         got,
@@ -278,7 +294,12 @@ async fn zoomed_in_the_map_shows_the_houses_in_view(store: &Store) {
             (OTHER_VILLAGE.to_string(), 1),
         ]
     );
-    let places = store.map_places(&town).await.unwrap();
+    let places = store
+        .system("test")
+        .within(&town)
+        .map_places()
+        .await
+        .unwrap();
     assert_eq!(places.len(), 2);
 }
 
@@ -293,7 +314,7 @@ anju_store::both!(
 async fn backfill(db: TestDb) {
     fixture(&db.store).await;
     let before = positions(&db.store).await;
-    on_db!(&db.store.db, p => {
+    on_db!(db.store.db_for_tests(), p => {
         sqlx::query("UPDATE houses SET lon = NULL, lat = NULL, gx = NULL, gy = NULL").execute(p).await.unwrap();
         sqlx::query("INSERT INTO map_backfill_pending (id) VALUES (1)").execute(p).await.unwrap();
     });
@@ -301,7 +322,7 @@ async fn backfill(db: TestDb) {
     let vault = anju_store::Vault::from_json(&db.store.vault().to_json()).unwrap();
     let reopened = Store::open(&db.url, vault).await.unwrap();
     assert_eq!(positions(&reopened).await, before);
-    let pending: i64 = on_db!(&reopened.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_backfill_pending").fetch_one(p).await).unwrap();
+    let pending: i64 = on_db!(reopened.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_backfill_pending").fetch_one(p).await).unwrap();
     assert_eq!(pending, 0);
 }
 
@@ -319,7 +340,7 @@ async fn backfill_postgres() {
 /// several scopes, filters and zooms (the counted cells cannot answer a search).
 async fn counted_equals_houses(store: &Store) {
     use anju_domain::Status;
-    use anju_store::map::CellSource;
+    use anju_store::houses::map::CellSource;
     let town = |c: &str| Scope::Region {
         code: RegionCode::parse(c).unwrap(),
     };
@@ -353,12 +374,16 @@ async fn counted_equals_houses(store: &Store) {
         for filter in &filters {
             for zoom in [0, 6, 9, 10, 11, 12] {
                 let counted = store
-                    .map_cells_fresh(scope, filter, zoom, CellSource::Counted)
+                    .system("test")
+                    .within(scope)
+                    .map_cells_fresh(filter, zoom, CellSource::Counted)
                     .await
                     .unwrap()
                     .expect("the counted cells answer this filter");
                 let houses = store
-                    .map_cells_fresh(scope, filter, zoom, CellSource::Houses)
+                    .system("test")
+                    .within(scope)
+                    .map_cells_fresh(filter, zoom, CellSource::Houses)
                     .await
                     .unwrap()
                     .unwrap();
@@ -371,21 +396,23 @@ async fn counted_equals_houses(store: &Store) {
         ..HouseFilter::default()
     };
     let none = store
-        .map_cells_fresh(&Scope::All, &searched, 10, CellSource::Counted)
+        .system("test")
+        .map_cells_fresh(&searched, 10, CellSource::Counted)
         .await
         .unwrap();
     assert!(none.is_none());
 }
 
 async fn map_cell_rows(store: &Store) -> i64 {
-    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)
+    on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM map_cells").fetch_one(p).await)
         .unwrap()
 }
 
 /// Totals of the county's cells at zoom 10: (houses, overdue).
 async fn county_totals(store: &Store) -> (i64, i64) {
     let d = store
-        .map_data(&Scope::All, &HouseFilter::default(), 10, None)
+        .system("test")
+        .map_data(&HouseFilter::default(), 10, None)
         .await
         .unwrap();
     let got = cells(&d);
@@ -445,17 +472,18 @@ async fn the_counted_cells_follow_every_write(store: &Store) {
     }
     statements.push(format!("DELETE FROM houses WHERE id = {}", of("00000003")));
     for statement in statements {
-        on_db!(&store.db, p => sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(p).await.map(|_| ()))
+        on_db!(store.db_for_tests(), p => sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(p).await.map(|_| ()))
             .unwrap();
     }
     counted_equals_houses(store).await;
     let fresh = |scope: Scope| async move {
         let got = store
+            .system("test")
+            .within(&scope)
             .map_cells_fresh(
-                &scope,
                 &HouseFilter::default(),
                 10,
-                anju_store::map::CellSource::Counted,
+                anju_store::houses::map::CellSource::Counted,
             )
             .await
             .unwrap()
@@ -485,29 +513,30 @@ anju_store::both!(the_counted_cells_follow_every_write);
 /// Migration 0011 counts the houses a database already holds, once.
 async fn counted_cells_migration(db: TestDb) {
     fixture(&db.store).await;
-    let undo: &[&str] = match &db.store.db {
-        anju_store::db::Db::Sqlite(_) => &[
+    let undo: &[&str] = match db.store.db_for_tests() {
+        anju_store::infra::db::Db::Sqlite(_) => &[
             "DROP TRIGGER map_cells_insert",
             "DROP TRIGGER map_cells_update",
             "DROP TRIGGER map_cells_delete",
             "DROP TABLE map_cells",
             "DELETE FROM _sqlx_migrations WHERE version = 11",
         ],
-        anju_store::db::Db::Postgres(_) => &[
+        anju_store::infra::db::Db::Postgres(_) => &[
             "DROP FUNCTION map_cells_track() CASCADE",
             "DROP TABLE map_cells",
             "DELETE FROM _sqlx_migrations WHERE version = 11",
         ],
     };
     for statement in undo {
-        on_db!(&db.store.db, p => sqlx::query(*statement).execute(p).await.map(|_| ())).unwrap();
+        on_db!(db.store.db_for_tests(), p => sqlx::query(*statement).execute(p).await.map(|_| ()))
+            .unwrap();
     }
-    assert_eq!(db.store.db.migrate().await.unwrap(), vec![11]);
+    assert_eq!(db.store.db_for_tests().migrate().await.unwrap(), vec![11]);
     // One row per located house (1–4 each in its own cell), counted by hand in the fixture.
     assert_eq!(map_cell_rows(&db.store).await, 4);
     counted_equals_houses(&db.store).await;
     assert_eq!(county_totals(&db.store).await, (4, 2));
-    assert!(db.store.db.migrate().await.unwrap().is_empty());
+    assert!(db.store.db_for_tests().migrate().await.unwrap().is_empty());
     // The triggers are back: a new located house is counted.
     house(&db.store, 6, OTHER_VILLAGE, Some((116.33, 35.43))).await;
     assert_eq!(county_totals(&db.store).await, (5, 2));

@@ -12,7 +12,7 @@ use anju_domain::problem::{
 };
 use anju_domain::state::Status;
 use anju_domain::{RuleCode, sample};
-use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::campaign::problems::{NewBatch, NewProblem};
 use anju_store::testing::*;
 use anju_store::{Store, StoreError};
 
@@ -51,7 +51,7 @@ fn batch() -> NewBatch {
 
 async fn rows(store: &Store, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await).unwrap()
 }
 
 async fn a_bad_batch_is_refused_whole_with_every_bad_row_named(store: &Store) {
@@ -69,7 +69,8 @@ async fn a_bad_batch_is_refused_whole_with_every_bad_row_named(store: &Store) {
         problem(6, "370829101000", None, "  "),
     ];
     let err = store
-        .issue_problems(&county(), &Scope::All, &batch(), &bad, "t")
+        .system("t")
+        .issue_problems(&county(), &batch(), &bad)
         .await
         .unwrap_err();
     let StoreError::Invalid(msg) = err else {
@@ -81,12 +82,12 @@ async fn a_bad_batch_is_refused_whole_with_every_bad_row_named(store: &Store) {
     assert!(!msg.contains("第 2 行"), "{msg}");
     // A town's account cannot send problems to another town either.
     let err = store
+        .system("t")
+        .within(&town_scope())
         .issue_problems(
             &county(),
-            &town_scope(),
             &batch(),
             &[problem(7, "370829102000", None, "他镇问题")],
-            "t",
         )
         .await
         .unwrap_err();
@@ -104,20 +105,24 @@ async fn every_transition_and_its_refusals(store: &Store) {
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let code = h.code.to_string();
     let b = store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[
                 problem(1, "370829101000", Some(&code), "以管代改"),
                 problem(2, "370829101000", None, "漏排一户"),
             ],
-            "t",
         )
         .await
         .unwrap();
     assert!(b > 0);
-    let list = store.problems(&town_scope(), None).await.unwrap();
+    let list = store
+        .system("test")
+        .within(&town_scope())
+        .problems(None)
+        .await
+        .unwrap();
     assert_eq!(list.len(), 2);
     let (p1, p2) = (list[0].clone(), list[1].clone());
     assert_eq!(p1.house_code.as_deref(), Some(code.as_str()));
@@ -126,9 +131,17 @@ async fn every_transition_and_its_refusals(store: &Store) {
     let far = Scope::Region {
         code: town("370829102"),
     };
-    assert!(store.problems(&far, None).await.unwrap().is_empty());
+    assert!(
+        store
+            .system("test")
+            .within(&far)
+            .problems(None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
-        store.problem(&far, p1.id).await,
+        store.system("test").within(&far).problem(p1.id).await,
         Err(StoreError::NotFound)
     ));
 
@@ -140,7 +153,13 @@ async fn every_transition_and_its_refusals(store: &Store) {
                 who: anju_domain::event::Actor,
                 ev: &'static [anju_domain::event::Evidence]| {
         let scope = scope.clone();
-        async move { store.act_on_problem(&who, &scope, id, v, &a, ev, "t").await }
+        async move {
+            store
+                .system("t")
+                .within(&scope)
+                .act_on_problem(&who, id, v, &a, ev)
+                .await
+        }
     };
     let ev: &'static [anju_domain::event::Evidence] = Box::leak(Box::new(photo));
     assert_eq!(
@@ -165,7 +184,13 @@ async fn every_transition_and_its_refusals(store: &Store) {
     assert_eq!(err.rule().unwrap().code, RuleCode::E1);
     assert_eq!(audit_count(store).await, audits + 1);
     assert_eq!(
-        store.problem(&scope, p1.id).await.unwrap().status,
+        store
+            .system("test")
+            .within(&scope)
+            .problem(p1.id)
+            .await
+            .unwrap()
+            .status,
         S::Rectifying
     );
     assert_eq!(
@@ -197,8 +222,18 @@ async fn every_transition_and_its_refusals(store: &Store) {
         S::Closed
     );
     let (p, steps) = (
-        store.problem(&scope, p1.id).await.unwrap(),
-        store.problem_steps(&scope, p1.id).await.unwrap(),
+        store
+            .system("test")
+            .within(&scope)
+            .problem(p1.id)
+            .await
+            .unwrap(),
+        store
+            .system("test")
+            .within(&scope)
+            .problem_steps(p1.id)
+            .await
+            .unwrap(),
     );
     assert_eq!((p.status, p.version), (S::Closed, 7));
     let path: Vec<_> = steps.iter().map(|s| s.to.code()).collect();
@@ -247,9 +282,9 @@ async fn rates_by_town_worked_out_by_hand(store: &Store) {
     with_villages(store).await;
     let t = "370829101000";
     store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[
                 problem(1, t, None, "一"),
@@ -259,12 +294,12 @@ async fn rates_by_town_worked_out_by_hand(store: &Store) {
                 problem(5, t, None, "五"),
                 problem(6, "370829102000", None, "六"),
             ],
-            "t",
         )
         .await
         .unwrap();
     let ids: Vec<i64> = store
-        .problems(&Scope::All, None)
+        .system("test")
+        .problems(None)
         .await
         .unwrap()
         .iter()
@@ -277,7 +312,9 @@ async fn rates_by_town_worked_out_by_hand(store: &Store) {
         let s = s.clone();
         async move {
             store
-                .act_on_problem(&who, &s, id, v, &a, &e, "t")
+                .system("t")
+                .within(&s)
+                .act_on_problem(&who, id, v, &a, &e)
                 .await
                 .unwrap()
         }
@@ -317,7 +354,7 @@ async fn rates_by_town_worked_out_by_hand(store: &Store) {
         &ev,
     )
     .await;
-    let counts = store.problem_counts(&Scope::All).await.unwrap();
+    let counts = store.system("test").problem_counts().await.unwrap();
     let a = &counts["370829101000"];
     assert_eq!(
         (a.total, a.with_verdict, a.found_true, a.closed),
@@ -352,7 +389,8 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
         let store = store.clone();
         async move {
             store
-                .house(&Scope::All, &code)
+                .system("test")
+                .house(&code)
                 .await
                 .unwrap()
                 .state
@@ -362,9 +400,9 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
     assert_eq!(state(store).await, Status::Closed);
     let code = h.code.to_string();
     store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[problem(
                 1,
@@ -372,13 +410,14 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
                 Some(&code),
                 "复核不到位，销号不实",
             )],
-            "t",
         )
         .await
         .unwrap();
-    let p = store.problems(&Scope::All, None).await.unwrap().remove(0);
+    let p = store.system("test").problems(None).await.unwrap().remove(0);
     store
-        .act_on_problem(&clerk(), &town_scope(), p.id, 1, &A::Confirm, &[], "t")
+        .system("t")
+        .within(&town_scope())
+        .act_on_problem(&clerk(), p.id, 1, &A::Confirm, &[])
         .await
         .unwrap();
     assert_ne!(
@@ -386,7 +425,7 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
         Status::Closed,
         "the closure no longer stands"
     );
-    let events = store.house_events(&Scope::All, &h.code).await.unwrap();
+    let events = store.system("test").house_events(&h.code).await.unwrap();
     let last = events.last().unwrap();
     assert!(matches!(last.change, Change::Reopened));
     assert!(
@@ -396,7 +435,7 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
     );
     assert_eq!(last.actor.id, format!("problem:{}", p.id));
     // The problem's audit row vouches for the reopened house's new head.
-    let check = store.verify_all().await.unwrap();
+    let check = store.system("test").verify_all().await.unwrap();
     assert!(check.is_clean(), "{check:?}");
 }
 
@@ -414,35 +453,30 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
     let t = "370829101000";
     let (ac, bc, cc) = (a.code.to_string(), b.code.to_string(), c.code.to_string());
     store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[
                 problem(1, t, Some(&ac), "经营性一"),
                 problem(2, t, Some(&bc), "经营性二"),
                 problem(3, t, Some(&cc), "非经营性"),
             ],
-            "t",
         )
         .await
         .unwrap();
     let mut other = batch();
     other.source = ProblemSource::CountySupervision;
     store
-        .issue_problems(
-            &county(),
-            &Scope::All,
-            &other,
-            &[problem(1, t, Some(&ac), "县督导")],
-            "t",
-        )
+        .system("t")
+        .issue_problems(&county(), &other, &[problem(1, t, Some(&ac), "县督导")])
         .await
         .unwrap();
-    for p in store.problems(&Scope::All, None).await.unwrap() {
+    for p in store.system("test").problems(None).await.unwrap() {
         if p.description != "经营性二" {
             store
-                .act_on_problem(&clerk(), &Scope::All, p.id, 1, &A::Confirm, &[], "t")
+                .system("t")
+                .act_on_problem(&clerk(), p.id, 1, &A::Confirm, &[])
                 .await
                 .unwrap();
         }
@@ -452,7 +486,8 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
         (r.online_confirmed, r.online_total)
     };
     let now = store
-        .ledger(Form::Attachment2, &Scope::All, AsOf::Now)
+        .system("test")
+        .ledger(Form::Attachment2, AsOf::Now)
         .await
         .unwrap();
     assert_eq!(row(&now), (1, 2));
@@ -468,9 +503,9 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
         "{shown:?}"
     );
     let before = store
+        .system("test")
         .ledger(
             Form::Attachment2,
-            &Scope::All,
             AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 9).unwrap()),
         )
         .await
@@ -478,9 +513,9 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
     assert_eq!(row(&before), (0, 0));
     // Issued by then, but confirmed only today: 0 with a verdict of 2.
     let issued = store
+        .system("test")
         .ledger(
             Form::Attachment2,
-            &Scope::All,
             AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()),
         )
         .await
@@ -488,7 +523,9 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
     assert_eq!(row(&issued), (0, 2));
     // The town's own 附件2: the village row carries them.
     let town_table = store
-        .ledger(Form::Attachment2, &town_scope(), AsOf::Now)
+        .system("test")
+        .within(&town_scope())
+        .ledger(Form::Attachment2, AsOf::Now)
         .await
         .unwrap();
     let v = town_table.rows.iter().find(|r| r.code == VILLAGE).unwrap();
@@ -512,12 +549,11 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
     let code = h.code.to_string();
     store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[problem(1, "370829101000", Some(&code), "经营性")],
-            "t",
         )
         .await
         .unwrap();
@@ -535,7 +571,8 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
     .await;
     let figures = |as_of| async move {
         let t = store
-            .ledger(Form::Attachment2, &Scope::All, as_of)
+            .system("test")
+            .ledger(Form::Attachment2, as_of)
             .await
             .unwrap();
         let row = |c: &str| {
@@ -552,9 +589,10 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
         figures(AsOf::Recorded(before_move)).await,
         ((0, 1, 1), (0, 0, 0))
     );
-    let id = store.problems(&Scope::All, None).await.unwrap()[0].id;
+    let id = store.system("test").problems(None).await.unwrap()[0].id;
     store
-        .act_on_problem(&clerk(), &Scope::All, id, 1, &A::Confirm, &[], "t")
+        .system("t")
+        .act_on_problem(&clerk(), id, 1, &A::Confirm, &[])
         .await
         .unwrap();
     assert_eq!(figures(AsOf::Now).await, ((0, 0, 0), (1, 1, 1)));
@@ -567,7 +605,9 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
     // Town 101's own 附件2 as of 05-31 shows it in its village, although the house is now
     // outside the town's scope.
     let t = store
-        .ledger(Form::Attachment2, &town_scope(), on(5, 31))
+        .system("test")
+        .within(&town_scope())
+        .ledger(Form::Attachment2, on(5, 31))
         .await
         .unwrap();
     let v = t.rows.iter().find(|r| r.code == VILLAGE).unwrap();
@@ -592,15 +632,14 @@ async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
     let t = "370829101000";
     let (bc, nc) = (b.code.to_string(), n.code.to_string());
     store
+        .system("t")
         .issue_problems(
             &county(),
-            &Scope::All,
             &batch(),
             &[
                 problem(1, t, Some(&bc), "经营性"),
                 problem(2, t, Some(&nc), "非经营性"),
             ],
-            "t",
         )
         .await
         .unwrap();
@@ -623,7 +662,8 @@ async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
     let issued = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
     for (as_of, business_surveyed) in [(AsOf::Now, 1), (issued, 1)] {
         let table = store
-            .ledger(Form::Attachment2, &Scope::All, as_of)
+            .system("test")
+            .ledger(Form::Attachment2, as_of)
             .await
             .unwrap();
         let r = table.rows.iter().find(|r| r.code == t).unwrap();
@@ -631,12 +671,14 @@ async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
         assert_eq!(r.counts[1], business_surveyed, "{as_of:?}");
     }
     let houses = store
-        .ledger_houses(Form::Attachment2, &Scope::All, AsOf::Now, 1, None)
+        .system("test")
+        .ledger_houses(Form::Attachment2, AsOf::Now, 1, None)
         .await
         .unwrap();
     assert_eq!(houses[0].code, nc, "today N is the business-use house");
     let houses = store
-        .ledger_houses(Form::Attachment2, &Scope::All, issued, 1, None)
+        .system("test")
+        .ledger_houses(Form::Attachment2, issued, 1, None)
         .await
         .unwrap();
     assert_eq!(houses[0].code, bc, "on the issue date B was");

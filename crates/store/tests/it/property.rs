@@ -8,7 +8,7 @@ use anju_domain::dict::{
     UsageCategory,
 };
 use anju_domain::event::{Actor, Change, Command, EvidenceKind, Role};
-use anju_domain::{HouseCode, Scope, sample};
+use anju_domain::{HouseCode, sample};
 use anju_store::{Store, StoreError};
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
@@ -197,16 +197,19 @@ async fn run(store: &Store, ops: &[Op]) {
             reason: None,
             evidence: vec![],
         };
-        store
-            .execute(&Scope::All, &actor(0), &cmd, "prop")
-            .await
-            .unwrap();
+        store.system("prop").execute(&actor(0), &cmd).await.unwrap();
         accepted += 1;
     }
     for op in ops {
         day = (day + Duration::days(op.days)).max(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap());
         let code = &codes[op.house];
-        let version = store.house(&Scope::All, code).await.unwrap().state.version;
+        let version = store
+            .system("test")
+            .house(code)
+            .await
+            .unwrap()
+            .state
+            .version;
         let cmd = Command {
             house: code.clone(),
             expected_version: if op.stale { version - 1 } else { version },
@@ -223,20 +226,17 @@ async fn run(store: &Store, ops: &[Op]) {
                 ]
             },
         };
-        match store
-            .execute(&Scope::All, &actor(op.actor), &cmd, "prop")
-            .await
-        {
+        match store.system("prop").execute(&actor(op.actor), &cmd).await {
             Ok(_) => accepted += 1,
             Err(StoreError::Rule(_)) => {}
             Err(e) => panic!("unexpected error: {e}"),
         }
     }
     assert_eq!(
-        store.verify_projection(&Scope::All).await.unwrap(),
+        store.system("test").verify_projection().await.unwrap(),
         Vec::<String>::new()
     );
-    assert_eq!(store.count_events(&Scope::All).await.unwrap(), accepted);
+    assert_eq!(store.system("test").count_events().await.unwrap(), accepted);
 }
 
 fn check(backend: &'static str, cases: u32) {

@@ -86,7 +86,7 @@ async fn two_counties_are_set_up_from_the_table_each_in_its_own_database(store: 
     assert_eq!(village.parent, Some(code("370829101")));
     assert_eq!(village.valid_from, anju_divisions::edition().reference_date);
 
-    let other = if store.db.backend() == "sqlite" {
+    let other = if store.backend() == "sqlite" {
         sqlite_empty().await
     } else {
         postgres_empty().await
@@ -309,7 +309,14 @@ async fn a_village_merge_keeps_the_earlier_ledger_and_moves_later_counts(store: 
     let mut h2 = House::register(store, 2, b, UsageCategory::Other).await;
     h2.ok(&clerk(), survey(Judgement::NoHazard)).await;
     let before = day(5, 9);
-    let ledger = |as_of| async move { store.ledger(Form::Attachment2, town, as_of).await.unwrap() };
+    let ledger = |as_of| async move {
+        store
+            .system("test")
+            .within(town)
+            .ledger(Form::Attachment2, as_of)
+            .await
+            .unwrap()
+    };
     let earlier = ledger(AsOf::Happened(before)).await;
     let row = |t: &anju_domain::ledger::LedgerTable, c: &str| {
         t.rows

@@ -3,7 +3,7 @@
 
 use anju_domain::dict::{RegistrationSource, UsageCategory};
 use anju_domain::event::{Change, Command};
-use anju_domain::{HouseCode, RegionCode, RuleCode, Scope, sample};
+use anju_domain::{HouseCode, RegionCode, RuleCode, sample};
 use anju_store::testing::*;
 use anju_store::{Store, StoreError};
 use chrono::NaiveDate;
@@ -17,7 +17,7 @@ fn registration(census: &str) -> Command {
         expected_version: 0,
         change: Change::Registered {
             source: RegistrationSource::DynamicSurvey,
-            plaque_token: anju_store::plaque::new_plaque_token(),
+            plaque_token: anju_store::houses::plaque::new_plaque_token(),
             record: Box::new(record),
             people: Box::new(sample::people()),
         },
@@ -32,7 +32,8 @@ async fn codes_are_given_in_order_and_never_twice(store: &Store) {
     House::register(store, 41, VILLAGE, UsageCategory::Other).await;
     let county = RegionCode::parse("370829").unwrap();
     let e = store
-        .register(&Scope::All, &clerk(), &registration("C-1"), "test")
+        .system("test")
+        .register(&clerk(), &registration("C-1"))
         .await
         .unwrap();
     assert_eq!(
@@ -46,12 +47,8 @@ async fn codes_are_given_in_order_and_never_twice(store: &Store) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .register(
-                        &Scope::All,
-                        &clerk(),
-                        &registration(&format!("R-{i}")),
-                        "test",
-                    )
+                    .system("test")
+                    .register(&clerk(), &registration(&format!("R-{i}")))
                     .await
                     .map(|e| e.house.serial())
             })
@@ -67,7 +64,8 @@ async fn codes_are_given_in_order_and_never_twice(store: &Store) {
     // The same census id again: refused (L2), nothing written.
     let before = snapshot(store).await;
     let err = store
-        .register(&Scope::All, &clerk(), &registration("C-1"), "test")
+        .system("test")
+        .register(&clerk(), &registration("C-1"))
         .await
         .unwrap_err();
     match err {

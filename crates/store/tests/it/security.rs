@@ -9,9 +9,9 @@ use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
 use anju_domain::{HouseCode, sample};
 use anju_store::accounts::Security;
-use anju_store::reports::NewReport;
+use anju_store::infra::vault::Vault;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::*;
-use anju_store::vault::Vault;
 use anju_store::{AuthError, NewAccount, Store, StoreError, on_db};
 use chrono::{Duration, NaiveDate};
 
@@ -46,13 +46,13 @@ fn principal_of(role: Role, username: &str, region: Option<&str>, dept: Option<&
 }
 
 async fn audit_count(store: &Store) -> i64 {
-    on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await)
+    on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await)
         .unwrap()
 }
 
 async fn raw_personal(store: &Store) -> Vec<String> {
-    let mut v: Vec<String> = on_db!(&store.db, p => sqlx::query_scalar("SELECT data FROM house_people").fetch_all(p).await).unwrap();
-    let e: Vec<Option<String>> = on_db!(&store.db, p => sqlx::query_scalar("SELECT personal FROM events").fetch_all(p).await).unwrap();
+    let mut v: Vec<String> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT data FROM house_people").fetch_all(p).await).unwrap();
+    let e: Vec<Option<String>> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT personal FROM events").fetch_all(p).await).unwrap();
     v.extend(e.into_iter().flatten());
     v
 }
@@ -132,8 +132,8 @@ async fn personal_data_is_sealed_masked_and_revealed_only_with_a_reason(store: &
     ));
 }
 
-async fn access_tail(store: &Store) -> anju_store::audit::AuditRow {
-    anju_store::audit::tail(&store.db, 1)
+async fn access_tail(store: &Store) -> anju_store::infra::audit::AuditRow {
+    anju_store::infra::audit::tail(store.db_for_tests(), 1)
         .await
         .unwrap()
         .remove(0)
@@ -164,7 +164,7 @@ async fn key_rotation_reseals_everything_and_old_keys_can_retire(store: &Store) 
     );
     // A row left in plain text by an older version is sealed when the store opens.
     let plain = serde_json::to_string(&sample::people()).unwrap();
-    on_db!(&store.db, p => sqlx::query("UPDATE house_people SET data = $1 WHERE house_id = 2").bind(&plain).execute(p).await.map(|_| ())).unwrap();
+    on_db!(store.db_for_tests(), p => sqlx::query("UPDATE house_people SET data = $1 WHERE house_id = 2").bind(&plain).execute(p).await.map(|_| ())).unwrap();
 
     // Old keys retired: everything still reads; the old key set alone no longer does.
     let mut retired = keys.clone();
@@ -178,15 +178,9 @@ async fn key_rotation_reseals_everything_and_old_keys_can_retire(store: &Store) 
             .all(|r| r.starts_with("v1.2.")),
         "plain row sealed at open"
     );
-    let view = after
-        .house(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let view = after.system("test").house(&h.code).await.unwrap();
     assert_eq!(view.people, Some(sample::people()));
-    let events = after
-        .house_events(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let events = after.system("test").house_events(&h.code).await.unwrap();
     assert_eq!(events[0].change.people(), Some(&sample::people()));
     let old_only = Vault::from_json(&store.vault().to_json()).unwrap();
     let err = store
@@ -401,7 +395,7 @@ async fn sessions_expire_idle_and_absolute_and_end_on_logout(store: &Store) {
         store.end_sessions(&town_clerk, "zhao", "x").await,
         Err(AuthError::Denied(_))
     ));
-    let stored: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_hash = $1").bind(&c.token).fetch_one(p).await).unwrap();
+    let stored: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_hash = $1").bind(&c.token).fetch_one(p).await).unwrap();
     assert_eq!(stored, 0, "the token itself is never stored");
 }
 
@@ -436,7 +430,7 @@ async fn totp_second_factor(store: &Store) {
         Err(AuthError::SecondFactorWrong)
     ));
     let step = t0.timestamp() / 30;
-    let code = anju_store::totp::code_at_step(&secret, step, 6);
+    let code = anju_store::accounts::totp::code_at_step(&secret, step, 6);
     store
         .login("county", &otp, Some(&code), "x", t0)
         .await
@@ -446,7 +440,7 @@ async fn totp_second_factor(store: &Store) {
         store.login("county", &otp, Some(&code), "x", t0).await,
         Err(AuthError::SecondFactorWrong)
     ));
-    let sealed: String = on_db!(&store.db, p => sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE username = 'county'").fetch_one(p).await).unwrap();
+    let sealed: String = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT totp_secret FROM accounts WHERE username = 'county'").fetch_one(p).await).unwrap();
     assert!(sealed.starts_with("v1."), "TOTP secret sealed");
 }
 
@@ -474,12 +468,12 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
     store
         .access(&county, "x")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 1,
                 town: code(OTHER_TOWN),
                 house: Some(h.code.to_string()),
@@ -490,11 +484,7 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
         )
         .await
         .unwrap();
-    let problem_id = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem_id = store.system("test").problems(None).await.unwrap()[0].id;
     let out_of_scope = |e: StoreError| match e {
         StoreError::Invalid(m) if m.contains("不在您的辖区内") => StoreError::NotFound,
         e => e,
@@ -653,12 +643,12 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
                 "issue_problems",
                 Action::IssueProblems,
                 a.issue_problems(
-                    &anju_store::problems::NewBatch {
+                    &anju_store::campaign::problems::NewBatch {
                         source: anju_domain::problem::ProblemSource::CountySupervision,
                         name: "越权".into(),
                         issued_on: NaiveDate::from_ymd_opt(2024, 5, 2).unwrap(),
                     },
-                    &[anju_store::problems::NewProblem {
+                    &[anju_store::campaign::problems::NewProblem {
                         row_no: 1,
                         town: code(OTHER_TOWN),
                         house: None,
@@ -748,14 +738,14 @@ async fn every_entry_point_refuses_every_role_outside_its_scope(store: &Store) {
         );
     }
     assert_eq!(checked, 21 * callers.len());
-    let steps: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
-    let problems: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap();
+    let steps: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
+    let problems: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap();
     assert_eq!(
         (steps, problems),
         (0, 1),
         "no problem issued or moved by a refused caller"
     );
-    let reports: i64 = on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
+    let reports: i64 = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1, "no report prepared by a refused caller");
     assert_eq!(
         anju_store::testing::snapshot(store).await,
@@ -852,7 +842,7 @@ async fn creating_accounts_has_no_default_password_and_stays_in_region(store: &S
             .collect::<Vec<_>>(),
         vec!["admin", "t101"]
     );
-    let hashes: Vec<String> = on_db!(&store.db, p => sqlx::query_scalar("SELECT password_hash FROM accounts").fetch_all(p).await).unwrap();
+    let hashes: Vec<String> = on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT password_hash FROM accounts").fetch_all(p).await).unwrap();
     assert!(
         hashes
             .iter()
@@ -970,7 +960,7 @@ async fn one_audit_row_per_write(store: &Store) {
 
 /// Rows of the audit trail with this action and outcome, by this account.
 async fn audited(store: &Store, actor: &str, action: &str, outcome: &str) -> i64 {
-    on_db!(&store.db, p => sqlx::query_scalar(
+    on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE actor_id = $1 AND action = $2 AND outcome = $3")
         .bind(actor).bind(action).bind(outcome).fetch_one(p).await)
     .unwrap()
@@ -1039,12 +1029,12 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
     store
         .access(&sys, "t")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 2,
                 town: code(OTHER_TOWN),
                 house: Some(h.code.to_string()),
@@ -1055,22 +1045,17 @@ async fn attempts_outside_the_scope_are_audited_and_answered_as_missing(store: &
         )
         .await
         .unwrap();
-    let problem = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem = store.system("test").problems(None).await.unwrap()[0].id;
     let notice = store
+        .system("t")
         .supervise(
             &sys.actor(),
-            &anju_domain::Scope::All,
-            &anju_store::supervision::NewSupervision {
+            &anju_store::campaign::supervision::NewSupervision {
                 town: code(OTHER_TOWN),
                 subject: "远镇督办".into(),
                 body: "远镇督办要求".into(),
                 answer_due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
             },
-            "t",
         )
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use anju_domain::auth::Principal;
 use anju_domain::dict::{Judgement, MgmtMeasure, UsageCategory};
 use anju_domain::event::{Change, Role};
 use anju_domain::{RegionCode, RuleCode};
-use anju_store::supervision::NewSupervision;
+use anju_store::campaign::supervision::NewSupervision;
 use anju_store::testing::*;
 use anju_store::{NewAccount, Store, StoreError};
 use chrono::{Duration, NaiveDate};

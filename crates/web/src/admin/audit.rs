@@ -7,8 +7,8 @@ use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, Pager, chrome, page_number, page_size, render_page};
 use crate::session::Caller;
 use anju_domain::Coded;
-use anju_store::audit::AuditEntry;
-use anju_store::audit_view::{AuditFilter, OutcomeFilter};
+use anju_store::infra::audit::AuditEntry;
+use anju_store::infra::audit_view::{AuditFilter, OutcomeFilter};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -162,9 +162,9 @@ fn outcome_label(outcome: &str) -> String {
     }
 }
 
-fn line(r: &anju_store::audit::AuditRow) -> Line {
+fn line(r: &anju_store::infra::audit::AuditRow) -> Line {
     let label = action_label(&r.action);
-    let role = anju_store::codec::parse_role(&r.actor_role)
+    let role = anju_store::infra::codec::parse_role(&r.actor_role)
         .map_or_else(|_| r.actor_role.clone(), |x| x.label().to_string());
     Line {
         at: r
@@ -281,7 +281,7 @@ pub async fn export_csv(
             &AuditEntry::ok(
                 state.store.now(),
                 &p.username,
-                &anju_store::codec::role_code(p.role),
+                &anju_store::infra::codec::role_code(p.role),
                 &caller.source,
                 "audit.export",
                 "audit",

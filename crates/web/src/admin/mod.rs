@@ -114,7 +114,7 @@ async fn accounts_page(
         .filter(|a| {
             wanted.is_empty() || a.username.contains(wanted) || a.display_name.contains(wanted)
         })
-        .filter(|a| q.role.is_empty() || anju_store::codec::role_code(a.role) == q.role)
+        .filter(|a| q.role.is_empty() || anju_store::infra::codec::role_code(a.role) == q.role)
         .collect();
     let pager = crate::pages::Pager::new(
         "/admin/accounts",
@@ -180,7 +180,12 @@ async fn accounts_page(
         roles: Role::ALL
             .iter()
             .filter(|r| **r != Role::System)
-            .map(|r| (anju_store::codec::role_code(*r), r.label().to_string()))
+            .map(|r| {
+                (
+                    anju_store::infra::codec::role_code(*r),
+                    r.label().to_string(),
+                )
+            })
             .collect(),
         units,
         departments: reference.departments.clone(),
@@ -211,7 +216,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
         if display_name.is_empty() {
             return Err("请填写姓名".into());
         }
-        let role = anju_store::codec::parse_role(field(&p, "role"))
+        let role = anju_store::infra::codec::parse_role(field(&p, "role"))
             .ok()
             .filter(|r| *r != Role::System)
             .ok_or("请选择角色")?;
@@ -339,9 +344,9 @@ struct SettingsPage {
     measures: Vec<(&'static str, &'static str)>,
     security: Security,
     dictionaries: Vec<DictLine>,
-    backup: anju_store::backup::Schedule,
-    last_backup: Option<anju_store::backup::LastBackup>,
-    tiles: Option<anju_store::map::Tiles>,
+    backup: anju_store::infra::backup::Schedule,
+    last_backup: Option<anju_store::infra::backup::LastBackup>,
+    tiles: Option<anju_store::houses::map::Tiles>,
     error: Option<String>,
     saved: Option<String>,
 }
@@ -551,7 +556,7 @@ pub async fn save_backup(State(state): State<AppState>, caller: Caller, body: By
             .await;
         }
     };
-    let schedule = anju_store::backup::Schedule {
+    let schedule = anju_store::infra::backup::Schedule {
         enabled: field(&p, "enabled") == "true",
         time: field(&p, "time").to_string(),
         keep,

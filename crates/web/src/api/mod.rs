@@ -376,14 +376,14 @@ pub async fn upload(
         .store_evidence(body.to_vec())
         .await
         .map_err(PageError::refused)?;
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: state.store.now(),
         actor_id: p.username.clone(),
-        actor_role: anju_store::codec::role_code(p.role),
+        actor_role: anju_store::infra::codec::role_code(p.role),
         source: caller.source.clone(),
         action: "evidence.upload".into(),
         object: stored.sha256.clone(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: json!({ "media": stored.media.mime(), "bytes": stored.bytes }).to_string(),
     };

@@ -17,8 +17,8 @@ use anju_domain::campaign::Ranked;
 use anju_domain::codes::RegionLevel;
 use anju_domain::rules::beijing_date;
 use anju_store::StoreError;
-use anju_store::list::HouseFilter;
-use anju_store::supervision::NewSupervision;
+use anju_store::campaign::supervision::NewSupervision;
+use anju_store::houses::list::HouseFilter;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -430,7 +430,7 @@ pub async fn answer(
 struct RemindersPage {
     chrome: Option<Chrome>,
     demo: bool,
-    items: Vec<anju_store::reminders::Reminder>,
+    items: Vec<anju_store::campaign::reminders::Reminder>,
 }
 
 #[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]

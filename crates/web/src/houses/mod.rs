@@ -17,7 +17,7 @@ use anju_domain::state::Status;
 use anju_domain::{ChangeKind, HouseCode, RegionCode, RegionLevel};
 use anju_store::StoreError;
 use anju_store::access::PeopleView;
-use anju_store::list::{HouseFilter, HousePage, Overdue, Sort};
+use anju_store::houses::list::{HouseFilter, HousePage, Overdue, Sort};
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use serde::Deserialize;
@@ -82,7 +82,7 @@ impl FilterForm {
             Some(p) => p
                 .parse::<i64>()
                 .ok()
-                .filter(|p| (1..=anju_store::list::MAX_PAGE).contains(p))
+                .filter(|p| (1..=anju_store::houses::list::MAX_PAGE).contains(p))
                 .ok_or_else(|| format!("页码无效：{p}"))?,
         };
         Ok((

@@ -174,7 +174,7 @@ pub async fn village_plaques(
         .filter(|v| v.level() == anju_domain::RegionLevel::Village)
         .ok_or_else(|| PageError::not_found(UNKNOWN))?;
     let access = caller.access(&state.store);
-    let filter = anju_store::list::HouseFilter {
+    let filter = anju_store::houses::list::HouseFilter {
         village: Some(village),
         ..Default::default()
     };

@@ -325,7 +325,7 @@ pub async fn register(State(state): State<AppState>, caller: Caller, req: Reques
             expected_version: 0,
             change: Change::Registered {
                 source: reg_source,
-                plaque_token: anju_store::plaque::new_plaque_token(),
+                plaque_token: anju_store::houses::plaque::new_plaque_token(),
                 record: Box::new(record),
                 people: Box::new(people),
             },

@@ -273,7 +273,7 @@ pub async fn upload(
                     .unwrap_or_else(|| "台账".into());
                 let path = dir.join(format!(
                     "import-{}.upload",
-                    hex::encode(anju_store::vault::random_bytes::<8>())
+                    hex::encode(anju_store::infra::vault::random_bytes::<8>())
                 ));
                 let mut field = field;
                 let mut out = tokio::fs::File::create(&path)

@@ -10,7 +10,7 @@ use crate::session::Caller;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_store::StoreError;
-use anju_store::imported::Decided;
+use anju_store::houses::imported::Decided;
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;

@@ -411,14 +411,14 @@ pub(crate) async fn send_file(
     bytes: Vec<u8>,
 ) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
-    let entry = anju_store::audit::AuditEntry {
+    let entry = anju_store::infra::audit::AuditEntry {
         at: state.store.now(),
         actor_id: s.principal.username.clone(),
-        actor_role: anju_store::codec::role_code(s.principal.role),
+        actor_role: anju_store::infra::codec::role_code(s.principal.role),
         source: source.to_string(),
         action: file.action.into(),
         object: file.object.to_string(),
-        outcome: anju_store::audit::Outcome::Ok,
+        outcome: anju_store::infra::audit::Outcome::Ok,
         reason: None,
         detail: file.detail.to_string(),
     };

@@ -12,7 +12,7 @@ use anju_domain::RegionCode;
 use anju_domain::auth::Action;
 use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
-use anju_store::reports::{Integrity, NewReport};
+use anju_store::ledgers::reports::{Integrity, NewReport};
 use askama::Template;
 use axum::extract::{Form as FormData, Path, Query, State};
 
@@ -208,7 +208,7 @@ struct ReportPage {
 }
 
 /// A changed cell as the page lists it.
-fn line(d: anju_store::reports::CellDiff, headings: &[&'static str]) -> DiffLine {
+fn line(d: anju_store::ledgers::reports::CellDiff, headings: &[&'static str]) -> DiffLine {
     DiffLine {
         heading: headings.get(d.column).copied().unwrap_or("").to_string(),
         row: d.row,

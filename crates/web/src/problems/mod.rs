@@ -15,7 +15,7 @@ use anju_domain::problem::{
     ProblemAction, ProblemCategory, ProblemSource, ProblemStatus, decide_problem,
 };
 use anju_store::StoreError;
-use anju_store::problems::{NewBatch, NewProblem};
+use anju_store::campaign::problems::{NewBatch, NewProblem};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -87,7 +87,7 @@ pub(crate) fn town_name(state: &AppState, code: &str) -> String {
 }
 
 /// A problem as the pages show it.
-fn line(state: &AppState, p: &anju_store::problems::Problem) -> Line {
+fn line(state: &AppState, p: &anju_store::campaign::problems::Problem) -> Line {
     Line {
         id: p.id,
         batch: format!("{}（{}）", p.batch_name, p.issued_on),

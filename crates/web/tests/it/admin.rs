@@ -20,7 +20,7 @@ fn one_time_password(html: &str) -> String {
 }
 
 async fn audit_actions(store: &Store) -> Vec<String> {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar::<_, String>("SELECT action FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar::<_, String>("SELECT action FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
 }
 
 async fn the_county_office_manages_accounts(store: &Store) {
@@ -318,7 +318,7 @@ async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_a
     assert_eq!(store.backup_schedule().await.unwrap().keep, 10);
     // A good backup recorded: the settings page shows it and the warning is gone.
     store
-        .record_backup(anju_store::backup::LastBackup {
+        .record_backup(anju_store::infra::backup::LastBackup {
             at: store.now().to_rfc3339(),
             ok: true,
             detail: "/var/backups/anju/anju-20261130-031500".into(),

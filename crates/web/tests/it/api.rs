@@ -103,7 +103,7 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["seq"], 4);
     // Audited as coming through the API (the client's address: "unknown" in router tests).
-    let source: String = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let source: String = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT source FROM audit_log WHERE action = 'house.owner_notified' AND outcome = 'ok'")
         .fetch_one(p).await)
     .unwrap();
@@ -376,7 +376,7 @@ fn the_documented_enums_are_the_domains() {
             .unwrap_or_else(|| panic!("no parameter {name}"));
         enum_values(&doc, &p["schema"])
     };
-    let overdue: BTreeSet<String> = anju_store::list::Overdue::ALL
+    let overdue: BTreeSet<String> = anju_store::houses::list::Overdue::ALL
         .iter()
         .map(|o| o.code().to_string())
         .collect();
@@ -385,7 +385,10 @@ fn the_documented_enums_are_the_domains() {
     assert_eq!(param("judgement"), serialised(Judgement::ALL));
     assert_eq!(param("grade"), serialised(Grade::ALL));
     for s in param("sort") {
-        assert!(anju_store::list::Sort::from_code(&s).is_some(), "{s}");
+        assert!(
+            anju_store::houses::list::Sort::from_code(&s).is_some(),
+            "{s}"
+        );
     }
     // Every kind of step: those the API records, and all of them in an event.
     let kinds = |union: &str| -> BTreeSet<String> {

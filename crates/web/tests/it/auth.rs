@@ -49,7 +49,7 @@ fn hidden_csrf(html: &str) -> String {
 }
 
 async fn audit_outcomes(store: &Store) -> Vec<String> {
-    on_db!(&store.db, p => sqlx::query_scalar("SELECT outcome FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
+    on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT outcome FROM audit_log ORDER BY id").fetch_all(p).await).unwrap()
 }
 
 async fn account(store: &Store, username: &str, role: Role) -> String {

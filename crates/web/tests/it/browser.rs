@@ -758,7 +758,7 @@ async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_passw
     let op = store.account("sign-op").await.unwrap().principal();
     let id = store
         .access(&op, "test")
-        .prepare_report(&anju_store::reports::NewReport {
+        .prepare_report(&anju_store::ledgers::reports::NewReport {
             form: anju_domain::ledger::Form::from_number(2).unwrap(),
             unit: RegionCode::parse("370829101000").unwrap(),
             as_of: store.today(),

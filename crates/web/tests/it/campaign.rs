@@ -261,7 +261,7 @@ async fn the_look_back_list_is_paged_filtered_and_assigned_in_one_go(store: &Sto
     let res = app.post_form("/lookback/assign", &county, &form).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     assert_eq!(res.location(), "/lookback?town=370829101000&page=2&size=20");
-    let assigned: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let assigned: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'house.assign'").fetch_one(p).await)
     .unwrap();
     assert_eq!(assigned, 3);
@@ -274,7 +274,7 @@ async fn the_look_back_list_is_paged_filtered_and_assigned_in_one_go(store: &Sto
     ];
     let res = app.post_form("/lookback/assign", &clerk, &form).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
-    let after: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let after: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM assignments").fetch_one(p).await)
     .unwrap();
     assert_eq!(after, 3, "nothing of the refused batch written");

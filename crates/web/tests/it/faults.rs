@@ -82,14 +82,14 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
         let value = "满".repeat(size);
         loop {
             i += 1;
-            let entry = anju_store::audit::AuditEntry {
+            let entry = anju_store::infra::audit::AuditEntry {
                 at: store.now(),
                 actor_id: "test".into(),
                 actor_role: "system".into(),
                 source: "test".into(),
                 action: "fill".into(),
                 object: format!("{i}"),
-                outcome: anju_store::audit::Outcome::Ok,
+                outcome: anju_store::infra::audit::Outcome::Ok,
                 reason: None,
                 detail: "{}".into(),
             };
@@ -109,7 +109,7 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
     let e = failed.expect("the 4 MiB disk filled up");
     assert_eq!(
         e.unavailable(),
-        Some(anju_store::health::Unavailable::DiskFull),
+        Some(anju_store::infra::health::Unavailable::DiskFull),
         "{e}"
     );
     // A page that writes is answered 507 with a Chinese page, not a bare 500.
@@ -129,10 +129,15 @@ async fn a_full_disk_is_answered_507_and_writes_resume_once_space_is_freed() {
     }
     with_villages(&store).await;
     House::register(&store, 1, VILLAGE, anju_domain::dict::UsageCategory::Other).await;
-    assert_eq!(anju_store::audit::verify(&store.db).await.unwrap(), None);
+    assert_eq!(
+        anju_store::infra::audit::verify(store.db_for_tests())
+            .await
+            .unwrap(),
+        None
+    );
     let res = anonymous(&app, "/readyz").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    store.db.close().await;
+    store.close().await;
 }
 
 /// A TCP proxy to the local PostgreSQL that can be cut (every connection dropped, new ones
@@ -220,7 +225,7 @@ async fn postgresql_going_away_is_a_fast_503_and_service_resumes_without_a_resta
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
     assert!(html.contains("数据库暂时无法连接"), "{html}");
     assert!(
-        took <= anju_store::db::ACQUIRE_TIMEOUT + Duration::from_secs(2),
+        took <= anju_store::infra::db::ACQUIRE_TIMEOUT + Duration::from_secs(2),
         "answered after {took:?}"
     );
     let res = anonymous(&app, "/readyz").await;
@@ -242,7 +247,7 @@ async fn postgresql_going_away_is_a_fast_503_and_service_resumes_without_a_resta
     }
     assert_eq!(last, StatusCode::OK, "service resumed by itself");
     assert_eq!(anonymous(&app, "/readyz").await.status, StatusCode::OK);
-    store.db.close().await;
+    store.close().await;
 }
 
 async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {

@@ -153,7 +153,9 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
         assert!(list.contains(who), "{who} imported: {list}");
     }
     let totals = store
-        .town_totals(&anju_domain::Scope::Region { code: county })
+        .system("test")
+        .within(&anju_domain::Scope::Region { code: county })
+        .town_totals()
         .await
         .unwrap();
     let zhongdu = totals.iter().find(|t| t.town_code.starts_with("370830001"));

@@ -56,7 +56,9 @@ async fn the_list_filters_within_scope_and_exports_xlsx(store: &Store) {
     assert_eq!(range.get_value((0, 0)).unwrap().to_string(), "房屋编码");
     assert_eq!(range.get_value((1, 0)).unwrap().to_string(), h2);
     assert_eq!(range.get_value((1, 3)).unwrap().to_string(), "张三");
-    let last: String = anju_store::audit::tail(&store.db, 1).await.unwrap()[0]
+    let last: String = anju_store::infra::audit::tail(store.db_for_tests(), 1)
+        .await
+        .unwrap()[0]
         .action
         .clone();
     assert_eq!(last, "houses.export");
@@ -98,7 +100,7 @@ async fn the_house_page_masks_and_reveals_with_a_reason(store: &Store) {
     let res = app.post_form(&reveal, &clerk, &[("reason", reason)]).await;
     let html = String::from_utf8(res.body).unwrap();
     assert!(html.contains(id.as_str()) && html.contains("13805371234"));
-    let row = anju_store::audit::tail(&store.db, 1)
+    let row = anju_store::infra::audit::tail(store.db_for_tests(), 1)
         .await
         .unwrap()
         .remove(0);

@@ -9,7 +9,7 @@ use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_domain::ledger::Form;
-use anju_store::reports::NewReport;
+use anju_store::ledgers::reports::NewReport;
 use anju_store::testing::*;
 use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
@@ -107,7 +107,9 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         name: "回执.jpg".into(),
     }];
     store
-        .execute(&anju_domain::region::Scope::All, &clerk(), &cmd, "t")
+        .system("t")
+        .within(&anju_domain::region::Scope::All)
+        .execute(&clerk(), &cmd)
         .await
         .unwrap();
     let sha = photo.sha256;
@@ -115,12 +117,12 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     store
         .access(&sys, "t")
         .issue_problems(
-            &anju_store::problems::NewBatch {
+            &anju_store::campaign::problems::NewBatch {
                 source: anju_domain::problem::ProblemSource::OnlineInspection,
                 name: "第1批".into(),
                 issued_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
             },
-            &[anju_store::problems::NewProblem {
+            &[anju_store::campaign::problems::NewProblem {
                 row_no: 2,
                 town: RegionCode::parse("370829102").unwrap(),
                 house: Some(h.code.to_string()),
@@ -131,11 +133,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         )
         .await
         .unwrap();
-    let problem = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let problem = store.system("test").problems(None).await.unwrap()[0].id;
     // An account of the other town.
     store
         .create_demo_account(
@@ -166,16 +164,15 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
         .unwrap();
     // A supervision notice to the other town.
     let notice = store
+        .system("t")
         .supervise(
             &sys.actor(),
-            &anju_domain::Scope::All,
-            &anju_store::supervision::NewSupervision {
+            &anju_store::campaign::supervision::NewSupervision {
                 town: RegionCode::parse("370829102").unwrap(),
                 subject: "远镇督办事项".into(),
                 body: "远镇督办要求甲乙".into(),
                 answer_due: chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
             },
-            "t",
         )
         .await
         .unwrap();
@@ -231,7 +228,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     )
     .unwrap();
     drop(reference);
-    let file = anju_store::import::ImportFile {
+    let file = anju_store::houses::import::ImportFile {
         name: "远镇台账.csv".into(),
         sha256: "ef".repeat(32),
     };
@@ -398,10 +395,7 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     }
     assert_eq!(snapshot(store).await, before, "nothing changed");
     assert_eq!(
-        store
-            .held_back_count(&anju_domain::Scope::All)
-            .await
-            .unwrap(),
+        store.system("test").held_back_count().await.unwrap(),
         1,
         "the other town's imported closure neither confirmed nor rejected"
     );
@@ -448,15 +442,15 @@ async fn every_route_refuses_every_role_outside_its_scope(store: &Store) {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), paths.len(), "a path declared twice");
-    let steps: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
+    let steps: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problem_events").fetch_one(p).await).unwrap();
     assert_eq!(steps, 0, "no problem moved");
-    let reports: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
+    let reports: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_reports").fetch_one(p).await).unwrap();
     assert_eq!(reports, 1);
-    let answered: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions WHERE answer IS NOT NULL").fetch_one(p).await).unwrap();
+    let answered: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions WHERE answer IS NOT NULL").fetch_one(p).await).unwrap();
     assert_eq!(answered, 0, "no notice answered from outside its town");
-    let notices: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions").fetch_one(p).await).unwrap();
+    let notices: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM supervisions").fetch_one(p).await).unwrap();
     assert_eq!(notices, 1, "no notice sent outside the scope");
-    let assigned: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM assignments").fetch_one(p).await).unwrap();
+    let assigned: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM assignments").fetch_one(p).await).unwrap();
     assert_eq!(assigned, 0, "nothing assigned outside the scope");
 }
 

@@ -5,7 +5,6 @@
 use crate::common;
 use crate::common::pdf_text;
 
-use anju_domain::Scope;
 use anju_domain::dict::{Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::Store;
@@ -27,7 +26,8 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         .await;
     let code = h.code.to_string();
     let token = store
-        .house(&Scope::All, &h.code)
+        .system("test")
+        .house(&h.code)
         .await
         .unwrap()
         .plaque_token;

@@ -5,7 +5,6 @@
 
 use crate::common::{self, Answer, TestApp};
 
-use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Judgement, ReviewFinding, UsageCategory};
 use anju_domain::event::{Change, Role};
@@ -20,8 +19,8 @@ const TOWN: &str = "370829101";
 async fn written(store: &Store) -> (Vec<String>, i64, i64) {
     (
         snapshot(store).await,
-        store.count_houses(&Scope::All).await.unwrap(),
-        store.count_events(&Scope::All).await.unwrap(),
+        store.system("test").count_houses().await.unwrap(),
+        store.system("test").count_events().await.unwrap(),
     )
 }
 
@@ -194,7 +193,7 @@ async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &S
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    assert_eq!(store.count_houses(&Scope::All).await.unwrap(), 2);
+    assert_eq!(store.system("test").count_houses().await.unwrap(), 2);
 }
 
 anju_store::both!(the_forms_refuse_implausible_values_by_name_and_write_nothing);

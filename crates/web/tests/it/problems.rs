@@ -62,7 +62,7 @@ fn jpeg() -> Vec<u8> {
 }
 
 async fn problem_rows(store: &Store) -> i64 {
-    anju_store::on_db!(&store.db, p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap()
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM problems").fetch_one(p).await).unwrap()
 }
 
 async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
@@ -186,11 +186,7 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         list.contains("以围挡代替加固") && list.contains("待确认"),
         "{list}"
     );
-    let id = store
-        .problems(&anju_domain::Scope::All, None)
-        .await
-        .unwrap()[0]
-        .id;
+    let id = store.system("test").problems(None).await.unwrap()[0].id;
     let path = format!("/problems/{id}");
     let act = |user: &User, action: &str, version: &str, text: &str, file: bool| {
         app.send(multipart(

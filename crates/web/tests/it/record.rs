@@ -281,10 +281,7 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let house = store
-        .house(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let house = store.system("test").house(&h.code).await.unwrap();
     let legacy = house.state.legacy.expect("legacy closure recorded");
     assert!(legacy.look_back.is_none(), "awaits the look-back");
     assert!(house.state.closure.is_none(), "never counted as closed");

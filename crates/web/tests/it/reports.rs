@@ -102,7 +102,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         res.text()
     );
     assert!(page(&pr).await.contains("已填报"));
-    let refused: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let refused: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'reauth' AND outcome = 'refused:failed' AND actor_id = 'pr'").fetch_one(p).await)
     .unwrap();
     assert_eq!(refused, 1);
@@ -120,11 +120,13 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     );
     // The signature's audit row says it came through the web (`web:` and the client's address;
     // "unknown" without a socket in these router tests), never "cli", and carries the digest.
-    let (source, detail): (String, String) = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let (source, detail): (String, String) =
+        anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT source, detail FROM audit_log WHERE action = 'report.sign'").fetch_one(p).await)
-    .unwrap();
+        .unwrap();
     assert_eq!(source, "web:unknown");
     let digest = store
+        .system("test")
         .report(id.parse().unwrap())
         .await
         .unwrap()
@@ -159,7 +161,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         "{}",
         res.text()
     );
-    let refused: i64 = anju_store::on_db!(&store.db, p => sqlx::query_scalar(
+    let refused: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'report.prepare' AND outcome = 'refused:L1' AND actor_id = 'op'").fetch_one(p).await)
     .unwrap();
     assert_eq!(refused, 1);
@@ -292,7 +294,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     // Every step taken in the browser is audited as coming from the web, each carrying the
     // digest of the figures acted on from the signature on.
-    let rows: Vec<(String, String, String)> = anju_store::on_db!(&store.db, p => sqlx::query_as(
+    let rows: Vec<(String, String, String)> = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_as(
         "SELECT action, source, detail FROM audit_log WHERE action LIKE 'report.%' AND outcome = 'ok' AND object = $1 ORDER BY id").bind(format!("ledger_report:{id}"))
         .fetch_all(p).await)
     .unwrap();
@@ -312,7 +314,11 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
 
     // An insider rewrites the frozen figures with a matching digest: the page says so.
     let forged = {
-        let r = store.report(id.parse().unwrap()).await.unwrap();
+        let r = store
+            .system("test")
+            .report(id.parse().unwrap())
+            .await
+            .unwrap();
         let mut v: serde_json::Value = serde_json::from_str(&r.snapshot.unwrap()).unwrap();
         let first = v["table"]["total"]["counts"][0].as_i64().unwrap();
         v["table"]["total"]["counts"][0] = serde_json::json!(first + 1);
@@ -322,7 +328,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(forged.as_bytes()))
     };
-    anju_store::on_db!(&store.db, p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
+    anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = $1, digest = $2 WHERE id = $3")
         .bind(&forged).bind(&forged_digest).bind(id.parse::<i64>().unwrap()).execute(p).await.map(|_| ()))
     .unwrap();
     let html = page(&co).await;

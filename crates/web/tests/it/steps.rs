@@ -142,7 +142,9 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
 /// The house's latest event.
 async fn last_event(store: &Store, code: &anju_domain::HouseCode) -> anju_domain::Event {
     let events = store
-        .house_events(&anju_domain::region::Scope::All, code)
+        .system("test")
+        .within(&anju_domain::region::Scope::All)
+        .house_events(code)
         .await
         .unwrap();
     events.last().unwrap().clone()
@@ -243,15 +245,20 @@ async fn a_survey_records_where_it_was_made(store: &Store) {
         "{html}"
     );
     // Stored with the survey event, in the projection, and the log still verifies.
-    let house = store
-        .house(&anju_domain::Scope::All, &h.code)
-        .await
-        .unwrap();
+    let house = store.system("test").house(&h.code).await.unwrap();
     let fix = house.state.survey_location.expect("kept in the state");
     assert_eq!(fix.accuracy_m, Some(18.0));
-    let all = anju_domain::Scope::All;
-    assert!(store.verify_projection(&all).await.unwrap().is_empty());
-    assert!(store.verify_all().await.unwrap().faults.is_empty());
+    let faults = store.system("test").verify_projection().await.unwrap();
+    assert!(faults.is_empty());
+    assert!(
+        store
+            .system("test")
+            .verify_all()
+            .await
+            .unwrap()
+            .faults
+            .is_empty()
+    );
 }
 
 anju_store::both!(a_survey_records_where_it_was_made);
@@ -512,7 +519,9 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     let sha = links[0].rsplit('/').next().unwrap().to_string();
     // The stored event names exactly the stored file.
     let events = store
-        .house_events(&anju_domain::region::Scope::All, &h.code)
+        .system("test")
+        .within(&anju_domain::region::Scope::All)
+        .house_events(&h.code)
         .await
         .unwrap();
     assert_eq!(events[1].evidence[0].sha256, sha);

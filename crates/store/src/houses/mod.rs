@@ -1,11 +1,26 @@
+//! Houses: registering and writing steps (`write`), reading them in a scope (here, `list`, `map`,
+//! `lookback`), their event chain and log (`chain`, `log`), personal data at rest (`personal`),
+//! ledger imports (`import`, `imported`) and the public plaque (`plaque`).
+//!
 //! Scoped reads of houses and their histories. Every function here takes a [`Scope`]; a house
 //! outside it answers exactly like a missing one.
 
-use crate::codec::{self, SpanRow};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::scope::ScopeParams;
-use crate::vault::{Vault, column};
+pub mod chain;
+pub mod import;
+pub mod imported;
+pub mod list;
+pub mod log;
+pub mod lookback;
+pub mod map;
+pub mod personal;
+pub mod plaque;
+pub mod write;
+
+use crate::infra::codec::{self, SpanRow};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::scope::ScopeParams;
+use crate::infra::vault::{Vault, column};
 use crate::{Store, on_db, on_tx, scope_sql};
 use anju_domain::Coded;
 use anju_domain::event::Event;
@@ -91,7 +106,7 @@ macro_rules! event_columns {
 
 impl Store {
     /// One house with its people, if it exists within `scope`.
-    pub async fn house(&self, scope: &Scope, code: &HouseCode) -> Result<HouseView> {
+    pub(crate) async fn house(&self, scope: &Scope, code: &HouseCode) -> Result<HouseView> {
         const SQL: &str = concat!(
             "SELECT h.id, h.state, h.qr_token, p.data, ",
             record_payload_sql!(),
@@ -132,7 +147,7 @@ impl Store {
     }
 
     /// A house's events in order, if it exists within `scope`.
-    pub async fn house_events(&self, scope: &Scope, code: &HouseCode) -> Result<Vec<Event>> {
+    pub(crate) async fn house_events(&self, scope: &Scope, code: &HouseCode) -> Result<Vec<Event>> {
         const SQL: &str = concat!(
             "SELECT ",
             event_columns!(),
@@ -151,7 +166,7 @@ impl Store {
     }
 
     /// How many houses lie within `scope`.
-    pub async fn count_houses(&self, scope: &Scope) -> Result<i64> {
+    pub(crate) async fn count_houses(&self, scope: &Scope) -> Result<i64> {
         const SQL: &str = concat!("SELECT COUNT(*) FROM houses h WHERE ", scope_sql!());
         let sp = ScopeParams::of(scope);
         Ok(on_db!(&self.db, p => sqlx::query_scalar(SQL)
@@ -160,7 +175,7 @@ impl Store {
     }
 
     /// How many events the houses within `scope` have.
-    pub async fn count_events(&self, scope: &Scope) -> Result<i64> {
+    pub(crate) async fn count_events(&self, scope: &Scope) -> Result<i64> {
         const SQL: &str = concat!(
             "SELECT COUNT(*) FROM events e JOIN houses h ON h.id = e.house_id WHERE ",
             scope_sql!()
@@ -173,7 +188,7 @@ impl Store {
 
     /// Checks, for every house within `scope`, that the stored projection equals a fresh replay
     /// of its stored events (state, facts, version, status). Returns the houses that differ.
-    pub async fn verify_projection(&self, scope: &Scope) -> Result<Vec<String>> {
+    pub(crate) async fn verify_projection(&self, scope: &Scope) -> Result<Vec<String>> {
         const HOUSES: &str = concat!(
             "SELECT h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
             record_payload_sql!(),
@@ -241,7 +256,7 @@ impl Store {
         let stored: Vec<SpanRow> = on_db!(&self.db, p => sqlx::query_as(SQL)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
             .fetch_all(p).await)?;
-        Ok(stored == crate::chain::spans_of(events))
+        Ok(stored == crate::houses::chain::spans_of(events))
     }
 }
 

@@ -7,8 +7,8 @@
 //! Totals are cached per statement and parameters, keyed by the audit chain's head: every write
 //! appends an audit row under the head's row lock, so an unchanged head means unchanged houses.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
@@ -292,7 +292,7 @@ impl Store {
     /// The states of the houses within `scope` that match `filter`, by code, at most `limit`
     /// (for ledgers that need more than the list's columns). `Err(Invalid)` names how many
     /// match when there are more.
-    pub async fn house_states(
+    pub(crate) async fn house_states(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
@@ -324,7 +324,7 @@ impl Store {
     }
 
     /// A page (1-based) of the houses within `scope` that match `filter`.
-    pub async fn houses_page(
+    pub(crate) async fn houses_page(
         &self,
         scope: &Scope,
         filter: &HouseFilter,

@@ -4,7 +4,8 @@
 //! values are retired (hidden from forms) and can be restored.
 
 use crate::accounts::{AuthError, AuthResult, admin_entry, require};
-use crate::{Store, audit, on_db, on_tx};
+use crate::infra::audit;
+use crate::{Store, on_db, on_tx};
 use anju_domain::auth::{Action, Principal};
 use anju_domain::campaign::{Deadline, default_deadlines};
 use anju_domain::codes::RegionLevel;

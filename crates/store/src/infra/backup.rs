@@ -7,8 +7,8 @@
 //! event log come back as they were. The key file personal data is sealed with is never in a
 //! backup; the manifest names the key ids a restore needs.
 
-use crate::db::{Db, Tx};
-use crate::error::{Result, StoreError};
+use crate::infra::db::{Db, Tx};
+use crate::infra::error::{Result, StoreError};
 use crate::{Store, on_tx};
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
@@ -245,14 +245,14 @@ impl Store {
     /// Writes every table in [`TABLES`] from one consistent snapshot into `dir/tables`, and
     /// returns the manifest's database part (no evidence yet). Writers go on meanwhile: the
     /// snapshot holds no write lock on either backend.
-    pub async fn dump(&self, dir: &Path) -> Result<Manifest> {
+    pub(crate) async fn dump(&self, dir: &Path) -> Result<Manifest> {
         let tables_dir = dir.join("tables");
         std::fs::create_dir_all(&tables_dir).map_err(|e| io(&tables_dir, e))?;
         // The snapshot starts at the first read and holds to the end, while writers commit.
         let mut tx = self.db.begin_snapshot().await?;
         let taken_at = self.now();
         let head: (i64, String) = on_tx!(&mut tx, c => sqlx::query_as("SELECT last_id, last_hash FROM audit_head WHERE id = 1").fetch_one(&mut *c).await)?;
-        let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
+        let migrations: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::infra::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
         let mut tables = Vec::new();
         for table in TABLES {
             let cols = columns(&mut tx, table).await?;
@@ -376,7 +376,7 @@ impl Store {
             )));
         }
         let mut tx = self.db.begin().await?;
-        let mine: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
+        let mine: Vec<i64> = on_tx!(&mut tx, c => sqlx::query_scalar(crate::infra::db::APPLIED_VERSIONS).fetch_all(&mut *c).await)?;
         if mine != manifest.migrations {
             return Err(invalid(format!(
                 "备份的数据库结构版本 {:?} 与本程序的 {:?} 不同：请用与备份时相同版本的 anju 恢复，再升级",
@@ -792,7 +792,7 @@ impl Store {
         new: &Schedule,
         source: &str,
     ) -> crate::accounts::AuthResult<()> {
-        crate::settings::require_county_wide(by)?;
+        crate::campaign::settings::require_county_wide(by)?;
         if new.time_of_day().is_none() {
             return Err(crate::AuthError::Invalid(format!(
                 "备份时间“{}”无效，应为 00:00 至 23:59（北京时间）",
@@ -836,7 +836,7 @@ impl Store {
                 .map(|t| t.to_rfc3339());
         }
         let object: String = last.detail.chars().take(200).collect();
-        let e = crate::audit::AuditEntry::ok(
+        let e = crate::infra::audit::AuditEntry::ok(
             self.now(),
             "system",
             "system",
@@ -845,9 +845,9 @@ impl Store {
             &object,
         )
         .with_outcome(if last.ok {
-            crate::audit::Outcome::Ok
+            crate::infra::audit::Outcome::Ok
         } else {
-            crate::audit::Outcome::Error
+            crate::infra::audit::Outcome::Error
         })
         .with_detail(serde_json::json!({ "bytes": last.bytes, "houses": last.houses }));
         let value = serde_json::to_string(&last).expect("serializes");

@@ -22,7 +22,7 @@ pub enum StoreError {
     Denied(String),
     /// Sealed personal data could not be opened, or the key set does not fit the database.
     #[error(transparent)]
-    Vault(#[from] crate::vault::VaultError),
+    Vault(#[from] crate::infra::vault::VaultError),
     #[error("database error: {0}")]
     Db(sqlx::Error),
 }
@@ -35,9 +35,9 @@ impl From<sqlx::Error> for StoreError {
 
 impl StoreError {
     /// Whether the database is full or unreachable (a 507 or 503, not a 500).
-    pub fn unavailable(&self) -> Option<crate::health::Unavailable> {
+    pub fn unavailable(&self) -> Option<crate::infra::health::Unavailable> {
         match self {
-            StoreError::Db(e) => crate::health::classify(e),
+            StoreError::Db(e) => crate::infra::health::classify(e),
             _ => None,
         }
     }

@@ -4,11 +4,11 @@
 //! known house unchanged is left alone, so importing the same file again changes nothing. A
 //! batch is checked whole first: one bad row and nothing of the batch is written.
 
-use crate::audit::{self, AuditEntry};
-use crate::codec::role_code;
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::write::NewHouse;
+use crate::houses::write::NewHouse;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::role_code;
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
 use crate::{Store, on_tx};
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
@@ -203,7 +203,7 @@ impl Store {
         }
 
         // New houses: codes after the county's last (placeholders in a dry run).
-        let county = crate::ledger::county_of(&reference.regions)?;
+        let county = crate::ledgers::county_of(&reference.regions)?;
         let next = if commit {
             crate::houses::last_code(&mut tx, &county)
                 .await?
@@ -224,7 +224,7 @@ impl Store {
             match events(
                 r,
                 code,
-                crate::plaque::new_plaque_token(),
+                crate::houses::plaque::new_plaque_token(),
                 &importers,
                 now,
                 today,
@@ -274,7 +274,7 @@ impl Store {
                 })?;
             heads.push((event.house.to_string(), event.seq as i32, hash));
         }
-        let chain = crate::chain::vouch_batch(&mut tx, heads).await?;
+        let chain = crate::houses::chain::vouch_batch(&mut tx, heads).await?;
         let entry = AuditEntry {
             at: now,
             actor_id: who.username.clone(),
@@ -283,7 +283,7 @@ impl Store {
             source: format!("import:{source}"),
             action: "houses.import".into(),
             object: format!("file:{}", file.sha256),
-            outcome: crate::audit::Outcome::Ok,
+            outcome: crate::infra::audit::Outcome::Ok,
             reason: Some(format!("台账导入：{}", file.name)),
             detail: serde_json::json!({
                 "file": file.name, "rows": report.rows, "new": report.new_houses,

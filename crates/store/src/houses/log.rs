@@ -3,13 +3,13 @@
 //! event, grouped by house in order. Import re-decides every event against the rules and writes
 //! nothing unless the whole log is valid.
 
-use crate::audit::{self, AuditEntry};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
+use crate::houses::write::NewHouse;
 use crate::houses::{StoredEvent, event_of};
-use crate::reference::{self, Reference};
-use crate::scope::ScopeParams;
-use crate::write::NewHouse;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::reference::{self, Reference};
+use crate::infra::scope::ScopeParams;
 use crate::{Store, event_columns, on_db, on_tx, scope_sql};
 use anju_domain::event::{Actor, Change, Event, Role};
 use anju_domain::rules::decide;
@@ -42,7 +42,7 @@ const BATCH: usize = 2000;
 impl Store {
     /// Writes the reference line and every event of the houses within `scope`, ordered by
     /// house then sequence. Reads in pages, so memory does not grow with the log.
-    pub async fn export_events(&self, scope: &Scope, out: &mut dyn Write) -> Result<u64> {
+    pub(crate) async fn export_events(&self, scope: &Scope, out: &mut dyn Write) -> Result<u64> {
         const PAGE: &str = concat!(
             "SELECT ",
             event_columns!(),
@@ -125,17 +125,17 @@ impl Store {
             .await;
         match result {
             Ok(summary) => {
-                let chain = crate::chain::vouch_batch(&mut tx, heads)
+                let chain = crate::houses::chain::vouch_batch(&mut tx, heads)
                     .await
                     .map_err(db_err(0))?;
                 let entry = AuditEntry {
                     at: self.now(),
                     actor_id: actor.id.clone(),
-                    actor_role: crate::codec::role_code(actor.role),
+                    actor_role: crate::infra::codec::role_code(actor.role),
                     source: "import:cli".into(),
                     action: "events.import".into(),
                     object: "events".into(),
-                    outcome: crate::audit::Outcome::Ok,
+                    outcome: crate::infra::audit::Outcome::Ok,
                     reason: None,
                     detail:
                         serde_json::json!({ "houses": summary.houses, "events": summary.events, "chain_batch": chain })
@@ -159,7 +159,7 @@ impl Store {
         tx: &mut Tx,
         reference: &Reference,
         lines: &mut dyn Iterator<Item = (usize, std::io::Result<String>)>,
-        heads: &mut Vec<crate::chain::Head>,
+        heads: &mut Vec<crate::houses::chain::Head>,
     ) -> std::result::Result<ImportSummary, ImportError> {
         reference::insert_missing(tx, reference)
             .await
@@ -254,7 +254,7 @@ impl Store {
         tx: &mut Tx,
         batch: &mut Vec<(usize, NewHouse)>,
         summary: &mut ImportSummary,
-        heads: &mut Vec<crate::chain::Head>,
+        heads: &mut Vec<crate::houses::chain::Head>,
     ) -> std::result::Result<(), ImportError> {
         if batch.is_empty() {
             return Ok(());

@@ -17,10 +17,10 @@
 //! are recorded together or not at all. A principal may instead reject a house's claim with a
 //! reason: nothing is recorded, the house stays open. Every decision is one audited write.
 
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::import::ImportFile;
-use crate::scope::ScopeParams;
+use crate::houses::import::ImportFile;
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
@@ -127,7 +127,7 @@ impl Store {
     ) -> Result<()> {
         const INSERT: &str = "INSERT INTO import_pending (house_id, step, kind, effective, command, file_name, file_sha256, imported_by, imported_name, imported_at) \
             VALUES ((SELECT id FROM houses WHERE code = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        let at = crate::codec::micros(now);
+        let at = crate::infra::codec::micros(now);
         for (code, steps) in held {
             for (i, s) in steps.iter().enumerate() {
                 let command = serde_json::to_string(s)
@@ -160,7 +160,7 @@ impl Store {
 
     /// A page of the houses in scope with held-back steps, by code, optionally in one town:
     /// (how many in all, the page's).
-    pub async fn held_back_page(
+    pub(crate) async fn held_back_page(
         &self,
         scope: &Scope,
         town: Option<&RegionCode>,
@@ -199,7 +199,11 @@ impl Store {
     }
 
     /// The held-back steps of one house in scope (none: an empty list).
-    pub async fn held_back_of(&self, scope: &Scope, code: &HouseCode) -> Result<Vec<HeldStep>> {
+    pub(crate) async fn held_back_of(
+        &self,
+        scope: &Scope,
+        code: &HouseCode,
+    ) -> Result<Vec<HeldStep>> {
         let view = self.house(scope, code).await?;
         Ok(self
             .held_steps(&[view.id])
@@ -212,7 +216,7 @@ impl Store {
     /// Confirms the held-back steps of the houses `selection` names, as `who` (the approver of
     /// every closure): each house's steps decided by the rules against the house as it is,
     /// recorded together or, when one is refused, not at all (the house named in `refused`).
-    pub async fn confirm_held_back(
+    pub(crate) async fn confirm_held_back(
         &self,
         scope: &Scope,
         who: &Principal,
@@ -241,7 +245,7 @@ impl Store {
 
     /// Sets aside the held-back steps of `codes` with `reason`: nothing is recorded; the houses
     /// stay as they are, to be closed (if ever) through Anju's own steps.
-    pub async fn reject_held_back(
+    pub(crate) async fn reject_held_back(
         &self,
         scope: &Scope,
         who: &Principal,
@@ -263,17 +267,17 @@ impl Store {
             mark(&mut tx, *id, who, now, "rejected", Some(reason)).await?;
             decided.houses.push(code.clone());
         }
-        let entry = crate::audit::AuditEntry::ok(
+        let entry = crate::infra::audit::AuditEntry::ok(
             now,
             &who.username,
-            &crate::codec::role_code(who.role),
+            &crate::infra::codec::role_code(who.role),
             source,
             "imports.reject",
             &format!("houses:{}", decided.houses.len()),
         )
         .with_reason(reason)
         .with_detail(serde_json::json!({ "houses": decided.houses }));
-        crate::audit::append(&mut tx, &entry).await?;
+        crate::infra::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(decided)
     }
@@ -392,7 +396,7 @@ impl Store {
             decided.houses.push(code.to_string());
             decided.steps += steps.len();
         }
-        let chain = crate::chain::vouch_batch(&mut tx, heads).await?;
+        let chain = crate::houses::chain::vouch_batch(&mut tx, heads).await?;
         let (action, object) = match selection {
             Selection::Houses(_) => (
                 "imports.confirm",
@@ -400,10 +404,10 @@ impl Store {
             ),
             Selection::DatedUpTo(d) => ("imports.cutover", format!("cutover:{d}")),
         };
-        let entry = crate::audit::AuditEntry::ok(
+        let entry = crate::infra::audit::AuditEntry::ok(
             now,
             &who.username,
-            &crate::codec::role_code(who.role),
+            &crate::infra::codec::role_code(who.role),
             source,
             action,
             &object,
@@ -413,13 +417,13 @@ impl Store {
             "refused": decided.refused.iter().map(|(c, _)| c).collect::<Vec<_>>(),
             "chain_batch": chain,
         }));
-        crate::audit::append(&mut tx, &entry).await?;
+        crate::infra::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(decided)
     }
 
     /// How many houses in scope have held-back steps (the ledger page says so under ⑥ and ⑦).
-    pub async fn held_back_count(&self, scope: &Scope) -> Result<i64> {
+    pub(crate) async fn held_back_count(&self, scope: &Scope) -> Result<i64> {
         let sql = format!(
             "SELECT COUNT(*) FROM houses h WHERE {OPEN_IN_SCOPE} AND {}",
             crate::scope_sql!()
@@ -443,7 +447,7 @@ async fn mark(
 ) -> Result<()> {
     const MARK: &str = "UPDATE import_pending SET decided_at = $1, decided_by = $2, decision = $3, note = $4 WHERE house_id = $5 AND decided_at IS NULL";
     on_tx!(tx, c => sqlx::query(MARK)
-        .bind(crate::codec::micros(now)).bind(&who.username).bind(decision).bind(note).bind(house_id)
+        .bind(crate::infra::codec::micros(now)).bind(&who.username).bind(decision).bind(note).bind(house_id)
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }

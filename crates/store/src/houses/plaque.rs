@@ -3,7 +3,7 @@
 //! plaque, and answers only what the plaque's public page shows — code, town and village, the
 //! current safety status — never a person, an address detail or a history.
 
-use crate::error::Result;
+use crate::infra::error::Result;
 use crate::{Store, on_db};
 
 /// What anyone who scans a plaque may see (read by column name).
@@ -33,5 +33,5 @@ impl Store {
 
 /// A fresh unguessable plaque token (128 random bits as 32 lowercase hex digits).
 pub fn new_plaque_token() -> String {
-    hex::encode(crate::vault::random_bytes::<16>())
+    hex::encode(crate::infra::vault::random_bytes::<16>())
 }

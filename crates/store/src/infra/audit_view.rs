@@ -4,8 +4,8 @@
 //! (`Access::audit_page`); a refusal is itself audited.
 
 use crate::access::Access;
-use crate::audit::{AuditRow, LISTED, ListedRow, listed};
-use crate::error::Result;
+use crate::infra::audit::{AuditRow, LISTED, ListedRow, listed};
+use crate::infra::error::Result;
 use anju_domain::auth::Action;
 use anju_domain::{RegionLevel, Scope};
 use chrono::{DateTime, Utc};
@@ -108,8 +108,8 @@ impl Access<'_> {
         let action = filter.action.as_deref().map(like_prefix);
         let object = filter.object.as_deref().map(like_prefix);
         let outcome = filter.outcome.map(OutcomeFilter::code);
-        let from = filter.from.map(crate::codec::micros);
-        let until = filter.until.map(crate::codec::micros);
+        let from = filter.from.map(crate::infra::codec::micros);
+        let until = filter.until.map(crate::infra::codec::micros);
         let db = &self.store.db;
         let sql =
             format!("SELECT {LISTED} FROM audit_log {WHERE} ORDER BY id DESC LIMIT $7 OFFSET $8");
@@ -152,7 +152,7 @@ impl Access<'_> {
         if !self.principal().may(Action::ReadAudit) || !county_wide {
             return Ok(vec![]);
         }
-        let since = crate::codec::micros(self.now() - chrono::Duration::hours(24));
+        let since = crate::infra::codec::micros(self.now() - chrono::Duration::hours(24));
         const SQL: &str = "SELECT actor_id, \
             SUM(CASE WHEN action = 'personal.reveal' AND outcome = 'ok' THEN 1 ELSE 0 END), \
             SUM(CASE WHEN outcome LIKE 'refused:%' THEN 1 ELSE 0 END) \

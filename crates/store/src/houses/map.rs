@@ -7,8 +7,8 @@
 //! Zoomed in, it asks for the houses themselves within the view — codes, positions, status and
 //! grade, never personal data. Every read takes a scope (through [`crate::access::Access`]).
 
-use crate::error::Result;
-use crate::list::{Bind, HouseFilter, where_of};
+use crate::houses::list::{Bind, HouseFilter, where_of};
+use crate::infra::error::Result;
 use crate::{Store, on_db, on_tx};
 use anju_domain::auth::Action;
 use anju_domain::ledger::Facts;
@@ -150,7 +150,7 @@ pub struct Place {
 }
 
 /// The facts that make a house an overdue C/D (as the dashboard's 逾期事项 count them).
-fn overdue_sql(w: &mut crate::list::Where) -> String {
+fn overdue_sql(w: &mut crate::houses::list::Where) -> String {
     let a = i64::from(Facts::NEEDS_NOTICE.bits());
     let b = i64::from(Facts::NEEDS_ENGINEERING.bits());
     let pa = w.p(Bind::Int(a));
@@ -178,7 +178,7 @@ impl Store {
     /// the whole scope up to zoom 12 (the county or a town in one answer, cached); cells of the
     /// view `bbox` from 13; the houses in the view from [`POINTS_ZOOM`] when at most
     /// [`MAX_POINTS`] are there.
-    pub async fn map_data(
+    pub(crate) async fn map_data(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
@@ -217,7 +217,7 @@ impl Store {
     /// The cells of the whole of `scope` at `zoom` (at most 12) read afresh from `source`,
     /// without the cache: for tests that hold the two sources equal, and `anju bench`. `None`
     /// when the counted cells cannot answer `filter` or `scope`.
-    pub async fn map_cells_fresh(
+    pub(crate) async fn map_cells_fresh(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
@@ -244,7 +244,7 @@ impl Store {
             "town_code, village_code, cx, cy, status, judgement, grade, facts, is_business";
         let mut tx = self.db.begin().await?;
         match &mut tx {
-            crate::db::Tx::Sqlite(c) => {
+            crate::infra::db::Tx::Sqlite(c) => {
                 let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM map_cells")
                     .fetch_one(&mut **c)
                     .await?;
@@ -261,7 +261,7 @@ impl Store {
                     .execute(&mut **c)
                     .await?;
             }
-            crate::db::Tx::Postgres(c) => {
+            crate::infra::db::Tx::Postgres(c) => {
                 // One compaction at a time; one statement, so it sums exactly what it deletes.
                 sqlx::query("SELECT pg_advisory_xact_lock(7302)")
                     .execute(&mut **c)
@@ -430,7 +430,7 @@ impl Store {
 
     /// Each town and village within `scope` that has located houses, at their centre (the base
     /// layer when no tile server is configured), towns first.
-    pub async fn map_places(&self, scope: &Scope) -> Result<Arc<Vec<Place>>> {
+    pub(crate) async fn map_places(&self, scope: &Scope) -> Result<Arc<Vec<Place>>> {
         let mut w = where_of(scope, &HouseFilter::default());
         w.conds.push("h.gx IS NOT NULL".into());
         let sql = format!(
@@ -556,7 +556,7 @@ pub(crate) fn counted_statement(
     zoom: u8,
 ) -> Option<(String, Vec<Bind>)> {
     let searched = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
-    let keyed = crate::scope::ScopeParams::of(scope).key.is_some();
+    let keyed = crate::infra::scope::ScopeParams::of(scope).key.is_some();
     if keyed || searched || filter.department.is_some() || cell_side(zoom) < COUNTED_SIDE {
         return None;
     }
@@ -577,7 +577,7 @@ pub(crate) fn counted_statement(
 }
 
 /// The view as a range of fine cells (the grid columns are indexed; the coordinates are not).
-fn push_bbox(w: &mut crate::list::Where, b: Bbox) {
+fn push_bbox(w: &mut crate::houses::list::Where, b: Bbox) {
     let at = |v: f64| (v.clamp(0.0, 180.0) * GRID).floor() as i64;
     let (x0, x1, y0, y1) = (at(b.west), at(b.east), at(b.south), at(b.north));
     let px0 = w.p(Bind::Int(x0));
@@ -704,7 +704,7 @@ impl Store {
         attribution: &str,
         source: &str,
     ) -> crate::accounts::AuthResult<()> {
-        crate::settings::require_county_wide(by)?;
+        crate::campaign::settings::require_county_wide(by)?;
         let new = Tiles::parse(url, attribution).map_err(crate::AuthError::Invalid)?;
         let old = self.map_tiles().await?;
         let value = new

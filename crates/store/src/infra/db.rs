@@ -86,8 +86,8 @@ where
 macro_rules! on_db {
     ($db:expr, $p:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($p) => $body,
-            $crate::db::Db::Postgres($p) => $body,
+            $crate::infra::db::Db::Sqlite($p) => $body,
+            $crate::infra::db::Db::Postgres($p) => $body,
         }
     };
 }
@@ -96,11 +96,11 @@ macro_rules! on_db {
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::infra::db::Tx::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::infra::db::Tx::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -115,110 +115,114 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0001_init.sql"),
     ),
     (
         2,
         "accounts",
-        include_str!("../migrations/sqlite/0002_accounts.sql"),
+        include_str!("../../migrations/sqlite/0002_accounts.sql"),
     ),
     (
         3,
         "list",
-        include_str!("../migrations/sqlite/0003_list.sql"),
+        include_str!("../../migrations/sqlite/0003_list.sql"),
     ),
     (
         4,
         "problems",
-        include_str!("../migrations/sqlite/0004_problems.sql"),
+        include_str!("../../migrations/sqlite/0004_problems.sql"),
     ),
     (
         5,
         "supervision",
-        include_str!("../migrations/sqlite/0005_supervision.sql"),
+        include_str!("../../migrations/sqlite/0005_supervision.sql"),
     ),
     (
         6,
         "event_chain",
-        include_str!("../migrations/sqlite/0006_event_chain.sql"),
+        include_str!("../../migrations/sqlite/0006_event_chain.sql"),
     ),
     (
         7,
         "audit_view",
-        include_str!("../migrations/sqlite/0007_audit_view.sql"),
+        include_str!("../../migrations/sqlite/0007_audit_view.sql"),
     ),
     (
         8,
         "import_pending",
-        include_str!("../migrations/sqlite/0008_import_pending.sql"),
+        include_str!("../../migrations/sqlite/0008_import_pending.sql"),
     ),
     (
         9,
         "one_code",
-        include_str!("../migrations/sqlite/0009_one_code.sql"),
+        include_str!("../../migrations/sqlite/0009_one_code.sql"),
     ),
-    (10, "map", include_str!("../migrations/sqlite/0010_map.sql")),
+    (
+        10,
+        "map",
+        include_str!("../../migrations/sqlite/0010_map.sql"),
+    ),
     (
         11,
         "map_cells",
-        include_str!("../migrations/sqlite/0011_map_cells.sql"),
+        include_str!("../../migrations/sqlite/0011_map_cells.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "init",
-        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
     ),
     (
         2,
         "accounts",
-        include_str!("../migrations/postgres/0002_accounts.sql"),
+        include_str!("../../migrations/postgres/0002_accounts.sql"),
     ),
     (
         3,
         "list",
-        include_str!("../migrations/postgres/0003_list.sql"),
+        include_str!("../../migrations/postgres/0003_list.sql"),
     ),
     (
         4,
         "problems",
-        include_str!("../migrations/postgres/0004_problems.sql"),
+        include_str!("../../migrations/postgres/0004_problems.sql"),
     ),
     (
         5,
         "supervision",
-        include_str!("../migrations/postgres/0005_supervision.sql"),
+        include_str!("../../migrations/postgres/0005_supervision.sql"),
     ),
     (
         6,
         "event_chain",
-        include_str!("../migrations/postgres/0006_event_chain.sql"),
+        include_str!("../../migrations/postgres/0006_event_chain.sql"),
     ),
     (
         7,
         "audit_view",
-        include_str!("../migrations/postgres/0007_audit_view.sql"),
+        include_str!("../../migrations/postgres/0007_audit_view.sql"),
     ),
     (
         8,
         "import_pending",
-        include_str!("../migrations/postgres/0008_import_pending.sql"),
+        include_str!("../../migrations/postgres/0008_import_pending.sql"),
     ),
     (
         9,
         "one_code",
-        include_str!("../migrations/postgres/0009_one_code.sql"),
+        include_str!("../../migrations/postgres/0009_one_code.sql"),
     ),
     (
         10,
         "map",
-        include_str!("../migrations/postgres/0010_map.sql"),
+        include_str!("../../migrations/postgres/0010_map.sql"),
     ),
     (
         11,
         "map_cells",
-        include_str!("../migrations/postgres/0011_map_cells.sql"),
+        include_str!("../../migrations/postgres/0011_map_cells.sql"),
     ),
 ];
 

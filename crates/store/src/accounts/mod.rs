@@ -1,3 +1,5 @@
+//! Accounts: login, sessions and passwords (here) and the second factor (`totp`).
+//!
 //! Accounts, login and server-side sessions.
 //!
 //! - Passwords: argon2id (PHC strings), the policy of `anju_domain::auth::PasswordPolicy`, the
@@ -10,13 +12,15 @@
 //!
 //! Every change and every login attempt writes its audit row in the same transaction.
 
-use crate::audit::Outcome;
-use crate::audit::{self, AuditEntry};
-use crate::codec::{self, from_micros, micros, parse_role, role_code};
-use crate::db::Tx;
-use crate::error::StoreError;
-use crate::vault::{column, random_bytes};
-use crate::{Store, on_db, on_tx, totp};
+pub mod totp;
+
+use crate::infra::audit::Outcome;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::{self, from_micros, micros, parse_role, role_code};
+use crate::infra::db::Tx;
+use crate::infra::error::StoreError;
+use crate::infra::vault::{column, random_bytes};
+use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::auth::{
     Action, PasswordPolicy, Principal, SessionPolicy, denied_message, needs_second_factor,
@@ -319,7 +323,7 @@ impl Store {
         new: &Security,
         source: &str,
     ) -> AuthResult<()> {
-        crate::settings::require_county_wide(by)?;
+        crate::campaign::settings::require_county_wide(by)?;
         if new.password.min_length < 8 || new.password.min_classes < 2 {
             return Err(AuthError::Invalid(
                 "密码策略不得低于：至少 8 位、至少 2 类字符".into(),

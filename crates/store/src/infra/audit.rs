@@ -1,8 +1,8 @@
 //! The audit trail: one row per login, refusal, write, export or import, chained by SHA-256 so
 //! that any edit or deletion breaks the chain. Written inside the transaction of the change.
 
-use crate::db::Tx;
-use crate::error::Result;
+use crate::infra::db::Tx;
+use crate::infra::error::Result;
 use crate::on_tx;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -99,7 +99,7 @@ pub fn chain_hash(prev: &str, id: i64, e: &AuditEntry) -> String {
     hash_stored(
         prev,
         id,
-        crate::codec::micros(e.at),
+        crate::infra::codec::micros(e.at),
         [
             &e.actor_id,
             &e.actor_role,
@@ -140,7 +140,7 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
         let hash = chain_hash(&prev, id, e);
         sqlx::query(INSERT)
             .bind(id)
-            .bind(crate::codec::micros(e.at))
+            .bind(crate::infra::codec::micros(e.at))
             .bind(&e.actor_id)
             .bind(&e.actor_role)
             .bind(&e.source)
@@ -297,7 +297,7 @@ pub(crate) const LISTED: &str =
 pub(crate) fn listed(r: ListedRow) -> Result<AuditRow> {
     Ok(AuditRow {
         id: r.id,
-        at: crate::codec::from_micros(r.at)?,
+        at: crate::infra::codec::from_micros(r.at)?,
         actor_id: r.actor_id,
         actor_role: r.actor_role,
         source: r.source,

@@ -1,8 +1,12 @@
+//! Ledgers: the figures (here) and the ledgers handed in, signed and accepted (`reports`).
+//!
 //! Ledgers from the facts: one `GROUP BY` over the projection (today) or over the fact spans
 //! standing at a date or instant (as of), then rows per town or village, 合计 and checks.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+pub mod reports;
+
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db, scope_sql, scope_sql_spans};
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::ledger::{AsOf, Count, Form, LedgerRow, LedgerTable};
@@ -134,7 +138,7 @@ impl Source {
 /// date (or of its first span, when it was registered later) and [`Facts::LEGACY`] added. Its
 /// look-back columns still count only look-backs done by then. As recorded at an instant, a
 /// legacy closure counts from the instant it was recorded (what could have been reported then).
-fn source(db: &crate::db::Db, form: Form, as_of: AsOf) -> Source {
+fn source(db: &crate::infra::db::Db, form: Form, as_of: AsOf) -> Source {
     match (form, as_of) {
         (_, AsOf::Now) => Source {
             from: "houses h".into(),
@@ -197,7 +201,7 @@ macro_rules! bind_as_of {
         match $as_of {
             AsOf::Now => $q,
             AsOf::Happened(d) => $q.bind(d),
-            AsOf::Recorded(t) => $q.bind(crate::codec::micros(t)),
+            AsOf::Recorded(t) => $q.bind(crate::infra::codec::micros(t)),
         }
     };
 }
@@ -205,7 +209,12 @@ macro_rules! bind_as_of {
 impl Store {
     /// Computes `form` for `scope` as of `as_of`: one row per town under a county (per village
     /// under a town), every region valid on the day listed even when it counts nothing.
-    pub async fn ledger(&self, form: Form, scope: &Scope, as_of: AsOf) -> Result<LedgerTable> {
+    pub(crate) async fn ledger(
+        &self,
+        form: Form,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<LedgerTable> {
         let unit = self.unit_of(scope)?;
         let by_village = unit.level() >= RegionLevel::Town;
         // The database counts houses per (village, facts) — a covering index scan yielding a few
@@ -249,7 +258,7 @@ impl Store {
     /// The same table as [`Store::ledger`], computed house by house so that every figure keeps
     /// the codes of the houses it counts (for a frozen snapshot). `houses[row][column]` lists
     /// the codes behind `table.rows[row].counts[column]`; the 合计 row is their union.
-    pub async fn ledger_with_houses(
+    pub(crate) async fn ledger_with_houses(
         &self,
         form: Form,
         scope: &Scope,
@@ -404,7 +413,7 @@ impl Store {
 
     /// The houses counted in one cell: `column` of [`Form::counts`], in the row `group` (a town or
     /// village code as the ledger shows it), or in the 合计 row when `group` is `None`.
-    pub async fn ledger_houses(
+    pub(crate) async fn ledger_houses(
         &self,
         form: Form,
         scope: &Scope,
@@ -421,7 +430,7 @@ impl Store {
     /// The houses behind one figure, a page at a time (`page`: its number from 1 and its size;
     /// `None` for all): how many there are, and the page's, by house code. Paged and counted
     /// in SQL, so that a county's 合计 over a million houses costs one page.
-    pub async fn ledger_houses_page(
+    pub(crate) async fn ledger_houses_page(
         &self,
         form: Form,
         scope: &Scope,
@@ -557,7 +566,7 @@ impl Store {
     }
 
     /// Per-town counts of today's projection.
-    pub async fn town_totals(&self, scope: &Scope) -> Result<Vec<TownTotals>> {
+    pub(crate) async fn town_totals(&self, scope: &Scope) -> Result<Vec<TownTotals>> {
         // Each count under the name of its `TownTotals` field.
         let counts = [
             ("surveyed", Count::new(Facts::SURVEYED, Facts::empty())),
@@ -608,7 +617,7 @@ pub(crate) fn county_of(regions: &[anju_domain::region::Region]) -> crate::Resul
         .iter()
         .find(|r| r.level == RegionLevel::County)
         .map(|r| r.code)
-        .ok_or_else(|| crate::StoreError::Invalid(crate::regions::NO_COUNTY.into()))
+        .ok_or_else(|| crate::StoreError::Invalid(crate::campaign::regions::NO_COUNTY.into()))
 }
 
 #[cfg(test)]

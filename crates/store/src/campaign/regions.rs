@@ -4,10 +4,10 @@
 //! Houses are never rewritten: merges map old codes to new ones from their date (`resolve_on`).
 
 use crate::accounts::{AuthError, AuthResult, admin_entry};
-use crate::audit::{self, AuditEntry};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::settings::require_county_wide;
+use crate::campaign::settings::require_county_wide;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
 use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
@@ -171,7 +171,7 @@ impl Store {
     /// Houses recorded in a region's subtree (any status), for refusing to end a region that
     /// still has them.
     async fn houses_under(&self, tx: &mut Tx, code: &RegionCode) -> Result<i64> {
-        let p = crate::scope::ScopeParams::of(&anju_domain::Scope::Region { code: *code });
+        let p = crate::infra::scope::ScopeParams::of(&anju_domain::Scope::Region { code: *code });
         const SQL: &str = concat!("SELECT COUNT(*) FROM houses h WHERE ", crate::scope_sql!());
         Ok(on_tx!(tx, c => sqlx::query_scalar(SQL)
             .bind(&p.lo)
@@ -195,7 +195,7 @@ impl Store {
         let detail = serde_json::to_value(edit).unwrap_or_default();
         let mut tx = self.db.begin().await?;
         // Read inside the write transaction: two edits cannot both pass the check.
-        let reference = crate::reference::load_regions(&mut tx).await?;
+        let reference = crate::infra::reference::load_regions(&mut tx).await?;
         let mut verdict = check_edit(&reference, edit);
         if verdict.is_ok()
             && let Some(county) = by.region
@@ -226,13 +226,13 @@ impl Store {
                 subject.prefix(),
                 detail,
             );
-            e.outcome = crate::audit::Outcome::refused("F1");
+            e.outcome = crate::infra::audit::Outcome::refused("F1");
             e.reason = Some(message.clone());
             audit::append(&mut tx, &e).await?;
             tx.commit().await?;
             return Err(AuthError::Invalid(message));
         }
-        let at = crate::codec::micros(self.now());
+        let at = crate::infra::codec::micros(self.now());
         let find = |c: &RegionCode| reference.iter().find(|r| r.code == *c).cloned();
         const END: &str = "UPDATE regions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL";
         const RENAME: &str = "UPDATE regions SET name = $1 WHERE code = $2";
@@ -355,7 +355,7 @@ impl Store {
         require_county_wide(by)?;
         let county = self.county_code()?;
         let mut tx = self.db.begin().await?;
-        let regions = crate::reference::load_regions(&mut tx).await?;
+        let regions = crate::infra::reference::load_regions(&mut tx).await?;
         let (added, unchanged) = match plan_region_import(&regions, rows, valid_from) {
             Ok(plan) => plan,
             Err(errors) => {

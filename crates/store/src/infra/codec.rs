@@ -1,8 +1,8 @@
 //! Events to and from rows: the change's payload is stored without personal data, which goes
 //! to its own column so that it can be protected at rest.
 
-use crate::error::{Result, StoreError};
-use crate::vault::{Vault, column};
+use crate::infra::error::{Result, StoreError};
+use crate::infra::vault::{Vault, column};
 use anju_domain::Coded;
 use anju_domain::event::{Actor, Change, Event, Role};
 use anju_domain::{Facts, HouseCode};
@@ -23,7 +23,7 @@ pub struct EventRow {
     pub evidence: String,
     pub payload: String,
     pub personal: Option<String>,
-    /// The event's chained hash (`crate::chain`).
+    /// The event's chained hash (`crate::houses::chain`).
     pub hash: String,
 }
 
@@ -79,7 +79,7 @@ pub fn span(e: &Event, facts: Facts, town: &str, village: &str) -> SpanRow {
 
 /// Splits an event into its row: the payload without personal data, which goes apart,
 /// sealed with the vault's current key; `prev` is the hash of the house's previous event
-/// ([`crate::chain::GENESIS`] for its first), which the row's own hash links to.
+/// ([`crate::houses::chain::GENESIS`] for its first), which the row's own hash links to.
 pub fn to_row(e: &Event, vault: &Vault, prev: &str) -> EventRow {
     let mut payload = serde_json::to_value(&e.change).expect("domain types serialize");
     let (personal, digest) = match payload.as_object_mut().and_then(|o| o.remove("people")) {
@@ -88,7 +88,7 @@ pub fn to_row(e: &Event, vault: &Vault, prev: &str) -> EventRow {
             let plain = p.to_string();
             (
                 Some(vault.seal(column::EVENT_PERSONAL, &plain)),
-                Some(vault.digest(crate::chain::PERSONAL_DIGEST, &plain)),
+                Some(vault.digest(crate::houses::chain::PERSONAL_DIGEST, &plain)),
             )
         }
     };
@@ -106,7 +106,7 @@ pub fn to_row(e: &Event, vault: &Vault, prev: &str) -> EventRow {
         personal,
         hash: String::new(),
     };
-    row.hash = crate::chain::row_hash(prev, e.house.as_str(), &row, digest.as_deref());
+    row.hash = crate::houses::chain::row_hash(prev, e.house.as_str(), &row, digest.as_deref());
     row
 }
 

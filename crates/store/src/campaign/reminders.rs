@@ -1,8 +1,8 @@
 //! What an account must do next (the bell): counts by kind, each linking to its list, and the
 //! county ranking of towns (通报) built from the same figures as the dashboard.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::Coded;
 use anju_domain::Scope;
@@ -24,7 +24,7 @@ pub struct Reminder {
 
 impl Store {
     /// Houses in scope per lifecycle status.
-    pub async fn status_counts(&self, scope: &Scope) -> Result<BTreeMap<String, i64>> {
+    pub(crate) async fn status_counts(&self, scope: &Scope) -> Result<BTreeMap<String, i64>> {
         const SQL: &str = concat!(
             "SELECT h.status, COUNT(*) FROM houses h WHERE ",
             crate::scope_sql!(),
@@ -155,7 +155,7 @@ impl Store {
     }
 
     /// The towns within `scope` ranked by progress, the lagging first.
-    pub async fn ranking(&self, scope: &Scope) -> Result<Vec<Ranked>> {
+    pub(crate) async fn ranking(&self, scope: &Scope) -> Result<Vec<Ranked>> {
         let totals = self.town_totals(scope).await?;
         let problems = self.problem_counts(scope).await?;
         let reference = self.reference();

@@ -4,13 +4,13 @@
 //! refused steps are audited too. A problem confirmed on a closed house reopens the house in the
 //! same transaction.
 
-use crate::audit::Outcome;
-use crate::audit::{self, AuditEntry};
-use crate::codec::{from_micros, micros, role_code};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
 use crate::houses::load_for_update;
-use crate::reports::covers;
+use crate::infra::audit::Outcome;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::{from_micros, micros, role_code};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::ledgers::reports::covers;
 use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
@@ -161,7 +161,7 @@ async fn resolve_house(
     scope: &Scope,
     key: &str,
 ) -> Result<Option<(i64, String, bool, String)>> {
-    let sp = crate::scope::ScopeParams::of(scope);
+    let sp = crate::infra::scope::ScopeParams::of(scope);
     const SQL: &str = concat!(
         "SELECT h.id, h.town_code, h.is_business, h.status FROM houses h WHERE (h.code = $4 OR h.platform_code = $4 OR h.census_id = $4) AND ",
         crate::scope_sql!(),
@@ -180,7 +180,7 @@ impl Store {
     /// Issues a batch of problems. All or nothing: a row whose town is outside the scope, whose
     /// house matches no house (or not one in that town), whose description is empty, or which
     /// repeats an earlier row of the batch, is named and nothing is written.
-    pub async fn issue_problems(
+    pub(crate) async fn issue_problems(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -295,7 +295,7 @@ impl Store {
 
     /// Takes a step on a problem (`expected_version` as loaded; V1 when someone was first).
     #[allow(clippy::too_many_arguments)]
-    pub async fn act_on_problem(
+    pub(crate) async fn act_on_problem(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -393,7 +393,7 @@ impl Store {
                 "evidence": evidence.len(),
                 "reopened": reopened.as_ref().map(|(c, s, _)| format!("{c}#{s}")),
                 // The reopened house's new head, vouched for by this chained row.
-                "chain": crate::chain::inline(&reopened.iter()
+                "chain": crate::houses::chain::inline(&reopened.iter()
                     .map(|(c, s, h)| (c.to_string(), *s as i32, h.clone())).collect::<Vec<_>>()),
             }),
         );
@@ -403,11 +403,11 @@ impl Store {
     }
 
     /// A problem within scope (out of scope answers like missing).
-    pub async fn problem(&self, scope: &Scope, id: i64) -> Result<Problem> {
+    pub(crate) async fn problem(&self, scope: &Scope, id: i64) -> Result<Problem> {
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Err(StoreError::NotFound);
         }
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let sql = format!("{SELECT} WHERE p.id = $1 AND {IN_SCOPE}");
         let row: Option<ProblemRow> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id).bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
@@ -416,7 +416,7 @@ impl Store {
     }
 
     /// A problem's history, oldest first.
-    pub async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
+    pub(crate) async fn problem_steps(&self, scope: &Scope, id: i64) -> Result<Vec<ProblemStep>> {
         self.problem(scope, id).await?;
         const SQL: &str = "SELECT seq, action, from_status, to_status, at, actor_name, actor_role, detail, evidence FROM problem_events WHERE problem_id = $1 ORDER BY seq";
         #[derive(sqlx::FromRow)]
@@ -454,12 +454,12 @@ impl Store {
     }
 
     /// The problems within scope, newest batch first.
-    pub async fn problems(
+    pub(crate) async fn problems(
         &self,
         scope: &Scope,
         status: Option<ProblemStatus>,
     ) -> Result<Vec<Problem>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(vec![]);
         }
@@ -475,13 +475,13 @@ impl Store {
 
     /// One page of the problems within scope, newest batch first, and how many there are in
     /// all (`page` from 1, `size` rows).
-    pub async fn problems_page(
+    pub(crate) async fn problems_page(
         &self,
         scope: &Scope,
         status: Option<ProblemStatus>,
         (page, size): (u64, u64),
     ) -> Result<(Vec<Problem>, u64)> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok((vec![], 0));
         }
@@ -510,8 +510,11 @@ impl Store {
 
     /// Problem figures per town within scope (问题确认率, 问题整改率), counted in the database
     /// over every problem (not a capped list).
-    pub async fn problem_counts(&self, scope: &Scope) -> Result<BTreeMap<String, ProblemCounts>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+    pub(crate) async fn problem_counts(
+        &self,
+        scope: &Scope,
+    ) -> Result<BTreeMap<String, ProblemCounts>> {
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let mut out: BTreeMap<String, ProblemCounts> = BTreeMap::new();
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(out);
@@ -547,11 +550,11 @@ impl Store {
         scope: &Scope,
         as_of: AsOf,
     ) -> Result<BTreeMap<String, (i64, i64)>> {
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         const SELECT: &str = "SELECT p.id, h.village_code, b.issued_on, b.created_at, p.status FROM problems p \
              JOIN problem_batches b ON b.id = p.batch_id ";
         const ONLINE: &str = "b.source = 'online_inspection' AND p.is_business";
-        let sql = match crate::ledger::span_at_or_first(as_of) {
+        let sql = match crate::ledgers::span_at_or_first(as_of) {
             None => format!(
                 "{SELECT} JOIN houses h ON h.id = p.house_id WHERE {ONLINE} AND {}",
                 crate::scope_sql!()

@@ -1,9 +1,10 @@
 //! Ledgers handed in: prepare, sign (freeze the figures and the houses behind them, with a
 //! SHA-256 digest), submit, accept or return. Each step in one transaction with its audit row.
 
-use crate::audit::{self, AuditEntry};
-use crate::error::{Result, StoreError};
-use crate::{Store, codec, on_db, on_tx};
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec;
+use crate::infra::error::{Result, StoreError};
+use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
 use anju_domain::event::Actor;
@@ -163,7 +164,7 @@ const SELECT: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, 
 
 impl Store {
     /// A town operator (or the county office, for the county) prepares a ledger as of a date.
-    pub async fn prepare_report(
+    pub(crate) async fn prepare_report(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -239,14 +240,14 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn report(&self, id: i64) -> Result<Report> {
+    pub(crate) async fn report(&self, id: i64) -> Result<Report> {
         let row: Option<ReportRow> =
             on_db!(&self.db, p => sqlx::query_as(SELECT).bind(id).fetch_optional(p).await)?;
         report_of(row.ok_or(StoreError::NotFound)?)
     }
 
     /// The reports of one unit, newest first.
-    pub async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
+    pub(crate) async fn reports_of(&self, unit: &RegionCode) -> Result<Vec<Report>> {
         const LIST: &str = "SELECT id, form, unit_code, as_of, status, preparer_name, contact, signer_name, return_reason, snapshot, digest, scan_sha256, scan_name, supersedes FROM ledger_reports WHERE unit_code = $1 ORDER BY id DESC LIMIT 200";
         let rows: Vec<ReportRow> =
             on_db!(&self.db, p => sqlx::query_as(LIST).bind(unit.as_str()).fetch_all(p).await)?;
@@ -255,7 +256,7 @@ impl Store {
 
     /// Takes a step on a report. Signing computes the ledger as of its date, house by house,
     /// and freezes it; nothing afterwards changes the snapshot.
-    pub async fn act_on_report(
+    pub(crate) async fn act_on_report(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -356,7 +357,10 @@ impl Store {
     /// The signed report `id` follows: the returned one it corrects, else the latest report of
     /// the same unit and form signed (submitted or accepted) with an earlier date; with the
     /// cells that changed from its frozen figures to this one's (none until this is signed).
-    pub async fn report_predecessor(&self, id: i64) -> Result<Option<(Report, Vec<CellDiff>)>> {
+    pub(crate) async fn report_predecessor(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Report, Vec<CellDiff>)>> {
         let report = self.report(id).await?;
         let before = match report.supersedes {
             Some(old) => Some(self.report(old).await?),
@@ -381,7 +385,7 @@ impl Store {
         Ok(Some((before, changes)))
     }
 
-    pub async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
+    pub(crate) async fn compare_report(&self, id: i64, as_of: AsOf) -> Result<Vec<CellDiff>> {
         let report = self.report(id).await?;
         let Some(frozen) = report.frozen()? else {
             return Err(rule(RuleCode::L1, "台账尚未签字，没有冻结的数字可比较"));

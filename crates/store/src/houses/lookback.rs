@@ -2,8 +2,8 @@
 //! each town's progress; the houses awaiting their on-site re-review, with the technical
 //! reviewers they are assigned to; the reviewers see theirs.
 
-use crate::error::Result;
-use crate::scope::ScopeParams;
+use crate::infra::error::Result;
+use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db};
 use anju_domain::ledger::Facts;
 use anju_domain::{RegionCode, Scope};
@@ -37,7 +37,7 @@ fn has(bit: Facts) -> String {
 }
 
 impl Store {
-    pub async fn lookback_towns(&self, scope: &Scope) -> Result<Vec<LookBackTown>> {
+    pub(crate) async fn lookback_towns(&self, scope: &Scope) -> Result<Vec<LookBackTown>> {
         let sql = format!(
             // "= bit", not "<> 0": the partial index houses_legacy_town is written for this form.
             "SELECT h.town_code, {}, {}, {} FROM houses h WHERE (h.facts & {}) = {} AND {} GROUP BY h.town_code ORDER BY h.town_code",
@@ -63,14 +63,18 @@ impl Store {
     }
 
     /// The houses within scope whose look-back is not done, by code (at most `limit`).
-    pub async fn lookback_pending(&self, scope: &Scope, limit: i64) -> Result<Vec<LookBackHouse>> {
+    pub(crate) async fn lookback_pending(
+        &self,
+        scope: &Scope,
+        limit: i64,
+    ) -> Result<Vec<LookBackHouse>> {
         let limit = limit.max(0) as u64;
         Ok(self.lookback_pending_page(scope, None, (1, limit)).await?.1)
     }
 
     /// A page of them (`page`: number from 1 and size), optionally in one town: (how many in
     /// all, the page's), counted and paged by the database.
-    pub async fn lookback_pending_page(
+    pub(crate) async fn lookback_pending_page(
         &self,
         scope: &Scope,
         town: Option<&RegionCode>,
@@ -141,8 +145,8 @@ mod tests {
     #[test]
     fn the_legacy_index_names_the_legacy_bit() {
         assert_eq!(Facts::LEGACY.bits(), 1024);
-        let sql = include_str!("../migrations/sqlite/0007_audit_view.sql");
-        let pg = include_str!("../migrations/postgres/0007_audit_view.sql");
+        let sql = include_str!("../../migrations/sqlite/0007_audit_view.sql");
+        let pg = include_str!("../../migrations/postgres/0007_audit_view.sql");
         for m in [sql, pg] {
             assert!(m.contains("(code, town_code, village_code, facts) WHERE (facts & 1024) <> 0"));
             assert!(m.contains("(town_code, village_code, facts) WHERE (facts & 1024) = 1024"));

@@ -2,13 +2,13 @@
 //! projection, write the audit row — all in one transaction. Bulk loads (demo, event-log import)
 //! write many already-decided houses with multi-row statements, still in transactions.
 
-use crate::audit::Outcome;
-use crate::audit::{self, AuditEntry};
-use crate::codec::{self, EventRow, SpanRow};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
 use crate::houses::{code_taken, load_for_update};
-use crate::vault::{Vault, column, digest_kind};
+use crate::infra::audit::Outcome;
+use crate::infra::audit::{self, AuditEntry};
+use crate::infra::codec::{self, EventRow, SpanRow};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::vault::{Vault, column, digest_kind};
 use crate::{Store, on_tx};
 use anju_domain::Coded;
 use anju_domain::event::{Actor, Change, Command, Event};
@@ -38,7 +38,7 @@ pub struct HouseRow {
     pub updated_at: i64,
     pub updated_by: String,
     pub state: String,
-    /// The map position ([`crate::map::Position::of`]): coordinates and fine grid cell.
+    /// The map position ([`crate::houses::map::Position::of`]): coordinates and fine grid cell.
     pub lon: Option<f64>,
     pub lat: Option<f64>,
     pub gx: Option<i32>,
@@ -49,7 +49,7 @@ impl HouseRow {
     /// Only for registered houses (`record` present), which is all that is ever stored.
     pub fn of(s: &HouseState) -> HouseRow {
         let r = s.record.as_ref().expect("a stored house is registered");
-        let at = crate::map::Position::of(s);
+        let at = crate::houses::map::Position::of(s);
         HouseRow {
             lon: at.map(|p| p.lon),
             lat: at.map(|p| p.lat),
@@ -99,10 +99,10 @@ impl NewHouse {
     }
 }
 
-/// Rows of a new house's `events`, chained from [`crate::chain::GENESIS`], and the fact spans
+/// Rows of a new house's `events`, chained from [`crate::houses::chain::GENESIS`], and the fact spans
 /// they open, each closed by the next event.
 pub(crate) fn event_rows(events: &[Event], vault: &Vault) -> (Vec<EventRow>, Vec<SpanRow>) {
-    let mut prev = crate::chain::GENESIS.to_string();
+    let mut prev = crate::houses::chain::GENESIS.to_string();
     let rows = events
         .iter()
         .map(|e| {
@@ -111,7 +111,7 @@ pub(crate) fn event_rows(events: &[Event], vault: &Vault) -> (Vec<EventRow>, Vec
             row
         })
         .collect();
-    (rows, crate::chain::spans_of(events))
+    (rows, crate::houses::chain::spans_of(events))
 }
 
 fn plaque_token_of(events: &[Event]) -> String {
@@ -150,7 +150,7 @@ impl Store {
     /// Decides and records one step on a house within `scope`. On refusal nothing of the house
     /// changes; the refusal itself is audited. `source` is the client address or `cli`.
     #[tracing::instrument(skip_all, fields(house = %cmd.house, kind = cmd.change.kind().code()))]
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         scope: &Scope,
         actor: &Actor,
@@ -163,7 +163,7 @@ impl Store {
     /// Registers a new house: the next free house code of the county is given to it under the
     /// transaction's write lock (`cmd.house` is ignored). A platform code or census id already
     /// carried by another house is refused (L2): the same house is never registered twice.
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         scope: &Scope,
         actor: &Actor,
@@ -203,7 +203,7 @@ impl Store {
                 let head = (event.house.to_string(), event.seq as i32, hash);
                 let detail = serde_json::json!({
                     "seq": event.seq, "effective": event.effective,
-                    "chain": crate::chain::inline(&[head]),
+                    "chain": crate::houses::chain::inline(&[head]),
                 });
                 let entry = audit_entry(actor, source, cmd, now, Outcome::Ok, detail.to_string());
                 audit::append(&mut tx, &entry).await?;
@@ -227,7 +227,7 @@ impl Store {
     }
 
     /// Decides and writes one step inside `tx`; returns the event and its chained hash, the
-    /// house's new head, which the caller's audit row must record (`crate::chain`).
+    /// house's new head, which the caller's audit row must record (`crate::houses::chain`).
     pub(crate) async fn execute_in(
         &self,
         tx: &mut Tx,
@@ -280,12 +280,12 @@ impl Store {
         }
         let r = next.record.as_ref().expect("registered");
         let prev = match expected {
-            0 => crate::chain::GENESIS.to_string(),
+            0 => crate::houses::chain::GENESIS.to_string(),
             seq => {
                 let h: Option<Option<String>> = on_tx!(tx, c => sqlx::query_scalar(EVENT_HASH)
                     .bind(id).bind(seq as i32).fetch_optional(&mut *c).await)?;
                 h.flatten()
-                    .ok_or_else(|| crate::chain::unchained(cmd.house.as_str(), seq))?
+                    .ok_or_else(|| crate::houses::chain::unchained(cmd.house.as_str(), seq))?
             }
         };
         let row = codec::to_row(&event, &self.vault, &prev);
@@ -327,7 +327,7 @@ impl Store {
             }
             .into());
         }
-        let county = crate::ledger::county_of(&self.reference().regions)?;
+        let county = crate::ledgers::county_of(&self.reference().regions)?;
         let last = crate::houses::last_code(tx, &county).await?;
         Ok(HouseCode::new(&county, last.map_or(1, |c| c.serial() + 1)))
     }
@@ -403,12 +403,12 @@ impl Store {
     /// Writes houses whose events were already decided, with multi-row statements, inside `tx`.
     /// Ids are assigned after the current maximum, under the transaction's write lock.
     /// Returns the houses' heads, which the transaction's audit row must vouch for
-    /// ([`crate::chain::vouch_batch`]).
+    /// ([`crate::houses::chain::vouch_batch`]).
     pub async fn bulk_insert(
         &self,
         tx: &mut Tx,
         houses: &[NewHouse],
-    ) -> Result<Vec<crate::chain::Head>> {
+    ) -> Result<Vec<crate::houses::chain::Head>> {
         if houses.is_empty() {
             return Ok(vec![]);
         }
@@ -420,9 +420,9 @@ impl Store {
         // spawned task), so a long import or demo load would fill the 64 MiB cache of two or
         // three connections — 280 MiB at a million imported rows. While it writes, the
         // connection's cache is held to 32 MiB; restored afterwards (raising it frees nothing).
-        crate::db::cache_kib(tx, BULK_CACHE_KIB).await?;
+        crate::infra::db::cache_kib(tx, BULK_CACHE_KIB).await?;
         let written = insert_rows(tx, &rows).await;
-        crate::db::cache_kib(tx, crate::db::SQLITE_CACHE_KIB).await?;
+        crate::infra::db::cache_kib(tx, crate::infra::db::SQLITE_CACHE_KIB).await?;
         written?;
         Ok(rows.heads)
     }
@@ -467,7 +467,7 @@ pub struct BulkRows {
     pub events: Vec<(i64, EventRow)>,
     pub spans: Vec<(i64, SpanRow)>,
     /// Each house's head: code, last seq and its hash (not written by [`insert_rows`]).
-    pub heads: Vec<crate::chain::Head>,
+    pub heads: Vec<crate::houses::chain::Head>,
 }
 
 /// Rows per multi-row statement, by table: about 2,000 parameters each (see [`insert_rows`]).
@@ -660,7 +660,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let heads = self.bulk_insert(&mut tx, houses).await?;
-        let chain = crate::chain::vouch_batch(&mut tx, heads).await?;
+        let chain = crate::houses::chain::vouch_batch(&mut tx, heads).await?;
         for r in refusals {
             let entry = AuditEntry {
                 at: r.at,
@@ -669,7 +669,7 @@ impl Store {
                 source: source.to_string(),
                 action: format!("house.{}", r.change),
                 object: r.house.clone(),
-                outcome: crate::audit::Outcome::refused(r.violation.code.as_str()),
+                outcome: crate::infra::audit::Outcome::refused(r.violation.code.as_str()),
                 reason: None,
                 detail: serde_json::json!({ "rule": r.violation.code.as_str(), "message": r.violation.message }).to_string(),
             };
@@ -683,7 +683,7 @@ impl Store {
             source: source.to_string(),
             action: action.to_string(),
             object: "houses".into(),
-            outcome: crate::audit::Outcome::Ok,
+            outcome: crate::infra::audit::Outcome::Ok,
             reason: None,
             detail: serde_json::json!({ "houses": houses.len(), "events": events, "refused": refusals.len(), "chain_batch": chain }).to_string(),
         };

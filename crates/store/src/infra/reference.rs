@@ -1,8 +1,8 @@
 //! Reference data: regions and their history, departments, the business-type → department
 //! table and the editable dictionaries. Seeded on first start; editable later.
 
-use crate::db::{Db, Tx};
-use crate::error::{Result, StoreError};
+use crate::infra::db::{Db, Tx};
+use crate::infra::error::{Result, StoreError};
 use crate::{on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::codes::RegionCode;
@@ -62,7 +62,7 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
     let mut regions = r.regions.clone();
     regions.sort_by_key(|x| (x.level, x.code));
     for x in &regions {
-        crate::regions::insert(tx, x).await?;
+        crate::campaign::regions::insert(tx, x).await?;
     }
     on_tx!(tx, c => {
         for (code, name) in &r.departments {

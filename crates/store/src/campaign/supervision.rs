@@ -2,12 +2,12 @@
 //! town answers once, and both stay on record. Every write is in one transaction with its audit
 //! row; an answer is never overwritten.
 
-use crate::audit;
-use crate::audit::Outcome;
-use crate::codec::{from_micros, micros};
-use crate::error::{Result, StoreError};
-use crate::problems::entry;
-use crate::reports::covers;
+use crate::campaign::problems::entry;
+use crate::infra::audit;
+use crate::infra::audit::Outcome;
+use crate::infra::codec::{from_micros, micros};
+use crate::infra::error::{Result, StoreError};
+use crate::ledgers::reports::covers;
 use crate::{Store, on_db, on_tx};
 use anju_domain::codes::{RegionCode, RegionLevel};
 use anju_domain::event::{Actor, Evidence};
@@ -100,7 +100,7 @@ fn from_row(r: Row) -> Result<Supervision> {
 
 impl Store {
     /// Sends a notice to a town within `scope`.
-    pub async fn supervise(
+    pub(crate) async fn supervise(
         &self,
         actor: &Actor,
         scope: &Scope,
@@ -152,12 +152,12 @@ impl Store {
     }
 
     /// The notices of the towns within `scope`, newest first.
-    pub async fn supervisions(&self, scope: &Scope) -> Result<Vec<Supervision>> {
+    pub(crate) async fn supervisions(&self, scope: &Scope) -> Result<Vec<Supervision>> {
         if matches!(scope, Scope::Nothing | Scope::Assigned { .. }) {
             return Ok(vec![]);
         }
         // The scope's region as a code range (town codes share their region's prefix).
-        let sp = crate::scope::ScopeParams::of(scope);
+        let sp = crate::infra::scope::ScopeParams::of(scope);
         let sql = format!(
             "SELECT {COLUMNS} FROM supervisions WHERE town_code >= $1 AND town_code < $2 ORDER BY id DESC"
         );
@@ -166,7 +166,7 @@ impl Store {
         rows.into_iter().map(from_row).collect()
     }
 
-    pub async fn supervision(&self, scope: &Scope, id: i64) -> Result<Supervision> {
+    pub(crate) async fn supervision(&self, scope: &Scope, id: i64) -> Result<Supervision> {
         let sql = format!("SELECT {COLUMNS} FROM supervisions WHERE id = $1");
         let row: Option<Row> = on_db!(&self.db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)?;
         let s = from_row(row.ok_or(StoreError::NotFound)?)?;
@@ -179,7 +179,7 @@ impl Store {
     }
 
     /// The town's answer: once, by an account of that town.
-    pub async fn answer_supervision(
+    pub(crate) async fn answer_supervision(
         &self,
         actor: &Actor,
         scope: &Scope,

@@ -4,7 +4,7 @@
 //! hash]]`, a single step) or, for many houses at once (a bulk load, an import, the baseline of
 //! events written before the chain existed), as a batch of `chain_heads` rows whose count and
 //! digest the audit row records (`"chain_batch": {"batch", "houses", "digest"}`). The audit chain
-//! itself is SHA-256-linked (`audit.rs`), so it vouches for every house's latest head.
+//! itself is SHA-256-linked (`infra/audit.rs`), so it vouches for every house's latest head.
 //!
 //! [`crate::Store::verify_all`] walks the audit chain, collects the heads it vouches for, then
 //! reads every house once: each event's hash is recomputed, the house's head compared with the
@@ -15,10 +15,10 @@
 //! key rotation keeps), never as plain text: the hashes stored beside the rows give nothing to
 //! guess an ID number against, and re-sealing under a new key leaves every hash as it was.
 
-use crate::codec::{self, EventRow, SpanRow};
-use crate::db::Tx;
-use crate::error::{Result, StoreError};
-use crate::vault::column;
+use crate::infra::codec::{self, EventRow, SpanRow};
+use crate::infra::db::Tx;
+use crate::infra::error::{Result, StoreError};
+use crate::infra::vault::column;
 use crate::{Store, on_db, on_tx};
 use anju_domain::Coded;
 use anju_domain::{HouseCode, HouseState};
@@ -128,7 +128,7 @@ pub async fn vouch_batch(tx: &mut Tx, heads: Vec<Head>) -> Result<serde_json::Va
     for (c, s, h) in heads {
         by_code.insert(c, (s, h));
     }
-    let batch = hex::encode(crate::vault::random_bytes::<16>());
+    let batch = hex::encode(crate::infra::vault::random_bytes::<16>());
     let rows: Vec<(&String, &(i32, String))> = by_code.iter().collect();
     for chunk in rows.chunks(HEAD_ROWS) {
         on_tx!(tx, c => {
@@ -302,7 +302,7 @@ impl Store {
             payload: String,
             personal: Option<String>,
         }
-        let batch = hex::encode(crate::vault::random_bytes::<16>());
+        let batch = hex::encode(crate::infra::vault::random_bytes::<16>());
         let mut tx = self.db.begin().await?;
         let (mut last, mut houses, mut events) = (0_i64, 0_u64, 0_u64);
         loop {
@@ -397,7 +397,7 @@ impl Store {
             }
         }
         let digest = hex::encode(digest.finalize());
-        let entry = crate::audit::AuditEntry::ok(
+        let entry = crate::infra::audit::AuditEntry::ok(
             self.now(),
             "system",
             "system",
@@ -409,7 +409,7 @@ impl Store {
             "chain_batch": { "batch": batch, "houses": houses, "digest": digest },
             "events": events,
         }));
-        crate::audit::append(&mut tx, &entry).await?;
+        crate::infra::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
         tracing::info!(
             houses,
@@ -438,13 +438,13 @@ impl Store {
     /// chain, every house's events against the head the trail recorded, and the house rows, fact
     /// spans and people against a replay of the events. Reads the houses a page at a time; holds
     /// the vouched heads in memory (about 100 bytes a house).
-    pub async fn verify_all(&self) -> Result<ChainReport> {
+    pub(crate) async fn verify_all(&self) -> Result<ChainReport> {
         let mut report = ChainReport::default();
         let mut vouched: HashMap<String, Vouched> = HashMap::new();
         // batch → (audit id, houses, digest)
         let mut batches: HashMap<String, (i64, i64, String)> = HashMap::new();
         let mut rows = 0_i64;
-        report.audit_broken = crate::audit::verify_with(&self.db, |id, outcome, detail| {
+        report.audit_broken = crate::infra::audit::verify_with(&self.db, |id, outcome, detail| {
             rows = id;
             if outcome != "ok" || !detail.contains("\"chain") {
                 return;

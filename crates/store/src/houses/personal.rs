@@ -2,8 +2,8 @@
 //! older version are sealed, rotation re-seals every row under the current key, and exact
 //! search by ID or phone number goes through the keyed hash.
 
-use crate::error::{Result, StoreError};
-use crate::vault::{VaultError, column, digest_kind};
+use crate::infra::error::{Result, StoreError};
+use crate::infra::vault::{VaultError, column, digest_kind};
 use crate::{Store, on_db, on_tx};
 
 /// How many rows one re-sealing transaction rewrites.
@@ -71,7 +71,7 @@ impl Store {
                 let plain = self.open_or_plain(column::HOUSE_PEOPLE, data)?;
                 let people: anju_domain::house::People = serde_json::from_str(&plain)
                     .map_err(|e| StoreError::Corrupt(format!("house people {id}: {e}")))?;
-                let row = crate::write::PeopleRow::of(&people, &self.vault);
+                let row = crate::houses::write::PeopleRow::of(&people, &self.vault);
                 const UPDATE: &str = "UPDATE house_people SET data = $2, owner_id_digest = $3, owner_phone_digest = $4 WHERE house_id = $1";
                 on_tx!(&mut tx, c => sqlx::query(UPDATE).bind(id).bind(&row.sealed)
                     .bind(&row.id_digest).bind(&row.phone_digest)
