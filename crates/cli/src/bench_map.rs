@@ -46,25 +46,28 @@ pub async fn bench_map(
             .collect::<Vec<_>>(),
     );
     let county_only = Arc::new(vec!["/map/data?zoom=10".to_string()]);
-    // Zoomed in on each town's centre at 14 (about a 1920×1080 screen): cells of the view's box,
-    // read from the houses in it.
+    // Zoomed in on each town's centre (about a 1920×1080 screen): at 14, the counted cells of
+    // the view's box; at 16, the houses in it.
     let places = store.access(&principal, "bench").map_places().await?;
-    let zoomed = Arc::new(
-        places
-            .iter()
-            .filter(|p| towns.contains(&p.code))
-            .map(|p| {
-                format!(
-                    "/map/data?zoom=14&west={}&south={}&east={}&north={}",
-                    p.lon - 0.08,
-                    p.lat - 0.04,
-                    p.lon + 0.08,
-                    p.lat + 0.04
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-
+    let views_at = |zoom: u8, half_lon: f64, half_lat: f64| {
+        Arc::new(
+            places
+                .iter()
+                .filter(|p| towns.contains(&p.code))
+                .map(|p| {
+                    format!(
+                        "/map/data?zoom={zoom}&west={}&south={}&east={}&north={}",
+                        p.lon - half_lon,
+                        p.lat - half_lat,
+                        p.lon + half_lon,
+                        p.lat + half_lat
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let zoomed = views_at(14, 0.08, 0.04);
+    let closest = views_at(16, 0.02, 0.01);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = anju_web::router(anju_web::AppState::new(
@@ -157,6 +160,7 @@ pub async fn bench_map(
     };
     let county_writes = http_load(addr, &cookie, county_only.clone(), conns, time).await?;
     let zoomed_writes = http_load(addr, &cookie, zoomed.clone(), conns, time).await?;
+    let closest_writes = http_load(addr, &cookie, closest.clone(), conns, time).await?;
     writes.abort();
     let (s, p, v) = (store.clone(), principal.clone(), views.clone());
     let direct = direct_load(conns, time, move |i| {
@@ -201,6 +205,13 @@ pub async fn bench_map(
             zoomed.len()
         ))
     );
+    println!(
+        "  {}",
+        closest_writes.line(&format!(
+            "each town's centre at zoom 16, the houses ({} views), a write every 200 ms (HTTP)",
+            closest.len()
+        ))
+    );
     let med = |v: &[Duration]| ms(crate::bench::median(v.to_vec()));
     let max = |v: &[Duration]| ms(*v.iter().max().unwrap_or(&Duration::ZERO));
     println!(
@@ -220,6 +231,7 @@ pub async fn bench_map(
             && mixed_http.errors == 0
             && county_writes.errors == 0
             && zoomed_writes.errors == 0
+            && closest_writes.errors == 0
             && county_http.requests > 0,
         "the server answered with errors under load"
     );

@@ -1,9 +1,9 @@
 -- The map's county-scale counts without reading every house: one row per change to a located
 -- house, +1 for the cell and classification it enters and -1 for the one it leaves, written by
 -- triggers in the same transaction as the house. Only inserts, so concurrent writers never
--- wait on (or deadlock over) a shared counter row. Cells are 64 fine cells a side (1/64
--- degree, the map's cell at zoom 13); coarser cells are sums of them. Rows of the same key are
--- summed into one now and then (store/src/map.rs, compact_map_cells). Nothing but these
+-- wait on (or deadlock over) a shared counter row. Cells are 32 fine cells a side (1/128
+-- degree, the map's cell at zoom 14); coarser cells are sums of them. Rows of the same key are
+-- summed into one now and then (store/src/houses/map.rs, compact_map_cells). Nothing but these
 -- triggers and that compaction writes here; it is derived data and left out of backups (the
 -- restore's houses rebuild it through the triggers).
 CREATE TABLE map_cells (
@@ -22,16 +22,21 @@ CREATE TABLE map_cells (
     sy           BIGINT NOT NULL
 );
 CREATE INDEX map_cells_village ON map_cells(village_code);
+-- A zoomed-in view: the counted cells it meets, one index range per column.
+CREATE INDEX map_cells_at ON map_cells(cx, cy);
+-- Houses in a view (points from zoom 15) by the same cells, rather than through the whole
+-- scope's houses_map.
+CREATE INDEX houses_tile ON houses((gx / 32), (gy / 32)) WHERE gx IS NOT NULL;
 
 CREATE FUNCTION map_cells_track() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.gx IS NOT NULL THEN
         INSERT INTO map_cells (town_code, village_code, cx, cy, status, judgement, grade, facts, is_business, n, sx, sy)
-        VALUES (OLD.town_code, OLD.village_code, OLD.gx / 64, OLD.gy / 64, OLD.status, OLD.judgement, OLD.grade, OLD.facts, OLD.is_business, -1, -OLD.gx, -OLD.gy);
+        VALUES (OLD.town_code, OLD.village_code, OLD.gx / 32, OLD.gy / 32, OLD.status, OLD.judgement, OLD.grade, OLD.facts, OLD.is_business, -1, -OLD.gx, -OLD.gy);
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.gx IS NOT NULL THEN
         INSERT INTO map_cells (town_code, village_code, cx, cy, status, judgement, grade, facts, is_business, n, sx, sy)
-        VALUES (NEW.town_code, NEW.village_code, NEW.gx / 64, NEW.gy / 64, NEW.status, NEW.judgement, NEW.grade, NEW.facts, NEW.is_business, 1, NEW.gx, NEW.gy);
+        VALUES (NEW.town_code, NEW.village_code, NEW.gx / 32, NEW.gy / 32, NEW.status, NEW.judgement, NEW.grade, NEW.facts, NEW.is_business, 1, NEW.gx, NEW.gy);
     END IF;
     RETURN NULL;
 END
@@ -48,6 +53,6 @@ EXECUTE FUNCTION map_cells_track();
 
 -- The houses already located, as one row per key.
 INSERT INTO map_cells (town_code, village_code, cx, cy, status, judgement, grade, facts, is_business, n, sx, sy)
-SELECT town_code, village_code, gx / 64, gy / 64, status, judgement, grade, facts, is_business, COUNT(*), SUM(gx), SUM(gy)
+SELECT town_code, village_code, gx / 32, gy / 32, status, judgement, grade, facts, is_business, COUNT(*), SUM(gx), SUM(gy)
 FROM houses WHERE gx IS NOT NULL
-GROUP BY town_code, village_code, gx / 64, gy / 64, status, judgement, grade, facts, is_business;
+GROUP BY town_code, village_code, gx / 32, gy / 32, status, judgement, grade, facts, is_business;

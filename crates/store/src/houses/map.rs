@@ -1,11 +1,18 @@
 //! The map: where houses are, aggregated on the server.
 //!
 //! Each house's position lives in the projection (`lon`, `lat`) with its cell on a fine grid
-//! of [`GRID`] cells per degree (`gx`, `gy`, migration 0010). At county and town scale the map
-//! asks for cells of `2^k` fine cells a side: one `GROUP BY gx / d, gy / d` over the covering
-//! index `houses_map`, kept (like the list's totals) while the audit chain's head is unchanged.
-//! Zoomed in, it asks for the houses themselves within the view — codes, positions, status and
-//! grade, never personal data. Every read takes a scope (through [`crate::access::Access`]).
+//! of [`GRID`] cells per degree (`gx`, `gy`, migration 0010). Up to zoom 14 the map asks for
+//! cells of `2^k` fine cells a side, summed from the counted cells in `map_cells` (migration
+//! 0011): triggers on `houses` append +1/−1 rows of [`COUNTED_SIDE`] fine cells a side by town,
+//! village, status, judgement, grade, facts and business in each write's own transaction, and
+//! [`Store::compact_map_cells`] sums rows of one key now and then, so the county's map reads
+//! tens of thousands of rows, not a million houses. Filters the counts cannot answer (search,
+//! department, a department's or assignee's scope) fall back to one `GROUP BY gx / d, gy / d`
+//! over the houses. Either is kept (like the list's totals) while the audit chain's head is
+//! unchanged, and one reader per answer reads it afresh after a write. From zoom 15 the map
+//! asks for the houses themselves within the view (found by the index `houses_tile`) — codes,
+//! positions, status and grade, never personal data. Every read takes a scope (through
+//! [`crate::access::Access`]).
 
 use crate::houses::list::{Bind, HouseFilter, where_of};
 use crate::infra::error::Result;
@@ -122,8 +129,9 @@ pub(crate) struct MapCache {
     compacted_rows: i64,
 }
 
-/// The side of a counted cell in `map_cells`, in fine cells (the map's cell at zoom 13).
-pub const COUNTED_SIDE: i64 = 64;
+/// The side of a counted cell in `map_cells`, in fine cells (the map's cell at zoom 14). Written
+/// as the literal 32 in migration 0011 and in [`push_bbox`] (the index `houses_tile`).
+pub const COUNTED_SIDE: i64 = 32;
 
 /// `map_cells` is compacted when it spans this many more rows than after the last compaction
 /// (and twice as many).
@@ -196,11 +204,8 @@ impl Store {
         {
             return Ok(Arc::new(MapData::Points { points }));
         }
-        let (sql, binds) = match bbox {
-            None => counted_statement(scope, filter, zoom)
-                .unwrap_or_else(|| cells_statement(scope, filter, zoom, None)),
-            Some(_) => cells_statement(scope, filter, zoom, bbox),
-        };
+        let (sql, binds) = counted_statement(scope, filter, zoom, bbox)
+            .unwrap_or_else(|| cells_statement(scope, filter, zoom, bbox));
         let side = cell_side(zoom) as f64 / GRID;
         self.cached_map(format!("{sql}\u{1f}{binds:?}"), async {
             if sql.contains("FROM map_cells") {
@@ -226,7 +231,7 @@ impl Store {
     ) -> Result<Option<Vec<Cell>>> {
         let zoom = zoom.min(12);
         let statement = match source {
-            CellSource::Counted => counted_statement(scope, filter, zoom),
+            CellSource::Counted => counted_statement(scope, filter, zoom, None),
             CellSource::Houses => Some(cells_statement(scope, filter, zoom, None)),
         };
         match statement {
@@ -547,13 +552,15 @@ pub(crate) fn cells_statement(
     (sql, w.binds)
 }
 
-/// The cell statement of a whole scope over the counted cells, or none when `scope` or
-/// `filter` asks what they do not hold (a department's or assignee's scope, a department, a
-/// search) or `zoom` is finer than they are.
+/// The cell statement of a scope over the counted cells, or none when `scope` or `filter` asks
+/// what they do not hold (a department's or assignee's scope, a department, a search) or
+/// `zoom` is finer than they are. With a view box, the counted cells that meet it (so a cell at
+/// the edge counts whole).
 pub(crate) fn counted_statement(
     scope: &Scope,
     filter: &HouseFilter,
     zoom: u8,
+    bbox: Option<Bbox>,
 ) -> Option<(String, Vec<Bind>)> {
     let searched = filter.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let keyed = crate::infra::scope::ScopeParams::of(scope).key.is_some();
@@ -563,6 +570,9 @@ pub(crate) fn counted_statement(
     // Only columns map_cells shares with houses: village and town codes, status, judgement,
     // grade, facts, business.
     let mut w = where_of(scope, filter);
+    if let Some(b) = bbox {
+        w.conds.push(view_cells(b).condition("h.cx", "h.cy")?);
+    }
     let overdue = overdue_sql(&mut w);
     let pd = w.p(Bind::Int(cell_side(zoom) / COUNTED_SIDE));
     let sql = format!(
@@ -576,8 +586,12 @@ pub(crate) fn counted_statement(
     Some((sql, w.binds))
 }
 
-/// The view as a range of fine cells (the grid columns are indexed; the coordinates are not).
+/// The view as a range of fine cells, and as the counted cells it meets, which the index
+/// `houses_tile` on `(gx / 32, gy / 32)` finds without reading the rest of the scope.
 fn push_bbox(w: &mut crate::houses::list::Where, b: Bbox) {
+    if let Some(tiles) = view_cells(b).condition("(h.gx / 32)", "(h.gy / 32)") {
+        w.conds.push(tiles);
+    }
     let at = |v: f64| (v.clamp(0.0, 180.0) * GRID).floor() as i64;
     let (x0, x1, y0, y1) = (at(b.west), at(b.east), at(b.south), at(b.north));
     let px0 = w.p(Bind::Int(x0));
@@ -587,6 +601,44 @@ fn push_bbox(w: &mut crate::houses::list::Where, b: Bbox) {
     w.conds.push(format!(
         "h.gx >= {px0} AND h.gx <= {px1} AND h.gy >= {py0} AND h.gy <= {py1}"
     ));
+}
+
+/// The counted cells (of [`COUNTED_SIDE`] fine cells) a view meets: its columns and rows.
+struct ViewCells {
+    x0: i64,
+    x1: i64,
+    y0: i64,
+    y1: i64,
+}
+
+fn view_cells(b: Bbox) -> ViewCells {
+    let at = |v: f64| (v.clamp(0.0, 180.0) * GRID).floor() as i64 / COUNTED_SIDE;
+    ViewCells {
+        x0: at(b.west.min(b.east)),
+        x1: at(b.east.max(b.west)),
+        y0: at(b.south.min(b.north)),
+        y1: at(b.north.max(b.south)),
+    }
+}
+
+/// At most this many columns are listed (a wider view reads the scope's index instead).
+const MAX_TILE_COLUMNS: i64 = 256;
+
+impl ViewCells {
+    /// `x IN (columns…) AND y BETWEEN rows`: one index range per column, on both backends
+    /// (neither skips through a leading range). Integers computed here, written as literals.
+    fn condition(&self, x: &str, y: &str) -> Option<String> {
+        if self.x1 - self.x0 >= MAX_TILE_COLUMNS {
+            return None;
+        }
+        let columns: Vec<String> = (self.x0..=self.x1).map(|c| c.to_string()).collect();
+        Some(format!(
+            "{x} IN ({}) AND {y} >= {} AND {y} <= {}",
+            columns.join(", "),
+            self.y0,
+            self.y1
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -496,13 +496,28 @@ async fn the_counted_cells_follow_every_write(store: &Store) {
         code: RegionCode::parse("370829102").unwrap(),
     };
     assert_eq!(fresh(other.clone()).await, 2);
-    // Compaction: one row for each of the three houses (each has its own 1/64° cell and
+    // Compaction: one row for each of the three houses (each has its own 1/128° cell and
     // classification), the same answers.
     let rows = store.compact_map_cells().await.unwrap();
     assert_eq!(rows, 3);
     assert_eq!(map_cell_rows(store).await, 3);
     counted_equals_houses(store).await;
     assert_eq!(fresh(other).await, 2);
+    // Zoomed in (13, 14): the counted cells that meet a view holding all three houses.
+    let view = Bbox {
+        west: 116.0,
+        south: 35.0,
+        east: 117.0,
+        north: 36.0,
+    };
+    for zoom in [13, 14] {
+        let d = store
+            .system("test")
+            .map_data(&HouseFilter::default(), zoom, Some(view))
+            .await
+            .unwrap();
+        assert_eq!(cells(&d).iter().map(|c| c.0).sum::<i64>(), 3, "zoom {zoom}");
+    }
     // A second compaction changes nothing.
     assert_eq!(store.compact_map_cells().await.unwrap(), 3);
     counted_equals_houses(store).await;
@@ -519,11 +534,13 @@ async fn counted_cells_migration(db: TestDb) {
             "DROP TRIGGER map_cells_update",
             "DROP TRIGGER map_cells_delete",
             "DROP TABLE map_cells",
+            "DROP INDEX houses_tile",
             "DELETE FROM _sqlx_migrations WHERE version = 11",
         ],
         anju_store::infra::db::Db::Postgres(_) => &[
             "DROP FUNCTION map_cells_track() CASCADE",
             "DROP TABLE map_cells",
+            "DROP INDEX houses_tile",
             "DELETE FROM _sqlx_migrations WHERE version = 11",
         ],
     };
