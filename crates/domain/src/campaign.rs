@@ -4,7 +4,6 @@
 use crate::coded::Coded;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadline {
@@ -24,37 +23,23 @@ impl Deadline {
     }
 }
 
-/// A countable measure of a phase's progress: done out of due, per town.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Measure {
-    /// Houses surveyed, of all houses.
-    #[strum(message = "已排查/房屋总数")]
-    Survey,
-    /// Legacy closures looked back at, of all legacy closures.
-    #[strum(message = "已回头看/历史销号")]
-    LookBack,
-    /// C/D houses whose engineering is accepted, of all C/D houses.
-    #[strum(message = "C、D级已完成工程措施/C、D级")]
-    Engineering,
-    /// Hazard houses closed, of all hazard houses.
-    #[strum(message = "已销号/初判隐患")]
-    Closure,
+crate::coded! {
+    /// A countable measure of a phase's progress: done out of due, per town.
+    pub enum Measure {
+        /// Houses surveyed, of all houses.
+        #[strum(message = "已排查/房屋总数")]
+        Survey,
+        /// Legacy closures looked back at, of all legacy closures.
+        #[strum(message = "已回头看/历史销号")]
+        LookBack,
+        /// C/D houses whose engineering is accepted, of all C/D houses.
+        #[strum(message = "C、D级已完成工程措施/C、D级")]
+        Engineering,
+        /// Hazard houses closed, of all hazard houses.
+        #[strum(message = "已销号/初判隐患")]
+        Closure,
+    }
 }
-
-impl Coded for Measure {}
 
 /// A town's progress in one phase: done of due, and how many days the phase is overdue
 /// while work remains (0 when on time or complete).

@@ -1,10 +1,38 @@
 //! Coded values: one code per value — the same string in the database, in forms, in JSON and
 //! in event payloads — with the Chinese label users see beside it. Each value set is a plain
-//! enum deriving strum's `IntoStaticStr` (the code, snake case like serde's), `VariantArray`
-//! (every value, in order) and `EnumMessage` (the label, as `#[strum(message = "…")]`), plus
-//! `impl Coded for …`. A test below holds every set's code equal to its serde form.
+//! enum written inside [`coded!`](crate::coded), which derives strum's `IntoStaticStr` (the
+//! code, snake case like serde's), `VariantArray` (every value, in order) and `EnumMessage`
+//! (the label, as `#[strum(message = "…")]`), and implements [`Coded`]. A test below holds
+//! every set's code equal to its serde form.
 
 use strum::{EnumMessage, VariantArray};
+
+/// A coded value set: the enum (its docs, any further derives, and each value's
+/// `#[strum(message = "中文")]`), given the derives and snake-case codes every set shares, and
+/// `impl Coded`.
+#[macro_export]
+macro_rules! coded {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            ::serde::Serialize,
+            ::serde::Deserialize,
+            ::strum::IntoStaticStr,
+            ::strum::VariantArray,
+            ::strum::EnumMessage,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        $vis enum $name { $($body)* }
+
+        impl $crate::Coded for $name {}
+    };
+}
 
 /// A value with one stable code and a Chinese label.
 pub trait Coded: Copy + Eq + VariantArray + EnumMessage + Into<&'static str> + 'static {

@@ -2,39 +2,21 @@
 //! kinds of measure, closure basis) are Rust enums; the descriptive ones (structure type,
 //! business type, hazard parts, …) are editable dictionaries whose defaults live here.
 
-use crate::coded::Coded;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-/// 隐患初判 (initial judgement at survey).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Judgement {
-    #[strum(message = "未发现安全隐患")]
-    NoHazard,
-    #[strum(message = "存在一定安全隐患")]
-    Hazard,
-    #[strum(message = "存在严重安全隐患")]
-    Severe,
+crate::coded! {
+    /// 隐患初判 (initial judgement at survey).
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum Judgement {
+        #[strum(message = "未发现安全隐患")]
+        NoHazard,
+        #[strum(message = "存在一定安全隐患")]
+        Hazard,
+        #[strum(message = "存在严重安全隐患")]
+        Severe,
+    }
 }
-
-impl Coded for Judgement {}
 
 impl Judgement {
     /// Whether the house enters column ① (初判隐患).
@@ -52,65 +34,33 @@ impl Judgement {
     }
 }
 
-/// 风险分级.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RiskLevel {
-    #[strum(message = "有结构倒塌风险")]
-    CollapseRisk,
-    #[strum(message = "暂无结构倒塌风险")]
-    NoCollapseRisk,
-    #[strum(message = "一般安全隐患")]
-    General,
+crate::coded! {
+    /// 风险分级.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum RiskLevel {
+        #[strum(message = "有结构倒塌风险")]
+        CollapseRisk,
+        #[strum(message = "暂无结构倒塌风险")]
+        NoCollapseRisk,
+        #[strum(message = "一般安全隐患")]
+        General,
+    }
 }
 
-impl Coded for RiskLevel {}
-
-/// 鉴定等级 (JGJ 125-2016).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Grade {
-    #[strum(message = "A级")]
-    A,
-    #[strum(message = "B级")]
-    B,
-    #[strum(message = "C级")]
-    C,
-    #[strum(message = "D级")]
-    D,
+crate::coded! {
+    /// 鉴定等级 (JGJ 125-2016).
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum Grade {
+        #[strum(message = "A级")]
+        A,
+        #[strum(message = "B级")]
+        B,
+        #[strum(message = "C级")]
+        C,
+        #[strum(message = "D级")]
+        D,
+    }
 }
-
-impl Coded for Grade {}
 
 impl Grade {
     /// C and D call for rectification (column ⑤).
@@ -119,133 +69,69 @@ impl Grade {
     }
 }
 
-/// 处理建议.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum HandlingAdvice {
-    #[strum(message = "观察使用")]
-    Observe,
-    #[strum(message = "处理使用")]
-    TreatAndUse,
-    #[strum(message = "停止使用")]
-    StopUse,
-    #[strum(message = "整体拆除")]
-    Demolish,
+crate::coded! {
+    /// 处理建议.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum HandlingAdvice {
+        #[strum(message = "观察使用")]
+        Observe,
+        #[strum(message = "处理使用")]
+        TreatAndUse,
+        #[strum(message = "停止使用")]
+        StopUse,
+        #[strum(message = "整体拆除")]
+        Demolish,
+    }
 }
 
-impl Coded for HandlingAdvice {}
-
-/// 管理措施: interim control. **None of these can close a hazard** (rule R1).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum MgmtMeasure {
-    #[strum(message = "停止使用")]
-    StopUse,
-    #[strum(message = "停止经营")]
-    StopBusiness,
-    #[strum(message = "封控警示")]
-    Cordon,
-    #[strum(message = "人员撤离")]
-    Evacuate,
-    #[strum(message = "增加围挡")]
-    Hoarding,
-    #[strum(message = "临时支顶（增加立柱）")]
-    TemporaryProps,
-    #[strum(message = "刷墙勾缝")]
-    WallPatching,
-    #[strum(message = "其他管理措施")]
-    Other,
+crate::coded! {
+    /// 管理措施: interim control. **None of these can close a hazard** (rule R1).
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum MgmtMeasure {
+        #[strum(message = "停止使用")]
+        StopUse,
+        #[strum(message = "停止经营")]
+        StopBusiness,
+        #[strum(message = "封控警示")]
+        Cordon,
+        #[strum(message = "人员撤离")]
+        Evacuate,
+        #[strum(message = "增加围挡")]
+        Hoarding,
+        #[strum(message = "临时支顶（增加立柱）")]
+        TemporaryProps,
+        #[strum(message = "刷墙勾缝")]
+        WallPatching,
+        #[strum(message = "其他管理措施")]
+        Other,
+    }
 }
 
-impl Coded for MgmtMeasure {}
-
-/// 工程措施: the only measures that may close a hazard once completed and accepted.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum EngMeasure {
-    #[strum(message = "维修加固")]
-    Reinforce,
-    #[strum(message = "拆除")]
-    Demolish,
-    #[strum(message = "拆除重建")]
-    Rebuild,
+crate::coded! {
+    /// 工程措施: the only measures that may close a hazard once completed and accepted.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum EngMeasure {
+        #[strum(message = "维修加固")]
+        Reinforce,
+        #[strum(message = "拆除")]
+        Demolish,
+        #[strum(message = "拆除重建")]
+        Rebuild,
+    }
 }
 
-impl Coded for EngMeasure {}
-
-/// 房屋用途: the notice's core split between business use and the rest.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum UsageCategory {
-    #[strum(message = "经营性自建房")]
-    Business,
-    #[strum(message = "自住兼经营性自建房")]
-    MixedBusiness,
-    #[strum(message = "其他自建房")]
-    Other,
+crate::coded! {
+    /// 房屋用途: the notice's core split between business use and the rest.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum UsageCategory {
+        #[strum(message = "经营性自建房")]
+        Business,
+        #[strum(message = "自住兼经营性自建房")]
+        MixedBusiness,
+        #[strum(message = "其他自建房")]
+        Other,
+    }
 }
-
-impl Coded for UsageCategory {}
 
 impl UsageCategory {
     pub fn is_business(self) -> bool {
@@ -253,96 +139,48 @@ impl UsageCategory {
     }
 }
 
-/// Finding of an on-site professional review (专业技术人员现场复核).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ReviewFinding {
-    #[strum(message = "经复核无安全隐患")]
-    NoHazard,
-    #[strum(message = "经复核存在安全隐患")]
-    Hazard,
+crate::coded! {
+    /// Finding of an on-site professional review (专业技术人员现场复核).
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ReviewFinding {
+        #[strum(message = "经复核无安全隐患")]
+        NoHazard,
+        #[strum(message = "经复核存在安全隐患")]
+        Hazard,
+    }
 }
 
-impl Coded for ReviewFinding {}
-
-/// 销号依据: what a closure rests on. `ManagementMeasure` exists only so that the attempt can
-/// be named and refused (R1).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ClosureBasis {
-    #[strum(message = "专业技术人员复核无隐患")]
-    ReviewNoHazard,
-    #[strum(message = "鉴定为A、B级")]
-    #[strum(serialize = "appraisal_a_b")]
-    AppraisalAB,
-    #[strum(message = "工程措施整治完成并验收")]
-    Engineering,
-    #[strum(message = "采取管理措施")]
-    ManagementMeasure,
+crate::coded! {
+    /// 销号依据: what a closure rests on. `ManagementMeasure` exists only so that the attempt can
+    /// be named and refused (R1).
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ClosureBasis {
+        #[strum(message = "专业技术人员复核无隐患")]
+        ReviewNoHazard,
+        #[strum(message = "鉴定为A、B级")]
+        #[strum(serialize = "appraisal_a_b")]
+        AppraisalAB,
+        #[strum(message = "工程措施整治完成并验收")]
+        Engineering,
+        #[strum(message = "采取管理措施")]
+        ManagementMeasure,
+    }
 }
 
-impl Coded for ClosureBasis {}
-
-/// How a house came to be known to the system.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RegistrationSource {
-    #[strum(message = "普查导入")]
-    Census,
-    #[strum(message = "动态摸排新增")]
-    DynamicSurvey,
-    #[strum(message = "核查发现漏排")]
-    MissedFound,
-    #[strum(message = "台账导入")]
-    LedgerImport,
+crate::coded! {
+    /// How a house came to be known to the system.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum RegistrationSource {
+        #[strum(message = "普查导入")]
+        Census,
+        #[strum(message = "动态摸排新增")]
+        DynamicSurvey,
+        #[strum(message = "核查发现漏排")]
+        MissedFound,
+        #[strum(message = "台账导入")]
+        LedgerImport,
+    }
 }
-
-impl Coded for RegistrationSource {}
 
 /// Editable descriptive dictionaries: kind → allowed labels, in display order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -595,6 +433,7 @@ impl Dictionaries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Coded;
 
     #[test]
     fn labels_round_trip_and_codes_are_accepted_too() {

@@ -1,7 +1,6 @@
 //! Lifecycle events: the append-only truth of a house. A [`Change`] is what a person asks for;
 //! [`crate::rules::decide`] turns it into an [`Event`] or refuses it.
 
-use crate::coded::Coded;
 use crate::codes::HouseCode;
 use crate::dict::{
     ClosureBasis, EngMeasure, Grade, HandlingAdvice, Judgement, MgmtMeasure, RegistrationSource,
@@ -10,55 +9,40 @@ use crate::dict::{
 use crate::house::{HouseRecord, People};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-/// The roles of DOMAIN §1.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Role {
-    /// 县领导小组办公室.
-    #[strum(message = "县领导小组办公室")]
-    CountyOffice,
-    /// 镇街经办人.
-    #[strum(message = "镇街经办人")]
-    TownOperator,
-    /// 镇街主要负责同志.
-    #[strum(message = "镇街主要负责同志")]
-    TownPrincipal,
-    /// 行业部门.
-    #[strum(message = "行业部门")]
-    Department,
-    /// 专业技术人员.
-    #[strum(message = "专业技术人员")]
-    TechReviewer,
-    /// 鉴定机构.
-    #[strum(message = "鉴定机构")]
-    Appraiser,
-    /// 督导/巡查人员.
-    #[strum(message = "督导巡查人员")]
-    Inspector,
-    /// 审计（只读）.
-    #[strum(message = "审计人员")]
-    Auditor,
-    /// Imports of existing ledgers and the demo generator.
-    #[strum(message = "系统导入")]
-    System,
+crate::coded! {
+    /// The roles of DOMAIN §1.
+    #[derive(Hash)]
+    pub enum Role {
+        /// 县领导小组办公室.
+        #[strum(message = "县领导小组办公室")]
+        CountyOffice,
+        /// 镇街经办人.
+        #[strum(message = "镇街经办人")]
+        TownOperator,
+        /// 镇街主要负责同志.
+        #[strum(message = "镇街主要负责同志")]
+        TownPrincipal,
+        /// 行业部门.
+        #[strum(message = "行业部门")]
+        Department,
+        /// 专业技术人员.
+        #[strum(message = "专业技术人员")]
+        TechReviewer,
+        /// 鉴定机构.
+        #[strum(message = "鉴定机构")]
+        Appraiser,
+        /// 督导/巡查人员.
+        #[strum(message = "督导巡查人员")]
+        Inspector,
+        /// 审计（只读）.
+        #[strum(message = "审计人员")]
+        Auditor,
+        /// Imports of existing ledgers and the demo generator.
+        #[strum(message = "系统导入")]
+        System,
+    }
 }
-
-impl Coded for Role {}
 
 /// Who did something: the account's login, display name and role at that time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,42 +61,28 @@ pub struct Evidence {
     pub name: String,
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum EvidenceKind {
-    #[strum(message = "照片")]
-    Photo,
-    /// 整治前照片.
-    #[strum(message = "整治前照片")]
-    PhotoBefore,
-    /// 整治后照片.
-    #[strum(message = "整治后照片")]
-    PhotoAfter,
-    #[strum(message = "报告")]
-    Report,
-    #[strum(message = "签字表")]
-    SignedForm,
-    #[strum(message = "其他材料")]
-    Other,
-    /// A row of an imported ledger (the file is kept as evidence): what an import's steps rest
-    /// on when the ledger carries no photos. Never uploaded by a person.
-    #[strum(message = "台账记载")]
-    LedgerRecord,
+crate::coded! {
+    pub enum EvidenceKind {
+        #[strum(message = "照片")]
+        Photo,
+        /// 整治前照片.
+        #[strum(message = "整治前照片")]
+        PhotoBefore,
+        /// 整治后照片.
+        #[strum(message = "整治后照片")]
+        PhotoAfter,
+        #[strum(message = "报告")]
+        Report,
+        #[strum(message = "签字表")]
+        SignedForm,
+        #[strum(message = "其他材料")]
+        Other,
+        /// A row of an imported ledger (the file is kept as evidence): what an import's steps rest
+        /// on when the ledger carries no photos. Never uploaded by a person.
+        #[strum(message = "台账记载")]
+        LedgerRecord,
+    }
 }
-
-impl Coded for EvidenceKind {}
 
 /// A lifecycle step. The same type is the request and, once accepted, the event's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,56 +219,40 @@ pub struct Appraisal {
     pub post_rectification: bool,
 }
 
-/// Kinds of change, for permissions, counts and filters.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ChangeKind {
-    #[strum(message = "登记")]
-    Registered,
-    #[strum(message = "排查初判")]
-    Surveyed,
-    #[strum(message = "专业技术人员现场复核")]
-    Reviewed,
-    #[strum(message = "安全鉴定")]
-    Appraised,
-    #[strum(message = "告知所有权人")]
-    OwnerNotified,
-    #[strum(message = "采取管理措施")]
-    InterimControlApplied,
-    #[strum(message = "工程措施开工")]
-    EngineeringStarted,
-    #[strum(message = "工程措施完成验收")]
-    EngineeringAccepted,
-    #[strum(message = "销号")]
-    Closed,
-    #[strum(message = "登记前期管理措施销号")]
-    LegacyClosureRecorded,
-    #[strum(message = "回头看现场复核")]
-    LookBackReviewed,
-    #[strum(message = "重新纳入整治")]
-    Reopened,
-    #[strum(message = "更正判定/等级")]
-    Reclassified,
-    #[strum(message = "更正房屋信息")]
-    Corrected,
+crate::coded! {
+    /// Kinds of change, for permissions, counts and filters.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ChangeKind {
+        #[strum(message = "登记")]
+        Registered,
+        #[strum(message = "排查初判")]
+        Surveyed,
+        #[strum(message = "专业技术人员现场复核")]
+        Reviewed,
+        #[strum(message = "安全鉴定")]
+        Appraised,
+        #[strum(message = "告知所有权人")]
+        OwnerNotified,
+        #[strum(message = "采取管理措施")]
+        InterimControlApplied,
+        #[strum(message = "工程措施开工")]
+        EngineeringStarted,
+        #[strum(message = "工程措施完成验收")]
+        EngineeringAccepted,
+        #[strum(message = "销号")]
+        Closed,
+        #[strum(message = "登记前期管理措施销号")]
+        LegacyClosureRecorded,
+        #[strum(message = "回头看现场复核")]
+        LookBackReviewed,
+        #[strum(message = "重新纳入整治")]
+        Reopened,
+        #[strum(message = "更正判定/等级")]
+        Reclassified,
+        #[strum(message = "更正房屋信息")]
+        Corrected,
+    }
 }
-
-impl Coded for ChangeKind {}
 
 impl Change {
     pub fn kind(&self) -> ChangeKind {

@@ -8,116 +8,67 @@ use crate::coded::Coded;
 use crate::event::Role;
 use crate::rules::{RuleCode, RuleViolation};
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-/// Where a problem was found.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ProblemSource {
-    #[strum(message = "部第三方现场核实")]
-    ThirdParty,
-    #[strum(message = "部/省线上巡检")]
-    OnlineInspection,
-    #[strum(message = "四进工作队巡查")]
-    WorkTeam,
-    #[strum(message = "帮扶督导")]
-    Assistance,
-    #[strum(message = "市级专项督导")]
-    CitySupervision,
-    #[strum(message = "县督导")]
-    CountySupervision,
-    #[strum(message = "自查")]
-    SelfCheck,
+crate::coded! {
+    /// Where a problem was found.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ProblemSource {
+        #[strum(message = "部第三方现场核实")]
+        ThirdParty,
+        #[strum(message = "部/省线上巡检")]
+        OnlineInspection,
+        #[strum(message = "四进工作队巡查")]
+        WorkTeam,
+        #[strum(message = "帮扶督导")]
+        Assistance,
+        #[strum(message = "市级专项督导")]
+        CitySupervision,
+        #[strum(message = "县督导")]
+        CountySupervision,
+        #[strum(message = "自查")]
+        SelfCheck,
+    }
 }
 
-impl Coded for ProblemSource {}
-
-/// What kind of problem.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ProblemCategory {
-    #[strum(message = "漏排")]
-    Missed,
-    #[strum(message = "判定不准确")]
-    WrongJudgement,
-    #[strum(message = "信息不符")]
-    DataMismatch,
-    #[strum(message = "销号不实")]
-    FalseClosure,
-    #[strum(message = "整治不彻底/以管代改")]
-    Incomplete,
-    #[strum(message = "其他")]
-    Other,
+crate::coded! {
+    /// What kind of problem.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ProblemCategory {
+        #[strum(message = "漏排")]
+        Missed,
+        #[strum(message = "判定不准确")]
+        WrongJudgement,
+        #[strum(message = "信息不符")]
+        DataMismatch,
+        #[strum(message = "销号不实")]
+        FalseClosure,
+        #[strum(message = "整治不彻底/以管代改")]
+        Incomplete,
+        #[strum(message = "其他")]
+        Other,
+    }
 }
 
-impl Coded for ProblemCategory {}
-
-/// Where a problem stands.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ProblemStatus {
-    #[strum(message = "待确认")]
-    Pending,
-    #[strum(message = "已确认")]
-    Confirmed,
-    #[strum(message = "申报不属实（待审核）")]
-    Disputed,
-    #[strum(message = "不属实")]
-    Unfounded,
-    #[strum(message = "整改中")]
-    Rectifying,
-    #[strum(message = "已整改（待核验）")]
-    Rectified,
-    #[strum(message = "已销号")]
-    Closed,
+crate::coded! {
+    /// Where a problem stands.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum ProblemStatus {
+        #[strum(message = "待确认")]
+        Pending,
+        #[strum(message = "已确认")]
+        Confirmed,
+        #[strum(message = "申报不属实（待审核）")]
+        Disputed,
+        #[strum(message = "不属实")]
+        Unfounded,
+        #[strum(message = "整改中")]
+        Rectifying,
+        #[strum(message = "已整改（待核验）")]
+        Rectified,
+        #[strum(message = "已销号")]
+        Closed,
+    }
 }
-
-impl Coded for ProblemStatus {}
 
 impl ProblemStatus {
     /// Has a verdict: found true (属实), or found untrue with the issuer's acceptance.

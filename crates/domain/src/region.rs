@@ -2,11 +2,9 @@
 //! split, deactivate) checked before they are stored, and [`Scope`]: what part of the house
 //! register a caller may read.
 
-use crate::coded::Coded;
 use crate::codes::{RegionCode, RegionLevel};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// One administrative division, valid over a span of dates (乡镇撤并 keeps the old one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,35 +74,21 @@ pub fn name_on(
         .map_or_else(|| current.to_string(), |c| c.old_name.clone())
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RegionChangeKind {
-    #[strum(message = "撤并")]
-    Merge,
-    #[strum(message = "更名")]
-    Rename,
-    /// A new region carved out of `old` (as `new`) from `effective`; `old` goes on, and its
-    /// houses move only by a correction of each house (the ledger cannot know which).
-    #[strum(message = "拆分")]
-    Split,
-    /// `old` ended on `effective` without a successor (it held no houses).
-    #[strum(message = "撤销")]
-    Deactivate,
+crate::coded! {
+    pub enum RegionChangeKind {
+        #[strum(message = "撤并")]
+        Merge,
+        #[strum(message = "更名")]
+        Rename,
+        /// A new region carved out of `old` (as `new`) from `effective`; `old` goes on, and its
+        /// houses move only by a correction of each house (the ledger cannot know which).
+        #[strum(message = "拆分")]
+        Split,
+        /// `old` ended on `effective` without a successor (it held no houses).
+        #[strum(message = "撤销")]
+        Deactivate,
+    }
 }
-
-impl Coded for RegionChangeKind {}
 
 impl RegionChangeKind {
     /// Whether houses and names follow the change: merges and renames map old to new.

@@ -6,41 +6,26 @@ use crate::coded::Coded;
 use crate::event::Role;
 use crate::rules::{RuleCode, RuleViolation};
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ReportStatus {
-    /// 已填报: figures not yet frozen.
-    #[strum(message = "已填报")]
-    Prepared,
-    /// 已签字: frozen snapshot with digest.
-    #[strum(message = "已签字")]
-    Signed,
-    /// 已报送.
-    #[strum(message = "已报送")]
-    Submitted,
-    /// 已接收.
-    #[strum(message = "已接收")]
-    Accepted,
-    /// 已退回 (with a reason).
-    #[strum(message = "已退回")]
-    Returned,
+crate::coded! {
+    pub enum ReportStatus {
+        /// 已填报: figures not yet frozen.
+        #[strum(message = "已填报")]
+        Prepared,
+        /// 已签字: frozen snapshot with digest.
+        #[strum(message = "已签字")]
+        Signed,
+        /// 已报送.
+        #[strum(message = "已报送")]
+        Submitted,
+        /// 已接收.
+        #[strum(message = "已接收")]
+        Accepted,
+        /// 已退回 (with a reason).
+        #[strum(message = "已退回")]
+        Returned,
+    }
 }
-
-impl Coded for ReportStatus {}
 
 impl ReportStatus {
     /// Signed and later: the figures are frozen.

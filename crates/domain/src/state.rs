@@ -1,7 +1,6 @@
 //! A house's current state, folded from its events by [`apply`], and what follows from it:
 //! its lifecycle status, the closure bases it has, and its ledger facts.
 
-use crate::coded::Coded;
 use crate::codes::HouseCode;
 use crate::dict::{
     ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, ReviewFinding, RiskLevel,
@@ -11,7 +10,6 @@ use crate::house::HouseRecord;
 use crate::ledger::Facts;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use strum::{EnumMessage, IntoStaticStr, VariantArray};
 
 /// A recorded step that later steps refer to: which event, who recorded it, when, what it found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,44 +100,28 @@ pub struct HouseState {
     pub reopen_count: u32,
 }
 
-/// 房屋状态, derived from the lifecycle.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    VariantArray,
-    EnumMessage,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Status {
-    #[strum(message = "待排查")]
-    AwaitingSurvey,
-    #[strum(message = "未发现隐患")]
-    NoHazard,
-    #[strum(message = "待复核鉴定")]
-    AwaitingAssessment,
-    #[strum(message = "待整治")]
-    AwaitingRectification,
-    #[strum(message = "整治中")]
-    Rectifying,
-    #[strum(message = "待销号")]
-    AwaitingClosure,
-    #[strum(message = "已销号")]
-    Closed,
-    #[strum(message = "待回头看")]
-    AwaitingLookBack,
+crate::coded! {
+    /// 房屋状态, derived from the lifecycle.
+    #[derive(Hash, PartialOrd, Ord)]
+    pub enum Status {
+        #[strum(message = "待排查")]
+        AwaitingSurvey,
+        #[strum(message = "未发现隐患")]
+        NoHazard,
+        #[strum(message = "待复核鉴定")]
+        AwaitingAssessment,
+        #[strum(message = "待整治")]
+        AwaitingRectification,
+        #[strum(message = "整治中")]
+        Rectifying,
+        #[strum(message = "待销号")]
+        AwaitingClosure,
+        #[strum(message = "已销号")]
+        Closed,
+        #[strum(message = "待回头看")]
+        AwaitingLookBack,
+    }
 }
-
-impl Coded for Status {}
 
 impl HouseState {
     /// The state of a house before its registration.

@@ -200,12 +200,21 @@ impl Store {
         let bbox = if zoom >= 13 { bbox } else { None };
         if zoom >= POINTS_ZOOM
             && let Some(b) = bbox
-            && let Some(points) = self.map_points(scope, filter, b).await?
+            && let Some(points) = self.map_points(scope, filter, b).await?.as_ref()
         {
-            return Ok(Arc::new(MapData::Points { points }));
+            return Ok(Arc::new(MapData::Points {
+                points: points.clone(),
+            }));
         }
-        let (sql, binds) = counted_statement(scope, filter, zoom, bbox)
-            .unwrap_or_else(|| cells_statement(scope, filter, zoom, bbox));
+        // Cells from the counted cells, at their own size when the view is closer than they
+        // go (too many houses to show one by one); else from the houses.
+        let (sql, binds, zoom) = match counted_statement(scope, filter, zoom.min(14), bbox) {
+            Some((sql, binds)) => (sql, binds, zoom.min(14)),
+            None => {
+                let (sql, binds) = cells_statement(scope, filter, zoom, bbox);
+                (sql, binds, zoom)
+            }
+        };
         let side = cell_side(zoom) as f64 / GRID;
         self.cached_map(format!("{sql}\u{1f}{binds:?}"), async {
             if sql.contains("FROM map_cells") {
@@ -408,13 +417,14 @@ impl Store {
             .collect())
     }
 
-    /// The houses in the view, by code, or none when there are more than [`MAX_POINTS`].
+    /// The houses in the view, by code, or none when there are more than [`MAX_POINTS`]
+    /// (cached like the cells).
     async fn map_points(
         &self,
         scope: &Scope,
         filter: &HouseFilter,
         b: Bbox,
-    ) -> Result<Option<Vec<Point>>> {
+    ) -> Result<Arc<Option<Vec<Point>>>> {
         let mut w = where_of(scope, filter);
         w.conds.push("h.gx IS NOT NULL".into());
         push_bbox(&mut w, b);
@@ -423,14 +433,20 @@ impl Store {
         let sql = format!(
             "SELECT h.code, h.lon, h.lat, h.status, h.grade, \
              CASE WHEN {overdue} THEN TRUE ELSE FALSE END AS overdue \
-             FROM houses h WHERE {} ORDER BY h.code LIMIT {pl}",
+             FROM houses h WHERE {} LIMIT {pl}",
             w.conds.join(" AND ")
         );
-        let points: Vec<Point> = on_db!(&self.db, p => {
-            let query = bind_map!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
-            query.fetch_all(p).await
-        })?;
-        Ok((points.len() as i64 <= MAX_POINTS).then_some(points))
+        let key = format!("{sql}\u{1f}{:?}", w.binds);
+        self.cached_map(key, async {
+            let mut points: Vec<Point> = on_db!(&self.db, p => {
+                let query = bind_map!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
+                query.fetch_all(p).await
+            })?;
+            // Sorted here: in SQL, ORDER BY code could tempt a planner to walk the code index.
+            points.sort_by(|a, b| a.code.cmp(&b.code));
+            Ok((points.len() as i64 <= MAX_POINTS).then_some(points))
+        })
+        .await
     }
 
     /// Each town and village within `scope` that has located houses, at their centre (the base
