@@ -168,6 +168,7 @@ macro_rules! bind_all {
         q
     }};
 }
+pub(crate) use bind_all;
 
 /// A WHERE clause under construction: conditions and their parameters.
 #[derive(Default)]

@@ -14,7 +14,7 @@
 //! positions, status and grade, never personal data. Every read takes a scope (through
 //! [`crate::access::Access`]).
 
-use crate::houses::list::{Bind, HouseFilter, where_of};
+use crate::houses::list::{Bind, HouseFilter, bind_all, where_of};
 use crate::infra::error::Result;
 use crate::{Store, on_db, on_tx};
 use anju_domain::auth::Action;
@@ -164,21 +164,6 @@ fn overdue_sql(w: &mut crate::houses::list::Where) -> String {
     let pa = w.p(Bind::Int(a));
     let pb = w.p(Bind::Int(b));
     format!("((h.facts & {pa}) = {pa} OR (h.facts & {pb}) = {pb})")
-}
-
-/// Binds `binds` in order to a query of whichever backend.
-macro_rules! bind_map {
-    ($query:expr, $binds:expr) => {{
-        let mut q = $query;
-        for b in $binds {
-            q = match b {
-                Bind::Text(t) => q.bind(t.clone()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Bool(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
 }
 
 impl Store {
@@ -378,7 +363,7 @@ impl Store {
     async fn cells(&self, sql: &str, binds: &[Bind]) -> Result<Vec<Cell>> {
         type Row = (i64, i64, String, Option<String>, i64, i64, i64, i64);
         let rows: Vec<Row> = on_db!(&self.db, p => {
-            let query = bind_map!(sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())), binds);
+            let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string())), binds);
             query.fetch_all(p).await
         })?;
         let mut cells: BTreeMap<(i64, i64), (Cell, i64, i64)> = BTreeMap::new();
@@ -439,7 +424,7 @@ impl Store {
         let key = format!("{sql}\u{1f}{:?}", w.binds);
         self.cached_map(key, async {
             let mut points: Vec<Point> = on_db!(&self.db, p => {
-                let query = bind_map!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
+                let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
                 query.fetch_all(p).await
             })?;
             // Sorted here: in SQL, ORDER BY code could tempt a planner to walk the code index.
@@ -462,7 +447,7 @@ impl Store {
         let key = format!("{sql}\u{1f}{:?}", w.binds);
         self.cached_map(key, async {
             let rows: Vec<(String, String, i64, i64, i64)> = on_db!(&self.db, p => {
-                let query = bind_map!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
+                let query = bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &w.binds);
                 query.fetch_all(p).await
             })?;
             let mut towns: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
