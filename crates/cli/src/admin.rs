@@ -298,7 +298,7 @@ async fn rotate(config: &Config) -> anyhow::Result<()> {
     let new = vault.rotate();
     config.write_vault(&vault)?;
     let rotated: Store = store.with_vault(vault.clone()).await?;
-    let done = rotated.reseal_personal().await?;
+    let done = rotated.system("cli").reseal_personal().await?;
     let left = rotated.count_unsealed_or_old().await?;
     if left > 0 {
         anyhow::bail!("仍有 {left} 条个人信息未用新密钥加密；旧密钥已保留，请重新运行本命令");

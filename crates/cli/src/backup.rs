@@ -103,7 +103,7 @@ pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
         );
     }
     let store = config.open().await?;
-    store.restore_tables(&args.dir, &m).await?;
+    store.system("cli").restore_tables(&args.dir, &m).await?;
     let evidence = config.data_dir.join("evidence");
     let (dir, to, mm) = (args.dir.clone(), evidence.clone(), m.clone());
     let copied =

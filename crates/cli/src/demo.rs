@@ -166,7 +166,8 @@ pub async fn load(
             *summary.refused.entry(r.violation.code).or_default() += 1;
         }
         store
-            .write_batch(&houses, &refusals, "demo.load", &actor, "cli")
+            .system("cli")
+            .write_batch(&houses, &refusals, "demo.load", &actor)
             .await?;
         progress(summary.houses);
     }

@@ -71,6 +71,7 @@ pub async fn run(config: &Config, cmd: EventsCommand) -> anyhow::Result<()> {
                 None => Box::new(BufReader::new(std::io::stdin().lock())),
             };
             match store
+                .system("cli")
                 .import_events(&mut source, &anju_store::houses::log::cli_actor())
                 .await
             {

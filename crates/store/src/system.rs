@@ -69,6 +69,40 @@ impl<'a> System<'a> {
         self
     }
 
+    /// `Store::write_batch`: houses whose events were already decided (the demo loader), with
+    /// the refused attempts, in one transaction audited as `action`.
+    pub async fn write_batch(
+        &self,
+        houses: &[crate::NewHouse],
+        refusals: &[crate::RefusedAttempt],
+        action: &str,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.store
+            .write_batch(houses, refusals, action, actor, &self.source)
+            .await
+    }
+
+    /// `Store::import_events`: an event log (`anju events import`), every event decided again.
+    pub async fn import_events(
+        &self,
+        input: &mut dyn std::io::BufRead,
+        actor: &Actor,
+    ) -> std::result::Result<crate::houses::log::ImportSummary, crate::houses::log::ImportError>
+    {
+        self.store.import_events(input, actor).await
+    }
+
+    /// `Store::restore_tables`: a verified backup into this empty database.
+    pub async fn restore_tables(&self, dir: &Path, manifest: &Manifest) -> Result<()> {
+        self.store.restore_tables(dir, manifest).await
+    }
+
+    /// `Store::reseal_personal`: every house's personal data sealed again under the current key.
+    pub async fn reseal_personal(&self) -> Result<crate::houses::personal::Resealed> {
+        self.store.reseal_personal().await
+    }
+
     /// `Store::house` over the whole county.
     pub async fn house(&self, code: &HouseCode) -> Result<HouseView> {
         self.store.house(&self.scope, code).await

@@ -152,7 +152,10 @@ async fn drill(src: TestDb, empty: TestDb) {
     // Restore into an empty database of the other backend, with the source's key file.
     let keys = Vault::from_json(&src.store.vault().to_json()).unwrap();
     let dst = Store::open(&empty.url, keys).await.unwrap();
-    dst.restore_tables(&dir, &manifest).await.unwrap();
+    dst.system("test")
+        .restore_tables(&dir, &manifest)
+        .await
+        .unwrap();
     let restored_evidence = work.path().join("restored-evidence");
     assert_eq!(
         backup::restore_evidence(&dir, &manifest, &restored_evidence).unwrap(),
@@ -218,7 +221,11 @@ async fn drill(src: TestDb, empty: TestDb) {
 
     // A second restore into the now non-empty database is refused and changes nothing.
     let audits = testing::audit_count(&dst).await;
-    let e = dst.restore_tables(&dir, &manifest).await.unwrap_err();
+    let e = dst
+        .system("test")
+        .restore_tables(&dir, &manifest)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("不是空的"), "{e}");
     assert_eq!(testing::audit_count(&dst).await, audits);
 }
@@ -248,6 +255,7 @@ async fn a_changed_backup_or_a_missing_key_is_refused_before_anything_is_written
     let empty = testing::sqlite_empty().await;
     let e = empty
         .store
+        .system("test")
         .restore_tables(&dir, &manifest)
         .await
         .unwrap_err();

@@ -28,6 +28,7 @@ async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
     let actor = anju_store::houses::log::cli_actor();
     let imported = pg
         .store
+        .system("test")
         .import_events(&mut first.as_slice(), &actor)
         .await
         .unwrap();

@@ -88,7 +88,7 @@ impl Store {
 
     /// Imports a log written by [`Store::export_events`] into this database, all or nothing.
     /// `actor` is who runs the import (audited), not the authors of the events.
-    pub async fn import_events(
+    pub(crate) async fn import_events(
         &self,
         input: &mut dyn BufRead,
         actor: &Actor,

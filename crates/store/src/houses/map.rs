@@ -168,9 +168,10 @@ fn overdue_sql(w: &mut crate::houses::list::Where) -> String {
 
 impl Store {
     /// What the map shows of the houses within `scope` that match `filter`, at `zoom`: cells of
-    /// the whole scope up to zoom 12 (the county or a town in one answer, cached); cells of the
-    /// view `bbox` from 13; the houses in the view from [`POINTS_ZOOM`] when at most
-    /// [`MAX_POINTS`] are there.
+    /// the whole scope up to zoom 12 (the county or a town in one answer); cells meeting the
+    /// view `bbox` at 13 and 14; from [`POINTS_ZOOM`] the houses in the view when at most
+    /// [`MAX_POINTS`] are there, else the counted cells of the view. Every answer is cached
+    /// until the audit chain's head moves.
     pub(crate) async fn map_data(
         &self,
         scope: &Scope,

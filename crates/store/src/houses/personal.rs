@@ -56,7 +56,7 @@ impl Store {
     /// Re-seals every personal value not yet under the current key (plain text included), in
     /// batches, each its own transaction: an interrupted pass is resumed by running it again,
     /// and every row stays readable throughout because old keys are kept until retired.
-    pub async fn reseal_personal(&self) -> Result<Resealed> {
+    pub(crate) async fn reseal_personal(&self) -> Result<Resealed> {
         let prefix = format!("{}%", self.vault.current_prefix());
         let mut done = Resealed::default();
         loop {

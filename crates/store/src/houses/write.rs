@@ -650,7 +650,7 @@ pub struct RefusedAttempt {
 impl Store {
     /// Writes one batch of already-decided houses and the refusals met while deciding them, in
     /// one transaction with its audit rows: one for the batch, one per refusal.
-    pub async fn write_batch(
+    pub(crate) async fn write_batch(
         &self,
         houses: &[NewHouse],
         refusals: &[RefusedAttempt],

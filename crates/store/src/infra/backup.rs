@@ -350,7 +350,7 @@ impl Store {
 
     /// Loads the tables of a verified backup into this (empty) database in one transaction;
     /// nothing is written if any row is refused. The vault must hold the manifest's key ids.
-    pub async fn restore_tables(&self, dir: &Path, manifest: &Manifest) -> Result<()> {
+    pub(crate) async fn restore_tables(&self, dir: &Path, manifest: &Manifest) -> Result<()> {
         if !self.is_empty_for_restore().await? {
             return Err(invalid(
                 "目标数据库不是空的（已有区划、账号、房屋、审计记录或问题）：恢复只写入空数据库，请新建一个数据库再恢复",

@@ -265,7 +265,8 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
         anju_store::NewHouse::from_events(evs)
     };
     store
-        .write_batch(&[copy(10), copy(11)], &[], "test.load", &clerk(), "test")
+        .system("test")
+        .write_batch(&[copy(10), copy(11)], &[], "test.load", &clerk())
         .await
         .unwrap();
     let r = store.system("test").verify_all().await.unwrap();

@@ -315,6 +315,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     let actor = anju_store::houses::log::cli_actor();
     let summary = other
         .store
+        .system("test")
         .import_events(&mut first.as_slice(), &actor)
         .await
         .unwrap();
@@ -343,6 +344,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     let fresh = anju_store::testing::sqlite().await;
     let err = fresh
         .store
+        .system("test")
         .import_events(&mut tampered.as_bytes(), &actor)
         .await
         .unwrap_err();
@@ -365,6 +367,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     ] {
         let err = target
             .store
+            .system("test")
             .import_events(&mut with_nul.as_bytes(), &actor)
             .await
             .unwrap_err();
@@ -387,6 +390,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     ] {
         let err = target
             .store
+            .system("test")
             .import_events(&mut future.as_bytes(), &actor)
             .await
             .unwrap_err();
@@ -402,6 +406,7 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     // Importing the same log twice is refused at its first house.
     let err = other
         .store
+        .system("test")
         .import_events(&mut text.as_bytes(), &actor)
         .await
         .unwrap_err();

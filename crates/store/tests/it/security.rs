@@ -153,7 +153,7 @@ async fn key_rotation_reseals_everything_and_old_keys_can_retire(store: &Store) 
         4,
         "two registrations + two people rows still under key 1"
     );
-    let n = rotated.reseal_personal().await.unwrap();
+    let n = rotated.system("test").reseal_personal().await.unwrap();
     assert_eq!((n.people, n.events), (2, 2));
     assert_eq!(rotated.count_unsealed_or_old().await.unwrap(), 0);
     assert!(
