@@ -381,6 +381,15 @@ impl Store {
         .await
     }
 
+    /// The id of the last audit row (0 before any): every write appends one, so an unchanged
+    /// head means unchanged houses. What the list's totals and the map's answers are kept by.
+    pub(crate) async fn audit_head_id(&self) -> Result<i64> {
+        const HEAD: &str = "SELECT last_id FROM audit_head WHERE id = 1";
+        let head: Option<i64> =
+            on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
+        Ok(head.unwrap_or(0))
+    }
+
     /// A count (or any figure of the houses) under `key` — the statement and everything bound
     /// to it — from the cache while the audit chain's head has not moved (every write appends
     /// an audit row, so an unchanged head means unchanged houses), else `count`, then kept.
@@ -389,10 +398,7 @@ impl Store {
         key: String,
         count: impl std::future::Future<Output = Result<i64>>,
     ) -> Result<i64> {
-        const HEAD: &str = "SELECT last_id FROM audit_head WHERE id = 1";
-        let head: Option<i64> =
-            on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
-        let head = head.unwrap_or(0);
+        let head = self.audit_head_id().await?;
         if let Some((at, n)) = self.counts.lock().expect("count cache").map.get(&key)
             && *at == head
         {

@@ -194,16 +194,17 @@ impl Store {
         }
         // Cells from the counted cells, at their own size when the view is closer than they
         // go (too many houses to show one by one); else from the houses.
-        let (sql, binds, zoom) = match counted_statement(scope, filter, zoom.min(14), bbox) {
-            Some((sql, binds)) => (sql, binds, zoom.min(14)),
+        let (sql, binds, zoom, counted) = match counted_statement(scope, filter, zoom.min(14), bbox)
+        {
+            Some((sql, binds)) => (sql, binds, zoom.min(14), true),
             None => {
                 let (sql, binds) = cells_statement(scope, filter, zoom, bbox);
-                (sql, binds, zoom)
+                (sql, binds, zoom, false)
             }
         };
         let side = cell_side(zoom) as f64 / GRID;
         self.cached_map(format!("{sql}\u{1f}{binds:?}"), async {
-            if sql.contains("FROM map_cells") {
+            if counted {
                 self.compact_map_cells_if_due().await;
             }
             Ok(MapData::Cells {
@@ -318,10 +319,7 @@ impl Store {
         key: String,
         read: impl std::future::Future<Output = Result<T>>,
     ) -> Result<Arc<T>> {
-        const HEAD: &str = "SELECT last_id FROM audit_head WHERE id = 1";
-        let head: Option<i64> =
-            on_db!(&self.db, p => sqlx::query_scalar(HEAD).fetch_optional(p).await)?;
-        let head = head.unwrap_or(0);
+        let head = self.audit_head_id().await?;
         let hit = || match self.maps.lock().expect("map cache").map.get(&key) {
             Some((at, v)) if *at == head => v.clone().downcast::<T>().ok(),
             _ => None,
