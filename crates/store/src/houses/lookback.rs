@@ -145,9 +145,13 @@ mod tests {
     #[test]
     fn the_legacy_index_names_the_legacy_bit() {
         assert_eq!(Facts::LEGACY.bits(), 1024);
-        let sql = include_str!("../../migrations/sqlite/0007_audit_view.sql");
-        let pg = include_str!("../../migrations/postgres/0007_audit_view.sql");
-        for m in [sql, pg] {
+        use crate::infra::migrations::{Dialect, migrations};
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let m = migrations(d)
+                .iter()
+                .find(|m| m.0 == 7)
+                .expect("migration 7")
+                .2;
             assert!(m.contains("(code, town_code, village_code, facts) WHERE (facts & 1024) <> 0"));
             assert!(m.contains("(town_code, village_code, facts) WHERE (facts & 1024) = 1024"));
         }

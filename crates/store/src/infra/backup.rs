@@ -512,7 +512,11 @@ async fn insert_rows(
     }
     macro_rules! bind_all {
         ($c:expr) => {{
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            // Not kept as a prepared statement: a one-row batch can have the very text of a
+            // statement the application prepares (fact_spans' INSERT), and PostgreSQL would then
+            // be sent this batch's BIGINT where the cached statement expects INTEGER, or the
+            // reverse ("insufficient data left in message") on the next write.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).persistent(false);
             for row in rows {
                 for (v, (name, kind)) in row.iter().zip(cols) {
                     let bad = || invalid(format!("列 {name} 的值 {v} 不是应有的类型"));

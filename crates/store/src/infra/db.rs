@@ -1,6 +1,7 @@
 //! The two backends behind one type. Every backend difference lives in this module: connection
 //! options, migrations, how a write transaction begins.
 
+use crate::infra::migrations::Dialect;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -108,124 +109,6 @@ macro_rules! on_tx {
     };
 }
 
-/// The migrations of each backend, embedded: (version, name, SQL). Applied by sqlx's
-/// migrator, which records each one's SHA-384 in `_sqlx_migrations` and refuses to start on a
-/// database where an applied migration's text has since changed.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-    ),
-    (
-        2,
-        "accounts",
-        include_str!("../../migrations/sqlite/0002_accounts.sql"),
-    ),
-    (
-        3,
-        "list",
-        include_str!("../../migrations/sqlite/0003_list.sql"),
-    ),
-    (
-        4,
-        "problems",
-        include_str!("../../migrations/sqlite/0004_problems.sql"),
-    ),
-    (
-        5,
-        "supervision",
-        include_str!("../../migrations/sqlite/0005_supervision.sql"),
-    ),
-    (
-        6,
-        "event_chain",
-        include_str!("../../migrations/sqlite/0006_event_chain.sql"),
-    ),
-    (
-        7,
-        "audit_view",
-        include_str!("../../migrations/sqlite/0007_audit_view.sql"),
-    ),
-    (
-        8,
-        "import_pending",
-        include_str!("../../migrations/sqlite/0008_import_pending.sql"),
-    ),
-    (
-        9,
-        "one_code",
-        include_str!("../../migrations/sqlite/0009_one_code.sql"),
-    ),
-    (
-        10,
-        "map",
-        include_str!("../../migrations/sqlite/0010_map.sql"),
-    ),
-    (
-        11,
-        "map_cells",
-        include_str!("../../migrations/sqlite/0011_map_cells.sql"),
-    ),
-];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "init",
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        "accounts",
-        include_str!("../../migrations/postgres/0002_accounts.sql"),
-    ),
-    (
-        3,
-        "list",
-        include_str!("../../migrations/postgres/0003_list.sql"),
-    ),
-    (
-        4,
-        "problems",
-        include_str!("../../migrations/postgres/0004_problems.sql"),
-    ),
-    (
-        5,
-        "supervision",
-        include_str!("../../migrations/postgres/0005_supervision.sql"),
-    ),
-    (
-        6,
-        "event_chain",
-        include_str!("../../migrations/postgres/0006_event_chain.sql"),
-    ),
-    (
-        7,
-        "audit_view",
-        include_str!("../../migrations/postgres/0007_audit_view.sql"),
-    ),
-    (
-        8,
-        "import_pending",
-        include_str!("../../migrations/postgres/0008_import_pending.sql"),
-    ),
-    (
-        9,
-        "one_code",
-        include_str!("../../migrations/postgres/0009_one_code.sql"),
-    ),
-    (
-        10,
-        "map",
-        include_str!("../../migrations/postgres/0010_map.sql"),
-    ),
-    (
-        11,
-        "map_cells",
-        include_str!("../../migrations/postgres/0011_map_cells.sql"),
-    ),
-];
-
 /// The versions applied to a database, in order (for the manifest of a backup and readiness).
 pub(crate) const APPLIED_VERSIONS: &str =
     "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
@@ -322,19 +205,15 @@ impl Db {
 
     /// This build's migrations for the backend: (version, name, SQL).
     pub fn migrations(&self) -> &'static [(i64, &'static str, &'static str)] {
-        match self {
-            Db::Sqlite(_) => SQLITE_MIGRATIONS,
-            Db::Postgres(_) => POSTGRES_MIGRATIONS,
-        }
+        crate::infra::migrations::migrations(match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        })
     }
 
     /// The newest migration this build knows for the backend.
     pub fn latest_migration(&self) -> i64 {
-        let list = match self {
-            Db::Sqlite(_) => SQLITE_MIGRATIONS,
-            Db::Postgres(_) => POSTGRES_MIGRATIONS,
-        };
-        list.iter().map(|m| m.0).max().unwrap_or(0)
+        self.migrations().iter().map(|m| m.0).max().unwrap_or(0)
     }
 
     /// Applies the pending migrations of this backend, each in its own transaction, and

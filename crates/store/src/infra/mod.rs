@@ -1,5 +1,5 @@
 //! The plumbing under every room: the two backends (`db`), rows to events (`codec`), the clock,
-//! errors and what they mean (`error`, `health`), scope as SQL (`scope`), the audit trail
+//! errors and what they mean (`error`, `health`), the schema (`migrations`), scope as SQL (`scope`), the audit trail
 //! (`audit`, `audit_view`), reference data, keys (`vault`) and whole-system backup (`backup`).
 
 pub mod audit;
@@ -10,6 +10,7 @@ pub mod codec;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod migrations;
 pub mod reference;
 pub mod scope;
 pub mod vault;

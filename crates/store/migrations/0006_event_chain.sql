@@ -10,8 +10,10 @@ ALTER TABLE events ADD COLUMN hash TEXT;           -- NULL only until chained at
 -- the audit row's detail names the batch, its number of houses and the SHA-256 over its rows
 -- in code order.
 CREATE TABLE chain_heads (
-    batch TEXT NOT NULL,
-    code  TEXT NOT NULL,
+--sqlite     batch TEXT NOT NULL,
+--sqlite     code  TEXT NOT NULL,
+--postgres     batch TEXT COLLATE "C" NOT NULL,                -- byte order, as the digest is taken
+--postgres     code  TEXT COLLATE "C" NOT NULL,
     seq   INTEGER NOT NULL,
     hash  TEXT NOT NULL,
     PRIMARY KEY (batch, code)
