@@ -48,21 +48,17 @@ async fn the_county_office_manages_accounts(store: &Store) {
         (form("li", "town_operator", ""), "请选择所属单位"),
         (form("co", "town_operator", "370829101000"), "已存在"),
     ] {
-        let res = app.post_form("/admin/accounts", &co, &pairs).await;
-        let html = res.text();
-        assert_eq!(
-            res.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{msg}: {html}"
-        );
-        assert!(html.contains(msg), "{msg}: {html}");
+        app.post_form("/admin/accounts", &co, &pairs)
+            .await
+            .refusal(msg);
     }
     assert_eq!(store.count_accounts().await.unwrap(), before);
 
     let li_form = form("li", "town_operator", "370829101000");
-    let res = app.post_form("/admin/accounts", &co, &li_form).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app
+        .post_form("/admin/accounts", &co, &li_form)
+        .await
+        .shown();
     let otp = one_time_password(&html);
     assert!(html.contains("只显示这一次"));
     // The one-time password logs in and must be changed first.
@@ -106,9 +102,9 @@ async fn the_county_office_manages_accounts(store: &Store) {
             .is_ok()
     );
     // Not one's own account.
-    let res = app.post_form("/admin/accounts/co/disable", &co, &[]).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().contains("不能停用自己的账号"));
+    app.post_form("/admin/accounts/co/disable", &co, &[])
+        .await
+        .refusal("不能停用自己的账号");
 
     assert_audited(
         store,
@@ -168,9 +164,7 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
     with_villages(store).await;
     let app = TestApp::new(store);
     let co = app.user("co", Role::CountyOffice, "370829").await;
-    let res = app.get("/admin/settings", &co).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let page = res.text();
+    let page = app.page("/admin/settings", &co).await;
     assert!(
         page.contains("全面复查复核") && page.contains("2024-04-30"),
         "the notice's dates by default"
@@ -178,10 +172,9 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
 
     // A bad date: named, nothing saved.
     let bad = [("phase", "回头看"), ("due", "2024-13-01"), ("overdue", "x")];
-    let res = app.post_form("/admin/settings/deadlines", &co, &bad).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("截止日期无效"), "{html}");
+    app.post_form("/admin/settings/deadlines", &co, &bad)
+        .await
+        .refusal("截止日期无效");
     assert!(store.setting("deadlines").await.unwrap().is_none());
     // Two phases (a blank row ignored): the dashboard shows them.
     let two = [
@@ -195,9 +188,10 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
         ("due", ""),
         ("overdue", ""),
     ];
-    let res = app.post_form("/admin/settings/deadlines", &co, &two).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app
+        .post_form("/admin/settings/deadlines", &co, &two)
+        .await
+        .shown();
     assert!(html.contains("阶段时限已保存"));
     let d = store.deadlines().await.unwrap();
     assert_eq!(d.len(), 2);
@@ -223,12 +217,9 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
             ("totp_required_for_signers", "true"),
         ]
     };
-    let res = app
-        .post_form("/admin/settings/security", &co, &policy("6"))
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("密码最短长度"), "{html}");
+    app.post_form("/admin/settings/security", &co, &policy("6"))
+        .await
+        .refusal("密码最短长度");
     assert_eq!(store.security().await.unwrap().password.min_length, 8);
     let res = app
         .post_form("/admin/settings/security", &co, &policy("12"))
@@ -269,9 +260,9 @@ async fn the_county_office_edits_deadlines_policy_and_dictionaries(store: &Store
         .await;
     assert!(offered().await);
     let unknown = [("kind", "no_such"), ("label", "x"), ("op", "add")];
-    let res = app.post_form("/admin/dictionaries", &co, &unknown).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().contains("没有名为"));
+    app.post_form("/admin/dictionaries", &co, &unknown)
+        .await
+        .refusal("没有名为");
 
     assert_audited(
         store,
@@ -306,14 +297,14 @@ async fn the_county_office_sets_the_backup_schedule_and_is_warned_when_backups_a
     assert!(!html.contains("data-backup-warning"));
     // The schedule: a bad time refused by name, a good one saved and shown.
     let bad = [("enabled", "true"), ("time", "25:61"), ("keep", "7")];
-    let res = app.post_form("/admin/settings/backup", &co, &bad).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("备份时间“25:61”无效"), "{html}");
+    app.post_form("/admin/settings/backup", &co, &bad)
+        .await
+        .refusal("备份时间“25:61”无效");
     let good = [("enabled", "true"), ("time", "03:15"), ("keep", "10")];
-    let res = app.post_form("/admin/settings/backup", &co, &good).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app
+        .post_form("/admin/settings/backup", &co, &good)
+        .await
+        .shown();
     assert!(html.contains("自动备份设置已保存") && html.contains("value=\"03:15\""));
     assert_eq!(store.backup_schedule().await.unwrap().keep, 10);
     // A good backup recorded: the settings page shows it and the warning is gone.

@@ -1,10 +1,9 @@
 //! The JSON API on SQLite and PostgreSQL: scope, masking, CSRF, rule refusals with their codes,
 //! stale versions; and the OpenAPI document lists every route.
 
-use crate::common::{self, Answer, TestApp, User};
+use crate::common::{self, TestApp, User, parts};
 use anju_domain::Coded;
 
-use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
@@ -14,14 +13,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-/// An answer's status and JSON body (`null` when the body is not JSON).
-fn parts(res: Answer) -> (StatusCode, Value) {
-    (
-        res.status,
-        serde_json::from_slice(&res.body).unwrap_or(Value::Null),
-    )
-}
 
 /// A JSON POST that carries the session cookie but no CSRF token.
 fn post_without_csrf(path: &str, user: &User, body: &Value) -> Request<Body> {
@@ -143,29 +134,25 @@ async fn the_api_answers_within_scope_and_names_the_rule(store: &Store) {
     // Malformed input answers what the document says, never axum's bare 400: a ledger other
     // than 1 and 2, or a path that is not even UTF-8, is not there; a repeated query parameter
     // is invalid input.
-    for path in [
-        "/api/v1/ledgers/3",
-        "/api/v1/ledgers/abc",
-        "/api/v1/ledgers/300",
-        "/api/v1/houses/%FF",
-        "/api/v1/houses/AJ1",
+    let not_found = (StatusCode::NOT_FOUND, "not_found");
+    let invalid = (StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    for (path, (want, code)) in [
+        ("/api/v1/ledgers/3", not_found),
+        ("/api/v1/ledgers/abc", not_found),
+        ("/api/v1/ledgers/300", not_found),
+        ("/api/v1/houses/%FF", not_found),
+        ("/api/v1/houses/AJ1", not_found),
+        ("/api/v1/houses?page=1&page=2", invalid),
+        ("/api/v1/houses?page=0", invalid),
+        (
+            "/api/v1/ledgers/2?as_of=2024-01-01&as_of=2024-02-01",
+            invalid,
+        ),
     ] {
         let (status, body) = parts(app.get(path, &clerk).await);
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (StatusCode::NOT_FOUND, Some("not_found")),
-            "{path}"
-        );
-    }
-    for path in [
-        "/api/v1/houses?page=1&page=2",
-        "/api/v1/houses?page=0",
-        "/api/v1/ledgers/2?as_of=2024-01-01&as_of=2024-02-01",
-    ] {
-        let (status, body) = parts(app.get(path, &clerk).await);
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")),
+            (want, Some(code)),
             "{path}"
         );
     }
@@ -460,6 +447,17 @@ fn nullable(doc: &Value, property: &Value) -> bool {
             .is_some_and(|o| o.iter().any(|s| s["type"] == "null"))
 }
 
+/// The fields of a JSON object, its `type` tag left out.
+fn fields(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "type")
+        .cloned()
+        .collect()
+}
+
 /// `value` (every optional field filled) has exactly the documented properties; leaving out a
 /// property, or sending it as null, deserialises exactly when the document says it may.
 fn conforms<T: serde::de::DeserializeOwned>(
@@ -468,13 +466,7 @@ fn conforms<T: serde::de::DeserializeOwned>(
     value: &Value,
     what: &str,
 ) {
-    let keys: BTreeSet<String> = value
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|k| *k != "type")
-        .cloned()
-        .collect();
+    let keys = fields(value);
     assert_eq!(keys, properties(schema), "{what}: properties");
     let parses = |v: &Value| serde_json::from_value::<T>(v.clone()).is_ok();
     assert!(parses(value), "{what}: {value}");
@@ -615,14 +607,7 @@ fn the_documented_steps_are_what_the_domain_reads_and_writes() {
             assert_eq!(schema, step_schema(&doc, "EventChange", kind));
         } else {
             let schema = step_schema(&doc, "EventChange", kind);
-            let keys: BTreeSet<String> = value
-                .as_object()
-                .unwrap()
-                .keys()
-                .filter(|k| *k != "type")
-                .cloned()
-                .collect();
-            assert_eq!(keys, properties(schema), "{kind}");
+            assert_eq!(fields(&value), properties(schema), "{kind}");
         }
     }
     // The request body around the step.
@@ -679,19 +664,7 @@ async fn api_evidence_must_be_uploaded_before_it_is_named(store: &Store) {
     let code = h.code.to_string();
     let app = TestApp::new(store);
     let reviewer = app.user("api-rv", Role::TechReviewer, "370829").await;
-    let county = Principal {
-        account_id: 0,
-        username: "county".into(),
-        name: "县专班".into(),
-        role: Role::CountyOffice,
-        region: Some(RegionCode::parse("370829").unwrap()),
-        department: None,
-    };
-    store
-        .access(&county, "t")
-        .assign(&h.code, "api-rv")
-        .await
-        .unwrap();
+    crate::common::assign_reviewer(store, &h.code, "api-rv").await;
     let upload = |bytes: Vec<u8>, token: Option<&str>| {
         let mut r = Request::post("/api/v1/evidence")
             .header(header::COOKIE, &reviewer.cookie)

@@ -60,11 +60,9 @@ async fn the_county_office_sees_reveals_and_refusals_in_the_trail_and_on_its_hom
     );
 
     // The trail, filtered: the clerk's reveals (15, on one page of 20), and the refused attempt.
-    let page = app
-        .get("/audit?actor=nosy&action=personal.reveal&size=20", &county)
+    let html = app
+        .page("/audit?actor=nosy&action=personal.reveal&size=20", &county)
         .await;
-    assert_eq!(page.status, StatusCode::OK);
-    let html = page.text();
     assert!(html.contains("共 15 条，第 1 / 1 页"), "{html}");
     assert!(html.contains("联系产权人落实整治"), "the reason is shown");
     let html = app

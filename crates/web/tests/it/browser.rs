@@ -6,12 +6,12 @@
 //!
 //! `ANJU_BROWSER_TESTS=skip` skips this on a machine without Chromium; CI never sets it.
 
-use anju_domain::auth::Principal;
+use crate::common::{TEST_PASSWORD, account, problem_list_xlsx, xlsx_rows};
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
+use anju_store::Store;
 use anju_store::testing::*;
-use anju_store::{NewAccount, Store};
 use anju_web::{AppState, WebOptions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::net::SocketAddr;
@@ -117,9 +117,16 @@ async fn cdp(c: &Client, cmd: &'static str, params: serde_json::Value) {
 }
 
 async fn serve(store: &Store) -> SocketAddr {
+    serve_app(anju_web::router(
+        AppState::new(store.clone(), WebOptions::default()).unwrap(),
+    ))
+    .await
+}
+
+/// Serves `app` on a port of its own: the address.
+async fn serve_app(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -129,21 +136,6 @@ async fn serve(store: &Store) -> SocketAddr {
         .unwrap();
     });
     addr
-}
-
-async fn account(store: &Store, username: &str, role: Role, region: &str) {
-    let system = Principal::system();
-    let new = NewAccount {
-        username: username.into(),
-        display_name: format!("{username}姓名"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    };
-    store
-        .create_demo_account(&system, &new, "Anju-2024q")
-        .await
-        .unwrap();
 }
 
 fn shots() -> PathBuf {
@@ -160,24 +152,9 @@ async fn shot(c: &Client, name: &str) {
 
 /// Types `user` and the test password into the login form on screen and sends it.
 async fn submit_login(c: &Client, user: &str) {
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("Anju-2024q")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, Locator::Id("username"), user).await;
+    type_into(c, Locator::Id("password"), TEST_PASSWORD).await;
+    click(c, "button[type=submit]").await;
 }
 
 async fn log_in(c: &Client, base: &str, user: &str) {
@@ -210,6 +187,11 @@ async fn wait_for(c: &Client, css: &str, name: &str) -> fantoccini::elements::El
     }
 }
 
+/// The text of what `css` finds once it is on the page (see [`wait_for`]).
+async fn wait_text(c: &Client, css: &str, name: &str) -> String {
+    wait_for(c, css, name).await.text().await.unwrap()
+}
+
 /// Waits until the address bar holds `part` (a navigation has completed).
 async fn wait_for_url(c: &Client, part: &str) {
     for _ in 0..100 {
@@ -222,6 +204,86 @@ async fn wait_for_url(c: &Client, part: &str) {
     }
     shot(c, "failed-url").await;
     panic!("the address never held {part}");
+}
+
+/// What a browser test drives: the server (or a relay in front of it) at `base`, and
+/// chromedriver on `port`.
+struct Stage {
+    addr: SocketAddr,
+    base: String,
+    port: u16,
+    _driver: Driver,
+}
+
+impl Stage {
+    /// The server over `store` on a port of its own, and chromedriver.
+    async fn over(store: &Store) -> Stage {
+        Stage::at(serve(store).await).await
+    }
+
+    /// What listens at `addr`, and chromedriver.
+    async fn at(addr: SocketAddr) -> Stage {
+        let (driver, port) = start_driver().await;
+        Stage {
+            addr,
+            base: format!("http://{addr}"),
+            port,
+            _driver: driver,
+        }
+    }
+
+    /// A browser window of `width` × `height`, logged in as `user`.
+    async fn open(&self, width: u32, height: u32, user: &str) -> Client {
+        let c = browser(self.port, width, height).await;
+        log_in(&c, &self.base, user).await;
+        c
+    }
+
+    /// [`Stage::open`], at `path`.
+    async fn open_at(&self, width: u32, height: u32, user: &str, path: &str) -> Client {
+        let c = self.open(width, height, user).await;
+        self.go(&c, path).await;
+        c
+    }
+
+    /// Goes to `path` on the server.
+    async fn go(&self, c: &Client, path: &str) {
+        c.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+
+    /// The same server under a name that is not a secure context (plain HTTP to a name other
+    /// than localhost); only browsers from [`Stage::phone_with_plain_name`] resolve it.
+    fn plain(&self) -> String {
+        format!("http://anju.test:{}", self.addr.port())
+    }
+
+    /// A phone-sized browser window, not logged in, that resolves the name of [`Stage::plain`].
+    async fn phone_with_plain_name(&self) -> Client {
+        browser_with(
+            self.port,
+            360,
+            780,
+            &["--host-resolver-rules=MAP anju.test 127.0.0.1"],
+        )
+        .await
+    }
+
+    /// Follows the link `css` (once it is on the page) outside the browser, with the browser's
+    /// session cookie: what a download through it would save.
+    async fn download(&self, c: &Client, css: &str, name: &str) -> Vec<u8> {
+        let href = wait_for(c, css, name)
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: {css} has no href"));
+        let session = c.get_named_cookie("anju_session").await.unwrap();
+        fetch(
+            &format!("{}{href}", self.base),
+            &format!("anju_session={}", session.value()),
+        )
+        .await
+    }
 }
 
 /// A GET with the browser's session cookie, outside the browser.
@@ -251,40 +313,110 @@ async fn text(c: &Client) -> String {
     panic!("no page text");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_into_the_ledger() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
+/// Whether the browser tests are to be skipped (`ANJU_BROWSER_TESTS=skip`); says so when they are.
+fn skipped() -> bool {
+    let skip = std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip");
+    if skip {
         eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
-        return;
+    }
+    skip
+}
+
+/// A browser test's database: SQLite with the test county's villages; `None` when the browser
+/// tests are skipped.
+async fn village_db() -> Option<TestDb> {
+    if skipped() {
+        return None;
     }
     let db = sqlite().await;
+    with_villages(&db.store).await;
+    Some(db)
+}
+
+/// Runs `script` in the page: what it returns.
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {script}"))
+}
+
+/// House `serial` in [`VILLAGE`], registered and surveyed with `judgement`.
+async fn surveyed(store: &Store, serial: u32, judgement: Judgement) -> House<'_> {
+    let mut h = House::register(store, serial, VILLAGE, UsageCategory::Other).await;
+    h.ok(&clerk(), survey(judgement)).await;
+    h
+}
+
+/// Clicks what `at` finds on the page.
+async fn click_on(c: &Client, at: Locator<'_>) {
+    c.find(at)
+        .await
+        .unwrap_or_else(|e| panic!("nothing to click at {at:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Clicks what `css` finds on the page.
+async fn click(c: &Client, css: &str) {
+    click_on(c, Locator::Css(css)).await;
+}
+
+/// Presses the submit button of the page's main form.
+async fn submit_form(c: &Client) {
+    click(c, "main form button[type=submit]").await;
+}
+
+/// Types `keys` into the field `at` finds (for a file input: chooses the file at that path).
+async fn type_into(c: &Client, at: Locator<'_>, keys: &str) {
+    c.find(at)
+        .await
+        .unwrap_or_else(|e| panic!("no field at {at:?}: {e}"))
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+/// The text of what `css` finds now.
+async fn text_at(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits up to five seconds for the page's text to hold `part`: whether it came.
+async fn text_comes(c: &Client, part: &str) -> bool {
+    for _ in 0..50 {
+        if text(c).await.contains(part) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_into_the_ledger() {
+    let Some(db) = village_db().await else {
+        return;
+    };
     let store = &db.store;
-    with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     House::register(store, 2, VILLAGE, UsageCategory::MixedBusiness).await;
     account(store, "clerk", Role::TownOperator, "370829101").await;
     account(store, "boss", Role::TownPrincipal, "370829101").await;
     account(store, "county", Role::CountyOffice, "370829").await;
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
+    let stage = Stage::over(store).await;
 
     // The clerk, on a phone.
-    let c = browser(port, 360, 780).await;
-    log_in(&c, &base, "clerk").await;
+    let c = stage.open(360, 780, "clerk").await;
     shot(&c, "phone-home").await;
-    c.goto(&format!("{base}/houses")).await.unwrap();
-    c.find(Locator::Css("input[name=q]"))
-        .await
-        .unwrap()
-        .send_keys(h.code.as_str())
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.filters button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    stage.go(&c, "/houses").await;
+    type_into(&c, Locator::Css("input[name=q]"), h.code.as_str()).await;
+    click(&c, "form.filters button[type=submit]").await;
     // The unfiltered list holds the same link: wait for the filtered page
     // first, or the click can land on the page being replaced.
     wait_for_url(&c, "q=").await;
@@ -296,58 +428,24 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         .await
         .unwrap();
     shot(&c, "phone-house").await;
-    c.find(Locator::Css(&format!(
-        "a[href='/houses/{}/steps/surveyed']",
-        h.code
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(&c, &format!("a[href='/houses/{}/steps/surveyed']", h.code)).await;
     let f = c.wait().for_element(Locator::Css("form")).await.unwrap();
     let _ = f;
     // 排查人员 comes prefilled with the clerk's name; another surveyor's name replaces it.
-    assert_eq!(
-        c.find(Locator::Id("f-surveyor"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("clerk姓名")
-    );
-    let photo_dir = tempfile::tempdir().unwrap();
-    let photo = jpeg(photo_dir.path(), "现场照片.jpg", 90);
-    fill_survey(&c, "王排查", &photo).await;
-    shot(&c, "phone-survey-form").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(&c, "ol.timeline", "survey").await;
-    let page = text(&c).await;
+    assert_eq!(value(&c, "f-surveyor").await, "clerk姓名");
+    let page = send_survey(&c, "phone-survey-form").await;
     assert!(
         page.contains("存在一定安全隐患") && page.contains("现场照片.jpg"),
         "{page}"
     );
     // Saved, said so once, and the upload's token never reached the address bar.
-    let said = wait_for(&c, "p.flash", "saved message").await;
-    assert_eq!(said.text().await.unwrap(), "已保存：排查初判");
+    let said = wait_text(&c, "p.flash", "saved message").await;
+    assert_eq!(said, "已保存：排查初判");
     no_token_in_address(&c).await;
     // The thumbnail is served and decodes in the browser.
     let mut width = serde_json::Value::Null;
     for _ in 0..50 {
-        width = c
-            .execute(
-                "const i = document.querySelector('ul.evidence img'); if (!i) return null; i.scrollIntoView(); return i.complete && i.naturalWidth > 0 ? i.naturalWidth : null;",
-                vec![],
-            )
-            .await
-            .unwrap();
+        width = js(&c, "const i = document.querySelector('ul.evidence img'); if (!i) return null; i.scrollIntoView(); return i.complete && i.naturalWidth > 0 ? i.naturalWidth : null;").await;
         if !width.is_null() {
             break;
         }
@@ -376,57 +474,25 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         },
     )
     .await;
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "boss").await;
-    c.goto(&format!("{base}/houses/{}/steps/closed", h.code))
-        .await
-        .unwrap();
+    let closure = format!("/houses/{}/steps/closed", h.code);
+    let c = stage.open_at(1920, 1080, "boss", &closure).await;
     wait_for(&c, "select[name=basis]", "closure-form").await;
-    c.find(Locator::Css(
-        "select[name=basis] option[value=management_measure]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let err = wait_for(&c, "p.error", "refusal")
-        .await
-        .text()
-        .await
-        .unwrap();
+    click(&c, "select[name=basis] option[value=management_measure]").await;
+    submit_form(&c).await;
+    let err = wait_text(&c, "p.error", "refusal").await;
     assert!(
         err.contains("（规则 R1）") && err.contains("管理措施"),
         "{err}"
     );
     shot(&c, "desktop-refusal").await;
-    c.find(Locator::Css(
-        "select[name=basis] option[value=review_no_hazard]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "select[name=basis] option[value=review_no_hazard]").await;
+    submit_form(&c).await;
     wait_for(&c, "ol.timeline", "closure").await;
     assert!(text(&c).await.contains("已销号"));
     c.close().await.unwrap();
 
     // The county office opens 附件2 and drills into the county total of surveyed houses.
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "county").await;
+    let c = stage.open(1920, 1080, "county").await;
     // The dashboard draws its chart (ECharts, served from the binary).
     wait_for(&c, "div.chart canvas", "dashboard-chart").await;
     let home = text(&c).await;
@@ -435,14 +501,9 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
         "{home}"
     );
     shot(&c, "desktop-home").await;
-    c.goto(&format!("{base}/ledgers/2")).await.unwrap();
+    stage.go(&c, "/ledgers/2").await;
     shot(&c, "desktop-ledger2").await;
-    c.find(Locator::Css("tr.total a[href*='column=0']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "tr.total a[href*='column=0']").await;
     wait_for(&c, "table.list", "drill-down").await;
     let page = text(&c).await;
     assert!(
@@ -451,37 +512,18 @@ async fn a_clerk_and_a_principal_walk_a_house_to_closure_and_the_county_drills_i
     );
     // Download the xlsx with the browser's session (downloads go to disk inside the browser),
     // and re-read it.
-    c.goto(&format!("{base}/ledgers/2")).await.unwrap();
-    let href = wait_for(&c, "a[href*='format=xlsx']", "xlsx-link")
-        .await
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
-    let session = c.get_named_cookie("anju_session").await.unwrap();
-    let xlsx = fetch(
-        &format!("{base}{href}"),
-        &format!("anju_session={}", session.value()),
-    )
-    .await;
-    use calamine::Reader;
-    let mut wb: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
-    let sheet = wb.sheet_names()[0].clone();
-    let range = wb.worksheet_range(&sheet).unwrap();
-    let total = (0..range.height() as u32)
-        .find(|r| range.get_value((*r, 0)).is_some_and(|v| *v == "合计"))
-        .expect("a 合计 row");
-    assert_eq!(
-        range.get_value((total, 1)).unwrap().to_string(),
-        "1",
-        "one surveyed house"
-    );
+    stage.go(&c, "/ledgers/2").await;
+    let xlsx = stage
+        .download(&c, "a[href*='format=xlsx']", "xlsx-link")
+        .await;
+    let rows = xlsx_rows(&xlsx);
+    let total = rows.iter().find(|r| r[0] == "合计").expect("a 合计 row");
+    assert_eq!(total[1], "1", "one surveyed house");
     // 用户/设置 as the county office sees them.
-    c.goto(&format!("{base}/admin/accounts")).await.unwrap();
+    stage.go(&c, "/admin/accounts").await;
     wait_for(&c, "form[action='/admin/accounts']", "accounts").await;
     shot(&c, "desktop-accounts").await;
-    c.goto(&format!("{base}/admin/settings")).await.unwrap();
+    stage.go(&c, "/admin/settings").await;
     wait_for(&c, "form[action='/admin/settings/deadlines']", "settings").await;
     shot(&c, "desktop-settings").await;
     c.close().await.unwrap();
@@ -493,19 +535,9 @@ use anju_domain::event::Change;
 /// Clicks the submit button of the problem page's form for `action`, then waits for the page
 /// to show `status`.
 async fn problem_step(c: &Client, action: &str, status: &str) {
-    c.find(Locator::Css(&format!(
-        "form.action-{action} button[type=submit]"
-    )))
-    .await
-    .unwrap_or_else(|_| panic!("no {action} form"))
-    .click()
-    .await
-    .unwrap();
-    for _ in 0..50 {
-        if text(c).await.contains(status) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    click(c, &format!("form.action-{action} button[type=submit]")).await;
+    if text_comes(c, status).await {
+        return;
     }
     shot(c, &format!("failed-problem-{action}")).await;
     panic!("after {action}: no {status} in {}", text(c).await);
@@ -513,80 +545,39 @@ async fn problem_step(c: &Client, action: &str, status: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who_lags() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     // 梁宝寺镇 (101): two houses, both surveyed. The other town (102): two houses, none surveyed.
-    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    h.ok(&clerk(), survey(anju_domain::dict::Judgement::NoHazard))
-        .await;
-    let mut g = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
-    g.ok(&clerk(), survey(anju_domain::dict::Judgement::NoHazard))
-        .await;
+    let h = surveyed(store, 1, Judgement::NoHazard).await;
+    surveyed(store, 2, Judgement::NoHazard).await;
     House::register(store, 3, OTHER_VILLAGE, UsageCategory::Other).await;
     House::register(store, 4, OTHER_VILLAGE, UsageCategory::Other).await;
     account(store, "clerk", Role::TownOperator, "370829101").await;
     account(store, "county", Role::CountyOffice, "370829").await;
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
+    let stage = Stage::over(store).await;
     let files = tempfile::tempdir().unwrap();
 
     // The county office issues a batch from an xlsx list.
     let list = files.path().join("第3批问题清单.xlsx");
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    for (col, head) in ["镇街", "房屋编号", "问题类别", "问题描述", "整改时限"]
-        .iter()
-        .enumerate()
-    {
-        ws.write_string(0, col as u16, *head).unwrap();
-    }
-    for (col, v) in [
+    let row = [
         "370829101",
         h.code.as_str(),
         "信息不符",
         "房屋层数与现场不符",
         "2099-06-30",
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(1, col as u16, *v).unwrap();
-    }
-    wb.save(&list).unwrap();
-    let c = browser(port, 1366, 900).await;
-    log_in(&c, &base, "county").await;
-    c.goto(&format!("{base}/problems")).await.unwrap();
-    c.find(Locator::Css("#p-source option:nth-child(2)"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("p-name"))
-        .await
-        .unwrap()
-        .send_keys("2024年第3批线上巡检")
-        .await
-        .unwrap();
-    c.find(Locator::Id("p-file"))
-        .await
-        .unwrap()
-        .send_keys(list.to_str().unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::Css(
+    ];
+    std::fs::write(&list, problem_list_xlsx(&[row])).unwrap();
+    let c = stage.open_at(1366, 900, "county", "/problems").await;
+    click(&c, "#p-source option:nth-child(2)").await;
+    type_into(&c, Locator::Id("p-name"), "2024年第3批线上巡检").await;
+    type_into(&c, Locator::Id("p-file"), list.to_str().unwrap()).await;
+    click(
+        &c,
         "form[action='/problems'][enctype='multipart/form-data'] button[type=submit]",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    )
+    .await;
     let link = wait_for(
         &c,
         "a[href^='/problems/']:not([href$='.csv'])",
@@ -599,9 +590,7 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     c.close().await.unwrap();
 
     // The town clerk, on a phone: confirms, starts, reports it fixed with a photo.
-    let c = browser(port, 360, 780).await;
-    log_in(&c, &base, "clerk").await;
-    c.goto(&format!("{base}{href}")).await.unwrap();
+    let c = stage.open_at(360, 780, "clerk", &href).await;
     wait_for(&c, "form.action-confirm", "problem page").await;
     problem_step(&c, "confirm", "已确认").await;
     problem_step(&c, "start_rectify", "整改中").await;
@@ -611,18 +600,18 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     }))
     .save_with_format(&photo, image::ImageFormat::Jpeg)
     .unwrap();
-    c.find(Locator::Css("form.action-report_fixed textarea[name=text]"))
-        .await
-        .unwrap()
-        .send_keys("已核实并更正层数")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.action-report_fixed input[type=file]"))
-        .await
-        .unwrap()
-        .send_keys(photo.to_str().unwrap())
-        .await
-        .unwrap();
+    type_into(
+        &c,
+        Locator::Css("form.action-report_fixed textarea[name=text]"),
+        "已核实并更正层数",
+    )
+    .await;
+    type_into(
+        &c,
+        Locator::Css("form.action-report_fixed input[type=file]"),
+        photo.to_str().unwrap(),
+    )
+    .await;
     problem_step(&c, "report_fixed", "已整改（待核验）").await;
     assert!(
         c.find(Locator::Css("form.action-verify")).await.is_err(),
@@ -630,20 +619,17 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
     );
     shot(&c, "phone-problem").await;
     // The registration form, as a clerk sees it in the field.
-    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    stage.go(&c, "/houses/new").await;
     wait_for(&c, "select[name=village]", "registration form").await;
     shot(&c, "phone-register").await;
     c.close().await.unwrap();
 
     // The county office verifies and closes it, then reads the ranking.
-    let c = browser(port, 1366, 900).await;
-    log_in(&c, &base, "county").await;
-    c.goto(&format!("{base}{href}")).await.unwrap();
+    let c = stage.open_at(1366, 900, "county", &href).await;
     wait_for(&c, "form.action-verify", "verify form").await;
     problem_step(&c, "verify", "已销号").await;
-    c.goto(&format!("{base}/ranking")).await.unwrap();
-    let first = wait_for(&c, "table.ranking tbody tr:first-child", "ranking").await;
-    let row = first.text().await.unwrap();
+    stage.go(&c, "/ranking").await;
+    let row = wait_text(&c, "table.ranking tbody tr:first-child", "ranking").await;
     let other_town = store
         .reference()
         .regions
@@ -655,13 +641,7 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
         row.contains(&other_town) && row.contains("0.00%"),
         "the lagging town first: {row}"
     );
-    let second = c
-        .find(Locator::Css("table.ranking tbody tr:nth-child(2)"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let second = text_at(&c, "table.ranking tbody tr:nth-child(2)").await;
     assert!(second.contains("100.00%"), "{second}");
     shot(&c, "desktop-ranking").await;
     c.close().await.unwrap();
@@ -669,8 +649,7 @@ async fn the_county_issues_a_problem_the_town_fixes_it_and_the_ranking_shows_who
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_there() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    if skipped() {
         return;
     }
     // A fresh install for a county set up from the table, with no demo data.
@@ -686,19 +665,12 @@ async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_the
         .unwrap();
     account(store, "ws-county", Role::CountyOffice, "370830").await;
     account(store, "ws-clerk", Role::TownOperator, "370830102").await;
-    let addr = serve(store).await;
-    let base = format!("http://{addr}");
-    let (_driver, port) = start_driver().await;
+    let stage = Stage::over(store).await;
 
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "ws-county").await;
-    c.goto(&format!("{base}/admin/accounts")).await.unwrap();
-    c.find(Locator::LinkText("区划（镇街、村（社区））→"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let c = stage
+        .open_at(1920, 1080, "ws-county", "/admin/accounts")
+        .await;
+    click_on(&c, Locator::LinkText("区划（镇街、村（社区））→")).await;
     let form = wait_for(&c, "form[data-region-form=add]", "the 区划 page").await;
     form.find(Locator::Css("select[name=parent]"))
         .await
@@ -707,30 +679,19 @@ async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_the
         .await
         .unwrap();
     for (name, value) in [("code", "370830102901"), ("name", "南旺新村")] {
-        form.find(Locator::Css(&format!("input[name={name}]")))
-            .await
-            .unwrap()
-            .send_keys(value)
-            .await
-            .unwrap();
+        let field = format!("form[data-region-form=add] input[name={name}]");
+        type_into(&c, Locator::Css(&field), value).await;
     }
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let ok = wait_for(&c, "p.ok", "the saved message").await;
-    assert!(ok.text().await.unwrap().contains("370830102901"));
-    let open = wait_for(&c, "details[open]", "the town's villages").await;
-    assert!(open.text().await.unwrap().contains("南旺新村"));
+    click(&c, "form[data-region-form=add] button[type=submit]").await;
+    let ok = wait_text(&c, "p.ok", "the saved message").await;
+    assert!(ok.contains("370830102901"));
+    let open = wait_text(&c, "details[open]", "the town's villages").await;
+    assert!(open.contains("南旺新村"));
     shot(&c, "desktop-regions").await;
     c.close().await.unwrap();
 
     // The clerk of that town sees it in the registration form's village list.
-    let c = browser(port, 360, 800).await;
-    log_in(&c, &base, "ws-clerk").await;
-    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    let c = stage.open_at(360, 800, "ws-clerk", "/houses/new").await;
     let select = wait_for(&c, "select[name=village]", "registration form").await;
     let options = select.text().await.unwrap();
     assert!(options.contains("南旺新村"), "{options}");
@@ -741,18 +702,13 @@ async fn the_county_office_adds_a_village_and_the_clerk_can_register_a_house_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_password() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     // Two houses surveyed, one with a hazard: by hand, 已排查 2 and 初步判断存在隐患 1.
-    let mut a = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    a.ok(&clerk(), survey(Judgement::NoHazard)).await;
-    let mut b = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
-    b.ok(&clerk(), survey(Judgement::Hazard)).await;
+    surveyed(store, 1, Judgement::NoHazard).await;
+    surveyed(store, 2, Judgement::Hazard).await;
     account(store, "sign-op", Role::TownOperator, "370829101").await;
     account(store, "sign-boss", Role::TownPrincipal, "370829101").await;
     let op = store.account("sign-op").await.unwrap().principal();
@@ -767,11 +723,10 @@ async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_passw
         })
         .await
         .unwrap();
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "sign-boss").await;
-    c.goto(&format!("{base}/reports/{id}")).await.unwrap();
+    let stage = Stage::over(store).await;
+    let c = stage
+        .open_at(1920, 1080, "sign-boss", &format!("/reports/{id}"))
+        .await;
     wait_for(&c, "form.confirm input[name=password]", "sign-form").await;
     let page = text(&c).await;
     assert!(page.contains("签字将冻结的数字"), "{page}");
@@ -793,17 +748,13 @@ async fn a_principal_sees_the_figures_before_signing_and_confirms_with_the_passw
     shot(&c, "desktop-report-before-signing").await;
     // Signing with the box ticked but a wrong password is refused on the same page.
     sign_with(&c, "wrong-password").await;
-    let refused = wait_for(&c, "p.error", "reauth-refused").await;
-    assert!(refused.text().await.unwrap().contains("身份确认未通过"));
+    let refused = wait_text(&c, "p.error", "reauth-refused").await;
+    assert!(refused.contains("身份确认未通过"));
     // Again, with the password: signed, and the frozen figures are what was shown.
-    sign_with(&c, "Anju-2024q").await;
+    sign_with(&c, TEST_PASSWORD).await;
     wait_for_url(&c, &format!("/reports/{id}")).await;
-    for _ in 0..50 {
-        if text(&c).await.contains("签字时冻结的数字") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The signed page is judged by what it says, whether or not its heading came in time.
+    text_comes(&c, "签字时冻结的数字").await;
     let page = text(&c).await;
     assert!(
         page.contains("已签字") && page.contains("核对一致"),
@@ -824,24 +775,14 @@ async fn no_token_in_address(c: &Client) {
 
 /// Ticks the signing statement, types `password` and signs.
 async fn sign_with(c: &Client, password: &str) {
-    c.find(Locator::Css("form.confirm input[name=confirm]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form.confirm button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "form.confirm input[name=confirm]").await;
+    type_into(
+        c,
+        Locator::Css("form.confirm input[name=password]"),
+        password,
+    )
+    .await;
+    click(c, "form.confirm button[type=submit]").await;
 }
 
 /// A 640 × 480 JPEG named `name` in `dir`, as a phone's camera would hand it to the file input.
@@ -864,33 +805,33 @@ async fn fill_survey(c: &Client, surveyor: &str, photo: &std::path::Path) {
         "select[name=risk_level] option[value=general]",
         "input[name=hazard_categories]",
     ] {
-        c.find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(c, css).await;
     }
     let field = c.find(Locator::Id("f-surveyor")).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(surveyor).await.unwrap();
-    c.find(Locator::Id("f-ev_photo"))
-        .await
-        .unwrap()
-        .send_keys(photo.to_str().unwrap())
-        .await
-        .unwrap();
+    type_into(c, Locator::Id("f-ev_photo"), photo.to_str().unwrap()).await;
+}
+
+/// Fills the survey form open in `c` as [`fill_survey`] does (王排查, a fresh photo
+/// 现场照片.jpg), keeps a screenshot `name` of it, sends it and waits for the house page: its text.
+async fn send_survey(c: &Client, name: &str) -> String {
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = jpeg(photo_dir.path(), "现场照片.jpg", 90);
+    fill_survey(c, "王排查", &photo).await;
+    shot(c, name).await;
+    submit_form(c).await;
+    wait_for(c, "ol.timeline", "survey").await;
+    text(c).await
 }
 
 /// Fails when the page is wider than the window (something scrolls the whole page sideways).
 async fn no_sideways_scroll(c: &Client, name: &str) {
-    let widths = c
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let widths = js(
+        c,
+        "return [document.documentElement.scrollWidth, window.innerWidth];",
+    )
+    .await;
     let (page, window) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
     if page > window {
         shot(c, &format!("overflow-{name}")).await;
@@ -900,12 +841,9 @@ async fn no_sideways_scroll(c: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows_the_saved_page() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
-    with_villages(&db.store).await;
+    };
     let clock = anju_store::TestClock::at(test_start());
     let store = &db
         .store
@@ -913,12 +851,9 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
         .with_clock(std::sync::Arc::new(clock.clone()));
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     account(store, "cellar", Role::TownOperator, "370829101").await;
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
-    let c = browser(port, 360, 780).await;
-    log_in(&c, &base, "cellar").await;
-    let form = format!("{base}/houses/{}/steps/surveyed", h.code);
-    c.goto(&form).await.unwrap();
+    let stage = Stage::over(store).await;
+    let form = format!("/houses/{}/steps/surveyed", h.code);
+    let c = stage.open_at(360, 780, "cellar", &form).await;
     wait_for(&c, "select[name=judgement]", "survey-form").await;
     no_sideways_scroll(&c, "phone-survey-form").await;
     let photo_dir = tempfile::tempdir().unwrap();
@@ -926,12 +861,7 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
     fill_survey(&c, "王地窖", &photo).await;
     // Two hours in the cellar: the session has expired when the clerk presses 提交.
     clock.advance(chrono::Duration::hours(2));
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit_form(&c).await;
     wait_for_url(&c, "/login").await;
     let page = text(&c).await;
     assert!(
@@ -949,26 +879,12 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
         page.contains("已恢复，尚未保存") && page.contains("地窖裂缝.jpg"),
         "{page}"
     );
-    assert_eq!(
-        c.find(Locator::Id("f-surveyor"))
-            .await
-            .unwrap()
-            .prop("value")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("王地窖")
-    );
+    assert_eq!(value(&c, "f-surveyor").await, "王地窖");
     shot(&c, "phone-form-restored").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit_form(&c).await;
     wait_for(&c, "ol.timeline", "saved").await;
-    let said = wait_for(&c, "p.flash", "saved message").await;
-    assert_eq!(said.text().await.unwrap(), "已保存：排查初判");
+    let said = wait_text(&c, "p.flash", "saved message").await;
+    assert_eq!(said, "已保存：排查初判");
     let page = text(&c).await;
     assert!(
         page.contains("王地窖") || page.contains("地窖裂缝.jpg"),
@@ -1002,38 +918,22 @@ async fn a_clerks_form_with_its_photo_survives_an_expired_session_and_back_shows
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_drill_down() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     // 120 houses surveyed: by hand, the 合计 of 已排查 is 120, three pages of 50 (50, 50, 20).
-    let mut first = None;
-    for serial in 1..=120 {
-        let mut h = House::register(store, serial, VILLAGE, UsageCategory::Other).await;
-        h.ok(&clerk(), survey(Judgement::NoHazard)).await;
-        if first.is_none() {
-            first = Some(h.code.clone());
-        }
+    let code = surveyed(store, 1, Judgement::NoHazard).await.code;
+    for serial in 2..=120 {
+        surveyed(store, serial, Judgement::NoHazard).await;
     }
-    let code = first.unwrap();
     account(store, "walk-clerk", Role::TownOperator, "370829101").await;
     account(store, "walk-county", Role::CountyOffice, "370829").await;
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
+    let stage = Stage::over(store).await;
 
     // The county office drills into 附件2's 合计 of 已排查, 50 rows at a time.
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "walk-county").await;
-    c.goto(&format!("{base}/ledgers/2")).await.unwrap();
-    c.find(Locator::Css("tr.total a[href*='column=0']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let c = stage.open_at(1920, 1080, "walk-county", "/ledgers/2").await;
+    click(&c, "tr.total a[href*='column=0']").await;
     wait_for(&c, "table.list", "drill-down").await;
     let rows = |c: &Client| {
         let c = c.clone();
@@ -1046,29 +946,13 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
     };
     assert!(text(&c).await.contains("共 120 条，第 1 / 3 页"));
     assert_eq!(rows(&c).await, 50);
-    c.find(Locator::LinkText("下一页"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_on(&c, Locator::LinkText("下一页")).await;
     wait_for_url(&c, "page=2").await;
     assert!(text(&c).await.contains("第 2 / 3 页"));
     assert_eq!(rows(&c).await, 50);
-    let first_no = c
-        .find(Locator::Css("table.list tbody tr td"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let first_no = text_at(&c, "table.list tbody tr td").await;
     assert_eq!(first_no, "51", "序号 runs on across pages");
-    c.find(Locator::LinkText("3"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_on(&c, Locator::LinkText("3")).await;
     wait_for_url(&c, "page=3").await;
     assert_eq!(rows(&c).await, 20);
     shot(&c, "desktop-drill-down-page-3").await;
@@ -1111,10 +995,9 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
         ("walk-county", &county_pages[..]),
     ] {
         for (width, height, prefix) in [(360, 780, "phone"), (1920, 1080, "desktop")] {
-            let c = browser(port, width, height).await;
-            log_in(&c, &base, user).await;
+            let c = stage.open(width, height, user).await;
             for (name, path) in pages {
-                c.goto(&format!("{base}{path}")).await.unwrap();
+                stage.go(&c, path).await;
                 let h1 = wait_for(&c, "main h1", name).await.text().await.unwrap();
                 assert!(!h1.is_empty(), "{name}");
                 let page = text(&c).await;
@@ -1140,29 +1023,21 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
     }
 
     // The audit page filters: the clerk's logins (four walks above logged in twice as clerk).
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "walk-county").await;
-    c.goto(&format!(
-        "{base}/audit?actor=walk-clerk&action=login&outcome=ok"
-    ))
-    .await
-    .unwrap();
+    let c = stage
+        .open_at(
+            1920,
+            1080,
+            "walk-county",
+            "/audit?actor=walk-clerk&action=login&outcome=ok",
+        )
+        .await;
     wait_for(&c, "table.audit", "audit").await;
     let page = text(&c).await;
     assert!(page.contains("共 2 条"), "two logins by the clerk: {page}");
     assert!(page.contains("登录"), "{page}");
-    let href = wait_for(&c, "a[href^='/audit.csv']", "audit-export")
-        .await
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
-    let session = c.get_named_cookie("anju_session").await.unwrap();
-    let csv = fetch(
-        &format!("{base}{href}"),
-        &format!("anju_session={}", session.value()),
-    )
-    .await;
+    let csv = stage
+        .download(&c, "a[href^='/audit.csv']", "audit-export")
+        .await;
     let csv = String::from_utf8(csv).unwrap();
     assert!(
         csv.trim_start_matches('\u{feff}').starts_with("时间,账号"),
@@ -1174,12 +1049,7 @@ async fn every_main_page_at_phone_and_desktop_width_and_the_county_pages_its_dri
 
 /// Clicks 「获取当前位置」 and waits for its note to say `part`: the note.
 async fn locate(c: &Client, part: &str) -> String {
-    c.find(Locator::Css("button[data-locate]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "button[data-locate]").await;
     let status = c.find(Locator::Css("[data-locate-status]")).await.unwrap();
     let mut said = String::new();
     for _ in 0..100 {
@@ -1193,6 +1063,7 @@ async fn locate(c: &Client, part: &str) -> String {
     panic!("the location note never said {part}: {said}");
 }
 
+/// The value of the field with `id` ("" without one).
 async fn value(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id))
         .await
@@ -1208,27 +1079,17 @@ async fn value(c: &Client, id: &str) -> String {
 /// secure (plain HTTP to a name other than localhost) it is disabled and says HTTPS is needed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_location_button_fills_the_coordinates_and_needs_https() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     account(store, "clerk", Role::TownOperator, "370829101").await;
-    let addr = serve(store).await;
+    let stage = Stage::over(store).await;
     // http://127.0.0.1 is a secure context; http://anju.test (the same server) is not.
-    let base = format!("http://{addr}");
-    let plain = format!("http://anju.test:{}", addr.port());
-    let (_driver, port) = start_driver().await;
-    let c = browser_with(
-        port,
-        360,
-        780,
-        &["--host-resolver-rules=MAP anju.test 127.0.0.1"],
-    )
-    .await;
+    let base = &stage.base;
+    let plain = stage.plain();
+    let c = stage.phone_with_plain_name().await;
     cdp(
         &c,
         "Browser.grantPermissions",
@@ -1242,8 +1103,8 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
     )
     .await;
 
-    log_in(&c, &base, "clerk").await;
-    c.goto(&format!("{base}/houses/new")).await.unwrap();
+    log_in(&c, base, "clerk").await;
+    stage.go(&c, "/houses/new").await;
     assert_eq!(value(&c, "f-longitude").await, "");
     let said = locate(&c, "精度约").await;
     assert!(said.contains("精度约 12 米"), "{said}");
@@ -1253,21 +1114,16 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
 
     // The survey form: the accuracy goes into its hidden field too, is dropped when 经度 is
     // then typed over, and is recorded with the survey; the house page shows the position.
-    c.goto(&format!("{base}/houses/{}/steps/surveyed", h.code))
-        .await
-        .unwrap();
+    stage
+        .go(&c, &format!("/houses/{}/steps/surveyed", h.code))
+        .await;
     assert_eq!(value(&c, "f-accuracy_m").await, "");
     let said = locate(&c, "精度约").await;
     assert!(said.contains("精度约 12 米"), "{said}");
     assert_eq!(value(&c, "f-longitude").await, "116.345678");
     assert_eq!(value(&c, "f-latitude").await, "35.412345");
     assert_eq!(value(&c, "f-accuracy_m").await, "12");
-    c.find(Locator::Id("f-longitude"))
-        .await
-        .unwrap()
-        .send_keys("9")
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("f-longitude"), "9").await;
     assert_eq!(
         value(&c, "f-accuracy_m").await,
         "",
@@ -1275,18 +1131,7 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
     );
     locate(&c, "精度约").await;
     assert_eq!(value(&c, "f-accuracy_m").await, "12");
-    let photo_dir = tempfile::tempdir().unwrap();
-    let photo = jpeg(photo_dir.path(), "现场照片.jpg", 90);
-    fill_survey(&c, "王排查", &photo).await;
-    shot(&c, "phone-survey-locate").await;
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for(&c, "ol.timeline", "survey").await;
-    let page = text(&c).await;
+    let page = send_survey(&c, "phone-survey-locate").await;
     assert!(
         page.contains("东经 116.345678°，北纬 35.412345°（精度约 12 米）"),
         "{page}"
@@ -1299,9 +1144,7 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
         serde_json::json!({ "origin": base, "permission": { "name": "geolocation" }, "setting": "denied" }),
     )
     .await;
-    c.goto(&format!("{base}/houses/{}/correct", h.code))
-        .await
-        .unwrap();
+    stage.go(&c, &format!("/houses/{}/correct", h.code)).await;
     locate(&c, "未获得定位权限").await;
     assert_eq!(value(&c, "f-longitude").await, "116.340000");
     assert_eq!(value(&c, "f-latitude").await, "35.410000");
@@ -1311,20 +1154,13 @@ async fn the_location_button_fills_the_coordinates_and_needs_https() {
     c.goto(&format!("{plain}/houses/new")).await.unwrap();
     let button = c.find(Locator::Css("button[data-locate]")).await.unwrap();
     assert!(!button.is_enabled().await.unwrap());
-    let note = c
-        .find(Locator::Css("[data-locate-status]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let note = text_at(&c, "[data-locate-status]").await;
     assert_eq!(note, "需通过 HTTPS 访问才能获取位置");
-    c.execute(
+    js(
+        &c,
         "document.querySelector('button[data-locate]').scrollIntoView({block: 'center'})",
-        vec![],
     )
-    .await
-    .unwrap();
+    .await;
     shot(&c, "phone-locate-http").await;
     c.close().await.unwrap();
 }
@@ -1383,13 +1219,10 @@ async fn located<'a>(
 /// opened from its point when zoomed in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     // Two clusters in town 101 (around 116.30/35.40 and 116.36/35.45) and one in town 102
     // (116.45/35.33): 30 + 20 + 25 houses, every fifth a hazard, some appraised C or D.
     let mut serial = 0;
@@ -1414,25 +1247,17 @@ async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
     }
     account(store, "map-county", Role::CountyOffice, "370829").await;
     account(store, "map-clerk", Role::TownOperator, "370829101").await;
-    let base = format!("http://{}", serve(store).await);
-    let (_driver, port) = start_driver().await;
+    let stage = Stage::over(store).await;
     let cells_total = |c: &Client| {
         let c = c.clone();
         async move {
-            c.execute(
-                "return Array.from(document.querySelectorAll('.cluster span')).reduce(function (s, e) { return s + parseInt(e.textContent, 10); }, 0);",
-                vec![],
-            )
-            .await
-            .unwrap()
+            js(&c, "return Array.from(document.querySelectorAll('.cluster span')).reduce(function (s, e) { return s + parseInt(e.textContent, 10); }, 0);").await
             .as_i64()
             .unwrap()
         }
     };
     for (width, height, prefix) in [(360, 780, "phone"), (1920, 1080, "desktop")] {
-        let c = browser(port, width, height).await;
-        log_in(&c, &base, "map-county").await;
-        c.goto(&format!("{base}/map")).await.unwrap();
+        let c = stage.open_at(width, height, "map-county", "/map").await;
         wait_for(&c, "#map[data-loaded='cells']", "map-county").await;
         assert!(text(&c).await.contains("未配置底图"));
         assert!(text(&c).await.contains("待排查") || text(&c).await.contains("未发现隐患"));
@@ -1449,9 +1274,7 @@ async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
         }
         scroll_to_map(&c).await;
         shot(&c, &format!("{prefix}-map-county")).await;
-        c.goto(&format!("{base}/map?town=370829101&by=grade"))
-            .await
-            .unwrap();
+        stage.go(&c, "/map?town=370829101&by=grade").await;
         wait_for(&c, "#map[data-loaded]", "map-town").await;
         assert!(text(&c).await.contains("D级"));
         if width == 360 {
@@ -1463,34 +1286,21 @@ async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
     }
     // The town clerk sees the town's 50 houses only; zoomed in on a cluster, the houses
     // themselves, and a click opens one.
-    let c = browser(port, 1920, 1080).await;
-    log_in(&c, &base, "map-clerk").await;
-    c.goto(&format!("{base}/map")).await.unwrap();
+    let c = stage.open_at(1920, 1080, "map-clerk", "/map").await;
     wait_for(&c, "#map[data-loaded='cells']", "map-clerk").await;
     // The clerk's whole scope at county scale, asked with the clerk's session.
-    let total = c
-        .execute(
-            "var x = new XMLHttpRequest(); x.open('GET', '/map/data?zoom=10', false); x.send(); \
-             return JSON.parse(x.responseText).cells.reduce(function (s, c) { return s + c.n; }, 0);",
-            vec![],
-        )
-        .await
-        .unwrap()
+    let total = js(&c, "var x = new XMLHttpRequest(); x.open('GET', '/map/data?zoom=10', false); x.send(); \
+             return JSON.parse(x.responseText).cells.reduce(function (s, c) { return s + c.n; }, 0);").await
         .as_i64()
         .unwrap();
     assert_eq!(
         total, 50,
         "the other town's 25 houses are not on the clerk's map"
     );
-    c.goto(&format!("{base}/map?q=")).await.unwrap();
+    stage.go(&c, "/map?q=").await;
     wait_for(&c, "#map[data-loaded]", "map-clerk-again").await;
     // Zoom in on the first cluster (a click zooms by two, twice more by the control).
-    c.execute(
-        "var el = document.querySelector('.cluster'); el.dispatchEvent(new MouseEvent('click', {bubbles: true}));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    js(&c, "var el = document.querySelector('.cluster'); el.dispatchEvent(new MouseEvent('click', {bubbles: true}));").await;
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         if c.find(Locator::Css("#map[data-loaded='points']"))
@@ -1499,33 +1309,22 @@ async fn the_map_counts_cells_at_county_scale_and_opens_a_house_zoomed_in() {
         {
             break;
         }
-        c.find(Locator::Css(".leaflet-control-zoom-in"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&c, ".leaflet-control-zoom-in").await;
     }
     wait_for(&c, "#map[data-loaded='points']", "map-points").await;
     scroll_to_map(&c).await;
     shot(&c, "desktop-map-points").await;
-    c.execute(
-        "var p = document.querySelector('path.leaflet-interactive'); p.dispatchEvent(new MouseEvent('click', {bubbles: true}));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    js(&c, "var p = document.querySelector('path.leaflet-interactive'); p.dispatchEvent(new MouseEvent('click', {bubbles: true}));").await;
     wait_for_url(&c, "/houses/AJ").await;
     c.close().await.unwrap();
 }
 
 /// Scrolls the map to the top of the window (for its screenshot).
 async fn scroll_to_map(c: &Client) {
-    c.execute(
+    js(
+        c,
         "document.querySelector('[data-map]').scrollIntoView(); return true;",
-        vec![],
     )
-    .await
-    .unwrap();
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 }

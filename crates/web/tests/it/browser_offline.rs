@@ -78,8 +78,6 @@ impl Relay {
 async fn serve_counting(store: &Store) -> (SocketAddr, Arc<AtomicUsize>) {
     let handled = Arc::new(AtomicUsize::new(0));
     let count = handled.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap()).layer(
         axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -88,15 +86,7 @@ async fn serve_counting(store: &Store) -> (SocketAddr, Arc<AtomicUsize>) {
             },
         ),
     );
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    (addr, handled)
+    (serve_app(app).await, handled)
 }
 
 /// Switches DevTools' network emulation for the page.
@@ -170,13 +160,7 @@ async fn cached(c: &Client) -> (Vec<String>, Vec<String>) {
 async fn queue_count(c: &Client, n: usize, name: &str) {
     let mut said = String::new();
     for _ in 0..150 {
-        let v = c
-            .execute(
-                "var b = document.querySelector('[data-queue]'); return b ? [b.hidden, b.textContent] : null;",
-                vec![],
-            )
-            .await
-            .unwrap();
+        let v = js(c, "var b = document.querySelector('[data-queue]'); return b ? [b.hidden, b.textContent] : null;").await;
         said = v.to_string();
         if n == 0 && v[0] == serde_json::Value::Bool(true) {
             return;
@@ -213,41 +197,22 @@ async fn alert_text(c: &Client) -> String {
     panic!("no dialog opened");
 }
 
-async fn submit_form(c: &Client) {
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflict_and_logout_clears()
  {
-    if std::env::var("ANJU_BROWSER_TESTS").as_deref() == Ok("skip") {
-        eprintln!("browser tests skipped (ANJU_BROWSER_TESTS=skip)");
+    let Some(db) = village_db().await else {
         return;
-    }
-    let db = sqlite().await;
+    };
     let store = &db.store;
-    with_villages(store).await;
     let h1 = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let mut h2 = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     account(store, "field", Role::TownOperator, "370829101").await;
     let (server, handled) = serve_counting(store).await;
     let relay = Relay::start(server).await;
-    let base = format!("http://{}", relay.addr);
-    let plain = format!("http://anju.test:{}", relay.addr.port());
-    let (_driver, port) = start_driver().await;
-    let c = browser_with(
-        port,
-        360,
-        780,
-        &["--host-resolver-rules=MAP anju.test 127.0.0.1"],
-    )
-    .await;
-    log_in(&c, &base, "field").await;
+    let stage = Stage::at(relay.addr).await;
+    let plain = stage.plain();
+    let c = stage.phone_with_plain_name().await;
+    log_in(&c, &stage.base, "field").await;
     // The worker takes the page over, then keeps what the clerk opens.
     let controlled = c
         .execute_async(
@@ -270,7 +235,7 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
         format!("/houses/{}", h2.code),
         form2.clone(),
     ] {
-        c.goto(&format!("{base}{path}")).await.unwrap();
+        stage.go(&c, &path).await;
         wait_for(&c, "header.top", &path).await;
     }
     let (caches, pages) = cached(&c).await;
@@ -286,17 +251,14 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     relay.offline();
     emulate_offline(&c, true).await;
     let before = handled.load(Ordering::SeqCst);
-    c.goto(&format!("{base}{form1}")).await.unwrap();
+    stage.go(&c, &form1).await;
     wait_for(&c, "select[name=judgement]", "offline-form").await;
     let photo_dir = tempfile::tempdir().unwrap();
     let photo = wide_jpeg(photo_dir.path(), "宽幅照片.jpg");
     fill_survey(&c, "王离线", &photo).await;
     submit_form(&c).await;
-    let note = wait_for(&c, "[data-queued-note]", "queued-note").await;
-    assert_eq!(
-        note.text().await.unwrap(),
-        "网络不可用：已保存在本机（待上传），联网后自动上传。"
-    );
+    let note = wait_text(&c, "[data-queued-note]", "queued-note").await;
+    assert_eq!(note, "网络不可用：已保存在本机（待上传），联网后自动上传。");
     queue_count(&c, 1, "one-queued").await;
     let q = queued(&c).await;
     assert_eq!(q.len(), 1);
@@ -322,21 +284,17 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     shot(&c, "phone-offline-queued").await;
 
     // A second survey, on the other house, also offline.
-    c.goto(&format!("{base}{form2}")).await.unwrap();
+    stage.go(&c, &form2).await;
     wait_for(&c, "select[name=judgement]", "offline-form-2").await;
     fill_survey(&c, "王冲突", &jpeg(photo_dir.path(), "第二张.jpg", 70)).await;
     submit_form(&c).await;
     wait_for(&c, "[data-queued-note]", "queued-note-2").await;
     queue_count(&c, 2, "two-queued").await;
     // Every page says so; the house page opens from the device, with the list of what waits.
-    c.goto(&format!("{base}/houses/{}", h1.code)).await.unwrap();
+    stage.go(&c, &format!("/houses/{}", h1.code)).await;
     wait_for(&c, "ol.timeline", "offline-house").await;
     queue_count(&c, 2, "house-page-queued").await;
-    let panel = wait_for(&c, "#queue", "queue-panel")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let panel = wait_text(&c, "#queue", "queue-panel").await;
     assert!(
         panel.contains("当前离线")
             && panel.contains(&h1.code.to_string())
@@ -345,7 +303,7 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     );
     shot(&c, "phone-offline-house-queue").await;
     // A page never opened here: the offline page.
-    c.goto(&format!("{base}/reminders")).await.unwrap();
+    stage.go(&c, "/reminders").await;
     wait_for(&c, "body[data-offline-page]", "offline-page").await;
     assert!(text(&c).await.contains("当前没有网络连接"));
     assert_eq!(
@@ -362,13 +320,13 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     h2.ok(&clerk(), survey(Judgement::NoHazard)).await;
 
     // Back online, on the house page (kept): the queue goes by itself.
-    c.goto(&format!("{base}/houses/{}", h1.code)).await.unwrap();
+    stage.go(&c, &format!("/houses/{}", h1.code)).await;
     wait_for(&c, "ol.timeline", "offline-house-again").await;
     relay.online();
     emulate_offline(&c, false).await;
     queue_count(&c, 1, "one-left").await;
-    let conflict = wait_for(&c, "li.queue-item.conflict", "conflict").await;
-    let said = conflict.text().await.unwrap();
+    let conflict = wait_text(&c, "li.queue-item.conflict", "conflict").await;
+    let said = conflict;
     assert!(
         said.contains("冲突")
             && said.contains(&h2.code.to_string())
@@ -376,8 +334,8 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
             && said.contains("您看到的是第 1 版，当前为第 2 版"),
         "the conflict in the server's words: {said}"
     );
-    let flash = wait_for(&c, "[data-queue-said]", "sent-note").await;
-    assert_eq!(flash.text().await.unwrap(), "已上传 1 条离线填写的内容。");
+    let flash = wait_text(&c, "[data-queue-said]", "sent-note").await;
+    assert_eq!(flash, "已上传 1 条离线填写的内容。");
     shot(&c, "phone-queue-conflict").await;
     let q = queued(&c).await;
     assert_eq!(q.len(), 1, "{q:?}");
@@ -401,7 +359,7 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
         "registered, then the other survey: nothing applied from the queue"
     );
     assert_eq!(events2[1].actor.id, "clerk");
-    c.goto(&format!("{base}/houses/{}", h1.code)).await.unwrap();
+    stage.go(&c, &format!("/houses/{}", h1.code)).await;
     wait_for(&c, "ol.timeline", "saved-house").await;
     let page = text(&c).await;
     assert!(
@@ -426,23 +384,12 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     reopen.click().await.unwrap();
     wait_for(&c, "[data-queue-reopened]", "reopened").await;
     assert_eq!(value(&c, "f-surveyor").await, "王冲突");
-    let filled = c
-        .execute(
-            "return [document.querySelector('input[name=version]').value, document.getElementById('f-ev_photo').files.length, document.getElementById('f-ev_photo').files[0].name, document.querySelector('select[name=judgement]').value];",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let filled = js(&c, "return [document.querySelector('input[name=version]').value, document.getElementById('f-ev_photo').files.length, document.getElementById('f-ev_photo').files[0].name, document.querySelector('select[name=judgement]').value];").await;
     assert_eq!(filled, serde_json::json!(["2", 1, "第二张.jpg", "hazard"]));
     shot(&c, "phone-queue-reopened").await;
 
     // Logging out: warned about the unsent item; cancelling keeps everything.
-    c.find(Locator::Css("header.top form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header.top form[action='/logout'] button").await;
     let warning = alert_text(&c).await;
     assert!(
         warning.contains("1 条") && warning.contains("未上传"),
@@ -452,12 +399,7 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(c.find(Locator::Css("header.top")).await.is_ok());
     assert_eq!(queued(&c).await.len(), 1);
-    c.find(Locator::Css("header.top form[action='/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "header.top form[action='/logout'] button").await;
     alert_text(&c).await;
     c.accept_alert().await.unwrap();
     wait_for_url(&c, "/login").await;
@@ -474,8 +416,8 @@ async fn a_clerk_records_offline_the_queue_sends_it_a_changed_house_is_a_conflic
     // On plain HTTP to a name (not a secure context): online as before, and the header says why
     // there is no offline use.
     log_in(&c, &plain, "field").await;
-    let note = wait_for(&c, "[data-offline-unavailable]", "http-note").await;
-    assert_eq!(note.text().await.unwrap(), "需通过 HTTPS 访问才能离线使用");
+    let note = wait_text(&c, "[data-offline-unavailable]", "http-note").await;
+    assert_eq!(note, "需通过 HTTPS 访问才能离线使用");
     assert!(c.find(Locator::Css("[data-queue]")).await.is_err());
     shot(&c, "phone-offline-http").await;
     c.close().await.unwrap();

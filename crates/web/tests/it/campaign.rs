@@ -24,27 +24,16 @@ async fn two_towns(store: &Store) -> String {
         let mut h = House::register(store, serial, VILLAGE, UsageCategory::Other).await;
         h.ok(&clerk(), survey(Judgement::NoHazard)).await;
     }
-    let mut h = House::register(store, 3, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
-    h.ok(&clerk(), survey(Judgement::Hazard)).await;
-    h.ok(
-        &clerk(),
-        Change::LegacyClosureRecorded {
-            measures: vec![MgmtMeasure::WallPatching],
-            closed_on: chrono::NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
-        },
-    )
-    .await;
+    let code = legacy(store, 3, OTHER_VILLAGE, UsageCategory::MixedBusiness).await;
     House::register(store, 4, OTHER_VILLAGE, UsageCategory::Other).await;
-    h.code.to_string()
+    code
 }
 
 async fn the_ranking_and_its_circular_put_the_lagging_town_first(store: &Store) {
     two_towns(store).await;
     let app = TestApp::new(store);
     let county = app.user("rk-county", Role::CountyOffice, "370829").await;
-    let res = app.get("/ranking", &county).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let html = res.text();
+    let html = app.page("/ranking", &county).await;
     let lagging = html
         .find("/supervision?town=370829102000")
         .expect("督办 link for the lagging town");
@@ -144,12 +133,9 @@ async fn a_notice_is_answered_once_and_the_bell_counts_it(store: &Store) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    let res = app
-        .post_form(&answer_path, &far, &[("answer", "改写答复")])
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("R4"), "{html}");
+    app.post_form(&answer_path, &far, &[("answer", "改写答复")])
+        .await
+        .refusal("R4");
     let html = app.get(&location, &county).await.text();
     assert!(html.contains("已安排技术人员于本周完成回头看") && html.contains("sv-far姓名"));
     let html = app.get("/reminders", &far).await.text();
@@ -157,6 +143,18 @@ async fn a_notice_is_answered_once_and_the_bell_counts_it(store: &Store) {
         !html.contains("督办通知待答复"),
         "answered: no longer a reminder"
     );
+}
+
+/// A technical reviewer (of no region) `username` named `name`, logged in (see [`account`]).
+async fn tech_reviewer(app: &TestApp, username: &str, name: &str) -> User {
+    let new = NewAccount {
+        username: username.into(),
+        display_name: name.into(),
+        role: Role::TechReviewer,
+        region: None,
+        department: None,
+    };
+    account(app, new).await
 }
 
 /// Creates an account as the administrator would (no password change) and logs it in.
@@ -172,14 +170,7 @@ async fn account(app: &TestApp, new: NewAccount) -> User {
 async fn the_look_back_list_assigns_a_reviewer(store: &Store) {
     let code = two_towns(store).await;
     let app = TestApp::new(store);
-    let new = NewAccount {
-        username: "lb-rv".into(),
-        display_name: "王工".into(),
-        role: Role::TechReviewer,
-        region: None,
-        department: None,
-    };
-    let rv = account(&app, new).await;
+    let rv = tech_reviewer(&app, "lb-rv", "王工").await;
     let op = app.user("lb-op", Role::TownOperator, OTHER_TOWN).await;
     let html = app.get("/lookback", &op).await.text();
     assert!(html.contains(&code) && html.contains("未分派"), "{html}");
@@ -200,8 +191,8 @@ async fn the_look_back_list_assigns_a_reviewer(store: &Store) {
 }
 
 /// A legacy closure (hazard, closed on management measures in 2023) at `serial` in `village`.
-async fn legacy(store: &Store, serial: u32, village: &str) -> String {
-    let mut h = House::register(store, serial, village, UsageCategory::Other).await;
+async fn legacy(store: &Store, serial: u32, village: &str, usage: UsageCategory) -> String {
+    let mut h = House::register(store, serial, village, usage).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
     h.ok(
         &clerk(),
@@ -219,25 +210,15 @@ async fn the_look_back_list_is_paged_filtered_and_assigned_in_one_go(store: &Sto
     // By hand: 22 legacy closures in TOWN, 3 in OTHER_TOWN — 25 in the county.
     let mut near = vec![];
     for serial in 1..=22 {
-        near.push(legacy(store, serial, VILLAGE).await);
+        near.push(legacy(store, serial, VILLAGE, UsageCategory::Other).await);
     }
     let mut far = vec![];
     for serial in 101..=103 {
-        far.push(legacy(store, serial, OTHER_VILLAGE).await);
+        far.push(legacy(store, serial, OTHER_VILLAGE, UsageCategory::Other).await);
     }
     near.sort();
     let app = TestApp::new(store);
-    account(
-        &app,
-        NewAccount {
-            username: "lb-rv2".into(),
-            display_name: "李工".into(),
-            role: Role::TechReviewer,
-            region: None,
-            department: None,
-        },
-    )
-    .await;
+    tech_reviewer(&app, "lb-rv2", "李工").await;
     let county = app.user("lb-county", Role::CountyOffice, "370829").await;
     let html = app.get("/lookback?size=20", &county).await.text();
     assert!(html.contains("共 25 条，第 1 / 2 页"), "{html}");
@@ -279,11 +260,9 @@ async fn the_look_back_list_is_paged_filtered_and_assigned_in_one_go(store: &Sto
     .unwrap();
     assert_eq!(after, 3, "nothing of the refused batch written");
     // Nothing ticked: said so, nothing written.
-    let res = app
-        .post_form("/lookback/assign", &county, &[("reviewer", "lb-rv2")])
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().contains("请先勾选要分派的房屋"));
+    app.post_form("/lookback/assign", &county, &[("reviewer", "lb-rv2")])
+        .await
+        .refusal("请先勾选要分派的房屋");
 }
 
 async fn a_department_downloads_its_sector_ledgers(store: &Store) {

@@ -17,8 +17,9 @@ pub fn system() -> Principal {
     Principal::system()
 }
 
-/// Creates an account (password [`TEST_PASSWORD`]) and logs it in: (cookie, CSRF token).
-pub async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
+/// Creates an account (password [`TEST_PASSWORD`]) with `role` over `region`, named
+/// "{username}姓名".
+pub async fn account(store: &Store, username: &str, role: Role, region: &str) {
     let new = NewAccount {
         username: username.into(),
         display_name: format!("{username}姓名"),
@@ -30,6 +31,11 @@ pub async fn session(store: &Store, username: &str, role: Role, region: &str) ->
         .create_demo_account(&system(), &new, TEST_PASSWORD)
         .await
         .unwrap();
+}
+
+/// Creates an account (password [`TEST_PASSWORD`]) and logs it in: (cookie, CSRF token).
+pub async fn session(store: &Store, username: &str, role: Role, region: &str) -> (String, String) {
+    account(store, username, role, region).await;
     login(store, username, TEST_PASSWORD).await
 }
 
@@ -112,6 +118,53 @@ pub fn xlsx_rows(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The registration form of a plain house in `village`, numbered `census` in the census: 王五's
+/// 其他自建房 at 三组12号, two storeys, 120 ㎡, brick.
+pub fn registration_form<'a>(census: &'a str, village: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("version", "0"),
+        ("effective", "2024-04-02"),
+        ("source", "核查发现漏排"),
+        ("census_id", census),
+        ("village", village),
+        ("address", "三组12号"),
+        ("owner_name", "王五"),
+        ("usage", "其他自建房"),
+        ("floors_above", "2"),
+        ("floors_below", "0"),
+        ("floor_area_m2", "120"),
+        ("structure_type", "砌体结构(砖混)"),
+    ]
+}
+
+/// `form` with `changes`: a field it has takes the changed value, any other is added.
+pub fn changed<'a>(
+    mut form: Vec<(&'a str, &'a str)>,
+    changes: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    for (k, v) in changes {
+        match form.iter_mut().find(|(f, _)| f == k) {
+            Some(slot) => slot.1 = v,
+            None => form.push((k, v)),
+        }
+    }
+    form
+}
+
+/// A problem list (问题清单) as the county office uploads it: an xlsx of the five columns
+/// (镇街, 房屋编号, 问题类别, 问题描述, 整改时限) over one line for each of `rows`.
+pub fn problem_list_xlsx(rows: &[[&str; 5]]) -> Vec<u8> {
+    let head = ["镇街", "房屋编号", "问题类别", "问题描述", "整改时限"];
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, line) in std::iter::once(&head).chain(rows).enumerate() {
+        for (c, v) in line.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
 /// A ledger upload to `path` as the import form sends it (multipart: the CSRF token first,
 /// then `mode` and the file).
 pub fn multipart(
@@ -141,14 +194,36 @@ pub fn multipart(
     );
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    multipart_post(path, cookie, b, body)
+}
+
+/// A POST of a multipart/form-data `body` whose parts `boundary` separates, sending `cookie`.
+pub fn multipart_post(path: &str, cookie: &str, boundary: &str, body: Vec<u8>) -> Request<Body> {
     Request::post(path)
         .header(header::COOKIE, cookie)
         .header(
             header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={b}"),
+            format!("multipart/form-data; boundary={boundary}"),
         )
         .body(Body::from(body))
         .unwrap()
+}
+
+/// The county office assigns the house `code` to the technical reviewer `reviewer`.
+pub async fn assign_reviewer(store: &Store, code: &anju_domain::HouseCode, reviewer: &str) {
+    let county = Principal {
+        account_id: 0,
+        username: "county".into(),
+        name: "县专班".into(),
+        role: Role::CountyOffice,
+        region: Some(RegionCode::parse("370829").unwrap()),
+        department: None,
+    };
+    store
+        .access(&county, "test")
+        .assign(code, reviewer)
+        .await
+        .unwrap();
 }
 
 /// Uploads through one router (the jobs live in its state) and waits for the job to finish.
@@ -198,6 +273,14 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
+/// An answer's status and JSON body (null when the body is not JSON).
+pub fn parts(res: Answer) -> (StatusCode, serde_json::Value) {
+    (
+        res.status,
+        serde_json::from_slice(&res.body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 impl Answer {
     /// The body as text (lossy: for HTML, JSON and CSV).
     pub fn text(&self) -> String {
@@ -218,6 +301,21 @@ impl Answer {
             .unwrap_or("")
     }
 
+    /// Asserts a page answered 200 OK: the page, for more checks.
+    pub fn shown(&self) -> String {
+        let html = self.text();
+        assert_eq!(self.status, StatusCode::OK, "{html}");
+        html
+    }
+
+    /// Asserts a form refused (422) naming `named`: the page, for more checks.
+    pub fn refusal(&self, named: &str) -> String {
+        let html = self.text();
+        assert_eq!(self.status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        assert!(html.contains(named), "{named} named in: {html}");
+        html
+    }
+
     /// Where a redirect points, or "".
     pub fn location(&self) -> &str {
         self.header("location")
@@ -226,10 +324,26 @@ impl Answer {
 
 impl TestApp {
     pub fn new(store: &Store) -> TestApp {
+        TestApp::with_options(store, WebOptions::default())
+    }
+
+    /// The application with `options` (an evidence folder, say).
+    pub fn with_options(store: &Store, options: WebOptions) -> TestApp {
         TestApp {
             store: store.clone(),
-            app: anju_web::router(AppState::new(store.clone(), WebOptions::default()).unwrap()),
+            app: anju_web::router(AppState::new(store.clone(), options).unwrap()),
         }
+    }
+
+    /// The application keeping evidence (and kept forms) under `dir`.
+    pub fn with_evidence(store: &Store, dir: &std::path::Path) -> TestApp {
+        TestApp::with_options(
+            store,
+            WebOptions {
+                evidence_dir: Some(dir.to_path_buf()),
+                ..WebOptions::default()
+            },
+        )
     }
 
     /// Creates an account (password [`TEST_PASSWORD`]) with `role` over `region`, logged in.
@@ -256,6 +370,13 @@ impl TestApp {
         self.send(get(path, &user.cookie)).await
     }
 
+    /// A page `user` may see: asserts 200 OK and UTF-8; the page.
+    pub async fn page(&self, path: &str, user: &User) -> String {
+        let res = self.get(path, user).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+        String::from_utf8(res.body).unwrap_or_else(|e| panic!("{path}: not UTF-8: {e}"))
+    }
+
     /// A form POST as `user`, its CSRF token added.
     pub async fn post_form(&self, path: &str, user: &User, pairs: &[(&str, &str)]) -> Answer {
         let mut all = vec![("csrf", user.csrf.as_str())];
@@ -273,6 +394,19 @@ impl TestApp {
     ) -> Answer {
         self.post_form(&format!("/houses/{house}/steps/{kind}"), user, pairs)
             .await
+    }
+
+    /// Uploads a ledger `file` named `name` as `user` to `/import` in `mode` and waits for the
+    /// job: (job path, its page).
+    pub async fn import(
+        &self,
+        user: &User,
+        file: &[u8],
+        name: &str,
+        mode: &str,
+    ) -> (String, String) {
+        let req = multipart("/import", &user.cookie, &user.csrf, file, name, mode);
+        run(&self.app, req, &user.cookie).await
     }
 
     /// A JSON POST as `user`, its CSRF token in the `X-CSRF-Token` header.

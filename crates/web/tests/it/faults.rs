@@ -257,17 +257,13 @@ async fn nul_and_oversized_input_is_refused_by_name(store: &Store) {
     let clerk = app.user("nul-clerk", Role::TownOperator, "370829101").await;
     let before = snapshot(store).await;
     // A search with a NUL: a clear refusal, not a database error.
-    let res = app.get("/houses?q=%00abc", &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app.page("/houses?q=%00abc", &clerk).await;
     assert!(html.contains("“搜索”含有不可见的控制字符"), "{html}");
     let res = app.get("/api/v1/houses?q=%00abc", &clerk).await;
     let (status, body) = (res.status, res.text());
     assert!(status.is_client_error(), "{status}: {body}");
     // Page numbers past any list: refused, never an overflow.
-    let res = app.get("/houses?page=9223372036854775807", &clerk).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let html = res.text();
+    let html = app.page("/houses?page=9223372036854775807", &clerk).await;
     assert!(html.contains("页码无效"), "{html}");
     // A login with a NUL in the name is just a failed login.
     let ok = store
@@ -319,32 +315,38 @@ anju_store::both!(nul_and_oversized_input_is_refused_by_name);
 async fn error_answers_are_pages_with_the_layout_and_a_phone_viewport(store: &Store) {
     let app = TestApp::new(store);
     let clerk = app.user("err-clerk", Role::TownOperator, "370829101").await;
-    // An unknown address.
-    let res = app.get("/no/such/page", &clerk).await;
-    assert_eq!(res.status, StatusCode::NOT_FOUND);
-    let html = res.text();
-    assert!(
-        html.contains("name=\"viewport\"") && html.contains("页面不存在"),
-        "{html}"
-    );
-    assert!(html.contains("/static/app.css") && html.contains("返回首页"));
-    // A form sent without its CSRF token: refused, on a page, naming what to do.
+    // An unknown address; a form sent without its CSRF token (refused, on a page, naming what
+    // to do); a refusal in words, which keeps its words, escaped.
     let no_csrf = post("/houses/new", &clerk.cookie, &[("census_id", "X-1")]);
-    let res = app.send(no_csrf).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let html = res.text();
-    assert!(
-        html.contains("name=\"viewport\"") && html.contains("CSRF"),
-        "{html}"
-    );
-    // A refusal in words keeps its words, escaped.
-    let res = app.get("/houses/AJ37082900000999X", &clerk).await;
-    assert_eq!(res.status, StatusCode::NOT_FOUND);
-    let html = res.text();
-    assert!(
-        html.contains("不存在或不在您的辖区内") && html.contains("<main>"),
-        "{html}"
-    );
+    for (req, status, needles) in [
+        (
+            get("/no/such/page", &clerk.cookie),
+            StatusCode::NOT_FOUND,
+            &[
+                "name=\"viewport\"",
+                "页面不存在",
+                "/static/app.css",
+                "返回首页",
+            ][..],
+        ),
+        (
+            no_csrf,
+            StatusCode::FORBIDDEN,
+            &["name=\"viewport\"", "CSRF"],
+        ),
+        (
+            get("/houses/AJ37082900000999X", &clerk.cookie),
+            StatusCode::NOT_FOUND,
+            &["不存在或不在您的辖区内", "<main>"],
+        ),
+    ] {
+        let res = app.send(req).await;
+        let html = res.text();
+        assert_eq!(res.status, status, "{html}");
+        for needle in needles {
+            assert!(html.contains(needle), "{needle}: {html}");
+        }
+    }
     // The API still answers JSON, downloads are untouched, and the favicon is there.
     let res = app.get("/api/v1/houses/AJ37082900000999X", &clerk).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);

@@ -7,7 +7,7 @@ use crate::common;
 
 use anju_store::Store;
 use axum::http::StatusCode;
-use common::{TestApp, User, login, multipart, run};
+use common::{TestApp, User, login};
 
 /// The one-time password shown once on the accounts page.
 fn issued_password(html: &str) -> String {
@@ -52,17 +52,13 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
     let admin = first_login(&app, "admin", &otp).await;
 
     // The home page and the ledger name the county from its data, never the demo's.
-    let res = app.get("/ledgers/2", &admin).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let html = res.text();
+    let html = app.page("/ledgers/2", &admin).await;
     assert!(html.contains("汶上县"), "{html}");
     assert!(html.contains("南旺镇"), "every town is a row");
     assert!(!html.contains("嘉祥"), "no trace of the demo county");
 
     // The 区划 page: the towns with their villages; a new community is added under 中都街道.
-    let res = app.get("/admin/regions", &admin).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let html = res.text();
+    let html = app.page("/admin/regions", &admin).await;
     assert!(html.contains("汶上县（370830）"), "{html}");
     assert!(html.contains("中都街道") && html.contains("370830001"));
     let new_village = [
@@ -72,15 +68,15 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
         ("name", "新城社区"),
         ("effective", "2024-01-01"),
     ];
-    let res = app.post_form("/admin/regions", &admin, &new_village).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app
+        .post_form("/admin/regions", &admin, &new_village)
+        .await
+        .shown();
     assert!(html.contains("区划新增已保存"), "{html}");
     // The same code again is refused and named.
-    let res = app.post_form("/admin/regions", &admin, &new_village).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("已被“新城社区”使用"), "{html}");
+    app.post_form("/admin/regions", &admin, &new_village)
+        .await
+        .refusal("已被“新城社区”使用");
 
     // A town clerk for 中都街道, created by the administrator with a one-time password.
     let account = [
@@ -89,15 +85,14 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
         ("role", "town_operator"),
         ("region", "370830001"),
     ];
-    let res = app.post_form("/admin/accounts", &admin, &account).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK, "{html}");
+    let html = app
+        .post_form("/admin/accounts", &admin, &account)
+        .await
+        .shown();
     let clerk = first_login(&app, "zd-jb", &issued_password(&html)).await;
 
     // The registration form offers the town's real villages and the new one.
-    let res = app.get("/houses/new", &clerk).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let html = res.text();
+    let html = app.page("/houses/new", &clerk).await;
     let real = wenshang
         .villages
         .iter()
@@ -110,20 +105,7 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
     );
     for village in [real.code.as_str(), "370830001901"] {
         let census = format!("WS-{village}");
-        let form = [
-            ("version", "0"),
-            ("effective", "2024-04-02"),
-            ("source", "核查发现漏排"),
-            ("census_id", census.as_str()),
-            ("village", village),
-            ("address", "三组12号"),
-            ("owner_name", "王五"),
-            ("usage", "其他自建房"),
-            ("floors_above", "2"),
-            ("floors_below", "0"),
-            ("floor_area_m2", "120"),
-            ("structure_type", "砌体结构(砖混)"),
-        ];
+        let form = common::registration_form(&census, village);
         let res = app.post_form("/houses/new", &clerk, &form).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
         let location = res.location();
@@ -138,15 +120,9 @@ async fn a_fresh_install_for_wenshang_registers_and_imports_without_the_demo(sto
          WS-2,{name},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)\r\n",
         real.code
     );
-    let upload = multipart(
-        "/import",
-        &clerk.cookie,
-        &clerk.csrf,
-        file.as_bytes(),
-        "台账.csv",
-        "commit",
-    );
-    let (_, html) = run(&app.app, upload, &clerk.cookie).await;
+    let (_, html) = app
+        .import(&clerk, file.as_bytes(), "台账.csv", "commit")
+        .await;
     assert!(html.contains("已导入"), "{html}");
     let list = app.get("/houses", &clerk).await.text();
     for who in ["王一", "王二"] {

@@ -8,7 +8,7 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::http::StatusCode;
-use common::{TestApp, User, multipart, post, run};
+use common::{TestApp, User, post, run};
 
 fn csv(rows: &[&str]) -> Vec<u8> {
     let mut s = String::from(
@@ -19,12 +19,6 @@ fn csv(rows: &[&str]) -> Vec<u8> {
         s.push_str("\r\n");
     }
     s.into_bytes()
-}
-
-/// Uploads a ledger as `user` to `/import` and waits for the job: (job path, its page).
-async fn upload(t: &TestApp, user: &User, file: &[u8], name: &str, mode: &str) -> (String, String) {
-    let req = multipart("/import", &user.cookie, &user.csrf, file, name, mode);
-    run(&t.app, req, &user.cookie).await
 }
 
 async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
@@ -56,7 +50,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         &format!("PC-1,{VILLAGE},一组3号,王三,其他自建房,2,120,砌体结构(砖混)"),
         &format!("PC-4,{OTHER_VILLAGE},二组1号,王四,其他自建房,2,120,砌体结构(砖混)"),
     ]);
-    let (_, html) = upload(&t, &user, &bad, "坏台账.csv", "commit").await;
+    let (_, html) = t.import(&user, &bad, "坏台账.csv", "commit").await;
     assert!(html.contains("有 3 行有误"), "{html}");
     for (row, why) in [
         ("3", "房屋用途"),
@@ -75,7 +69,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         &format!("PC-1,{VILLAGE},一组1号,王一,其他自建房,2,120,砌体结构(砖混)"),
         &format!("PC-2,{VILLAGE},一组2号,王二,其他自建房,3,150.5,砌体结构(砖混)"),
     ]);
-    let (job, html) = upload(&t, &user, &good, "好台账.csv", "check").await;
+    let (job, html) = t.import(&user, &good, "好台账.csv", "check").await;
     assert!(html.contains("检查通过") && html.contains("2 栋"), "{html}");
     assert_eq!(snapshot(store).await, before, "a check writes nothing");
     let commit = post(
@@ -90,9 +84,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
 
     // Exported in the national five blocks: the imported houses, personal data masked; in
     // full only for an account that may export it.
-    let res = t.get("/export/national.csv", &user).await;
-    assert_eq!(res.status, StatusCode::OK);
-    let text = String::from_utf8(res.body).unwrap();
+    let text = t.page("/export/national.csv", &user).await;
     assert!(
         text.starts_with("\u{feff}自建房编号（归集平台）") && text.contains("一组2号"),
         "{text}"
@@ -104,7 +96,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
 
     // The same file again: nothing changes.
     let after = snapshot(store).await;
-    let (_, html) = upload(&t, &user, &good, "好台账.csv", "commit").await;
+    let (_, html) = t.import(&user, &good, "好台账.csv", "commit").await;
     assert!(
         html.contains("未变化") && html.contains("<td>2 栋</td>"),
         "{html}"
@@ -119,7 +111,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
         .0
         .into_owned();
     assert!(std::str::from_utf8(&gbk).is_err(), "really GBK");
-    let (_, html) = upload(&t, &user, &gbk, "好台账（GBK）.csv", "commit").await;
+    let (_, html) = t.import(&user, &gbk, "好台账（GBK）.csv", "commit").await;
     assert!(
         html.contains("未变化") && html.contains("<td>2 栋</td>"),
         "{html}"
@@ -128,7 +120,7 @@ async fn a_ledger_is_checked_reported_and_imported_once(store: &Store) {
 
     // A zip bomb: refused before inflating.
     let bomb = zip_bomb();
-    let (_, html) = upload(&t, &user, &bomb, "bomb.xlsx", "commit").await;
+    let (_, html) = t.import(&user, &bomb, "bomb.xlsx", "commit").await;
     assert!(html.contains("未能导入") && html.contains("压缩"), "{html}");
     assert_eq!(snapshot(store).await, after);
 
@@ -185,7 +177,9 @@ async fn imported_closures_wait_for_the_principal(store: &Store) {
     let t = TestApp::new(store);
     let clerk = t.user("ic-clerk", Role::TownOperator, "370829101").await;
     let chief = t.user("ic-chief", Role::TownPrincipal, "370829101").await;
-    let (_, html) = upload(&t, &clerk, &closures_csv(), "旧台账.csv", "commit").await;
+    let (_, html) = t
+        .import(&clerk, &closures_csv(), "旧台账.csv", "commit")
+        .await;
     assert!(
         html.contains("已导入") && html.contains("待镇街主要负责同志"),
         "{html}"
@@ -212,48 +206,37 @@ async fn imported_closures_wait_for_the_principal(store: &Store) {
         list.contains(&c1) && list.contains(&c2) && !list.contains("办理所选"),
         "{list}"
     );
-    let refused = t
-        .post_form(
-            "/imports/pending",
-            &clerk,
-            &[("code", c1.as_str()), ("decision", "confirm")],
-        )
-        .await;
+    // `user` decides on the imported closure of `code` (with `more` fields).
+    let decide = async |user: &User, code: &str, decision: &str, more: &[(&str, &str)]| {
+        let mut pairs = vec![("code", code), ("decision", decision)];
+        pairs.extend_from_slice(more);
+        t.post_form("/imports/pending", user, &pairs).await
+    };
+    let refused = decide(&clerk, &c1, "confirm", &[]).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     // The principal: a wrong password changes nothing; the right one confirms.
-    let wrong = t
-        .post_form(
-            "/imports/pending",
-            &chief,
-            &[
-                ("code", c1.as_str()),
-                ("decision", "confirm"),
-                ("confirm", "yes"),
-                ("password", "not-the-password"),
-            ],
-        )
-        .await;
-    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(wrong.text().contains("身份确认未通过"));
+    decide(
+        &chief,
+        &c1,
+        "confirm",
+        &[("confirm", "yes"), ("password", "not-the-password")],
+    )
+    .await
+    .refusal("身份确认未通过");
     assert!(
         t.get("/ledgers/2/houses?column=11", &chief)
             .await
             .text()
             .contains("共 0 条")
     );
-    let ok = t
-        .post_form(
-            "/imports/pending",
-            &chief,
-            &[
-                ("code", c1.as_str()),
-                ("decision", "confirm"),
-                ("confirm", "yes"),
-                ("password", common::TEST_PASSWORD),
-            ],
-        )
-        .await;
+    let ok = decide(
+        &chief,
+        &c1,
+        "confirm",
+        &[("confirm", "yes"), ("password", common::TEST_PASSWORD)],
+    )
+    .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
     let seven = t.get("/ledgers/2/houses?column=11", &chief).await.text();
     assert!(
@@ -269,17 +252,13 @@ async fn imported_closures_wait_for_the_principal(store: &Store) {
     );
 
     // The other: rejected with a reason; off the list, still not closed.
-    let rejected = t
-        .post_form(
-            "/imports/pending",
-            &chief,
-            &[
-                ("code", c2.as_str()),
-                ("decision", "reject"),
-                ("reason", "无复核记录原件，须重新现场复核"),
-            ],
-        )
-        .await;
+    let rejected = decide(
+        &chief,
+        &c2,
+        "reject",
+        &[("reason", "无复核记录原件，须重新现场复核")],
+    )
+    .await;
     assert_eq!(
         rejected.status,
         StatusCode::SEE_OTHER,

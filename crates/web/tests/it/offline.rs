@@ -4,7 +4,7 @@
 //! else, and every page linking the manifest and the queue script. The queue itself is
 //! driven in Chromium (`browser.rs`).
 
-use crate::common::TestApp;
+use crate::common::{Answer, TestApp};
 
 use anju_domain::event::Role;
 use anju_store::Store;
@@ -18,14 +18,22 @@ fn anon(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
+/// `path` as anyone gets it, asserted served (200 OK) as `content_type`.
+async fn served(app: &TestApp, path: &str, content_type: &str) -> Answer {
+    let res = app.send(anon(path)).await;
+    assert_eq!(res.status, StatusCode::OK, "{path}");
+    assert_eq!(res.header("content-type"), content_type, "{path}");
+    res
+}
+
 async fn the_manifest_and_its_icons_make_the_app_installable(store: &Store) {
     let app = TestApp::new(store);
-    let res = app.send(anon("/manifest.webmanifest")).await;
-    assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(
-        res.header("content-type"),
-        "application/manifest+json; charset=utf-8"
-    );
+    let res = served(
+        &app,
+        "/manifest.webmanifest",
+        "application/manifest+json; charset=utf-8",
+    )
+    .await;
     let m = res.json();
     assert_eq!(m["short_name"], "安居");
     assert!(m["name"].as_str().unwrap().starts_with("安居"));
@@ -38,9 +46,7 @@ async fn the_manifest_and_its_icons_make_the_app_installable(store: &Store) {
     let mut pngs = vec![];
     for icon in icons {
         let src = icon["src"].as_str().unwrap();
-        let res = app.send(anon(src)).await;
-        assert_eq!(res.status, StatusCode::OK, "{src}");
-        assert_eq!(res.header("content-type"), icon["type"].as_str().unwrap());
+        let res = served(&app, src, icon["type"].as_str().unwrap()).await;
         if icon["type"] == "image/png" {
             let side = u32::from_be_bytes(res.body[16..20].try_into().unwrap());
             assert_eq!(icon["sizes"], format!("{side}x{side}"), "{src}");
@@ -55,9 +61,7 @@ anju_store::both!(the_manifest_and_its_icons_make_the_app_installable);
 
 async fn the_service_worker_is_served_from_this_build_and_always_revalidated(store: &Store) {
     let app = TestApp::new(store);
-    let res = app.send(anon("/sw.js")).await;
-    assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.header("content-type"), "text/javascript; charset=utf-8");
+    let res = served(&app, "/sw.js", "text/javascript; charset=utf-8").await;
     // A new binary's worker must be found on the next visit: never taken from the HTTP cache.
     assert_eq!(res.header("cache-control"), "no-cache");
     let src = res.text();
@@ -83,17 +87,14 @@ async fn the_service_worker_is_served_from_this_build_and_always_revalidated(sto
         assert!(src.contains(&format!("\"{path}\"")), "{path}");
         assert_eq!(app.send(anon(path)).await.status, StatusCode::OK, "{path}");
     }
-    let js = app.send(anon("/static/offline.js")).await;
-    assert_eq!(js.header("content-type"), "text/javascript; charset=utf-8");
+    let js = served(&app, "/static/offline.js", "text/javascript; charset=utf-8").await;
     assert!(js.text().contains("需通过 HTTPS 访问才能离线使用"));
 }
 anju_store::both!(the_service_worker_is_served_from_this_build_and_always_revalidated);
 
 async fn the_offline_page_needs_no_session_and_holds_nothing_personal(store: &Store) {
     let app = TestApp::new(store);
-    let res = app.send(anon("/offline")).await;
-    assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.header("content-type"), "text/html; charset=utf-8");
+    let res = served(&app, "/offline", "text/html; charset=utf-8").await;
     let html = res.text();
     assert!(html.contains("当前没有网络连接") && html.contains("待上传"));
     assert!(!html.contains("<script>") && !html.contains("csrf"));

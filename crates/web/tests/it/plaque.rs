@@ -51,9 +51,7 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
         "{}",
         res.text()
     );
-    let res = app.get(&format!("/houses/{code}/qr.svg"), &jb).await;
-    let svg = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let svg = app.page(&format!("/houses/{code}/qr.svg"), &jb).await;
     assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
     // Not for a house out of scope.
     assert_eq!(
@@ -64,9 +62,7 @@ async fn the_plaque_opens_a_public_page_without_personal_data(store: &Store) {
     );
 
     // Anyone with the plaque: the public page.
-    let res = app.get(&format!("/q/{token}"), &anyone).await;
-    let public = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let public = app.page(&format!("/q/{token}"), &anyone).await;
     assert!(
         public.contains(&code)
             && public.contains("测试村370829101201")

@@ -3,7 +3,7 @@
 //! a value outside its bound, naming the field in Chinese with the bound and the rule, and
 //! write nothing. The test clock reads 30 November 2026 (Beijing), so the current year is 2026.
 
-use crate::common::{self, Answer, TestApp};
+use crate::common::{self, TestApp, parts};
 
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Judgement, ReviewFinding, UsageCategory};
@@ -24,42 +24,30 @@ async fn written(store: &Store) -> (Vec<String>, i64, i64) {
     )
 }
 
+/// A hazard found on survey, then found none by 孙工's technical review: the house may be
+/// closed on the review.
+async fn surveyed_then_cleared(h: &mut House<'_>) {
+    h.ok(&clerk(), survey(Judgement::Hazard)).await;
+    h.ok(
+        &reviewer(),
+        Change::Reviewed {
+            reviewer_names: "孙工".into(),
+            finding: ReviewFinding::NoHazard,
+            opinion: None,
+        },
+    )
+    .await;
+}
+
 /// The registration form of a plain house, with `changes` made to its fields.
 fn registration<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut form = vec![
-        ("version", "0"),
-        ("effective", "2024-04-02"),
-        ("source", "核查发现漏排"),
-        ("census_id", "PL-1"),
-        ("village", VILLAGE),
-        ("address", "三组12号"),
-        ("owner_name", "王五"),
-        ("usage", "其他自建房"),
-        ("floors_above", "2"),
-        ("floors_below", "0"),
-        ("floor_area_m2", "120"),
+    let mut form = common::registration_form("PL-1", VILLAGE);
+    form.extend([
         ("build_year", "2026"),
         ("longitude", "116.3"),
         ("latitude", "35.4"),
-        ("structure_type", "砌体结构(砖混)"),
-    ];
-    for (k, v) in changes {
-        match form.iter_mut().find(|(f, _)| f == k) {
-            Some(slot) => slot.1 = v,
-            None => form.push((k, v)),
-        }
-    }
-    form
-}
-
-fn refused(res: &Answer, needle: &str) {
-    let html = res.text();
-    assert_eq!(
-        res.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{needle}: {html}"
-    );
-    assert!(html.contains(needle), "{needle}: {html}");
+    ]);
+    common::changed(form, changes)
 }
 
 async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &Store) {
@@ -107,7 +95,7 @@ async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &S
         let res = app
             .post_form("/houses/new", &clerk, &registration(&[(field, value)]))
             .await;
-        refused(&res, message);
+        res.refusal(message);
     }
     assert_eq!(written(store).await, before, "nothing written");
 
@@ -129,23 +117,13 @@ async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &S
     let res = app
         .post_form(&format!("/houses/{}/correct", h.code), &clerk, &correction)
         .await;
-    refused(&res, "经度不能小于 73°，填写的是 -30");
-    refused(&res, "地上层数不能少于 1 层，填写的是 0");
+    res.refusal("经度不能小于 73°，填写的是 -30");
+    res.refusal("地上层数不能少于 1 层，填写的是 0");
     assert_eq!(written(store).await, before, "nothing written");
 
     // A step form: the closure's date on the national platform after today, or before the
     // review it rests on.
-    h.ok(&anju_store::testing::clerk(), survey(Judgement::Hazard))
-        .await;
-    h.ok(
-        &reviewer(),
-        Change::Reviewed {
-            reviewer_names: "孙工".into(),
-            finding: ReviewFinding::NoHazard,
-            opinion: None,
-        },
-    )
-    .await;
+    surveyed_then_cleared(&mut h).await;
     let reviewed_on = (h.day - chrono::Duration::days(1)).to_string();
     let principal = app.user("plaus-fz", Role::TownPrincipal, TOWN).await;
     let before = written(store).await;
@@ -171,7 +149,7 @@ async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &S
             ("platform_closed_on", platform),
         ];
         let res = app.post_step(&code, "closed", &principal, &form).await;
-        refused(&res, &message);
+        res.refusal(&message);
     }
     assert_eq!(written(store).await, before, "nothing written");
 
@@ -198,27 +176,10 @@ async fn the_forms_refuse_implausible_values_by_name_and_write_nothing(store: &S
 
 anju_store::both!(the_forms_refuse_implausible_values_by_name_and_write_nothing);
 
-/// An answer's status and JSON body.
-fn parts(res: Answer) -> (StatusCode, Value) {
-    (
-        res.status,
-        serde_json::from_slice(&res.body).unwrap_or(Value::Null),
-    )
-}
-
 async fn the_api_refuses_implausible_dates_by_name_and_takes_no_record(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    h.ok(&clerk(), survey(Judgement::Hazard)).await;
-    h.ok(
-        &reviewer(),
-        Change::Reviewed {
-            reviewer_names: "孙工".into(),
-            finding: ReviewFinding::NoHazard,
-            opinion: None,
-        },
-    )
-    .await;
+    surveyed_then_cleared(&mut h).await;
     let reviewed_on = h.day - chrono::Duration::days(1);
     let app = TestApp::new(store);
     let clerk = app.user("plaus-api-clerk", Role::TownOperator, TOWN).await;
@@ -334,15 +295,9 @@ async fn a_ledger_upload_names_every_implausible_cell_and_writes_nothing(store: 
          PL-5,{VILLAGE},一组4号,王四,其他自建房,2,120,砌体结构(砖混),2026,116.3,35.4,2024-03-20,存在一定安全隐患,上部承重结构,维修加固,2026-12-01,\r\n\
          PL-6,{VILLAGE},一组5号,王五,其他自建房,2,120,砌体结构(砖混),1900,73,3,,,,,,\r\n"
     );
-    let upload = common::multipart(
-        "/import",
-        &clerk.cookie,
-        &clerk.csrf,
-        file.as_bytes(),
-        "台账.csv",
-        "commit",
-    );
-    let (_, html) = common::run(&app.app, upload, &clerk.cookie).await;
+    let (_, html) = app
+        .import(&clerk, file.as_bytes(), "台账.csv", "commit")
+        .await;
     for needle in [
         "有 4 行有误",
         "建成年份不能晚于当前年份（2026），填写的是 2027",

@@ -9,7 +9,7 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Request, StatusCode};
 use common::*;
 
 const BOUNDARY: &str = "anju-problem-boundary";
@@ -36,14 +36,7 @@ fn multipart(
         body.extend_from_slice(b"\r\n");
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    Request::post(path)
-        .header(header::COOKIE, &user.cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
+    multipart_post(path, &user.cookie, BOUNDARY, body)
 }
 
 fn jpeg() -> Vec<u8> {
@@ -141,10 +134,9 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     );
     let template = res.body.clone();
     // Not a spreadsheet at all: refused with the reader's reason.
-    let res = issue(("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("不是有效的"), "{html}");
+    issue(("清单.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec()))
+        .await
+        .refusal("不是有效的");
     assert_eq!(problem_rows(store).await, 0);
     let res = issue(("问题清单模板.csv", template)).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
@@ -153,27 +145,13 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
     let refused = multipart("/problems", &clerk, &[("source", "self_check")], None);
     assert_eq!(app.send(refused).await.status, StatusCode::FORBIDDEN);
     // A good list, as xlsx.
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    for (c, v) in ["镇街", "房屋编号", "问题类别", "问题描述", "整改时限"]
-        .iter()
-        .enumerate()
-    {
-        ws.write_string(0, c as u16, *v).unwrap();
-    }
-    for (c, v) in [
+    let xlsx = problem_list_xlsx(&[[
         "370829101",
         h.code.as_str(),
         "销号不实",
         "以围挡代替加固",
         "2024-06-15",
-    ]
-    .iter()
-    .enumerate()
-    {
-        ws.write_string(1, c as u16, *v).unwrap();
-    }
-    let xlsx = wb.save_to_buffer().unwrap();
+    ]]);
     let res = issue(("清单.xlsx", xlsx)).await;
     assert_eq!(
         (res.status, res.location()),
@@ -206,10 +184,9 @@ async fn a_problem_is_issued_confirmed_fixed_and_verified(store: &Store) {
         StatusCode::SEE_OTHER
     );
     // Fixed without evidence: the rule in words, nothing changed.
-    let res = act(&clerk, "report_fixed", "2", "已拆除围挡并加固", false).await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let html = res.text();
-    assert!(html.contains("（规则 E1）"), "{html}");
+    act(&clerk, "report_fixed", "2", "已拆除围挡并加固", false)
+        .await
+        .refusal("（规则 E1）");
     assert_eq!(
         act(&clerk, "report_fixed", "2", "已拆除围挡并加固", true)
             .await

@@ -11,33 +11,34 @@ use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{TestApp, User};
 
 const TOWN: &str = "370829101";
 
+/// The plain registration form made a dwelling with two businesses, altered, every block
+/// filled in.
 fn registration<'a>(census: &'a str, village: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("version", "0"),
-        ("effective", "2024-04-02"),
-        ("source", "核查发现漏排"),
-        ("census_id", census),
-        ("village", village),
-        ("group_name", "三组"),
-        ("address", "测试村三组12号"),
-        ("owner_name", "王五"),
-        ("owner_id", "370829196504123010"),
-        ("owner_phone", "13905371234"),
-        ("usage", "自住兼经营性自建房"),
+    let mut form = common::changed(
+        common::registration_form(census, village),
+        &[
+            ("address", "测试村三组12号"),
+            ("usage", "自住兼经营性自建房"),
+            ("floors_above", "3"),
+            ("floor_area_m2", "245.5"),
+            ("group_name", "三组"),
+            ("owner_id", "370829196504123010"),
+            ("owner_phone", "13905371234"),
+            ("is_altered", "是"),
+            ("alteration_types", "楼顶加层"),
+            ("permits_held", "宅基地批准书"),
+        ],
+    );
+    // Two values of one field: added, not changed.
+    form.extend([
         ("business_types", "餐饮饭店"),
         ("business_types", "批发零售"),
-        ("floors_above", "3"),
-        ("floors_below", "0"),
-        ("floor_area_m2", "245.5"),
-        ("structure_type", "砌体结构(砖混)"),
-        ("is_altered", "是"),
-        ("alteration_types", "楼顶加层"),
-        ("permits_held", "宅基地批准书"),
-    ]
+    ]);
+    form
 }
 
 async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
@@ -46,16 +47,12 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     let app = TestApp::new(store);
     let clerk = app.user("reg-clerk", Role::TownOperator, TOWN).await;
 
-    let res = app.get("/houses", &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let html = app.page("/houses", &clerk).await;
     assert!(
         html.contains("href=\"/houses/new\""),
         "the list offers 登记房屋"
     );
-    let res = app.get("/houses/new", &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let html = app.page("/houses/new", &clerk).await;
     for block in ["房屋基本情况", "产权人及责任人", "建设情况", "管理情况"] {
         assert!(html.contains(block), "{block} block shown");
     }
@@ -94,16 +91,13 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     assert_eq!(snapshot(store).await, before, "nothing written on refusal");
 
     // A village of another town is refused by the store even when posted by hand.
-    let res = app
-        .post_form(
-            "/houses/new",
-            &clerk,
-            &registration("PC-0001", OTHER_VILLAGE),
-        )
-        .await;
-    let (status, html) = (res.status, res.text());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("不在您的辖区内"), "{html}");
+    app.post_form(
+        "/houses/new",
+        &clerk,
+        &registration("PC-0001", OTHER_VILLAGE),
+    )
+    .await
+    .refusal("不在您的辖区内");
     assert_eq!(snapshot(store).await, before);
 
     // The valid registration: the store gives the next code of the county.
@@ -161,16 +155,19 @@ async fn a_clerk_registers_a_house_found_in_the_field(store: &Store) {
     );
 }
 
-async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
+/// House 1 of [`VILLAGE`] (its code), the application, and `username`, a clerk of its town.
+async fn a_house_and_its_clerk(store: &Store, username: &str) -> (String, TestApp, User) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    let code = h.code.to_string();
     let app = TestApp::new(store);
-    let clerk = app.user("cor-clerk", Role::TownOperator, TOWN).await;
+    let clerk = app.user(username, Role::TownOperator, TOWN).await;
+    (h.code.to_string(), app, clerk)
+}
+
+async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
+    let (code, app, clerk) = a_house_and_its_clerk(store, "cor-clerk").await;
     let correct = format!("/houses/{code}/correct");
-    let res = app.get(&correct, &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let html = app.page(&correct, &clerk).await;
     assert!(
         html.contains("value=\"示例村一组1号\""),
         "record pre-filled"
@@ -194,12 +191,10 @@ async fn a_record_is_corrected_with_a_reason_and_people_kept(store: &Store) {
         ]
     };
     let before = snapshot(store).await;
-    let res = app
-        .post_form(&correct, &clerk, &form("示例村一组1号之一", "", "1"))
-        .await;
-    let (status, html) = (res.status, res.text());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("R4"), "a correction needs a reason: {html}");
+    // A correction needs a reason.
+    app.post_form(&correct, &clerk, &form("示例村一组1号之一", "", "1"))
+        .await
+        .refusal("R4");
     assert_eq!(snapshot(store).await, before);
 
     let res = app
@@ -246,40 +241,23 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
         html.contains(&step),
         "legacy closure offered on a hazard house"
     );
-    let res = app.get(&step, &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let html = app.page(&step, &clerk).await;
     assert!(html.contains("前期销号日期") && html.contains("刷墙勾缝"));
 
     let version = h.version.to_string();
-    let action = step.clone();
-    let res = app
-        .post_form(
-            &action,
-            &clerk,
-            &[
-                ("version", version.as_str()),
-                ("effective", "2024-04-01"),
-                ("closed_on", "2023-12-20"),
-            ],
-        )
-        .await;
-    let (status, html) = (res.status, res.text());
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("管理措施"), "measures are required: {html}");
-    let res = app
-        .post_form(
-            &action,
-            &clerk,
-            &[
-                ("version", version.as_str()),
-                ("effective", "2024-04-01"),
-                ("closed_on", "2023-12-20"),
-                ("measures", "刷墙勾缝"),
-                ("measures", "增加围挡"),
-            ],
-        )
-        .await;
+    // The legacy closure of 2023-12-20 with `measures`.
+    let record = async |measures: &[&str]| {
+        let mut pairs = vec![
+            ("version", version.as_str()),
+            ("effective", "2024-04-01"),
+            ("closed_on", "2023-12-20"),
+        ];
+        pairs.extend(measures.iter().map(|m| ("measures", *m)));
+        app.post_form(&step, &clerk, &pairs).await
+    };
+    // Measures are required.
+    record(&[]).await.refusal("管理措施");
+    let res = record(&["刷墙勾缝", "增加围挡"]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let house = store.system("test").house(&h.code).await.unwrap();
     let legacy = house.state.legacy.expect("legacy closure recorded");
@@ -290,15 +268,9 @@ async fn a_legacy_closure_lands_on_the_look_back_list(store: &Store) {
 /// 「获取当前位置」 sits beside 经度/纬度 on the registration and correction forms, driven by the
 /// static script (no inline script), and the house page shows the coordinates it recorded.
 async fn the_record_forms_offer_the_current_location_and_the_house_page_shows_it(store: &Store) {
-    with_villages(store).await;
-    let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    let code = h.code.to_string();
-    let app = TestApp::new(store);
-    let clerk = app.user("loc-clerk", Role::TownOperator, TOWN).await;
+    let (code, app, clerk) = a_house_and_its_clerk(store, "loc-clerk").await;
     for path in ["/houses/new".to_string(), format!("/houses/{code}/correct")] {
-        let res = app.get(&path, &clerk).await;
-        let html = res.text();
-        assert_eq!(res.status, StatusCode::OK, "{path}");
+        let html = app.page(&path, &clerk).await;
         let button = html
             .find("data-locate=\"f-longitude f-latitude\"")
             .unwrap_or_else(|| panic!("{path}: no location button"));
@@ -312,9 +284,7 @@ async fn the_record_forms_offer_the_current_location_and_the_house_page_shows_it
         assert!(html.contains("data-locate-status"), "{path}");
         assert!(!html.contains("<script>"), "{path}: inline script");
     }
-    let res = app.get("/static/app.js", &clerk).await;
-    let js = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let js = app.page("/static/app.js", &clerk).await;
     for needle in [
         "getCurrentPosition",
         "enableHighAccuracy: true",
@@ -326,9 +296,7 @@ async fn the_record_forms_offer_the_current_location_and_the_house_page_shows_it
         assert!(js.contains(needle), "app.js lacks {needle}");
     }
     // The sample record was registered with 116.34, 35.41.
-    let res = app.get(&format!("/houses/{code}"), &clerk).await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
+    let html = app.page(&format!("/houses/{code}"), &clerk).await;
     let basic = &html[html.find("房屋基本情况").unwrap()..];
     let basic = &basic[..basic.find("</section>").unwrap()];
     assert!(

@@ -7,8 +7,7 @@ use anju_domain::dict::{Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 
 /// The 合计 row of a ledger CSV, split into its cells.
 fn total_row(csv: &str) -> Vec<&str> {
@@ -28,18 +27,25 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     let pr = app.user("pr", Role::TownPrincipal, "370829101").await;
     let co = app.user("co", Role::CountyOffice, "370829").await;
     let town = "370829101000";
-    let res = app
-        .post_form(
-            "/reports",
-            &op,
-            &[
-                ("unit", town),
-                ("form", "2"),
-                ("as_of", "2024-06-30"),
-                ("contact", "0537-6812345"),
-            ],
-        )
-        .await;
+    // The operator prepares 附件2 of the town as of `as_of` (with `more` fields).
+    let prepare = async |as_of: &str, more: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("unit", town),
+            ("form", "2"),
+            ("as_of", as_of),
+            ("contact", "0537-6812345"),
+        ];
+        pairs.extend_from_slice(more);
+        app.post_form("/reports", &op, &pairs).await
+    };
+    // How many audit rows of `action` with `outcome` by `actor`.
+    let audited = async |action: &str, outcome: &str, actor: &str| -> i64 {
+        anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND outcome = $2 AND actor_id = $3")
+            .bind(action).bind(outcome).bind(actor).fetch_one(p).await)
+        .unwrap()
+    };
+    let res = prepare("2024-06-30", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let location = res.location().to_string();
     let id = location.trim_start_matches("/reports/").to_string();
@@ -47,7 +53,6 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     let act = async |user: &User, pairs: &[(&str, &str)]| {
         app.post_form(&format!("/reports/{id}/act"), user, pairs)
             .await
-            .status
     };
     // Nothing frozen to print before signing.
     let res = app
@@ -57,7 +62,10 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     // The operator may not sign; the principal may.
     let html = page(&op).await;
     assert!(html.contains("已填报") && !html.contains("签字（冻结数字）"));
-    assert_eq!(act(&op, &[("action", "sign")]).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        act(&op, &[("action", "sign")]).await.status,
+        StatusCode::FORBIDDEN
+    );
     // Before signing, the principal sees the figures signing freezes (worked out by hand:
     // one house, surveyed, no hazard — 已排查 1 in the town and in the total) and the
     // statement naming the unit, form and date.
@@ -72,29 +80,25 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         "{html}"
     );
     // Without ticking the statement, or with a wrong password, nothing is signed.
-    let res = app
-        .post_form(
-            &format!("/reports/{id}/act"),
-            &pr,
-            &[
-                ("action", "sign"),
-                ("password", crate::common::TEST_PASSWORD),
-            ],
-        )
-        .await;
+    let res = act(
+        &pr,
+        &[
+            ("action", "sign"),
+            ("password", crate::common::TEST_PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().contains("请先勾选确认"), "{}", res.text());
-    let res = app
-        .post_form(
-            &format!("/reports/{id}/act"),
-            &pr,
-            &[
-                ("action", "sign"),
-                ("confirm", "yes"),
-                ("password", "not-the-password"),
-            ],
-        )
-        .await;
+    let res = act(
+        &pr,
+        &[
+            ("action", "sign"),
+            ("confirm", "yes"),
+            ("password", "not-the-password"),
+        ],
+    )
+    .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.text().contains("身份确认未通过：用户名或密码错误"),
@@ -102,10 +106,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         res.text()
     );
     assert!(page(&pr).await.contains("已填报"));
-    let refused: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'reauth' AND outcome = 'refused:failed' AND actor_id = 'pr'").fetch_one(p).await)
-    .unwrap();
-    assert_eq!(refused, 1);
+    assert_eq!(audited("reauth", "refused:failed", "pr").await, 1);
     assert_eq!(
         act(
             &pr,
@@ -115,7 +116,8 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
                 ("password", crate::common::TEST_PASSWORD)
             ]
         )
-        .await,
+        .await
+        .status,
         StatusCode::SEE_OTHER
     );
     // The signature's audit row says it came through the web (`web:` and the client's address;
@@ -142,18 +144,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     );
     // No quiet way round it: the same ledger as of an earlier day is refused, naming it, and
     // the refusal is audited.
-    let res = app
-        .post_form(
-            "/reports",
-            &op,
-            &[
-                ("unit", town),
-                ("form", "2"),
-                ("as_of", "2024-06-01"),
-                ("contact", "0537-6812345"),
-            ],
-        )
-        .await;
+    let res = prepare("2024-06-01", &[]).await;
     assert_ne!(res.status, StatusCode::SEE_OTHER);
     assert!(
         res.text()
@@ -161,10 +152,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         "{}",
         res.text()
     );
-    let refused: i64 = anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'report.prepare' AND outcome = 'refused:L1' AND actor_id = 'op'").fetch_one(p).await)
-    .unwrap();
-    assert_eq!(refused, 1);
+    assert_eq!(audited("report.prepare", "refused:L1", "op").await, 1);
     // A house surveyed later, back-dated before the report date, shows as a difference.
     let mut h2 = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     h2.ok(&clerk(), survey(Judgement::NoHazard)).await;
@@ -174,11 +162,9 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         "{html}"
     );
     // The printed copy carries the frozen figures (one surveyed house), not today's two.
-    let res = app
-        .get(&format!("/reports/{id}/download?format=csv"), &op)
+    let csv = app
+        .page(&format!("/reports/{id}/download?format=csv"), &op)
         .await;
-    assert_eq!(res.status, StatusCode::OK);
-    let csv = res.text();
     let total = total_row(&csv);
     assert_eq!(total[1], "1", "{csv}");
     let now_csv = app
@@ -207,14 +193,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         .into_bytes();
         body.extend_from_slice(&scan_pdf);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        Request::post(format!("/reports/{id}/scan"))
-            .header(header::COOKIE, &user.cookie)
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::from(body))
-            .unwrap()
+        crate::common::multipart_post(&format!("/reports/{id}/scan"), &user.cookie, boundary, body)
     };
     let other = app.user("other", Role::TownOperator, "370829102").await;
     let res = app.send(upload(&other)).await;
@@ -237,7 +216,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     // Submit, then the county office returns it with a reason.
     assert_eq!(
-        act(&op, &[("action", "submit")]).await,
+        act(&op, &[("action", "submit")]).await.status,
         StatusCode::SEE_OTHER
     );
     let html = page(&co).await;
@@ -247,7 +226,8 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
         &co,
         &[("action", "return"), ("reason", "数字与村级台账不符")],
     )
-    .await;
+    .await
+    .status;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let status = act(
         &co,
@@ -258,7 +238,8 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
             ("password", crate::common::TEST_PASSWORD),
         ],
     )
-    .await;
+    .await
+    .status;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let html = page(&op).await;
     assert!(html.contains("已退回") && html.contains("数字与村级台账不符"));
@@ -266,19 +247,7 @@ async fn a_town_ledger_is_prepared_signed_submitted_and_returned(store: &Store) 
     assert!(list.contains(&format!("/reports/{id}")));
     // The correction names the returned report it corrects, and its page shows it.
     assert!(list.contains("更正已退回的台账"), "{list}");
-    let res = app
-        .post_form(
-            "/reports",
-            &op,
-            &[
-                ("unit", town),
-                ("form", "2"),
-                ("as_of", "2024-06-30"),
-                ("contact", "0537-6812345"),
-                ("supersedes", id.as_str()),
-            ],
-        )
-        .await;
+    let res = prepare("2024-06-30", &[("supersedes", id.as_str())]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let correction = app.get(res.location(), &co).await.text();
     assert!(

@@ -4,13 +4,10 @@
 use crate::common::{TestApp, User};
 use anju_domain::Coded;
 
-use anju_domain::auth::Principal;
-use anju_domain::codes::RegionCode;
 use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::Role;
 use anju_store::Store;
 use anju_store::testing::*;
-use anju_web::{AppState, WebOptions};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
@@ -31,49 +28,32 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
         !html.contains("/steps/closed"),
         "closing is not offered to a clerk"
     );
-    let res = app
-        .get(&format!("/houses/{code}/steps/surveyed"), &clerk)
+    let html = app
+        .page(&format!("/houses/{code}/steps/surveyed"), &clerk)
         .await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::OK);
     assert!(
         html.contains("隐患初判") && html.contains("name=\"version\" value=\"1\""),
         "{html}"
     );
+    // The survey form as opened (version 1), effective 2024-04-01, with `fields`.
+    let send_survey = async |fields: &[(&str, &str)]| {
+        let mut pairs = vec![("version", "1"), ("effective", "2024-04-01")];
+        pairs.extend_from_slice(fields);
+        app.post_step(&code, "surveyed", &clerk, &pairs).await
+    };
     // A missing field is named, nothing recorded.
-    let res = app
-        .post_step(
-            &code,
-            "surveyed",
-            &clerk,
-            &[
-                ("version", "1"),
-                ("effective", "2024-04-01"),
-                ("round", "攻坚行动首轮"),
-                ("judgement", "hazard"),
-            ],
-        )
-        .await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("请填写“排查人员”"), "{html}");
+    send_survey(&[("round", "攻坚行动首轮"), ("judgement", "hazard")])
+        .await
+        .refusal("请填写“排查人员”");
     let round = first_round(store);
-    let res = app
-        .post_step(
-            &code,
-            "surveyed",
-            &clerk,
-            &[
-                ("version", "1"),
-                ("effective", "2024-04-01"),
-                ("round", &round),
-                ("surveyor", "王排查"),
-                ("judgement", "hazard"),
-                ("risk_level", "general"),
-                ("hazard_categories", "地基基础"),
-            ],
-        )
-        .await;
+    let res = send_survey(&[
+        ("round", &round),
+        ("surveyor", "王排查"),
+        ("judgement", "hazard"),
+        ("risk_level", "general"),
+        ("hazard_categories", "地基基础"),
+    ])
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let html = app.get(&format!("/houses/{code}"), &clerk).await.text();
     assert!(
@@ -100,12 +80,8 @@ async fn a_clerk_records_a_survey_and_a_management_closure_is_refused(store: &St
             ],
         )
         .await;
-    let html = res.text();
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        html.contains("（规则 R1）") && html.contains("管理措施"),
-        "{html}"
-    );
+    let html = res.refusal("（规则 R1）");
+    assert!(html.contains("管理措施"), "{html}");
     assert_eq!(
         snapshot(store).await,
         before,
@@ -398,14 +374,27 @@ fn multipart(path: &str, user: &User, parts: Vec<Part<'_>>) -> Request<Body> {
         }
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    Request::post(path)
-        .header(header::COOKIE, &user.cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
+    crate::common::multipart_post(path, &user.cookie, BOUNDARY, body)
+}
+
+/// The survey form at version 1 as a phone sends it: a hazard of general risk in 地基基础 found
+/// by `surveyor` in `round`, with `photo` named `name`.
+fn survey_parts<'a>(
+    round: &'a str,
+    surveyor: &'a str,
+    name: &'a str,
+    photo: Vec<u8>,
+) -> Vec<Part<'a>> {
+    vec![
+        Part::Text("version", "1"),
+        Part::Text("effective", "2024-04-01"),
+        Part::Text("round", round),
+        Part::Text("surveyor", surveyor),
+        Part::Text("judgement", "hazard"),
+        Part::Text("risk_level", "general"),
+        Part::Text("hazard_categories", "地基基础"),
+        Part::File("ev_photo", name, photo),
+    ]
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -425,36 +414,13 @@ fn evidence_links(html: &str) -> Vec<String> {
 async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Store) {
     with_villages(store).await;
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp {
-        store: store.clone(),
-        app: anju_web::router(
-            AppState::new(
-                store.clone(),
-                WebOptions {
-                    evidence_dir: Some(dir.path().to_path_buf()),
-                    ..WebOptions::default()
-                },
-            )
-            .unwrap(),
-        ),
-    };
+    let app = TestApp::with_evidence(store, dir.path());
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let other = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     let code = h.code.to_string();
     let clerk = app.user("ev-clerk", Role::TownOperator, TOWN).await;
     let round = first_round(store);
-    let survey = |photo: Vec<u8>, name: &'static str| {
-        vec![
-            Part::Text("version", "1"),
-            Part::Text("effective", "2024-04-01"),
-            Part::Text("round", &round),
-            Part::Text("surveyor", "王排查"),
-            Part::Text("judgement", "hazard"),
-            Part::Text("risk_level", "general"),
-            Part::Text("hazard_categories", "地基基础"),
-            Part::File("ev_photo", name, photo),
-        ]
-    };
+    let survey = |photo: Vec<u8>, name: &'static str| survey_parts(&round, "王排查", name, photo);
     let path = format!("/houses/{code}/steps/surveyed");
 
     // Without the token an upload is refused like any other POST.
@@ -553,19 +519,7 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
     h.ok(&anju_store::testing::clerk(), notify()).await;
     h.ok(&anju_store::testing::clerk(), start()).await;
     let reviewer = app.user("ev-reviewer", Role::TechReviewer, TOWN).await;
-    let county = Principal {
-        account_id: 0,
-        username: "county".into(),
-        name: "县专班".into(),
-        role: Role::CountyOffice,
-        region: Some(RegionCode::parse("370829").unwrap()),
-        department: None,
-    };
-    store
-        .access(&county, "test")
-        .assign(&h.code, "ev-reviewer")
-        .await
-        .unwrap();
+    crate::common::assign_reviewer(store, &h.code, "ev-reviewer").await;
     let accept_path = format!("/houses/{code}/steps/engineering_accepted");
     let version = h.version.to_string();
     fn with<'a>(version: &'a str, extra: Vec<Part<'a>>) -> Vec<Part<'a>> {
@@ -578,17 +532,18 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         p.extend(extra);
         p
     }
+    // The acceptance form with `extra` parts, sent by the reviewer.
+    let accept = async |extra: Vec<Part<'_>>| {
+        app.send(upload(&accept_path, &reviewer, with(&version, extra)))
+            .await
+    };
     let before = snapshot(store).await;
-    let res = app
-        .send(upload(
-            &accept_path,
-            &reviewer,
-            with(
-                &version,
-                vec![Part::File("ev_photo_after", "after.jpg", phone_photo(2))],
-            ),
-        ))
-        .await;
+    let res = accept(vec![Part::File(
+        "ev_photo_after",
+        "after.jpg",
+        phone_photo(2),
+    )])
+    .await;
     let html = String::from_utf8(res.body).unwrap();
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(
@@ -618,30 +573,17 @@ async fn evidence_is_uploaded_checked_kept_and_served_only_in_scope(store: &Stor
         v[0] = "photo_before";
         v.join("|")
     };
-    let res = app
-        .send(upload(
-            &accept_path,
-            &reviewer,
-            with(
-                &version,
-                vec![Part::Text("kept", &kept[0]), Part::Text("kept", &forged)],
-            ),
-        ))
-        .await;
+    let res = accept(vec![
+        Part::Text("kept", &kept[0]),
+        Part::Text("kept", &forged),
+    ])
+    .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let res = app
-        .send(upload(
-            &accept_path,
-            &reviewer,
-            with(
-                &version,
-                vec![
-                    Part::Text("kept", &kept[0]),
-                    Part::File("ev_photo_before", "before.jpg", phone_photo(3)),
-                ],
-            ),
-        ))
-        .await;
+    let res = accept(vec![
+        Part::Text("kept", &kept[0]),
+        Part::File("ev_photo_before", "before.jpg", phone_photo(3)),
+    ])
+    .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let last = last_event(store, &h.code).await;
     let kinds: Vec<_> = last.evidence.iter().map(|e| e.kind.code()).collect();
@@ -670,19 +612,7 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
     let clock = anju_store::TestClock::at(test_start());
     let store = &store.clone().with_clock(std::sync::Arc::new(clock.clone()));
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp {
-        store: store.clone(),
-        app: anju_web::router(
-            AppState::new(
-                store.clone(),
-                WebOptions {
-                    evidence_dir: Some(dir.path().to_path_buf()),
-                    ..WebOptions::default()
-                },
-            )
-            .unwrap(),
-        ),
-    };
+    let app = TestApp::with_evidence(store, dir.path());
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let code = h.code.to_string();
     let clerk = app.user("exp-clerk", Role::TownOperator, TOWN).await;
@@ -695,16 +625,7 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
         .send(upload(
             &path,
             &clerk,
-            vec![
-                Part::Text("version", "1"),
-                Part::Text("effective", "2024-04-01"),
-                Part::Text("round", &round),
-                Part::Text("surveyor", "王地窖"),
-                Part::Text("judgement", "hazard"),
-                Part::Text("risk_level", "general"),
-                Part::Text("hazard_categories", "地基基础"),
-                Part::File("ev_photo", "地窖裂缝.jpg", phone_photo(7)),
-            ],
+            survey_parts(&round, "王地窖", "地窖裂缝.jpg", phone_photo(7)),
         ))
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
@@ -729,14 +650,7 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
         "the kept form is sealed"
     );
     // The login page says the form is kept; logging in goes back to the form.
-    let res = app
-        .send(
-            Request::get("/login")
-                .header(header::COOKIE, &draft)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let res = app.send(crate::common::get("/login", &draft)).await;
     let html = res.text();
     assert!(
         html.contains("您刚才填写的内容（含已选的照片）已保存"),
@@ -765,12 +679,7 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
     let session = set_pair(&res, "anju_session").unwrap();
     // The form comes back filled in, the photo already uploaded, saying so; still nothing saved.
     let res = app
-        .send(
-            Request::get(&path)
-                .header(header::COOKIE, format!("{session}; {draft}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(crate::common::get(&path, &format!("{session}; {draft}")))
         .await;
     assert_eq!(res.status, StatusCode::OK);
     let html = res.text();
@@ -783,12 +692,7 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
     assert_eq!(snapshot(store).await, before);
     // Taken once: the next visit shows the empty form.
     let res = app
-        .send(
-            Request::get(&path)
-                .header(header::COOKIE, format!("{session}; {draft}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(crate::common::get(&path, &format!("{session}; {draft}")))
         .await;
     assert!(!res.text().contains("王地窖"));
     // A registration is kept and given back the same way.
@@ -805,12 +709,10 @@ async fn a_form_sent_after_the_session_expired_comes_back_after_logging_in(store
     let draft = set_pair(&res, "anju_draft").expect("the registration is kept");
     let (fresh, _) = crate::common::login(store, "exp-clerk", crate::common::TEST_PASSWORD).await;
     let res = app
-        .send(
-            Request::get("/houses/new")
-                .header(header::COOKIE, format!("{fresh}; {draft}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(crate::common::get(
+            "/houses/new",
+            &format!("{fresh}; {draft}"),
+        ))
         .await;
     let html = res.text();
     assert!(
