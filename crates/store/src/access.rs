@@ -6,21 +6,28 @@
 //! with a reason, audited.
 //! The operator's own processes (CLI, importer, demo, benchmarks) use [`crate::System`] instead.
 
+use crate::campaign::problems::Problem;
 use crate::houses::HouseView;
+use crate::houses::imported::HeldHouse;
+use crate::houses::list::{HouseFilter, HousePage, Sort};
+use crate::houses::lookback::{LookBackHouse, LookBackTown};
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::codec::role_code;
 use crate::infra::error::{Result, StoreError};
-use crate::ledgers::LedgerHouse;
 use crate::ledgers::reports::{CellDiff, NewReport, Report};
+use crate::ledgers::{LedgerHouse, TownTotals};
 use crate::{Store, on_db};
 use anju_domain::auth::{Action, Principal, assignee_key, denied_message};
+use anju_domain::campaign::Ranked;
 use anju_domain::codes::{OwnerId, PhoneNumber, RegionCode};
 use anju_domain::event::{Change, Command, Event, Role};
 use anju_domain::house::People;
 use anju_domain::ledger::{AsOf, Form, LedgerTable};
+use anju_domain::problem::{ProblemCounts, ProblemStatus};
 use anju_domain::report::{ReportAction, ReportStatus};
 use anju_domain::{HouseCode, HouseState, Scope};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// People as shown by default: names in full, ID and phone numbers masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,26 +47,23 @@ pub struct PeopleView {
 impl PeopleView {
     /// The full values (only after a permitted, audited reveal).
     pub fn full(p: &People) -> PeopleView {
-        let phone = |x: &Option<PhoneNumber>| x.as_ref().map(|n| n.as_str().to_string());
-        PeopleView {
-            owner_name: p.owner_name.clone(),
-            owner_id: p.owner_id.as_ref().map(|i| i.as_str().to_string()),
-            owner_phone: phone(&p.owner_phone),
-            owner_role: p.owner_role.clone(),
-            user_name: p.user_name.clone(),
-            user_phone: phone(&p.user_phone),
-            safety_person: p.safety_person.clone(),
-            safety_phone: phone(&p.safety_phone),
-            supervisor: p.supervisor.clone(),
-            supervisor_phone: phone(&p.supervisor_phone),
-        }
+        PeopleView::shown(p, |i| i.as_str().to_string(), |n| n.as_str().to_string())
     }
 
     pub fn masked(p: &People) -> PeopleView {
-        let phone = |x: &Option<PhoneNumber>| x.as_ref().map(PhoneNumber::masked);
+        PeopleView::shown(p, OwnerId::masked, PhoneNumber::masked)
+    }
+
+    /// Names as they are, the ID number and every phone number as `id` and `phone` show them.
+    fn shown(
+        p: &People,
+        id: impl Fn(&OwnerId) -> String,
+        phone: impl Fn(&PhoneNumber) -> String,
+    ) -> PeopleView {
+        let phone = |x: &Option<PhoneNumber>| x.as_ref().map(&phone);
         PeopleView {
             owner_name: p.owner_name.clone(),
-            owner_id: p.owner_id.as_ref().map(OwnerId::masked),
+            owner_id: p.owner_id.as_ref().map(id),
             owner_phone: phone(&p.owner_phone),
             owner_role: p.owner_role.clone(),
             user_name: p.user_name.clone(),
@@ -123,6 +127,22 @@ impl Store {
             source,
         }
     }
+}
+
+/// Reads that check the role may do `action` at all, then hand the call to the store method of
+/// the same name with the account's scope first: `fn name(args) -> T = Action "object";`
+/// becomes `pub async fn name(&self, args) -> Result<T>`.
+macro_rules! role_then_scope {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty
+        = $action:ident $object:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
+                self.require(Action::$action, $object).await?;
+                self.store.$name(&self.scope(), $($arg),*).await
+            }
+        )*
+    };
 }
 
 impl Access<'_> {
@@ -308,17 +328,6 @@ impl Access<'_> {
         Ok(without_identifiers(event))
     }
 
-    /// A page of the houses in scope whose imported closures or acceptances wait for
-    /// confirmation.
-    pub async fn held_back_page(
-        &self,
-        town: Option<&RegionCode>,
-        page: (u64, u64),
-    ) -> Result<(u64, Vec<crate::houses::imported::HeldHouse>)> {
-        self.require(Action::ReadHouses, "imports.pending").await?;
-        self.store.held_back_page(&self.scope(), town, page).await
-    }
-
     /// A house's held-back steps (empty when none).
     pub async fn held_back_of(
         &self,
@@ -327,12 +336,6 @@ impl Access<'_> {
         self.require(Action::ReadHouses, code.as_str()).await?;
         let found = self.store.held_back_of(&self.scope(), code).await;
         self.outside_scope(found, "house.read", code).await
-    }
-
-    /// How many houses in scope have held-back steps.
-    pub async fn held_back_count(&self) -> Result<i64> {
-        self.require(Action::ReadLedger, "imports.pending").await?;
-        self.store.held_back_count(&self.scope()).await
     }
 
     /// Confirms the held-back steps of `codes` as their approver (town principal or county
@@ -446,38 +449,6 @@ impl Access<'_> {
         today: chrono::NaiveDate,
     ) -> Result<Vec<crate::campaign::reminders::Reminder>> {
         self.store.reminders(self.who, today).await
-    }
-
-    /// The towns in scope ranked by progress, the lagging first (通报).
-    pub async fn ranking(&self) -> Result<Vec<anju_domain::campaign::Ranked>> {
-        self.require(Action::ReadLedger, "ranking").await?;
-        self.store.ranking(&self.scope()).await
-    }
-
-    pub async fn lookback_towns(&self) -> Result<Vec<crate::houses::lookback::LookBackTown>> {
-        self.require(Action::ReadHouses, "lookback").await?;
-        self.store.lookback_towns(&self.scope()).await
-    }
-
-    pub async fn lookback_pending(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<crate::houses::lookback::LookBackHouse>> {
-        self.require(Action::ReadHouses, "lookback").await?;
-        self.store.lookback_pending(&self.scope(), limit).await
-    }
-
-    /// A page of the houses waiting for their look-back, optionally in one town: (how many in
-    /// all, the page's).
-    pub async fn lookback_pending_page(
-        &self,
-        town: Option<&RegionCode>,
-        page: (u64, u64),
-    ) -> Result<(u64, Vec<crate::houses::lookback::LookBackHouse>)> {
-        self.require(Action::ReadHouses, "lookback").await?;
-        self.store
-            .lookback_pending_page(&self.scope(), town, page)
-            .await
     }
 
     /// The technical reviewers houses may be assigned to.
@@ -602,9 +573,10 @@ impl Access<'_> {
     ) -> Result<Vec<LedgerHouse>> {
         self.require(Action::ReadLedger, "ledger").await?;
         let scope = self.unit_scope(unit)?;
-        self.store
-            .ledger_houses(form, &scope, as_of, column, group)
-            .await
+        let all = self
+            .store
+            .ledger_houses_page(form, &scope, as_of, column, group, None);
+        Ok(all.await?.1)
     }
 
     /// [`Access::ledger_houses`] a page at a time (`page`: its number from 1 and its size):
@@ -764,36 +736,6 @@ impl Access<'_> {
         Ok(())
     }
 
-    /// A page of the house list within scope.
-    pub async fn houses_page(
-        &self,
-        filter: &crate::houses::list::HouseFilter,
-        sort: crate::houses::list::Sort,
-        page: i64,
-        per_page: i64,
-    ) -> Result<crate::houses::list::HousePage> {
-        self.require(Action::ReadHouses, "houses").await?;
-        self.store
-            .houses_page(&self.scope(), filter, sort, page, per_page)
-            .await
-    }
-
-    /// The states of the matching houses in scope (personal data is not part of a state).
-    pub async fn house_states(
-        &self,
-        filter: &crate::houses::list::HouseFilter,
-        limit: i64,
-    ) -> Result<Vec<anju_domain::HouseState>> {
-        self.require(Action::ReadHouses, "houses").await?;
-        self.store.house_states(&self.scope(), filter, limit).await
-    }
-
-    /// Per-town counts of today's projection within scope (the dashboard's table).
-    pub async fn town_totals(&self) -> Result<Vec<crate::ledgers::TownTotals>> {
-        self.require(Action::ReadHouses, "dashboard").await?;
-        self.store.town_totals(&self.scope()).await
-    }
-
     /// The latest audit rows (auditors and the county office).
     pub async fn audit_tail(&self, limit: i64) -> Result<Vec<audit::AuditRow>> {
         self.require(Action::ReadAudit, "audit").await?;
@@ -848,25 +790,6 @@ impl Access<'_> {
         self.unseen(done, "problem.act", Object::Problem, id).await
     }
 
-    /// The problems within scope.
-    pub async fn problems(
-        &self,
-        status: Option<anju_domain::problem::ProblemStatus>,
-    ) -> Result<Vec<crate::campaign::problems::Problem>> {
-        self.require(Action::ReadHouses, "problems").await?;
-        self.store.problems(&self.scope(), status).await
-    }
-
-    /// One page of the problems within scope and how many there are.
-    pub async fn problems_page(
-        &self,
-        status: Option<anju_domain::problem::ProblemStatus>,
-        page: (u64, u64),
-    ) -> Result<(Vec<crate::campaign::problems::Problem>, u64)> {
-        self.require(Action::ReadHouses, "problems").await?;
-        self.store.problems_page(&self.scope(), status, page).await
-    }
-
     /// One problem and its history, within scope.
     pub async fn problem(
         &self,
@@ -885,11 +808,34 @@ impl Access<'_> {
         Ok((p, steps))
     }
 
-    /// Problem figures per town within scope.
-    pub async fn problem_counts(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, anju_domain::problem::ProblemCounts>> {
-        self.require(Action::ReadHouses, "problems").await?;
-        self.store.problem_counts(&self.scope()).await
+    role_then_scope! {
+        /// A page of the houses in scope whose imported closures or acceptances wait for
+        /// confirmation.
+        fn held_back_page(town: Option<&RegionCode>, page: (u64, u64)) -> (u64, Vec<HeldHouse>)
+            = ReadHouses "imports.pending";
+        /// How many houses in scope have held-back steps.
+        fn held_back_count() -> i64 = ReadLedger "imports.pending";
+        /// The towns in scope ranked by progress, the lagging first (通报).
+        fn ranking() -> Vec<Ranked> = ReadLedger "ranking";
+        fn lookback_towns() -> Vec<LookBackTown> = ReadHouses "lookback";
+        fn lookback_pending(limit: i64) -> Vec<LookBackHouse> = ReadHouses "lookback";
+        /// A page of the houses waiting for their look-back, optionally in one town: (how many in
+        /// all, the page's).
+        fn lookback_pending_page(town: Option<&RegionCode>, page: (u64, u64))
+            -> (u64, Vec<LookBackHouse>) = ReadHouses "lookback";
+        /// A page of the house list within scope.
+        fn houses_page(filter: &HouseFilter, sort: Sort, page: i64, per_page: i64) -> HousePage
+            = ReadHouses "houses";
+        /// The states of the matching houses in scope (personal data is not part of a state).
+        fn house_states(filter: &HouseFilter, limit: i64) -> Vec<HouseState> = ReadHouses "houses";
+        /// Per-town counts of today's projection within scope (the dashboard's table).
+        fn town_totals() -> Vec<TownTotals> = ReadHouses "dashboard";
+        /// The problems within scope.
+        fn problems(status: Option<ProblemStatus>) -> Vec<Problem> = ReadHouses "problems";
+        /// One page of the problems within scope and how many there are.
+        fn problems_page(status: Option<ProblemStatus>, page: (u64, u64)) -> (Vec<Problem>, u64)
+            = ReadHouses "problems";
+        /// Problem figures per town within scope.
+        fn problem_counts() -> BTreeMap<String, ProblemCounts> = ReadHouses "problems";
     }
 }

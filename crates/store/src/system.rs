@@ -48,6 +48,33 @@ impl Store {
     }
 }
 
+/// Reads that only hand the call to the store method of the same name with this face's scope
+/// first: `fn name(args) -> T;` becomes `pub async fn name(&self, args) -> Result<T>`.
+macro_rules! over_scope {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(
+            #[doc = concat!("`Store::", stringify!($name), "` over the whole county.")]
+            pub async fn $name(&self, $($arg: $ty),*) -> Result<$ret> {
+                self.store.$name(&self.scope, $($arg),*).await
+            }
+        )*
+    };
+}
+
+/// Writes that hand the call to the store method of the same name as `actor`, with this face's
+/// scope and audited under its source: `fn name(args) -> T;` becomes
+/// `pub async fn name(&self, actor: &Actor, args) -> Result<T>`.
+macro_rules! as_actor {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        $(
+            #[doc = concat!("`Store::", stringify!($name), "` over the whole county.")]
+            pub async fn $name(&self, actor: &Actor, $($arg: $ty),*) -> Result<$ret> {
+                self.store.$name(actor, &self.scope, $($arg,)* &self.source).await
+            }
+        )*
+    };
+}
+
 impl<'a> System<'a> {
     /// Bare SQL, for benchmark baselines and operator commands. Nothing read through it is
     /// scoped or audited.
@@ -103,29 +130,25 @@ impl<'a> System<'a> {
         self.store.reseal_personal().await
     }
 
-    /// `Store::house` over the whole county.
-    pub async fn house(&self, code: &HouseCode) -> Result<HouseView> {
-        self.store.house(&self.scope, code).await
-    }
-
-    /// `Store::house_events` over the whole county.
-    pub async fn house_events(&self, code: &HouseCode) -> Result<Vec<Event>> {
-        self.store.house_events(&self.scope, code).await
-    }
-
-    /// `Store::count_houses` over the whole county.
-    pub async fn count_houses(&self) -> Result<i64> {
-        self.store.count_houses(&self.scope).await
-    }
-
-    /// `Store::count_events` over the whole county.
-    pub async fn count_events(&self) -> Result<i64> {
-        self.store.count_events(&self.scope).await
-    }
-
-    /// `Store::verify_projection` over the whole county.
-    pub async fn verify_projection(&self) -> Result<Vec<String>> {
-        self.store.verify_projection(&self.scope).await
+    over_scope! {
+        fn house(code: &HouseCode) -> HouseView;
+        fn house_events(code: &HouseCode) -> Vec<Event>;
+        fn count_houses() -> i64;
+        fn count_events() -> i64;
+        fn verify_projection() -> Vec<String>;
+        fn houses_page(filter: &HouseFilter, sort: Sort, page: i64, per_page: i64) -> HousePage;
+        fn map_data(filter: &HouseFilter, zoom: u8, bbox: Option<Bbox>) -> Arc<MapData>;
+        fn map_cells_fresh(filter: &HouseFilter, zoom: u8, source: CellSource)
+            -> Option<Vec<Cell>>;
+        fn map_places() -> Arc<Vec<Place>>;
+        fn held_back_page(town: Option<&RegionCode>, page: (u64, u64)) -> (u64, Vec<HeldHouse>);
+        fn held_back_count() -> i64;
+        fn export_events(out: &mut dyn Write) -> u64;
+        fn town_totals() -> Vec<TownTotals>;
+        fn problem(id: i64) -> Problem;
+        fn problem_steps(id: i64) -> Vec<ProblemStep>;
+        fn problems(status: Option<ProblemStatus>) -> Vec<Problem>;
+        fn problem_counts() -> BTreeMap<String, ProblemCounts>;
     }
 
     /// `Store::execute` over the whole county.
@@ -140,65 +163,6 @@ impl<'a> System<'a> {
         self.store
             .register(&self.scope, actor, cmd, &self.source)
             .await
-    }
-
-    /// `Store::houses_page` over the whole county.
-    pub async fn houses_page(
-        &self,
-        filter: &HouseFilter,
-        sort: Sort,
-        page: i64,
-        per_page: i64,
-    ) -> Result<HousePage> {
-        self.store
-            .houses_page(&self.scope, filter, sort, page, per_page)
-            .await
-    }
-
-    /// `Store::map_data` over the whole county.
-    pub async fn map_data(
-        &self,
-        filter: &HouseFilter,
-        zoom: u8,
-        bbox: Option<Bbox>,
-    ) -> Result<Arc<MapData>> {
-        self.store.map_data(&self.scope, filter, zoom, bbox).await
-    }
-
-    /// `Store::map_cells_fresh` over the whole county.
-    pub async fn map_cells_fresh(
-        &self,
-        filter: &HouseFilter,
-        zoom: u8,
-        source: CellSource,
-    ) -> Result<Option<Vec<Cell>>> {
-        self.store
-            .map_cells_fresh(&self.scope, filter, zoom, source)
-            .await
-    }
-
-    /// `Store::map_places` over the whole county.
-    pub async fn map_places(&self) -> Result<Arc<Vec<Place>>> {
-        self.store.map_places(&self.scope).await
-    }
-
-    /// `Store::held_back_page` over the whole county.
-    pub async fn held_back_page(
-        &self,
-        town: Option<&RegionCode>,
-        page: (u64, u64),
-    ) -> Result<(u64, Vec<HeldHouse>)> {
-        self.store.held_back_page(&self.scope, town, page).await
-    }
-
-    /// `Store::held_back_count` over the whole county.
-    pub async fn held_back_count(&self) -> Result<i64> {
-        self.store.held_back_count(&self.scope).await
-    }
-
-    /// `Store::export_events` over the whole county.
-    pub async fn export_events(&self, out: &mut dyn Write) -> Result<u64> {
-        self.store.export_events(&self.scope, out).await
     }
 
     /// `Store::ledger` over the whole county.
@@ -225,94 +189,23 @@ impl<'a> System<'a> {
         column: usize,
         group: Option<&RegionCode>,
     ) -> Result<Vec<LedgerHouse>> {
-        self.store
-            .ledger_houses(form, &self.scope, as_of, column, group)
-            .await
+        let all = self
+            .store
+            .ledger_houses_page(form, &self.scope, as_of, column, group, None);
+        Ok(all.await?.1)
     }
 
-    /// `Store::town_totals` over the whole county.
-    pub async fn town_totals(&self) -> Result<Vec<TownTotals>> {
-        self.store.town_totals(&self.scope).await
-    }
-
-    /// `Store::prepare_report` over the whole county.
-    pub async fn prepare_report(&self, actor: &Actor, new: &NewReport) -> Result<i64> {
-        self.store
-            .prepare_report(actor, &self.scope, new, &self.source)
-            .await
-    }
-
-    /// `Store::act_on_report` over the whole county.
-    pub async fn act_on_report(
-        &self,
-        actor: &Actor,
-        id: i64,
-        action: &ReportAction,
-    ) -> Result<ReportStatus> {
-        self.store
-            .act_on_report(actor, &self.scope, id, action, &self.source)
-            .await
-    }
-
-    /// `Store::issue_problems` over the whole county.
-    pub async fn issue_problems(
-        &self,
-        actor: &Actor,
-        batch: &NewBatch,
-        problems: &[NewProblem],
-    ) -> Result<i64> {
-        self.store
-            .issue_problems(actor, &self.scope, batch, problems, &self.source)
-            .await
-    }
-
-    /// `Store::act_on_problem` over the whole county.
-    pub async fn act_on_problem(
-        &self,
-        actor: &Actor,
-        id: i64,
-        expected_version: i32,
-        action: &ProblemAction,
-        evidence: &[Evidence],
-    ) -> Result<ProblemStatus> {
-        self.store
-            .act_on_problem(
-                actor,
-                &self.scope,
-                id,
-                expected_version,
-                action,
-                evidence,
-                &self.source,
-            )
-            .await
-    }
-
-    /// `Store::problem` over the whole county.
-    pub async fn problem(&self, id: i64) -> Result<Problem> {
-        self.store.problem(&self.scope, id).await
-    }
-
-    /// `Store::problem_steps` over the whole county.
-    pub async fn problem_steps(&self, id: i64) -> Result<Vec<ProblemStep>> {
-        self.store.problem_steps(&self.scope, id).await
-    }
-
-    /// `Store::problems` over the whole county.
-    pub async fn problems(&self, status: Option<ProblemStatus>) -> Result<Vec<Problem>> {
-        self.store.problems(&self.scope, status).await
-    }
-
-    /// `Store::problem_counts` over the whole county.
-    pub async fn problem_counts(&self) -> Result<BTreeMap<String, ProblemCounts>> {
-        self.store.problem_counts(&self.scope).await
-    }
-
-    /// `Store::supervise` over the whole county.
-    pub async fn supervise(&self, actor: &Actor, new: &NewSupervision) -> Result<i64> {
-        self.store
-            .supervise(actor, &self.scope, new, &self.source)
-            .await
+    as_actor! {
+        fn prepare_report(new: &NewReport) -> i64;
+        fn act_on_report(id: i64, action: &ReportAction) -> ReportStatus;
+        fn issue_problems(batch: &NewBatch, problems: &[NewProblem]) -> i64;
+        fn act_on_problem(
+            id: i64,
+            expected_version: i32,
+            action: &ProblemAction,
+            evidence: &[Evidence]
+        ) -> ProblemStatus;
+        fn supervise(new: &NewSupervision) -> i64;
     }
 
     /// `Store::report`: a ledger handed in, with its frozen figures and houses.

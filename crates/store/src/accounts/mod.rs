@@ -33,6 +33,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
@@ -264,46 +265,66 @@ fn account_of(r: AccountRow) -> Result<Account, StoreError> {
     })
 }
 
-fn entry(
+/// An audit row for what an account did to itself (login, logout, its own password): `who` is
+/// its name and role, and the name is the object too.
+fn own_entry(
     at: DateTime<Utc>,
     who: (&str, &str),
     source: &str,
     action: &str,
-    object: &str,
     outcome: Outcome,
     detail: serde_json::Value,
 ) -> AuditEntry {
-    AuditEntry {
-        at,
-        actor_id: who.0.to_string(),
-        actor_role: who.1.to_string(),
-        source: source.to_string(),
-        action: action.to_string(),
-        object: object.to_string(),
-        outcome,
-        reason: None,
-        detail: detail.to_string(),
-    }
+    AuditEntry::ok(at, who.0, who.1, source, action, who.0)
+        .with_outcome(outcome)
+        .with_detail(detail)
 }
 
-/// An audit row for a successful change made by an administrator (or the account itself).
-pub(crate) fn admin_entry(
+/// A change made by an administrator (or by an account to itself through the same path): when,
+/// by whom and from where, the first half of its audit row.
+pub(crate) struct AdminChange<'a> {
     at: DateTime<Utc>,
-    by: &Principal,
-    source: &str,
-    action: &str,
-    object: &str,
-    detail: serde_json::Value,
-) -> AuditEntry {
-    entry(
-        at,
-        (&by.username, &role_code(by.role)),
-        source,
-        action,
-        object,
-        Outcome::Ok,
-        detail,
-    )
+    by: &'a Principal,
+    source: &'a str,
+}
+
+/// The change `by` makes at `at` from `source`.
+pub(crate) fn admin<'a>(at: DateTime<Utc>, by: &'a Principal, source: &'a str) -> AdminChange<'a> {
+    AdminChange { at, by, source }
+}
+
+impl AdminChange<'_> {
+    /// Its audit row: `action` on `object`, successful, with `detail`.
+    pub(crate) fn entry(
+        &self,
+        action: &str,
+        object: &str,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
+        let role = role_code(self.by.role);
+        AuditEntry::ok(
+            self.at,
+            &self.by.username,
+            &role,
+            self.source,
+            action,
+            object,
+        )
+        .with_detail(detail)
+    }
+
+    /// Appends [`AdminChange::entry`] inside `tx` and commits: the last step of the change.
+    pub(crate) async fn commit(
+        &self,
+        mut tx: Tx,
+        action: &str,
+        object: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        audit::append(&mut tx, &self.entry(action, object, detail)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -334,16 +355,10 @@ impl Store {
         const SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         let value = serde_json::to_string(new).expect("serializes");
         on_tx!(&mut tx, c => sqlx::query(SQL).bind(SECURITY_KEY).bind(&value).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "setting.security",
-            SECURITY_KEY,
-            serde_json::json!({ "old": old, "new": new }),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = json!({ "old": old, "new": new });
+        admin(self.now(), by, source)
+            .commit(tx, "setting.security", SECURITY_KEY, detail)
+            .await?;
         self.forget_setting(SECURITY_KEY);
         Ok(())
     }
@@ -454,10 +469,10 @@ impl Store {
             .bind(&hash).bind(micros(now)).bind(&by.username).bind(must_change)
             .fetch_one(&mut *c).await)?;
         push_history(&mut tx, id, &hash, now).await?;
-        let detail = serde_json::json!({ "role": role_code(new.role), "region": new.region.map(|r| r.to_string()), "department": new.department });
-        let e = admin_entry(now, by, source, "account.create", username, detail);
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = json!({ "role": role_code(new.role), "region": new.region.map(|r| r.to_string()), "department": new.department });
+        admin(now, by, source)
+            .commit(tx, "account.create", username, detail)
+            .await?;
         Ok(Account {
             id,
             password_set_at: now,
@@ -477,16 +492,10 @@ impl Store {
             WHERE e.actor_role IN ('tech_reviewer', 'appraiser') \
             ON CONFLICT (assignee, house_id) DO NOTHING";
         let n = on_tx!(&mut tx, c => sqlx::query(SQL).bind(&by.username).bind(micros(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = admin_entry(
-            now,
-            by,
-            source,
-            "house.assign_by_history",
-            "houses",
-            serde_json::json!({ "assignments": n }),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = json!({ "assignments": n });
+        admin(now, by, source)
+            .commit(tx, "house.assign_by_history", "houses", detail)
+            .await?;
         Ok(n)
     }
 
@@ -499,14 +508,6 @@ impl Store {
         if self.count_accounts().await? > 0 {
             return Ok(None);
         }
-        let system = Principal {
-            account_id: 0,
-            username: "system".into(),
-            name: "系统".into(),
-            role: Role::System,
-            region: None,
-            department: None,
-        };
         let new = NewAccount {
             username: "admin".into(),
             display_name: "系统管理员（县领导小组办公室）".into(),
@@ -514,7 +515,9 @@ impl Store {
             region: Some(county),
             department: None,
         };
-        self.create_account(&system, &new, "cli").await.map(Some)
+        self.create_account(&Principal::system(), &new, "cli")
+            .await
+            .map(Some)
     }
 
     fn check_anchor(&self, new: &NewAccount) -> AuthResult<()> {
@@ -574,14 +577,13 @@ impl Store {
                 .bind(token_hash(&token)).bind(id).bind(&csrf).bind(micros(now)).bind(source)
                 .execute(&mut *c).await?;
         });
-        let e = entry(
+        let e = own_entry(
             now,
             (&name, &role_code(role)),
             source,
             "login",
-            &name,
             Outcome::Ok,
-            serde_json::json!({ "second_factor": step.is_some() }),
+            json!({ "second_factor": step.is_some() }),
         );
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
@@ -614,14 +616,13 @@ impl Store {
                 sqlx::query("UPDATE accounts SET totp_last_step = $2 WHERE id = $1").bind(id).bind(s).execute(&mut *c).await?;
             }
         });
-        let e = entry(
+        let e = own_entry(
             now,
             (&name, &role_code(role)),
             source,
             "reauth",
-            &name,
             Outcome::Ok,
-            serde_json::json!({ "second_factor": step.is_some() }),
+            json!({ "second_factor": step.is_some() }),
         );
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
@@ -751,18 +752,17 @@ impl Store {
             on_tx!(&mut tx, c => sqlx::query("INSERT INTO login_locks (username, until) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET until = excluded.until")
                 .bind(name).bind(until).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
-        let e = entry(
+        let e = own_entry(
             now,
             (name, ""),
             source,
             action,
-            name,
             if locked {
                 Outcome::refused("locked_now")
             } else {
                 Outcome::refused("failed")
             },
-            serde_json::json!({ "failures": n }),
+            json!({ "failures": n }),
         );
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
@@ -779,15 +779,7 @@ impl Store {
         action: &str,
     ) -> AuthResult<()> {
         let mut tx = self.db.begin().await?;
-        let e = entry(
-            now,
-            (name, role),
-            source,
-            action,
-            name,
-            outcome,
-            serde_json::json!({}),
-        );
+        let e = own_entry(now, (name, role), source, action, outcome, json!({}));
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
         Ok(())
@@ -864,15 +856,7 @@ impl Store {
             on_tx!(&mut tx, c => sqlx::query_as(WHO).bind(&hash).fetch_optional(&mut *c).await)?;
         on_tx!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         if let Some((u, r)) = who {
-            let e = entry(
-                now,
-                (&u, &r),
-                source,
-                "logout",
-                &u,
-                Outcome::Ok,
-                serde_json::json!({}),
-            );
+            let e = own_entry(now, (&u, &r), source, "logout", Outcome::Ok, json!({}));
             audit::append(&mut tx, &e).await?;
         }
         tx.commit().await?;
@@ -889,16 +873,10 @@ impl Store {
         let target = self.managed(by, username).await?;
         let mut tx = self.db.begin().await?;
         let n = on_tx!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(target.id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "account.end_sessions",
-            username,
-            serde_json::json!({ "sessions": n }),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = json!({ "sessions": n });
+        admin(self.now(), by, source)
+            .commit(tx, "account.end_sessions", username, detail)
+            .await?;
         Ok(n)
     }
 
@@ -937,14 +915,13 @@ impl Store {
         on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET password_hash = $2, password_set_at = $3, must_change = FALSE WHERE id = $1")
             .bind(id).bind(&hash).bind(micros(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         push_history(&mut tx, id, &hash, now).await?;
-        let e = entry(
+        let e = own_entry(
             now,
             (username, &role),
             source,
             "account.password",
-            username,
             Outcome::Ok,
-            serde_json::json!({}),
+            json!({}),
         );
         audit::append(&mut tx, &e).await?;
         tx.commit().await?;
@@ -970,16 +947,9 @@ impl Store {
             sqlx::query("DELETE FROM login_locks WHERE username = $1").bind(username).execute(&mut *c).await?;
         });
         push_history(&mut tx, target.id, &hash, now).await?;
-        let e = admin_entry(
-            now,
-            by,
-            source,
-            "account.reset_password",
-            username,
-            serde_json::json!({}),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        admin(now, by, source)
+            .commit(tx, "account.reset_password", username, json!({}))
+            .await?;
         Ok(otp)
     }
 
@@ -1007,16 +977,9 @@ impl Store {
         } else {
             "account.enable"
         };
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            action,
-            username,
-            serde_json::json!({}),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        admin(self.now(), by, source)
+            .commit(tx, action, username, json!({}))
+            .await?;
         Ok(())
     }
 
@@ -1037,16 +1000,9 @@ impl Store {
         let mut tx = self.db.begin().await?;
         on_tx!(&mut tx, c => sqlx::query("UPDATE accounts SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
             .bind(target.id).bind(&sealed).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "account.totp_enable",
-            username,
-            serde_json::json!({}),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        admin(self.now(), by, source)
+            .commit(tx, "account.totp_enable", username, json!({}))
+            .await?;
         let uri = totp::provisioning_uri(username, &secret);
         Ok((secret, uri))
     }

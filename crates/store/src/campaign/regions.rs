@@ -3,7 +3,7 @@
 //! effective date ([`Store::edit_region`]), or added from a list ([`Store::import_regions`]).
 //! Houses are never rewritten: merges map old codes to new ones from their date (`resolve_on`).
 
-use crate::accounts::{AuthError, AuthResult, admin_entry};
+use crate::accounts::{AuthError, AuthResult, admin};
 use crate::campaign::settings::require_county_wide;
 use crate::infra::audit::{self, AuditEntry};
 use crate::infra::db::Tx;
@@ -64,9 +64,27 @@ pub(crate) async fn insert(tx: &mut Tx, r: &Region) -> Result<u64> {
         .rows_affected()))
 }
 
-async fn record_change(tx: &mut Tx, ch: &RegionChange, at: i64, by: &str) -> Result<()> {
-    const SQL: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    on_tx!(tx, c => sqlx::query(SQL)
+/// A change of regions, recorded at `at` (microseconds) by `by`.
+const RECORD_CHANGE: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// [`RECORD_CHANGE`] unless the same old code's change on the same day is there already.
+const RECORD_CHANGE_ONCE: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) \
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM region_changes WHERE old_code = $1 AND effective = $4)";
+
+/// Records a change of regions; with `once`, not when the same old code's change on the same
+/// day is recorded already (reference data seeded again).
+pub(crate) async fn record_change(
+    tx: &mut Tx,
+    ch: &RegionChange,
+    at: i64,
+    by: &str,
+    once: bool,
+) -> Result<()> {
+    let sql = if once {
+        RECORD_CHANGE_ONCE
+    } else {
+        RECORD_CHANGE
+    };
+    on_tx!(tx, c => sqlx::query(sql)
         .bind(ch.old.as_str())
         .bind(ch.new.as_str())
         .bind(&ch.old_name)
@@ -193,6 +211,9 @@ impl Store {
         require_county_wide(by)?;
         let subject = edit.subject();
         let detail = serde_json::to_value(edit).unwrap_or_default();
+        // The edit's audit row, whether it is written or refused.
+        let entry =
+            || admin(self.now(), by, source).entry("region.edit", subject.prefix(), detail.clone());
         let mut tx = self.db.begin().await?;
         // Read inside the write transaction: two edits cannot both pass the check.
         let reference = crate::infra::reference::load_regions(&mut tx).await?;
@@ -217,19 +238,10 @@ impl Store {
         }
         if let Err(message) = verdict {
             tx.rollback().await?;
-            let mut tx = self.db.begin().await?;
-            let mut e = admin_entry(
-                self.now(),
-                by,
-                source,
-                "region.edit",
-                subject.prefix(),
-                detail,
-            );
-            e.outcome = crate::infra::audit::Outcome::refused("F1");
-            e.reason = Some(message.clone());
-            audit::append(&mut tx, &e).await?;
-            tx.commit().await?;
+            let refused = entry()
+                .with_outcome(crate::infra::audit::Outcome::refused("F1"))
+                .with_reason(&message);
+            self.record_audit(&refused).await?;
             return Err(AuthError::Invalid(message));
         }
         let at = crate::infra::codec::micros(self.now());
@@ -324,17 +336,9 @@ impl Store {
             }
         };
         if let Some(ch) = history {
-            record_change(&mut tx, &ch, at, &by.username).await?;
+            record_change(&mut tx, &ch, at, &by.username, false).await?;
         }
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "region.edit",
-            subject.prefix(),
-            detail,
-        );
-        audit::append(&mut tx, &e).await?;
+        audit::append(&mut tx, &entry()).await?;
         tx.commit().await?;
         self.reload_reference().await?;
         Ok(())
@@ -400,16 +404,10 @@ impl Store {
             .iter()
             .map(|e| e.subject().prefix().to_string())
             .collect();
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "regions.import",
-            county.prefix(),
-            serde_json::json!({ "added": codes, "unchanged": unchanged }),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = serde_json::json!({ "added": codes, "unchanged": unchanged });
+        admin(self.now(), by, source)
+            .commit(tx, "regions.import", county.prefix(), detail)
+            .await?;
         self.reload_reference().await?;
         Ok(Ok(RegionImport { added, unchanged }))
     }

@@ -40,12 +40,12 @@ impl Store {
     pub async fn reminders(&self, who: &Principal, today: NaiveDate) -> Result<Vec<Reminder>> {
         let scope = who.scope();
         let mut out = Vec::new();
-        let mut push = |label: String, count: i64, href: &str| {
+        let mut push = |label: &str, (count, href): (i64, String)| {
             if count > 0 {
                 out.push(Reminder {
-                    label,
+                    label: label.to_string(),
                     count,
-                    href: href.to_string(),
+                    href,
                 });
             }
         };
@@ -66,66 +66,55 @@ impl Store {
             .filter_map(|p| p.deadline)
             .filter(|d| days_left(*d, today) < 0)
             .count() as i64;
-        match who.role {
-            Role::TownOperator | Role::TownPrincipal | Role::Department => {
-                push(
-                    "问题待确认".into(),
-                    problem_count(ProblemStatus::Pending),
-                    "/problems?status=pending",
-                );
-                push(
-                    "问题待整改".into(),
-                    problem_count(ProblemStatus::Confirmed)
-                        + problem_count(ProblemStatus::Rectifying),
-                    "/problems",
-                );
-                push("问题整改期限 7 天内到期".into(), due_soon, "/problems");
-                push("问题已超整改期限".into(), overdue, "/problems");
+        let to_fix =
+            problem_count(ProblemStatus::Confirmed) + problem_count(ProblemStatus::Rectifying);
+        // How many, and the list that shows them: a list filtered to one status, or another.
+        let problems_in =
+            |st: ProblemStatus| (problem_count(st), format!("/problems?status={}", st.code()));
+        let houses_in = |st: Status| (status(st), format!("/houses?status={}", st.code()));
+        let at = |count: i64, href: &str| (count, href.to_string());
+        let problem_lists = match who.role {
+            Role::TownOperator | Role::TownPrincipal | Role::Department => vec![
+                ("问题待确认", problems_in(ProblemStatus::Pending)),
+                ("问题待整改", at(to_fix, "/problems")),
+                ("问题整改期限 7 天内到期", at(due_soon, "/problems")),
+                ("问题已超整改期限", at(overdue, "/problems")),
+            ],
+            Role::CountyOffice | Role::Inspector => vec![
+                ("问题已整改待核验", problems_in(ProblemStatus::Rectified)),
+                ("不属实申辩待审核", problems_in(ProblemStatus::Disputed)),
+                ("问题已超整改期限", at(overdue, "/problems")),
+            ],
+            _ => vec![],
+        };
+        let house_lists = match who.role {
+            Role::TownPrincipal | Role::CountyOffice => {
+                vec![("房屋待销号审批", houses_in(Status::AwaitingClosure))]
             }
-            Role::CountyOffice | Role::Inspector => {
-                push(
-                    "问题已整改待核验".into(),
-                    problem_count(ProblemStatus::Rectified),
-                    "/problems?status=rectified",
-                );
-                push(
-                    "不属实申辩待审核".into(),
-                    problem_count(ProblemStatus::Disputed),
-                    "/problems?status=disputed",
-                );
-                push("问题已超整改期限".into(), overdue, "/problems");
+            Role::TechReviewer => vec![
+                (
+                    "分派给您待复核的房屋",
+                    houses_in(Status::AwaitingAssessment),
+                ),
+                (
+                    "分派给您待回头看的房屋",
+                    houses_in(Status::AwaitingLookBack),
+                ),
+            ],
+            Role::Appraiser => vec![(
+                "分派给您待鉴定的房屋",
+                houses_in(Status::AwaitingAssessment),
+            )],
+            Role::TownOperator => {
+                vec![(
+                    "历史销号待回头看",
+                    at(status(Status::AwaitingLookBack), "/lookback"),
+                )]
             }
-            _ => {}
-        }
-        match who.role {
-            Role::TownPrincipal | Role::CountyOffice => push(
-                "房屋待销号审批".into(),
-                status(Status::AwaitingClosure),
-                "/houses?status=awaiting_closure",
-            ),
-            Role::TechReviewer => {
-                push(
-                    "分派给您待复核的房屋".into(),
-                    status(Status::AwaitingAssessment),
-                    "/houses?status=awaiting_assessment",
-                );
-                push(
-                    "分派给您待回头看的房屋".into(),
-                    status(Status::AwaitingLookBack),
-                    "/houses?status=awaiting_look_back",
-                );
-            }
-            Role::Appraiser => push(
-                "分派给您待鉴定的房屋".into(),
-                status(Status::AwaitingAssessment),
-                "/houses?status=awaiting_assessment",
-            ),
-            Role::TownOperator => push(
-                "历史销号待回头看".into(),
-                status(Status::AwaitingLookBack),
-                "/lookback",
-            ),
-            _ => {}
+            _ => vec![],
+        };
+        for (label, found) in problem_lists.into_iter().chain(house_lists) {
+            push(label, found);
         }
         if matches!(who.role, Role::TownOperator | Role::TownPrincipal) {
             let waiting = self
@@ -134,7 +123,7 @@ impl Store {
                 .iter()
                 .filter(|s| s.answer.is_none())
                 .count() as i64;
-            push("督办通知待答复".into(), waiting, "/supervision");
+            push("督办通知待答复", at(waiting, "/supervision"));
         }
         if matches!(
             who.role,
@@ -143,11 +132,8 @@ impl Store {
             for d in self.deadlines().await? {
                 let left = days_left(d.due, today);
                 if (0..=7).contains(&left) {
-                    push(
-                        format!("{}：{} 到期（剩 {left} 天）", d.phase, d.due),
-                        1,
-                        "/",
-                    );
+                    let label = format!("{}：{} 到期（剩 {left} 天）", d.phase, d.due);
+                    push(&label, at(1, "/"));
                 }
             }
         }
@@ -159,13 +145,7 @@ impl Store {
         let totals = self.town_totals(scope).await?;
         let problems = self.problem_counts(scope).await?;
         let reference = self.reference();
-        let name = |code: &str| {
-            reference
-                .regions
-                .iter()
-                .find(|r| r.code.as_str() == code)
-                .map_or_else(|| code.to_string(), |r| r.name.clone())
-        };
+        let name = |code: &str| reference.region_name(code);
         let mut towns: BTreeMap<String, TownProgress> = BTreeMap::new();
         for t in totals {
             towns.insert(

@@ -3,8 +3,7 @@
 //! new values) in one transaction, and never removes a dictionary value that records may use:
 //! values are retired (hidden from forms) and can be restored.
 
-use crate::accounts::{AuthError, AuthResult, admin_entry, require};
-use crate::infra::audit;
+use crate::accounts::{AuthError, AuthResult, admin, require};
 use crate::{Store, on_db, on_tx};
 use anju_domain::auth::{Action, Principal};
 use anju_domain::campaign::{Deadline, default_deadlines};
@@ -65,14 +64,8 @@ impl Store {
         }
         let old = self.deadlines().await?;
         let value = serde_json::to_string(new).expect("serializes");
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            "setting.deadlines",
-            DEADLINES_KEY,
-            serde_json::json!({ "old": old, "new": new }),
-        );
+        let detail = serde_json::json!({ "old": old, "new": new });
+        let e = admin(self.now(), by, source).entry("setting.deadlines", DEADLINES_KEY, detail);
         self.put_setting(DEADLINES_KEY, &value, &e).await?;
         Ok(())
     }
@@ -147,16 +140,10 @@ impl Store {
                 }
             }
         };
-        let e = admin_entry(
-            self.now(),
-            by,
-            source,
-            action,
-            &format!("{kind}:{label}"),
-            serde_json::json!({}),
-        );
-        audit::append(&mut tx, &e).await?;
-        tx.commit().await?;
+        let detail = serde_json::json!({});
+        admin(self.now(), by, source)
+            .commit(tx, action, &format!("{kind}:{label}"), detail)
+            .await?;
         self.reload_reference().await?;
         Ok(())
     }

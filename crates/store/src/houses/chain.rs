@@ -15,12 +15,12 @@
 //! key rotation keeps), never as plain text: the hashes stored beside the rows give nothing to
 //! guess an ID number against, and re-sealing under a new key leaves every hash as it was.
 
+use crate::houses::{EventBody, StoredHouse};
 use crate::infra::codec::{self, EventRow, SpanRow};
 use crate::infra::db::Tx;
 use crate::infra::error::{Result, StoreError};
 use crate::infra::vault::column;
 use crate::{Store, on_db, on_tx};
-use anju_domain::Coded;
 use anju_domain::{HouseCode, HouseState};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -207,30 +207,16 @@ const HOUSES_PER_ROUND: i64 = 500;
 #[derive(sqlx::FromRow)]
 struct CheckedHouse {
     id: i64,
-    code: String,
-    state: String,
-    facts: i32,
-    version: i32,
-    status: String,
-    town_code: String,
-    village_code: String,
-    record_payload: Option<String>,
+    #[sqlx(flatten)]
+    house: StoredHouse,
 }
 /// An event as the chain check reads it, with its stored hash.
 #[derive(sqlx::FromRow)]
 struct CheckedEvent {
     house_id: i64,
-    seq: i32,
     kind: String,
-    effective: NaiveDate,
-    recorded_at: i64,
-    actor_id: String,
-    actor_name: String,
-    actor_role: String,
-    reason: Option<String>,
-    evidence: String,
-    payload: String,
-    personal: Option<String>,
+    #[sqlx(flatten)]
+    body: EventBody,
     hash: Option<String>,
 }
 /// A stored fact span with its house.
@@ -290,17 +276,9 @@ impl Store {
         struct Ev {
             id: i64,
             house_id: i64,
-            seq: i32,
             kind: String,
-            effective: NaiveDate,
-            recorded_at: i64,
-            actor_id: String,
-            actor_name: String,
-            actor_role: String,
-            reason: Option<String>,
-            evidence: String,
-            payload: String,
-            personal: Option<String>,
+            #[sqlx(flatten)]
+            body: EventBody,
         }
         let batch = hex::encode(crate::infra::vault::random_bytes::<16>());
         let mut tx = self.db.begin().await?;
@@ -328,33 +306,19 @@ impl Store {
                     _ => GENESIS.to_string(),
                 };
                 let personal = r
+                    .body
                     .personal
                     .as_deref()
                     .map(|p| self.personal_digest_of_sealed(p))
                     .transpose()?;
-                let hash = event_hash(
-                    &before,
-                    &Fields {
-                        code,
-                        seq: r.seq,
-                        kind: &r.kind,
-                        effective: r.effective,
-                        recorded_at: r.recorded_at,
-                        actor_id: &r.actor_id,
-                        actor_name: &r.actor_name,
-                        actor_role: &r.actor_role,
-                        reason: r.reason.as_deref(),
-                        evidence: &r.evidence,
-                        payload: &r.payload,
-                        personal: personal.as_deref(),
-                    },
-                );
+                let hash = event_hash(&before, &r.body.fields(code, &r.kind, personal.as_deref()));
+                let seq = r.body.seq;
                 match heads.last_mut() {
                     Some(head) if head.0 == *code => {
-                        head.1 = r.seq;
+                        head.1 = seq;
                         head.2 = hash.clone();
                     }
-                    _ => heads.push((code.to_string(), r.seq, hash.clone())),
+                    _ => heads.push((code.to_string(), seq, hash.clone())),
                 }
                 updates.push((r.id, hash.clone()));
                 prev = Some((r.house_id, hash));
@@ -421,17 +385,8 @@ impl Store {
 
     /// The keyed hash of a sealed personal value's plain text.
     fn personal_digest_of_sealed(&self, sealed: &str) -> Result<String> {
-        let plain = self.open_or_plain_value(column::EVENT_PERSONAL, sealed)?;
+        let plain = self.open_or_plain(column::EVENT_PERSONAL, sealed)?;
         Ok(self.vault().digest(PERSONAL_DIGEST, &plain))
-    }
-
-    /// A personal value opened, or as it is when an older version left it in plain text.
-    fn open_or_plain_value(&self, col: &str, value: &str) -> Result<String> {
-        if value.starts_with("v1.") {
-            Ok(self.vault().open(col, value)?)
-        } else {
-            Ok(value.to_string())
-        }
     }
 
     /// Checks everything the audit trail vouches for (see the module's documentation): the audit
@@ -527,9 +482,9 @@ impl Store {
 
         // Every house, a page at a time.
         const HOUSES: &str = concat!(
-            "SELECT h.id, h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
-            crate::record_payload_sql!(),
-            " AS record_payload FROM houses h WHERE h.id > $1 ORDER BY h.id LIMIT $2"
+            "SELECT h.id, ",
+            crate::stored_house_columns!(),
+            " FROM houses h WHERE h.id > $1 ORDER BY h.id LIMIT $2"
         );
         const EVENTS: &str = "SELECT e.house_id, e.seq, e.kind, e.effective, e.recorded_at, e.actor_id, e.actor_name, e.actor_role, e.reason, e.evidence, e.payload, e.personal, e.hash \
             FROM events e WHERE e.house_id >= $1 AND e.house_id <= $2 ORDER BY e.house_id, e.seq";
@@ -564,7 +519,7 @@ impl Store {
             for h in page {
                 report.houses += 1;
                 let id = h.id;
-                let code = h.code.clone();
+                let code = h.house.code.clone();
                 let evs = events_of.remove(&id).unwrap_or_default();
                 report.events += evs.len() as u64;
                 let expected = vouched.remove(&code);
@@ -605,48 +560,32 @@ impl Store {
         people: Option<&str>,
         expected: Option<Vouched>,
     ) {
-        let CheckedHouse {
-            code,
-            state,
-            facts,
-            version,
-            status,
-            town_code: town,
-            village_code: village,
-            record_payload: record,
-            ..
-        } = h;
+        let house = h.house;
+        let code = house.code.as_str();
         let mut prev = GENESIS.to_string();
         let mut decoded = Vec::with_capacity(events.len());
         let mut first_bad: Option<String> = None;
         for (i, e) in events.into_iter().enumerate() {
             let CheckedEvent {
-                seq,
                 kind,
-                effective: eff,
-                recorded_at: rec,
-                actor_id: aid,
-                actor_name: aname,
-                actor_role: arole,
-                reason,
-                evidence,
-                payload,
-                personal,
+                body,
                 hash: stored,
                 ..
             } = e;
+            let seq = body.seq;
             if seq != i as i32 + 1 && first_bad.is_none() {
                 first_bad = Some(format!("事件序号不连续：第 {} 条之后是第 {seq} 条", i));
             }
-            let plain = match personal
+            let plain = match body
+                .personal
                 .as_deref()
-                .map(|p| self.open_or_plain_value(column::EVENT_PERSONAL, p))
+                .map(|p| self.open_or_plain(column::EVENT_PERSONAL, p))
                 .transpose()
             {
                 Ok(p) => p,
                 Err(_) => {
                     report.fault(
-                        &code,
+                        code,
                         format!("第 {seq} 条事件的个人信息无法解开（密钥不对或被改动）"),
                     );
                     return;
@@ -655,44 +594,16 @@ impl Store {
             let digest = plain
                 .as_deref()
                 .map(|p| self.vault().digest(PERSONAL_DIGEST, p));
-            let hash = event_hash(
-                &prev,
-                &Fields {
-                    code: &code,
-                    seq,
-                    kind: &kind,
-                    effective: eff,
-                    recorded_at: rec,
-                    actor_id: &aid,
-                    actor_name: &aname,
-                    actor_role: &arole,
-                    reason: reason.as_deref(),
-                    evidence: &evidence,
-                    payload: &payload,
-                    personal: digest.as_deref(),
-                },
-            );
+            let hash = event_hash(&prev, &body.fields(code, &kind, digest.as_deref()));
             if stored.as_deref() != Some(hash.as_str()) && first_bad.is_none() {
                 first_bad = Some(format!(
                     "第 {seq} 条事件（{kind}）在数据库中被改动或系外写入"
                 ));
             }
-            match codec::from_row(
-                &code,
-                seq,
-                eff,
-                rec,
-                aid,
-                aname,
-                &arole,
-                reason,
-                &evidence,
-                &payload,
-                plain.as_deref(),
-            ) {
+            match body.decode(code, plain.as_deref()) {
                 Ok(ev) => decoded.push(ev),
                 Err(e) => {
-                    report.fault(&code, format!("第 {seq} 条事件无法读取：{e}"));
+                    report.fault(code, format!("第 {seq} 条事件无法读取：{e}"));
                     return;
                 }
             }
@@ -701,22 +612,22 @@ impl Store {
         let head = decoded.last().map(|e| (e.seq as i32, raw(&prev)));
         match (expected, head) {
             (None, _) => report.fault(
-                &code,
+                code,
                 "审计日志中没有该房屋的登记或变更记录：房屋或其事件系在系统之外写入",
             ),
             (Some((seq, _, id)), None) => report.fault(
-                &code,
+                code,
                 format!("审计日志（第 {id} 条）记载该房屋有 {seq} 条事件，现已全部被删除"),
             ),
             (Some((seq, hash, id)), Some((now, computed))) => {
                 if now < seq {
                     report.fault(
-                        &code,
+                        code,
                         format!("事件被删除：审计日志（第 {id} 条）记载 {seq} 条，现存 {now} 条"),
                     );
                 } else if now > seq {
                     report.fault(
-                        &code,
+                        code,
                         format!(
                             "有审计日志未记载的事件（第 {} 至 {now} 条）：系在系统之外插入",
                             seq + 1
@@ -724,39 +635,32 @@ impl Store {
                     );
                 } else if computed != hash {
                     report.fault(
-                        &code,
+                        code,
                         first_bad.clone().unwrap_or_else(|| {
                             format!("事件与审计日志（第 {id} 条）记载的不符：被改动、删除或插入")
                         }),
                     );
                 } else if let Some(m) = first_bad.take() {
-                    report.fault(&code, m);
+                    report.fault(code, m);
                 }
             }
         }
         // The projection is what a replay of the events gives.
-        let Ok(hc) = HouseCode::parse(&code) else {
-            report.fault(&code, "房屋编码格式错误");
+        let Ok(hc) = HouseCode::parse(code) else {
+            report.fault(code, "房屋编码格式错误");
             return;
         };
         let replayed = HouseState::replay(hc, &decoded);
-        let stored = crate::houses::parse_state(&state, record.as_deref());
-        let rec = replayed.record.as_ref();
-        let same = stored.is_ok_and(|s| s == replayed)
-            && facts as u32 == replayed.facts().bits()
-            && version as u32 == replayed.version
-            && status == replayed.status().code()
-            && rec.is_some_and(|r| r.town.as_str() == town && r.village.as_str() == village);
-        if !same {
-            report.fault(&code, "房屋当前状态（houses）与事件重放结果不一致");
+        if !house.matches(&replayed).unwrap_or(false) {
+            report.fault(code, "房屋当前状态（houses）与事件重放结果不一致");
         }
         let expected_spans = spans_of(&decoded);
         if spans != expected_spans {
-            report.fault(&code, "台账时段（fact_spans）与事件推导结果不一致");
+            report.fault(code, "台账时段（fact_spans）与事件推导结果不一致");
         }
         let latest = decoded.iter().rev().find_map(|e| e.change.people());
         let stored_people = people.map(|p| {
-            self.open_or_plain_value(column::HOUSE_PEOPLE, p)
+            self.open_or_plain(column::HOUSE_PEOPLE, p)
                 .ok()
                 .and_then(|p| serde_json::from_str::<anju_domain::house::People>(&p).ok())
         });
@@ -766,7 +670,7 @@ impl Store {
             _ => false,
         };
         if !people_same {
-            report.fault(&code, "房屋人员信息（house_people）与事件记载不一致");
+            report.fault(code, "房屋人员信息（house_people）与事件记载不一致");
         }
     }
 }

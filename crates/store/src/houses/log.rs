@@ -74,7 +74,7 @@ impl Store {
             }
             for Row { event, house_id } in rows {
                 last_house = house_id;
-                last_seq = event.seq;
+                last_seq = event.body.seq;
                 let e = event_of(&self.vault, event)?;
                 serde_json::to_writer(&mut *out, &e)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -763,13 +763,11 @@ impl Store {
             .as_ref()
             .map(|t| serde_json::to_string(t).expect("serializes"))
             .unwrap_or_default();
-        let e = crate::accounts::admin_entry(
-            self.now(),
-            by,
-            source,
+        let detail = serde_json::json!({ "old": old, "new": new });
+        let e = crate::accounts::admin(self.now(), by, source).entry(
             "setting.map_tiles",
             TILES_KEY,
-            serde_json::json!({ "old": old, "new": new }),
+            detail,
         );
         self.put_setting(TILES_KEY, &value, &e).await?;
         Ok(())

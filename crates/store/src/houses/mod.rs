@@ -17,7 +17,7 @@ pub mod plaque;
 pub mod write;
 
 use crate::infra::codec::{self, SpanRow};
-use crate::infra::db::Tx;
+use crate::infra::db::{ReadRow, Tx};
 use crate::infra::error::{Result, StoreError};
 use crate::infra::scope::ScopeParams;
 use crate::infra::vault::{Vault, column};
@@ -60,10 +60,50 @@ pub(crate) fn parse_state(json: &str, record_payload: Option<&str>) -> Result<Ho
     Ok(state)
 }
 
-/// An event as [`event_columns`] reads it, its personal data still sealed.
+/// A house row as stored, with the payload its record is put back from.
 #[derive(sqlx::FromRow)]
-pub(crate) struct StoredEvent {
-    code: String,
+pub(crate) struct StoredHouse {
+    pub(crate) code: String,
+    state: String,
+    facts: i32,
+    version: i32,
+    status: String,
+    town_code: String,
+    village_code: String,
+    record_payload: Option<String>,
+}
+
+/// The columns of [`StoredHouse`], on alias `h`.
+#[macro_export]
+macro_rules! stored_house_columns {
+    () => {
+        concat!(
+            "h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
+            $crate::record_payload_sql!(),
+            " AS record_payload"
+        )
+    };
+}
+
+impl StoredHouse {
+    /// Whether the row is what a replay of the house's events gives (state, facts, version,
+    /// status, town and village); an error when its state cannot be read.
+    pub(crate) fn matches(&self, replayed: &HouseState) -> Result<bool> {
+        let stored = parse_state(&self.state, self.record_payload.as_deref())?;
+        let rec = replayed.record.as_ref();
+        Ok(stored == *replayed
+            && self.facts as u32 == replayed.facts().bits()
+            && self.version as u32 == replayed.version
+            && self.status == replayed.status().code()
+            && rec.is_some_and(|r| {
+                r.town.as_str() == self.town_code && r.village.as_str() == self.village_code
+            }))
+    }
+}
+
+/// The columns of an `events` row that every reader decodes, its personal data still sealed.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventBody {
     pub(crate) seq: i32,
     effective: NaiveDate,
     recorded_at: i64,
@@ -73,27 +113,67 @@ pub(crate) struct StoredEvent {
     reason: Option<String>,
     evidence: String,
     payload: String,
-    personal: Option<String>,
+    pub(crate) personal: Option<String>,
+}
+
+impl EventBody {
+    /// The fields its chained hash covers, with the event's kind and its personal digest.
+    pub(crate) fn fields<'a>(
+        &'a self,
+        code: &'a str,
+        kind: &'a str,
+        personal: Option<&'a str>,
+    ) -> chain::Fields<'a> {
+        chain::Fields {
+            code,
+            seq: self.seq,
+            kind,
+            effective: self.effective,
+            recorded_at: self.recorded_at,
+            actor_id: &self.actor_id,
+            actor_name: &self.actor_name,
+            actor_role: &self.actor_role,
+            reason: self.reason.as_deref(),
+            evidence: &self.evidence,
+            payload: &self.payload,
+            personal,
+        }
+    }
+
+    /// The event of house `code`, given its personal data already opened.
+    pub(crate) fn decode(self, code: &str, personal: Option<&str>) -> Result<Event> {
+        codec::from_row(
+            code,
+            self.seq,
+            self.effective,
+            self.recorded_at,
+            self.actor_id,
+            self.actor_name,
+            &self.actor_role,
+            self.reason,
+            &self.evidence,
+            &self.payload,
+            personal,
+        )
+    }
+}
+
+/// An event as [`event_columns`] reads it, its personal data still sealed.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredEvent {
+    code: String,
+    #[sqlx(flatten)]
+    pub(crate) body: EventBody,
 }
 
 pub(crate) fn event_of(vault: &Vault, r: StoredEvent) -> Result<Event> {
     let personal = r
+        .body
         .personal
-        .map(|p| vault.open(column::EVENT_PERSONAL, &p))
+        .as_deref()
+        .map(|p| vault.open(column::EVENT_PERSONAL, p))
         .transpose()?;
-    codec::from_row(
-        &r.code,
-        r.seq,
-        r.effective,
-        r.recorded_at,
-        r.actor_id,
-        r.actor_name,
-        &r.actor_role,
-        r.reason,
-        &r.evidence,
-        &r.payload,
-        personal.as_deref(),
-    )
+    r.body.decode(&r.code, personal.as_deref())
 }
 
 /// The columns of [`StoredEvent`], for `SELECT … FROM events e JOIN houses h`.
@@ -155,10 +235,7 @@ impl Store {
             scope_sql!(),
             " ORDER BY e.seq"
         );
-        let sp = ScopeParams::of(scope);
-        let rows: Vec<StoredEvent> = on_db!(&self.db, p => sqlx::query_as(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
-            .fetch_all(p).await)?;
+        let rows: Vec<StoredEvent> = self.rows_of_house(SQL, scope, code).await?;
         if rows.is_empty() {
             return Err(StoreError::NotFound);
         }
@@ -190,52 +267,24 @@ impl Store {
     /// of its stored events (state, facts, version, status). Returns the houses that differ.
     pub(crate) async fn verify_projection(&self, scope: &Scope) -> Result<Vec<String>> {
         const HOUSES: &str = concat!(
-            "SELECT h.code, h.state, h.facts, h.version, h.status, h.town_code, h.village_code, ",
-            record_payload_sql!(),
-            " AS record_payload FROM houses h WHERE ",
+            "SELECT ",
+            stored_house_columns!(),
+            " FROM houses h WHERE ",
             scope_sql!(),
             " ORDER BY h.id"
         );
         let sp = ScopeParams::of(scope);
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            code: String,
-            state: String,
-            facts: i32,
-            version: i32,
-            status: String,
-            town_code: String,
-            village_code: String,
-            record_payload: Option<String>,
-        }
-        let houses: Vec<Row> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
+        let houses: Vec<StoredHouse> = on_db!(&self.db, p => sqlx::query_as(HOUSES)
             .bind(&sp.lo).bind(&sp.hi).bind(&sp.key)
             .fetch_all(p).await)?;
         let mut bad = Vec::new();
-        for Row {
-            code,
-            state,
-            facts,
-            version,
-            status,
-            town_code: town,
-            village_code: village,
-            record_payload: record,
-        } in houses
-        {
-            let code = HouseCode::parse(&code).map_err(|e| StoreError::Corrupt(e.0))?;
+        for house in houses {
+            let code = HouseCode::parse(&house.code).map_err(|e| StoreError::Corrupt(e.0))?;
             let events = self.house_events(scope, &code).await?;
             let spans_ok = self.spans_match(scope, &code, &events).await?;
             let replayed = HouseState::replay(code.clone(), &events);
-            let stored = parse_state(&state, record.as_deref())?;
-            let rec = replayed.record.as_ref();
-            let same = spans_ok
-                && stored == replayed
-                && facts as u32 == replayed.facts().bits()
-                && version as u32 == replayed.version
-                && status == replayed.status().code()
-                && rec.is_some_and(|r| r.town.as_str() == town && r.village.as_str() == village);
-            if !same {
+            let matches = house.matches(&replayed)?;
+            if !(spans_ok && matches) {
                 bad.push(code.to_string());
             }
         }
@@ -252,11 +301,22 @@ impl Store {
             scope_sql!(),
             " ORDER BY s.seq"
         );
-        let sp = ScopeParams::of(scope);
-        let stored: Vec<SpanRow> = on_db!(&self.db, p => sqlx::query_as(SQL)
-            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
-            .fetch_all(p).await)?;
+        let stored: Vec<SpanRow> = self.rows_of_house(SQL, scope, code).await?;
         Ok(stored == crate::houses::chain::spans_of(events))
+    }
+
+    /// The rows of `sql`, a statement about one house: the scope bound at `$1`–`$3`, the
+    /// house's code at `$4`.
+    async fn rows_of_house<T: ReadRow>(
+        &self,
+        sql: &'static str,
+        scope: &Scope,
+        code: &HouseCode,
+    ) -> Result<Vec<T>> {
+        let sp = ScopeParams::of(scope);
+        Ok(on_db!(&self.db, p => sqlx::query_as(sql)
+            .bind(&sp.lo).bind(&sp.hi).bind(&sp.key).bind(code.as_str())
+            .fetch_all(p).await)?)
     }
 }
 

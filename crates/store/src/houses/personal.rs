@@ -57,69 +57,98 @@ impl Store {
     /// batches, each its own transaction: an interrupted pass is resumed by running it again,
     /// and every row stays readable throughout because old keys are kept until retired.
     pub(crate) async fn reseal_personal(&self) -> Result<Resealed> {
-        let prefix = format!("{}%", self.vault.current_prefix());
-        let mut done = Resealed::default();
-        loop {
-            const PEOPLE: &str = "SELECT house_id, data FROM house_people WHERE data NOT LIKE $1 ORDER BY house_id LIMIT $2";
-            let rows: Vec<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(PEOPLE)
-                .bind(&prefix).bind(BATCH).fetch_all(p).await)?;
-            if rows.is_empty() {
-                break;
-            }
-            let mut tx = self.db.begin().await?;
-            for (id, data) in &rows {
+        const PEOPLE: &str = "SELECT house_id, data FROM house_people WHERE data NOT LIKE $1 ORDER BY house_id LIMIT $2";
+        const PEOPLE_UPDATE: &str = "UPDATE house_people SET data = $2, owner_id_digest = $3, owner_phone_digest = $4 WHERE house_id = $1";
+        let people = self
+            .reseal_in_batches(PEOPLE, PEOPLE_UPDATE, |id, data| {
                 let plain = self.open_or_plain(column::HOUSE_PEOPLE, data)?;
                 let people: anju_domain::house::People = serde_json::from_str(&plain)
                     .map_err(|e| StoreError::Corrupt(format!("house people {id}: {e}")))?;
                 let row = crate::houses::write::PeopleRow::of(&people, &self.vault);
-                const UPDATE: &str = "UPDATE house_people SET data = $2, owner_id_digest = $3, owner_phone_digest = $4 WHERE house_id = $1";
-                on_tx!(&mut tx, c => sqlx::query(UPDATE).bind(id).bind(&row.sealed)
-                    .bind(&row.id_digest).bind(&row.phone_digest)
-                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await?;
-            done.people += rows.len() as u64;
-        }
-        loop {
-            const EVENTS: &str = "SELECT id, personal FROM events WHERE personal IS NOT NULL AND personal NOT LIKE $1 ORDER BY id LIMIT $2";
-            let rows: Vec<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(EVENTS)
-                .bind(&prefix).bind(BATCH).fetch_all(p).await)?;
-            if rows.is_empty() {
-                break;
-            }
-            let mut tx = self.db.begin().await?;
-            for (id, data) in &rows {
+                Ok(vec![Some(row.sealed), row.id_digest, row.phone_digest])
+            })
+            .await?;
+        const EVENTS: &str = "SELECT id, personal FROM events WHERE personal IS NOT NULL AND personal NOT LIKE $1 ORDER BY id LIMIT $2";
+        const EVENTS_UPDATE: &str = "UPDATE events SET personal = $2 WHERE id = $1";
+        let events = self
+            .reseal_in_batches(EVENTS, EVENTS_UPDATE, |_, data| {
                 let plain = self.open_or_plain(column::EVENT_PERSONAL, data)?;
-                let sealed = self.vault.seal(column::EVENT_PERSONAL, &plain);
-                const UPDATE: &str = "UPDATE events SET personal = $2 WHERE id = $1";
-                on_tx!(&mut tx, c => sqlx::query(UPDATE).bind(id).bind(&sealed)
-                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await?;
-            done.events += rows.len() as u64;
-        }
+                Ok(vec![Some(self.vault.seal(column::EVENT_PERSONAL, &plain))])
+            })
+            .await?;
         // TOTP secrets are few: one transaction.
         const SECRETS: &str = "SELECT id, totp_secret FROM accounts WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE $1";
+        const SECRETS_UPDATE: &str = "UPDATE accounts SET totp_secret = $2 WHERE id = $1";
+        let prefix = self.current_pattern();
         let rows: Vec<(i64, String)> =
             on_db!(&self.db, p => sqlx::query_as(SECRETS).bind(&prefix).fetch_all(p).await)?;
         if !rows.is_empty() {
-            let mut tx = self.db.begin().await?;
-            for (id, data) in &rows {
+            self.reseal_rows(&rows, SECRETS_UPDATE, |_, data| {
                 let plain = self.vault.open(column::TOTP_SECRET, data)?;
-                let sealed = self.vault.seal(column::TOTP_SECRET, &plain);
-                const UPDATE: &str = "UPDATE accounts SET totp_secret = $2 WHERE id = $1";
-                on_tx!(&mut tx, c => sqlx::query(UPDATE).bind(id).bind(&sealed)
-                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            }
-            tx.commit().await?;
-            done.secrets += rows.len() as u64;
+                Ok(vec![Some(self.vault.seal(column::TOTP_SECRET, &plain))])
+            })
+            .await?;
         }
-        Ok(done)
+        Ok(Resealed {
+            events,
+            people,
+            secrets: rows.len() as u64,
+        })
+    }
+
+    /// `LIKE` pattern of every value sealed under the current key.
+    fn current_pattern(&self) -> String {
+        format!("{}%", self.vault.current_prefix())
+    }
+
+    /// Re-seals, a batch per transaction, the `(id, value)` rows `select` finds (`$1`: the
+    /// current key's pattern, `$2`: a batch's size) until none is left; see
+    /// [`Store::reseal_rows`]. Returns how many rows it rewrote.
+    async fn reseal_in_batches(
+        &self,
+        select: &'static str,
+        update: &'static str,
+        reseal: impl Fn(i64, &str) -> Result<Vec<Option<String>>>,
+    ) -> Result<u64> {
+        let prefix = self.current_pattern();
+        let mut done = 0;
+        loop {
+            let rows: Vec<(i64, String)> = on_db!(&self.db, p => sqlx::query_as(select)
+                .bind(&prefix).bind(BATCH).fetch_all(p).await)?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            self.reseal_rows(&rows, update, &reseal).await?;
+            done += rows.len() as u64;
+        }
+    }
+
+    /// Rewrites `(id, value)` rows in one transaction: `update` gets the id at `$1` and the
+    /// values `reseal` gives for the row from `$2` on.
+    async fn reseal_rows(
+        &self,
+        rows: &[(i64, String)],
+        update: &'static str,
+        reseal: impl Fn(i64, &str) -> Result<Vec<Option<String>>>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        for (id, data) in rows {
+            let values = reseal(*id, data)?;
+            on_tx!(&mut tx, c => {
+                let mut q = sqlx::query(update).bind(id);
+                for v in &values {
+                    q = q.bind(v);
+                }
+                q.execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// How many personal values are not under the current key (0 before retiring old keys).
     pub async fn count_unsealed_or_old(&self) -> Result<i64> {
-        let prefix = format!("{}%", self.vault.current_prefix());
+        let prefix = self.current_pattern();
         const SQL: &str = "SELECT (SELECT COUNT(*) FROM house_people WHERE data NOT LIKE $1) \
             + (SELECT COUNT(*) FROM events WHERE personal IS NOT NULL AND personal NOT LIKE $1) \
             + (SELECT COUNT(*) FROM accounts WHERE totp_secret IS NOT NULL AND totp_secret NOT LIKE $1)";
@@ -128,7 +157,8 @@ impl Store {
         )
     }
 
-    fn open_or_plain(&self, col: &str, data: &str) -> Result<String> {
+    /// A personal value opened, or as it is when an older version left it in plain text.
+    pub(crate) fn open_or_plain(&self, col: &str, data: &str) -> Result<String> {
         if data.starts_with("v1.") {
             Ok(self.vault.open(col, data)?)
         } else {

@@ -161,16 +161,8 @@ pub async fn append(tx: &mut Tx, e: &AuditEntry) -> Result<i64> {
 /// An audit row as stored, with its link and hash.
 #[derive(sqlx::FromRow)]
 struct StoredRow {
-    id: i64,
-    at: i64,
-    actor_id: String,
-    actor_role: String,
-    source: String,
-    action: String,
-    object: String,
-    outcome: String,
-    reason: Option<String>,
-    detail: String,
+    #[sqlx(flatten)]
+    row: ListedRow,
     prev_hash: String,
     hash: String,
 }
@@ -178,17 +170,18 @@ struct StoredRow {
 impl StoredRow {
     /// Whether the row hashes to its recorded hash when linked to `prev`.
     fn hashes_from(&self, prev: &str) -> bool {
+        let r = &self.row;
         let fields = [
-            self.actor_id.as_str(),
-            &self.actor_role,
-            &self.source,
-            &self.action,
-            &self.object,
-            &self.outcome,
-            self.reason.as_deref().unwrap_or(""),
-            &self.detail,
+            r.actor_id.as_str(),
+            &r.actor_role,
+            &r.source,
+            &r.action,
+            &r.object,
+            &r.outcome,
+            r.reason.as_deref().unwrap_or(""),
+            &r.detail,
         ];
-        hash_stored(prev, self.id, self.at, fields) == self.hash
+        hash_stored(prev, r.id, r.at, fields) == self.hash
     }
 }
 
@@ -220,13 +213,14 @@ pub async fn verify_with(
             let prev_ok = head_hash == prev || (last == 0 && head_id == 0);
             return Ok((head_id != last || !prev_ok).then_some(last + 1));
         }
-        for row in rows {
-            if row.id != last + 1 || row.prev_hash != prev || !row.hashes_from(&prev) {
+        for stored in rows {
+            let row = &stored.row;
+            if row.id != last + 1 || stored.prev_hash != prev || !stored.hashes_from(&prev) {
                 return Ok(Some(row.id));
             }
             on_row(row.id, &row.outcome, &row.detail);
-            prev = row.hash;
             last = row.id;
+            prev = stored.hash;
         }
     }
 }

@@ -807,13 +807,11 @@ impl Store {
             return Err(crate::AuthError::Invalid("保留份数须为 1 至 365".into()));
         }
         let old = self.backup_schedule().await?;
-        let e = crate::accounts::admin_entry(
-            self.now(),
-            by,
-            source,
+        let detail = serde_json::json!({ "old": old, "new": new });
+        let e = crate::accounts::admin(self.now(), by, source).entry(
             "setting.backup",
             SCHEDULE_KEY,
-            serde_json::json!({ "old": old, "new": new }),
+            detail,
         );
         let value = serde_json::to_string(new).expect("serializes");
         self.put_setting(SCHEDULE_KEY, &value, &e).await?;

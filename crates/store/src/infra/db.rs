@@ -2,9 +2,9 @@
 //! options, migrations, how a write transaction begins.
 
 use crate::infra::migrations::Dialect;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::pool::{PoolConnection, PoolOptions};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Database, Executor, PgPool, Postgres, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -81,6 +81,23 @@ where
     }
 }
 
+/// A row type `query_as` can read on either backend.
+pub(crate) trait ReadRow:
+    for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> ReadRow for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin
+{
+}
+
 /// Runs the same code on whichever pool or transaction is at hand: `on_db!(db, p => expr)`.
 /// The SQL inside is one `&'static str` with `$N` placeholders that both backends accept.
 #[macro_export]
@@ -138,6 +155,13 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Each SQLite connection's page cache, KiB.
 pub(crate) const SQLITE_CACHE_KIB: u32 = 65_536;
 
+/// A pool of at most `max` connections that waits [`ACQUIRE_TIMEOUT`] for one.
+fn pool_options<DB: Database>(max: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
 impl Db {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
@@ -151,20 +175,10 @@ impl Db {
                 // Negative: a size in KiB, not a page count.
                 .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                 .pragma("temp_store", "memory");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(opts)
-                .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool_options(8).connect_with(opts).await?))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(opts)
-                .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::Postgres(pool_options(16).connect_with(opts).await?))
         } else {
             Err(sqlx::Error::Configuration(
                 format!(

@@ -38,6 +38,14 @@ impl Reference {
     pub fn sector_map(&self) -> BTreeMap<String, String> {
         self.sectors.iter().cloned().collect()
     }
+
+    /// A region's name, or its code when the reference data has no region of that code.
+    pub fn region_name(&self, code: &str) -> String {
+        self.regions
+            .iter()
+            .find(|r| r.code.as_str() == code)
+            .map_or_else(|| code.to_string(), |r| r.name.clone())
+    }
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -56,8 +64,6 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
         "INSERT INTO departments (code, name) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING";
     const SECTOR: &str = "INSERT INTO sector_departments (business_type, department_code) VALUES ($1, $2) ON CONFLICT (business_type) DO NOTHING";
     const DICT: &str = "INSERT INTO dictionary_entries (kind, label, position, active) VALUES ($1, $2, $3, TRUE) ON CONFLICT (kind, label) DO NOTHING";
-    const CHANGE: &str = "INSERT INTO region_changes (old_code, new_code, old_name, effective, kind, note, recorded_at, recorded_by) \
-        SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM region_changes WHERE old_code = $1 AND effective = $4)";
     // Parents first, so the foreign key holds.
     let mut regions = r.regions.clone();
     regions.sort_by_key(|x| (x.level, x.code));
@@ -76,20 +82,10 @@ pub async fn insert_missing(tx: &mut Tx, r: &Reference) -> Result<()> {
                 sqlx::query(DICT).bind(kind).bind(label).bind(i as i32).execute(&mut *c).await?;
             }
         }
-        for ch in &r.region_changes {
-            sqlx::query(CHANGE)
-                .bind(ch.old.as_str())
-                .bind(ch.new.as_str())
-                .bind(&ch.old_name)
-                .bind(ch.effective)
-                .bind(ch.kind.code())
-                .bind(&ch.note)
-                .bind(0_i64)
-                .bind("system")
-                .execute(&mut *c)
-                .await?;
-        }
     });
+    for ch in &r.region_changes {
+        crate::campaign::regions::record_change(tx, ch, 0, "system", true).await?;
+    }
     Ok(())
 }
 

@@ -20,9 +20,19 @@ pub struct ScopeParams {
 #[macro_export]
 macro_rules! scope_sql {
     () => {
-        "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
-         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.id AND s.department_code = $3) OR EXISTS \
-         (SELECT 1 FROM assignments a WHERE a.assignee = $3 AND a.house_id = h.id))"
+        $crate::scope_sql!(@house_id "h.id")
+    };
+    // The condition with the house's id read from `$id` (a house row or a span row).
+    (@house_id $id:literal) => {
+        concat!(
+            "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
+             (SELECT 1 FROM house_sectors s WHERE s.house_id = ",
+            $id,
+            " AND s.department_code = $3) OR EXISTS \
+             (SELECT 1 FROM assignments a WHERE a.assignee = $3 AND a.house_id = ",
+            $id,
+            "))"
+        )
     };
 }
 
@@ -30,9 +40,7 @@ macro_rules! scope_sql {
 #[macro_export]
 macro_rules! scope_sql_spans {
     () => {
-        "h.village_code >= $1 AND h.village_code < $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
-         (SELECT 1 FROM house_sectors s WHERE s.house_id = h.house_id AND s.department_code = $3) OR EXISTS \
-         (SELECT 1 FROM assignments a WHERE a.assignee = $3 AND a.house_id = h.house_id))"
+        $crate::scope_sql!(@house_id "h.house_id")
     };
 }
 

@@ -164,25 +164,8 @@ impl Vault {
 
     /// Encrypts `plain` for `column` under the current key with a random 96-bit nonce.
     pub fn seal(&self, column: &str, plain: &str) -> String {
-        let (id, cipher, _) = self
-            .keys
-            .iter()
-            .find(|k| k.0 == self.current)
-            .expect("current key present");
-        let nonce = random_bytes::<12>();
-        let ct = cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plain.as_bytes(),
-                    aad: column.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption does not fail for short inputs");
-        let mut out = Vec::with_capacity(12 + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        format!("v1.{id}.{}", B64.encode(out))
+        let (id, sealed) = self.encrypt(column, plain.as_bytes());
+        format!("v1.{id}.{}", B64.encode(sealed))
     }
 
     /// Decrypts a value sealed by [`Vault::seal`] for the same column.
@@ -192,32 +175,35 @@ impl Vault {
             return Err(VaultError::Damaged);
         };
         let id: u32 = id.parse().map_err(|_| VaultError::Damaged)?;
-        let (_, cipher, _) = self
-            .keys
-            .iter()
-            .find(|k| k.0 == id)
-            .ok_or(VaultError::UnknownKey(id))?;
+        let cipher = self.key(id)?;
         let raw = B64.decode(body).map_err(|_| VaultError::Damaged)?;
-        if raw.len() < 12 + 16 {
-            return Err(VaultError::Damaged);
-        }
-        let (nonce, ct) = raw.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::Damaged)?;
-        let plain = cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: column.as_bytes(),
-                },
-            )
-            .map_err(|_| VaultError::Damaged)?;
+        let plain = decrypt(cipher, column, &raw)?;
         String::from_utf8(plain).map_err(|_| VaultError::Damaged)
     }
 
     /// Encrypts bytes for `column` under the current key: the key id (4 bytes, big-endian),
     /// a random 96-bit nonce, the AES-GCM ciphertext.
     pub fn seal_bytes(&self, column: &str, plain: &[u8]) -> Vec<u8> {
+        let (id, sealed) = self.encrypt(column, plain);
+        let mut out = Vec::with_capacity(4 + sealed.len());
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Decrypts bytes sealed by [`Vault::seal_bytes`] for the same column.
+    pub fn open_bytes(&self, column: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+        if sealed.len() < 4 + 12 + 16 {
+            return Err(VaultError::Damaged);
+        }
+        let (id, rest) = sealed.split_at(4);
+        let id = u32::from_be_bytes(id.try_into().map_err(|_| VaultError::Damaged)?);
+        decrypt(self.key(id)?, column, rest)
+    }
+
+    /// `plain` encrypted for `column` under the current key: the key's id, and the random
+    /// 96-bit nonce followed by the AES-GCM ciphertext.
+    fn encrypt(&self, column: &str, plain: &[u8]) -> (u32, Vec<u8>) {
         let (id, cipher, _) = self
             .keys
             .iter()
@@ -233,36 +219,19 @@ impl Vault {
                 },
             )
             .expect("AES-GCM encryption does not fail below its size limit");
-        let mut out = Vec::with_capacity(4 + 12 + ct.len());
-        out.extend_from_slice(&id.to_be_bytes());
+        let mut out = Vec::with_capacity(12 + ct.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
-        out
+        (*id, out)
     }
 
-    /// Decrypts bytes sealed by [`Vault::seal_bytes`] for the same column.
-    pub fn open_bytes(&self, column: &str, sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
-        if sealed.len() < 4 + 12 + 16 {
-            return Err(VaultError::Damaged);
-        }
-        let (id, rest) = sealed.split_at(4);
-        let id = u32::from_be_bytes(id.try_into().map_err(|_| VaultError::Damaged)?);
-        let (_, cipher, _) = self
-            .keys
+    /// The cipher of key `id`, if the set still holds it.
+    fn key(&self, id: u32) -> Result<&Aes256Gcm, VaultError> {
+        self.keys
             .iter()
             .find(|k| k.0 == id)
-            .ok_or(VaultError::UnknownKey(id))?;
-        let (nonce, ct) = rest.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::Damaged)?;
-        cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ct,
-                    aad: column.as_bytes(),
-                },
-            )
-            .map_err(|_| VaultError::Damaged)
+            .map(|(_, cipher, _)| cipher)
+            .ok_or(VaultError::UnknownKey(id))
     }
 
     /// The keyed search hash of a normalised value (`kind` keeps ID and phone domains apart).
@@ -274,6 +243,25 @@ impl Vault {
         mac.update(value.as_bytes());
         B64.encode(mac.finalize().into_bytes())
     }
+}
+
+/// Decrypts a nonce followed by its AES-GCM ciphertext for `column`; anything too short, or
+/// sealed for another column or key, is damaged.
+fn decrypt(cipher: &Aes256Gcm, column: &str, raw: &[u8]) -> Result<Vec<u8>, VaultError> {
+    if raw.len() < 12 + 16 {
+        return Err(VaultError::Damaged);
+    }
+    let (nonce, ct) = raw.split_at(12);
+    let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::Damaged)?;
+    cipher
+        .decrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: ct,
+                aad: column.as_bytes(),
+            },
+        )
+        .map_err(|_| VaultError::Damaged)
 }
 
 #[cfg(test)]

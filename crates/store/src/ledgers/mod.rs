@@ -5,6 +5,7 @@
 
 pub mod reports;
 
+use crate::infra::db::ReadRow;
 use crate::infra::error::Result;
 use crate::infra::scope::ScopeParams;
 use crate::{Store, on_db, scope_sql, scope_sql_spans};
@@ -223,11 +224,7 @@ impl Store {
             "SELECT h.village_code, h.facts, COUNT(*) {} GROUP BY h.village_code, h.facts",
             source(&self.db, form, as_of).sql()
         );
-        let sp = ScopeParams::of(scope);
-        let raw: Vec<(String, i32, i64)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
-            bind_as_of!(q, as_of).fetch_all(p).await
-        })?;
+        let raw: Vec<(String, i32, i64)> = self.rows_as_of(sql, scope, as_of).await?;
         let counts = form.counts();
         let mut groups: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for (village, facts, n) in raw {
@@ -270,11 +267,7 @@ impl Store {
             "SELECT x.code, h.town_code, h.village_code, h.facts {} ORDER BY x.code",
             source(&self.db, form, as_of).with_houses()
         );
-        let sp = ScopeParams::of(scope);
-        let rows: Vec<(String, String, String, i32)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
-            bind_as_of!(q, as_of).fetch_all(p).await
-        })?;
+        let rows: Vec<(String, String, String, i32)> = self.rows_as_of(sql, scope, as_of).await?;
         let counts = form.counts();
         let mut groups: BTreeMap<String, (Vec<i64>, Vec<Vec<String>>)> = BTreeMap::new();
         for (code, town, village, facts) in rows {
@@ -301,6 +294,21 @@ impl Store {
             online,
         );
         Ok((table, lists))
+    }
+
+    /// The rows of `sql`, a statement over a [`source`] with the scope bound at `$1`–`$3` and
+    /// the date or instant of `as_of`, if any, at `$4`.
+    async fn rows_as_of<T: ReadRow>(
+        &self,
+        sql: String,
+        scope: &Scope,
+        as_of: AsOf,
+    ) -> Result<Vec<T>> {
+        let sp = ScopeParams::of(scope);
+        Ok(on_db!(&self.db, p => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
+            bind_as_of!(q, as_of).fetch_all(p).await
+        })?)
     }
 
     /// 附件2's online-inspection figures per village (none for 附件1).
@@ -412,24 +420,10 @@ impl Store {
     }
 
     /// The houses counted in one cell: `column` of [`Form::counts`], in the row `group` (a town or
-    /// village code as the ledger shows it), or in the 合计 row when `group` is `None`.
-    pub(crate) async fn ledger_houses(
-        &self,
-        form: Form,
-        scope: &Scope,
-        as_of: AsOf,
-        column: usize,
-        group: Option<&RegionCode>,
-    ) -> Result<Vec<LedgerHouse>> {
-        Ok(self
-            .ledger_houses_page(form, scope, as_of, column, group, None)
-            .await?
-            .1)
-    }
-
-    /// The houses behind one figure, a page at a time (`page`: its number from 1 and its size;
-    /// `None` for all): how many there are, and the page's, by house code. Paged and counted
-    /// in SQL, so that a county's 合计 over a million houses costs one page.
+    /// village code as the ledger shows it), or in the 合计 row when `group` is `None`; a page
+    /// at a time (`page`: its number from 1 and its size; `None` for all): how many there are,
+    /// and the page's, by house code. Paged and counted in SQL, so that a county's 合计 over a
+    /// million houses costs one page.
     pub(crate) async fn ledger_houses_page(
         &self,
         form: Form,
@@ -516,10 +510,8 @@ impl Store {
         let sql = format!(
             "SELECT {x}.code, {x}.address, h.village_code, {x}.status {from} ORDER BY {x}.code{limit}"
         );
-        let rows: Vec<(String, String, String, String)> = on_db!(&self.db, p => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&sp.lo).bind(&sp.hi).bind(&sp.key);
-            bind_as_of!(q, as_of).fetch_all(p).await
-        })?;
+        let rows: Vec<(String, String, String, String)> =
+            self.rows_as_of(sql, scope, as_of).await?;
         let houses: Vec<LedgerHouse> = rows
             .into_iter()
             .map(|(code, address, village_code, status)| LedgerHouse {
