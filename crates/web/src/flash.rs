@@ -52,9 +52,15 @@ pub async fn layer(req: Request, next: Next) -> Response {
 
 /// Percent-encodes every byte but ASCII letters, digits and `/-_.` (for a cookie value).
 pub(crate) fn encode(s: &str) -> String {
+    percent_encode(s, b"/-_.")
+}
+
+/// Percent-encodes every byte but ASCII letters, digits and those in `keep` (a cookie value,
+/// a download's `filename*`).
+pub(crate) fn percent_encode(s: &str, keep: &[u8]) -> String {
     s.bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
+            if b.is_ascii_alphanumeric() || keep.contains(&b) {
                 (b as char).to_string()
             } else {
                 format!("%{b:02X}")

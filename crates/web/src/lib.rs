@@ -156,7 +156,11 @@ const JS: &str = include_str!("../assets/app.js");
 const ECHARTS: &str = include_str!("../assets/vendor/echarts.min.js");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
 
-fn asset(mime: &'static str, body: &'static str) -> axum::response::Response {
+const CSS_TYPE: &str = "text/css; charset=utf-8";
+const JS_TYPE: &str = "text/javascript; charset=utf-8";
+
+/// A static file, kept by browsers for a day.
+fn static_file(mime: &'static str, body: &'static [u8]) -> axum::response::Response {
     (
         [
             (header::CONTENT_TYPE, mime),
@@ -185,6 +189,16 @@ impl Routes {
         self.paths.push(path);
         self.router = self.router.route(path, method);
         self
+    }
+
+    /// Adds a static file at `path`.
+    pub(crate) fn asset(
+        self,
+        path: &'static str,
+        mime: &'static str,
+        body: &'static [u8],
+    ) -> Routes {
+        self.route(path, get(move || async move { static_file(mime, body) }))
     }
 
     /// Adds a resource's routes.
@@ -220,23 +234,11 @@ fn infra_routes() -> Routes {
     Routes::default()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route(
-            "/static/app.css",
-            get(|| async { asset("text/css; charset=utf-8", CSS) }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", JS) }),
-        )
-        .route(
-            "/static/echarts.min.js",
-            get(|| async { asset("text/javascript; charset=utf-8", ECHARTS) }),
-        )
+        .asset("/static/app.css", CSS_TYPE, CSS.as_bytes())
+        .asset("/static/app.js", JS_TYPE, JS.as_bytes())
+        .asset("/static/echarts.min.js", JS_TYPE, ECHARTS.as_bytes())
         .merge(map_assets())
-        .route(
-            "/favicon.svg",
-            get(|| async { asset("image/svg+xml", FAVICON) }),
-        )
+        .asset("/favicon.svg", "image/svg+xml", FAVICON.as_bytes())
         .route(
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
@@ -249,19 +251,11 @@ fn map_assets() -> Routes {
     const LEAFLET_CSS: &str = include_str!("../assets/vendor/leaflet.css");
     const MAP_JS: &str = include_str!("../assets/map.js");
     const MAP_CSS: &str = include_str!("../assets/map.css");
-    const JS: &str = "text/javascript; charset=utf-8";
-    const CSS: &str = "text/css; charset=utf-8";
     Routes::default()
-        .route(
-            "/static/leaflet.js",
-            get(|| async { asset(JS, LEAFLET_JS) }),
-        )
-        .route(
-            "/static/leaflet.css",
-            get(|| async { asset(CSS, LEAFLET_CSS) }),
-        )
-        .route("/static/map.js", get(|| async { asset(JS, MAP_JS) }))
-        .route("/static/map.css", get(|| async { asset(CSS, MAP_CSS) }))
+        .asset("/static/leaflet.js", JS_TYPE, LEAFLET_JS.as_bytes())
+        .asset("/static/leaflet.css", CSS_TYPE, LEAFLET_CSS.as_bytes())
+        .asset("/static/map.js", JS_TYPE, MAP_JS.as_bytes())
+        .asset("/static/map.css", CSS_TYPE, MAP_CSS.as_bytes())
 }
 
 /// The whole application.
@@ -328,9 +322,15 @@ async fn request_id(
         format!("{:x}-{n}", std::process::id())
     });
     req.extensions_mut().insert(RequestId(id.clone()));
-    // The path, never the query (a search may hold a name).
-    let span =
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    // The path, never the query (a search may hold a name). The account is recorded once the
+    // session is loaded (`session::load_session`), so no handler needs to name it.
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        account = tracing::field::Empty,
+    );
     let mut res = tracing::Instrument::instrument(next.run(req), span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);

@@ -7,18 +7,17 @@
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::houses::FilterForm;
+use crate::houses::{FilterChoices, FilterForm};
 use crate::pages::{Chrome, chrome};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
-use anju_domain::dict::{Grade, Judgement};
+use anju_domain::dict::Grade;
 use anju_domain::state::Status;
 use anju_domain::{RegionCode, RegionLevel};
 use anju_store::StoreError;
-use anju_store::houses::list::Overdue;
 use anju_store::houses::map::{Bbox, Tiles};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -96,13 +95,7 @@ pub(crate) async fn config(
     let tiles = state.store.map_tiles().await?;
     let places = caller.access(&state.store).map_places().await?;
     let reference = state.store.reference();
-    let name = |code: &str| {
-        reference
-            .regions
-            .iter()
-            .find(|r| r.code.as_str() == code)
-            .map_or_else(|| code.to_string(), |r| r.name.clone())
-    };
+    let name = |code: &str| crate::problems::region_name(&reference, code);
     let places: Vec<PlaceOut> = places
         .iter()
         .filter(|p| town.is_none_or(|t| p.code.starts_with(t.prefix())))
@@ -159,13 +152,7 @@ struct MapPage {
     config: String,
     has_tiles: bool,
     may_configure: bool,
-    towns: Vec<(String, String)>,
-    villages: Vec<(String, String)>,
-    departments: Vec<(String, String)>,
-    statuses: Vec<(String, String)>,
-    judgements: Vec<(String, String)>,
-    grades: Vec<(String, String)>,
-    overdues: Vec<(String, String)>,
+    choices: FilterChoices,
     status_legend: Vec<(&'static str, &'static str)>,
     grade_legend: Vec<(&'static str, &'static str)>,
 }
@@ -179,12 +166,7 @@ pub struct MapForm {
     pub by: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn page(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(form): Query<MapForm>,
-) -> PageResult {
+pub async fn page(Ctx { state, caller }: Ctx, Query(form): Query<MapForm>) -> PageResult {
     let s = &caller.session;
     if !s.principal.may(anju_domain::auth::Action::ReadHouses) {
         return Err(PageError::Denied("您的角色不能查看房屋".into()));
@@ -193,34 +175,7 @@ pub async fn page(
     let town = parsed.as_ref().ok().and_then(|(f, _, _)| f.town);
     let (config, tiles) = config(&state, &caller, town).await?;
     let reference = state.store.reference();
-    let scope_region = s.principal.region;
-    let in_scope = |r: &&anju_domain::region::Region| {
-        scope_region.is_none_or(|mine| mine.contains(&r.code) || r.code.contains(&mine))
-    };
-    let towns = reference
-        .regions
-        .iter()
-        .filter(|r| r.level == RegionLevel::Town && r.valid_to.is_none())
-        .filter(in_scope)
-        .map(|r| (r.code.to_string(), r.name.clone()))
-        .collect();
-    let villages = match town {
-        Some(town) => reference
-            .regions
-            .iter()
-            .filter(|r| {
-                r.level == RegionLevel::Village && r.valid_to.is_none() && town.contains(&r.code)
-            })
-            .filter(in_scope)
-            .map(|r| (r.code.to_string(), r.name.clone()))
-            .collect(),
-        None => vec![],
-    };
-    let pairs = |v: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
-        v.into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    };
+    let choices = FilterChoices::new(&reference, s.principal.region, town);
     let mut query: Vec<(&str, String)> = [
         ("q", &form.f.q),
         ("town", &form.f.town),
@@ -249,18 +204,7 @@ pub async fn page(
         config: serde_json::to_string(&config).expect("serializes"),
         has_tiles: tiles.is_some(),
         may_configure: s.principal.may(anju_domain::auth::Action::ManageSettings),
-        towns,
-        villages,
-        departments: reference.departments.clone(),
-        statuses: pairs(Status::ALL.iter().map(|x| (x.code(), x.label())).collect()),
-        judgements: pairs(
-            Judgement::ALL
-                .iter()
-                .map(|x| (x.code(), x.label()))
-                .collect(),
-        ),
-        grades: pairs(Grade::ALL.iter().map(|x| (x.code(), x.label())).collect()),
-        overdues: pairs(Overdue::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+        choices,
         status_legend: Status::ALL.iter().map(|x| (x.code(), x.label())).collect(),
         grade_legend: Grade::ALL
             .iter()
@@ -289,12 +233,7 @@ pub struct DataForm {
 }
 
 /// What a view shows, as JSON (see [`anju_store::houses::map::MapData`]); no personal data.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn data(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(form): Query<DataForm>,
-) -> PageResult {
+pub async fn data(Ctx { state, caller }: Ctx, Query(form): Query<DataForm>) -> PageResult {
     let (filter, _, _) = form.f.parse().map_err(PageError::refused)?;
     let zoom = form
         .zoom

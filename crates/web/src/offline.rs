@@ -70,29 +70,16 @@ async fn worker() -> Response {
         .into_response()
 }
 
-fn bytes(mime: &'static str, body: &'static [u8]) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// The manifest, the worker, the offline page and the icons.
 pub(crate) fn routes() -> Routes {
     Routes::default()
         .route("/sw.js", get(worker))
-        .route(
+        .asset(
             "/manifest.webmanifest",
-            get(|| async { crate::asset("application/manifest+json; charset=utf-8", MANIFEST) }),
+            "application/manifest+json; charset=utf-8",
+            MANIFEST.as_bytes(),
         )
-        .route(
-            "/static/offline.js",
-            get(|| async { crate::asset("text/javascript; charset=utf-8", OFFLINE_JS) }),
-        )
+        .asset("/static/offline.js", crate::JS_TYPE, OFFLINE_JS.as_bytes())
         // No personal data: the same for everyone, kept by the worker as the page shown
         // offline when the page asked for was never opened on this device.
         .route(
@@ -104,18 +91,9 @@ pub(crate) fn routes() -> Routes {
                 )
             }),
         )
-        .route(
-            "/static/icon-192.png",
-            get(|| async { bytes("image/png", ICON_192) }),
-        )
-        .route(
-            "/static/icon-512.png",
-            get(|| async { bytes("image/png", ICON_512) }),
-        )
-        .route(
-            "/static/icon-maskable-512.png",
-            get(|| async { bytes("image/png", ICON_MASKABLE) }),
-        )
+        .asset("/static/icon-192.png", "image/png", ICON_192)
+        .asset("/static/icon-512.png", "image/png", ICON_512)
+        .asset("/static/icon-maskable-512.png", "image/png", ICON_MASKABLE)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Login, logout, password change and the home page.
 
 use crate::AppState;
-use crate::error::{PageError, PageResult};
+use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::session::{
-    AnySession, Caller, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
+    AnySession, Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
 };
 use anju_domain::Coded;
 use anju_store::infra::vault::random_bytes;
@@ -332,7 +332,6 @@ pub struct PasswordForm {
 }
 
 /// A refused change re-renders the form with the reason (422).
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(source): Extension<Source>,
@@ -434,8 +433,7 @@ fn rate(n: i64, d: i64) -> (String, Option<f64>) {
 }
 
 /// 首页: phase deadlines, overdue items and each town's progress, within the account's scope.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
+pub async fn home(Ctx { state, caller }: Ctx) -> PageResult {
     let s = &caller.session;
     let access = caller.access(&state.store);
     // A role without a town table (denied) sees the page without one.
@@ -468,13 +466,7 @@ pub async fn home(State(state): State<AppState>, caller: Caller) -> PageResult {
             (a.actor, a.reveals, a.refusals, href)
         })
         .collect();
-    let name_of = |code: &str| {
-        reference
-            .regions
-            .iter()
-            .find(|r| r.code.as_str() == code)
-            .map_or_else(|| code.to_string(), |r| r.name.clone())
-    };
+    let name_of = |code: &str| crate::problems::region_name(&reference, code);
     use anju_domain::campaign::{Measure, PhaseProgress};
     let measured: Vec<(&anju_domain::campaign::Deadline, Measure)> = deadlines
         .iter()
@@ -688,6 +680,17 @@ impl Pager {
             sizes: PAGE_SIZES.to_vec(),
         }
     }
+
+    /// How many lines come before this page.
+    pub fn offset(&self) -> u64 {
+        (self.page - 1) * self.size
+    }
+
+    /// The 序号 of the line at `index` (from 0) on this page.
+    /// (Templates pass `loop.index0` by reference.)
+    pub fn number(&self, index: &usize) -> u64 {
+        self.offset() + *index as u64 + 1
+    }
 }
 
 /// A list's town filter and page, as its query string or its bulk form carries them.
@@ -708,6 +711,33 @@ impl TownPage {
             ("size", &self.size),
         ])
         .unwrap_or_default()
+    }
+
+    /// One page of a town-filtered list at `path`: the town asked for (a code that is not one
+    /// is refused), the lines `fetch` finds for it on the page asked for (50 to a page unless
+    /// another size was chosen), and the pager over them that keeps the town.
+    pub async fn fetch<T, Found>(
+        &self,
+        path: &str,
+        fetch: impl FnOnce(Option<anju_domain::RegionCode>, (u64, u64)) -> Found,
+    ) -> PageResult<(Option<anju_domain::RegionCode>, Vec<T>, Pager)>
+    where
+        Found: std::future::Future<Output = Result<(u64, Vec<T>), StoreError>>,
+    {
+        let town = Some(self.town.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                anju_domain::RegionCode::parse(t).map_err(|_| PageError::refused("镇街代码无效"))
+            })
+            .transpose()?;
+        let size = page_size(&self.size, 50);
+        let number = page_number(&self.page);
+        let (total, lines) = fetch(town, (number, size))
+            .await
+            .not_found_as("没有可查看的房屋")?;
+        let town_param = town.map(|t| t.to_string()).unwrap_or_default();
+        let pager = Pager::new(path, &[("town", town_param)], total, number, size);
+        Ok((town, lines, pager))
     }
 }
 

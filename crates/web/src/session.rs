@@ -111,6 +111,8 @@ pub async fn load_session(
     if let Some(token) = cookie(req.headers(), SESSION_COOKIE)
         && let Some(s) = state.store.session(&token, state.store.now()).await?
     {
+        // Every log line of the request, from here on, says whose it is.
+        tracing::Span::current().record("account", s.principal.username.as_str());
         req.extensions_mut().insert(s);
         req.extensions_mut().insert(Token(token));
     }
@@ -449,6 +451,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Source>()
             .map_or_else(|| "unknown".to_string(), |s| s.0.clone());
         Ok(Caller { session, source })
+    }
+}
+
+/// What a handler acting for someone starts from: the application's state and the logged-in
+/// caller, taken together (`Ctx { state, caller }: Ctx`). Rejects like [`Caller`].
+pub struct Ctx {
+    pub state: AppState,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Ctx {
+            state: state.clone(),
+            caller,
+        })
     }
 }
 

@@ -2,15 +2,14 @@
 //! action, object (a house code …), outcome and date range (Beijing dates), paged in the
 //! database, exported as CSV with the same filters (the export is itself audited).
 
-use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, Pager, chrome, page_number, page_size, render_page};
-use crate::session::Caller;
+use crate::session::Ctx;
 use anju_domain::Coded;
 use anju_store::infra::audit::AuditEntry;
 use anju_store::infra::audit_view::{AuditFilter, OutcomeFilter};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 use serde::Deserialize;
@@ -209,16 +208,10 @@ struct AuditPage {
     query: String,
     error: Option<String>,
     lines: Vec<Line>,
-    first: u64,
     pager: Pager,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
-) -> PageResult {
+pub async fn show(Ctx { state, caller }: Ctx, Query(q): Query<AuditQuery>) -> PageResult {
     let (page, size) = (page_number(&q.page), page_size(&q.size, 50));
     let (rows, total, error) = match q.filter() {
         Ok(f) => {
@@ -238,17 +231,14 @@ pub async fn show(
         q,
         error,
         lines: rows.iter().map(line).collect(),
-        first: (pager.page - 1) * pager.size + 1,
         pager,
     };
     Ok(render_page(&out))
 }
 
 /// The filtered trail as CSV (at most [`EXPORT_LIMIT`] rows), the export audited.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn export_csv(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
     let filter = q.filter().map_err(PageError::refused)?;

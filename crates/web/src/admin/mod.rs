@@ -10,7 +10,7 @@ pub mod regions;
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{Caller, LoggedIn};
+use crate::session::{Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
@@ -40,8 +40,6 @@ struct AccountsPage {
     chrome: Option<Chrome>,
     demo: bool,
     accounts: Vec<AccountLine>,
-    /// 序号 of the first line.
-    first: u64,
     pager: crate::pages::Pager,
     q: AccountsQuery,
     roles: Vec<(String, String)>,
@@ -125,7 +123,7 @@ async fn accounts_page(
     );
     let accounts = matching
         .into_iter()
-        .skip(((pager.page - 1) * pager.size) as usize)
+        .skip(pager.offset() as usize)
         .take(pager.size as usize)
         .map(|a| {
             let mut st = vec![];
@@ -174,7 +172,6 @@ async fn accounts_page(
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         accounts,
-        first: (pager.page - 1) * pager.size + 1,
         pager,
         q,
         roles: Role::ALL
@@ -195,7 +192,6 @@ async fn accounts_page(
     Ok(render(&page, status))
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn accounts(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
@@ -205,8 +201,7 @@ pub async fn accounts(
 }
 
 /// Creates an account; its one-time password is shown once on the answer page.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+pub async fn create(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let s = &caller.session;
     let p = pairs(&body);
     let parsed = (|| {
@@ -278,13 +273,11 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
 
 /// reset | disable | enable | end-sessions on one account.
 #[tracing::instrument(skip_all, fields(
-    account = %caller.session.principal.username,
     target = %username,
     op = %op,
 ))]
 pub async fn act(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path((username, op)): Path<(String, String)>,
 ) -> PageResult {
     let (store, s, source) = (&state.store, &caller.session, &caller.source);
@@ -429,7 +422,6 @@ async fn settings_page(
     Ok(render(&page, status))
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn settings(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     settings_page(&state, &s, None, None, StatusCode::OK).await
 }
@@ -459,12 +451,7 @@ async fn settings_outcome(
 }
 
 /// Phase deadlines: rows of phase / due / overdue; blank rows are ignored.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn save_deadlines(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> PageResult {
+pub async fn save_deadlines(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let col = |k: &str| {
@@ -500,12 +487,7 @@ pub async fn save_deadlines(
 }
 
 /// The password and session policy.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn save_security(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> PageResult {
+pub async fn save_security(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let current = state.store.security().await?;
@@ -539,8 +521,7 @@ pub async fn save_security(
 }
 
 /// The backup schedule: on or off, time of day (Beijing), how many to keep.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn save_backup(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+pub async fn save_backup(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let keep = match field(&p, "keep").parse::<u32>() {
@@ -569,8 +550,7 @@ pub async fn save_backup(State(state): State<AppState>, caller: Caller, body: By
 }
 
 /// The map's base layer: a tile URL template and its attribution (empty: no base map).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn save_map(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+pub async fn save_map(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let r = state
@@ -586,12 +566,7 @@ pub async fn save_map(State(state): State<AppState>, caller: Caller, body: Bytes
 }
 
 /// Adds, retires or restores a dictionary value.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn save_dictionary(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> PageResult {
+pub async fn save_dictionary(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let (s, source) = (&caller.session, &caller.source);
     let p = pairs(&body);
     let active = field(&p, "op") != "retire";

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::admin::{field, pairs, refusal};
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{Caller, LoggedIn};
+use crate::session::{Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
@@ -194,7 +194,6 @@ async fn page(
     Ok(render(&view, status))
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn show(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
@@ -259,8 +258,7 @@ fn parse(p: &[(String, String)]) -> Result<RegionEdit, String> {
     }
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn edit(State(state): State<AppState>, caller: Caller, body: Bytes) -> PageResult {
+pub async fn edit(Ctx { state, caller }: Ctx, body: Bytes) -> PageResult {
     let s = &caller.session;
     let p = pairs(&body);
     let open = field(&p, "town").to_string();

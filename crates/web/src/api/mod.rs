@@ -6,10 +6,9 @@
 //! annotations on the handlers below and the schema types in [`schema`] (which mirror the
 //! domain's serde shapes); tests/it/api.rs checks it against the routes and the domain enums.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult, PageError};
 use crate::houses::FilterForm;
-use crate::session::Caller;
+use crate::session::Ctx;
 use anju_domain::Coded;
 use anju_domain::event::{Change, Command, Event, Evidence};
 use anju_domain::house::HouseRecord;
@@ -19,7 +18,7 @@ use anju_store::StoreError;
 use anju_store::access::PeopleView;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -51,9 +50,7 @@ pub fn openapi_json() -> &'static str {
     security(()),
     responses(
         (status = 200, description = "OpenAPI 3.1 文档", content_type = "application/json", body = Object),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::ServerErrors,
     )
 )]
 pub async fn openapi() -> Response {
@@ -69,19 +66,14 @@ pub async fn openapi() -> Response {
     params(schema::HouseListParams),
     responses(
         (status = 200, description = "一页房屋", body = schema::HousePage),
-        (status = 303, response = schema::MustChangePassword),
-        (status = 401, response = schema::Unauthenticated),
         (status = 403, description = "本角色无权查看房屋（`denied`）", body = schema::ErrorBody),
         (status = 422, description = "筛选条件无效（`invalid`），说明哪一项", body = schema::ErrorBody),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::SessionRefusals,
+        schema::ServerErrors,
     )
 )]
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn houses(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     form: Result<Query<FilterForm>, QueryRejection>,
 ) -> ApiResult {
     let Query(form) = form.map_err(|e| PageError::refused(format!("查询参数有误：{e}")))?;
@@ -128,19 +120,15 @@ pub struct HouseDetail {
     params(schema::HouseCodeParam),
     responses(
         (status = 200, description = "房屋", body = HouseDetail),
-        (status = 303, response = schema::MustChangePassword),
-        (status = 401, response = schema::Unauthenticated),
         (status = 403, description = "本角色无权查看房屋（`denied`）", body = schema::ErrorBody),
         (status = 404, description = "房屋不存在、编码无效或不在本账号辖区（三者答复相同，`not_found`）", body = schema::ErrorBody),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::SessionRefusals,
+        schema::ServerErrors,
     )
 )]
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, house = %code.as_ref().map_or("", |p| p.0.as_str())))]
+#[tracing::instrument(skip_all, fields(house = %code.as_ref().map_or("", |p| p.0.as_str())))]
 pub async fn house(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     code: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let code = house_code(code)?;
@@ -208,15 +196,12 @@ pub struct StepBody {
         (status = 409, description = "房屋在 `expected_version` 之后已被改动（V1），说明是谁、何时", body = schema::ErrorBody),
         (status = 413, description = "请求体超过 2 MB", content_type = "text/plain", body = String),
         (status = 422, description = "请求格式有误（`invalid`），或被规则拒绝（`code` 为规则代码：R1–R5、C1–C3、L1、L2、D1、P1、F1、E1、B1）", body = schema::ErrorBody),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::ServerErrors,
     )
 )]
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, house = %code.as_ref().map_or("", |p| p.0.as_str())))]
+#[tracing::instrument(skip_all, fields(house = %code.as_ref().map_or("", |p| p.0.as_str())))]
 pub async fn record(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     code: Result<Path<String>, PathRejection>,
     body: axum::body::Bytes,
 ) -> ApiResult {
@@ -282,20 +267,16 @@ pub struct LedgerParams {
     ),
     responses(
         (status = 200, description = "台账：各行数值、合计、比率（分母为 0 时为 null）和校验结果", body = schema::Ledger),
-        (status = 303, response = schema::MustChangePassword),
-        (status = 401, response = schema::Unauthenticated),
         (status = 403, description = "本角色无权查看台账（`denied`）", body = schema::ErrorBody),
         (status = 404, description = "没有这个台账（只有附件1、附件2），或台账单位不在本账号辖区（`not_found`）", body = schema::ErrorBody),
         (status = 422, description = "区划代码或日期无效（`invalid`）", body = schema::ErrorBody),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::SessionRefusals,
+        schema::ServerErrors,
     )
 )]
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n.as_ref().map_or("", |p| p.0.as_str())))]
+#[tracing::instrument(skip_all, fields(ledger = %n.as_ref().map_or("", |p| p.0.as_str())))]
 pub async fn ledger(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     n: Result<Path<String>, PathRejection>,
     q: Result<Query<LedgerParams>, QueryRejection>,
 ) -> ApiResult {
@@ -357,17 +338,10 @@ pub struct Uploaded {
         (status = 403, description = "未登录或 CSRF 校验未通过（纯文本），或本角色不能办理步骤、不能上传证据材料（`denied`，JSON）", content((schema::ErrorBody = "application/json"), (String = "text/plain"))),
         (status = 413, description = "请求体超过 15 MB（另加 1 KB 余量）", content_type = "text/plain", body = String),
         (status = 422, description = "文件被拒绝（`invalid`）：类型（按内容判定）、尺寸、结构或大小不符，或保存失败，说明原因", body = schema::ErrorBody),
-        (status = 500, response = schema::Internal),
-        (status = 503, response = schema::Unavailable),
-        (status = 507, response = schema::DiskFull),
+        schema::ServerErrors,
     )
 )]
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn upload(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: axum::body::Bytes,
-) -> ApiResult {
+pub async fn upload(Ctx { state, caller }: Ctx, body: axum::body::Bytes) -> ApiResult {
     let p = caller.principal();
     if !p.may(anju_domain::auth::Action::Record) {
         return Err(PageError::Denied("您的角色不能办理步骤，也不能上传证据材料".into()).into());
@@ -457,10 +431,11 @@ struct ApiDoc;
 pub mod schema {
     use chrono::{DateTime, NaiveDate, Utc};
     use serde::Serialize;
+    use std::collections::BTreeMap;
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Ref, SchemaFormat, Type};
     use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-    use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, ResponseBuilder};
-    use utoipa::{IntoParams, PartialSchema, ToSchema};
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, Response, ResponseBuilder};
+    use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
     /// 错误答复。
     #[derive(Serialize, ToSchema)]
@@ -555,6 +530,40 @@ pub mod schema {
             .header("Retry-After", retry_after())
             .build()
     );
+
+    /// A shared answer as an operation lists it: a reference to the component.
+    fn shared<'r, R: utoipa::ToResponse<'r>>(status: u16) -> (String, RefOr<Response>) {
+        (
+            status.to_string(),
+            RefOr::Ref(Ref::from_response_name(R::response().0)),
+        )
+    }
+
+    /// What every operation may answer when the server, its database or its disk fails.
+    pub struct ServerErrors;
+
+    impl IntoResponses for ServerErrors {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            BTreeMap::from([
+                shared::<Internal>(500),
+                shared::<Unavailable>(503),
+                shared::<DiskFull>(507),
+            ])
+        }
+    }
+
+    /// What a GET answers a caller without a usable session: the password to change first, or
+    /// no login at all. (A POST without a session is refused by the CSRF check instead.)
+    pub struct SessionRefusals;
+
+    impl IntoResponses for SessionRefusals {
+        fn responses() -> BTreeMap<String, RefOr<Response>> {
+            BTreeMap::from([
+                shared::<MustChangePassword>(303),
+                shared::<Unauthenticated>(401),
+            ])
+        }
+    }
 
     /// The session cookie and the CSRF header as security schemes.
     pub struct SecuritySchemes;
@@ -784,29 +793,29 @@ pub mod schema {
         LedgerRecord,
     }
 
-    /// 步骤内容：`type` 决定是哪一步，其余字段随之而定。
-    #[derive(Serialize, ToSchema)]
-    #[serde(tag = "type", rename_all = "snake_case")]
-    pub enum StepChange {
-        Surveyed(SurveyedStep),
-        Reviewed(ReviewedStep),
-        Appraised(AppraisedStep),
-        OwnerNotified(OwnerNotifiedStep),
-        InterimControlApplied(InterimControlAppliedStep),
-        EngineeringStarted(EngineeringStartedStep),
-        EngineeringAccepted(EngineeringAcceptedStep),
-        Closed(ClosedStep),
-        LegacyClosureRecorded(LegacyClosureRecordedStep),
-        LookBackReviewed(LookBackReviewedStep),
-        Reopened(ReopenedStep),
-        Reclassified(ReclassifiedStep),
+    /// The two step enums from one list of the steps one may record: `StepChange` is that
+    /// list, `EventChange` (what a house's record shows) adds registering and correcting.
+    macro_rules! step_changes {
+        ($($step:ident($content:ident)),+ $(,)?) => {
+            /// 步骤内容：`type` 决定是哪一步，其余字段随之而定。
+            #[derive(Serialize, ToSchema)]
+            #[serde(tag = "type", rename_all = "snake_case")]
+            pub enum StepChange {
+                $($step($content)),+
+            }
+
+            /// 办理记录中的步骤内容：可办理的各步，以及登记和更正房屋信息。
+            #[derive(Serialize, ToSchema)]
+            #[serde(tag = "type", rename_all = "snake_case")]
+            pub enum EventChange {
+                Registered(RegisteredChange),
+                $($step($content),)+
+                Corrected(CorrectedChange),
+            }
+        };
     }
 
-    /// 办理记录中的步骤内容：可办理的各步，以及登记和更正房屋信息。
-    #[derive(Serialize, ToSchema)]
-    #[serde(tag = "type", rename_all = "snake_case")]
-    pub enum EventChange {
-        Registered(RegisteredChange),
+    step_changes!(
         Surveyed(SurveyedStep),
         Reviewed(ReviewedStep),
         Appraised(AppraisedStep),
@@ -819,8 +828,7 @@ pub mod schema {
         LookBackReviewed(LookBackReviewedStep),
         Reopened(ReopenedStep),
         Reclassified(ReclassifiedStep),
-        Corrected(CorrectedChange),
-    }
+    );
 
     /// 排查（`surveyed`），含初判。
     #[derive(Serialize, ToSchema)]

@@ -9,7 +9,7 @@ use crate::houses::XLSX;
 use crate::ledgers::{Download, send_file};
 use crate::pages::{Chrome, chrome, render};
 use crate::problems::town_name;
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
@@ -20,7 +20,7 @@ use anju_store::StoreError;
 use anju_store::campaign::supervision::NewSupervision;
 use anju_store::houses::list::HouseFilter;
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
@@ -81,14 +81,18 @@ struct RankingPage {
     today: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn ranking(State(state): State<AppState>, caller: Caller) -> PageResult {
-    let s = &caller.session;
-    let ranked = caller
+/// The towns the caller reads, ranked by progress.
+async fn ranked(state: &AppState, caller: &Caller) -> PageResult<Vec<Ranked>> {
+    caller
         .access(&state.store)
         .ranking()
         .await
-        .not_found_as("没有可查看的镇街")?;
+        .not_found_as("没有可查看的镇街")
+}
+
+pub async fn ranking(Ctx { state, caller }: Ctx) -> PageResult {
+    let s = &caller.session;
+    let ranked = ranked(&state, &caller).await?;
     let page = RankingPage {
         chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
@@ -114,17 +118,11 @@ pub struct FormatQuery {
 }
 
 /// The ranking as a circular (通报), xlsx or PDF; audited.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn ranking_download(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Query(q): Query<FormatQuery>,
 ) -> PageResult {
-    let ranked = caller
-        .access(&state.store)
-        .ranking()
-        .await
-        .not_found_as("没有可查看的镇街")?;
+    let ranked = ranked(&state, &caller).await?;
     let day = state.store.today();
     let title = "自建房安全专项整治工作进展通报".to_string();
     let rows: Vec<Vec<String>> = ranked.iter().map(rank_row).collect();
@@ -279,12 +277,7 @@ pub struct TownQuery {
     town: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn supervisions(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<TownQuery>,
-) -> PageResult {
+pub async fn supervisions(Ctx { state, caller }: Ctx, Query(q): Query<TownQuery>) -> PageResult {
     let form = NoticeForm {
         town: q.town,
         ..NoticeForm::default()
@@ -292,12 +285,8 @@ pub async fn supervisions(
     supervision_list(&state, &caller, form, None, StatusCode::OK).await
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, town = %form.town))]
-pub async fn supervise(
-    State(state): State<AppState>,
-    caller: Caller,
-    Form(form): Form<NoticeForm>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(town = %form.town))]
+pub async fn supervise(Ctx { state, caller }: Ctx, Form(form): Form<NoticeForm>) -> PageResult {
     let parsed = (|| {
         let town =
             RegionCode::parse(form.town.trim()).map_err(|_| "请选择督办的镇街".to_string())?;
@@ -327,10 +316,12 @@ pub async fn supervise(
         Err(StoreError::Rule(v)) => return refuse(form, v.to_string()).await,
         r => r.not_found_as("该镇街不在您的辖区内")?,
     };
-    Ok(crate::flash::redirect_with(
-        &format!("/supervision/{id}"),
-        "已保存",
-    ))
+    Ok(saved(id))
+}
+
+/// Back to the notice, saying the answer was saved.
+fn saved(id: i64) -> axum::response::Response {
+    crate::flash::redirect_with(&format!("/supervision/{id}"), "已保存")
 }
 
 #[derive(Template)]
@@ -386,11 +377,7 @@ async fn notice_page(
 }
 
 #[tracing::instrument(skip_all, fields(supervision = id))]
-pub async fn supervision(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> PageResult {
+pub async fn supervision(Ctx { state, caller }: Ctx, Path(id): Path<i64>) -> PageResult {
     notice_page(&state, &caller, id, String::new(), None, StatusCode::OK).await
 }
 
@@ -400,10 +387,9 @@ pub struct AnswerForm {
     answer: String,
 }
 
-#[tracing::instrument(skip_all, fields(supervision = id, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(supervision = id))]
 pub async fn answer(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(id): Path<i64>,
     Form(form): Form<AnswerForm>,
 ) -> PageResult {
@@ -416,10 +402,7 @@ pub async fn answer(
         }
         r => r.not_found_as("该督办通知不存在或不在您的辖区内")?,
     }
-    Ok(crate::flash::redirect_with(
-        &format!("/supervision/{id}"),
-        "已保存",
-    ))
+    Ok(saved(id))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,8 +416,7 @@ struct RemindersPage {
     items: Vec<anju_store::campaign::reminders::Reminder>,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn reminders(State(state): State<AppState>, caller: Caller) -> PageResult {
+pub async fn reminders(Ctx { state, caller }: Ctx) -> PageResult {
     let items = caller
         .access(&state.store)
         .reminders(state.store.today())
@@ -449,8 +431,7 @@ pub async fn reminders(State(state): State<AppState>, caller: Caller) -> PageRes
 
 /// The bell's figure: how many things are waiting (JSON, fetched after the page is shown so
 /// that no page waits for it).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn reminder_count(State(state): State<AppState>, caller: Caller) -> PageResult {
+pub async fn reminder_count(Ctx { state, caller }: Ctx) -> PageResult {
     let items = caller
         .access(&state.store)
         .reminders(state.store.today())
@@ -491,8 +472,6 @@ struct LookBackPage {
     /// The towns to filter by (code, name) and the one chosen ("" for all).
     town_options: Vec<(String, String)>,
     town: String,
-    /// The first row's 序号.
-    first: u64,
     pager: crate::pages::Pager,
 }
 
@@ -504,29 +483,17 @@ async fn lookback_page(
     status: StatusCode,
 ) -> PageResult {
     let s = &caller.session;
-    let access = caller.access(&state.store);
+    // Borrowed, to be lent to the page's fetch and used again after it.
+    let access = &caller.access(&state.store);
     let towns = access
         .lookback_towns()
         .await
         .not_found_as("没有可查看的房屋")?;
-    let town = Some(q.town.trim())
-        .filter(|t| !t.is_empty())
-        .map(|t| RegionCode::parse(t).map_err(|_| PageError::refused("镇街代码无效")))
-        .transpose()?;
-    let size = crate::pages::page_size(&q.size, 50);
-    let number = crate::pages::page_number(&q.page);
-    let (total, pending) = access
-        .lookback_pending_page(town.as_ref(), (number, size))
-        .await
-        .not_found_as("没有可查看的房屋")?;
-    let town_param = town.map(|t| t.to_string()).unwrap_or_default();
-    let pager = crate::pages::Pager::new(
-        "/lookback",
-        &[("town", town_param.clone())],
-        total,
-        number,
-        size,
-    );
+    let (town, pending, pager) = q
+        .fetch("/lookback", |town, page| async move {
+            access.lookback_pending_page(town.as_ref(), page).await
+        })
+        .await?;
     let may_assign = s.principal.may(Action::AssignHouses);
     let reviewers = if may_assign {
         access.reviewer_accounts().await?
@@ -556,11 +523,7 @@ async fn lookback_page(
             .iter()
             .map(|h| LookBackLine {
                 code: h.code.clone(),
-                place: format!(
-                    "{} · {}",
-                    town_name(state, &h.town_code),
-                    town_name(state, &h.village_code)
-                ),
+                place: crate::problems::place(state, &h.town_code, &h.village_code),
                 address: h.address.clone(),
                 assignees: h
                     .assignees
@@ -578,17 +541,14 @@ async fn lookback_page(
             .iter()
             .map(|t| (t.town_code.clone(), town_name(state, &t.town_code)))
             .collect(),
-        town: town_param,
-        first: (pager.page - 1) * pager.size + 1,
+        town: town.map(|t| t.to_string()).unwrap_or_default(),
         pager,
     };
     Ok(render(&page, status))
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn lookback(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Query(q): Query<crate::pages::TownPage>,
 ) -> PageResult {
     lookback_page(&state, &caller, &q, None, StatusCode::OK).await
@@ -596,10 +556,8 @@ pub async fn lookback(
 
 /// Assigns the ticked houses (`code`, repeated) to one reviewer, all or none; back to the
 /// same filter and page.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn assign(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let pairs = crate::pages::Pairs(pairs);
@@ -632,20 +590,16 @@ fn date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-#[tracing::instrument(skip_all, fields(ledger = %kind, account = %caller.session.principal.username))]
-pub async fn sector_ledger(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(kind): Path<String>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(ledger = %kind))]
+pub async fn sector_ledger(Ctx { state, caller }: Ctx, Path(kind): Path<String>) -> PageResult {
     let s = &caller.session;
     let access = caller.access(&state.store);
     let village = |code: &RegionCode| town_name(&state, code.as_str());
+    let no_filter = HouseFilter::default();
+    let every_house = || access.house_states(&no_filter, LEDGER_LIMIT);
     let (sheet, headers, rows): (&str, Vec<&str>, Vec<Vec<String>>) = match kind.as_str() {
         "survey.xlsx" => {
-            let states = access
-                .house_states(&HouseFilter::default(), LEDGER_LIMIT)
-                .await?;
+            let states = every_house().await?;
             let rows = states
                 .iter()
                 .map(|h| {
@@ -686,9 +640,7 @@ pub async fn sector_ledger(
             )
         }
         "rectification.xlsx" => {
-            let states = access
-                .house_states(&HouseFilter::default(), LEDGER_LIMIT)
-                .await?;
+            let states = every_house().await?;
             let rows = states
                 .iter()
                 .filter(|h| h.hazard || h.legacy.is_some() || h.closure.is_some())

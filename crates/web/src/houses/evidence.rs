@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
-use crate::session::{Caller, LoggedIn};
+use crate::session::{Caller, Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::HouseCode;
 use axum::extract::{Path, State};
@@ -35,16 +35,7 @@ pub(crate) async fn file_response(
         HeaderValue::from_static("private, max-age=3600"),
     );
     if let Some(name) = download {
-        let encoded: String = name
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let encoded = crate::flash::percent_encode(&name, b"-_.");
         if let Ok(v) = HeaderValue::from_str(&format!(
             "attachment; filename=\"evidence.pdf\"; filename*=UTF-8''{encoded}"
         )) {
@@ -86,19 +77,17 @@ async fn serve(
     Ok(file_response(path, media.mime(), download).await)
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha))]
 pub async fn file(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path((code, sha)): Path<(String, String)>,
 ) -> PageResult {
     serve(&state, &caller, &code, &sha, false).await
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha))]
 pub async fn thumbnail(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path((code, sha)): Path<(String, String)>,
 ) -> PageResult {
     serve(&state, &caller, &code, &sha, true).await
@@ -106,7 +95,7 @@ pub async fn thumbnail(
 
 /// The thumbnail of a photo this session uploaded with a form that was refused and is being
 /// filled in again (not yet part of any house's history).
-#[tracing::instrument(skip_all, fields(sha256 = %sha, account = %s.principal.username))]
+#[tracing::instrument(skip_all, fields(sha256 = %sha))]
 pub async fn pending(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,

@@ -9,7 +9,7 @@ pub mod steps;
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::dict::{Grade, Judgement};
 use anju_domain::region::Region;
@@ -19,7 +19,7 @@ use anju_store::StoreError;
 use anju_store::access::PeopleView;
 use anju_store::houses::list::{HouseFilter, HousePage, Overdue, Sort};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -61,22 +61,22 @@ impl FilterForm {
             "false" => Some(false),
             other => return Err(format!("用途筛选无效：{other}")),
         };
-        let status = opt(&self.status)
-            .map(|s| Status::from_code(&s).ok_or_else(|| format!("状态无效：{s}")))
-            .transpose()?;
-        let judgement = opt(&self.judgement)
-            .map(|s| Judgement::parse(&s).ok_or_else(|| format!("初判无效：{s}")))
-            .transpose()?;
-        let grade = opt(&self.grade)
-            .map(|s| Grade::parse(&s).ok_or_else(|| format!("鉴定等级无效：{s}")))
-            .transpose()?;
-        let overdue = opt(&self.overdue)
-            .map(|s| Overdue::from_code(&s).ok_or_else(|| format!("逾期筛选无效：{s}")))
-            .transpose()?;
-        let sort = match opt(&self.sort) {
-            None => Sort::Code,
-            Some(s) => Sort::from_code(&s).ok_or_else(|| format!("排序无效：{s}"))?,
-        };
+        /// A coded field: none when empty, else the value `parse` knows it for.
+        fn coded<T>(
+            s: &str,
+            parse: impl Fn(&str) -> Option<T>,
+            what: &str,
+        ) -> Result<Option<T>, String> {
+            Some(s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| parse(s).ok_or_else(|| format!("{what}无效：{s}")))
+                .transpose()
+        }
+        let status = coded(&self.status, Status::from_code, "状态")?;
+        let judgement = coded(&self.judgement, Judgement::parse, "初判")?;
+        let grade = coded(&self.grade, Grade::parse, "鉴定等级")?;
+        let overdue = coded(&self.overdue, Overdue::from_code, "逾期筛选")?;
+        let sort = coded(&self.sort, Sort::from_code, "排序")?.unwrap_or(Sort::Code);
         let page = match opt(&self.page) {
             None => 1,
             Some(p) => p
@@ -150,19 +150,69 @@ struct HousesPage {
     f: FilterForm,
     query: String,
     error: Option<String>,
-    towns: Vec<(String, String)>,
-    villages: Vec<(String, String)>,
-    departments: Vec<(String, String)>,
-    statuses: Vec<(String, String)>,
-    judgements: Vec<(String, String)>,
-    grades: Vec<(String, String)>,
-    overdues: Vec<(String, String)>,
+    choices: FilterChoices,
     sorts: Vec<(String, String)>,
     rows: Vec<Row>,
-    /// 序号 of the first row.
-    first: u64,
     pager: crate::pages::Pager,
     may_register: bool,
+}
+
+/// What the house filters offer to choose from (`templates/house_filter_fields.html`, on the
+/// list and on the map): the current towns within the account's scope and, once a town is
+/// chosen, its villages; the departments; the coded values with their labels.
+pub(crate) struct FilterChoices {
+    pub(crate) towns: Vec<(String, String)>,
+    pub(crate) villages: Vec<(String, String)>,
+    pub(crate) departments: Vec<(String, String)>,
+    pub(crate) statuses: Vec<(String, String)>,
+    pub(crate) judgements: Vec<(String, String)>,
+    pub(crate) grades: Vec<(String, String)>,
+    pub(crate) overdues: Vec<(String, String)>,
+}
+
+impl FilterChoices {
+    /// `scope` is the account's region (none: the whole county); `town` the town chosen.
+    pub(crate) fn new(
+        reference: &anju_store::Reference,
+        scope: Option<RegionCode>,
+        town: Option<RegionCode>,
+    ) -> FilterChoices {
+        let current = |keep: &dyn Fn(&Region) -> bool| -> Vec<(String, String)> {
+            reference
+                .regions
+                .iter()
+                .filter(|r| r.valid_to.is_none() && keep(r))
+                .filter(|r| {
+                    scope.is_none_or(|mine| mine.contains(&r.code) || r.code.contains(&mine))
+                })
+                .map(|r| (r.code.to_string(), r.name.clone()))
+                .collect()
+        };
+        let pairs = |v: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
+            v.into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        FilterChoices {
+            towns: current(&|r| r.level == RegionLevel::Town),
+            villages: match town {
+                Some(town) => {
+                    current(&|r| r.level == RegionLevel::Village && town.contains(&r.code))
+                }
+                None => vec![],
+            },
+            departments: reference.departments.clone(),
+            statuses: pairs(Status::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+            judgements: pairs(
+                Judgement::ALL
+                    .iter()
+                    .map(|x| (x.code(), x.label()))
+                    .collect(),
+            ),
+            grades: pairs(Grade::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+            overdues: pairs(Overdue::ALL.iter().map(|x| (x.code(), x.label())).collect()),
+        }
+    }
 }
 
 fn names(regions: &[Region]) -> BTreeMap<String, String> {
@@ -202,12 +252,7 @@ fn rows_of(page: &HousePage, names: &BTreeMap<String, String>) -> Vec<Row> {
         .collect()
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(form): Query<FilterForm>,
-) -> PageResult {
+pub async fn list(Ctx { state, caller }: Ctx, Query(form): Query<FilterForm>) -> PageResult {
     let s = &caller.session;
     let access = caller.access(&state.store);
     let reference = state.store.reference();
@@ -226,29 +271,11 @@ pub async fn list(
         }
         None => (None, None),
     };
-    let scope_region = s.principal.region;
-    let in_scope = |r: &&Region| {
-        scope_region.is_none_or(|mine| mine.contains(&r.code) || r.code.contains(&mine))
-    };
-    let towns: Vec<(String, String)> = reference
-        .regions
-        .iter()
-        .filter(|r| r.level == RegionLevel::Town && r.valid_to.is_none())
-        .filter(in_scope)
-        .map(|r| (r.code.to_string(), r.name.clone()))
-        .collect();
-    let villages: Vec<(String, String)> = match RegionCode::parse(form.town.trim()) {
-        Ok(town) => reference
-            .regions
-            .iter()
-            .filter(|r| {
-                r.level == RegionLevel::Village && r.valid_to.is_none() && town.contains(&r.code)
-            })
-            .filter(in_scope)
-            .map(|r| (r.code.to_string(), r.name.clone()))
-            .collect(),
-        Err(_) => vec![],
-    };
+    let choices = FilterChoices::new(
+        &reference,
+        s.principal.region,
+        RegionCode::parse(form.town.trim()).ok(),
+    );
     let (total, pno, rows) = match &page {
         Some(p) => (p.total, p.page, rows_of(p, &names)),
         None => (0, 1, vec![]),
@@ -260,36 +287,21 @@ pub async fn list(
         pno.max(1) as u64,
         size,
     );
-    let to_pairs = |v: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
-        v.into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    };
     let out = HousesPage {
         may_register: anju_domain::rules::may_register(s.principal.role),
         chrome: Some(chrome(&state, s)),
         demo: state.is_demo().await,
         query: form.query(),
         error: error.or(sort_error),
-        towns,
-        villages,
-        departments: reference.departments.clone(),
-        statuses: to_pairs(Status::ALL.iter().map(|x| (x.code(), x.label())).collect()),
-        judgements: to_pairs(
-            Judgement::ALL
-                .iter()
-                .map(|x| (x.code(), x.label()))
-                .collect(),
-        ),
-        grades: to_pairs(Grade::ALL.iter().map(|x| (x.code(), x.label())).collect()),
-        overdues: to_pairs(Overdue::ALL.iter().map(|x| (x.code(), x.label())).collect()),
-        sorts: to_pairs(vec![
+        choices,
+        sorts: [
             ("code", "按房屋编码"),
             ("updated", "按最近变动"),
             ("address", "按地址"),
-        ]),
+        ]
+        .map(|(code, label)| (code.to_string(), label.to_string()))
+        .to_vec(),
         rows,
-        first: (pager.page - 1) * pager.size + 1,
         pager,
         f: form,
     };
@@ -297,21 +309,11 @@ pub async fn list(
 }
 
 /// The filtered list as xlsx (no personal identifiers: owner names only), audited.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn export_xlsx(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(form): Query<FilterForm>,
-) -> PageResult {
+pub async fn export_xlsx(Ctx { state, caller }: Ctx, Query(form): Query<FilterForm>) -> PageResult {
     export(&state, &caller, form, false).await
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn export_csv(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(form): Query<FilterForm>,
-) -> PageResult {
+pub async fn export_csv(Ctx { state, caller }: Ctx, Query(form): Query<FilterForm>) -> PageResult {
     export(&state, &caller, form, true).await
 }
 
@@ -709,12 +711,8 @@ async fn house_page(
     Ok(render_page(&page))
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(house = %code))]
+pub async fn show(Ctx { state, caller }: Ctx, Path(code): Path<String>) -> PageResult {
     house_page(&state, &caller, &code, None).await
 }
 
@@ -725,10 +723,9 @@ pub struct RevealForm {
 }
 
 /// Shows the full personal data once, for the typed reason (audited); nothing is stored.
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code))]
 pub async fn reveal(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(code): Path<String>,
     Form(form): Form<RevealForm>,
 ) -> PageResult {

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::houses::house_code;
 use crate::pages::render;
-use crate::session::{Caller, Source};
+use crate::session::{Caller, Ctx, Source};
 use anju_domain::Coded;
 use anju_domain::HouseCode;
 use anju_domain::state::Status;
@@ -64,10 +64,9 @@ fn typeset_failed(e: String) -> PageError {
 }
 
 /// The house's QR code as SVG (in scope only).
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code))]
 pub async fn qr(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> PageResult {
@@ -161,10 +160,9 @@ fn region_name(state: &AppState, code: &str) -> String {
 
 /// The plaques of one village as a printable PDF sheet (eight to a page), for the houses of
 /// the village the account reads.
-#[tracing::instrument(skip_all, fields(village = %village, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(village = %village))]
 pub async fn village_plaques(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(village): Path<String>,
     headers: HeaderMap,
 ) -> PageResult {
@@ -207,30 +205,32 @@ pub async fn village_plaques(
         contact: format!("{town}自建房安全专项整治办公室"),
         plaques,
     };
-    let count = sheet.plaques.len();
-    let bytes = state
-        .typeset(move |f| anju_pdf::plaques(f, &sheet))
-        .await
-        .map_err(typeset_failed)?;
     let file = crate::ledgers::Download {
         action: "plaques.print",
         object: village.as_str(),
-        detail: serde_json::json!({ "houses": count }),
+        detail: serde_json::json!({ "houses": sheet.plaques.len() }),
         mime: "application/pdf",
         ascii_name: format!("plaques-{village}.pdf"),
         name: format!("{name}二维码标牌.pdf"),
     };
-    crate::ledgers::send_file(&state, &caller, file, bytes).await
+    send_pdf(&state, &caller, file, move |f| anju_pdf::plaques(f, &sheet)).await
+}
+
+/// Typesets a PDF (503 when the typesetter cannot) and sends it as `file`, audited.
+async fn send_pdf(
+    state: &AppState,
+    caller: &Caller,
+    file: crate::ledgers::Download<'_>,
+    make: impl FnOnce(&anju_pdf::Fonts) -> Result<Vec<u8>, anju_pdf::PdfError> + Send + 'static,
+) -> PageResult {
+    let bytes = state.typeset(make).await.map_err(typeset_failed)?;
+    crate::ledgers::send_file(state, caller, file, bytes).await
 }
 
 /// 房屋安全隐患告知书 for a C/D or obviously unsafe house, to print and serve; the service is
 /// then recorded as the 告知 step with the signed receipt.
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
-pub async fn owner_notice(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(house = %code))]
+pub async fn owner_notice(Ctx { state, caller }: Ctx, Path(code): Path<String>) -> PageResult {
     let code = house_code(&code)?;
     let house = caller.access(&state.store).house(&code).await?;
     let st = &house.state;
@@ -293,10 +293,6 @@ pub async fn owner_notice(
         contact: office,
         date: today.format("%Y年%-m月%-d日").to_string(),
     };
-    let bytes = state
-        .typeset(move |f| anju_pdf::owner_notice(f, &notice))
-        .await
-        .map_err(typeset_failed)?;
     let file = crate::ledgers::Download {
         action: "house.owner_notice",
         object: code.as_str(),
@@ -305,5 +301,8 @@ pub async fn owner_notice(
         ascii_name: format!("notice-{code}.pdf"),
         name: format!("房屋安全隐患告知书-{code}.pdf"),
     };
-    crate::ledgers::send_file(&state, &caller, file, bytes).await
+    send_pdf(&state, &caller, file, move |f| {
+        anju_pdf::owner_notice(f, &notice)
+    })
+    .await
 }

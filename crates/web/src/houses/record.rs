@@ -6,9 +6,9 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
-use crate::houses::steps::{Field, Input, Posted, read_submission};
+use crate::houses::steps::{Field, Input, Posted, one, read_submission};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{Caller, LoggedIn};
+use crate::session::{Caller, Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS, Column};
@@ -53,12 +53,8 @@ struct RecordPage {
 fn villages(state: &AppState, scope: &Scope, today: NaiveDate) -> Vec<(String, String)> {
     let reference = state.store.reference();
     let regions = &reference.regions;
-    let name = |code: &anju_domain::RegionCode| {
-        regions
-            .iter()
-            .find(|r| r.code == *code)
-            .map_or_else(|| code.to_string(), |r| r.name.clone())
-    };
+    let name =
+        |code: &anju_domain::RegionCode| crate::problems::region_name(&reference, code.as_str());
     regions
         .iter()
         .filter(|r| r.level == RegionLevel::Village && r.valid_on(today))
@@ -136,16 +132,6 @@ fn groups(
     out
 }
 
-fn text_field(name: &'static str, label: &'static str, input: Input, required: bool) -> Field {
-    Field {
-        name,
-        label,
-        input,
-        required,
-        values: vec![],
-    }
-}
-
 fn posted_values(p: &Posted, name: &str) -> Vec<String> {
     p.get(name).cloned().unwrap_or_default()
 }
@@ -182,13 +168,6 @@ fn build(state: &AppState, p: &Posted, people: bool) -> Result<(HouseRecord, Peo
     })
 }
 
-fn one(p: &Posted, k: &str) -> Option<String> {
-    p.get(k)
-        .and_then(|v| v.first())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 fn date(p: &Posted, k: &str) -> Result<NaiveDate, String> {
     one(p, k)
         .and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
@@ -203,8 +182,8 @@ const SOURCES: &[RegistrationSource] = &[
 
 fn registration_head(p: Option<&Posted>, today: NaiveDate) -> Vec<Field> {
     let mut head = vec![
-        text_field("effective", "登记日期", Input::Date, true),
-        text_field(
+        Field::new("effective", "登记日期", Input::Date, true),
+        Field::new(
             "source",
             "登记来源",
             Input::Select(
@@ -230,6 +209,26 @@ struct Shown<'a> {
     posted: Option<&'a Posted>,
     error: Option<String>,
     status: StatusCode,
+}
+
+impl<'a> Shown<'a> {
+    /// A blank form, or the one kept when the session expired, filled in again and saying so.
+    fn kept(kept: Option<&'a crate::houses::steps::Submission>) -> Shown<'a> {
+        Shown {
+            posted: kept.map(|k| &k.posted),
+            error: kept.map(|_| crate::houses::steps::RESTORED.to_string()),
+            status: StatusCode::OK,
+        }
+    }
+
+    /// The form as posted, with why it was refused.
+    fn refused(posted: &'a Posted, error: String, status: StatusCode) -> Shown<'a> {
+        Shown {
+            posted: Some(posted),
+            error: Some(error),
+            status,
+        }
+    }
 }
 
 async fn registration_page(
@@ -266,7 +265,6 @@ fn may_register(s: &anju_store::Session) -> bool {
     anju_domain::rules::may_register(s.principal.role)
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn new_form(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
@@ -277,13 +275,7 @@ pub async fn new_form(
     }
     // A registration kept when the session expired comes back filled in.
     let kept = crate::houses::steps::kept_submission(&state, &headers, "/houses/new").await?;
-    let shown = Shown {
-        posted: kept.as_ref().map(|k| &k.posted),
-        error: kept
-            .as_ref()
-            .map(|_| crate::houses::steps::RESTORED.to_string()),
-        status: StatusCode::OK,
-    };
+    let shown = Shown::kept(kept.as_ref());
     let mut res = registration_page(&state, &s, shown).await;
     if kept.is_some() {
         crate::drafts::forget(&mut res, state.options.secure_cookies);
@@ -292,8 +284,7 @@ pub async fn new_form(
 }
 
 /// A submission that could not be read: too large, or not a form (the message says which).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn register(State(state): State<AppState>, caller: Caller, req: Request) -> PageResult {
+pub async fn register(Ctx { state, caller }: Ctx, req: Request) -> PageResult {
     let s = &caller.session;
     let sub = read_submission(&state, req)
         .await
@@ -301,14 +292,7 @@ pub async fn register(State(state): State<AppState>, caller: Caller, req: Reques
     let p = &sub.posted;
     let refused = |error: String, status| {
         let state = &state;
-        async move {
-            let shown = Shown {
-                posted: Some(p),
-                error: Some(error),
-                status,
-            };
-            registration_page(state, s, shown).await
-        }
+        async move { registration_page(state, s, Shown::refused(p, error, status)).await }
     };
     let parsed = (|| {
         let county = state.store.county_code().map_err(|e| e.to_string())?;
@@ -370,8 +354,8 @@ async fn correction_page(
     let posted = shown.posted;
     let blank = People::default();
     let mut head = vec![
-        text_field("effective", "更正日期", Input::Date, true),
-        text_field("reason", "更正原因", Input::Area, true),
+        Field::new("effective", "更正日期", Input::Date, true),
+        Field::new("reason", "更正原因", Input::Area, true),
     ];
     for f in &mut head {
         f.values = match posted {
@@ -419,10 +403,9 @@ async fn correction_page(
     Ok(render(&page, shown.status))
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code))]
 pub async fn correct_form(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(code): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> PageResult {
@@ -430,13 +413,7 @@ pub async fn correct_form(
     let path = format!("/houses/{code}/correct");
     // A correction kept when the session expired comes back filled in.
     let kept = crate::houses::steps::kept_submission(&state, &headers, &path).await?;
-    let shown = Shown {
-        posted: kept.as_ref().map(|k| &k.posted),
-        error: kept
-            .as_ref()
-            .map(|_| crate::houses::steps::RESTORED.to_string()),
-        status: StatusCode::OK,
-    };
+    let shown = Shown::kept(kept.as_ref());
     let mut res = correction_page(&state, &caller, &code, shown, false).await?;
     if kept.is_some() {
         crate::drafts::forget(&mut res, state.options.secure_cookies);
@@ -444,10 +421,9 @@ pub async fn correct_form(
     Ok(res)
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code))]
 pub async fn correct(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(code): Path<String>,
     req: Request,
 ) -> PageResult {
@@ -459,12 +435,7 @@ pub async fn correct(
     let refused = |error: String, status, stale| {
         let (state, caller, code) = (&state, &caller, &code);
         async move {
-            let shown = Shown {
-                posted: Some(p),
-                error: Some(error),
-                status,
-            };
-            correction_page(state, caller, code, shown, stale).await
+            correction_page(state, caller, code, Shown::refused(p, error, status), stale).await
         }
     };
     let with_people = one(p, "with_people").is_some();

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
 use crate::pages::{Chrome, chrome};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::dict::ClosureBasis;
 use anju_domain::event::{ChangeKind, Command, Evidence, EvidenceKind};
@@ -17,7 +17,7 @@ use anju_domain::steps::{self, CodeSet, Entry, Prefill, StepField, Value, upload
 use anju_domain::{HouseCode, RuleCode};
 use anju_store::StoreError;
 use askama::Template;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
@@ -45,6 +45,22 @@ pub struct Field {
 }
 
 impl Field {
+    /// A field with nothing entered yet.
+    pub(crate) fn new(
+        name: &'static str,
+        label: &'static str,
+        input: Input,
+        required: bool,
+    ) -> Field {
+        Field {
+            name,
+            label,
+            input,
+            required,
+            values: vec![],
+        }
+    }
+
     pub fn value(&self) -> &str {
         self.values.first().map_or("", String::as_str)
     }
@@ -103,16 +119,6 @@ pub(crate) fn dict_opts(state: &AppState, k: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn field(name: &'static str, label: &'static str, input: Input, required: bool) -> Field {
-    Field {
-        name,
-        label,
-        input,
-        required,
-        values: vec![],
-    }
-}
-
 /// The steps that have a form here: those with a table in the domain.
 pub use anju_domain::steps::has_form;
 
@@ -151,14 +157,15 @@ fn fields(
                 Entry::Flag(word) => Input::Checks(owned(vec![("true", word)])),
                 Entry::Files(k) => Input::Files(k),
             };
-            field(f.name, f.label, input, f.required)
+            Field::new(f.name, f.label, input, f.required)
         })
         .collect()
 }
 
 pub(crate) type Posted = BTreeMap<String, Vec<String>>;
 
-fn one(p: &Posted, k: &str) -> Option<String> {
+/// The first value posted as `k`, trimmed; `None` when absent or empty.
+pub(crate) fn one(p: &Posted, k: &str) -> Option<String> {
     p.get(k)
         .and_then(|v| v.first())
         .map(|s| s.trim().to_string())
@@ -433,10 +440,9 @@ fn house_step(code: &str, k: &str) -> PageResult<(HouseCode, ChangeKind)> {
     ))
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, step = %k, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code, step = %k))]
 pub async fn form(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path((code, k)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> PageResult {
@@ -560,10 +566,9 @@ pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 /// Most files in one submission.
 const MAX_FILES: usize = 12;
 
-#[tracing::instrument(skip_all, fields(house = %code, step = %k, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(house = %code, step = %k))]
 pub async fn submit(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path((code, k)): Path<(String, String)>,
     req: Request,
 ) -> PageResult {

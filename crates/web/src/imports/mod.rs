@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::XLSX;
 use crate::pages::{Chrome, chrome, render};
-use crate::session::{Caller, LoggedIn};
+use crate::session::{Ctx, LoggedIn};
 use anju_import::{Outcome, Pass, Progress, Request, import_file};
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
@@ -113,7 +113,6 @@ fn import_denied() -> PageError {
     PageError::Denied("您的角色不能导入房屋台账".into())
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn page(State(state): State<AppState>, LoggedIn(s): LoggedIn) -> PageResult {
     if !may_import(&s) {
         return Err(import_denied());
@@ -146,10 +145,9 @@ async fn list(
     render(&page, status)
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn template(
     State(state): State<AppState>,
-    LoggedIn(s): LoggedIn,
+    LoggedIn(_): LoggedIn,
     Path(kind): Path<String>,
 ) -> PageResult {
     let (bytes, mime, name) = match kind.as_str() {
@@ -242,12 +240,7 @@ async fn too_large(state: &AppState, s: &anju_store::Session) -> Response {
 
 /// An upload: saved to a temporary file as it arrives, then checked (or checked and written).
 /// An upload over the limit re-renders the page with the reason (413).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn upload(
-    State(state): State<AppState>,
-    caller: Caller,
-    mut form: Multipart,
-) -> PageResult {
+pub async fn upload(Ctx { state, caller }: Ctx, mut form: Multipart) -> PageResult {
     let s = &caller.session;
     if !may_import(s) {
         return Err(import_denied());
@@ -350,7 +343,7 @@ fn no_job() -> PageError {
     PageError::not_found("没有这个导入任务")
 }
 
-#[tracing::instrument(skip_all, fields(account = %s.principal.username, job = id))]
+#[tracing::instrument(skip_all, fields(job = id))]
 pub async fn job(
     State(state): State<AppState>,
     LoggedIn(s): LoggedIn,
@@ -390,12 +383,8 @@ pub async fn job(
 }
 
 /// Imports a file whose check passed.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, job = id))]
-pub async fn commit(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<u64>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(job = id))]
+pub async fn commit(Ctx { state, caller }: Ctx, Path(id): Path<u64>) -> PageResult {
     let j = state
         .imports
         .get(id, &caller.principal().username)
@@ -429,10 +418,8 @@ pub struct ExportQuery {
 
 /// The houses the account reads, in the national platform's five blocks (the import template's
 /// columns), xlsx or CSV; personal data masked unless revealed.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn national(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(file): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ExportQuery>,
 ) -> PageResult {

@@ -3,16 +3,14 @@
 //! reason) or for the county office's cut-over date. Until then they count nowhere.
 
 use crate::AppState;
-use crate::error::{NotFoundAs, PageError, PageResult};
+use crate::error::{PageError, PageResult};
 use crate::pages::{Chrome, Pairs, TownPage, chrome, render};
-use crate::problems::town_name;
-use crate::session::Caller;
-use anju_domain::RegionCode;
+use crate::session::{Caller, Ctx};
 use anju_domain::auth::Action;
 use anju_store::StoreError;
 use anju_store::houses::imported::Decided;
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Query};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 
@@ -37,16 +35,8 @@ struct PendingPage {
     error: Option<String>,
     town_options: Vec<(String, String)>,
     town: String,
-    first: u64,
     pager: crate::pages::Pager,
     today: String,
-}
-
-fn parse_town(t: &str) -> Result<Option<RegionCode>, PageError> {
-    Some(t.trim())
-        .filter(|t| !t.is_empty())
-        .map(|t| RegionCode::parse(t).map_err(|_| PageError::refused("镇街代码无效")))
-        .transpose()
 }
 
 async fn pending_page(
@@ -57,21 +47,11 @@ async fn pending_page(
     status: StatusCode,
 ) -> PageResult {
     let access = caller.access(&state.store);
-    let town = parse_town(&q.town)?;
-    let size = crate::pages::page_size(&q.size, 50);
-    let number = crate::pages::page_number(&q.page);
-    let (total, held) = access
-        .held_back_page(town.as_ref(), (number, size))
-        .await
-        .not_found_as("没有可查看的房屋")?;
-    let town_param = town.map(|t| t.to_string()).unwrap_or_default();
-    let pager = crate::pages::Pager::new(
-        "/imports/pending",
-        &[("town", town_param.clone())],
-        total,
-        number,
-        size,
-    );
+    let (town, held, pager) = q
+        .fetch("/imports/pending", |town, page| async move {
+            access.held_back_page(town.as_ref(), page).await
+        })
+        .await?;
     let p = caller.principal();
     let scope = p.scope();
     let town_options = state
@@ -87,11 +67,7 @@ async fn pending_page(
         .iter()
         .map(|h| HeldLine {
             code: h.code.clone(),
-            place: format!(
-                "{} · {}",
-                town_name(state, &h.town_code),
-                town_name(state, &h.village_code)
-            ),
+            place: crate::problems::place(state, &h.town_code, &h.village_code),
             address: h.address.clone(),
             steps: h
                 .steps
@@ -114,21 +90,44 @@ async fn pending_page(
         may_cut_over: p.may(Action::CutOverImports),
         error,
         town_options,
-        town: town_param,
-        first: (pager.page - 1) * pager.size + 1,
+        town: town.map(|t| t.to_string()).unwrap_or_default(),
         pager,
         today: state.store.today().to_string(),
     };
     Ok(render(&page, status))
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<TownPage>,
-) -> PageResult {
+pub async fn list(Ctx { state, caller }: Ctx, Query(q): Query<TownPage>) -> PageResult {
     pending_page(&state, &caller, &q, None, StatusCode::OK).await
+}
+
+/// The list again, with why the decision was refused (422).
+async fn refused(state: &AppState, caller: &Caller, q: &TownPage, why: String) -> PageResult {
+    pending_page(
+        state,
+        caller,
+        q,
+        Some(why),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// The holder's own act asked again with the form's statement, password and dynamic code
+/// ([`Caller::reconfirm`]): `Some(message)` when refused.
+async fn reconfirmed(
+    state: &AppState,
+    caller: &Caller,
+    pairs: &Pairs,
+) -> Result<Option<String>, PageError> {
+    caller
+        .reconfirm(
+            &state.store,
+            &pairs.value("confirm"),
+            &pairs.value("password"),
+            &pairs.value("totp"),
+        )
+        .await
 }
 
 /// What a decision says afterwards.
@@ -152,54 +151,39 @@ fn said(verb: &str, d: &Decided) -> String {
 }
 
 /// Confirms or rejects the ticked houses (`code`, repeated); back to the same filter and page.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn decide(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let pairs = Pairs(pairs);
-    let value = |k: &str| pairs.value(k);
     let q = pairs.town_page();
+    let refuse = |m: String| refused(&state, &caller, &q, m);
     let codes = pairs.codes()?;
-    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     if !caller.principal().may(Action::ConfirmImports) {
         // The store refuses and audits it.
         caller.access(&state.store).confirm_imported(&codes).await?;
     }
     if codes.is_empty() {
-        let m = "请勾选要办理的房屋".to_string();
-        return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
+        return refuse("请勾选要办理的房屋".to_string()).await;
     }
-    let reject = value("decision") == "reject";
-    if !reject
-        && let Some(m) = caller
-            .reconfirm(
-                &state.store,
-                &value("confirm"),
-                &value("password"),
-                &value("totp"),
-            )
-            .await?
-    {
-        return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
+    let reject = pairs.value("decision") == "reject";
+    if !reject && let Some(m) = reconfirmed(&state, &caller, &pairs).await? {
+        return refuse(m).await;
     }
     let access = caller.access(&state.store);
     let done = if reject {
-        access.reject_imported(&codes, &value("reason")).await
+        access.reject_imported(&codes, &pairs.value("reason")).await
     } else {
         access.confirm_imported(&codes).await
     };
     let d = match done {
-        Err(StoreError::Invalid(m) | StoreError::Denied(m)) => {
-            return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
-        }
+        Err(StoreError::Invalid(m) | StoreError::Denied(m)) => return refuse(m).await,
         r => r?,
     };
     let verb = if reject { "不予确认" } else { "确认" };
     if d.houses.is_empty() {
         // Nothing done is answered as a refusal, with the reasons.
-        return pending_page(&state, &caller, &q, Some(said(verb, &d)), unprocessable).await;
+        return refuse(said(verb, &d)).await;
     }
     Ok(crate::flash::redirect_with(
         &format!("/imports/pending?{}", q.query()),
@@ -208,42 +192,28 @@ pub async fn decide(
 }
 
 /// The county office's cut-over date: every held-back step dated on or before it is confirmed.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
 pub async fn cut_over(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let pairs = Pairs(pairs);
-    let value = |k: &str| pairs.value(k);
     let q = TownPage::default();
-    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    let Ok(day) = NaiveDate::parse_from_str(&value("day"), "%Y-%m-%d") else {
+    let refuse = |m: String| refused(&state, &caller, &q, m);
+    let Ok(day) = NaiveDate::parse_from_str(&pairs.value("day"), "%Y-%m-%d") else {
         if !caller.principal().may(Action::CutOverImports) {
             let today = state.store.today();
             caller.access(&state.store).cut_over_imports(today).await?;
         }
-        let m = "请填写切换日期（如 2024-04-30）".to_string();
-        return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
+        return refuse("请填写切换日期（如 2024-04-30）".to_string()).await;
     };
     if !caller.principal().may(Action::CutOverImports) {
         caller.access(&state.store).cut_over_imports(day).await?;
     }
-    if let Some(m) = caller
-        .reconfirm(
-            &state.store,
-            &value("confirm"),
-            &value("password"),
-            &value("totp"),
-        )
-        .await?
-    {
-        return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
+    if let Some(m) = reconfirmed(&state, &caller, &pairs).await? {
+        return refuse(m).await;
     }
     let d = match caller.access(&state.store).cut_over_imports(day).await {
-        Err(StoreError::Invalid(m) | StoreError::Denied(m)) => {
-            return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
-        }
+        Err(StoreError::Invalid(m) | StoreError::Denied(m)) => return refuse(m).await,
         r => r?,
     };
     let m = said(&format!("按切换日期 {day} 确认"), &d);
@@ -253,7 +223,7 @@ pub async fn cut_over(
         } else {
             m
         };
-        return pending_page(&state, &caller, &q, Some(m), unprocessable).await;
+        return refuse(m).await;
     }
     Ok(crate::flash::redirect_with("/imports/pending", &m))
 }

@@ -6,7 +6,7 @@ pub mod reports;
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
@@ -14,7 +14,8 @@ use anju_domain::ledger::{AsOf, CellSource, Form, LedgerTable};
 use anju_render::Header;
 use anju_store::access::Access;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -62,6 +63,27 @@ fn parse(n: &str, q: &LedgerQuery) -> Result<Parsed, String> {
         as_of: day.map_or(AsOf::Now, AsOf::Happened),
         day,
     })
+}
+
+/// A ledger asked for: the form named in the path (`/ledgers/{n}…`) and the query, read.
+pub struct Asked {
+    q: LedgerQuery,
+    p: Parsed,
+}
+
+impl FromRequestParts<AppState> for Asked {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Path(n) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(q) = Query::<LedgerQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let p = parse(&n, &q).map_err(|e| PageError::refused(e).into_response())?;
+        Ok(Asked { q, p })
+    }
 }
 
 fn query_string(
@@ -126,14 +148,7 @@ async fn table(access: &Access<'_>, p: &Parsed) -> PageResult<LedgerTable> {
         .not_found_as(REGION)
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(n): Path<String>,
-    Query(q): Query<LedgerQuery>,
-) -> PageResult {
-    let p = parse(&n, &q).map_err(PageError::refused)?;
+pub async fn show(Ctx { state, caller }: Ctx, Asked { p, .. }: Asked) -> PageResult {
     let t = table(&caller.access(&state.store), &p).await?;
     let (cells, header_rows) = anju_render::header_cells(&t);
     let mut head: Vec<Vec<HeadCell>> = (0..header_rows).map(|_| vec![]).collect();
@@ -216,22 +231,13 @@ struct HousesPage {
     heading: String,
     back: String,
     rows: Vec<HouseRow>,
-    /// The first row's 序号.
-    first: u64,
     pager: crate::pages::Pager,
     /// Houses in scope whose imported closures or acceptances wait for confirmation.
     held: i64,
 }
 
 /// The houses behind one figure (same scope, same date).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
-pub async fn houses(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(n): Path<String>,
-    Query(q): Query<LedgerQuery>,
-) -> PageResult {
-    let p = parse(&n, &q).map_err(PageError::refused)?;
+pub async fn houses(Ctx { state, caller }: Ctx, Asked { q, p }: Asked) -> PageResult {
     let column = q
         .column
         .parse::<usize>()
@@ -268,13 +274,7 @@ pub async fn houses(
         size,
     );
     let reference = state.store.reference();
-    let name = |code: &str| {
-        reference
-            .regions
-            .iter()
-            .find(|r| r.code.as_str() == code)
-            .map_or_else(|| code.to_string(), |r| r.name.clone())
-    };
+    let name = |code: &str| crate::problems::region_name(&reference, code);
     let heading = format!(
         "{}：{}",
         group.map_or_else(|| "合计".to_string(), |g| name(g.as_str())),
@@ -307,7 +307,6 @@ pub async fn houses(
             query_string(p.form, p.unit.as_ref(), p.day, &[])
         ),
         rows,
-        first: (pager.page - 1) * pager.size + 1,
         pager,
         held,
     };
@@ -325,14 +324,7 @@ fn column_heading_index(form: Form, i: usize) -> usize {
 }
 
 /// xlsx, CSV or PDF of the ledger as shown; audited.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, ledger = %n))]
-pub async fn download(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(n): Path<String>,
-    Query(q): Query<LedgerQuery>,
-) -> PageResult {
-    let p = parse(&n, &q).map_err(PageError::refused)?;
+pub async fn download(Ctx { state, caller }: Ctx, Asked { q, p }: Asked) -> PageResult {
     let t = table(&caller.access(&state.store), &p).await?;
     let header = Header {
         preparer: caller.principal().name.clone(),
@@ -430,7 +422,7 @@ pub(crate) async fn send_file(
 pub(crate) fn attachment(mime: &str, ascii_name: &str, name: &str, bytes: Vec<u8>) -> Response {
     let disposition = format!(
         "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
-        percent(name)
+        crate::flash::percent_encode(name, b"-._")
     );
     (
         [
@@ -440,18 +432,6 @@ pub(crate) fn attachment(mime: &str, ascii_name: &str, name: &str, bytes: Vec<u8
         bytes,
     )
         .into_response()
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The two ledgers, their drill-down and downloads, and signed reports (签字报送).

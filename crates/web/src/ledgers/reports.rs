@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render_page};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
@@ -14,7 +14,7 @@ use anju_domain::ledger::{AsOf, Form};
 use anju_domain::report::ReportAction;
 use anju_store::ledgers::reports::{Integrity, NewReport};
 use askama::Template;
-use axum::extract::{Form as FormData, Path, Query, State};
+use axum::extract::{Form as FormData, Path, Query};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -51,12 +51,7 @@ pub struct UnitQuery {
     unit: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<UnitQuery>,
-) -> PageResult {
+pub async fn list(Ctx { state, caller }: Ctx, Query(q): Query<UnitQuery>) -> PageResult {
     let s = &caller.session;
     let unit = match Some(q.unit.trim()).filter(|u| !u.is_empty()) {
         Some(u) => RegionCode::parse(u).map_err(|_| PageError::refused("区划代码无效"))?,
@@ -119,12 +114,7 @@ pub struct PrepareForm {
     supersedes: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn prepare(
-    State(state): State<AppState>,
-    caller: Caller,
-    FormData(f): FormData<PrepareForm>,
-) -> PageResult {
+pub async fn prepare(Ctx { state, caller }: Ctx, FormData(f): FormData<PrepareForm>) -> PageResult {
     let (Ok(unit), Some(form), Ok(as_of)) = (
         RegionCode::parse(f.unit.trim()),
         Form::from_number(f.form),
@@ -217,12 +207,8 @@ fn line(d: anju_store::ledgers::reports::CellDiff, headings: &[&'static str]) ->
     }
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(report = id))]
+pub async fn show(Ctx { state, caller }: Ctx, Path(id): Path<i64>) -> PageResult {
     report_page(&state, &caller, id, None).await
 }
 
@@ -390,10 +376,9 @@ pub struct ActForm {
     confirm: String,
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
+#[tracing::instrument(skip_all, fields(report = id))]
 pub async fn act(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(id): Path<i64>,
     FormData(f): FormData<ActForm>,
 ) -> PageResult {
@@ -447,10 +432,9 @@ pub async fn act(
 }
 
 /// Uploads the scanned signed-and-stamped copy of a signed report (PDF or photo).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
+#[tracing::instrument(skip_all, fields(report = id))]
 pub async fn upload_scan(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(id): Path<i64>,
     mut form: axum::extract::Multipart,
 ) -> PageResult {
@@ -509,12 +493,8 @@ pub async fn upload_scan(
 }
 
 /// The scanned copy, to those who may see the report.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
-pub async fn scan(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> PageResult {
+#[tracing::instrument(skip_all, fields(report = id))]
+pub async fn scan(Ctx { state, caller }: Ctx, Path(id): Path<i64>) -> PageResult {
     let r = caller
         .access(&state.store)
         .report(id)
@@ -537,10 +517,9 @@ pub struct DownloadQuery {
 
 /// A signed report as printed: the figures frozen at signing (never today's), with the
 /// preparer's line and blank spaces for the principal's signature and the unit's seal.
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username, report = id))]
+#[tracing::instrument(skip_all, fields(report = id))]
 pub async fn download(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(id): Path<i64>,
     Query(q): Query<DownloadQuery>,
 ) -> PageResult {

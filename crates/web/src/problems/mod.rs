@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::pages::{Chrome, chrome, render};
-use crate::session::Caller;
+use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
 use anju_domain::auth::Action;
@@ -56,8 +56,6 @@ struct ListPage {
     chrome: Option<Chrome>,
     demo: bool,
     lines: Vec<Line>,
-    /// 序号 of the first line.
-    first: u64,
     pager: crate::pages::Pager,
     rates: Vec<RateLine>,
     statuses: Vec<(String, String)>,
@@ -76,14 +74,22 @@ pub struct ListQuery {
     size: String,
 }
 
-pub(crate) fn town_name(state: &AppState, code: &str) -> String {
-    state
-        .store
-        .reference()
+/// The name of the region with `code`, or the code itself when the reference data has none.
+pub(crate) fn region_name(reference: &anju_store::Reference, code: &str) -> String {
+    reference
         .regions
         .iter()
         .find(|r| r.code.as_str() == code)
         .map_or_else(|| code.to_string(), |r| r.name.clone())
+}
+
+pub(crate) fn town_name(state: &AppState, code: &str) -> String {
+    region_name(&state.store.reference(), code)
+}
+
+/// Where a house is, as the lists show it: "镇街 · 村（社区）".
+pub(crate) fn place(state: &AppState, town: &str, village: &str) -> String {
+    format!("{} · {}", town_name(state, town), town_name(state, village))
 }
 
 /// A problem as the pages show it.
@@ -150,7 +156,6 @@ async fn list_page(
         chrome: Some(chrome(state, s)),
         demo: state.is_demo().await,
         lines,
-        first: (pager.page - 1) * pager.size + 1,
         pager,
         rates,
         statuses: ProblemStatus::ALL
@@ -169,12 +174,7 @@ async fn list_page(
     Ok(render(&page, code))
 }
 
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ListQuery>,
-) -> PageResult {
+pub async fn list(Ctx { state, caller }: Ctx, Query(q): Query<ListQuery>) -> PageResult {
     let status = ProblemStatus::parse(&q.status);
     let page = (
         status,
@@ -310,10 +310,9 @@ fn parse_list(state: &AppState, bytes: &[u8]) -> Result<Vec<NewProblem>, String>
 
 /// The problem list's template: its columns, and one example row naming a real town of the
 /// county and a category as the list accepts them.
-#[tracing::instrument(skip_all, fields(account = %s.principal.username))]
 pub async fn template(
     State(state): State<AppState>,
-    crate::session::LoggedIn(s): crate::session::LoggedIn,
+    crate::session::LoggedIn(_): crate::session::LoggedIn,
 ) -> PageResult {
     let town = state
         .store
@@ -341,12 +340,7 @@ pub async fn template(
 }
 
 /// Issues a batch from an uploaded list (county office, inspectors).
-#[tracing::instrument(skip_all, fields(account = %caller.session.principal.username))]
-pub async fn issue(
-    State(state): State<AppState>,
-    caller: Caller,
-    mut form: Multipart,
-) -> PageResult {
+pub async fn issue(Ctx { state, caller }: Ctx, mut form: Multipart) -> PageResult {
     let mut fields = std::collections::HashMap::new();
     let mut file = None;
     while let Ok(Some(f)) = form.next_field().await {
@@ -525,19 +519,14 @@ async fn problem_page(
 }
 
 #[tracing::instrument(skip_all, fields(problem = id))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> PageResult {
+pub async fn show(Ctx { state, caller }: Ctx, Path(id): Path<i64>) -> PageResult {
     problem_page(&state, &caller, id, None, StatusCode::OK).await
 }
 
 /// One step on a problem (multipart: the text and any evidence files).
-#[tracing::instrument(skip_all, fields(problem = id, account = %caller.session.principal.username))]
+#[tracing::instrument(skip_all, fields(problem = id))]
 pub async fn act(
-    State(state): State<AppState>,
-    caller: Caller,
+    Ctx { state, caller }: Ctx,
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> PageResult {
