@@ -4,11 +4,14 @@
 //! local `postgres` user).
 
 use crate::{Store, on_db};
+use anju_domain::auth::Principal;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{
-    ClosureBasis, EngMeasure, Grade, Judgement, RegistrationSource, UsageCategory,
+    ClosureBasis, EngMeasure, Grade, Judgement, MgmtMeasure, RegistrationSource, ReviewFinding,
+    UsageCategory,
 };
 use anju_domain::event::{Actor, Change, Command, EvidenceKind, Role};
+use anju_domain::house::HouseRecord;
 use anju_domain::{HouseCode, RuleCode, Scope, sample};
 use chrono::{Duration, NaiveDate};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -80,48 +83,53 @@ async fn open_with_county(url: &str) -> Store {
     store
 }
 
-/// A fresh database with no county, as a new installation has before `anju init`.
-pub async fn sqlite_empty() -> TestDb {
+/// A fresh SQLite database in a temporary folder, with the tests' county if `county`.
+async fn sqlite_db(county: bool) -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("anju.db").display());
     TestDb {
-        store: open_test_store(&url).await,
+        store: open_store(&url, county).await,
         url,
         pg_name: None,
         _dir: Some(dir),
     }
 }
 
-pub async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("anju.db").display());
+/// A fresh PostgreSQL database, with the tests' county if `county`.
+async fn postgres_db(county: bool) -> TestDb {
+    let (url, name) = postgres_database().await;
     TestDb {
-        store: open_with_county(&url).await,
+        store: open_store(&url, county).await,
         url,
-        pg_name: None,
-        _dir: Some(dir),
+        pg_name: Some(name),
+        _dir: None,
     }
+}
+
+async fn open_store(url: &str, county: bool) -> Store {
+    if county {
+        open_with_county(url).await
+    } else {
+        open_test_store(url).await
+    }
+}
+
+/// A fresh database with no county, as a new installation has before `anju init`.
+pub async fn sqlite_empty() -> TestDb {
+    sqlite_db(false).await
+}
+
+pub async fn sqlite() -> TestDb {
+    sqlite_db(true).await
 }
 
 /// A fresh PostgreSQL database with no county.
 pub async fn postgres_empty() -> TestDb {
-    let (url, name) = postgres_database().await;
-    TestDb {
-        store: open_test_store(&url).await,
-        url,
-        pg_name: Some(name),
-        _dir: None,
-    }
+    postgres_db(false).await
 }
 
 pub async fn postgres() -> TestDb {
-    let (url, name) = postgres_database().await;
-    TestDb {
-        store: open_with_county(&url).await,
-        url,
-        pg_name: Some(name),
-        _dir: None,
-    }
+    postgres_db(true).await
 }
 
 /// A new, empty PostgreSQL database: its URL and name.
@@ -176,20 +184,7 @@ impl Drop for TestDb {
 #[macro_export]
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let db = $crate::testing::sqlite().await;
-                    super::$name(&db.store).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = $crate::testing::postgres().await;
-                    super::$name(&db.store).await;
-                }
-            }
-        )*
+        $crate::both_on!(sqlite, postgres; $($name),*);
     };
 }
 
@@ -197,16 +192,25 @@ macro_rules! both {
 #[macro_export]
 macro_rules! both_empty {
     ($($name:ident),* $(,)?) => {
+        $crate::both_on!(sqlite_empty, postgres_empty; $($name),*);
+    };
+}
+
+/// [`both!`] and [`both_empty!`] on the databases the two named functions of this module give.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! both_on {
+    ($sqlite:ident, $postgres:ident; $($name:ident),*) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    let db = $crate::testing::sqlite_empty().await;
+                    let db = $crate::testing::$sqlite().await;
                     super::$name(&db.store).await;
                 }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    let db = $crate::testing::postgres_empty().await;
+                    let db = $crate::testing::$postgres().await;
                     super::$name(&db.store).await;
                 }
             }
@@ -223,6 +227,24 @@ pub fn actor(id: &str, role: Role) -> Actor {
         role,
     }
 }
+/// A logged-in account's principal: `username` with `role`, anchored at `region` (and, for a
+/// department, `department`), named like [`actor`].
+pub fn principal_of(
+    username: &str,
+    role: Role,
+    region: Option<&str>,
+    department: Option<&str>,
+) -> Principal {
+    Principal {
+        account_id: -1,
+        username: username.into(),
+        name: format!("{username}姓名"),
+        role,
+        region: region.map(|r| RegionCode::parse(r).unwrap()),
+        department: department.map(str::to_string),
+    }
+}
+
 pub fn clerk() -> Actor {
     actor("clerk", Role::TownOperator)
 }
@@ -245,17 +267,30 @@ pub async fn with_villages(store: &Store) {
         ..crate::Reference::defaults()
     };
     for (code, town) in [(VILLAGE, "370829101"), (OTHER_VILLAGE, "370829102")] {
-        r.regions.push(anju_domain::region::Region {
-            code: RegionCode::parse(code).unwrap(),
-            name: format!("测试村{code}"),
-            level: anju_domain::RegionLevel::Village,
-            parent: Some(RegionCode::parse(town).unwrap()),
-            valid_from: anju_domain::sample::seed_valid_from(),
-            valid_to: None,
-            is_demo: true,
-            reports_separately: true,
-        });
+        r.regions
+            .push(test_village(code, &format!("测试村{code}"), town));
     }
+    store.add_reference(&r).await.unwrap();
+}
+
+/// A demo village `code` named `name` in `town`, valid from the tests' seed day.
+pub fn test_village(code: &str, name: &str, town: &str) -> anju_domain::region::Region {
+    anju_domain::region::Region {
+        code: RegionCode::parse(code).unwrap(),
+        name: name.into(),
+        level: anju_domain::RegionLevel::Village,
+        parent: Some(RegionCode::parse(town).unwrap()),
+        valid_from: anju_domain::sample::seed_valid_from(),
+        valid_to: None,
+        is_demo: true,
+        reports_separately: true,
+    }
+}
+
+/// Adds [`test_village`] to the reference data.
+pub async fn add_village(store: &Store, code: &str, name: &str, town: &str) {
+    let mut r = crate::Reference::defaults();
+    r.regions.push(test_village(code, name, town));
     store.add_reference(&r).await.unwrap();
 }
 
@@ -267,12 +302,43 @@ pub struct House<'a> {
     pub day: NaiveDate,
 }
 
+/// The day [`House::register`] registers on; each later step takes a day more.
+pub fn registration_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 3, 20).unwrap()
+}
+
 impl<'a> House<'a> {
+    /// A census registration of a sample record in `village`, on [`registration_day`].
     pub async fn register(
         store: &'a Store,
         serial: u32,
         village: &str,
         usage: UsageCategory,
+    ) -> House<'a> {
+        let record = sample::record(RegionCode::parse(village).unwrap(), usage);
+        House::register_record(store, serial, record, registration_day()).await
+    }
+
+    /// A house surveyed hazardous whose closure before the campaign (2023-10-01) is recorded:
+    /// it awaits its look-back.
+    pub async fn legacy_closed(store: &'a Store, serial: u32, village: &str) -> House<'a> {
+        let mut h = House::register(store, serial, village, UsageCategory::Other).await;
+        h.ok(&clerk(), survey(Judgement::Hazard)).await;
+        h.ok(
+            &clerk(),
+            legacy(NaiveDate::from_ymd_opt(2023, 10, 1).unwrap()),
+        )
+        .await;
+        h
+    }
+
+    /// A census registration of `record` on `day`, with the platform code, the plaque token and
+    /// the house code `serial` gives.
+    pub async fn register_record(
+        store: &'a Store,
+        serial: u32,
+        mut record: HouseRecord,
+        day: NaiveDate,
     ) -> House<'a> {
         let mut h = House {
             store,
@@ -281,9 +347,8 @@ impl<'a> House<'a> {
                 serial,
             ),
             version: 0,
-            day: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
+            day,
         };
-        let mut record = sample::record(RegionCode::parse(village).unwrap(), usage);
         record.platform_code = Some(format!("YH370829{serial:09}"));
         h.ok(
             &clerk(),
@@ -359,6 +424,12 @@ impl<'a> House<'a> {
     }
 }
 
+/// Whether `r` is the answer to a house or record that is missing or outside the caller's
+/// scope (the two answer alike).
+pub fn is_not_found<T>(r: &crate::Result<T>) -> bool {
+    matches!(r, Err(crate::StoreError::NotFound))
+}
+
 /// Every row of every house table, in a stable order.
 pub async fn snapshot(store: &Store) -> Vec<String> {
     const Q: &[&str] = &[
@@ -381,6 +452,17 @@ pub async fn audit_count(store: &Store) -> i64 {
         .unwrap()
 }
 
+/// A correction of house `serial`'s record to the sample record in `village` for `usage`,
+/// keeping the platform code [`House::register`] gave it.
+pub fn corrected(serial: u32, village: &str, usage: UsageCategory) -> Change {
+    let mut record = sample::record(RegionCode::parse(village).unwrap(), usage);
+    record.platform_code = Some(format!("YH370829{serial:09}"));
+    Change::Corrected {
+        record: Box::new(record),
+        people: None,
+    }
+}
+
 pub fn close(basis: ClosureBasis) -> Change {
     Change::Closed {
         basis,
@@ -389,6 +471,27 @@ pub fn close(basis: ClosureBasis) -> Change {
 }
 pub fn survey(j: Judgement) -> Change {
     Change::Surveyed(Box::new(sample::survey(j)))
+}
+pub fn review(finding: ReviewFinding) -> Change {
+    Change::Reviewed {
+        reviewer_names: "孙工".into(),
+        finding,
+        opinion: None,
+    }
+}
+/// A closure made before the campaign by wall patching, on `closed_on`.
+pub fn legacy(closed_on: NaiveDate) -> Change {
+    Change::LegacyClosureRecorded {
+        measures: vec![MgmtMeasure::WallPatching],
+        closed_on,
+    }
+}
+pub fn look_back(hazard_remains: bool) -> Change {
+    Change::LookBackReviewed {
+        reviewer_names: "孙工".into(),
+        hazard_remains,
+        opinion: None,
+    }
 }
 pub fn appraise(g: Grade) -> Change {
     Change::Appraised(Box::new(sample::appraisal(g, false)))

@@ -198,38 +198,32 @@ async fn an_event_inserted_by_sql_is_named(store: &Store) {
 
 async fn derived_rows_edited_are_named(store: &Store) {
     let [a, b, c] = three_houses(store).await;
-    sql(
-        store,
-        "UPDATE fact_spans SET facts = facts + 1 WHERE seq = 1 AND house_id = (SELECT id FROM houses WHERE code = $1)",
-        &a,
-    )
-    .await;
-    sql(
-        store,
-        "UPDATE houses SET status = 'closed' WHERE code = $1",
-        &b,
-    )
-    .await;
-    sql(
-        store,
-        "DELETE FROM house_people WHERE house_id = (SELECT id FROM houses WHERE code = $1)",
-        &c,
-    )
-    .await;
+    // Each house has one derived table edited, and is named for it.
+    let edits = [
+        (
+            "UPDATE fact_spans SET facts = facts + 1 WHERE seq = 1 AND house_id = (SELECT id FROM houses WHERE code = $1)",
+            &a,
+            "台账时段（fact_spans）与事件推导结果不一致",
+        ),
+        (
+            "UPDATE houses SET status = 'closed' WHERE code = $1",
+            &b,
+            "房屋当前状态（houses）与事件重放结果不一致",
+        ),
+        (
+            "DELETE FROM house_people WHERE house_id = (SELECT id FROM houses WHERE code = $1)",
+            &c,
+            "房屋人员信息（house_people）与事件记载不一致",
+        ),
+    ];
+    for (statement, code, _) in edits {
+        sql(store, statement, code).await;
+    }
     let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(named(&r), vec![a.clone(), b.clone(), c.clone()], "{r:?}");
-    assert_eq!(
-        messages(&r, &a),
-        "台账时段（fact_spans）与事件推导结果不一致"
-    );
-    assert_eq!(
-        messages(&r, &b),
-        "房屋当前状态（houses）与事件重放结果不一致"
-    );
-    assert_eq!(
-        messages(&r, &c),
-        "房屋人员信息（house_people）与事件记载不一致"
-    );
+    for (_, code, message) in edits {
+        assert_eq!(messages(&r, code), message);
+    }
 }
 
 /// Houses written in bulk (the demo's and imports' path) are vouched for by one audit row over
@@ -278,18 +272,12 @@ async fn bulk_written_houses_are_vouched_by_their_batch(store: &Store) {
     // An insider edits house 10's survey and the batch's row for it: the batch no longer
     // hashes to its audit row.
     let ten = copy(10).state.code.to_string();
-    sql(
-        store,
+    for statement in [
         "UPDATE events SET actor_name = '伪造', hash = 'f' WHERE seq = 2 AND house_id = (SELECT id FROM houses WHERE code = $1)",
-        &ten,
-    )
-    .await;
-    sql(
-        store,
         "UPDATE chain_heads SET hash = 'f' WHERE code = $1",
-        &ten,
-    )
-    .await;
+    ] {
+        sql(store, statement, &ten).await;
+    }
     let r = store.system("test").verify_all().await.unwrap();
     assert_eq!(r.batch_faults.len(), 1, "{r:?}");
     assert!(r.batch_faults[0].contains("（2 栋）已被改动"), "{r:?}");

@@ -9,7 +9,7 @@ use anju_domain::import::{Row, map_headers, read_row};
 use anju_domain::state::Status;
 use anju_domain::{HouseCode, RegionCode};
 use anju_store::Store;
-use anju_store::houses::import::ImportFile;
+use anju_store::houses::import::{ImportFile, ImportReport};
 use anju_store::testing::*;
 
 const HEAD: &[&str] = &[
@@ -30,6 +30,12 @@ const HEAD: &[&str] = &[
     "复核日期",
     "复核结论",
 ];
+
+/// The status cells of a house surveyed on 2024-03-20 and judged hazardous for `category`,
+/// then `later` ones (管理措施, 销号日期, 销号依据, 复核日期, 复核结论).
+fn hazardous<'a>(category: &'a str, later: &[&'a str]) -> Vec<&'a str> {
+    [&["2024-03-20", "存在一定安全隐患", category][..], later].concat()
+}
 
 fn cells(census: &str, address: &str, status: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = [
@@ -82,6 +88,12 @@ fn clerk_of(town: &str) -> Principal {
     }
 }
 
+/// The test villages set up, and the importing clerk of the first one's town.
+async fn town_clerk(store: &Store) -> Principal {
+    with_villages(store).await;
+    clerk_of("370829101")
+}
+
 fn file() -> ImportFile {
     ImportFile {
         name: "梁宝寺镇台账.xlsx".into(),
@@ -89,44 +101,41 @@ fn file() -> ImportFile {
     }
 }
 
+/// `who` imports `batch` from [`file`], committing it or as a dry run: the report.
+async fn import(store: &Store, who: &Principal, batch: &[Row], commit: bool) -> ImportReport {
+    store
+        .import_batch(who, "t", &file(), batch, commit)
+        .await
+        .unwrap()
+}
+
 async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store) {
-    with_villages(store).await;
-    let who = clerk_of("370829101");
+    let who = town_clerk(store).await;
     let lines = vec![
         cells("PC-1", "一组1号", &[]),
         cells(
             "PC-2",
             "一组2号",
-            &[
-                "2024-03-20",
-                "存在一定安全隐患",
-                "上部承重结构",
-                "刷墙勾缝",
-                "2024-04-01",
-                "采取管理措施",
-            ],
+            &hazardous("上部承重结构", &["刷墙勾缝", "2024-04-01", "采取管理措施"]),
         ),
         cells(
             "PC-3",
             "一组3号",
-            &[
-                "2024-03-20",
-                "存在一定安全隐患",
+            &hazardous(
                 "地基基础",
-                "",
-                "2024-04-02",
-                "专业技术人员复核无隐患",
-                "2024-03-30",
-                "经复核无安全隐患",
-            ],
+                &[
+                    "",
+                    "2024-04-02",
+                    "专业技术人员复核无隐患",
+                    "2024-03-30",
+                    "经复核无安全隐患",
+                ],
+            ),
         ),
     ];
     let batch = rows(store, &lines).await;
     let before = snapshot(store).await;
-    let dry = store
-        .import_batch(&who, "t", &file(), &batch, false)
-        .await
-        .unwrap();
+    let dry = import(store, &who, &batch, false).await;
     assert_eq!(
         (dry.rows, dry.new_houses, dry.closed, dry.look_back),
         (3, 3, 1, 1)
@@ -134,10 +143,7 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     assert!(dry.errors.is_empty(), "{:?}", dry.errors);
     assert_eq!(snapshot(store).await, before, "a dry run writes nothing");
 
-    let done = store
-        .import_batch(&who, "t", &file(), &batch, true)
-        .await
-        .unwrap();
+    let done = import(store, &who, &batch, true).await;
     assert_eq!((done.new_houses, done.closed, done.look_back), (3, 1, 1));
     let county = RegionCode::parse("370829").unwrap();
     let status = |serial| async move {
@@ -163,10 +169,7 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
 
     // The same file again: nothing changes.
     let after = snapshot(store).await;
-    let again = store
-        .import_batch(&who, "t", &file(), &batch, true)
-        .await
-        .unwrap();
+    let again = import(store, &who, &batch, true).await;
     assert_eq!(
         (again.new_houses, again.corrected, again.unchanged),
         (0, 0, 3)
@@ -177,10 +180,7 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
     let mut changed = lines.clone();
     changed[0][2] = "一组1号之一".into();
     let batch = rows(store, &changed).await;
-    let c = store
-        .import_batch(&who, "t", &file(), &batch, true)
-        .await
-        .unwrap();
+    let c = import(store, &who, &batch, true).await;
     assert_eq!((c.corrected, c.unchanged), (1, 2));
     let events = store
         .system("test")
@@ -204,32 +204,24 @@ async fn a_ledger_is_imported_once_and_corrected_by_a_changed_row(store: &Store)
 }
 
 async fn one_bad_row_keeps_the_whole_batch_out(store: &Store) {
-    with_villages(store).await;
-    let who = clerk_of("370829101");
+    let who = town_clerk(store).await;
     let lines = vec![
         cells("PC-1", "一组1号", &[]),
         // C/D-like impossible: closed on a review that never happened.
         cells(
             "PC-2",
             "一组2号",
-            &[
-                "2024-03-20",
-                "存在一定安全隐患",
+            &hazardous(
                 "上部承重结构",
-                "",
-                "2024-04-01",
-                "专业技术人员复核无隐患",
-            ],
+                &["", "2024-04-01", "专业技术人员复核无隐患"],
+            ),
         ),
         cells("PC-1", "一组1号重复", &[]),
         cells("", "无标识", &[]),
     ];
     let batch = rows(store, &lines).await;
     let before = snapshot(store).await;
-    let r = store
-        .import_batch(&who, "t", &file(), &batch, true)
-        .await
-        .unwrap();
+    let r = import(store, &who, &batch, true).await;
     let rows: Vec<usize> = r.errors.iter().map(|e| e.row).collect();
     assert_eq!(rows, [3, 4, 5], "{:?}", r.errors);
     assert!(
@@ -273,8 +265,7 @@ anju_store::both!(a_ledger_is_imported_once_and_corrected_by_a_changed_row);
 anju_store::both!(one_bad_row_keeps_the_whole_batch_out);
 
 async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &Store) {
-    with_villages(store).await;
-    let who = clerk_of("370829101");
+    let who = town_clerk(store).await;
     let before = snapshot(store).await;
 
     // A record cell outside its bound is named while the row is read, against the store's
@@ -307,38 +298,26 @@ async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &S
         cells(
             "PC-2",
             "一组2号",
-            &[
-                "2024-03-20",
-                "存在一定安全隐患",
+            &hazardous(
                 "地基基础",
-                "",
-                "2024-04-02",
-                "专业技术人员复核无隐患",
-                "2024-04-05",
-                "经复核无安全隐患",
-            ],
+                &[
+                    "",
+                    "2024-04-02",
+                    "专业技术人员复核无隐患",
+                    "2024-04-05",
+                    "经复核无安全隐患",
+                ],
+            ),
         ),
         cells(
             "PC-3",
             "一组3号",
-            &[
-                "2024-03-20",
-                "存在一定安全隐患",
-                "地基基础",
-                "",
-                "",
-                "",
-                "2024-03-10",
-                "经复核无安全隐患",
-            ],
+            &hazardous("地基基础", &["", "", "", "2024-03-10", "经复核无安全隐患"]),
         ),
         cells("PC-4", "一组4号", &["2026-12-01", "未发现安全隐患"]),
     ];
     let batch = rows(store, &lines).await;
-    let report = store
-        .import_batch(&who, "t", &file(), &batch, true)
-        .await
-        .unwrap();
+    let report = import(store, &who, &batch, true).await;
     let errors: Vec<(usize, &str)> = report
         .errors
         .iter()
@@ -369,14 +348,7 @@ async fn implausible_rows_are_refused_by_column_and_nothing_is_written(store: &S
 anju_store::both!(implausible_rows_are_refused_by_column_and_nothing_is_written);
 
 fn account(username: &str, role: Role, region: &str) -> Principal {
-    Principal {
-        account_id: 9,
-        username: username.into(),
-        name: format!("{username}的名字"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    }
+    principal_of(username, role, Some(region), None)
 }
 
 /// ⑥ and ⑦ of 附件2's total (non-business houses), and ① beside them.
@@ -396,16 +368,16 @@ fn reviewed_closed(census: &str, closed_on: &str) -> Vec<String> {
     cells(
         census,
         &format!("二组{census}号"),
-        &[
-            "2024-03-20",
-            "存在一定安全隐患",
+        &hazardous(
             "地基基础",
-            "",
-            closed_on,
-            "专业技术人员复核无隐患",
-            "2024-03-30",
-            "经复核无安全隐患",
-        ],
+            &[
+                "",
+                closed_on,
+                "专业技术人员复核无隐患",
+                "2024-03-30",
+                "经复核无安全隐患",
+            ],
+        ),
     )
 }
 
@@ -414,18 +386,13 @@ fn reviewed_closed(census: &str, closed_on: &str) -> Vec<String> {
 /// the clerk (the review from the file) and the principal (the closure). The clerk cannot
 /// confirm, a principal of another town cannot, a rejection needs a reason and records nothing.
 async fn imported_closures_count_only_once_the_principal_confirms(store: &Store) {
-    with_villages(store).await;
-    let clerk = clerk_of("370829101");
+    let clerk = town_clerk(store).await;
     let batch = rows(
         store,
         &[
             reviewed_closed("C-1", "2024-04-02"),
             reviewed_closed("C-2", "2024-04-03"),
-            cells(
-                "C-3",
-                "二组3号",
-                &["2024-03-20", "存在一定安全隐患", "地基基础"],
-            ),
+            cells("C-3", "二组3号", &hazardous("地基基础", &[])),
         ],
     )
     .await;

@@ -1,14 +1,11 @@
 //! 附件1 and 附件2 over a hand-built county. Every expected figure below was worked out by hand
 //! from the paths the houses walk (see the table in `build`), not by the code under test.
 
+use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
-use anju_domain::dict::{
-    ClosureBasis, Grade, Judgement, MgmtMeasure, ReviewFinding, UsageCategory,
-};
+use anju_domain::dict::{ClosureBasis, Grade, Judgement, ReviewFinding, UsageCategory};
 use anju_domain::event::Change;
-use anju_domain::ledger::{AsOf, Form};
-use anju_domain::region::Region;
-use anju_domain::{RegionLevel, Scope};
+use anju_domain::ledger::{AsOf, Form, LedgerRow, LedgerTable};
 use anju_store::Store;
 use anju_store::testing::*;
 use chrono::NaiveDate;
@@ -39,20 +36,7 @@ async fn walk<'a>(
     path: P,
 ) -> House<'a> {
     let mut h = House::register(store, serial, village, usage).await;
-    let review = |finding| Change::Reviewed {
-        reviewer_names: "孙工".into(),
-        finding,
-        opinion: None,
-    };
-    let legacy = Change::LegacyClosureRecorded {
-        measures: vec![MgmtMeasure::WallPatching],
-        closed_on: NaiveDate::from_ymd_opt(2023, 9, 1).unwrap(),
-    };
-    let look_back = |remains| Change::LookBackReviewed {
-        reviewer_names: "孙工".into(),
-        hazard_remains: remains,
-        opinion: None,
-    };
+    let legacy_2023 = legacy(NaiveDate::from_ymd_opt(2023, 9, 1).unwrap());
     if matches!(path, P::Unsurveyed) {
         return h;
     }
@@ -92,15 +76,15 @@ async fn walk<'a>(
             h.ok(&reviewer(), accept()).await;
             h.ok(&principal(), close(ClosureBasis::Engineering)).await;
         }
-        P::LegacyPending => h.ok(&clerk(), legacy).await,
+        P::LegacyPending => h.ok(&clerk(), legacy_2023).await,
         P::LegacyNoHazardClosed => {
-            h.ok(&clerk(), legacy).await;
+            h.ok(&clerk(), legacy_2023).await;
             h.ok(&reviewer(), look_back(false)).await;
             h.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
                 .await;
         }
         P::LegacyHazardEngineered | P::LegacyHazard => {
-            h.ok(&clerk(), legacy).await;
+            h.ok(&clerk(), legacy_2023).await;
             h.ok(&reviewer(), look_back(true)).await;
             if matches!(path, P::LegacyHazardEngineered) {
                 h.ok(&clerk(), start()).await;
@@ -117,18 +101,7 @@ const TOWN2_VILLAGE_B: &str = "370829102202";
 
 async fn build(store: &Store) {
     with_villages(store).await;
-    let mut r = anju_store::Reference::defaults();
-    r.regions.push(Region {
-        code: RegionCode::parse(TOWN2_VILLAGE_B).unwrap(),
-        name: "测试二村".into(),
-        level: RegionLevel::Village,
-        parent: Some(RegionCode::parse("370829102").unwrap()),
-        valid_from: anju_domain::sample::seed_valid_from(),
-        valid_to: None,
-        is_demo: true,
-        reports_separately: true,
-    });
-    store.add_reference(&r).await.unwrap();
+    add_village(store, TOWN2_VILLAGE_B, "测试二村", "370829102").await;
     // Town 1, non-business (letters as in the hand calculation):
     //   a=20 NoHazard, b=3 Await, c=1 ReviewClosed, d=1 DirectClosed, e=5 Direct, f=2 AbClosed,
     //   g=2 Cd, h=1 CdEngClosed, i=3 LegacyPending, j=1 LegacyNoHazardClosed,
@@ -200,22 +173,26 @@ async fn build(store: &Store) {
     z.ok(&reviewer(), Change::Reopened).await;
 }
 
-fn counts(table: &anju_domain::ledger::LedgerTable, code: &str) -> Vec<i64> {
+/// Today's `form` of the county built by [`build`].
+async fn built_ledger(store: &Store, form: Form) -> LedgerTable {
+    build(store).await;
+    store.system("test").ledger(form, AsOf::Now).await.unwrap()
+}
+
+/// The first row whose code starts with `code` (a town's, a village's).
+fn row<'t>(table: &'t LedgerTable, code: &str) -> &'t LedgerRow {
     table
         .all_rows()
         .find(|r| r.code.starts_with(code))
         .unwrap_or_else(|| panic!("no row {code}"))
-        .counts
-        .clone()
+}
+
+fn counts(table: &LedgerTable, code: &str) -> Vec<i64> {
+    row(table, code).counts.clone()
 }
 
 async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
-    build(store).await;
-    let t = store
-        .system("test")
-        .ledger(Form::Attachment2, AsOf::Now)
-        .await
-        .unwrap();
+    let t = built_ledger(store, Form::Attachment2).await;
     assert_eq!(t.unit, "嘉祥县");
     assert_eq!(
         t.rows.len(),
@@ -230,12 +207,7 @@ async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
         counts(&t, "370829101"),
         vec![63, 22, 17, 9, 41, 21, 2, 7, 5, 3, 1, 6]
     );
-    let row = t
-        .rows
-        .iter()
-        .find(|r| r.code.starts_with("370829101"))
-        .unwrap();
-    let [confirm, appraisal, rectification, closure] = row.attachment2_rates();
+    let [confirm, appraisal, rectification, closure] = row(&t, "370829101").attachment2_rates();
     assert_eq!(
         confirm.display(),
         "—",
@@ -255,22 +227,13 @@ async fn attachment2_counts_every_column_as_worked_out_by_hand(store: &Store) {
         vec![66, 22, 17, 9, 44, 24, 2, 7, 7, 4, 2, 8]
     );
     // A town with no houses shows dashes for its rates.
-    let empty = t
-        .rows
-        .iter()
-        .find(|r| r.code.starts_with("370829001"))
-        .unwrap();
+    let empty = row(&t, "370829001");
     assert!(empty.attachment2_rates().iter().all(|r| r.display() == "—"));
     assert!(t.checks.is_empty(), "{:?}", t.checks);
 }
 
 async fn attachment1_counts_the_look_back_list(store: &Store) {
-    build(store).await;
-    let t = store
-        .system("test")
-        .ledger(Form::Attachment1, AsOf::Now)
-        .await
-        .unwrap();
+    let t = built_ledger(store, Form::Attachment1).await;
     // Business: 数量 s+t+u+v = 8, 复核 t+u+v = 7, 隐患 u+v = 5, 工程 v = 4.
     // Non-business: 数量 i+j+k+l = 6, 复核 j+k+l = 3, 隐患 k+l = 2, 工程 k = 1. 总量 14.
     assert_eq!(counts(&t, "370829101"), vec![14, 8, 7, 5, 4, 6, 3, 2, 1]);
@@ -283,35 +246,21 @@ async fn a_ledger_as_of_a_date_counts_what_had_happened_by_then(store: &Store) {
     let town2 = Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
     };
+    let as_town2 = store.system("test").within(&town2);
     let on = |d| AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, d).unwrap());
     // X (village B): appraised C on the 22nd, accepted on the 25th, closed on the 26th.
-    let before = store
-        .system("test")
-        .within(&town2)
-        .ledger(Form::Attachment2, on(24))
-        .await
-        .unwrap();
+    let before = as_town2.ledger(Form::Attachment2, on(24)).await.unwrap();
     assert_eq!(before.unit, "梁宝寺镇");
     assert_eq!(
         counts(&before, TOWN2_VILLAGE_B),
         vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
     );
-    let accepted = store
-        .system("test")
-        .within(&town2)
-        .ledger(Form::Attachment2, on(25))
-        .await
-        .unwrap();
+    let accepted = as_town2.ledger(Form::Attachment2, on(25)).await.unwrap();
     assert_eq!(
         counts(&accepted, TOWN2_VILLAGE_B),
         vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0]
     );
-    let closed = store
-        .system("test")
-        .within(&town2)
-        .ledger(Form::Attachment2, on(26))
-        .await
-        .unwrap();
+    let closed = as_town2.ledger(Form::Attachment2, on(26)).await.unwrap();
     assert_eq!(
         counts(&closed, TOWN2_VILLAGE_B),
         vec![1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1]
@@ -353,11 +302,7 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
     // Each cell's list has exactly the cell's count, for every column of both forms.
     for form in [Form::Attachment1, Form::Attachment2] {
         let t = county.ledger(form, AsOf::Now).await.unwrap();
-        let row = t
-            .rows
-            .iter()
-            .find(|r| r.code.starts_with("370829101"))
-            .unwrap();
+        let row = row(&t, "370829101");
         for (i, n) in row.counts.iter().enumerate() {
             let houses = county
                 .ledger_houses(form, AsOf::Now, i, Some(&town1))
@@ -370,9 +315,8 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
     let town2 = Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
     };
-    let leak = store
-        .system("test")
-        .within(&town2)
+    let as_town2 = store.system("test").within(&town2);
+    let leak = as_town2
         .ledger_houses(Form::Attachment2, AsOf::Now, 11, Some(&town1))
         .await
         .unwrap();
@@ -380,16 +324,12 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
     // As of a date: X is not yet in ⑦ on the 25th.
     let b = RegionCode::parse(TOWN2_VILLAGE_B).unwrap();
     let d25 = AsOf::Happened(NaiveDate::from_ymd_opt(2024, 3, 25).unwrap());
-    let x = store
-        .system("test")
-        .within(&town2)
+    let x = as_town2
         .ledger_houses(Form::Attachment2, d25, 11, Some(&b))
         .await
         .unwrap();
     assert!(x.is_empty());
-    let x = store
-        .system("test")
-        .within(&town2)
+    let x = as_town2
         .ledger_houses(Form::Attachment2, d25, 10, Some(&b))
         .await
         .unwrap();
@@ -397,10 +337,11 @@ async fn every_figure_opens_to_the_houses_it_counts(store: &Store) {
 }
 
 async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
+    let system = store.system("test");
     use anju_domain::report::{ReportAction, ReportStatus};
     build(store).await;
     let town1 = RegionCode::parse("370829101").unwrap();
-    let scope = Scope::Region { code: town1 };
+    let as_town = store.system("test").within(&Scope::Region { code: town1 });
     let day = NaiveDate::from_ymd_opt(2024, 6, 4).unwrap();
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
@@ -412,36 +353,25 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         contact: "0537-1234567".into(),
         supersedes: None,
     };
-    let id = store
-        .system("test")
-        .within(&scope)
-        .prepare_report(&op, &new)
-        .await
-        .unwrap();
+    let id = as_town.prepare_report(&op, &new).await.unwrap();
     // Only the principal signs.
-    let e = store
-        .system("test")
-        .within(&scope)
+    let e = as_town
         .act_on_report(&op, id, &ReportAction::Sign)
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::P1);
     assert_eq!(
-        store
-            .system("test")
-            .within(&scope)
+        as_town
             .act_on_report(&boss, id, &ReportAction::Sign)
             .await
             .unwrap(),
         ReportStatus::Signed
     );
-    let signed = store.system("test").report(id).await.unwrap();
+    let signed = system.report(id).await.unwrap();
     assert!(signed.digest_holds());
     let frozen = signed.frozen().unwrap().unwrap();
     // The frozen table is the ledger as of that day, and each figure lists its houses.
-    let live = store
-        .system("test")
-        .within(&scope)
+    let live = as_town
         .ledger(Form::Attachment2, anju_domain::ledger::AsOf::Happened(day))
         .await
         .unwrap();
@@ -453,9 +383,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         .iter()
         .position(|r| r.code == TOWN1_VILLAGE)
         .unwrap();
-    let behind = store
-        .system("test")
-        .within(&scope)
+    let behind = as_town
         .ledger_houses(
             Form::Attachment2,
             anju_domain::ledger::AsOf::Happened(day),
@@ -468,32 +396,25 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     assert_eq!(frozen.houses[row][11], codes);
     assert_eq!(frozen.houses[row][11].len(), 6);
     // Signing again is refused: the figures are frozen.
-    let e = store
-        .system("test")
-        .within(&scope)
+    let e = as_town
         .act_on_report(&boss, id, &ReportAction::Sign)
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R5);
 
     // Later events change today's figures, not the frozen ones.
-    let mut late = walk(store, 900, TOWN1_VILLAGE, UsageCategory::Other, P::Await).await;
-    late.ok(
-        &reviewer(),
-        Change::Reviewed {
-            reviewer_names: "孙工".into(),
-            finding: ReviewFinding::NoHazard,
-            opinion: None,
-        },
+    walk(
+        store,
+        900,
+        TOWN1_VILLAGE,
+        UsageCategory::Other,
+        P::ReviewClosed,
     )
     .await;
-    late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
-        .await;
-    let again = store.system("test").report(id).await.unwrap();
+    let again = system.report(id).await.unwrap();
     assert_eq!(again.snapshot, signed.snapshot);
     assert!(again.digest_holds());
-    let diffs = store
-        .system("test")
+    let diffs = system
         .compare_report(id, anju_domain::ledger::AsOf::Now)
         .await
         .unwrap();
@@ -508,20 +429,16 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     assert!(diffs.iter().all(|d| d.now == d.frozen + 1));
 
     // Submitted, returned with a reason, prepared again superseding it.
-    store
-        .system("test")
-        .within(&scope)
+    as_town
         .act_on_report(&op, id, &ReportAction::Submit)
         .await
         .unwrap();
-    let e = store
-        .system("test")
+    let e = system
         .act_on_report(&county, id, &ReportAction::Return { reason: "".into() })
         .await
         .unwrap_err();
     assert_eq!(e.rule().unwrap().code, anju_domain::RuleCode::R4);
-    store
-        .system("test")
+    system
         .act_on_report(
             &county,
             id,
@@ -535,21 +452,15 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
         supersedes: Some(id),
         ..new
     };
-    let id2 = store
-        .system("test")
-        .within(&scope)
-        .prepare_report(&op, &again)
-        .await
-        .unwrap();
+    let id2 = as_town.prepare_report(&op, &again).await.unwrap();
     assert_ne!(id, id2);
     // Another town cannot act on it: it looks missing.
     let other = Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
     };
+    let as_other_town = store.system("test").within(&other);
     assert!(matches!(
-        store
-            .system("test")
-            .within(&other)
+        as_other_town
             .act_on_report(&boss, id2, &ReportAction::Sign)
             .await,
         Err(anju_store::StoreError::NotFound)
@@ -558,14 +469,7 @@ async fn a_signed_ledger_is_frozen_with_its_houses_and_digest(store: &Store) {
     // Tampering with the stored snapshot is detected by the digest.
     anju_store::on_db!(store.db_for_tests(), p => sqlx::query("UPDATE ledger_reports SET snapshot = REPLACE(snapshot, '\"counts\":[', '\"counts\":[1') WHERE id = $1")
         .bind(id).execute(p).await.map(|_| ())).unwrap();
-    assert!(
-        !store
-            .system("test")
-            .report(id)
-            .await
-            .unwrap()
-            .digest_holds()
-    );
+    assert!(!system.report(id).await.unwrap().digest_holds());
 }
 
 /// Editing a signed snapshot together with a recomputed digest is caught: the digest is also in
@@ -578,7 +482,9 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     let mut h = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
     let town = RegionCode::parse("370829101").unwrap();
-    let scope = Scope::Region { code: town };
+    let as_town = store
+        .system("203.0.113.7")
+        .within(&Scope::Region { code: town });
     let new = NewReport {
         form: Form::Attachment2,
         unit: town,
@@ -588,16 +494,9 @@ async fn a_snapshot_edited_with_its_digest_is_caught_by_the_signature_audit_row(
     };
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
-    let id = store
-        .system("203.0.113.7")
-        .within(&scope)
-        .prepare_report(&op, &new)
-        .await
-        .unwrap();
+    let id = as_town.prepare_report(&op, &new).await.unwrap();
     assert_eq!(store.verify_report(id).await.unwrap(), Integrity::Unsigned);
-    store
-        .system("203.0.113.7")
-        .within(&scope)
+    as_town
         .act_on_report(&boss, id, &ReportAction::Sign)
         .await
         .unwrap();
@@ -640,28 +539,8 @@ async fn register_on<'a>(
     usage: UsageCategory,
     day: NaiveDate,
 ) -> House<'a> {
-    let mut h = House {
-        store,
-        code: anju_domain::HouseCode::new(
-            &RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
-            serial,
-        ),
-        version: 0,
-        day,
-    };
-    let mut record = anju_domain::sample::record(RegionCode::parse(TOWN1_VILLAGE).unwrap(), usage);
-    record.platform_code = Some(format!("YH370829{serial:09}"));
-    h.ok(
-        &clerk(),
-        Change::Registered {
-            source: anju_domain::dict::RegistrationSource::Census,
-            plaque_token: format!("{serial:032x}"),
-            record: Box::new(record),
-            people: Box::new(anju_domain::sample::people()),
-        },
-    )
-    .await;
-    h
+    let record = anju_domain::sample::record(RegionCode::parse(TOWN1_VILLAGE).unwrap(), usage);
+    House::register_record(store, serial, record, day).await
 }
 
 fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -681,16 +560,8 @@ fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
 ///
 /// Columns: 总量; 经营性 数量, 复核, 隐患, 工程; 非经营性 数量, 复核, 隐患, 工程.
 async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &Store) {
+    let system = store.system("test");
     with_villages(store).await;
-    let legacy = |closed_on| Change::LegacyClosureRecorded {
-        measures: vec![MgmtMeasure::WallPatching],
-        closed_on,
-    };
-    let look_back = |remains| Change::LookBackReviewed {
-        reviewer_names: "孙工".into(),
-        hazard_remains: remains,
-        opinion: None,
-    };
     let mut a = House::register(store, 1, TOWN1_VILLAGE, UsageCategory::Other).await;
     let mut b = House::register(store, 2, TOWN1_VILLAGE, UsageCategory::Other).await;
     let mut d = House::register(store, 4, TOWN1_VILLAGE, UsageCategory::Other).await;
@@ -715,12 +586,9 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     d.day = ymd(2024, 5, 1);
     d.ok(&clerk(), legacy(ymd(2024, 5, 1))).await;
 
+    let system = &system;
     let town1 = |as_of| async move {
-        let t = store
-            .system("test")
-            .ledger(Form::Attachment1, as_of)
-            .await
-            .unwrap();
+        let t = system.ledger(Form::Attachment1, as_of).await.unwrap();
         assert!(t.checks.is_empty(), "{:?}", t.checks);
         counts(&t, "370829101")
     };
@@ -764,25 +632,21 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     let codes = |houses: Vec<anju_store::ledgers::LedgerHouse>| {
         houses.into_iter().map(|h| h.code).collect::<Vec<_>>()
     };
-    let all = store
-        .system("test")
+    let all = system
         .ledger_houses(Form::Attachment1, d430, 0, Some(&t1))
         .await
         .unwrap();
     let mut abc = vec![a.code.to_string(), b.code.to_string(), c.code.to_string()];
     abc.sort();
     assert_eq!(codes(all), abc);
-    let business = store
-        .system("test")
+    let business = system
         .ledger_houses(Form::Attachment1, d430, 1, Some(&t1))
         .await
         .unwrap();
     assert_eq!(codes(business), vec![c.code.to_string()]);
     // The town's own 附件1 (by village) and its frozen form agree with the county's.
-    let scope = Scope::Region { code: t1 };
-    let (table, houses) = store
-        .system("test")
-        .within(&scope)
+    let as_town = store.system("test").within(&Scope::Region { code: t1 });
+    let (table, houses) = as_town
         .ledger_with_houses(Form::Attachment1, d430)
         .await
         .unwrap();
@@ -799,11 +663,7 @@ async fn a_legacy_closure_enters_attachment1_on_the_day_it_was_closed(store: &St
     // 附件2 on 4-30 is not widened: C, registered that day, is surveyed (4-30) and counts; the
     // legacy closures add nothing to it. Surveyed 4 (C business); non-business 3 (A, B, D), ①
     // 3, ③ 1 (B: engineering accepted without appraisal); business 初判隐患 1 (C).
-    let t = store
-        .system("test")
-        .ledger(Form::Attachment2, d430)
-        .await
-        .unwrap();
+    let t = system.ledger(Form::Attachment2, d430).await.unwrap();
     assert_eq!(
         counts(&t, "370829101"),
         vec![4, 1, 1, 0, 3, 3, 0, 1, 0, 0, 0, 0]
@@ -829,10 +689,11 @@ anju_store::both!(
 async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown(
     store: &Store,
 ) {
+    let system = store.system("test");
     use anju_domain::report::ReportAction;
     build(store).await;
     let town1 = RegionCode::parse("370829101").unwrap();
-    let scope = Scope::Region { code: town1 };
+    let as_town = store.system("test").within(&Scope::Region { code: town1 });
     let op = actor("t101-jb", anju_domain::Role::TownOperator);
     let boss = actor("t101-fz", anju_domain::Role::TownPrincipal);
     let county = actor("county", anju_domain::Role::CountyOffice);
@@ -843,33 +704,19 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         contact: "0537-1234567".into(),
         supersedes: None,
     };
-    let first = store
-        .system("test")
-        .within(&scope)
-        .prepare_report(&op, &new(4))
-        .await
-        .unwrap();
-    store
-        .system("test")
-        .within(&scope)
+    let first = as_town.prepare_report(&op, &new(4)).await.unwrap();
+    as_town
         .act_on_report(&boss, first, &ReportAction::Sign)
         .await
         .unwrap();
     for day in [4, 3] {
-        let e = store
-            .system("test")
-            .within(&scope)
-            .prepare_report(&op, &new(day))
-            .await
-            .unwrap_err();
+        let e = as_town.prepare_report(&op, &new(day)).await.unwrap_err();
         let v = e.rule().unwrap();
         assert_eq!(v.code, anju_domain::RuleCode::L1);
         assert!(v.message.contains(&format!("第 {first} 号")), "{v}");
     }
     // The other form is not held back by it.
-    store
-        .system("test")
-        .within(&scope)
+    as_town
         .prepare_report(
             &op,
             &anju_store::ledgers::reports::NewReport {
@@ -882,44 +729,23 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
 
     // After the first was signed, one house is registered, surveyed, reviewed no-hazard and
     // closed (its field dates in March): a report as of 6-10 counts it, the signed one did not.
-    let mut late = walk(store, 901, TOWN1_VILLAGE, UsageCategory::Other, P::Await).await;
-    late.ok(
-        &reviewer(),
-        Change::Reviewed {
-            reviewer_names: "孙工".into(),
-            finding: ReviewFinding::NoHazard,
-            opinion: None,
-        },
+    walk(
+        store,
+        901,
+        TOWN1_VILLAGE,
+        UsageCategory::Other,
+        P::ReviewClosed,
     )
     .await;
-    late.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
-        .await;
-    let second = store
-        .system("test")
-        .within(&scope)
-        .prepare_report(&op, &new(10))
-        .await
-        .unwrap();
-    let (before, changes) = store
-        .system("test")
-        .report_predecessor(second)
-        .await
-        .unwrap()
-        .unwrap();
+    let second = as_town.prepare_report(&op, &new(10)).await.unwrap();
+    let (before, changes) = system.report_predecessor(second).await.unwrap().unwrap();
     assert_eq!(before.id, first);
     assert!(changes.is_empty(), "nothing to compare until it is signed");
-    store
-        .system("test")
-        .within(&scope)
+    as_town
         .act_on_report(&boss, second, &ReportAction::Sign)
         .await
         .unwrap();
-    let (_, changes) = store
-        .system("test")
-        .report_predecessor(second)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, changes) = system.report_predecessor(second).await.unwrap().unwrap();
     let total: Vec<(usize, i64, i64)> = changes
         .iter()
         .filter(|d| d.row == "合计")
@@ -935,14 +761,11 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
     );
 
     // Returned, corrected: the correction names the one it corrects as its predecessor.
-    store
-        .system("test")
-        .within(&scope)
+    as_town
         .act_on_report(&op, second, &ReportAction::Submit)
         .await
         .unwrap();
-    store
-        .system("test")
+    system
         .act_on_report(
             &county,
             second,
@@ -952,9 +775,7 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         )
         .await
         .unwrap();
-    let third = store
-        .system("test")
-        .within(&scope)
+    let third = as_town
         .prepare_report(
             &op,
             &anju_store::ledgers::reports::NewReport {
@@ -964,17 +785,9 @@ async fn an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_s
         )
         .await
         .unwrap();
-    let (before, _) = store
-        .system("test")
-        .report_predecessor(third)
-        .await
-        .unwrap()
-        .unwrap();
+    let (before, _) = system.report_predecessor(third).await.unwrap().unwrap();
     assert_eq!(before.id, second);
-    assert_eq!(
-        store.system("test").report(third).await.unwrap().supersedes,
-        Some(second)
-    );
+    assert_eq!(system.report(third).await.unwrap().supersedes, Some(second));
 }
 
 anju_store::both!(an_earlier_dated_report_after_a_signed_one_is_refused_and_changes_are_shown);

@@ -6,35 +6,37 @@ use anju_domain::codes::RegionCode;
 use anju_domain::dict::{
     ClosureBasis, Grade, Judgement, MgmtMeasure, RegistrationSource, ReviewFinding, UsageCategory,
 };
-use anju_domain::event::{Change, Command, Role};
+use anju_domain::event::{Actor, Change, Command, Role};
 use anju_domain::region::{RegionChange, RegionChangeKind};
 use anju_domain::{HouseCode, RuleCode, Scope, sample};
+use anju_store::houses::log::ImportError;
 use anju_store::{Store, StoreError, on_db};
 use chrono::{Duration, NaiveDate};
 
 use anju_store::testing::*;
 
+/// A registration of the sample people and a sample record in `village`, with plaque `token`.
+fn registration(source: RegistrationSource, token: u32, village: &str) -> Change {
+    Change::Registered {
+        source,
+        plaque_token: format!("{token:032x}"),
+        record: Box::new(sample::record(
+            RegionCode::parse(village).unwrap(),
+            UsageCategory::Other,
+        )),
+        people: Box::new(sample::people()),
+    }
+}
+
 async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     // L2: registered twice.
-    let mut again = h.cmd(Change::Registered {
-        source: RegistrationSource::Census,
-        plaque_token: format!("{:032x}", 1),
-        record: Box::new(sample::record(
-            RegionCode::parse(VILLAGE).unwrap(),
-            UsageCategory::Other,
-        )),
-        people: Box::new(sample::people()),
-    });
+    let mut again = h.cmd(registration(RegistrationSource::Census, 1, VILLAGE));
     again.expected_version = h.version;
     h.refused(&clerk(), again, RuleCode::L2).await;
     // L1: a review before the survey.
-    let c = h.cmd(Change::Reviewed {
-        reviewer_names: "孙工".into(),
-        finding: ReviewFinding::NoHazard,
-        opinion: None,
-    });
+    let c = h.cmd(review(ReviewFinding::NoHazard));
     h.refused(&reviewer(), c, RuleCode::L1).await;
     // F1: hazard without a category.
     let mut s = sample::survey(Judgement::Hazard);
@@ -90,16 +92,7 @@ async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store)
     c.reason = None;
     h.refused(&principal(), c, RuleCode::R4).await;
     // R2: a legacy closure must be looked back at first.
-    let mut l = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
-    l.ok(&clerk(), survey(Judgement::Hazard)).await;
-    l.ok(
-        &clerk(),
-        Change::LegacyClosureRecorded {
-            measures: vec![MgmtMeasure::WallPatching],
-            closed_on: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
-        },
-    )
-    .await;
+    let mut l = House::legacy_closed(store, 2, VILLAGE).await;
     let c = l.cmd(close(ClosureBasis::ReviewNoHazard));
     l.refused(&principal(), c, RuleCode::R2).await;
     // B1: no way down without someone else's professional basis — a hazard judgement is never
@@ -130,41 +123,16 @@ async fn every_rule_refuses_through_the_store_and_changes_nothing(store: &Store)
 async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 7, OTHER_VILLAGE, UsageCategory::Other).await;
-    let mine = Scope::Region {
+    let mine = store.system("test").within(&Scope::Region {
         code: RegionCode::parse("370829101").unwrap(),
-    };
-    let theirs = Scope::Region {
+    });
+    let theirs = store.system("test").within(&Scope::Region {
         code: RegionCode::parse("370829102").unwrap(),
-    };
-    assert!(matches!(
-        store.system("test").within(&mine).house(&h.code).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store
-            .system("test")
-            .within(&mine)
-            .house_events(&h.code)
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(
-        store
-            .system("test")
-            .within(&theirs)
-            .house(&h.code)
-            .await
-            .is_ok()
-    );
-    assert_eq!(
-        store
-            .system("test")
-            .within(&mine)
-            .count_houses()
-            .await
-            .unwrap(),
-        0
-    );
+    });
+    assert!(is_not_found(&mine.house(&h.code).await));
+    assert!(is_not_found(&mine.house_events(&h.code).await));
+    assert!(theirs.house(&h.code).await.is_ok());
+    assert_eq!(mine.count_houses().await.unwrap(), 0);
     assert_eq!(
         store
             .system("test")
@@ -176,12 +144,7 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
     );
     // Writing to it from the wrong town answers exactly like a missing house.
     let cmd = h.cmd(survey(Judgement::NoHazard));
-    let err = store
-        .system("test")
-        .within(&mine)
-        .execute(&clerk(), &cmd)
-        .await
-        .unwrap_err();
+    let err = mine.execute(&clerk(), &cmd).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err}");
     assert_eq!(err.to_string(), "该房屋不存在或不在您的辖区内");
     // Registering a house in another town's village is refused.
@@ -189,25 +152,12 @@ async fn a_town_account_cannot_see_or_touch_another_towns_house(store: &Store) {
     let cmd = Command {
         house: code,
         expected_version: 0,
-        change: Change::Registered {
-            source: RegistrationSource::DynamicSurvey,
-            plaque_token: format!("{:032x}", 8),
-            record: Box::new(sample::record(
-                RegionCode::parse(OTHER_VILLAGE).unwrap(),
-                UsageCategory::Other,
-            )),
-            people: Box::new(sample::people()),
-        },
+        change: registration(RegistrationSource::DynamicSurvey, 8, OTHER_VILLAGE),
         effective: h.day,
         reason: None,
         evidence: vec![],
     };
-    let err = store
-        .system("test")
-        .within(&mine)
-        .execute(&clerk(), &cmd)
-        .await
-        .unwrap_err();
+    let err = mine.execute(&clerk(), &cmd).await.unwrap_err();
     assert_eq!(err.rule().map(|v| v.code), Some(RuleCode::P1));
 }
 
@@ -216,47 +166,18 @@ async fn a_department_sees_only_business_houses_of_its_sector(store: &Store) {
     let restaurant = House::register(store, 11, VILLAGE, UsageCategory::Business).await; // 餐饮饭店 → 商务
     let home = House::register(store, 12, VILLAGE, UsageCategory::Other).await;
     let county = RegionCode::parse("370829").unwrap();
-    let commerce = Scope::Department {
+    let commerce = store.system("test").within(&Scope::Department {
         department: "商务".into(),
         within: county,
-    };
-    let education = Scope::Department {
+    });
+    let education = store.system("test").within(&Scope::Department {
         department: "教育".into(),
         within: county,
-    };
-    assert!(
-        store
-            .system("test")
-            .within(&commerce)
-            .house(&restaurant.code)
-            .await
-            .is_ok()
-    );
-    assert!(matches!(
-        store
-            .system("test")
-            .within(&commerce)
-            .house(&home.code)
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store
-            .system("test")
-            .within(&education)
-            .house(&restaurant.code)
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        store
-            .system("test")
-            .within(&commerce)
-            .count_houses()
-            .await
-            .unwrap(),
-        1
-    );
+    });
+    assert!(commerce.house(&restaurant.code).await.is_ok());
+    assert!(is_not_found(&commerce.house(&home.code).await));
+    assert!(is_not_found(&education.house(&restaurant.code).await));
+    assert_eq!(commerce.count_houses().await.unwrap(), 1);
 }
 
 async fn a_stale_change_is_refused_naming_who_changed_the_house(store: &Store) {
@@ -312,26 +233,20 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
     } else {
         anju_store::testing::sqlite().await
     };
+    let there = other.store.system("test");
     let actor = anju_store::houses::log::cli_actor();
-    let summary = other
-        .store
-        .system("test")
+    let summary = there
         .import_events(&mut first.as_slice(), &actor)
         .await
         .unwrap();
     assert_eq!((summary.houses, summary.events), (1, 4));
     let mut second = Vec::new();
-    other
-        .store
-        .system("test")
-        .export_events(&mut second)
-        .await
-        .unwrap();
+    there.export_events(&mut second).await.unwrap();
     assert_eq!(
         String::from_utf8(first.clone()).unwrap(),
         String::from_utf8(second).unwrap()
     );
-    let faults = other.store.system("test").verify_projection().await;
+    let faults = there.verify_projection().await;
     assert!(faults.unwrap().is_empty());
 
     // A log whose closure rests on management measures is refused at that line; nothing written.
@@ -341,17 +256,9 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         "\"basis\":\"management_measure\"",
     );
     assert_ne!(tampered, text, "the closure line was not found");
-    let fresh = anju_store::testing::sqlite().await;
-    let err = fresh
-        .store
-        .system("test")
-        .import_events(&mut tampered.as_bytes(), &actor)
-        .await
-        .unwrap_err();
+    let err = refused_import(anju_store::testing::sqlite().await, &tampered, &actor).await;
     assert_eq!(err.line, 5, "{err}");
     assert!(err.message.contains("R1"), "{err}");
-    assert_eq!(fresh.store.system("test").count_houses().await.unwrap(), 0);
-    assert_eq!(fresh.store.system("test").count_events().await.unwrap(), 0);
     // A log carrying a NUL (as an old SQLite database could hold, and PostgreSQL refuses) is
     // refused at that line with the field named, on either backend; nothing written.
     let survey_line = text
@@ -361,19 +268,10 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         + 1;
     let with_nul = text.replacen("\"surveyor\":\"", "\"surveyor\":\"\\u0000", 1);
     assert_ne!(with_nul, text, "the survey line was not found");
-    for target in [
-        anju_store::testing::sqlite().await,
-        anju_store::testing::postgres().await,
-    ] {
-        let err = target
-            .store
-            .system("test")
-            .import_events(&mut with_nul.as_bytes(), &actor)
-            .await
-            .unwrap_err();
+    for target in fresh_databases().await {
+        let err = refused_import(target, &with_nul, &actor).await;
         assert_eq!(err.line, survey_line, "{err}");
         assert!(err.message.contains("控制字符"), "{err}");
-        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // A log whose registration carries a build year after the year it was recorded in (the
     // test clock's 2026) is refused at that line, the field named with its bound.
@@ -384,33 +282,41 @@ async fn the_event_log_round_trips_and_an_invalid_log_writes_nothing(store: &Sto
         .position(|l| l.contains("\"build_year\":1998"))
         .unwrap()
         + 1;
-    for target in [
-        anju_store::testing::sqlite().await,
-        anju_store::testing::postgres().await,
-    ] {
-        let err = target
-            .store
-            .system("test")
-            .import_events(&mut future.as_bytes(), &actor)
-            .await
-            .unwrap_err();
+    for target in fresh_databases().await {
+        let err = refused_import(target, &future, &actor).await;
         assert_eq!(err.line, registration_line, "{err}");
         assert!(
             err.message
                 .contains("建成年份不能晚于当前年份（2026），填写的是 2099（规则 F1）"),
             "{err}"
         );
-        assert_eq!(target.store.system("test").count_houses().await.unwrap(), 0);
-        assert_eq!(target.store.system("test").count_events().await.unwrap(), 0);
     }
     // Importing the same log twice is refused at its first house.
-    let err = other
-        .store
-        .system("test")
+    let err = there
         .import_events(&mut text.as_bytes(), &actor)
         .await
         .unwrap_err();
     assert!(err.message.contains("已存在"), "{err}");
+}
+
+/// A fresh database of each backend.
+async fn fresh_databases() -> [TestDb; 2] {
+    [
+        anju_store::testing::sqlite().await,
+        anju_store::testing::postgres().await,
+    ]
+}
+
+/// Imports `log` into `target`, which must refuse it and stay empty: the refusal.
+async fn refused_import(target: TestDb, log: &str, actor: &Actor) -> ImportError {
+    let target = target.store.system("test");
+    let err = target
+        .import_events(&mut log.as_bytes(), actor)
+        .await
+        .unwrap_err();
+    assert_eq!(target.count_houses().await.unwrap(), 0);
+    assert_eq!(target.count_events().await.unwrap(), 0);
+    err
 }
 
 async fn a_merged_town_keeps_its_history(store: &Store) {

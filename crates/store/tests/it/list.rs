@@ -39,181 +39,91 @@ async fn fixture(store: &Store) {
     House::register(store, 4, OTHER_VILLAGE, UsageCategory::Other).await;
 }
 
+fn region(code: &str) -> RegionCode {
+    RegionCode::parse(code).unwrap()
+}
+
+/// The list narrowed by one field of the filter, set by `set`.
+fn only(set: impl FnOnce(&mut HouseFilter)) -> HouseFilter {
+    let mut f = HouseFilter::default();
+    set(&mut f);
+    f
+}
+
+/// The list searched for `q`.
+fn search(q: &str) -> HouseFilter {
+    only(|f| f.q = Some(q.into()))
+}
+
 async fn every_filter_narrows_the_list_within_scope(store: &Store) {
     fixture(store).await;
     let all = Scope::All;
     let town = Scope::Region {
-        code: RegionCode::parse("370829101").unwrap(),
+        code: region("370829101"),
     };
-    assert_eq!(
-        codes(store, &all, HouseFilter::default()).await,
-        vec![1, 2, 3, 4]
-    );
-    assert_eq!(
-        codes(store, &town, HouseFilter::default()).await,
-        vec![1, 2, 3]
-    );
-    let f = |g: fn(&mut HouseFilter)| {
-        let mut x = HouseFilter::default();
-        g(&mut x);
-        x
-    };
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            f(|x| x.town = Some(RegionCode::parse("370829102").unwrap()))
-        )
-        .await,
-        vec![4]
-    );
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            f(|x| x.village = Some(RegionCode::parse(VILLAGE).unwrap()))
-        )
-        .await,
-        vec![1, 2, 3]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.business = Some(true))).await,
-        vec![2, 3]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.business = Some(false))).await,
-        vec![1, 4]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.judgement = Some(Judgement::Hazard))).await,
-        vec![2, 3]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.grade = Some(Grade::D))).await,
-        vec![3]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.status = Some(Status::AwaitingSurvey))).await,
-        vec![4]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.status = Some(Status::NoHazard))).await,
-        vec![1]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.overdue = Some(Overdue::NeedsNotice))).await,
-        vec![3]
-    );
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            f(|x| x.overdue = Some(Overdue::NeedsEngineering))
-        )
-        .await,
-        vec![2, 3]
-    );
-    assert_eq!(
-        codes(store, &all, f(|x| x.overdue = Some(Overdue::LookBack))).await,
-        Vec::<u32>::new()
-    );
-    // Search: exact code, part of the address, start of the owner's name; LIKE wildcards inert.
-    let code3 = anju_domain::HouseCode::new(&RegionCode::parse("370829").unwrap(), 3).to_string();
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            HouseFilter {
-                q: Some(code3.to_lowercase()),
-                ..Default::default()
-            }
-        )
-        .await,
-        vec![3]
-    );
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            HouseFilter {
-                q: Some("一组".into()),
-                ..Default::default()
-            }
-        )
-        .await,
-        vec![1, 2, 3, 4]
-    );
-    assert_eq!(
-        codes(
-            store,
-            &town,
-            HouseFilter {
-                q: Some("张".into()),
-                ..Default::default()
-            }
-        )
-        .await,
-        vec![1, 2, 3]
-    );
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            HouseFilter {
-                q: Some("%".into()),
-                ..Default::default()
-            }
-        )
-        .await,
-        vec![1, 2, 3, 4],
-        "% alone matches like an empty fragment"
-    );
-    assert_eq!(
-        codes(
-            store,
-            &all,
-            HouseFilter {
-                q: Some("三".into()),
-                ..Default::default()
-            }
-        )
-        .await,
-        Vec::<u32>::new(),
-        "owner names match from the start"
-    );
-    // Filters combine with the scope, never widen it.
-    assert_eq!(
-        codes(
-            store,
-            &town,
-            f(|x| x.town = Some(RegionCode::parse("370829102").unwrap()))
-        )
-        .await,
-        Vec::<u32>::new()
-    );
     // A department sees its sector's business houses only.
     let sector = store.reference().sector_map();
     let dept = sample_department(&sector);
     let dscope = Scope::Department {
         department: dept.clone(),
-        within: RegionCode::parse("370829").unwrap(),
+        within: region("370829"),
     };
-    assert_eq!(
-        codes(store, &dscope, HouseFilter::default()).await,
-        vec![2, 3]
-    );
-    assert_eq!(
-        codes(
-            store,
+    let code3 = anju_domain::HouseCode::new(&region("370829"), 3).to_string();
+    let none = Vec::<u32>::new();
+    let cases: Vec<(&Scope, HouseFilter, Vec<u32>)> = vec![
+        (&all, HouseFilter::default(), vec![1, 2, 3, 4]),
+        (&town, HouseFilter::default(), vec![1, 2, 3]),
+        (&all, only(|f| f.town = Some(region("370829102"))), vec![4]),
+        (
             &all,
-            HouseFilter {
-                department: Some(dept),
-                ..Default::default()
-            }
-        )
-        .await,
-        vec![2, 3]
-    );
+            only(|f| f.village = Some(region(VILLAGE))),
+            vec![1, 2, 3],
+        ),
+        (&all, only(|f| f.business = Some(true)), vec![2, 3]),
+        (&all, only(|f| f.business = Some(false)), vec![1, 4]),
+        (
+            &all,
+            only(|f| f.judgement = Some(Judgement::Hazard)),
+            vec![2, 3],
+        ),
+        (&all, only(|f| f.grade = Some(Grade::D)), vec![3]),
+        (
+            &all,
+            only(|f| f.status = Some(Status::AwaitingSurvey)),
+            vec![4],
+        ),
+        (&all, only(|f| f.status = Some(Status::NoHazard)), vec![1]),
+        (
+            &all,
+            only(|f| f.overdue = Some(Overdue::NeedsNotice)),
+            vec![3],
+        ),
+        (
+            &all,
+            only(|f| f.overdue = Some(Overdue::NeedsEngineering)),
+            vec![2, 3],
+        ),
+        (
+            &all,
+            only(|f| f.overdue = Some(Overdue::LookBack)),
+            none.clone(),
+        ),
+        // Search: exact code, part of the address, start of the owner's name; LIKE wildcards
+        // inert (% alone matches like an empty fragment); owner names match from the start.
+        (&all, search(&code3.to_lowercase()), vec![3]),
+        (&all, search("一组"), vec![1, 2, 3, 4]),
+        (&town, search("张"), vec![1, 2, 3]),
+        (&all, search("%"), vec![1, 2, 3, 4]),
+        (&all, search("三"), none.clone()),
+        // Filters combine with the scope, never widen it.
+        (&town, only(|f| f.town = Some(region("370829102"))), none),
+        (&dscope, HouseFilter::default(), vec![2, 3]),
+        (&all, only(|f| f.department = Some(dept)), vec![2, 3]),
+    ];
+    for (scope, filter, expected) in cases {
+        let got = codes(store, scope, filter.clone()).await;
+        assert_eq!(got, expected, "{scope:?} {filter:?}");
+    }
 }
 
 fn sample_department(sector: &std::collections::BTreeMap<String, String>) -> String {
@@ -230,28 +140,15 @@ fn sample_department(sector: &std::collections::BTreeMap<String, String>) -> Str
 
 async fn pages_and_sorts(store: &Store) {
     fixture(store).await;
-    let all = Scope::All;
-    let p1 = store
-        .system("test")
-        .within(&all)
-        .houses_page(&HouseFilter::default(), Sort::Code, 1, 3)
-        .await
-        .unwrap();
-    let p2 = store
-        .system("test")
-        .within(&all)
-        .houses_page(&HouseFilter::default(), Sort::Code, 2, 3)
-        .await
-        .unwrap();
+    let all = store.system("test").within(&Scope::All);
+    let unfiltered = HouseFilter::default();
+    let page = |sort, number, size| all.houses_page(&unfiltered, sort, number, size);
+    let p1 = page(Sort::Code, 1, 3).await.unwrap();
+    let p2 = page(Sort::Code, 2, 3).await.unwrap();
     assert_eq!((p1.total, p1.houses.len(), p2.houses.len()), (4, 3, 1));
     assert!(p1.houses[2].code < p2.houses[0].code);
     // Most recently changed first: house 4 was written last.
-    let u = store
-        .system("test")
-        .within(&all)
-        .houses_page(&HouseFilter::default(), Sort::Updated, 1, 10)
-        .await
-        .unwrap();
+    let u = page(Sort::Updated, 1, 10).await.unwrap();
     assert!(u.houses[0].code.contains("00000004"), "{:?}", u.houses[0]);
     assert_eq!(u.houses[0].owner_name.as_deref(), Some("张三"));
 }
@@ -275,26 +172,19 @@ async fn an_older_databases_stored_codes_are_rewritten_once(store: &Store) {
         .unwrap();
         rows
     };
-    let s = |v: &str| Some(v.to_string());
-    assert_eq!(
-        stored().await,
+    // The fixture's four houses (no hazard; hazard C; hazard D; not surveyed), spelled so.
+    let spelled = |no_hazard: &str, hazard: &str, c: &str, d: &str| -> Vec<Row> {
+        let s = |v: &str| Some(v.to_string());
         vec![
-            (s("NoHazard"), None),
-            (s("Hazard"), s("C")),
-            (s("Hazard"), s("D")),
-            (None, None)
+            (s(no_hazard), None),
+            (s(hazard), s(c)),
+            (s(hazard), s(d)),
+            (None, None),
         ]
-    );
+    };
+    assert_eq!(stored().await, spelled("NoHazard", "Hazard", "C", "D"));
     assert_eq!(store.db_for_tests().migrate().await.unwrap(), vec![9]);
-    assert_eq!(
-        stored().await,
-        vec![
-            (s("no_hazard"), None),
-            (s("hazard"), s("c")),
-            (s("hazard"), s("d")),
-            (None, None)
-        ]
-    );
+    assert_eq!(stored().await, spelled("no_hazard", "hazard", "c", "d"));
     assert!(store.db_for_tests().migrate().await.unwrap().is_empty());
     let all = Scope::All;
     let by = |j: Option<Judgement>, g: Option<Grade>| HouseFilter {

@@ -4,14 +4,13 @@
 
 use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
-use anju_domain::dict::{Grade, Judgement, RegistrationSource, UsageCategory};
+use anju_domain::dict::{Grade, Judgement, UsageCategory};
 use anju_domain::event::{Change, GeoFix};
-use anju_domain::{HouseCode, sample};
+use anju_domain::sample;
 use anju_store::houses::list::HouseFilter;
 use anju_store::houses::map::{Bbox, MapData};
 use anju_store::testing::*;
 use anju_store::{Store, on_db};
-use chrono::NaiveDate;
 
 /// A house registered at `at` (经度, 纬度), or without a position.
 async fn house<'a>(
@@ -20,30 +19,10 @@ async fn house<'a>(
     village: &str,
     at: Option<(f64, f64)>,
 ) -> House<'a> {
-    let mut h = House {
-        store,
-        code: HouseCode::new(
-            &RegionCode::parse(anju_domain::sample::JIAXIANG).unwrap(),
-            serial,
-        ),
-        version: 0,
-        day: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
-    };
     let mut record = sample::record(RegionCode::parse(village).unwrap(), UsageCategory::Other);
-    record.platform_code = Some(format!("YH370829{serial:09}"));
     record.longitude = at.map(|p| p.0);
     record.latitude = at.map(|p| p.1);
-    h.ok(
-        &clerk(),
-        Change::Registered {
-            source: RegistrationSource::Census,
-            plaque_token: format!("{serial:032x}"),
-            record: Box::new(record),
-            people: Box::new(sample::people()),
-        },
-    )
-    .await;
-    h
+    House::register_record(store, serial, record, registration_day()).await
 }
 
 fn survey_at(j: Judgement, lon: f64, lat: f64) -> Change {

@@ -7,6 +7,7 @@ use anju_domain::Scope;
 use anju_domain::codes::RegionCode;
 use anju_domain::dict::{ClosureBasis, Judgement, ReviewFinding, UsageCategory};
 use anju_domain::event::{Change, EvidenceKind, Role};
+use anju_domain::ledger::{AsOf, Form, LedgerTable};
 use anju_domain::problem::{
     ProblemAction as A, ProblemCategory, ProblemSource, ProblemStatus as S,
 };
@@ -47,6 +48,45 @@ fn batch() -> NewBatch {
         name: "2024年第3批线上巡检".into(),
         issued_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap(),
     }
+}
+
+/// The county's 附件2 as of `as_of`.
+async fn county_attachment2(store: &Store, as_of: AsOf) -> LedgerTable {
+    store
+        .system("test")
+        .ledger(Form::Attachment2, as_of)
+        .await
+        .unwrap()
+}
+
+fn may(day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2024, 5, day).unwrap()
+}
+
+/// (问题确认, 问题) of the test village in town 101's own 附件2 as of `as_of`.
+async fn village_problems(store: &Store, as_of: AsOf) -> (i64, i64) {
+    let t = store
+        .system("test")
+        .within(&town_scope())
+        .ledger(Form::Attachment2, as_of)
+        .await
+        .unwrap();
+    let v = t.rows.iter().find(|r| r.code == VILLAGE).unwrap();
+    (v.online_confirmed, v.online_total)
+}
+
+/// The county issues `problems` in [`batch`]: the batch's id.
+async fn issue(store: &Store, problems: &[NewProblem]) -> i64 {
+    store
+        .system("t")
+        .issue_problems(&county(), &batch(), problems)
+        .await
+        .unwrap()
+}
+
+/// The rule a step was refused by.
+fn refused_by<T: std::fmt::Debug>(step: Result<T, StoreError>) -> RuleCode {
+    step.unwrap_err().rule().expect("refused by a rule").code
 }
 
 async fn rows(store: &Store, table: &str) -> i64 {
@@ -104,18 +144,14 @@ async fn every_transition_and_its_refusals(store: &Store) {
     with_villages(store).await;
     let h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     let code = h.code.to_string();
-    let b = store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[
-                problem(1, "370829101000", Some(&code), "以管代改"),
-                problem(2, "370829101000", None, "漏排一户"),
-            ],
-        )
-        .await
-        .unwrap();
+    let b = issue(
+        store,
+        &[
+            problem(1, "370829101000", Some(&code), "以管代改"),
+            problem(2, "370829101000", None, "漏排一户"),
+        ],
+    )
+    .await;
     assert!(b > 0);
     let list = store
         .system("test")
@@ -128,25 +164,18 @@ async fn every_transition_and_its_refusals(store: &Store) {
     assert_eq!(p1.house_code.as_deref(), Some(code.as_str()));
     assert_eq!(p1.status, S::Pending);
     // The other town sees none of them.
-    let far = Scope::Region {
+    let far = store.system("test").within(&Scope::Region {
         code: town("370829102"),
-    };
-    assert!(
-        store
-            .system("test")
-            .within(&far)
-            .problems(None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    });
+    assert!(far.problems(None).await.unwrap().is_empty());
     assert!(matches!(
-        store.system("test").within(&far).problem(p1.id).await,
+        far.problem(p1.id).await,
         Err(StoreError::NotFound)
     ));
 
     let photo = [sample::evidence(EvidenceKind::Photo, "整改后.jpg")];
     let scope = town_scope();
+    let town_view = store.system("test").within(&scope);
     let step = |id: i64,
                 v: i32,
                 a: A,
@@ -167,10 +196,10 @@ async fn every_transition_and_its_refusals(store: &Store) {
         S::Confirmed
     );
     // Stale: someone confirmed first.
-    let err = step(p1.id, 1, A::StartRectify, clerk(), &[])
-        .await
-        .unwrap_err();
-    assert_eq!(err.rule().unwrap().code, RuleCode::V1);
+    assert_eq!(
+        refused_by(step(p1.id, 1, A::StartRectify, clerk(), &[]).await),
+        RuleCode::V1
+    );
     assert_eq!(
         step(p1.id, 2, A::StartRectify, clerk(), &[]).await.unwrap(),
         S::Rectifying
@@ -180,17 +209,13 @@ async fn every_transition_and_its_refusals(store: &Store) {
     let fixed = || A::ReportFixed {
         note: "已拆除围挡并加固".into(),
     };
-    let err = step(p1.id, 3, fixed(), clerk(), &[]).await.unwrap_err();
-    assert_eq!(err.rule().unwrap().code, RuleCode::E1);
+    assert_eq!(
+        refused_by(step(p1.id, 3, fixed(), clerk(), &[]).await),
+        RuleCode::E1
+    );
     assert_eq!(audit_count(store).await, audits + 1);
     assert_eq!(
-        store
-            .system("test")
-            .within(&scope)
-            .problem(p1.id)
-            .await
-            .unwrap()
-            .status,
+        town_view.problem(p1.id).await.unwrap().status,
         S::Rectifying
     );
     assert_eq!(
@@ -222,18 +247,8 @@ async fn every_transition_and_its_refusals(store: &Store) {
         S::Closed
     );
     let (p, steps) = (
-        store
-            .system("test")
-            .within(&scope)
-            .problem(p1.id)
-            .await
-            .unwrap(),
-        store
-            .system("test")
-            .within(&scope)
-            .problem_steps(p1.id)
-            .await
-            .unwrap(),
+        town_view.problem(p1.id).await.unwrap(),
+        town_view.problem_steps(p1.id).await.unwrap(),
     );
     assert_eq!((p.status, p.version), (S::Closed, 7));
     let path: Vec<_> = steps.iter().map(|s| s.to.code()).collect();
@@ -254,24 +269,28 @@ async fn every_transition_and_its_refusals(store: &Store) {
     let dispute = || A::Dispute {
         reason: "该户已于2023年拆除".into(),
     };
-    let err = step(p2.id, 1, dispute(), clerk(), &[]).await.unwrap_err();
-    assert_eq!(err.rule().unwrap().code, RuleCode::E1);
+    assert_eq!(
+        refused_by(step(p2.id, 1, dispute(), clerk(), &[]).await),
+        RuleCode::E1
+    );
     assert_eq!(
         step(p2.id, 1, dispute(), clerk(), ev).await.unwrap(),
         S::Disputed
     );
-    let err = step(p2.id, 2, A::AcceptDispute, clerk(), &[])
-        .await
-        .unwrap_err();
-    assert_eq!(err.rule().unwrap().code, RuleCode::P1);
+    assert_eq!(
+        refused_by(step(p2.id, 2, A::AcceptDispute, clerk(), &[]).await),
+        RuleCode::P1
+    );
     assert_eq!(
         step(p2.id, 2, A::AcceptDispute, county(), &[])
             .await
             .unwrap(),
         S::Unfounded
     );
-    let err = step(p2.id, 3, A::Confirm, clerk(), &[]).await.unwrap_err();
-    assert_eq!(err.rule().unwrap().code, RuleCode::L1);
+    assert_eq!(
+        refused_by(step(p2.id, 3, A::Confirm, clerk(), &[]).await),
+        RuleCode::L1
+    );
 }
 
 anju_store::both!(every_transition_and_its_refusals);
@@ -281,22 +300,18 @@ anju_store::both!(every_transition_and_its_refusals);
 async fn rates_by_town_worked_out_by_hand(store: &Store) {
     with_villages(store).await;
     let t = "370829101000";
-    store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[
-                problem(1, t, None, "一"),
-                problem(2, t, None, "二"),
-                problem(3, t, None, "三"),
-                problem(4, t, None, "四"),
-                problem(5, t, None, "五"),
-                problem(6, "370829102000", None, "六"),
-            ],
-        )
-        .await
-        .unwrap();
+    issue(
+        store,
+        &[
+            problem(1, t, None, "一"),
+            problem(2, t, None, "二"),
+            problem(3, t, None, "三"),
+            problem(4, t, None, "四"),
+            problem(5, t, None, "五"),
+            problem(6, "370829102000", None, "六"),
+        ],
+    )
+    .await;
     let ids: Vec<i64> = store
         .system("test")
         .problems(None)
@@ -373,15 +388,7 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
     with_villages(store).await;
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
     h.ok(&clerk(), survey(Judgement::Hazard)).await;
-    h.ok(
-        &reviewer(),
-        Change::Reviewed {
-            reviewer_names: "孙工".into(),
-            finding: ReviewFinding::NoHazard,
-            opinion: None,
-        },
-    )
-    .await;
+    h.ok(&reviewer(), review(ReviewFinding::NoHazard)).await;
     h.ok(&principal(), close(ClosureBasis::ReviewNoHazard))
         .await;
     let state = |store: &Store| {
@@ -399,20 +406,16 @@ async fn a_confirmed_problem_reopens_a_closed_house(store: &Store) {
     };
     assert_eq!(state(store).await, Status::Closed);
     let code = h.code.to_string();
-    store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[problem(
-                1,
-                "370829101000",
-                Some(&code),
-                "复核不到位，销号不实",
-            )],
-        )
-        .await
-        .unwrap();
+    issue(
+        store,
+        &[problem(
+            1,
+            "370829101000",
+            Some(&code),
+            "复核不到位，销号不实",
+        )],
+    )
+    .await;
     let p = store.system("test").problems(None).await.unwrap().remove(0);
     store
         .system("t")
@@ -445,26 +448,21 @@ anju_store::both!(a_confirmed_problem_reopens_a_closed_house);
 /// (one confirmed, one pending) → 1/2, 50.00%; a problem about a non-business house and one from
 /// another source do not count. Before the batch was issued: 0/0 and `—`.
 async fn attachment_2_shows_online_inspection_problems(store: &Store) {
-    use anju_domain::ledger::{AsOf, Form};
     with_villages(store).await;
     let a = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
     let b = House::register(store, 2, VILLAGE, UsageCategory::MixedBusiness).await;
     let c = House::register(store, 3, VILLAGE, UsageCategory::Other).await;
     let t = "370829101000";
     let (ac, bc, cc) = (a.code.to_string(), b.code.to_string(), c.code.to_string());
-    store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[
-                problem(1, t, Some(&ac), "经营性一"),
-                problem(2, t, Some(&bc), "经营性二"),
-                problem(3, t, Some(&cc), "非经营性"),
-            ],
-        )
-        .await
-        .unwrap();
+    issue(
+        store,
+        &[
+            problem(1, t, Some(&ac), "经营性一"),
+            problem(2, t, Some(&bc), "经营性二"),
+            problem(3, t, Some(&cc), "非经营性"),
+        ],
+    )
+    .await;
     let mut other = batch();
     other.source = ProblemSource::CountySupervision;
     store
@@ -485,11 +483,7 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
         let r = table.rows.iter().find(|r| r.code == t).unwrap().clone();
         (r.online_confirmed, r.online_total)
     };
-    let now = store
-        .system("test")
-        .ledger(Form::Attachment2, AsOf::Now)
-        .await
-        .unwrap();
+    let now = county_attachment2(store, AsOf::Now).await;
     assert_eq!(row(&now), (1, 2));
     assert_eq!((now.total.online_confirmed, now.total.online_total), (1, 2));
     let r = now.rows.iter().find(|r| r.code == t).unwrap();
@@ -502,34 +496,13 @@ async fn attachment_2_shows_online_inspection_problems(store: &Store) {
         shown.contains(&"1/2".to_string()) && shown.contains(&"50.00%".to_string()),
         "{shown:?}"
     );
-    let before = store
-        .system("test")
-        .ledger(
-            Form::Attachment2,
-            AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 9).unwrap()),
-        )
-        .await
-        .unwrap();
+    let before = county_attachment2(store, AsOf::Happened(may(9))).await;
     assert_eq!(row(&before), (0, 0));
     // Issued by then, but confirmed only today: 0 with a verdict of 2.
-    let issued = store
-        .system("test")
-        .ledger(
-            Form::Attachment2,
-            AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()),
-        )
-        .await
-        .unwrap();
+    let issued = county_attachment2(store, AsOf::Happened(may(10))).await;
     assert_eq!(row(&issued), (0, 2));
     // The town's own 附件2: the village row carries them.
-    let town_table = store
-        .system("test")
-        .within(&town_scope())
-        .ledger(Form::Attachment2, AsOf::Now)
-        .await
-        .unwrap();
-    let v = town_table.rows.iter().find(|r| r.code == VILLAGE).unwrap();
-    assert_eq!((v.online_confirmed, v.online_total), (1, 2));
+    assert_eq!(village_problems(store, AsOf::Now).await, (1, 2));
 }
 
 anju_store::both!(attachment_2_shows_online_inspection_problems);
@@ -543,38 +516,17 @@ anju_store::both!(attachment_2_shows_online_inspection_problems);
 /// (0, 1); today, after the problem is confirmed: (0, 0) and (1, 1); as recorded before the
 /// correction: (0, 1) and (0, 0). The house's own 已排查 figure moves with it on the same days.
 async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Store) {
-    use anju_domain::ledger::{AsOf, Form};
     with_villages(store).await;
     let mut h = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
     h.ok(&clerk(), survey(Judgement::NoHazard)).await;
     let code = h.code.to_string();
-    store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[problem(1, "370829101000", Some(&code), "经营性")],
-        )
-        .await
-        .unwrap();
+    issue(store, &[problem(1, "370829101000", Some(&code), "经营性")]).await;
     let before_move = store.now();
     h.day = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
-    let mut moved = sample::record(town(OTHER_VILLAGE), UsageCategory::MixedBusiness);
-    moved.platform_code = Some(format!("YH370829{:09}", 1));
-    h.ok(
-        &clerk(),
-        Change::Corrected {
-            record: Box::new(moved),
-            people: None,
-        },
-    )
-    .await;
+    let moved = corrected(1, OTHER_VILLAGE, UsageCategory::MixedBusiness);
+    h.ok(&clerk(), moved).await;
     let figures = |as_of| async move {
-        let t = store
-            .system("test")
-            .ledger(Form::Attachment2, as_of)
-            .await
-            .unwrap();
+        let t = county_attachment2(store, as_of).await;
         let row = |c: &str| {
             let r = t.rows.iter().find(|r| r.code.starts_with(c)).unwrap();
             (r.online_confirmed, r.online_total, r.counts[0])
@@ -604,14 +556,7 @@ async fn an_as_of_problem_counts_under_its_house_village_on_that_day(store: &Sto
     assert_eq!(figures(on(6, 1)).await, ((0, 0, 0), (0, 1, 1)));
     // Town 101's own 附件2 as of 05-31 shows it in its village, although the house is now
     // outside the town's scope.
-    let t = store
-        .system("test")
-        .within(&town_scope())
-        .ledger(Form::Attachment2, on(5, 31))
-        .await
-        .unwrap();
-    let v = t.rows.iter().find(|r| r.code == VILLAGE).unwrap();
-    assert_eq!((v.online_confirmed, v.online_total), (0, 1));
+    assert_eq!(village_problems(store, on(5, 31)).await, (0, 1));
 }
 
 anju_store::both!(an_as_of_problem_counts_under_its_house_village_on_that_day);
@@ -622,7 +567,6 @@ anju_store::both!(an_as_of_problem_counts_under_its_house_village_on_that_day);
 /// as of the issue date — 0/1 — while the houses' own 经营性 已排查 figures follow their use
 /// (today: N, 1; on the issue date: B, 1).
 async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
-    use anju_domain::ledger::{AsOf, Form};
     with_villages(store).await;
     let mut b = House::register(store, 1, VILLAGE, UsageCategory::MixedBusiness).await;
     let mut n = House::register(store, 2, VILLAGE, UsageCategory::Other).await;
@@ -631,41 +575,24 @@ async fn a_problem_keeps_the_business_flag_it_was_issued_with(store: &Store) {
     }
     let t = "370829101000";
     let (bc, nc) = (b.code.to_string(), n.code.to_string());
-    store
-        .system("t")
-        .issue_problems(
-            &county(),
-            &batch(),
-            &[
-                problem(1, t, Some(&bc), "经营性"),
-                problem(2, t, Some(&nc), "非经营性"),
-            ],
-        )
-        .await
-        .unwrap();
+    issue(
+        store,
+        &[
+            problem(1, t, Some(&bc), "经营性"),
+            problem(2, t, Some(&nc), "非经营性"),
+        ],
+    )
+    .await;
     for (h, serial, usage) in [
         (&mut b, 1, UsageCategory::Other),
         (&mut n, 2, UsageCategory::MixedBusiness),
     ] {
         h.day = chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
-        let mut r = sample::record(town(VILLAGE), usage);
-        r.platform_code = Some(format!("YH370829{serial:09}"));
-        h.ok(
-            &clerk(),
-            Change::Corrected {
-                record: Box::new(r),
-                people: None,
-            },
-        )
-        .await;
+        h.ok(&clerk(), corrected(serial, VILLAGE, usage)).await;
     }
-    let issued = AsOf::Happened(chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+    let issued = AsOf::Happened(may(10));
     for (as_of, business_surveyed) in [(AsOf::Now, 1), (issued, 1)] {
-        let table = store
-            .system("test")
-            .ledger(Form::Attachment2, as_of)
-            .await
-            .unwrap();
+        let table = county_attachment2(store, as_of).await;
         let r = table.rows.iter().find(|r| r.code == t).unwrap();
         assert_eq!((r.online_confirmed, r.online_total), (0, 1), "{as_of:?}");
         assert_eq!(r.counts[1], business_surveyed, "{as_of:?}");

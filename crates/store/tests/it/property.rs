@@ -164,18 +164,7 @@ fn change(op: &Op) -> Change {
 }
 
 async fn run(store: &Store, ops: &[Op]) {
-    let mut r = anju_store::Reference::defaults();
-    r.regions.push(anju_domain::region::Region {
-        code: RegionCode::parse(VILLAGE).unwrap(),
-        name: "测试村".into(),
-        level: anju_domain::RegionLevel::Village,
-        parent: Some(RegionCode::parse("370829105").unwrap()),
-        valid_from: anju_domain::sample::seed_valid_from(),
-        valid_to: None,
-        is_demo: true,
-        reports_separately: true,
-    });
-    store.add_reference(&r).await.unwrap();
+    anju_store::testing::add_village(store, VILLAGE, "测试村", "370829105").await;
     let county = RegionCode::parse("370829").unwrap();
     let codes: Vec<HouseCode> = (1..=3).map(|i| HouseCode::new(&county, i)).collect();
     let mut day = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();

@@ -45,6 +45,26 @@ fn code(c: &str) -> RegionCode {
     RegionCode::parse(c).unwrap()
 }
 
+/// The region `c` of the store's reference data.
+fn region(store: &Store, c: &str) -> anju_domain::region::Region {
+    store
+        .reference()
+        .regions
+        .iter()
+        .find(|r| r.code == code(c))
+        .cloned()
+        .unwrap()
+}
+
+/// Why `who`'s region edit is refused.
+async fn refusal(store: &Store, who: &Principal, edit: &RegionEdit) -> String {
+    store
+        .edit_region(who, edit, "127.0.0.1")
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 fn day(m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, m, d).unwrap()
 }
@@ -75,13 +95,7 @@ async fn two_counties_are_set_up_from_the_table_each_in_its_own_database(store: 
         store.region_edition().await.unwrap().as_deref(),
         Some("nbs-2023")
     );
-    let village = store
-        .reference()
-        .regions
-        .iter()
-        .find(|r| r.code == code("370829101200"))
-        .cloned()
-        .unwrap();
+    let village = region(store, "370829101200");
     assert_eq!(village.name, "东纸坊村");
     assert_eq!(village.parent, Some(code("370829101")));
     assert_eq!(village.valid_from, anju_divisions::edition().reference_date);
@@ -150,12 +164,7 @@ async fn the_county_office_edits_regions_and_refusals_change_nothing(store: &Sto
         valid_from: day(3, 1),
     };
     store.edit_region(&county, &add, "127.0.0.1").await.unwrap();
-    let r = store.reference();
-    let v = r
-        .regions
-        .iter()
-        .find(|r| r.code == code("370829101230"))
-        .unwrap();
+    let v = region(store, "370829101230");
     assert_eq!((v.name.as_str(), v.valid_from), ("新城社区", day(3, 1)));
 
     // Refused: a village merged into a town of another county; a code outside its parent.
@@ -168,11 +177,7 @@ async fn the_county_office_edits_regions_and_refusals_change_nothing(store: &Sto
         effective: day(6, 1),
         note: String::new(),
     };
-    let e = store
-        .edit_region(&county, &cross, "127.0.0.1")
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = refusal(store, &county, &cross).await;
     assert!(e.contains("370830102 不属于本县（嘉祥县，370829）"), "{e}");
     let wrong_parent = RegionEdit::Add {
         code: code("370829102230"),
@@ -180,11 +185,7 @@ async fn the_county_office_edits_regions_and_refusals_change_nothing(store: &Sto
         parent: code("370829101"),
         valid_from: day(5, 1),
     };
-    let e = store
-        .edit_region(&county, &wrong_parent, "127.0.0.1")
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = refusal(store, &county, &wrong_parent).await;
     assert!(e.contains("须以上级代码 370829101 开头"), "{e}");
     assert_eq!(snapshot(store).await, before);
     assert_eq!(store.reference().regions, regions);
@@ -209,22 +210,13 @@ async fn the_county_office_edits_regions_and_refusals_change_nothing(store: &Sto
         effective: day(7, 1),
         note: "撤销".into(),
     };
-    let e = store
-        .edit_region(&county, &end("370829101230"), "x")
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = refusal(store, &county, &end("370829101230")).await;
     assert!(e.contains("登记有 1 栋房屋"), "{e}");
     store
         .edit_region(&county, &end("370829101204"), "x")
         .await
         .unwrap();
-    let r = store.reference();
-    let ended = r
-        .regions
-        .iter()
-        .find(|r| r.code == code("370829101204"))
-        .unwrap();
+    let ended = region(store, "370829101204");
     assert_eq!(ended.valid_to, Some(day(7, 1)));
 
     // A rename keeps the old name for earlier dates.
@@ -235,15 +227,15 @@ async fn the_county_office_edits_regions_and_refusals_change_nothing(store: &Sto
         note: "民政批复".into(),
     };
     store.edit_region(&county, &rename, "x").await.unwrap();
-    let r = store.reference();
-    let now = r
-        .regions
-        .iter()
-        .find(|r| r.code == code("370829101200"))
-        .unwrap();
+    let now = region(store, "370829101200");
     assert_eq!(now.name, "纸坊村");
     assert_eq!(
-        anju_domain::region::name_on(&now.code, &now.name, day(7, 31), &r.region_changes),
+        anju_domain::region::name_on(
+            &now.code,
+            &now.name,
+            day(7, 31),
+            &store.reference().region_changes
+        ),
         "东纸坊村"
     );
 }
@@ -274,26 +266,25 @@ async fn a_region_list_with_a_bad_row_adds_nothing_and_a_good_one_adds_once(stor
     assert_eq!(store.reference().regions, regions, "nothing written");
 
     let good = &bad[..2];
-    let dry = store
-        .import_regions(&county, good, day(5, 1), false, "cli")
-        .await
-        .unwrap()
-        .unwrap();
+    // The good rows checked, or committed: what was added and what was there already.
+    let import = |commit: bool| {
+        let county = &county;
+        async move {
+            store
+                .import_regions(county, good, day(5, 1), commit, "cli")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let dry = import(false).await;
     assert_eq!(dry.added.len(), 2);
     store.reload_reference().await.unwrap();
     assert_eq!(store.reference().regions, regions, "a check writes nothing");
-    let done = store
-        .import_regions(&county, good, day(5, 1), true, "cli")
-        .await
-        .unwrap()
-        .unwrap();
+    let done = import(true).await;
     assert_eq!((done.added.len(), done.unchanged), (2, 0));
     assert_eq!(store.reference().regions.len(), regions.len() + 2);
-    let again = store
-        .import_regions(&county, good, day(5, 1), true, "cli")
-        .await
-        .unwrap()
-        .unwrap();
+    let again = import(true).await;
     assert_eq!((again.added.len(), again.unchanged), (0, 2));
 }
 

@@ -1,8 +1,8 @@
 //! 督办, reminders, the ranking and the look-back list through the store, on both backends.
 
 use anju_domain::auth::Principal;
-use anju_domain::dict::{Judgement, MgmtMeasure, UsageCategory};
-use anju_domain::event::{Change, Role};
+use anju_domain::dict::{Judgement, UsageCategory};
+use anju_domain::event::Role;
 use anju_domain::{RegionCode, RuleCode};
 use anju_store::campaign::supervision::NewSupervision;
 use anju_store::testing::*;
@@ -13,14 +13,7 @@ const TOWN: &str = "370829101";
 const OTHER_TOWN: &str = "370829102";
 
 fn who(username: &str, role: Role, region: &str) -> Principal {
-    Principal {
-        account_id: 1,
-        username: username.into(),
-        name: format!("{username}姓名"),
-        role,
-        region: Some(RegionCode::parse(region).unwrap()),
-        department: None,
-    }
+    principal_of(username, role, Some(region), None)
 }
 
 fn rule(e: StoreError) -> RuleCode {
@@ -74,12 +67,11 @@ async fn a_lagging_town_is_told_and_answers_once(store: &Store) {
         RuleCode::F1,
         "a village is not a town"
     );
-    assert!(matches!(
-        store
+    assert!(is_not_found(
+        &store
             .access(&town_county, "t")
             .supervise(&notice(OTHER_TOWN, "请于期限内完成回头看", due))
-            .await,
-        Err(StoreError::NotFound)
+            .await
     ));
     assert!(matches!(
         store
@@ -104,12 +96,11 @@ async fn a_lagging_town_is_told_and_answers_once(store: &Store) {
             .unwrap()
             .is_empty()
     );
-    assert!(matches!(
-        store
+    assert!(is_not_found(
+        &store
             .access(&far, "t")
             .answer_supervision(id, "已完成全部回头看", &[])
-            .await,
-        Err(StoreError::NotFound)
+            .await
     ));
     let reminders = clerk.reminders(today()).await.unwrap();
     assert!(
@@ -192,16 +183,7 @@ async fn the_ranking_puts_the_lagging_town_first(store: &Store) {
 
 async fn legacy_closures_are_listed_and_assigned_for_look_back(store: &Store) {
     with_villages(store).await;
-    let mut h = House::register(store, 1, VILLAGE, UsageCategory::Other).await;
-    h.ok(&clerk(), survey(Judgement::Hazard)).await;
-    h.ok(
-        &clerk(),
-        Change::LegacyClosureRecorded {
-            measures: vec![MgmtMeasure::WallPatching],
-            closed_on: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
-        },
-    )
-    .await;
+    let h = House::legacy_closed(store, 1, VILLAGE).await;
     House::register(store, 2, VILLAGE, UsageCategory::Other).await;
     let sys = Principal::system();
     store
