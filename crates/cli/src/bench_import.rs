@@ -4,7 +4,7 @@
 //! against a bare batched `INSERT` of the same houses' rows, precomputed, in the same run. Peak
 //! memory is the whole process's high-water mark during the import (reset before it).
 
-use crate::bench::{BenchArgs, Scratch, median};
+use crate::bench::{BenchArgs, Scratch, against_bare, median};
 use anju_demo::Demo;
 use anju_domain::auth::Principal;
 use anju_import::{Request, export, import_file};
@@ -17,27 +17,26 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// The high-water mark of resident memory, MiB (Linux).
-fn peak_mib() -> f64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM`, `VmRSS`), MiB (Linux;
+/// 0 elsewhere).
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The high-water mark of resident memory, MiB (Linux).
+fn peak_mib() -> f64 {
+    status_mib("VmHWM")
+}
+
 fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    status_mib("VmRSS")
 }
 
 /// Writes the demo county's houses as the national export, CSV and xlsx, streaming.
@@ -79,8 +78,9 @@ fn write_files(
     Ok((csv_path, xlsx_path))
 }
 
-async fn prepared(url: &str) -> anyhow::Result<Store> {
-    let store = Store::open(url, anju_store::Vault::generate()).await?;
+/// A store on `scratch` with the demo county's regions set up.
+async fn prepared(scratch: &Scratch) -> anyhow::Result<Store> {
+    let store = scratch.open().await?;
     crate::demo::init_county(&store).await?;
     Ok(store)
 }
@@ -112,7 +112,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
         let (mut full, mut peaks) = (vec![], vec![]);
         for run in 0..args.runs {
             let scratch = Scratch::new(args, backend, "import").await?;
-            let store = prepared(&scratch.url).await?;
+            let store = prepared(&scratch).await?;
             let evidence = anju_evidence::EvidenceStore::open(args.work_dir.join("evidence"))?;
             let before = rss_mib();
             reset_peak();
@@ -141,8 +141,7 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
                 outcome.error_count,
                 outcome.report.errors.first()
             );
-            store.close().await;
-            scratch.drop().await?;
+            scratch.close(store).await?;
             eprintln!(
                 "  import {format} run {} on {backend}: {:.2?} (peak RSS {:.0} MiB, {before:.0} MiB before)",
                 run + 1,
@@ -160,10 +159,9 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
     let mut bare = vec![];
     for run in 0..args.runs {
         let scratch = Scratch::new(args, backend, "import_bare").await?;
-        let store = prepared(&scratch.url).await?;
+        let store = prepared(&scratch).await?;
         bare.push(crate::bench::bare_insert(&store, &demo, anju_import::BATCH as u64).await?);
-        store.close().await;
-        scratch.drop().await?;
+        scratch.close(store).await?;
         eprintln!(
             "  bare INSERT run {} on {backend}: {:.2?}",
             run + 1,
@@ -172,13 +170,10 @@ pub async fn bench_import(args: &BenchArgs, backend: &str) -> anyhow::Result<()>
     }
     let b = median(bare);
     for (format, f, peak) in measured {
+        let against = against_bare(args.houses, f, b, &format!(", peak RSS {peak:.0} MiB"));
         println!(
-            "[{backend}] import {format}, {} rows: anju {:.2} s ({:.0} houses/s, peak RSS {peak:.0} MiB), bare INSERT {:.2} s; ratio {:.2}×",
-            args.houses,
-            f.as_secs_f64(),
-            args.houses as f64 / f.as_secs_f64(),
-            b.as_secs_f64(),
-            f.as_secs_f64() / b.as_secs_f64()
+            "[{backend}] import {format}, {} rows: {against}",
+            args.houses
         );
     }
     Ok(())

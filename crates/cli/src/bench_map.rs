@@ -9,8 +9,7 @@
 //! the houses. Then the county over HTTP while a write lands every 200 ms, so answers are
 //! recounted all the time.
 
-use crate::bench_web::{direct_load, http_load};
-use anju_store::Store;
+use crate::bench_web::{Target, direct_load, param, paths};
 use anju_store::houses::list::HouseFilter;
 use anju_store::houses::map::CellSource;
 use std::sync::Arc;
@@ -25,26 +24,14 @@ const BARE: &str = "SELECT h.gx / $3 AS cx, h.gy / $3 AS cy, h.status, h.grade, 
 
 type BareRow = (i64, i64, String, Option<String>, i64, i64, i64, i64);
 
-pub async fn bench_map(
-    store: &Store,
-    houses: u64,
-    backend: &str,
-    conns: usize,
-    time: Duration,
-) -> anyhow::Result<()> {
+pub async fn bench_map(target: &Target<'_>) -> anyhow::Result<()> {
+    let store = target.store;
     let (cookie, principal, towns) = crate::bench_web::county_login(store, "bench-map").await?;
     let mut views: Vec<(Option<String>, u8)> = (9..=12).map(|z| (None, z)).collect();
     views.extend(towns.iter().map(|t| (Some(t.clone()), 12)));
-    let views = Arc::new(views);
-    let urls = Arc::new(
-        views
-            .iter()
-            .map(|(t, z)| match t {
-                Some(t) => format!("/map/data?town={t}&zoom={z}"),
-                None => format!("/map/data?zoom={z}"),
-            })
-            .collect::<Vec<_>>(),
-    );
+    let urls = paths(&views, |(t, z)| {
+        format!("/map/data?{}zoom={z}", param("town", t.as_ref()))
+    });
     let county_only = Arc::new(vec!["/map/data?zoom=10".to_string()]);
     // Zoomed in on each town's centre (about a 1920×1080 screen): at 14, the counted cells of
     // the view's box; at 16, the houses in it.
@@ -68,18 +55,7 @@ pub async fn bench_map(
     };
     let zoomed = views_at(14, 0.08, 0.04);
     let closest = views_at(16, 0.02, 0.01);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = anju_web::router(anju_web::AppState::new(
-        store.clone(),
-        anju_web::WebOptions::default(),
-    )?);
-    let server = tokio::spawn(crate::serve::run_server(
-        listener,
-        app,
-        crate::serve::ServerLimits::default(),
-        std::future::pending(),
-    ));
+    let (addr, server) = crate::bench_web::spawn_server(store).await?;
 
     // Cold: the county's cells read afresh, one at a time, from each source; then the
     // counted cells under `conns` concurrent readers.
@@ -128,7 +104,7 @@ pub async fn bench_map(
         bare.push(t.elapsed());
     }
     let s = store.clone();
-    let cold_load = direct_load(conns, time, move |_| {
+    let cold_load = direct_load(target.conns(), target.time(), move |_| {
         let s = s.clone();
         async move {
             s.system("bench")
@@ -141,9 +117,9 @@ pub async fn bench_map(
     .await?;
 
     // Warm: every view asked once, then under load.
-    http_load(addr, &cookie, urls.clone(), conns, Duration::from_secs(2)).await?;
-    let county_http = http_load(addr, &cookie, county_only.clone(), conns, time).await?;
-    let mixed_http = http_load(addr, &cookie, urls, conns, time).await?;
+    target.warm_up(addr, &cookie, urls.clone()).await?;
+    let county_http = target.http(addr, &cookie, county_only.clone()).await?;
+    let mixed_http = target.http(addr, &cookie, urls).await?;
     // A write every 200 ms (the base-map setting, which appends an audit row) moves the head.
     let writes = {
         let (s, p) = (store.clone(), principal.clone());
@@ -158,60 +134,37 @@ pub async fn bench_map(
             }
         })
     };
-    let county_writes = http_load(addr, &cookie, county_only.clone(), conns, time).await?;
-    let zoomed_writes = http_load(addr, &cookie, zoomed.clone(), conns, time).await?;
-    let closest_writes = http_load(addr, &cookie, closest.clone(), conns, time).await?;
+    let county_writes = target.http(addr, &cookie, county_only.clone()).await?;
+    let zoomed_writes = target.http(addr, &cookie, zoomed.clone()).await?;
+    let closest_writes = target.http(addr, &cookie, closest.clone()).await?;
     writes.abort();
-    let (s, p, v) = (store.clone(), principal.clone(), views.clone());
-    let direct = direct_load(conns, time, move |i| {
-        let (s, p, v) = (s.clone(), p.clone(), v.clone());
-        async move {
-            let (town, zoom) = &v[i % v.len()];
+    let direct = target
+        .direct(&principal, &views, |s, p, (town, zoom)| async move {
             let filter = HouseFilter {
                 town: town
                     .as_deref()
                     .and_then(|t| anju_domain::RegionCode::parse(t).ok()),
                 ..HouseFilter::default()
             };
-            s.access(&p, "bench").map_data(&filter, *zoom, None).await?;
-            Ok(())
-        }
-    })
-    .await?;
+            s.access(&p, "bench").map_data(&filter, zoom, None).await
+        })
+        .await?;
     server.abort();
 
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "[{backend}] map, {houses} houses, {conns} connections, {} s each:",
-        time.as_secs()
-    );
-    println!(
-        "  {}",
-        county_http.line("county cells, zoom 10 (HTTP /map/data)")
-    );
-    println!(
-        "  {}",
-        mixed_http.line("county zooms 9-12 and each town at 12 (HTTP)")
-    );
-    println!("  {}", direct.line("  the same through the store"));
-    println!(
-        "  {}",
-        county_writes.line("county cells, zoom 10, a write every 200 ms (HTTP)")
-    );
-    println!(
-        "  {}",
-        zoomed_writes.line(&format!(
-            "each town's centre at zoom 14 ({} views), a write every 200 ms (HTTP)",
-            zoomed.len()
-        ))
-    );
-    println!(
-        "  {}",
-        closest_writes.line(&format!(
-            "each town's centre at zoom 16, the houses ({} views), a write every 200 ms (HTTP)",
-            closest.len()
-        ))
-    );
+    target.print_heading("map");
+    county_http.print("county cells, zoom 10 (HTTP /map/data)");
+    mixed_http.print("county zooms 9-12 and each town at 12 (HTTP)");
+    direct.print("  the same through the store");
+    county_writes.print("county cells, zoom 10, a write every 200 ms (HTTP)");
+    zoomed_writes.print(&format!(
+        "each town's centre at zoom 14 ({} views), a write every 200 ms (HTTP)",
+        zoomed.len()
+    ));
+    closest_writes.print(&format!(
+        "each town's centre at zoom 16, the houses ({} views), a write every 200 ms (HTTP)",
+        closest.len()
+    ));
     let med = |v: &[Duration]| ms(crate::bench::median(v.to_vec()));
     let max = |v: &[Duration]| ms(*v.iter().max().unwrap_or(&Duration::ZERO));
     println!(
@@ -222,10 +175,7 @@ pub async fn bench_map(
         max(&scanned),
         med(&bare),
     );
-    println!(
-        "  {}",
-        cold_load.line("  read afresh from the counted cells under load (store)")
-    );
+    cold_load.print("  read afresh from the counted cells under load (store)");
     anyhow::ensure!(
         county_http.errors == 0
             && mixed_http.errors == 0

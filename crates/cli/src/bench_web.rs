@@ -11,6 +11,7 @@
 //! ratio shows what sessions, templates and HTTP add. Client and server share the machine's
 //! cores, as `oha` or `wrk` on the same host would.
 
+use crate::bench::BenchArgs;
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
 use anju_domain::event::Role;
@@ -52,6 +53,117 @@ impl Load {
             self.requests,
             self.errors
         )
+    }
+
+    /// Prints this load's figures as a row of a benchmark's report.
+    pub(crate) fn print(&self, what: &str) {
+        println!("  {}", self.line(what));
+    }
+}
+
+/// `name=value&` for a value, nothing for none: an optional query parameter.
+pub(crate) fn param(name: &str, value: Option<&impl std::fmt::Display>) -> String {
+    value.map_or_else(String::new, |v| format!("{name}={v}&"))
+}
+
+/// The paths a load asks for, one per item, shared by its connections.
+pub(crate) fn paths<T>(items: &[T], path: impl Fn(&T) -> String) -> Arc<Vec<String>> {
+    Arc::new(items.iter().map(path).collect())
+}
+
+/// The server `anju serve` runs, with its limits, over `store` on a free port of 127.0.0.1: its
+/// address, and its task to abort when done.
+pub(crate) async fn spawn_server(
+    store: &Store,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = anju_web::router(anju_web::AppState::new(
+        store.clone(),
+        anju_web::WebOptions::default(),
+    )?);
+    let server = tokio::spawn(crate::serve::run_server(
+        listener,
+        app,
+        crate::serve::ServerLimits::default(),
+        std::future::pending(),
+    ));
+    Ok((addr, server))
+}
+
+/// What the web and map benchmarks load: a demo county of `args.houses` houses in `store` on
+/// `backend`, through `args.connections` connections for `args.seconds` per endpoint.
+pub struct Target<'a> {
+    pub store: &'a Store,
+    pub backend: &'a str,
+    pub args: &'a BenchArgs,
+}
+
+impl Target<'_> {
+    pub(crate) fn conns(&self) -> usize {
+        self.args.connections
+    }
+
+    pub(crate) fn time(&self) -> Duration {
+        Duration::from_secs(self.args.seconds)
+    }
+
+    /// Prints the report's first line, e.g. `[sqlite] web, 1000 houses, 64 connections, 15 s each:`.
+    pub(crate) fn print_heading(&self, what: &str) {
+        println!(
+            "[{}] {what}, {} houses, {} connections, {} s each:",
+            self.backend,
+            self.args.houses,
+            self.conns(),
+            self.args.seconds
+        );
+    }
+
+    /// [`http_load`] of `paths` through this target's connections for its time.
+    pub(crate) async fn http(
+        &self,
+        addr: SocketAddr,
+        cookie: &str,
+        paths: Arc<Vec<String>>,
+    ) -> anyhow::Result<Load> {
+        http_load(addr, cookie, paths, self.conns(), self.time()).await
+    }
+
+    /// Every one of `paths` asked for two seconds, to warm caches and connections.
+    pub(crate) async fn warm_up(
+        &self,
+        addr: SocketAddr,
+        cookie: &str,
+        paths: Arc<Vec<String>>,
+    ) -> anyhow::Result<()> {
+        http_load(addr, cookie, paths, self.conns(), Duration::from_secs(2)).await?;
+        Ok(())
+    }
+
+    /// [`direct_load`] over `items` in turn: each call is handed the store, the principal and
+    /// its item; what it answers is dropped, an error counted.
+    pub(crate) async fn direct<T, F, Fut, R, E>(
+        &self,
+        principal: &Principal,
+        items: &[T],
+        work: F,
+    ) -> anyhow::Result<Load>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(Store, Principal, T) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<R, E>> + Send,
+        E: Into<anyhow::Error>,
+    {
+        let (store, principal, items) = (self.store.clone(), principal.clone(), items.to_vec());
+        direct_load(self.conns(), self.time(), move |i| {
+            let answer = work(
+                store.clone(),
+                principal.clone(),
+                items[i % items.len()].clone(),
+            );
+            async move { answer.await.map(drop).map_err(Into::into) }
+        })
+        .await
     }
 }
 
@@ -219,133 +331,59 @@ pub(crate) async fn county_login(
     ))
 }
 
-pub async fn bench_web(
-    store: &Store,
-    houses: u64,
-    backend: &str,
-    conns: usize,
-    time: Duration,
-) -> anyhow::Result<()> {
+pub async fn bench_web(target: &Target<'_>) -> anyhow::Result<()> {
+    let store = target.store;
     let (cookie, principal, towns) = county_login(store, "bench-county").await?;
-    let lists = Arc::new(list_paths(&towns));
+    let lists = list_paths(&towns);
     // Every 97th house, shuffled by a fixed stride so neighbours are not read together.
     let codes: Vec<String> = anju_store::on_db!(store.system("bench").db(), p => sqlx::query_scalar(
         "SELECT code FROM houses WHERE id % 97 = 0 ORDER BY id LIMIT 10000").fetch_all(p).await)?;
     anyhow::ensure!(!codes.is_empty(), "no houses");
-    let codes: Arc<Vec<String>> = Arc::new(
-        (0..codes.len())
-            .map(|i| codes[(i * 7919) % codes.len()].clone())
-            .collect(),
-    );
+    let codes: Vec<String> = (0..codes.len())
+        .map(|i| codes[(i * 7919) % codes.len()].clone())
+        .collect();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = anju_web::router(anju_web::AppState::new(
-        store.clone(),
-        anju_web::WebOptions::default(),
-    )?);
-    // The server `anju serve` runs, with its limits.
-    let server = tokio::spawn(crate::serve::run_server(
-        listener,
-        app,
-        crate::serve::ServerLimits::default(),
-        std::future::pending(),
-    ));
+    let (addr, server) = spawn_server(store).await?;
 
-    let list_urls = Arc::new(lists.iter().map(|x| x.0.clone()).collect::<Vec<_>>());
-    let house_urls = Arc::new(
-        codes
-            .iter()
-            .map(|c| format!("/houses/{c}"))
-            .collect::<Vec<_>>(),
-    );
-    // The county's 合计 drill-down of 附件2 (已排查, column 0), and each town's, 50 a page:
-    // the page that was one 20,000-row answer.
-    let mut drills = vec![];
-    for page in 1..=20 {
-        drills.push((None, page));
-    }
-    for t in &towns {
-        drills.push((anju_domain::RegionCode::parse(t).ok(), 1));
-    }
-    let drills = Arc::new(drills);
-    let drill_urls = Arc::new(
-        drills
-            .iter()
-            .map(|(g, page)| match g {
-                Some(g) => format!("/ledgers/2/houses?column=0&group={g}&page={page}&size=50"),
-                None => format!("/ledgers/2/houses?column=0&page={page}&size=50"),
-            })
-            .collect::<Vec<_>>(),
-    );
-    // 回头看: the legacy closures still to be looked back at, 50 a page, county-wide and per town.
-    let lookback_urls = Arc::new(
-        (1..=20)
-            .map(|page| format!("/lookback?page={page}&size=50"))
-            .chain(
-                towns
-                    .iter()
-                    .map(|t| format!("/lookback?town={t}&page=1&size=50")),
-            )
-            .collect::<Vec<_>>(),
-    );
+    let list_urls = paths(&lists, |x| x.0.clone());
+    let house_urls = paths(&codes, |c| format!("/houses/{c}"));
+    // The county's 合计 drill-down of 附件2 (已排查, column 0), 20 pages, and each town's first,
+    // 50 a page: the page that was one 20,000-row answer.
+    let pages: Vec<(Option<anju_domain::RegionCode>, u64)> = (1..=20)
+        .map(|page| (None, page))
+        .chain(
+            towns
+                .iter()
+                .map(|t| (anju_domain::RegionCode::parse(t).ok(), 1)),
+        )
+        .collect();
+    let drill_urls = paths(&pages, |(g, page)| {
+        let group = param("group", g.as_ref());
+        format!("/ledgers/2/houses?column=0&{group}page={page}&size=50")
+    });
+    // 回头看: the legacy closures still to be looked back at, in the same pages.
+    let lookback_urls = paths(&pages, |(t, page)| {
+        format!("/lookback?{}page={page}&size=50", param("town", t.as_ref()))
+    });
     let health = Arc::new(vec!["/healthz".to_string()]);
     // Warm up caches and connections.
-    http_load(
-        addr,
-        &cookie,
-        list_urls.clone(),
-        conns,
-        Duration::from_secs(2),
-    )
-    .await?;
-    http_load(
-        addr,
-        &cookie,
-        house_urls.clone(),
-        conns,
-        Duration::from_secs(2),
-    )
-    .await?;
-
-    http_load(
-        addr,
-        &cookie,
-        drill_urls.clone(),
-        conns,
-        Duration::from_secs(2),
-    )
-    .await?;
-    http_load(
-        addr,
-        &cookie,
-        lookback_urls.clone(),
-        conns,
-        Duration::from_secs(2),
-    )
-    .await?;
-    let list = http_load(addr, &cookie, list_urls, conns, time).await?;
-    let lookback = http_load(addr, &cookie, lookback_urls, conns, time).await?;
-    let drill = http_load(addr, &cookie, drill_urls, conns, time).await?;
-    let page = http_load(addr, &cookie, house_urls, conns, time).await?;
-    let floor = http_load(addr, &cookie, health, conns, time).await?;
-    let (s, p, l) = (store.clone(), principal.clone(), lists.clone());
-    let list_direct = direct_load(conns, time, move |i| {
-        let (s, p, l) = (s.clone(), p.clone(), l.clone());
-        async move {
-            let (_, filter, page) = &l[i % l.len()];
+    for urls in [&list_urls, &house_urls, &drill_urls, &lookback_urls] {
+        target.warm_up(addr, &cookie, urls.clone()).await?;
+    }
+    let list = target.http(addr, &cookie, list_urls).await?;
+    let lookback = target.http(addr, &cookie, lookback_urls).await?;
+    let drill = target.http(addr, &cookie, drill_urls).await?;
+    let page = target.http(addr, &cookie, house_urls).await?;
+    let floor = target.http(addr, &cookie, health).await?;
+    let list_direct = target
+        .direct(&principal, &lists, |s, p, (_, filter, page)| async move {
             s.access(&p, "bench")
-                .houses_page(filter, Sort::Code, *page, 50)
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    let (s, p, d) = (store.clone(), principal.clone(), drills.clone());
-    let drill_direct = direct_load(conns, time, move |i| {
-        let (s, p, d) = (s.clone(), p.clone(), d.clone());
-        async move {
-            let (group, page) = &d[i % d.len()];
+                .houses_page(&filter, Sort::Code, page, 50)
+                .await
+        })
+        .await?;
+    let drill_direct = target
+        .direct(&principal, &pages, |s, p, (group, page)| async move {
             s.access(&p, "bench")
                 .ledger_houses_page(
                     anju_domain::ledger::Form::Attachment2,
@@ -353,66 +391,41 @@ pub async fn bench_web(
                     anju_domain::ledger::AsOf::Now,
                     0,
                     group.as_ref(),
-                    (*page, 50),
+                    (page, 50),
                 )
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    let (s, p, t) = (store.clone(), principal.clone(), towns.clone());
-    let lookback_direct = direct_load(conns, time, move |i| {
-        let (s, p, t) = (s.clone(), p.clone(), t.clone());
-        async move {
-            // The same mix as over HTTP: 20 county pages, then each town's first.
-            let (town, page) = if i % (20 + t.len()) < 20 {
-                (None, (i % 20) as u64 + 1)
-            } else {
-                (
-                    anju_domain::RegionCode::parse(&t[i % (20 + t.len()) - 20]).ok(),
-                    1,
-                )
-            };
+                .await
+        })
+        .await?;
+    // The same mix as over HTTP: 20 county pages, then each town's first.
+    let lookback_direct = target
+        .direct(&principal, &pages, |s, p, (town, page)| async move {
             s.access(&p, "bench")
                 .lookback_pending_page(town.as_ref(), (page, 50))
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
-    let (s, p, c) = (store.clone(), principal.clone(), codes.clone());
-    let page_direct = direct_load(conns, time, move |i| {
-        let (s, p, c) = (s.clone(), p.clone(), c.clone());
-        async move {
-            let code = anju_domain::HouseCode::parse(&c[i % c.len()])?;
+                .await
+        })
+        .await?;
+    let page_direct = target
+        .direct(&principal, &codes, |s, p, code| async move {
+            let code = anju_domain::HouseCode::parse(&code)?;
             let a = s.access(&p, "bench");
             a.house(&code).await?;
             a.house_events(&code).await?;
-            Ok(())
-        }
-    })
-    .await?;
+            anyhow::Ok(())
+        })
+        .await?;
     server.abort();
 
-    println!(
-        "[{backend}] web, {houses} houses, {conns} connections, {} s each:",
-        time.as_secs()
-    );
-    println!("  {}", list.line("房屋 list with a filter (HTTP)"));
-    println!("  {}", list_direct.line("  the same through the store"));
-    println!(
-        "  {}",
-        drill.line("附件2 合计 drill-down, 50 a page (HTTP)")
-    );
-    println!("  {}", drill_direct.line("  the same through the store"));
-    println!(
-        "  {}",
-        lookback.line("回头看 pending list, 50 a page (HTTP)")
-    );
-    println!("  {}", lookback_direct.line("  the same through the store"));
-    println!("  {}", page.line("房屋 page (HTTP)"));
-    println!("  {}", page_direct.line("  the same through the store"));
-    println!("  {}", floor.line("/healthz (HTTP floor)"));
+    target.print_heading("web");
+    let same = "  the same through the store";
+    list.print("房屋 list with a filter (HTTP)");
+    list_direct.print(same);
+    drill.print("附件2 合计 drill-down, 50 a page (HTTP)");
+    drill_direct.print(same);
+    lookback.print("回头看 pending list, 50 a page (HTTP)");
+    lookback_direct.print(same);
+    page.print("房屋 page (HTTP)");
+    page_direct.print(same);
+    floor.print("/healthz (HTTP floor)");
     println!(
         "  ratios HTTP/store: list {:.2}× (throughput {:.2}×), page {:.2}× (throughput {:.2}×)",
         list.pct(0.99).as_secs_f64() / list_direct.pct(0.99).as_secs_f64().max(1e-9),

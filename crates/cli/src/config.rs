@@ -77,14 +77,7 @@ impl Config {
         let tmp = path.with_extension("json.tmp");
         {
             use std::io::Write;
-            #[cfg(unix)]
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            opts.mode(0o600);
-            let mut f = opts
-                .open(&tmp)
+            let mut f = create_private(&tmp)
                 .with_context(|| format!("无法写入密钥文件 {}", tmp.display()))?;
             f.write_all(vault.to_json().as_bytes())?;
             f.sync_all()?;
@@ -127,6 +120,18 @@ impl Config {
             }
         }
     }
+}
+
+/// Creates (or empties) a file only its owner may read or write (mode 0600 on Unix): key
+/// files and passwords.
+pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path)
 }
 
 /// Who a command acts as: the account named by `--user` (its scope and permissions apply), or

@@ -525,14 +525,7 @@ fn new(
 
 fn write_private(path: &std::path::Path, password: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts
-        .open(path)
+    let mut f = crate::config::create_private(path)
         .with_context(|| format!("无法写入 {}", path.display()))?;
     writeln!(f, "{password}")?;
     Ok(())

@@ -96,41 +96,42 @@ pub const LATITUDE: (f64, f64) = (3.0, 54.0);
 /// few hundred to a few thousand; beyond 10 km the fix places nothing.
 pub const ACCURACY_M: (f64, f64) = (0.0, 10_000.0);
 
+/// A measured quantity from `range.0` to `range.1` (both allowed), said with `unit`.
+const fn within(
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    range: (f64, f64),
+) -> Bound {
+    bound(
+        key,
+        label,
+        Kind::Quantity,
+        unit,
+        Limit::AtLeast(range.0),
+        Limit::AtMost(range.1),
+    )
+}
+
+/// A number of storeys from `min` to `max` (both allowed).
+const fn storeys(key: &'static str, label: &'static str, min: u8, max: u8) -> Bound {
+    bound(
+        key,
+        label,
+        Kind::Count,
+        " 层",
+        Limit::AtLeast(min as f64),
+        Limit::AtMost(max as f64),
+    )
+}
+
 /// Every bound, in the record's column order. README "Plausible values" lists this table
 /// (a test keeps the two in step).
 pub const BOUNDS: &[Bound] = &[
-    bound(
-        "longitude",
-        "经度",
-        Kind::Quantity,
-        "°",
-        Limit::AtLeast(LONGITUDE.0),
-        Limit::AtMost(LONGITUDE.1),
-    ),
-    bound(
-        "latitude",
-        "纬度",
-        Kind::Quantity,
-        "°",
-        Limit::AtLeast(LATITUDE.0),
-        Limit::AtMost(LATITUDE.1),
-    ),
-    bound(
-        "floors_above",
-        "地上层数",
-        Kind::Count,
-        " 层",
-        Limit::AtLeast(1.0),
-        Limit::AtMost(MAX_FLOORS_ABOVE as f64),
-    ),
-    bound(
-        "floors_below",
-        "地下层数",
-        Kind::Count,
-        " 层",
-        Limit::AtLeast(0.0),
-        Limit::AtMost(MAX_FLOORS_BELOW as f64),
-    ),
+    within("longitude", "经度", "°", LONGITUDE),
+    within("latitude", "纬度", "°", LATITUDE),
+    storeys("floors_above", "地上层数", 1, MAX_FLOORS_ABOVE),
+    storeys("floors_below", "地下层数", 0, MAX_FLOORS_BELOW),
     bound(
         "floor_area_m2",
         "建筑面积（㎡）",
@@ -160,30 +161,9 @@ pub const BOUNDS: &[Bound] = &[
 /// The bounds of a survey's position ([`GeoFix`]): not columns of the record, so not in
 /// [`BOUNDS`] (nor the README's table of the record's bounds), but worded the same way.
 pub const FIX_BOUNDS: [Bound; 3] = [
-    bound(
-        "longitude",
-        "排查定位经度",
-        Kind::Quantity,
-        "°",
-        Limit::AtLeast(LONGITUDE.0),
-        Limit::AtMost(LONGITUDE.1),
-    ),
-    bound(
-        "latitude",
-        "排查定位纬度",
-        Kind::Quantity,
-        "°",
-        Limit::AtLeast(LATITUDE.0),
-        Limit::AtMost(LATITUDE.1),
-    ),
-    bound(
-        "accuracy_m",
-        "定位精度",
-        Kind::Quantity,
-        " 米",
-        Limit::AtLeast(ACCURACY_M.0),
-        Limit::AtMost(ACCURACY_M.1),
-    ),
+    within("longitude", "排查定位经度", "°", LONGITUDE),
+    within("latitude", "排查定位纬度", "°", LATITUDE),
+    within("accuracy_m", "定位精度", " 米", ACCURACY_M),
 ];
 
 /// Every value of a position outside its bound, each refusal naming its field, e.g.

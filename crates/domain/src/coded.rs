@@ -65,6 +65,15 @@ pub trait Coded: Copy + Eq + VariantArray + EnumMessage + Into<&'static str> + '
     }
 }
 
+/// The labels of `values`, in order, joined by 、 as forms and ledgers list them.
+pub fn joined_labels<T: Coded>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(|v| v.label())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,6 +142,32 @@ macro_rules! string_serde {
 }
 string_serde!(RegionCode);
 
+/// A code that is personal data: `as_str` gives it whole, for storage and for callers that
+/// reveal it; Debug shows only its `masked()` form, so personal data never reaches a log
+/// through Debug.
+macro_rules! personal_code {
+    ($t:ident) => {
+        impl $t {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($t), self.masked())
+            }
+        }
+
+        string_serde!($t);
+    };
+}
+
+/// The first `keep` characters, stars up to the 14th, and the rest: `370829********123X`.
+fn mask_middle(code: &str, keep: usize) -> String {
+    format!("{}{}{}", &code[..keep], "*".repeat(14 - keep), &code[14..])
+}
+
 /// ISO 7064 MOD 11-2 check character over 17 digits, as used by GB 11643.
 fn mod11_2(digits: &[u8]) -> u8 {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -240,23 +266,12 @@ impl IdCardNumber {
         IdCardNumber::parse(&format!("{first17}{c}"))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// `370829********123X`: region kept, birth date hidden.
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.0[..6], &self.0[14..])
+        mask_middle(&self.0, 6)
     }
 }
-
-impl fmt::Debug for IdCardNumber {
-    // Personal data never reaches a log through Debug.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdCardNumber({})", self.masked())
-    }
-}
-string_serde!(IdCardNumber);
+personal_code!(IdCardNumber);
 
 /// Unified social credit code (统一社会信用代码, GB 32100-2015), for owners that are organisations.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -286,21 +301,12 @@ impl CreditCode {
         Ok(CreditCode(s))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
+    /// `9137**********123X`: the first four and last four characters kept.
     pub fn masked(&self) -> String {
-        format!("{}**********{}", &self.0[..4], &self.0[14..])
+        mask_middle(&self.0, 4)
     }
 }
-
-impl fmt::Debug for CreditCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CreditCode({})", self.masked())
-    }
-}
-string_serde!(CreditCode);
+personal_code!(CreditCode);
 
 /// An owner's identity document: a person's ID card or an organisation's credit code.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -358,10 +364,6 @@ impl PhoneNumber {
         Ok(PhoneNumber(s))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// `138****5678` for a mobile; a landline keeps its first 3 and last 2 digits.
     pub fn masked(&self) -> String {
         let s = &self.0;
@@ -390,12 +392,7 @@ fn mask_digits(s: &str) -> String {
         .collect()
 }
 
-impl fmt::Debug for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PhoneNumber({})", self.masked())
-    }
-}
-string_serde!(PhoneNumber);
+personal_code!(PhoneNumber);
 
 #[cfg(test)]
 mod tests {

@@ -254,6 +254,26 @@ crate::coded! {
     }
 }
 
+impl Survey {
+    /// A survey of only what every survey records — its round, surveyor and judgement —
+    /// with nothing else found or noted.
+    pub fn new(round: String, surveyor: String, judgement: Judgement) -> Survey {
+        Survey {
+            round,
+            surveyor,
+            judgement,
+            risk_level: None,
+            hazard_categories: vec![],
+            hazard_parts: vec![],
+            geohazards: vec![],
+            fire_hazards: vec![],
+            added_load: false,
+            remarks: None,
+            location: None,
+        }
+    }
+}
+
 impl Change {
     pub fn kind(&self) -> ChangeKind {
         match self {
@@ -332,21 +352,17 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dict::{Judgement, RiskLevel};
+    use crate::dict::Judgement;
 
+    /// The sample hazard survey (round, surveyor, risk level, hazard category and part) with
+    /// every other field filled in too.
     fn survey() -> Survey {
         Survey {
-            round: "攻坚行动首轮".into(),
-            surveyor: "王排查".into(),
-            judgement: Judgement::Hazard,
-            risk_level: Some(RiskLevel::General),
-            hazard_categories: vec!["上部承重结构".into()],
-            hazard_parts: vec!["墙体".into()],
             geohazards: vec!["滑坡".into()],
             fire_hazards: vec!["电线私拉乱接".into()],
             added_load: true,
             remarks: Some("备注".into()),
-            location: None,
+            ..crate::sample::survey(Judgement::Hazard)
         }
     }
 

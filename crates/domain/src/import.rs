@@ -6,6 +6,7 @@
 //! the look-back list (R2), never as closed.
 
 use crate::Coded;
+use crate::coded::joined_labels;
 use crate::codes::{HouseCode, RegionCode, RegionLevel};
 use crate::columns::{self, COLUMNS, Column, ColumnError, normalise_header, parse_date};
 use crate::dict::{
@@ -383,20 +384,26 @@ fn date_of(row: &Row, key: &str, header: &str) -> Result<Option<NaiveDate>, Stri
         .transpose()
 }
 
-fn label<T>(
-    row: &Row,
-    key: &str,
-    header: &str,
-    parse: fn(&str) -> Option<T>,
-    all: &[&str],
-) -> Result<Option<T>, String> {
+/// A column that must be filled in because `because` is: refused naming both when blank.
+fn needed<'r>(row: &'r Row, key: &str, header: &str, because: &str) -> Result<&'r str, String> {
     row.get(key)
-        .map(|v| parse(v).ok_or_else(|| format!("{header}：“{v}”应为 {}", all.join("、"))))
-        .transpose()
+        .ok_or_else(|| format!("{header}：填写了{because}，须同时填写{header}"))
 }
 
-fn labels<T: Copy>(all: &[T], f: fn(T) -> &'static str) -> Vec<&'static str> {
-    all.iter().map(|x| f(*x)).collect()
+/// A date column that must be filled in because `because` is.
+fn date_needed(row: &Row, key: &str, header: &str, because: &str) -> Result<NaiveDate, String> {
+    date_of(row, key, header)?
+        .ok_or_else(|| format!("{header}：填写了{because}，须同时填写{header}"))
+}
+
+/// The coded value in a column, by its code or Chinese label; anything else is refused
+/// naming the column and listing the labels.
+fn coded<T: Coded>(row: &Row, key: &str, header: &str) -> Result<Option<T>, String> {
+    row.get(key)
+        .map(|v| {
+            T::parse(v).ok_or_else(|| format!("{header}：“{v}”应为 {}", joined_labels(T::ALL)))
+        })
+        .transpose()
 }
 
 fn split(v: &str) -> Vec<String> {
@@ -413,12 +420,8 @@ fn measures(row: &Row, key: &str, header: &str) -> Result<Vec<MgmtMeasure>, Stri
         .unwrap_or_default()
         .iter()
         .map(|m| {
-            MgmtMeasure::parse(m).ok_or_else(|| {
-                format!(
-                    "{header}：“{m}”应为 {}",
-                    labels(MgmtMeasure::ALL, MgmtMeasure::label).join("、")
-                )
-            })
+            MgmtMeasure::parse(m)
+                .ok_or_else(|| format!("{header}：“{m}”应为 {}", joined_labels(MgmtMeasure::ALL)))
         })
         .collect()
 }
@@ -497,23 +500,12 @@ fn steps(
     ledger: &Evidence,
     today: NaiveDate,
 ) -> Result<Vec<(NaiveDate, Change, Vec<Evidence>)>, String> {
-    let basis = label(
-        row,
-        "closure_basis",
-        "销号依据",
-        ClosureBasis::parse,
-        &labels(ClosureBasis::ALL, ClosureBasis::label),
-    )?;
+    let basis = coded::<ClosureBasis>(row, "closure_basis", "销号依据")?;
     check_dates(row, basis, today)?;
     let mut out = vec![];
-    let record = || vec![ledger.clone()];
-    let judgement = label(
-        row,
-        "judgement",
-        "隐患初判",
-        Judgement::parse,
-        &labels(Judgement::ALL, Judgement::label),
-    )?;
+    // Every step of the row carries the ledger it came from as its evidence.
+    let mut step = |on: NaiveDate, change: Change| out.push((on, change, vec![ledger.clone()]));
+    let judgement = coded::<Judgement>(row, "judgement", "隐患初判")?;
     let surveyed_on = date_of(row, "surveyed_on", "排查日期")?;
     match (surveyed_on, judgement) {
         (Some(on), Some(judgement)) => {
@@ -521,30 +513,16 @@ fn steps(
             if !dict.allows(kind::SURVEY_ROUND, &round) {
                 return Err(format!("排查批次：“{round}”不在字典中"));
             }
+            let surveyor = row.get("surveyor").unwrap_or("未载明").to_string();
             let hazard_categories = row.get("hazard_categories").map(split).unwrap_or_default();
-            out.push((
+            step(
                 on,
                 Change::Surveyed(Box::new(Survey {
-                    round,
-                    surveyor: row.get("surveyor").unwrap_or("未载明").to_string(),
-                    judgement,
-                    risk_level: label(
-                        row,
-                        "risk_level",
-                        "风险等级",
-                        RiskLevel::parse,
-                        &labels(RiskLevel::ALL, RiskLevel::label),
-                    )?,
+                    risk_level: coded::<RiskLevel>(row, "risk_level", "风险等级")?,
                     hazard_categories,
-                    hazard_parts: vec![],
-                    geohazards: vec![],
-                    fire_hazards: vec![],
-                    added_load: false,
-                    remarks: None,
-                    location: None,
+                    ..Survey::new(round, surveyor, judgement)
                 })),
-                record(),
-            ));
+            );
         }
         (None, Some(_)) => return Err("排查日期：填写了隐患初判，须同时填写排查日期".into()),
         (Some(_), None) => return Err("隐患初判：填写了排查日期，须同时填写隐患初判".into()),
@@ -560,14 +538,13 @@ fn steps(
                 "前期销号管理措施：填写了前期销号日期，须同时填写当时采取的管理措施".into(),
             );
         }
-        out.push((
+        step(
             on.max(closed_on),
             Change::LegacyClosureRecorded {
                 measures,
                 closed_on,
             },
-            record(),
-        ));
+        );
     }
     if let Some(finding) = row.get("look_back_finding") {
         let hazard_remains = match finding {
@@ -579,10 +556,8 @@ fn steps(
                 ));
             }
         };
-        let on = date_of(row, "look_back_on", "回头看日期")?
-            .ok_or("回头看日期：填写了回头看结论，须同时填写回头看日期")?;
-        out.push((
-            on,
+        step(
+            date_needed(row, "look_back_on", "回头看日期", "回头看结论")?,
             Change::LookBackReviewed {
                 reviewer_names: row
                     .get("look_back_reviewers")
@@ -591,67 +566,36 @@ fn steps(
                 hazard_remains,
                 opinion: None,
             },
-            record(),
-        ));
+        );
     }
-    if let Some(finding) = label(
-        row,
-        "review_finding",
-        "复核结论",
-        ReviewFinding::parse,
-        &labels(ReviewFinding::ALL, ReviewFinding::label),
-    )? {
-        let on = date_of(row, "reviewed_on", "复核日期")?
-            .ok_or("复核日期：填写了复核结论，须同时填写复核日期")?;
-        out.push((
-            on,
+    if let Some(finding) = coded::<ReviewFinding>(row, "review_finding", "复核结论")? {
+        step(
+            date_needed(row, "reviewed_on", "复核日期", "复核结论")?,
             Change::Reviewed {
                 reviewer_names: row.get("reviewers").unwrap_or("未载明").to_string(),
                 finding,
                 opinion: None,
             },
-            record(),
-        ));
+        );
     }
-    if let Some(grade) = label(
-        row,
-        "grade",
-        "鉴定等级",
-        Grade::parse,
-        &labels(Grade::ALL, Grade::label),
-    )? {
-        let on = date_of(row, "appraised_on", "鉴定日期")?
-            .ok_or("鉴定日期：填写了鉴定等级，须同时填写鉴定日期")?;
-        out.push((
-            on,
+    if let Some(grade) = coded::<Grade>(row, "grade", "鉴定等级")? {
+        step(
+            date_needed(row, "appraised_on", "鉴定日期", "鉴定等级")?,
             Change::Appraised(Box::new(Appraisal {
-                agency_name: row
-                    .get("agency")
-                    .ok_or("鉴定机构：填写了鉴定等级，须同时填写鉴定机构")?
-                    .to_string(),
+                agency_name: needed(row, "agency", "鉴定机构", "鉴定等级")?.to_string(),
                 agency_credit_code: None,
                 reviewer_names: "未载明".into(),
                 // The dictionary's 其他 when the ledger does not say which standard.
                 standard: row.get("standard").unwrap_or("其他").to_string(),
-                report_no: row
-                    .get("report_no")
-                    .ok_or("鉴定报告编号：填写了鉴定等级，须同时填写鉴定报告编号")?
-                    .to_string(),
+                report_no: needed(row, "report_no", "鉴定报告编号", "鉴定等级")?.to_string(),
                 grade,
-                advice: label(
-                    row,
-                    "advice",
-                    "处理建议",
-                    HandlingAdvice::parse,
-                    &labels(HandlingAdvice::ALL, HandlingAdvice::label),
-                )?,
+                advice: coded::<HandlingAdvice>(row, "advice", "处理建议")?,
                 post_rectification: false,
             })),
-            record(),
-        ));
+        );
     }
     if let Some(on) = date_of(row, "notified_on", "告知日期")? {
-        out.push((
+        step(
             on,
             Change::OwnerNotified {
                 method: row
@@ -660,50 +604,37 @@ fn steps(
                     .to_string(),
                 recipient: row.people.owner_name.clone(),
             },
-            record(),
-        ));
+        );
     }
     let controls = measures(row, "controls", "管理措施")?;
     let legacy = basis == Some(ClosureBasis::ManagementMeasure);
     if !controls.is_empty() && !legacy {
-        let on = date_of(row, "controls_on", "管理措施日期")?
-            .ok_or("管理措施日期：填写了管理措施，须同时填写管理措施日期")?;
-        out.push((
-            on,
+        step(
+            date_needed(row, "controls_on", "管理措施日期", "管理措施")?,
             Change::InterimControlApplied {
                 measures: controls.clone(),
             },
-            record(),
-        ));
+        );
     }
-    if let Some(measure) = label(
-        row,
-        "engineering",
-        "工程措施",
-        EngMeasure::parse,
-        &labels(EngMeasure::ALL, EngMeasure::label),
-    )? {
-        let started = date_of(row, "engineering_started_on", "开工日期")?
-            .ok_or("开工日期：填写了工程措施，须同时填写开工日期")?;
-        out.push((
+    if let Some(measure) = coded::<EngMeasure>(row, "engineering", "工程措施")? {
+        let started = date_needed(row, "engineering_started_on", "开工日期", "工程措施")?;
+        step(
             started,
             Change::EngineeringStarted {
                 measure,
                 contractor: None,
                 deadline: None,
             },
-            record(),
-        ));
+        );
         if let Some(on) = date_of(row, "engineering_accepted_on", "竣工验收日期")? {
-            out.push((
+            step(
                 on,
                 Change::EngineeringAccepted {
                     measure,
                     reviewer_names: row.get("acceptors").unwrap_or("未载明").to_string(),
                     opinion: None,
                 },
-                record(),
-            ));
+            );
         }
     } else if row.get("engineering_accepted_on").is_some() {
         return Err("工程措施：填写了竣工验收日期，须同时填写工程措施".into());
@@ -715,23 +646,21 @@ fn steps(
                 return Err("管理措施：以管理措施销号的，须填写所采取的管理措施".into());
             }
             // Like 前期销号日期: recorded right after the survey, its own date maybe before it.
-            out.push((
+            step(
                 surveyed_on.map_or(on, |s| s.max(on)),
                 Change::LegacyClosureRecorded {
                     measures: controls,
                     closed_on: on,
                 },
-                record(),
-            ));
+            );
         }
-        (Some(basis), Some(on)) => out.push((
+        (Some(basis), Some(on)) => step(
             on,
             Change::Closed {
                 basis,
                 platform_closed_on: date_of(row, "platform_closed_on", "归集平台销号日期")?,
             },
-            record(),
-        )),
+        ),
         (None, Some(_)) => return Err("销号依据：填写了销号日期，须同时填写销号依据".into()),
         (Some(_), None) => return Err("销号日期：填写了销号依据，须同时填写销号日期".into()),
         (None, None) => {}

@@ -23,19 +23,11 @@ pub struct Offer {
 
 fn samples(state: &HouseState, kind: ChangeKind) -> Vec<Change> {
     match kind {
-        ChangeKind::Surveyed => vec![Change::Surveyed(Box::new(Survey {
-            round: String::new(),
-            surveyor: String::new(),
-            judgement: Judgement::NoHazard,
-            risk_level: None,
-            hazard_categories: vec![],
-            hazard_parts: vec![],
-            geohazards: vec![],
-            fire_hazards: vec![],
-            added_load: false,
-            remarks: None,
-            location: None,
-        }))],
+        ChangeKind::Surveyed => vec![Change::Surveyed(Box::new(Survey::new(
+            String::new(),
+            String::new(),
+            Judgement::NoHazard,
+        )))],
         ChangeKind::Reviewed => vec![Change::Reviewed {
             reviewer_names: String::new(),
             finding: ReviewFinding::NoHazard,

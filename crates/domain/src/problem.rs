@@ -96,53 +96,47 @@ impl ProblemStatus {
     }
 }
 
-/// A step on a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A step on a problem. Its code (the serde tag) and label come from strum.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumMessage,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ProblemAction {
     /// The town confirms the problem is real (属实).
+    #[strum(message = "确认属实")]
     Confirm,
     /// The town says it is not real; evidence required.
+    #[strum(message = "申报不属实")]
     Dispute { reason: String },
     /// The issuing level accepts the dispute (不属实).
+    #[strum(message = "认可不属实")]
     AcceptDispute,
     /// The issuing level rejects the dispute: the problem is real after all.
+    #[strum(message = "驳回不属实申报")]
     RejectDispute { reason: String },
     /// The town starts fixing it.
+    #[strum(message = "开始整改")]
     StartRectify,
     /// The town reports it fixed; evidence required.
+    #[strum(message = "报告整改完成")]
     ReportFixed { note: String },
     /// The issuing level checks the fix and closes the problem (销号).
+    #[strum(message = "核验销号")]
     Verify,
     /// The issuing level finds the fix wanting and sends it back.
+    #[strum(message = "退回重新整改")]
     ReturnFix { reason: String },
 }
 
 impl ProblemAction {
+    /// The stable code, the same as the serde tag.
     pub fn code(&self) -> &'static str {
-        match self {
-            ProblemAction::Confirm => "confirm",
-            ProblemAction::Dispute { .. } => "dispute",
-            ProblemAction::AcceptDispute => "accept_dispute",
-            ProblemAction::RejectDispute { .. } => "reject_dispute",
-            ProblemAction::StartRectify => "start_rectify",
-            ProblemAction::ReportFixed { .. } => "report_fixed",
-            ProblemAction::Verify => "verify",
-            ProblemAction::ReturnFix { .. } => "return_fix",
-        }
+        self.into()
     }
 
     pub fn label(&self) -> &'static str {
-        match self {
-            ProblemAction::Confirm => "确认属实",
-            ProblemAction::Dispute { .. } => "申报不属实",
-            ProblemAction::AcceptDispute => "认可不属实",
-            ProblemAction::RejectDispute { .. } => "驳回不属实申报",
-            ProblemAction::StartRectify => "开始整改",
-            ProblemAction::ReportFixed { .. } => "报告整改完成",
-            ProblemAction::Verify => "核验销号",
-            ProblemAction::ReturnFix { .. } => "退回重新整改",
-        }
+        strum::EnumMessage::get_message(self).unwrap_or_else(|| self.code())
     }
 
     /// Taken by the issuing level (the county office), not by the town.
@@ -294,6 +288,38 @@ mod tests {
     use super::*;
     use ProblemAction as A;
     use ProblemStatus as S;
+
+    #[test]
+    fn an_action_code_is_its_serde_tag_and_every_action_has_its_label() {
+        let reason = || String::from("理由");
+        let actions = [
+            (A::Confirm, "confirm", "确认属实"),
+            (A::Dispute { reason: reason() }, "dispute", "申报不属实"),
+            (A::AcceptDispute, "accept_dispute", "认可不属实"),
+            (
+                A::RejectDispute { reason: reason() },
+                "reject_dispute",
+                "驳回不属实申报",
+            ),
+            (A::StartRectify, "start_rectify", "开始整改"),
+            (
+                A::ReportFixed { note: reason() },
+                "report_fixed",
+                "报告整改完成",
+            ),
+            (A::Verify, "verify", "核验销号"),
+            (
+                A::ReturnFix { reason: reason() },
+                "return_fix",
+                "退回重新整改",
+            ),
+        ];
+        for (action, code, label) in actions {
+            assert_eq!(action.code(), code);
+            assert_eq!(action.label(), label);
+            assert_eq!(serde_json::to_value(&action).unwrap()["type"], code);
+        }
+    }
 
     #[test]
     fn the_whole_path_and_its_refusals() {

@@ -34,32 +34,27 @@ impl ReportStatus {
     }
 }
 
-/// A step on a prepared ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A step on a prepared ledger. Its label comes from strum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::EnumMessage)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReportAction {
+    #[strum(message = "签字")]
     Sign,
+    #[strum(message = "报送")]
     Submit,
+    #[strum(message = "接收")]
     Accept,
-    Return {
-        reason: String,
-    },
+    #[strum(message = "退回")]
+    Return { reason: String },
     /// Attach the scanned signed-and-stamped copy (SHA-256 of the file).
-    AttachScan {
-        sha256: String,
-        name: String,
-    },
+    #[strum(message = "上传盖章扫描件")]
+    AttachScan { sha256: String, name: String },
 }
 
 impl ReportAction {
     pub fn label(&self) -> &'static str {
-        match self {
-            ReportAction::Sign => "签字",
-            ReportAction::Submit => "报送",
-            ReportAction::Accept => "接收",
-            ReportAction::Return { .. } => "退回",
-            ReportAction::AttachScan { .. } => "上传盖章扫描件",
-        }
+        // Every action carries a message; the test below holds that.
+        strum::EnumMessage::get_message(self).unwrap_or_default()
     }
 }
 
@@ -146,47 +141,45 @@ mod tests {
 
     #[test]
     fn the_sign_off_path_and_its_refusals() {
-        let s = decide_report(
-            ReportStatus::Prepared,
-            &ReportAction::Sign,
-            Role::TownPrincipal,
-        )
-        .unwrap();
-        assert_eq!(s, ReportStatus::Signed);
-        let e = decide_report(
-            ReportStatus::Prepared,
-            &ReportAction::Sign,
-            Role::TownOperator,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, RuleCode::P1);
-        let e = decide_report(
-            ReportStatus::Signed,
-            &ReportAction::Sign,
-            Role::TownPrincipal,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, RuleCode::R5);
-        let s = decide_report(s, &ReportAction::Submit, Role::TownOperator).unwrap();
-        let e = decide_report(
-            s,
-            &ReportAction::Return { reason: " ".into() },
-            Role::CountyOffice,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, RuleCode::R4);
-        let e = decide_report(s, &ReportAction::Accept, Role::TownPrincipal).unwrap_err();
-        assert_eq!(e.code, RuleCode::P1);
-        assert_eq!(
-            decide_report(s, &ReportAction::Accept, Role::CountyOffice).unwrap(),
-            ReportStatus::Accepted
-        );
-        let e = decide_report(
-            ReportStatus::Prepared,
-            &ReportAction::Accept,
-            Role::CountyOffice,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, RuleCode::L1);
+        use ReportAction as A;
+        use ReportStatus as S;
+        use Role as R;
+        use RuleCode as C;
+        let blank_return = A::Return { reason: " ".into() };
+        // (status, action, role, the status after it or the rule that refuses it)
+        let cases = [
+            (S::Prepared, A::Sign, R::TownPrincipal, Ok(S::Signed)),
+            (S::Prepared, A::Sign, R::TownOperator, Err(C::P1)),
+            (S::Signed, A::Sign, R::TownPrincipal, Err(C::R5)),
+            (S::Signed, A::Submit, R::TownOperator, Ok(S::Submitted)),
+            (S::Submitted, blank_return, R::CountyOffice, Err(C::R4)),
+            (S::Submitted, A::Accept, R::TownPrincipal, Err(C::P1)),
+            (S::Submitted, A::Accept, R::CountyOffice, Ok(S::Accepted)),
+            (S::Prepared, A::Accept, R::CountyOffice, Err(C::L1)),
+        ];
+        for (status, action, role, expected) in cases {
+            let got = decide_report(status, &action, role).map_err(|e| e.code);
+            assert_eq!(got, expected, "{status:?} {action:?} by {role:?}");
+        }
+    }
+
+    #[test]
+    fn every_action_has_its_label() {
+        use ReportAction as A;
+        for (action, label) in [
+            (A::Sign, "签字"),
+            (A::Submit, "报送"),
+            (A::Accept, "接收"),
+            (A::Return { reason: "x".into() }, "退回"),
+            (
+                A::AttachScan {
+                    sha256: "x".into(),
+                    name: "x".into(),
+                },
+                "上传盖章扫描件",
+            ),
+        ] {
+            assert_eq!(action.label(), label);
+        }
     }
 }

@@ -283,73 +283,57 @@ fn check_dates(
     recorded_at: DateTime<Utc>,
 ) -> Result<(), RuleViolation> {
     let today = beijing_date(recorded_at);
-    if cmd.effective > today {
-        return refuse(
-            RuleCode::D1,
-            format!(
-                "发生日期 {} 晚于今天（{today}），不能预填未发生的事项",
-                cmd.effective
-            ),
-        );
+    let effective = cmd.effective;
+    let misdated = |message: String| refuse(RuleCode::D1, message);
+    if effective > today {
+        return misdated(format!(
+            "发生日期 {effective} 晚于今天（{today}），不能预填未发生的事项"
+        ));
     }
     if let Some(last) = state.last_effective
-        && cmd.effective < last
+        && effective < last
     {
-        return refuse(
-            RuleCode::D1,
-            format!(
-                "发生日期 {} 早于该房屋上一步的日期 {last}；如需补录更早的事项，请先核对时间顺序",
-                cmd.effective
-            ),
-        );
+        return misdated(format!(
+            "发生日期 {effective} 早于该房屋上一步的日期 {last}；如需补录更早的事项，请先核对时间顺序"
+        ));
     }
     if let Some(prev) = state.last_recorded_at
         && recorded_at < prev
     {
-        return refuse(RuleCode::D1, "记录时间早于该房屋上一条记录，时间顺序有误");
+        return misdated("记录时间早于该房屋上一条记录，时间顺序有误".into());
     }
     // Dates a step carries besides its own: in the past, and in order with the step's.
     match &cmd.change {
         Change::Closed {
             platform_closed_on: Some(d),
             ..
-        } if *d > today => refuse(
-            RuleCode::D1,
-            format!("归集平台销号日期 {d} 不能晚于今天（{today}）"),
-        ),
-        Change::LegacyClosureRecorded { closed_on, .. } if *closed_on > cmd.effective => refuse(
-            RuleCode::D1,
-            format!(
-                "前期销号日期 {closed_on} 不能晚于登记日期 {}（前期销号须在登记之前）",
-                cmd.effective
-            ),
-        ),
+        } if *d > today => misdated(format!("归集平台销号日期 {d} 不能晚于今天（{today}）")),
+        Change::LegacyClosureRecorded { closed_on, .. } if *closed_on > effective => {
+            misdated(format!(
+                "前期销号日期 {closed_on} 不能晚于登记日期 {effective}（前期销号须在登记之前）"
+            ))
+        }
         Change::EngineeringStarted {
             deadline: Some(d), ..
-        } if *d < cmd.effective => refuse(
-            RuleCode::D1,
-            format!(
-                "整治时限（计划完成日期）{d} 不能早于开工日期 {}",
-                cmd.effective
-            ),
-        ),
+        } if *d < effective => misdated(format!(
+            "整治时限（计划完成日期）{d} 不能早于开工日期 {effective}"
+        )),
         _ => Ok(()),
     }
 }
 
 fn check_reason(cmd: &Command) -> Result<(), RuleViolation> {
+    let kind = cmd.change.kind();
     let needs = matches!(
-        cmd.change.kind(),
+        kind,
         ChangeKind::Reopened | ChangeKind::Reclassified | ChangeKind::Corrected
     );
     let has = cmd.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
     if needs && !has {
+        let step = kind.label();
         return refuse(
             RuleCode::R4,
-            format!(
-                "“{}”会改变已记录的事实，须填写原因；原记录保留不删除（规则R4）",
-                cmd.change.kind().label()
-            ),
+            format!("“{step}”会改变已记录的事实，须填写原因；原记录保留不删除（规则R4）"),
         );
     }
     Ok(())
@@ -367,20 +351,19 @@ fn check_step(
     }
     let closed = s.closure.is_some();
     let legacy_pending = s.legacy.as_ref().is_some_and(|l| l.look_back.is_none());
+    let kind = cmd.change.kind();
     let may_follow_closure = matches!(
-        cmd.change.kind(),
+        kind,
         ChangeKind::Reopened
             | ChangeKind::Reclassified
             | ChangeKind::Corrected
             | ChangeKind::Closed
     );
     if closed && !may_follow_closure {
+        let step = kind.label();
         return refuse(
             RuleCode::L1,
-            format!(
-                "该房屋已销号，不能再进行“{}”；如发现隐患仍存在，请先重新纳入整治",
-                cmd.change.kind().label()
-            ),
+            format!("该房屋已销号，不能再进行“{step}”；如发现隐患仍存在，请先重新纳入整治"),
         );
     }
     let need_hazard = |what: &str| -> Result<(), RuleViolation> {

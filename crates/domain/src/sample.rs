@@ -68,31 +68,19 @@ pub fn people() -> People {
 }
 
 pub fn survey(judgement: Judgement) -> Survey {
-    let hazard = judgement.is_hazard();
+    let survey = Survey::new("攻坚行动首轮".into(), "王排查".into(), judgement);
+    if !judgement.is_hazard() {
+        return survey;
+    }
     Survey {
-        round: "攻坚行动首轮".into(),
-        surveyor: "王排查".into(),
-        judgement,
-        risk_level: hazard.then_some(if judgement == Judgement::Severe {
+        risk_level: Some(if judgement == Judgement::Severe {
             RiskLevel::CollapseRisk
         } else {
             RiskLevel::General
         }),
-        hazard_categories: if hazard {
-            vec!["上部承重结构".into()]
-        } else {
-            vec![]
-        },
-        hazard_parts: if hazard {
-            vec!["墙体".into()]
-        } else {
-            vec![]
-        },
-        geohazards: vec![],
-        fire_hazards: vec![],
-        added_load: false,
-        remarks: None,
-        location: None,
+        hazard_categories: vec!["上部承重结构".into()],
+        hazard_parts: vec!["墙体".into()],
+        ..survey
     }
 }
 

@@ -171,6 +171,11 @@ const fn reason(label: &'static str) -> StepField {
     }
 }
 
+/// The management measures a step records (临时管控 or 前期销号).
+const fn measures(label: &'static str) -> StepField {
+    need("measures", label, E::CodedMany(MGMT_MEASURE))
+}
+
 const fn position(name: &'static str, label: &'static str, entry: Entry, c: Coord) -> StepField {
     StepField {
         target: Target::Location(c),
@@ -269,11 +274,7 @@ const OWNER_NOTIFIED: &[StepField] = &[
 ];
 
 const INTERIM_CONTROL_APPLIED: &[StepField] = &[
-    need(
-        "measures",
-        "管理措施（临时管控，不能作为销号依据）",
-        E::CodedMany(MGMT_MEASURE),
-    ),
+    measures("管理措施（临时管控，不能作为销号依据）"),
     files(EvidenceKind::Photo, "现场照片"),
 ];
 
@@ -320,11 +321,7 @@ const CLOSED: &[StepField] = &[
 
 const LEGACY_CLOSURE_RECORDED: &[StepField] = &[
     need("closed_on", "前期销号日期", E::Date),
-    need(
-        "measures",
-        "前期销号时采取的管理措施",
-        E::CodedMany(MGMT_MEASURE),
-    ),
+    measures("前期销号时采取的管理措施"),
     files(EvidenceKind::Other, "前期销号材料"),
 ];
 

@@ -6,6 +6,7 @@
 
 use anju_domain::Coded;
 use anju_domain::auth::{Action, Principal};
+use anju_domain::coded::joined_labels;
 use anju_domain::codes::RegionLevel;
 use anju_domain::columns::{self, COLUMNS};
 use anju_domain::event::{Change, Event};
@@ -65,14 +66,7 @@ fn status(state: &HouseState, events: &[Event]) -> Vec<(&'static str, String)> {
     }
     if let Some(l) = &state.legacy {
         v.push(("legacy_closed_on", l.closed_on.to_string()));
-        v.push((
-            "legacy_measures",
-            l.measures
-                .iter()
-                .map(|m| m.label())
-                .collect::<Vec<_>>()
-                .join("、"),
-        ));
+        v.push(("legacy_measures", joined_labels(&l.measures)));
         if let Some(lb) = &l.look_back {
             v.push(("look_back_on", lb.on.to_string()));
             v.push((
@@ -146,15 +140,7 @@ fn status(state: &HouseState, events: &[Event]) -> Vec<(&'static str, String)> {
         }
     }
     if !state.controls.is_empty() {
-        v.push((
-            "controls",
-            state
-                .controls
-                .iter()
-                .map(|m| m.label())
-                .collect::<Vec<_>>()
-                .join("、"),
-        ));
+        v.push(("controls", joined_labels(&state.controls)));
         let first = events
             .iter()
             .find(|e| matches!(e.change, Change::InterimControlApplied { .. }));

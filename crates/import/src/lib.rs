@@ -11,6 +11,7 @@ pub mod export;
 
 use anju_domain::Coded;
 use anju_domain::auth::Principal;
+use anju_domain::coded::joined_labels;
 use anju_domain::import::{Row, Target, map_headers, read_row, template};
 use anju_evidence::{EvidenceStore, Media};
 use anju_sheet::{Format, Limits, SheetError};
@@ -116,6 +117,25 @@ struct Reader {
     format: Format,
 }
 
+impl Reader {
+    /// One of the file's rows read against the county's regions and dictionaries, as of `today`.
+    fn read(
+        &self,
+        raw: &anju_sheet::Row,
+        reference: &anju_store::Reference,
+        today: chrono::NaiveDate,
+    ) -> Result<Row, Vec<String>> {
+        read_row(
+            raw.number,
+            &raw.cells,
+            &self.map,
+            &reference.regions,
+            &reference.dictionaries,
+            today,
+        )
+    }
+}
+
 fn open(path: &Path, limits: &Limits) -> Result<Reader, ImportError> {
     let mut rows = anju_sheet::open(path, limits)?;
     let format = rows.format();
@@ -204,14 +224,7 @@ pub async fn import_file(
         let Some(batch) = batch else { break };
         let mut rows: Vec<Row> = Vec::with_capacity(batch.len());
         for raw in &batch {
-            match read_row(
-                raw.number,
-                &raw.cells,
-                &reader.map,
-                &reference.regions,
-                &reference.dictionaries,
-                today,
-            ) {
+            match reader.read(raw, &reference, today) {
                 Ok(row) => {
                     let id = row.identity().map(|(_, v)| v.to_string());
                     match id.as_deref().and_then(|v| seen.get(&key(v))) {
@@ -295,17 +308,7 @@ pub async fn import_file(
         let Some(batch) = batch else { break };
         let rows: Vec<Row> = batch
             .iter()
-            .filter_map(|raw| {
-                read_row(
-                    raw.number,
-                    &raw.cells,
-                    &reader.map,
-                    &reference.regions,
-                    &reference.dictionaries,
-                    today,
-                )
-                .ok()
-            })
+            .filter_map(|raw| reader.read(raw, &reference, today).ok())
             .collect();
         let report = store.import_batch(who, source, &file, &rows, true).await?;
         if !report.errors.is_empty() {
@@ -340,7 +343,6 @@ pub async fn import_file(
 fn explain(header: &str, dict: &anju_domain::dict::Dictionaries) -> String {
     use anju_domain::columns::{Input, by_header};
     use anju_domain::dict::*;
-    let join = |v: Vec<&str>| v.join("、");
     if let Some(c) = by_header(header) {
         return match c.input {
             Input::Text if c.personal() => "文本（个人信息，加密保存）".into(),
@@ -349,7 +351,7 @@ fn explain(header: &str, dict: &anju_domain::dict::Dictionaries) -> String {
             Input::Decimal => "数字".into(),
             Input::Date => "日期，如 2024-03-15".into(),
             Input::Bool => "是 / 否".into(),
-            Input::Usage => join(UsageCategory::ALL.iter().map(|u| u.label()).collect()),
+            Input::Usage => joined_labels(UsageCategory::ALL),
             Input::Region(anju_domain::codes::RegionLevel::Village) => {
                 "村（社区）名称或 12 位区划代码；名称须在所填镇街内".into()
             }
@@ -360,7 +362,7 @@ fn explain(header: &str, dict: &anju_domain::dict::Dictionaries) -> String {
             Input::Phone => "手机或固定电话（加密保存）".into(),
         };
     }
-    let labels = |v: Vec<&'static str>| format!("可选：{}", v.join("、"));
+    let labels = |every: String| format!("可选：{every}");
     match header {
         "排查日期"
         | "复核日期"
@@ -375,43 +377,35 @@ fn explain(header: &str, dict: &anju_domain::dict::Dictionaries) -> String {
         "前期销号日期" => "系统启用前以管理措施销号的日期；导入后列入回头看清单".into(),
         "前期销号管理措施" => format!(
             "前期销号时采取的管理措施，可多选：{}",
-            MgmtMeasure::ALL
-                .iter()
-                .map(|x| x.label())
-                .collect::<Vec<_>>()
-                .join("、")
+            joined_labels(MgmtMeasure::ALL)
         ),
         "回头看结论" => "隐患已消除 / 隐患仍存在".into(),
         "排查批次" => format!(
             "可选：{}（不填记为“其他”）",
             dict.values(kind::SURVEY_ROUND).join("、")
         ),
-        "隐患初判" => labels(Judgement::ALL.iter().map(|x| x.label()).collect()),
-        "风险等级" => labels(RiskLevel::ALL.iter().map(|x| x.label()).collect()),
+        "隐患初判" => labels(joined_labels(Judgement::ALL)),
+        "风险等级" => labels(joined_labels(RiskLevel::ALL)),
         "隐患类别" => format!(
             "初判有隐患时必填，可多选：{}",
             dict.values(kind::HAZARD_CATEGORY).join("、")
         ),
-        "复核结论" => labels(ReviewFinding::ALL.iter().map(|x| x.label()).collect()),
-        "鉴定等级" => labels(Grade::ALL.iter().map(|x| x.label()).collect()),
+        "复核结论" => labels(joined_labels(ReviewFinding::ALL)),
+        "鉴定等级" => labels(joined_labels(Grade::ALL)),
         "鉴定依据标准" => format!(
             "可选：{}（不填记为“其他”）",
             dict.values(kind::APPRAISAL_STANDARD).join("、")
         ),
-        "处理建议" => labels(HandlingAdvice::ALL.iter().map(|x| x.label()).collect()),
+        "处理建议" => labels(joined_labels(HandlingAdvice::ALL)),
         "告知方式" => format!("可选：{}", dict.values(kind::NOTICE_METHOD).join("、")),
         "管理措施" => format!(
             "可多选：{}。管理措施不能作为销号依据",
-            MgmtMeasure::ALL
-                .iter()
-                .map(|x| x.label())
-                .collect::<Vec<_>>()
-                .join("、")
+            joined_labels(MgmtMeasure::ALL)
         ),
-        "工程措施" => labels(EngMeasure::ALL.iter().map(|x| x.label()).collect()),
+        "工程措施" => labels(joined_labels(EngMeasure::ALL)),
         "销号依据" => format!(
             "{}。填“采取管理措施”的，导入后列入回头看清单，不计为已销号",
-            labels(ClosureBasis::ALL.iter().map(|x| x.label()).collect())
+            labels(joined_labels(ClosureBasis::ALL))
         ),
         _ => "文本".into(),
     }

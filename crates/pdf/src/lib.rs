@@ -181,6 +181,17 @@ fn typeset(fonts: &Fonts, template: &str, data: &serde_json::Value) -> Result<Ve
     pdf
 }
 
+/// Typesets `template` with `doc`'s fields and, as `fonts`, the families `fonts` holds.
+fn typeset_with_fonts(
+    fonts: &Fonts,
+    template: &str,
+    doc: &impl serde::Serialize,
+) -> Result<Vec<u8>, PdfError> {
+    let mut data = serde_json::to_value(doc).expect("serializes");
+    data["fonts"] = serde_json::json!(fonts.families());
+    typeset(fonts, template, &data)
+}
+
 fn messages(errs: &[typst::diag::SourceDiagnostic]) -> String {
     errs.iter()
         .map(|e| e.message.to_string())
@@ -230,9 +241,7 @@ pub struct Circular {
 
 /// Typesets a [`Circular`].
 pub fn circular(fonts: &Fonts, doc: &Circular) -> Result<Vec<u8>, PdfError> {
-    let mut data = serde_json::to_value(doc).expect("serializes");
-    data["fonts"] = serde_json::json!(fonts.families());
-    typeset(fonts, CIRCULAR_TEMPLATE, &data)
+    typeset_with_fonts(fonts, CIRCULAR_TEMPLATE, doc)
 }
 
 /// One plaque: the house code, its address, and the QR code as SVG text.
@@ -254,9 +263,7 @@ pub struct PlaqueSheet {
 
 /// Typesets a [`PlaqueSheet`].
 pub fn plaques(fonts: &Fonts, sheet: &PlaqueSheet) -> Result<Vec<u8>, PdfError> {
-    let mut data = serde_json::to_value(sheet).expect("serializes");
-    data["fonts"] = serde_json::json!(fonts.families());
-    typeset(fonts, PLAQUES_TEMPLATE, &data)
+    typeset_with_fonts(fonts, PLAQUES_TEMPLATE, sheet)
 }
 
 /// 房屋安全隐患告知书, with its receipt to be signed on service.
@@ -280,7 +287,5 @@ pub struct OwnerNotice {
 
 /// Typesets an [`OwnerNotice`].
 pub fn owner_notice(fonts: &Fonts, notice: &OwnerNotice) -> Result<Vec<u8>, PdfError> {
-    let mut data = serde_json::to_value(notice).expect("serializes");
-    data["fonts"] = serde_json::json!(fonts.families());
-    typeset(fonts, NOTICE_TEMPLATE, &data)
+    typeset_with_fonts(fonts, NOTICE_TEMPLATE, notice)
 }

@@ -173,65 +173,64 @@ mod tests {
 
     #[test]
     fn numbers_read_as_typed() {
-        assert_eq!(format_number("3"), "3");
-        assert_eq!(format_number("3.0"), "3");
-        assert_eq!(format_number("245.5"), "245.5");
-        assert_eq!(format_number("-12"), "-12");
-        assert_eq!(format_number("0.30000000000000004"), "0.3");
-        assert_eq!(format_number("1.5E+3"), "1500");
-        assert_eq!(format_number("-0.0"), "0");
-        assert_eq!(format_number("0"), "0");
-        assert_eq!(format_number("0.5"), "0.5");
-        assert_eq!(format_number("-0.25"), "-0.25");
-        assert_eq!(format_number("007"), "7");
-        assert_eq!(format_number("2.50"), "2.5");
-        assert_eq!(format_number("5."), "5");
-        assert_eq!(format_number("123456789012345678"), "123456789012345678");
-        assert_eq!(
-            format_number("1.2345678901234501E+20"),
-            "1.2345678901234501E+20"
-        );
-        assert_eq!(format_number(" 7 "), "7");
-        assert_eq!(format_number("abc"), "abc");
-        assert_eq!(format_number("NaN"), "NaN");
+        let cases = [
+            ("3", "3"),
+            ("3.0", "3"),
+            ("245.5", "245.5"),
+            ("-12", "-12"),
+            ("0.30000000000000004", "0.3"),
+            ("1.5E+3", "1500"),
+            ("-0.0", "0"),
+            ("0", "0"),
+            ("0.5", "0.5"),
+            ("-0.25", "-0.25"),
+            ("007", "7"),
+            ("2.50", "2.5"),
+            ("5.", "5"),
+            ("123456789012345678", "123456789012345678"),
+            ("1.2345678901234501E+20", "1.2345678901234501E+20"),
+            (" 7 ", "7"),
+            ("abc", "abc"),
+            ("NaN", "NaN"),
+        ];
+        for (typed, shown) in cases {
+            assert_eq!(format_number(typed), shown, "{typed}");
+        }
     }
 
     #[test]
     fn serials_become_iso_dates_in_both_systems() {
-        assert_eq!(
-            format_serial(45_292.0, Date, Excel1900).unwrap(),
-            "2024-01-01"
-        );
-        assert_eq!(format_serial(1.0, Date, Excel1900).unwrap(), "1900-01-01");
-        assert_eq!(format_serial(59.0, Date, Excel1900).unwrap(), "1900-02-28");
-        assert_eq!(format_serial(60.0, Date, Excel1900).unwrap(), "1900-02-29");
-        assert_eq!(format_serial(61.0, Date, Excel1900).unwrap(), "1900-03-01");
-        assert_eq!(
-            format_serial(2_958_465.0, Date, Excel1900).unwrap(),
-            "9999-12-31"
-        );
-        assert_eq!(format_serial(0.0, Date, Excel1904).unwrap(), "1904-01-01");
-        assert_eq!(
-            format_serial(43_830.0, Date, Excel1904).unwrap(),
-            "2024-01-01"
-        );
-        assert_eq!(format_serial(0.0, Date, Excel1900), None);
-        assert_eq!(format_serial(-1.0, Date, Excel1900), None);
-        assert_eq!(format_serial(3e6, Date, Excel1900), None);
+        let cases = [
+            (45_292.0, Excel1900, Some("2024-01-01")),
+            (1.0, Excel1900, Some("1900-01-01")),
+            (59.0, Excel1900, Some("1900-02-28")),
+            (60.0, Excel1900, Some("1900-02-29")),
+            (61.0, Excel1900, Some("1900-03-01")),
+            (2_958_465.0, Excel1900, Some("9999-12-31")),
+            (0.0, Excel1904, Some("1904-01-01")),
+            (43_830.0, Excel1904, Some("2024-01-01")),
+            (0.0, Excel1900, None),
+            (-1.0, Excel1900, None),
+            (3e6, Excel1900, None),
+        ];
+        for (serial, system, date) in cases {
+            let got = format_serial(serial, Date, system);
+            assert_eq!(got.as_deref(), date, "{serial} in {system:?}");
+        }
     }
 
     #[test]
     fn times_keep_their_seconds() {
-        assert_eq!(
-            format_serial(45_292.75, DateTime, Excel1900).unwrap(),
-            "2024-01-01 18:00:00"
-        );
-        assert_eq!(format_serial(0.5, Time, Excel1900).unwrap(), "12:00:00");
-        assert_eq!(format_serial(1.25, Time, Excel1900).unwrap(), "30:00:00");
-        assert_eq!(
-            format_serial(45_292.999_999_9, DateTime, Excel1900).unwrap(),
-            "2024-01-02 00:00:00"
-        );
+        let cases = [
+            (45_292.75, DateTime, "2024-01-01 18:00:00"),
+            (0.5, Time, "12:00:00"),
+            (1.25, Time, "30:00:00"),
+            (45_292.999_999_9, DateTime, "2024-01-02 00:00:00"),
+        ];
+        for (serial, kind, shown) in cases {
+            let got = format_serial(serial, kind, Excel1900);
+            assert_eq!(got.as_deref(), Some(shown), "{serial} as {kind:?}");
+        }
     }
 
     #[test]
