@@ -1,11 +1,7 @@
 //! The `anju` command as a user runs it, and the demo county moved between backends.
 
+use crate::common::{anju, anju_in, assert_success, run_in};
 use anju_store::testing;
-use std::process::Command;
-
-fn anju() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_anju"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_demo_county_moves_sqlite_to_postgres_and_back_byte_identical() {
@@ -123,20 +119,9 @@ fn every_subcommand_has_help() {
 fn demo_export_import_and_check_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("a");
-    let run = |args: &[&str]| {
-        anju()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| run_in(&data, args);
     let out = run(&["demo", "--houses", "500", "--seed", "3"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("500 栋房屋"), "{stdout}");
     // A second demo into the same database is refused, and names the way out.
@@ -162,23 +147,9 @@ fn demo_export_import_and_check_from_the_command_line() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--include-personal"));
     // Into another data directory, then exported again: the same bytes.
     let other = dir.path().join("b");
-    let out = anju()
-        .arg("--data-dir")
-        .arg(&other)
-        .args(["events", "import", log.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let again = anju()
-        .arg("--data-dir")
-        .arg(&other)
-        .args(["events", "export", "--include-personal"])
-        .output()
-        .unwrap();
+    let out = run_in(&other, &["events", "import", log.to_str().unwrap()]);
+    assert_success(&out);
+    let again = run_in(&other, &["events", "export", "--include-personal"]);
     assert_eq!(again.stdout, std::fs::read(&log).unwrap());
     // A broken log is refused with its line, and exits non-zero.
     let bad = dir.path().join("bad.jsonl");
@@ -186,12 +157,7 @@ fn demo_export_import_and_check_from_the_command_line() {
     text.push_str("{\"not\":\"an event\"}\n");
     std::fs::write(&bad, text).unwrap();
     let third = dir.path().join("c");
-    let out = anju()
-        .arg("--data-dir")
-        .arg(&third)
-        .args(["events", "import", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run_in(&third, &["events", "import", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("行"),
@@ -200,40 +166,34 @@ fn demo_export_import_and_check_from_the_command_line() {
     );
 }
 
-#[test]
-fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
-    use calamine::Reader;
+/// A temporary folder and, in it, a data directory with the demo county of `houses` houses
+/// made from `seed`.
+fn with_demo(houses: &str, seed: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let run = |args: &[&str]| {
-        anju()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap()
-    };
     assert!(
-        run(&["demo", "--houses", "800", "--seed", "5"])
+        run_in(&data, &["demo", "--houses", houses, "--seed", seed])
             .status
             .success()
     );
-    let xlsx = dir.path().join("a2.xlsx");
-    let out = run(&[
-        "ledger",
-        "--form",
-        "2",
-        "--format",
-        "xlsx",
-        "--out",
-        xlsx.to_str().unwrap(),
-        "--preparer",
-        "王五",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    (dir, data)
+}
+
+#[test]
+fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
+    use calamine::Reader;
+    let (dir, data) = with_demo("800", "5");
+    let run = |args: &[&str]| run_in(&data, args);
+    // `anju ledger <args> --out <file>` succeeds: the file it wrote.
+    let ledger_file = |name: &str, args: &[&str]| {
+        let file = dir.path().join(name);
+        let out = [&["ledger"], args, &["--out", file.to_str().unwrap()]].concat();
+        assert_success(&run(&out));
+        file
+    };
+    let xlsx = ledger_file(
+        "a2.xlsx",
+        &["--form", "2", "--format", "xlsx", "--preparer", "王五"],
     );
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
     let range = book.worksheet_range("附件2").unwrap();
@@ -243,24 +203,18 @@ fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
     );
     // 16 towns and 合计 below the three header rows.
     assert_eq!(range.get_value((6 + 16, 0)).unwrap().to_string(), "合计");
-    let pdf = dir.path().join("a1.pdf");
-    let out = run(&[
-        "ledger",
-        "--form",
-        "1",
-        "--town",
-        "370829101",
-        "--as-of",
-        "2024-05-01",
-        "--format",
-        "pdf",
-        "--out",
-        pdf.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let pdf = ledger_file(
+        "a1.pdf",
+        &[
+            "--form",
+            "1",
+            "--town",
+            "370829101",
+            "--as-of",
+            "2024-05-01",
+            "--format",
+            "pdf",
+        ],
     );
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
     let csv = run(&["ledger", "--form", "2", "--format", "csv", "--out", "-"]);
@@ -279,21 +233,8 @@ fn ledgers_come_out_as_xlsx_pdf_csv_and_json_from_the_command_line() {
 
 #[test]
 fn a_town_hands_in_a_ledger_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d");
-    let run = |args: &[&str]| {
-        anju()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    assert!(
-        run(&["demo", "--houses", "600", "--seed", "9"])
-            .status
-            .success()
-    );
+    let (_dir, data) = with_demo("600", "9");
+    let run = |args: &[&str]| run_in(&data, args);
     let out = run(&[
         "report",
         "--actor",
@@ -320,9 +261,7 @@ fn a_town_hands_in_a_ledger_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("（规则 P1）"));
     let password = std::fs::read_to_string(data.join("demo-accounts.txt")).unwrap();
     let sign = |password: &str| {
-        anju()
-            .arg("--data-dir")
-            .arg(&data)
+        anju_in(&data)
             .env("ANJU_PASSWORD", password.trim())
             .args(["report", "--actor", "t101-fz", "sign", "1"])
             .output()
@@ -402,19 +341,14 @@ fn audit_verify_names_an_edited_house(url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let run = |args: &[&str]| {
-        let mut c = anju();
-        c.arg("--data-dir").arg(&data);
+        let mut c = anju_in(&data);
         if let Some(u) = url {
             c.arg("--database-url").arg(u);
         }
         c.args(args).output().unwrap()
     };
     let out = run(&["demo", "--houses", "200", "--seed", "3"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = run(&["audit", "verify"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -501,12 +435,7 @@ fn any_county_is_set_up_from_the_shipped_table_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wenshang");
     let run = |args: &[&str]| {
-        let out = anju()
-            .arg("--data-dir")
-            .arg(&data)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = run_in(&data, args);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+mod common;
 mod demo;
 mod roundtrip;
 mod security;

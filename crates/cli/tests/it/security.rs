@@ -2,14 +2,11 @@
 //! verify` names the first broken link, `anju keys rotate` re-seals everything, `anju user add`
 //! never sets a default password.
 
+use crate::common::anju;
 use anju_demo::Demo;
 use anju_store::{on_db, testing};
 use std::collections::HashSet;
 use std::process::Command;
-
-fn anju() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_anju"))
-}
 
 /// Every ID number and phone number of the demo's people.
 fn demo_identifiers(houses: u64, seed: u64) -> HashSet<String> {

@@ -2,6 +2,7 @@
 //! limit, graceful shutdown (requests in flight finish, new connections refused), compressed
 //! pages and assets, a request id on every response, and `/readyz`.
 
+use crate::common::{assert_shut_down, slow_app};
 use anju::serve::{ServerLimits, run_server};
 use axum::routing::get;
 use std::time::Duration;
@@ -64,14 +65,7 @@ async fn a_slow_or_idle_client_is_disconnected_after_the_header_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_requests_in_flight_finish_and_refuses_new_ones() {
-    let app = axum::Router::new().route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            "done"
-        }),
-    );
-    let (addr, stop, server) = start(app, ServerLimits::default()).await;
+    let (addr, stop, server) = start(slow_app(), ServerLimits::default()).await;
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
@@ -84,15 +78,7 @@ async fn shutdown_lets_requests_in_flight_finish_and_refuses_new_ones() {
         text.starts_with("HTTP/1.1 200") && text.ends_with("done"),
         "{text}"
     );
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("the server returned after its last request")
-        .unwrap()
-        .unwrap();
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "no new connections after shutdown"
-    );
+    assert_shut_down(server, addr).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,41 +1,26 @@
 //! `anju serve --tls-cert --tls-key`: HTTPS without a proxy, as a browser meets it — a
 //! self-signed certificate made here, the real binary serving it, a client that trusts it.
 
+use crate::common::{Running, anju_in, assert_shut_down, init_wenshang, slow_app};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 
-pub(crate) fn anju(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_anju"));
-    c.arg("--data-dir").arg(data);
-    c
-}
-
-/// The server process, stopped when the test ends however it ends.
-pub(crate) struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `serve` with `args`: the server and the port it printed.
-pub(crate) fn start(data: &Path, args: &[&str]) -> (Server, u16) {
-    let child = anju(data)
+pub(crate) fn start(data: &Path, args: &[&str]) -> (Running, u16) {
+    let child = anju_in(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut server = Server(child);
+    let mut server = Running(child);
     let out = BufReader::new(server.0.stdout.take().unwrap());
     for line in out.lines() {
         let line = line.unwrap();
@@ -94,15 +79,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf, CertificateDer<'static>) {
 async fn serve_speaks_https_with_the_given_certificate_and_refuses_bad_flags() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("county");
-    let out = anju(&data)
-        .args(["init", "--county", "汶上"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_wenshang(&data);
 
     let (cert, key, trusted) = certificate(dir.path());
     let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
@@ -133,7 +110,7 @@ async fn serve_speaks_https_with_the_given_certificate_and_refuses_bad_flags() {
 
     // Refusals, each naming what is wrong, and no server started.
     let refused = |args: &[&str]| {
-        let out = anju(&data)
+        let out = anju_in(&data)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .output()
@@ -181,15 +158,9 @@ async fn https_keeps_the_header_limit_and_graceful_shutdown() {
     use anju::serve::{ServerLimits, run_tls_server, tls_acceptor};
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, trusted) = certificate(dir.path());
-    let app = axum::Router::new().route(
-        "/slow",
-        axum::routing::get(|| async {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            "done"
-        }),
-    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = ServerLimits {
         header_read: Duration::from_secs(1),
@@ -197,7 +168,7 @@ async fn https_keeps_the_header_limit_and_graceful_shutdown() {
     };
     let server = tokio::spawn(run_tls_server(
         listener,
-        app,
+        slow_app(),
         limits,
         tls_acceptor(&cert, &key).unwrap(),
         async {
@@ -226,15 +197,5 @@ async fn https_keeps_the_header_limit_and_graceful_shutdown() {
         text.starts_with("HTTP/1.1 200") && text.ends_with("done"),
         "{text}"
     );
-    tokio::time::timeout(Duration::from_secs(5), server)
-        .await
-        .expect("the server returned after its last request")
-        .unwrap()
-        .unwrap();
-    assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err(),
-        "no new connections after shutdown"
-    );
+    assert_shut_down(server, addr).await;
 }

@@ -6,20 +6,12 @@
 //! Chromium is driven through chromedriver's WebDriver protocol, spoken here over plain HTTP
 //! (no client library). `ANJU_BROWSER_TESTS=skip` skips it on a machine without Chromium.
 
-use super::tls::{anju, start};
+use super::tls::start;
+use crate::common::{Running, init_wenshang};
 use sha2::{Digest, Sha256};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -126,15 +118,7 @@ async fn over_https_with_a_trusted_certificate_the_service_worker_registers() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("county");
-    let out = anju(&data)
-        .args(["init", "--county", "汶上"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    init_wenshang(&data);
     // The county's name for the server: not localhost, so a secure context only over HTTPS.
     let made = rcgen::generate_simple_self_signed(vec!["anju.test".to_string()]).unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -156,7 +140,7 @@ async fn over_https_with_a_trusted_certificate_the_service_worker_registers() {
 
     let driver_port = free_port();
     let bin = std::env::var("ANJU_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let _driver = Driver(
+    let _driver = Running(
         Command::new(&bin)
             .arg(format!("--port={driver_port}"))
             .stdout(Stdio::null())

@@ -36,15 +36,19 @@ fn phone_jpeg() -> Vec<u8> {
     app1.extend_from_slice(&tiff);
     let secret = b"GPS 36.6512N 117.1201E SECRET";
     let mut out = plain[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&app1);
-    out.extend_from_slice(&[0xFF, 0xFE]);
-    out.extend_from_slice(&((secret.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(secret);
+    push_segment(&mut out, 0xE1, &app1); // APP1: EXIF
+    push_segment(&mut out, 0xFE, secret); // COM: a comment
     out.extend_from_slice(&plain[2..]);
     out.extend_from_slice(b"TRAILING-PAYLOAD<script>");
     out
+}
+
+/// Appends a JPEG marker segment: the marker, its length (the payload's and its own two bytes)
+/// and the payload.
+fn push_segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -2,13 +2,11 @@
 //! notes and the issuing line are there in Chinese; text that looks like typst markup is printed
 //! as typed, never interpreted.
 
-use anju_pdf::{Circular, Fonts, circular, default_font_dirs};
-use std::process::Command;
+use crate::common::{Pdf, fonts};
+use anju_pdf::{Circular, circular};
 
 #[test]
 fn a_circular_reads_back_with_its_rows_in_order() {
-    let fonts =
-        Fonts::load(&default_font_dirs()).expect("fonts-noto-cjk is installed by scripts/test");
     let doc = Circular {
         title: "自建房安全专项整治工作进展通报".into(),
         subtitle: "截至 2024年6月1日".into(),
@@ -23,21 +21,10 @@ fn a_circular_reads_back_with_its_rows_in_order() {
         signature: "县自建房安全专项整治领导小组办公室 2024年6月1日".into(),
         landscape: false,
     };
-    let bytes = circular(&fonts, &doc).unwrap();
+    let bytes = circular(&fonts(), &doc).unwrap();
     assert!(bytes.starts_with(b"%PDF"));
-    let dir = tempfile_dir();
-    let file = dir.join("circular.pdf");
-    std::fs::write(&file, &bytes).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", file.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (Debian poppler-utils) is needed to re-read PDFs");
     // Typst sets a thin space between Chinese and Latin text; compare without spaces.
-    let text: String = String::from_utf8(out.stdout)
-        .unwrap()
-        .chars()
-        .filter(|c| *c != ' ')
-        .collect();
+    let text = Pdf::write(&bytes, "circular.pdf").text_without_spaces();
     for s in [
         "自建房安全专项整治工作进展通报",
         "截至2024年6月1日",
@@ -53,10 +40,4 @@ fn a_circular_reads_back_with_its_rows_in_order() {
     let lagging = text.find("滞后镇").unwrap();
     let leading = text.find("先进镇").unwrap();
     assert!(lagging < leading, "rows keep their order");
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("anju-circular-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

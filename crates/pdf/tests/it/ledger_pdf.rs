@@ -1,45 +1,30 @@
 //! The ledger PDF, re-read with poppler's `pdftotext`: title, header block, printed headings,
 //! figures, rates and the signature line are all there, in Chinese, with the font embedded.
 
+use crate::common::{Pdf, fonts};
 use anju_domain::ledger::LedgerTable;
-use anju_pdf::{Fonts, default_font_dirs, ledger};
+use anju_pdf::{Fonts, ledger};
 use anju_render::Header;
-use std::process::Command;
 
 fn table() -> LedgerTable {
     anju_domain::sample::ledger_table()
 }
 
+/// The PDF's text, keeping a PNG of the first page to look at.
 fn pdf_text(bytes: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("anju-pdf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("ledger.pdf");
-    std::fs::write(&file, bytes).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", file.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (Debian poppler-utils) is needed to re-read PDFs");
-    assert!(out.status.success());
-    // Keep a PNG of the first page to look at.
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let _ = Command::new("pdftoppm")
-        .args(["-png", "-r", "80", "-singlefile", file.to_str().unwrap()])
-        .arg(shots.join("ledger-attachment2"))
-        .status();
-    String::from_utf8(out.stdout).unwrap()
+    let pdf = Pdf::write(bytes, "ledger-attachment2.pdf");
+    pdf.screenshot("ledger-attachment2", 80);
+    pdf.text()
 }
 
 #[test]
 fn the_ledger_pdf_reads_back_with_its_title_figures_and_signature_line() {
-    let fonts =
-        Fonts::load(&default_font_dirs()).expect("fonts-noto-cjk is installed by scripts/test");
     let header = Header {
         preparer: "张经办".into(),
         contact: "0537-6836811".into(),
         filled_on: "2024-06-04".into(),
     };
-    let bytes = ledger(&fonts, &table(), &header).unwrap();
+    let bytes = ledger(&fonts(), &table(), &header).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     let text = pdf_text(&bytes);
     let flat: String = text.split_whitespace().collect();

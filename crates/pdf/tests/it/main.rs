@@ -2,5 +2,6 @@
 //! file as its own binary cost a link of the whole dependency tree per file).
 
 mod circular_pdf;
+mod common;
 mod ledger_pdf;
 mod plaques_notice;

@@ -2,38 +2,14 @@
 //! the notice's findings and demands and its receipt are there; the sheet has a page per eight
 //! plaques.
 
-use anju_pdf::{Fonts, OwnerNotice, Plaque, PlaqueSheet, default_font_dirs, owner_notice, plaques};
-use std::process::Command;
+use crate::common::{Pdf, fonts};
+use anju_pdf::{OwnerNotice, Plaque, PlaqueSheet, owner_notice, plaques};
 
+/// The PDF's text without spaces and its page count, keeping a PNG of the first page.
 fn text(bytes: &[u8], name: &str) -> (String, usize) {
-    let dir = std::env::temp_dir().join(format!("anju-plaques-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(name);
-    std::fs::write(&file, bytes).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", file.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    let info = Command::new("pdfinfo")
-        .arg(&file)
-        .output()
-        .expect("pdfinfo");
-    let pages = String::from_utf8_lossy(&info.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
-        .unwrap();
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let _ = Command::new("pdftoppm")
-        .args(["-png", "-r", "60", "-singlefile", file.to_str().unwrap()])
-        .arg(shots.join(name.trim_end_matches(".pdf")))
-        .status();
-    let t: String = String::from_utf8(out.stdout)
-        .unwrap()
-        .chars()
-        .filter(|c| *c != ' ')
-        .collect();
-    (t, pages)
+    let pdf = Pdf::write(bytes, name);
+    pdf.screenshot(name.trim_end_matches(".pdf"), 60);
+    (pdf.text_without_spaces(), pdf.pages())
 }
 
 fn qr(s: &str) -> String {
@@ -45,7 +21,6 @@ fn qr(s: &str) -> String {
 
 #[test]
 fn a_village_sheet_has_every_plaque_eight_to_a_page() {
-    let fonts = Fonts::load(&default_font_dirs()).expect("fonts-noto-cjk");
     let sheet = PlaqueSheet {
         title: "嘉祥街道 东桥社区 自建房二维码标牌".into(),
         contact: "嘉祥街道 0537-6851234".into(),
@@ -57,7 +32,7 @@ fn a_village_sheet_has_every_plaque_eight_to_a_page() {
             })
             .collect(),
     };
-    let (t, pages) = text(&plaques(&fonts, &sheet).unwrap(), "plaques.pdf");
+    let (t, pages) = text(&plaques(&fonts(), &sheet).unwrap(), "plaques.pdf");
     assert_eq!(pages, 2, "nine plaques: two pages");
     for i in 1..=9 {
         assert!(
@@ -74,7 +49,6 @@ fn a_village_sheet_has_every_plaque_eight_to_a_page() {
 
 #[test]
 fn the_owner_notice_states_the_finding_the_demands_and_has_a_receipt() {
-    let fonts = Fonts::load(&default_font_dirs()).expect("fonts-noto-cjk");
     let n = OwnerNotice {
         title: "房屋安全隐患告知书".into(),
         number: "嘉祥街道〔2024〕第 AJ37082900000001X 号".into(),
@@ -92,7 +66,7 @@ fn the_owner_notice_states_the_finding_the_demands_and_has_a_receipt() {
         contact: "0537-6851234".into(),
         date: "2024年5月6日".into(),
     };
-    let (t, pages) = text(&owner_notice(&fonts, &n).unwrap(), "owner-notice.pdf");
+    let (t, pages) = text(&owner_notice(&fonts(), &n).unwrap(), "owner-notice.pdf");
     assert_eq!(pages, 1);
     for s in [
         "房屋安全隐患告知书",

@@ -86,9 +86,7 @@ fn write_ledger(path: &std::path::Path) {
         "校验5",
         "备注",
     ];
-    for (col, header) in headers.iter().enumerate() {
-        ws.write_string(0, col as u16, *header).unwrap();
-    }
+    ws.write_row(0, 0, headers).unwrap();
     let days: Vec<ExcelDateTime> = (1..=28)
         .map(|day| ExcelDateTime::from_ymd(2024, 5, day).unwrap())
         .collect();

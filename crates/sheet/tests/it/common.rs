@@ -71,6 +71,21 @@ pub const RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
 
 /// A worksheet part around `rows` (the XML inside `<sheetData>`).
+/// A workbook whose one worksheet holds `rows` (its `<row>` elements).
+pub fn one_sheet(rows: &str) -> Vec<u8> {
+    xlsx(&sheet(rows), &[])
+}
+
+/// The refusal of `bytes`, a workbook with a malformed worksheet: it names the worksheet's part.
+pub fn refused_naming_the_sheet(bytes: &[u8]) -> SheetError {
+    let err = read(bytes).unwrap_err();
+    assert!(
+        err.message().contains("xl/worksheets/sheet1.xml"),
+        "{err:?}"
+    );
+    err
+}
+
 pub fn sheet(rows: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>

@@ -101,22 +101,25 @@ fn a_long_gbk_csv_streams_with_characters_cut_across_reads() {
     assert_eq!(got, expected);
 }
 
+/// `rows` (10,000 of them, past the encoding sniffer's sample) and then `bad_row` are refused
+/// from row 10001 on, with a message that says `says`.
+fn assert_bad_row_after_10000(mut rows: Vec<u8>, bad_row: &[u8], says: &str) {
+    rows.extend_from_slice(bad_row);
+    let err = read(&rows).unwrap_err();
+    assert!(err.message().contains("第 10001 行起"), "{err:?}");
+    assert!(err.message().contains(says), "{err:?}");
+}
+
 #[test]
 fn a_gbk_csv_with_bytes_that_are_not_gbk_is_refused_naming_the_row() {
-    let mut csv = encoding_rs::GB18030.encode("编号,名称\n").0.repeat(10_000);
-    csv.extend_from_slice(b"1,\xb6\xab\xff\n");
-    let err = read(&csv).unwrap_err();
-    assert!(err.message().contains("第 10001 行起"), "{err:?}");
-    assert!(err.message().contains("也不是 GBK"), "{err:?}");
+    let gbk = encoding_rs::GB18030.encode("编号,名称\n").0.repeat(10_000);
+    assert_bad_row_after_10000(gbk, b"1,\xb6\xab\xff\n", "也不是 GBK");
 }
 
 #[test]
 fn a_gbk_row_after_the_first_sample_is_refused_naming_its_row() {
-    let mut csv = "编号,名称\n".repeat(10_000).into_bytes();
-    csv.extend_from_slice(b"1,\xb6\xab\xba\xfe\n");
-    let err = read(&csv).unwrap_err();
-    assert!(err.message().contains("第 10001 行起"), "{err:?}");
-    assert!(err.message().contains("CSV UTF-8"), "{err:?}");
+    let utf8 = "编号,名称\n".repeat(10_000).into_bytes();
+    assert_bad_row_after_10000(utf8, b"1,\xb6\xab\xba\xfe\n", "CSV UTF-8");
 }
 
 #[test]
