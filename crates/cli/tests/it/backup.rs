@@ -97,8 +97,33 @@ async fn populate(store: &Store, evidence: &std::path::Path) -> (i64, String) {
     (id, stored.sha256)
 }
 
+/// A populated SQLite county, and the work folder holding its evidence files.
+async fn populated_sqlite() -> (TestDb, tempfile::TempDir, std::path::PathBuf) {
+    let src = testing::sqlite().await;
+    let work = tempfile::tempdir().unwrap();
+    let evidence = work.path().join("evidence");
+    populate(&src.store, &evidence).await;
+    (src, work, evidence)
+}
+
 async fn max_recorded(store: &Store) -> i64 {
     anju_store::on_db!(store.db_for_tests(), p => sqlx::query_scalar::<_, i64>("SELECT MAX(recorded_at) FROM events").fetch_one(p).await).unwrap()
+}
+
+/// `empty` opened with the key file of `src` and the backup in `dir` restored into it.
+async fn restored(
+    src: &Store,
+    empty: &TestDb,
+    dir: &std::path::Path,
+    manifest: &backup::Manifest,
+) -> Store {
+    let keys = Vault::from_json(&src.vault().to_json()).unwrap();
+    let dst = Store::open(&empty.url, keys).await.unwrap();
+    dst.system("test")
+        .restore_tables(dir, manifest)
+        .await
+        .unwrap();
+    dst
 }
 
 async fn drill(src: TestDb, empty: TestDb) {
@@ -150,12 +175,7 @@ async fn drill(src: TestDb, empty: TestDb) {
     assert_eq!(manifest.evidence.len(), 1);
 
     // Restore into an empty database of the other backend, with the source's key file.
-    let keys = Vault::from_json(&src.store.vault().to_json()).unwrap();
-    let dst = Store::open(&empty.url, keys).await.unwrap();
-    dst.system("test")
-        .restore_tables(&dir, &manifest)
-        .await
-        .unwrap();
+    let dst = restored(&src.store, &empty, &dir, &manifest).await;
     let restored_evidence = work.path().join("restored-evidence");
     assert_eq!(
         backup::restore_evidence(&dir, &manifest, &restored_evidence).unwrap(),
@@ -242,10 +262,7 @@ async fn a_postgresql_system_restores_into_sqlite_while_it_was_writing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_backup_or_a_missing_key_is_refused_before_anything_is_written() {
-    let src = testing::sqlite().await;
-    let work = tempfile::tempdir().unwrap();
-    let evidence = work.path().join("evidence");
-    populate(&src.store, &evidence).await;
+    let (src, work, evidence) = populated_sqlite().await;
     let dir = work.path().join("backup");
     let manifest = anju::backup::take(&src.store, &evidence, &dir, None)
         .await
@@ -298,10 +315,7 @@ async fn every_table_is_backed_up_or_left_out_on_purpose() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_backups_keep_the_newest_share_evidence_and_clear_the_warning() {
     use chrono::TimeZone;
-    let src = testing::sqlite().await;
-    let work = tempfile::tempdir().unwrap();
-    let evidence = work.path().join("evidence");
-    populate(&src.store, &evidence).await;
+    let (src, work, evidence) = populated_sqlite().await;
     let root = work.path().join("backups");
     std::fs::create_dir_all(&root).unwrap();
     let day = |d: u32| {
@@ -359,4 +373,35 @@ async fn scheduled_backups_keep_the_newest_share_evidence_and_clear_the_warning(
         None,
         "the good one is a day old"
     );
+}
+
+/// A restore's batch of one row has the very text of a statement the application prepares
+/// (fact_spans' INSERT). Kept as a prepared statement on a pooled PostgreSQL connection, the
+/// next write there sent INTEGER where the statement had BIGINT and was refused with
+/// "insufficient data left in message" (seen once in CI on the drill above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_leaves_no_statement_behind_that_a_later_write_trips_on() {
+    let src = testing::sqlite().await;
+    testing::add_village(&src.store, "370829101200", "测试村", TOWN).await;
+    testing::House::register(&src.store, 1, "370829101200", UsageCategory::Other).await;
+    let spans: i64 = anju_store::on_db!(src.store.db_for_tests(), p => sqlx::query_scalar("SELECT COUNT(*) FROM fact_spans").fetch_one(p).await).unwrap();
+    assert_eq!(
+        spans, 1,
+        "the restore writes fact_spans in one batch of one row"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let evidence = work.path().join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    let dir = work.path().join("backup");
+    let manifest = anju::backup::take(&src.store, &evidence, &dir, None)
+        .await
+        .unwrap();
+    let empty = testing::postgres_empty().await;
+    let dst = restored(&src.store, &empty, &dir, &manifest).await;
+    // One after another, so each idle pooled connection (the restore's among them) writes.
+    for n in 0..6 {
+        let mut h =
+            testing::House::register(&dst, 90_000 + n, "370829101200", UsageCategory::Other).await;
+        h.ok(&clerk(), testing::survey(Judgement::NoHazard)).await;
+    }
 }
