@@ -29,17 +29,30 @@ use anju_domain::{HouseCode, HouseState, Scope};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// People as shown by default: names in full, ID and phone numbers masked.
+/// People as shown by default: names in full, ID and phone numbers masked. The JSON API answers
+/// with it as it is (as `PeopleMasked`); the field docs are its descriptions there, so in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        as = PeopleMasked,
+        description = "人员信息，默认脱敏：姓名完整，身份证号和电话号码部分隐藏。"
+    )
+)]
 pub struct PeopleView {
+    /// 产权人（户主）
     pub owner_name: String,
     pub owner_id: Option<String>,
     pub owner_phone: Option<String>,
+    /// 产权人类型：产权人 / 实际拥有人
     pub owner_role: Option<String>,
     pub user_name: Option<String>,
     pub user_phone: Option<String>,
+    /// 房屋安全责任人
     pub safety_person: Option<String>,
     pub safety_phone: Option<String>,
+    /// 安全监管责任人（网格员/包保干部）
     pub supervisor: Option<String>,
     pub supervisor_phone: Option<String>,
 }

@@ -114,26 +114,43 @@ impl Sort {
     }
 }
 
-/// One line of the list, read by column name from the list's statement.
+/// One line of the list, read by column name from the list's statement. The JSON API answers
+/// with it as it is; the field docs are its descriptions there, so in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "清单中的一行。")
+)]
 pub struct HouseSummary {
     pub code: String,
     pub town_code: String,
     pub village_code: String,
     pub address: String,
     pub is_business: bool,
+    /// 办理状态代码（见 `HouseStatus`）
     pub status: String,
+    /// 初判代码（见 `Judgement`）
     pub judgement: Option<String>,
+    /// 鉴定等级代码（见 `Grade`）
     pub grade: Option<String>,
     pub owner_name: Option<String>,
+    /// 最近一步的现场日期
     pub last_effective: NaiveDate,
+    /// 最近改动时间：Unix 纪元以来的微秒数
     pub updated_at: i64,
 }
 
-/// A page of the list and how many houses match in all.
+/// A page of the list and how many houses match in all (the JSON API's answer as it is).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "房屋清单的一页。")
+)]
 pub struct HousePage {
     pub houses: Vec<HouseSummary>,
+    /// 符合条件的房屋总数
     pub total: i64,
     pub page: i64,
     pub per_page: i64,

@@ -65,7 +65,7 @@ pub async fn openapi() -> Response {
     description = "本账号辖区内的房屋，每页 50 条。",
     params(schema::HouseListParams),
     responses(
-        (status = 200, description = "一页房屋", body = schema::HousePage),
+        (status = 200, description = "一页房屋", body = anju_store::houses::list::HousePage),
         (status = 403, description = "本角色无权查看房屋（`denied`）", body = schema::ErrorBody),
         (status = 422, description = "筛选条件无效（`invalid`），说明哪一项", body = schema::ErrorBody),
         schema::SessionRefusals,
@@ -101,7 +101,6 @@ pub struct HouseDetail {
     /// 房屋信息（最近一次登记或更正的内容）
     #[schema(value_type = Option<Object>)]
     record: Option<HouseRecord>,
-    #[schema(value_type = Option<schema::PeopleMasked>)]
     people: Option<PeopleView>,
     #[schema(value_type = Option<schema::Judgement>)]
     judgement: Option<&'static str>,
@@ -677,56 +676,6 @@ pub mod schema {
         Code,
         Updated,
         Address,
-    }
-
-    /// 房屋清单的一页。
-    #[derive(Serialize, ToSchema)]
-    pub struct HousePage {
-        pub houses: Vec<HouseSummary>,
-        /// 符合条件的房屋总数
-        pub total: i64,
-        pub page: i64,
-        pub per_page: i64,
-    }
-
-    /// 清单中的一行。
-    #[derive(Serialize, ToSchema)]
-    pub struct HouseSummary {
-        pub code: String,
-        pub town_code: String,
-        pub village_code: String,
-        pub address: String,
-        pub is_business: bool,
-        /// 办理状态代码（见 `HouseStatus`）
-        pub status: String,
-        /// 初判代码（见 `Judgement`）
-        pub judgement: Option<String>,
-        /// 鉴定等级代码（见 `Grade`）
-        pub grade: Option<String>,
-        pub owner_name: Option<String>,
-        /// 最近一步的现场日期
-        pub last_effective: NaiveDate,
-        /// 最近改动时间：Unix 纪元以来的微秒数
-        pub updated_at: i64,
-    }
-
-    /// 人员信息，默认脱敏：姓名完整，身份证号和电话号码部分隐藏。
-    #[derive(Serialize, ToSchema)]
-    pub struct PeopleMasked {
-        /// 产权人（户主）
-        pub owner_name: String,
-        pub owner_id: Option<String>,
-        pub owner_phone: Option<String>,
-        /// 产权人类型：产权人 / 实际拥有人
-        pub owner_role: Option<String>,
-        pub user_name: Option<String>,
-        pub user_phone: Option<String>,
-        /// 房屋安全责任人
-        pub safety_person: Option<String>,
-        pub safety_phone: Option<String>,
-        /// 安全监管责任人（网格员/包保干部）
-        pub supervisor: Option<String>,
-        pub supervisor_phone: Option<String>,
     }
 
     /// 一条办理记录（事件）。
