@@ -5,8 +5,8 @@
 //! the 507 or 503 it is rather than a 500.
 
 use anju_domain::RuleCode;
-use anju_store::StoreError;
 use anju_store::infra::health::Unavailable;
+use anju_store::{AuthError, StoreError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -162,6 +162,22 @@ impl PageError {
 impl fmt::Display for PageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
+    }
+}
+
+/// An account step's answer split in two: a refusal (wrong password, locked, reused…) stays
+/// with the handler to show on its form; a store failure becomes the page error, as `?` does
+/// for every other store call.
+pub(crate) trait AuthRefusal<T> {
+    fn refusal(self) -> Result<Result<T, AuthError>, PageError>;
+}
+
+impl<T> AuthRefusal<T> for Result<T, AuthError> {
+    fn refusal(self) -> Result<Result<T, AuthError>, PageError> {
+        match self {
+            Err(AuthError::Store(e)) => Err(e.into()),
+            answer => Ok(answer),
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::{FilterChoices, FilterForm};
-use crate::pages::{Chrome, chrome};
+use crate::pages::Frame;
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::dict::Grade;
@@ -142,8 +142,7 @@ pub(crate) async fn config(
 #[derive(Template)]
 #[template(path = "map.html")]
 struct MapPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     f: FilterForm,
     /// `by=grade` colours by grade, else by status.
     by_grade: bool,
@@ -196,8 +195,7 @@ pub async fn page(Ctx { state, caller }: Ctx, Query(form): Query<MapForm>) -> Pa
         query.push(("by", "grade".into()));
     }
     let page = MapPage {
-        chrome: Some(chrome(&state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, s).await,
         by_grade,
         query: serde_urlencoded::to_string(&query).unwrap_or_default(),
         error: parsed.err(),

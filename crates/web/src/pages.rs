@@ -1,6 +1,7 @@
 //! Login, logout, password change and the home page.
 
 use crate::AppState;
+use crate::error::AuthRefusal as _;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::session::{
     AnySession, Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Source, Token, append_cookie,
@@ -142,6 +143,32 @@ fn menu(
     groups
 }
 
+/// The frame every page is drawn in (`base.html`): the signed-in chrome — none on the login,
+/// public and expired-session pages — and whether the system holds demo data, which puts a
+/// banner on every page.
+pub struct Frame {
+    pub chrome: Option<Chrome>,
+    pub demo: bool,
+}
+
+impl Frame {
+    /// A signed-in page's frame.
+    pub async fn of(state: &AppState, s: &anju_store::Session) -> Frame {
+        Frame {
+            chrome: Some(chrome(state, s)),
+            demo: state.is_demo().await,
+        }
+    }
+
+    /// A page drawn without the signed-in chrome.
+    pub async fn bare(state: &AppState) -> Frame {
+        Frame {
+            chrome: None,
+            demo: state.is_demo().await,
+        }
+    }
+}
+
 pub fn chrome(state: &AppState, s: &anju_store::Session) -> Chrome {
     let reference = state.store.reference();
     let menu = menu(&s.principal);
@@ -170,8 +197,7 @@ pub fn render_page<T: Template>(t: &T) -> Response {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     csrf: String,
     username: String,
     error: Option<String>,
@@ -188,8 +214,7 @@ async fn login_page(
 ) -> Response {
     let csrf = random_token();
     let page = LoginPage {
-        chrome: None,
-        demo: state.is_demo().await,
+        frame: Frame::bare(state).await,
         csrf: csrf.clone(),
         username,
         error,
@@ -235,6 +260,7 @@ pub async fn login(
         .store
         .login(&f.username, &f.password, totp, &source.0, state.store.now())
         .await
+        .refusal()?
     {
         Ok(ok) => {
             let back = crate::drafts::return_to(&headers);
@@ -252,8 +278,6 @@ pub async fn login(
             append_cookie(&mut res, LOGIN_CSRF_COOKIE, "", Some(0), secure);
             Ok(res)
         }
-        // Not a refusal: a server error, not the form again.
-        Err(AuthError::Store(e)) => Err(e.into()),
         Err(e) => Ok(login_page(
             &state,
             f.username.chars().take(64).collect(),
@@ -288,8 +312,7 @@ pub async fn logout(
 #[derive(Template)]
 #[template(path = "password.html")]
 struct PasswordPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     csrf: String,
     forced: bool,
     done: bool,
@@ -306,8 +329,7 @@ async fn password_page(
 ) -> Response {
     let policy = state.store.security().await.unwrap_or_default().password;
     let page = PasswordPage {
-        chrome: None,
-        demo: state.is_demo().await,
+        frame: Frame::bare(state).await,
         csrf: s.csrf.clone(),
         forced: s.must_change_password && !done,
         done,
@@ -360,10 +382,9 @@ pub async fn change_password(
             state.store.now(),
         )
         .await
+        .refusal()?
     {
         Ok(()) => Ok(Redirect::to("/").into_response()),
-        // Not a refusal: a server error, not the form again.
-        Err(AuthError::Store(e)) => Err(e.into()),
         Err(AuthError::Failed) => Ok(refused("原密码不正确").await),
         Err(e) => Ok(refused(&e.to_string()).await),
     }
@@ -403,8 +424,7 @@ pub struct DeadlineRow {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     unit: String,
     level: &'static str,
     deadlines: Vec<DeadlineRow>,
@@ -559,8 +579,10 @@ pub async fn home(Ctx { state, caller }: Ctx) -> PageResult {
         } else {
             c.unit.clone()
         },
-        chrome: Some(c),
-        demo: state.is_demo().await,
+        frame: Frame {
+            chrome: Some(c),
+            demo: state.is_demo().await,
+        },
         level: "镇街",
         phase_heads: measured
             .iter()

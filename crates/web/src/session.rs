@@ -416,6 +416,7 @@ impl Caller {
         password: &str,
         totp: &str,
     ) -> Result<Option<String>, crate::error::PageError> {
+        use crate::error::AuthRefusal as _;
         if confirm != "yes" {
             return Ok(Some("请先勾选确认：核对无误后方可办理".into()));
         }
@@ -428,9 +429,9 @@ impl Caller {
                 &self.source,
             )
             .await
+            .refusal()?
         {
             Ok(()) => Ok(None),
-            Err(anju_store::AuthError::Store(e)) => Err(e.into()),
             Err(e) => Ok(Some(format!("身份确认未通过：{e}"))),
         }
     }

@@ -3,7 +3,7 @@
 //! database, exported as CSV with the same filters (the export is itself audited).
 
 use crate::error::{PageError, PageResult};
-use crate::pages::{Chrome, Pager, chrome, page_number, page_size, render_page};
+use crate::pages::{Frame, Pager, page_number, page_size, render_page};
 use crate::session::Ctx;
 use anju_domain::Coded;
 use anju_store::infra::audit::AuditEntry;
@@ -202,8 +202,7 @@ fn line(r: &anju_store::infra::audit::AuditRow) -> Line {
 #[derive(Template)]
 #[template(path = "audit.html")]
 struct AuditPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     q: AuditQuery,
     query: String,
     error: Option<String>,
@@ -225,8 +224,7 @@ pub async fn show(Ctx { state, caller }: Ctx, Query(q): Query<AuditQuery>) -> Pa
     };
     let pager = Pager::new("/audit", &q.pairs(), total, page, size);
     let out = AuditPage {
-        chrome: Some(chrome(&state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, &caller.session).await,
         query: serde_urlencoded::to_string(q.pairs()).unwrap_or_default(),
         q,
         error,

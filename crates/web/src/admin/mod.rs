@@ -9,7 +9,7 @@ pub mod regions;
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::session::{Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
@@ -37,8 +37,7 @@ pub struct AccountLine {
 #[derive(Template)]
 #[template(path = "accounts.html")]
 struct AccountsPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     accounts: Vec<AccountLine>,
     pager: crate::pages::Pager,
     q: AccountsQuery,
@@ -169,8 +168,7 @@ async fn accounts_page(
         .map(|r| (r.code.to_string(), r.name.clone()))
         .collect();
     let page = AccountsPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         accounts,
         pager,
         q,
@@ -330,8 +328,7 @@ pub struct DictLine {
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     deadlines: Vec<Deadline>,
     blank_rows: usize,
     measures: Vec<(&'static str, &'static str)>,
@@ -403,8 +400,7 @@ async fn settings_page(
         }
     }
     let page = SettingsPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         deadlines,
         blank_rows: 2,
         measures: anju_domain::campaign::Measure::ALL

@@ -7,7 +7,7 @@
 use crate::AppState;
 use crate::admin::{field, pairs, refusal};
 use crate::error::{PageError, PageResult};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::session::{Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
@@ -43,8 +43,7 @@ pub struct ChangeLine {
 #[derive(Template)]
 #[template(path = "regions.html")]
 struct RegionsPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     county: String,
     edition: String,
     towns: Vec<TownBlock>,
@@ -173,8 +172,7 @@ async fn page(
         .collect();
     changes.reverse();
     let view = RegionsPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         county,
         edition,
         towns,

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::houses::XLSX;
 use crate::ledgers::{Download, send_file};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::problems::town_name;
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
@@ -72,8 +72,7 @@ pub struct RankLine {
 #[derive(Template)]
 #[template(path = "ranking.html")]
 struct RankingPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     headers: Vec<&'static str>,
     lines: Vec<RankLine>,
     note: &'static str,
@@ -94,8 +93,7 @@ pub async fn ranking(Ctx { state, caller }: Ctx) -> PageResult {
     let s = &caller.session;
     let ranked = ranked(&state, &caller).await?;
     let page = RankingPage {
-        chrome: Some(chrome(&state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, s).await,
         headers: RANK_HEADERS.to_vec(),
         lines: ranked
             .iter()
@@ -191,8 +189,7 @@ pub struct NoticeLine {
 #[derive(Template)]
 #[template(path = "supervision.html")]
 struct SupervisionList {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     lines: Vec<NoticeLine>,
     may_supervise: bool,
     towns: Vec<(String, String)>,
@@ -242,8 +239,7 @@ async fn supervision_list(
         .not_found_as("没有可查看的督办通知")?;
     let day = state.store.today();
     let page = SupervisionList {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         lines: notices
             .iter()
             .map(|n| NoticeLine {
@@ -327,8 +323,7 @@ fn saved(id: i64) -> axum::response::Response {
 #[derive(Template)]
 #[template(path = "supervision_one.html")]
 struct NoticePage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     id: i64,
     town: String,
     subject: String,
@@ -357,8 +352,7 @@ async fn notice_page(
         .await
         .not_found_as("该督办通知不存在或不在您的辖区内")?;
     let page = NoticePage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         id,
         town: town_name(state, &n.town_code),
         subject: n.subject.clone(),
@@ -411,8 +405,7 @@ pub async fn answer(
 #[derive(Template)]
 #[template(path = "reminders.html")]
 struct RemindersPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     items: Vec<anju_store::campaign::reminders::Reminder>,
 }
 
@@ -422,8 +415,7 @@ pub async fn reminders(Ctx { state, caller }: Ctx) -> PageResult {
         .reminders(state.store.today())
         .await?;
     let page = RemindersPage {
-        chrome: Some(chrome(&state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, &caller.session).await,
         items,
     };
     Ok(render(&page, StatusCode::OK))
@@ -461,8 +453,7 @@ pub struct LookBackLine {
 #[derive(Template)]
 #[template(path = "lookback.html")]
 struct LookBackPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     towns: Vec<LookBackTownLine>,
     lines: Vec<LookBackLine>,
     reviewers: Vec<(String, String)>,
@@ -507,8 +498,7 @@ async fn lookback_page(
             .map_or_else(|| u.to_string(), |(_, d)| d.clone())
     };
     let page = LookBackPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         towns: towns
             .iter()
             .map(|t| LookBackTownLine {

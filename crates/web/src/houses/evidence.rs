@@ -77,20 +77,13 @@ async fn serve(
     Ok(file_response(path, media.mime(), download).await)
 }
 
-#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha))]
-pub async fn file(
+/// A house's evidence file, or with `THUMB` its thumbnail (the two routes differ in nothing else).
+#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha, thumb = THUMB))]
+pub async fn file<const THUMB: bool>(
     Ctx { state, caller }: Ctx,
     Path((code, sha)): Path<(String, String)>,
 ) -> PageResult {
-    serve(&state, &caller, &code, &sha, false).await
-}
-
-#[tracing::instrument(skip_all, fields(house = %code, sha256 = %sha))]
-pub async fn thumbnail(
-    Ctx { state, caller }: Ctx,
-    Path((code, sha)): Path<(String, String)>,
-) -> PageResult {
-    serve(&state, &caller, &code, &sha, true).await
+    serve(&state, &caller, &code, &sha, THUMB).await
 }
 
 /// The thumbnail of a photo this session uploaded with a form that was refused and is being

@@ -8,7 +8,7 @@ pub mod steps;
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::pages::{Chrome, chrome, render_page};
+use crate::pages::{Frame, render_page};
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::dict::{Grade, Judgement};
@@ -145,8 +145,7 @@ pub struct Row {
 #[derive(Template)]
 #[template(path = "houses.html")]
 struct HousesPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     f: FilterForm,
     query: String,
     error: Option<String>,
@@ -289,8 +288,7 @@ pub async fn list(Ctx { state, caller }: Ctx, Query(form): Query<FilterForm>) ->
     );
     let out = HousesPage {
         may_register: anju_domain::rules::may_register(s.principal.role),
-        chrome: Some(chrome(&state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, s).await,
         query: form.query(),
         error: error.or(sort_error),
         choices,
@@ -404,8 +402,7 @@ pub struct EvidenceLink {
 #[derive(Template)]
 #[template(path = "house.html")]
 struct HousePageT {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     code: String,
     status: String,
     basic: Vec<Field>,
@@ -695,8 +692,7 @@ async fn house_page(
         held,
         actions,
         notice: st.must_notify() && st.closure.is_none(),
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         code: st.code.to_string(),
         status: st.status().label().to_string(),
         basic,
@@ -756,10 +752,13 @@ pub(crate) fn routes() -> crate::Routes {
         .route("/houses/{code}/notice.pdf", get(plaque::owner_notice))
         .route("/villages/{code}/plaques.pdf", get(plaque::village_plaques))
         .route("/q/{token}", get(plaque::public))
-        .route("/houses/{code}/evidence/{sha}", get(evidence::file))
+        .route(
+            "/houses/{code}/evidence/{sha}",
+            get(evidence::file::<false>),
+        )
         .route(
             "/houses/{code}/evidence/{sha}/thumb",
-            get(evidence::thumbnail),
+            get(evidence::file::<true>),
         )
         .route("/evidence/pending/{sha}/{tag}", get(evidence::pending))
 }

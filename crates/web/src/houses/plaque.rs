@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
 use crate::houses::house_code;
-use crate::pages::render;
+use crate::pages::{Frame, render};
 use crate::session::{Caller, Ctx, Source};
 use anju_domain::Coded;
 use anju_domain::HouseCode;
@@ -87,8 +87,7 @@ pub async fn qr(
 #[derive(Template)]
 #[template(path = "plaque.html")]
 struct PlaquePage {
-    chrome: Option<crate::pages::Chrome>,
-    demo: bool,
+    frame: Frame,
     code: String,
     place: String,
     status: String,
@@ -143,8 +142,7 @@ pub async fn public(
         _ => "尚未排查".to_string(),
     };
     let page = PlaquePage {
-        chrome: None,
-        demo: state.is_demo().await,
+        frame: Frame::bare(&state).await,
         code: house.code.clone(),
         place: format!("{} {}", name(&house.town_code), name(&house.village_code)),
         status: status.map_or_else(|| house.status.clone(), |s| s.label().to_string()),

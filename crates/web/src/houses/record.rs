@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
 use crate::houses::steps::{Field, Input, Posted, one, read_submission};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::session::{Caller, Ctx, LoggedIn};
 use anju_domain::Coded;
 use anju_domain::codes::RegionLevel;
@@ -32,8 +32,7 @@ pub struct Group {
 #[derive(Template)]
 #[template(path = "record.html")]
 struct RecordPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     title: &'static str,
     action: String,
     back: String,
@@ -242,8 +241,7 @@ async fn registration_page(
     let villages = villages(state, &scope, today);
     let posted = shown.posted;
     let page = RecordPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         title: "登记房屋",
         action: "/houses/new".into(),
         back: "/houses".into(),
@@ -372,8 +370,7 @@ async fn correction_page(
         _ => house.state.version,
     };
     let page = RecordPage {
-        chrome: Some(chrome(state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, &caller.session).await,
         title: "更正房屋信息",
         action: format!("/houses/{code}/correct"),
         back: format!("/houses/{code}"),

@@ -6,7 +6,7 @@
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::house_code;
-use crate::pages::{Chrome, chrome};
+use crate::pages::Frame;
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::dict::ClosureBasis;
@@ -342,8 +342,7 @@ fn file_name(raw: &str) -> String {
 #[derive(Template)]
 #[template(path = "step.html")]
 struct StepPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     code: String,
     kind: String,
     title: String,
@@ -414,8 +413,7 @@ async fn form_page(
         _ => house.state.version,
     };
     let page = StepPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         code: code.to_string(),
         kind: k.code().to_string(),
         title: k.label().to_string(),
@@ -707,8 +705,10 @@ mod tests {
                 posted.insert(f.name.into(), f.values.clone());
             }
             let page = StepPage {
-                chrome: None,
-                demo: false,
+                frame: Frame {
+                    chrome: None,
+                    demo: false,
+                },
                 code: code.to_string(),
                 kind: k.code().into(),
                 title: k.label().into(),

@@ -8,7 +8,7 @@ pub mod pending;
 use crate::AppState;
 use crate::error::{PageError, PageResult};
 use crate::houses::XLSX;
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::session::{Ctx, LoggedIn};
 use anju_import::{Outcome, Pass, Progress, Request, import_file};
 use askama::Template;
@@ -102,8 +102,7 @@ fn state_of(j: &Job) -> String {
 #[derive(Template)]
 #[template(path = "import.html")]
 struct ImportPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     jobs: Vec<JobLine>,
     error: Option<String>,
 }
@@ -137,8 +136,7 @@ async fn list(
         })
         .collect();
     let page = ImportPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         jobs,
         error,
     };
@@ -327,8 +325,7 @@ pub struct ErrorLine {
 #[derive(Template)]
 #[template(path = "import_job.html")]
 struct JobPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     id: u64,
     name: String,
     state: String,
@@ -355,8 +352,7 @@ pub async fn job(
         .ok_or_else(no_job)?;
     let outcome = j.outcome.clone().and_then(Result::ok);
     let page = JobPage {
-        chrome: Some(chrome(&state, &s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, &s).await,
         id,
         state: state_of(&j),
         running: j.outcome.is_none(),

@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::error::{PageError, PageResult};
-use crate::pages::{Chrome, Pairs, TownPage, chrome, render};
+use crate::pages::{Frame, Pairs, TownPage, render};
 use crate::session::{Caller, Ctx};
 use anju_domain::auth::Action;
 use anju_store::StoreError;
@@ -27,8 +27,7 @@ pub struct HeldLine {
 #[derive(Template)]
 #[template(path = "imports_pending.html")]
 struct PendingPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     lines: Vec<HeldLine>,
     may_confirm: bool,
     may_cut_over: bool,
@@ -83,8 +82,7 @@ async fn pending_page(
         })
         .collect();
     let page = PendingPage {
-        chrome: Some(chrome(state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, &caller.session).await,
         lines,
         may_confirm: p.may(Action::ConfirmImports),
         may_cut_over: p.may(Action::CutOverImports),

@@ -5,7 +5,7 @@ pub mod reports;
 
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
-use crate::pages::{Chrome, chrome, render_page};
+use crate::pages::{Frame, render_page};
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
@@ -125,8 +125,7 @@ pub struct BodyRow {
 #[derive(Template)]
 #[template(path = "ledger.html")]
 struct LedgerPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     number: u8,
     title: String,
     unit_name: String,
@@ -191,8 +190,7 @@ pub async fn show(Ctx { state, caller }: Ctx, Asked { p, .. }: Asked) -> PageRes
     let mut rows: Vec<BodyRow> = t.rows.iter().map(|r| row(r, false)).collect();
     rows.push(row(&t.total, true));
     let page = LedgerPage {
-        chrome: Some(chrome(&state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, &caller.session).await,
         number: p.form.number(),
         title: anju_render::title(&t),
         unit_name: t.unit.clone(),
@@ -225,8 +223,7 @@ pub struct HouseRow {
 #[derive(Template)]
 #[template(path = "ledger_houses.html")]
 struct HousesPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     number: u8,
     heading: String,
     back: String,
@@ -297,8 +294,7 @@ pub async fn houses(Ctx { state, caller }: Ctx, Asked { q, p }: Asked) -> PageRe
         .collect();
     let held = caller.access(&state.store).held_back_count().await?;
     let page = HousesPage {
-        chrome: Some(chrome(&state, &caller.session)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, &caller.session).await,
         number: p.form.number(),
         heading,
         back: format!(

@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
-use crate::pages::{Chrome, chrome, render_page};
+use crate::pages::{Frame, render_page};
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
@@ -34,8 +34,7 @@ pub struct Line {
 #[derive(Template)]
 #[template(path = "reports.html")]
 struct ListPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     unit: String,
     unit_name: String,
     lines: Vec<Line>,
@@ -72,8 +71,7 @@ pub async fn list(Ctx { state, caller }: Ctx, Query(q): Query<UnitQuery>) -> Pag
         .find(|r| r.code == unit)
         .map_or_else(|| unit.to_string(), |r| r.name.clone());
     let page = ListPage {
-        chrome: Some(chrome(&state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(&state, s).await,
         unit: unit.to_string(),
         unit_name,
         returned: reports
@@ -159,8 +157,7 @@ pub struct DiffLine {
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     id: i64,
     title: String,
     unit: String,
@@ -300,8 +297,7 @@ async fn report_page(
         _ => {}
     }
     let page = ReportPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         id,
         title: title.clone(),
         unit: r.unit.to_string(),

@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use crate::error::{NotFoundAs, PageError, PageResult};
-use crate::pages::{Chrome, chrome, render};
+use crate::pages::{Frame, render};
 use crate::session::{Caller, Ctx};
 use anju_domain::Coded;
 use anju_domain::RegionCode;
@@ -53,8 +53,7 @@ pub struct RateLine {
 #[derive(Template)]
 #[template(path = "problems.html")]
 struct ListPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     lines: Vec<Line>,
     pager: crate::pages::Pager,
     rates: Vec<RateLine>,
@@ -153,8 +152,7 @@ async fn list_page(
         })
         .collect();
     let page = ListPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         lines,
         pager,
         rates,
@@ -411,8 +409,7 @@ pub struct StepLine {
 #[derive(Template)]
 #[template(path = "problem.html")]
 struct ProblemPage {
-    chrome: Option<Chrome>,
-    demo: bool,
+    frame: Frame,
     id: i64,
     version: i32,
     line: Line,
@@ -475,8 +472,7 @@ async fn problem_page(
         .await
         .not_found_as("该问题不存在或不在您的辖区内")?;
     let page = ProblemPage {
-        chrome: Some(chrome(state, s)),
-        demo: state.is_demo().await,
+        frame: Frame::of(state, s).await,
         id,
         version: p.version,
         actions: offered(p.status, s),
