@@ -95,7 +95,7 @@ pub(crate) async fn config(
     let tiles = state.store.map_tiles().await?;
     let places = caller.access(&state.store).map_places().await?;
     let reference = state.store.reference();
-    let name = |code: &str| crate::problems::region_name(&reference, code);
+    let name = |code: &str| reference.region_name(code);
     let places: Vec<PlaceOut> = places
         .iter()
         .filter(|p| town.is_none_or(|t| p.code.starts_with(t.prefix())))

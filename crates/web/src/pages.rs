@@ -486,7 +486,7 @@ pub async fn home(Ctx { state, caller }: Ctx) -> PageResult {
             (a.actor, a.reveals, a.refusals, href)
         })
         .collect();
-    let name_of = |code: &str| crate::problems::region_name(&reference, code);
+    let name_of = |code: &str| reference.region_name(code);
     use anju_domain::campaign::{Measure, PhaseProgress};
     let measured: Vec<(&anju_domain::campaign::Deadline, Measure)> = deadlines
         .iter()

@@ -52,8 +52,7 @@ struct RecordPage {
 fn villages(state: &AppState, scope: &Scope, today: NaiveDate) -> Vec<(String, String)> {
     let reference = state.store.reference();
     let regions = &reference.regions;
-    let name =
-        |code: &anju_domain::RegionCode| crate::problems::region_name(&reference, code.as_str());
+    let name = |code: &anju_domain::RegionCode| reference.region_name(code.as_str());
     regions
         .iter()
         .filter(|r| r.level == RegionLevel::Village && r.valid_on(today))

@@ -271,7 +271,7 @@ pub async fn houses(Ctx { state, caller }: Ctx, Asked { q, p }: Asked) -> PageRe
         size,
     );
     let reference = state.store.reference();
-    let name = |code: &str| crate::problems::region_name(&reference, code);
+    let name = |code: &str| reference.region_name(code);
     let heading = format!(
         "{}：{}",
         group.map_or_else(|| "合计".to_string(), |g| name(g.as_str())),

@@ -74,16 +74,8 @@ pub struct ListQuery {
 }
 
 /// The name of the region with `code`, or the code itself when the reference data has none.
-pub(crate) fn region_name(reference: &anju_store::Reference, code: &str) -> String {
-    reference
-        .regions
-        .iter()
-        .find(|r| r.code.as_str() == code)
-        .map_or_else(|| code.to_string(), |r| r.name.clone())
-}
-
 pub(crate) fn town_name(state: &AppState, code: &str) -> String {
-    region_name(&state.store.reference(), code)
+    state.store.reference().region_name(code)
 }
 
 /// Where a house is, as the lists show it: "镇街 · 村（社区）".
